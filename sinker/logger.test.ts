@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import pino from 'pino';
+import { LogSampler, loggerOptions, removeOlderThan } from './logger.ts';
+
+function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(chunk.toString());
+      cb();
+    },
+  });
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+  };
+}
+
+test('passwords, Redis URLs and Authorization headers never reach the log', () => {
+  const { stream, lines } = capture();
+  const log = pino(loggerOptions({ level: 'info' }, { sink: 's1' }), stream);
+  log.info(
+    {
+      doris: { password: 'hunter2', user: 'root' },
+      kafka: { sasl: { password: 'k-secret' } },
+      dedupe: { redis_url: 'redis://:r-secret@host:6379' },
+      headers: { authorization: 'Basic cm9vdDpodW50ZXIy' },
+    },
+    'config loaded',
+  );
+  const text = JSON.stringify(lines());
+  for (const secret of ['hunter2', 'k-secret', 'r-secret', 'cm9vdDpodW50ZXIy']) {
+    assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+  }
+  assert.equal(lines()[0]?.level, 'info');
+  assert.equal(lines()[0]?.sink, 's1');
+  assert.equal((lines()[0]?.doris as Record<string, string>).user, 'root');
+});
+
+test('sampler keeps a burst, then one in N, and reports what it dropped', () => {
+  const s = new LogSampler(true, 3, 5, 1000);
+  const kept: number[] = [];
+  let droppedReported = 0;
+  for (let i = 1; i <= 20; i++) {
+    const r = s.admit('bad-json', 100);
+    if (r !== undefined) {
+      kept.push(i);
+      droppedReported += r;
+    }
+  }
+  assert.deepEqual(kept, [1, 2, 3, 8, 13, 18]);
+  assert.equal(droppedReported, 12);
+  // A new window starts fresh and carries the count dropped at the end of the last one.
+  assert.equal(s.admit('bad-json', 1200), 2);
+  assert.equal(new LogSampler(false).admit('x'), 0);
+});
+
+test('max_age sweep removes only old rotated files of this log', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logsweep-'));
+  for (const name of ['sinker.1.log', 'sinker.2.log', 'other.1.log']) writeFileSync(join(dir, name), 'x');
+  const old = (Date.now() - 10 * 86_400_000) / 1000;
+  utimesSync(join(dir, 'sinker.1.log'), old, old);
+  utimesSync(join(dir, 'other.1.log'), old, old);
+  const removed = removeOlderThan(join(dir, 'sinker.log'), 7 * 86_400_000, Date.now());
+  assert.deepEqual(removed, [join(dir, 'sinker.1.log')]);
+  assert.deepEqual(readdirSync(dir).sort(), ['other.1.log', 'sinker.2.log']);
+});

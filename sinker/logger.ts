@@ -1,0 +1,135 @@
+// pino logger built from the `log` config: stdout, a rotated file, or both; credentials redacted;
+// a sampler that keeps per-message lines from flooding the log when enable_sampling is on.
+import { readdirSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { LogConfig } from './config/types.ts';
+
+export type { Logger } from 'pino';
+
+/** Paths pino blanks out wherever they appear in a log object. */
+export const REDACT_PATHS = [
+  'password',
+  '*.password',
+  '*.*.password',
+  'doris.password',
+  'kafka.sasl.password',
+  'dedupe.redis_url',
+  'redis_url',
+  'redisUrl',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers.Authorization',
+];
+
+export function loggerOptions(
+  config: Pick<LogConfig, 'level'>,
+  base: Record<string, unknown> = {},
+): pino.LoggerOptions {
+  return {
+    level: config.level,
+    base: { pid: process.pid, ...base },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+}
+
+export function createLogger(config: LogConfig, base: Record<string, unknown> = {}): Logger {
+  const options = loggerOptions(config, base);
+  if (config.output === 'stdout') return pino(options, pino.destination({ fd: 1, sync: false }));
+
+  const file = pino.transport({
+    target: 'pino-roll',
+    options: {
+      file: config.file_path,
+      size: `${config.max_size}m`,
+      frequency: 'daily',
+      mkdir: true,
+      limit: { count: config.max_backups },
+    },
+  });
+  if (config.output === 'file') {
+    scheduleAgeSweep(config);
+    return pino(options, file);
+  }
+  scheduleAgeSweep(config);
+  return pino(options, pino.multistream([{ stream: pino.destination({ fd: 1, sync: false }) }, { stream: file }]));
+}
+
+/**
+ * pino-roll bounds files by count only; max_age (days) is enforced here by deleting rotated files
+ * of this log that are older than that, once at start and then hourly.
+ */
+function scheduleAgeSweep(config: LogConfig): void {
+  if (config.max_age <= 0) return;
+  const sweep = () => removeOlderThan(config.file_path, config.max_age * 86_400_000, Date.now());
+  sweep();
+  setInterval(sweep, 3_600_000).unref();
+}
+
+export function removeOlderThan(filePath: string, maxAgeMs: number, now: number): string[] {
+  const dir = dirname(filePath);
+  const stem = basename(filePath).replace(/\.[^.]*$/, '');
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${stem}.`)) continue;
+    const full = join(dir, name);
+    try {
+      if (now - statSync(full).mtimeMs > maxAgeMs) {
+        unlinkSync(full);
+        removed.push(full);
+      }
+    } catch {
+      // A file rotated away or removed meanwhile is not an error.
+    }
+  }
+  return removed;
+}
+
+/**
+ * Lets through the first `burst` lines per key in each `periodMs`, then one in `every`; counts
+ * what it drops so the next line that passes can say how many were suppressed.
+ */
+export class LogSampler {
+  readonly #enabled: boolean;
+  readonly #burst: number;
+  readonly #every: number;
+  readonly #periodMs: number;
+  readonly #state = new Map<string, { windowStart: number; seen: number; dropped: number }>();
+
+  constructor(enabled: boolean, burst = 10, every = 100, periodMs = 1000) {
+    this.#enabled = enabled;
+    this.#burst = burst;
+    this.#every = every;
+    this.#periodMs = periodMs;
+  }
+
+  /** Returns undefined to drop the line, or the number of lines dropped since the last one kept. */
+  admit(key: string, now = Date.now()): number | undefined {
+    if (!this.#enabled) return 0;
+    let s = this.#state.get(key);
+    if (!s || now - s.windowStart >= this.#periodMs) {
+      const dropped = s?.dropped ?? 0;
+      s = { windowStart: now, seen: 0, dropped: 0 };
+      this.#state.set(key, s);
+      s.seen++;
+      return dropped;
+    }
+    s.seen++;
+    if (s.seen <= this.#burst || (s.seen - this.#burst) % this.#every === 0) {
+      const dropped = s.dropped;
+      s.dropped = 0;
+      return dropped;
+    }
+    s.dropped++;
+    return undefined;
+  }
+}
