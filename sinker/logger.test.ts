@@ -44,7 +44,7 @@ test('passwords, Redis URLs and Authorization headers never reach the log', () =
   }
   assert.equal(lines()[0]?.level, 'info');
   assert.equal(lines()[0]?.sink, 's1');
-  assert.equal((lines()[0]?.doris as Record<string, string>).user, 'root');
+  assert.equal((lines()[0]!.doris as Record<string, string>).user, 'root');
 });
 
 test('sampler keeps a burst, then one in N, and reports what it dropped', () => {
