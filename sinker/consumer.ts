@@ -1,0 +1,165 @@
+// kafkajs consumer-group adapter: manual commits only, assignment changes reported as
+// assigned/revoked partition lists, pause/resume per partition for backpressure, and kafkajs's own
+// log lines routed into the sinker's logger.
+import { readFileSync } from 'node:fs';
+import {
+  type Consumer,
+  type EachBatchPayload,
+  Kafka,
+  type KafkaConfig as KafkaJsConfig,
+  logLevel,
+  type SASLOptions,
+} from 'kafkajs';
+import type { KafkaConfig } from './config/types.ts';
+import type { Logger } from './logger.ts';
+
+export interface AssignmentChange {
+  assigned: number[];
+  revoked: number[];
+  current: number[];
+  generation: number;
+}
+
+export interface ConsumerHooks {
+  /** Called synchronously when the group's assignment for this member changes. */
+  onAssignment: (change: AssignmentChange) => void;
+  eachBatch: (payload: EachBatchPayload) => Promise<void>;
+}
+
+export function kafkaClientConfig(config: KafkaConfig, logger: Logger): KafkaJsConfig {
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
+  const out: KafkaJsConfig = {
+    clientId: config.client_id,
+    brokers: config.brokers,
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }) => {
+        const { message, ...extra } = log;
+        if (level === logLevel.ERROR) kafkaLogger.error(extra, message);
+        else if (level === logLevel.WARN) kafkaLogger.warn(extra, message);
+        else kafkaLogger.debug(extra, message);
+      },
+    retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 30_000 },
+  };
+  if (config.sasl) {
+    out.sasl = {
+      mechanism: config.sasl.mechanism,
+      username: config.sasl.username,
+      password: config.sasl.password,
+    } as SASLOptions;
+  }
+  if (config.tls?.enabled) {
+    out.ssl = {
+      rejectUnauthorized: !config.tls.insecure_skip_verify,
+      ...(config.tls.ca_file ? { ca: [readFileSync(config.tls.ca_file, 'utf8')] } : {}),
+      ...(config.tls.cert_file ? { cert: readFileSync(config.tls.cert_file, 'utf8') } : {}),
+      ...(config.tls.key_file ? { key: readFileSync(config.tls.key_file, 'utf8') } : {}),
+    };
+  }
+  return out;
+}
+
+export class SinkConsumer {
+  readonly consumer: Consumer;
+  readonly #config: KafkaConfig;
+  readonly #logger: Logger;
+  #assigned = new Set<number>();
+  #joined = false;
+  #generation = 0;
+  readonly #paused = new Set<number>();
+
+  constructor(kafka: Kafka, config: KafkaConfig, logger: Logger) {
+    this.#config = config;
+    this.#logger = logger;
+    this.consumer = kafka.consumer({
+      groupId: config.group_id,
+      sessionTimeout: config.session_timeout * 1000,
+      heartbeatInterval: config.heartbeat_interval * 1000,
+      maxBytes: config.max_fetch_bytes,
+      maxBytesPerPartition: Math.max(1, Math.floor(config.max_fetch_bytes / 2)),
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  static create(config: KafkaConfig, logger: Logger): SinkConsumer {
+    return new SinkConsumer(new Kafka(kafkaClientConfig(config, logger)), config, logger);
+  }
+
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  get assignment(): number[] {
+    return [...this.#assigned].sort((a, b) => a - b);
+  }
+
+  async start(hooks: ConsumerHooks, partitionsConsumedConcurrently: number): Promise<void> {
+    const topic = this.#config.topic;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const next = new Set(event.payload.memberAssignment[topic] ?? []);
+      const assigned = [...next].filter((p) => !this.#assigned.has(p));
+      const revoked = [...this.#assigned].filter((p) => !next.has(p));
+      this.#assigned = next;
+      this.#joined = true;
+      this.#generation++;
+      for (const p of revoked) this.#paused.delete(p);
+      this.#logger.info(
+        { assigned, revoked, current: this.assignment, generation: this.#generation },
+        'consumer group assignment',
+      );
+      hooks.onAssignment({ assigned, revoked, current: this.assignment, generation: this.#generation });
+    });
+    this.consumer.on(this.consumer.events.REBALANCING, () => {
+      this.#logger.info('consumer group rebalancing');
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      this.#joined = false;
+      this.#logger.error({ err: event.payload.error, restart: event.payload.restart }, 'kafka consumer crashed');
+    });
+    this.consumer.on(this.consumer.events.STOP, () => {
+      this.#joined = false;
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [topic], fromBeginning: this.#config.from_earliest });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently,
+      eachBatch: hooks.eachBatch,
+    });
+  }
+
+  /** Stops fetching these partitions (messages already fetched are still delivered). */
+  pause(partitions: number[]): void {
+    const fresh = partitions.filter((p) => this.#assigned.has(p) && !this.#paused.has(p));
+    if (fresh.length === 0) return;
+    for (const p of fresh) this.#paused.add(p);
+    this.consumer.pause([{ topic: this.#config.topic, partitions: fresh }]);
+  }
+
+  resume(partitions: number[]): void {
+    const paused = partitions.filter((p) => this.#paused.has(p));
+    if (paused.length === 0) return;
+    for (const p of paused) this.#paused.delete(p);
+    this.consumer.resume([{ topic: this.#config.topic, partitions: paused }]);
+  }
+
+  get pausedPartitions(): number[] {
+    return [...this.#paused];
+  }
+
+  /** Commits "next offset to read" per partition; partitions no longer assigned are left out. */
+  async commit(offsets: Map<number, string>): Promise<void> {
+    const topicPartitions = [...offsets]
+      .filter(([p]) => this.#assigned.has(p))
+      .map(([partition, offset]) => ({ topic: this.#config.topic, partition, offset }));
+    if (topicPartitions.length > 0) await this.consumer.commitOffsets(topicPartitions);
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+    this.#joined = false;
+  }
+}
