@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { derivedLabel, isValidLabel, loadLabel, MAX_LABEL_LENGTH, sanitizeLabelPart } from './labels.ts';
+
+test('clean inputs give a readable label', () => {
+  assert.equal(loadLabel('events-sink', 'tb_event', 3, '12345'), 'events-sink:tb_event:3:12345');
+});
+
+test('labels are deterministic', () => {
+  assert.equal(loadLabel('s', 'my.topic', 0, '9'), loadLabel('s', 'my.topic', 0, '9'));
+});
+
+test('dots and other refused characters are sanitized, and a hash keeps the inputs apart', () => {
+  const a = loadLabel('s', 'my.topic', 0, '9');
+  const b = loadLabel('s', 'my_topic', 0, '9');
+  assert.ok(isValidLabel(a), a);
+  assert.ok(!a.includes('.'));
+  assert.match(a, /^s:my_topic:0:9:h[0-9a-f]{24}$/);
+  assert.equal(b, 's:my_topic:0:9');
+  assert.notEqual(a, b);
+});
+
+test('a colon inside a name cannot make two tuples share a label', () => {
+  const a = loadLabel('a:b', 'c', 0, '1');
+  const b = loadLabel('a', 'b:c', 0, '1');
+  assert.notEqual(a, b);
+  assert.ok(isValidLabel(a) && isValidLabel(b));
+});
+
+test('long names are cut to 128 with partition, offset and hash kept', () => {
+  const sink = 's'.repeat(100);
+  const topic = 't'.repeat(200);
+  const a = loadLabel(sink, topic, 2147483647, '9223372036854775807');
+  assert.equal(a.length, MAX_LABEL_LENGTH);
+  assert.ok(isValidLabel(a));
+  assert.match(a, /:2147483647:9223372036854775807:h[0-9a-f]{24}$/);
+  assert.ok(a.startsWith('sssss'));
+  // Two long names that share the kept prefix still differ.
+  const b = loadLabel(sink, `${topic}x`, 2147483647, '9223372036854775807');
+  assert.notEqual(a, b);
+  assert.equal(b.length, MAX_LABEL_LENGTH);
+});
+
+test('distinct inputs never collide (mixed sample)', () => {
+  const names = ['a', 'a.b', 'a_b', 'a-b', 'a:b', 'ä', 'x'.repeat(130), `${'x'.repeat(130)}y`, 'A', 'a b'];
+  const seen = new Map<string, string>();
+  for (const sink of names) {
+    for (const topic of names) {
+      for (const p of [0, 1, 10]) {
+        for (const o of ['0', '1', '10', '101']) {
+          const label = loadLabel(sink, topic, p, o);
+          assert.ok(isValidLabel(label), label);
+          const key = JSON.stringify([sink, topic, p, o]);
+          const prior = seen.get(label);
+          assert.equal(prior, undefined, `${key} collides with ${prior} on ${label}`);
+          seen.set(label, key);
+        }
+      }
+    }
+  }
+});
+
+test('bad partition or offset is refused with the value named', () => {
+  assert.throws(() => loadLabel('s', 't', -1, '0'), /partition .* -1/);
+  assert.throws(() => loadLabel('s', 't', 1.5, '0'), /partition/);
+  assert.throws(() => loadLabel('s', 't', 0, '-3'), /firstOffset .*"-3"/);
+  assert.throws(() => loadLabel('s', 't', 0, '007'), /firstOffset/);
+  assert.throws(() => loadLabel('', 't', 0, '0'), /empty/);
+});
+
+test('sanitizeLabelPart replaces everything outside [-_A-Za-z0-9]', () => {
+  assert.equal(sanitizeLabelPart('a.b:c/d é'), 'a_b_c_d__');
+});
+
+test('derived labels stay valid, distinct from the base and from load labels', () => {
+  const base = loadLabel('s', 't', 0, '5');
+  const d = derivedLabel(base, 'p3');
+  assert.equal(d, 's:t:0:5_p3');
+  assert.notEqual(d, base);
+  const longBase = loadLabel('s'.repeat(100), 't'.repeat(100), 1, '2');
+  const d1 = derivedLabel(longBase, 'p1');
+  const d2 = derivedLabel(longBase, 'p2');
+  assert.ok(isValidLabel(d1) && isValidLabel(d2));
+  assert.equal(d1.length, MAX_LABEL_LENGTH);
+  assert.notEqual(d1, d2);
+  assert.throws(() => derivedLabel(base, '12'), /start with a letter/);
+  assert.throws(() => derivedLabel(base, 'a.b'), /clean/);
+});
