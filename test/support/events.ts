@@ -81,7 +81,7 @@ function cleanFields(rng: Rng, id: bigint, timeMs: number, dirty: boolean): Reco
   const eventTime = timeMs - rng.int(5000);
   const date = new Date(eventTime);
   const f: Record<string, unknown> = {
-    id: Number(id),
+    id,
     integration_id: 1000 + rng.int(100),
     arrive_time: timeMs,
     event_time: eventTime,
@@ -107,9 +107,13 @@ function cleanFields(rng: Rng, id: bigint, timeMs: number, dirty: boolean): Reco
 
 const REQUIRED = ['id', 'integration_id', 'arrive_time', 'event_time'] as const;
 
-/** Serializes an event, writing `amount` as a bare number token so no double rounding is involved. */
+/**
+ * Serializes an event. bigint values (ids past 2^53) and a numeric-string `amount` are written as
+ * bare number tokens, so the message carries every digit and no double rounding is involved.
+ */
 export function serialize(fields: Record<string, unknown>): string {
-  let json = JSON.stringify(fields);
+  let json = JSON.stringify(fields, (_k, v) => (typeof v === 'bigint' ? `__bigint__${v}` : v));
+  json = json.replace(/"__bigint__(-?\d+)"/g, '$1');
   if (typeof fields.amount === 'string' && /^-?\d+(\.\d+)?$/.test(fields.amount)) {
     json = json.replace(`"amount":"${fields.amount}"`, `"amount":${fields.amount}`);
   }

@@ -49,3 +49,8 @@ test('dirty mix: each kind appears near its WORKLOAD.md share, tricky strings in
   assert.ok(share('invalid_json') > 0.0005 && share('invalid_json') < 0.002);
   assert.ok(tricky > n * 0.1, `tricky strings in ${tricky} messages`);
 });
+
+test('ids past 2^53 are written digit for digit', () => {
+  const [e] = takeEvents({ seed: 1, mix: 'clean', firstId: 9007199254740993n }, 1);
+  assert.match(e!.value, /^\{"id":9007199254740993,/);
+});
