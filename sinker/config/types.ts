@@ -64,7 +64,10 @@ export interface BatchConfig {
 
 export interface ColumnConfig {
   name: string;
+  /** A Doris type in any DESCRIBE spelling, e.g. `bigint`, `varchar(64)`, `decimal(18,4)`, `datetime(3)`. */
   type: string;
+  /** Whether the column accepts NULL (DESCRIBE's `Null`); manual columns default to true. */
+  nullable: boolean;
 }
 
 export interface SchemaConfig {

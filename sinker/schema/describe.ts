@@ -1,0 +1,70 @@
+// Reads a table's columns with `DESCRIBE db.table` over the MySQL protocol (Doris FE query port).
+import mysql from 'mysql2/promise';
+import { columnsFromDescribe, type DescribeRow, SchemaError, tableSchema } from './schema.ts';
+import type { TableSchema } from './types.ts';
+
+export interface DescribeOptions {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  table: string;
+  /** Connect + query deadline, milliseconds. */
+  timeoutMs?: number;
+}
+
+function quoteIdent(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``;
+}
+
+/** `host:port` from `doris.fe_hosts` (HTTP port) → the FE host; the query port comes from `doris.query_port`. */
+export function feHostName(feHost: string): string {
+  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(feHost) ?? /^([^:]+)(?::\d+)?$/.exec(feHost);
+  return m ? m[1]! : feHost;
+}
+
+/** Runs DESCRIBE and returns the parsed schema. Errors name the host, the table and Doris's message. */
+export async function describeTable(opts: DescribeOptions): Promise<TableSchema> {
+  const target = `${opts.database}.${opts.table} on ${opts.host}:${opts.port}`;
+  let conn: mysql.Connection | undefined;
+  try {
+    conn = await mysql.createConnection({
+      host: opts.host,
+      port: opts.port,
+      user: opts.user,
+      password: opts.password,
+      connectTimeout: opts.timeoutMs ?? 10_000,
+      // Doris speaks an old handshake; keep the session plain.
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+    });
+    const [rows] = await conn.query({
+      sql: `DESCRIBE ${quoteIdent(opts.database)}.${quoteIdent(opts.table)}`,
+      timeout: opts.timeoutMs ?? 10_000,
+      rowsAsArray: false,
+    });
+    return tableSchema(columnsFromDescribe(normalizeRows(rows)));
+  } catch (err) {
+    if (err instanceof SchemaError) throw new SchemaError(`DESCRIBE ${target}: ${err.message}`);
+    const e = err as { message?: string; code?: string };
+    throw new SchemaError(`DESCRIBE ${target} failed: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`);
+  } finally {
+    await conn?.end().catch(() => conn?.destroy());
+  }
+}
+
+/** mysql2 rows → DescribeRow; values may arrive as Buffers for some servers, and MySQL's 6th column as `Extra`. */
+function normalizeRows(rows: unknown): DescribeRow[] {
+  if (!Array.isArray(rows)) throw new SchemaError('DESCRIBE returned no result set');
+  const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+  return rows.map((r: Record<string, unknown>) => ({
+    Field: text(r.Field) ?? '',
+    Type: text(r.Type) ?? '',
+    Null: text(r.Null) ?? '',
+    Key: text(r.Key) ?? '',
+    Default: text(r.Default),
+    Extra: text(r.Extra),
+  }));
+}
