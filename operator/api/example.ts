@@ -52,8 +52,8 @@ export function fullSpec(): DorisSinkSpec {
       refreshInterval: '10m',
       validateOnStart: false,
       columns: [
-        { name: 'id', type: 'BIGINT' },
-        { name: 'name', type: 'VARCHAR(64)' },
+        { name: 'id', type: 'BIGINT', nullable: false },
+        { name: 'name', type: 'VARCHAR(64)', nullable: true },
       ],
       zeroDate: '1970-01-01',
     },

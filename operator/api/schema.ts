@@ -166,6 +166,9 @@ const column = obj(
       minLength: 1,
       maxLength: 64,
     }),
+    nullable: bool('Whether the column accepts NULL (a missing field then loads as NULL, not a zero value).', {
+      default: true,
+    }),
   },
   { required: ['name', 'type'] },
 );

@@ -60,6 +60,7 @@ export interface BatchSpec {
 export interface ColumnSpec {
   name: string;
   type: string;
+  nullable?: boolean;
 }
 
 export interface SchemaSpec {

@@ -1,0 +1,120 @@
+// Renders a DorisSink into the sinker's YAML config (sinker/config/types.ts, snake_case keys). Secrets
+// are never rendered: the config holds empty strings and the Deployment passes DORIS_PASSWORD,
+// REDIS_URL and KAFKA_SASL_PASSWORD from the referenced Secrets, which the sinker reads as overrides.
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+import type { SinkerConfig } from '../../sinker/config/types.ts';
+import { defaultSpec } from '../api/defaults.ts';
+import type { DorisSink } from '../api/types.ts';
+import { parseBytes, parseDuration } from '../api/units.ts';
+import { groupId, redisKeyPrefix, sinkerName } from './names.ts';
+
+/** Environment variables the sinker reads as overrides of secret config keys. */
+export const SECRET_ENV = {
+  dorisPassword: 'DORIS_PASSWORD',
+  redisUrl: 'REDIS_URL',
+  kafkaSaslPassword: 'KAFKA_SASL_PASSWORD',
+} as const;
+
+export const TLS_MOUNT = '/etc/doris-sinker/kafka-tls';
+
+export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
+  const spec = defaultSpec(sink.spec);
+  const { kafka, doris, batch, schema, dedupe, logging } = spec;
+  const sec = (v: string, field: string) => parseDuration(v, `spec.${field}`);
+  const config: SinkerConfig = {
+    name: sinkerName(sink),
+    kafka: {
+      brokers: kafka.brokers,
+      topic: kafka.topic,
+      group_id: groupId(sink),
+      client_id: kafka.clientId ?? sink.metadata.name,
+      from_earliest: kafka.fromEarliest,
+      max_fetch_records: kafka.maxFetchRecords,
+      max_fetch_bytes: parseBytes(kafka.maxFetchBytes, 'spec.kafka.maxFetchBytes'),
+      session_timeout: sec(kafka.sessionTimeout, 'kafka.sessionTimeout'),
+      heartbeat_interval: sec(kafka.heartbeatInterval, 'kafka.heartbeatInterval'),
+    },
+    doris: {
+      fe_hosts: doris.feHosts,
+      query_port: doris.queryPort,
+      database: doris.database,
+      table: doris.table,
+      user: doris.user,
+      password: '',
+      timeout: sec(doris.timeout, 'doris.timeout'),
+      max_retries: doris.maxRetries,
+      retry_backoff_ms: Math.round(sec(doris.retryBackoff, 'doris.retryBackoff') * 1000),
+      load_route: doris.loadRoute,
+      format: doris.streamLoad?.format ?? 'json',
+      compress: doris.streamLoad?.compress ?? false,
+      stream_load_properties: { ...(doris.streamLoad?.properties ?? {}) },
+    },
+    batch: {
+      max_batch_rows: batch.maxBatchRows,
+      max_batch_size: parseBytes(batch.maxBatchSize, 'spec.batch.maxBatchSize'),
+      max_batch_interval: sec(batch.maxBatchInterval, 'batch.maxBatchInterval'),
+      flush_worker_count: batch.flushWorkerCount,
+      max_buffer_bytes: parseBytes(batch.maxBufferBytes, 'spec.batch.maxBufferBytes'),
+      merge_partitions: batch.mergePartitions,
+    },
+    schema: {
+      mode: schema.mode,
+      auto: {
+        refresh_interval: sec(schema.refreshInterval, 'schema.refreshInterval'),
+        validate_on_start: schema.validateOnStart,
+      },
+      manual: {
+        columns: (schema.columns ?? []).map((c) => ({ name: c.name, type: c.type, nullable: c.nullable ?? true })),
+      },
+      zero_date: schema.zeroDate,
+    },
+    dedupe: {
+      redis_url: '',
+      required: dedupe.required,
+      key_prefix: redisKeyPrefix(sink),
+      key_fields: dedupe.keyFields ?? [],
+      ttl: sec(dedupe.ttl, 'dedupe.ttl'),
+    },
+    dlq: {},
+    log: {
+      level: logging.level,
+      output: 'stdout',
+      file_path: '',
+      format: 'json',
+      enable_sampling: logging.sampling,
+      max_size: 100,
+      max_age: 7,
+      max_backups: 3,
+    },
+    metrics: { enabled: true, port: spec.metricsPort, path: '/metrics' },
+    pprof: { enabled: false, port: 6060, host: '127.0.0.1' },
+  };
+  if (spec.dlq?.kafkaTopic) config.dlq.kafka_topic = spec.dlq.kafkaTopic;
+  if (spec.dlq?.filePath) config.dlq.file_path = spec.dlq.filePath;
+  if (kafka.sasl) {
+    config.kafka.sasl = { mechanism: kafka.sasl.mechanism ?? 'plain', username: kafka.sasl.username, password: '' };
+  }
+  if (kafka.tls && kafka.tls.enabled !== false) {
+    const tls: NonNullable<SinkerConfig['kafka']['tls']> = {
+      enabled: true,
+      insecure_skip_verify: kafka.tls.insecureSkipVerify ?? false,
+    };
+    if (kafka.tls.caSecretRef) tls.ca_file = `${TLS_MOUNT}/ca/${kafka.tls.caSecretRef.key}`;
+    const client = kafka.tls.clientCertSecretRef;
+    if (client) {
+      tls.cert_file = `${TLS_MOUNT}/client/${client.certKey ?? 'tls.crt'}`;
+      tls.key_file = `${TLS_MOUNT}/client/${client.keyKey ?? 'tls.key'}`;
+    }
+    config.kafka.tls = tls;
+  }
+  return config;
+}
+
+export function configYaml(config: SinkerConfig): string {
+  return `# Rendered by doris-sinker-operator from a DorisSink; secrets come from the environment.\n${stringify(config, { lineWidth: 0 })}`;
+}
+
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}

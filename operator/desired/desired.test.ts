@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { fullSpec, minimalSink } from '../api/example.ts';
+import type { DorisSink } from '../api/types.ts';
+import { renderSinkerConfig, SECRET_ENV } from './config.ts';
+import {
+  ANNOTATION_CONFIG_HASH,
+  ANNOTATION_SCHEMA_HASH,
+  ANNOTATION_SECRET_VERSIONS,
+  labelSelectorString,
+} from './names.ts';
+import { desiredObjects } from './objects.ts';
+
+const base = { defaultImage: 'doris-sinker:dev', replicas: 2, secretVersions: { redis: '7' } };
+
+function fullSink(): DorisSink {
+  return { ...minimalSink('orders', 'shop'), spec: fullSpec() };
+}
+
+test('minimal sink renders a complete config with defaults, derived names and no secrets', () => {
+  const c = renderSinkerConfig(minimalSink('events', 'team-a'));
+  assert.equal(c.name, 'team-a_events');
+  assert.equal(c.kafka.group_id, 'doris-sinker.team-a.events');
+  assert.equal(c.kafka.client_id, 'events');
+  assert.equal(c.kafka.max_fetch_bytes, 10 * 1024 * 1024);
+  assert.equal(c.kafka.session_timeout, 30);
+  assert.equal(c.doris.timeout, 600);
+  assert.equal(c.doris.retry_backoff_ms, 1000);
+  assert.equal(c.doris.password, '');
+  assert.equal(c.dedupe.redis_url, '');
+  assert.equal(c.dedupe.key_prefix, 'doris-sinker:team-a:events');
+  assert.equal(c.batch.max_batch_size, 64 * 1024 * 1024);
+  assert.equal(c.batch.max_batch_interval, 5);
+  assert.equal(c.schema.mode, 'auto');
+  assert.equal(c.schema.auto.refresh_interval, 300);
+  assert.equal(c.metrics.port, 9464);
+  assert.equal(c.kafka.sasl, undefined);
+  assert.equal(c.kafka.tls, undefined);
+  assert.deepEqual(c.dlq, {});
+});
+
+test('full sink maps every section; SASL and TLS point at env and mounted files', () => {
+  const c = renderSinkerConfig(fullSink());
+  assert.equal(c.kafka.group_id, 'events-to-doris');
+  assert.deepEqual(c.kafka.sasl, { mechanism: 'scram-sha-512', username: 'sinker', password: '' });
+  assert.equal(c.kafka.tls?.ca_file, '/etc/doris-sinker/kafka-tls/ca/ca.crt');
+  assert.equal(c.kafka.tls?.cert_file, '/etc/doris-sinker/kafka-tls/client/tls.crt');
+  assert.equal(c.kafka.tls?.key_file, '/etc/doris-sinker/kafka-tls/client/tls.key');
+  assert.equal(c.doris.load_route, 'backend');
+  assert.equal(c.doris.compress, true);
+  assert.deepEqual(c.doris.stream_load_properties, { strict_mode: 'true', max_filter_ratio: '0.1' });
+  assert.deepEqual(c.schema.manual.columns, [
+    { name: 'id', type: 'BIGINT', nullable: false },
+    { name: 'name', type: 'VARCHAR(64)', nullable: true },
+  ]);
+  assert.equal(c.dedupe.key_prefix, 'sinks:events');
+  assert.deepEqual(c.dedupe.key_fields, ['id']);
+  assert.equal(c.dedupe.ttl, 12 * 3600);
+  assert.equal(c.dedupe.required, false);
+  assert.deepEqual(c.dlq, { kafka_topic: 'events-dlq', file_path: '/tmp/dlq.jsonl' });
+  assert.equal(c.log.level, 'debug');
+  assert.equal(c.log.enable_sampling, true);
+  assert.equal(c.batch.merge_partitions, true);
+});
+
+test('children carry owner references, labels, and the rendered config', () => {
+  const d = desiredObjects({ ...base, sink: minimalSink() });
+  for (const o of [d.configMap, d.deployment, d.service, d.pdb]) {
+    assert.deepEqual(o.metadata?.ownerReferences, [
+      {
+        apiVersion: 'dorissinker.io/v1alpha1',
+        kind: 'DorisSink',
+        name: 'events',
+        uid: '11111111-2222-3333-4444-555555555555',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    assert.equal(o.metadata?.namespace, 'default');
+    assert.equal(o.metadata?.labels?.['dorissinker.io/sink'], 'events');
+  }
+  assert.equal(d.configMap.metadata?.name, 'events-config');
+  assert.equal(d.service.metadata?.name, 'events-metrics');
+  const cfg = parse(d.configMap.data?.['config.yaml'] ?? '');
+  assert.equal(cfg.kafka.topic, 'events');
+  assert.equal(d.pdb.spec?.maxUnavailable, 1);
+  assert.deepEqual(d.pdb.spec?.selector?.matchLabels, d.deployment.spec?.selector.matchLabels);
+  assert.deepEqual(d.service.spec?.selector, d.deployment.spec?.selector.matchLabels);
+  assert.equal(labelSelectorString('events'), 'app.kubernetes.io/name=doris-sinker,dorissinker.io/sink=events');
+});
+
+test('deployment: replicas, args, probes, secret env, hardened security context', () => {
+  const d = desiredObjects({ ...base, sink: fullSink(), schemaHash: 'abc' }).deployment;
+  assert.equal(d.spec?.replicas, 2);
+  const pod = d.spec?.template.spec;
+  const c = pod?.containers[0];
+  assert.deepEqual(c?.args, ['-config', '/etc/doris-sinker/config.yaml']);
+  assert.equal(c?.image, 'registry.example.com/doris-sinker:0.1.0');
+  assert.equal(c?.livenessProbe?.httpGet?.path, '/healthz');
+  assert.equal(c?.readinessProbe?.httpGet?.path, '/readyz');
+  assert.equal(c?.ports?.[0]?.containerPort, 9464);
+  const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.valueFrom?.secretKeyRef]));
+  assert.deepEqual(env[SECRET_ENV.dorisPassword], { name: 'doris-auth', key: 'password' });
+  assert.deepEqual(env[SECRET_ENV.redisUrl], { name: 'redis', key: 'url' });
+  assert.deepEqual(env[SECRET_ENV.kafkaSaslPassword], { name: 'kafka-auth', key: 'password' });
+  assert.equal(c?.securityContext?.readOnlyRootFilesystem, true);
+  assert.equal(c?.securityContext?.runAsNonRoot, true);
+  assert.equal(c?.securityContext?.allowPrivilegeEscalation, false);
+  assert.deepEqual(c?.securityContext?.capabilities?.drop, ['ALL']);
+  assert.equal(pod?.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+  assert.ok(pod?.volumes?.some((v) => v.name === 'tmp' && v.emptyDir));
+  assert.ok(c?.volumeMounts?.some((m) => m.mountPath === '/tmp'));
+  assert.ok(c?.volumeMounts?.some((m) => m.mountPath === '/etc/doris-sinker/kafka-tls/ca'));
+  assert.deepEqual(c?.resources, { requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '1Gi' } });
+  assert.deepEqual(pod?.nodeSelector, { 'kubernetes.io/os': 'linux' });
+  assert.equal(pod?.tolerations?.[0]?.key, 'dedicated');
+  assert.equal(pod?.serviceAccountName, 'sinker');
+  const ann = d.spec?.template.metadata?.annotations ?? {};
+  assert.equal(ann[ANNOTATION_SCHEMA_HASH], 'abc');
+  assert.equal(
+    ann[ANNOTATION_SECRET_VERSIONS],
+    'doris-auth=missing,kafka-auth=missing,kafka-ca=missing,kafka-client=missing,redis=7',
+  );
+  assert.equal(ann['example.com/owner'], 'data');
+  assert.equal(d.spec?.template.metadata?.labels?.team, 'data');
+  // no secret value anywhere in the objects
+  assert.doesNotMatch(JSON.stringify(d), /"value":"[^"]*pass/i);
+});
+
+test('pod template annotations change with config, secret versions and schema, and only then', () => {
+  const ann = (sink: DorisSink, versions: Record<string, string>, schemaHash?: string) =>
+    desiredObjects({ ...base, sink, secretVersions: versions, ...(schemaHash ? { schemaHash } : {}) }).deployment.spec
+      ?.template.metadata?.annotations ?? {};
+  const a = ann(minimalSink(), { redis: '1' }, 'h1');
+  assert.deepEqual(ann(minimalSink(), { redis: '1' }, 'h1'), a, 'deterministic');
+  const changed = minimalSink();
+  changed.spec.batch = { maxBatchRows: 10 };
+  assert.notEqual(ann(changed, { redis: '1' }, 'h1')[ANNOTATION_CONFIG_HASH], a[ANNOTATION_CONFIG_HASH]);
+  assert.notEqual(ann(minimalSink(), { redis: '2' }, 'h1')[ANNOTATION_SECRET_VERSIONS], a[ANNOTATION_SECRET_VERSIONS]);
+  assert.notEqual(ann(minimalSink(), { redis: '1' }, 'h2')[ANNOTATION_SCHEMA_HASH], a[ANNOTATION_SCHEMA_HASH]);
+  // replicas are not part of the template
+  const r = desiredObjects({ ...base, replicas: 5, sink: minimalSink() }).deployment;
+  assert.deepEqual(r.spec?.template, desiredObjects({ ...base, sink: minimalSink() }).deployment.spec?.template);
+  assert.equal(r.spec?.replicas, 5);
+});
+
+test('default image is used when spec.image is empty; a sink without uid is refused', () => {
+  const d = desiredObjects({ ...base, sink: minimalSink() }).deployment;
+  assert.equal(d.spec?.template.spec?.containers[0]?.image, 'doris-sinker:dev');
+  const s = minimalSink();
+  delete s.metadata.uid;
+  assert.throws(() => desiredObjects({ ...base, sink: s }), /no uid/);
+});
+
+test('invalid duration is reported with its field path', () => {
+  const s = minimalSink();
+  s.spec.batch = { maxBatchInterval: '5' };
+  assert.throws(() => renderSinkerConfig(s), /spec\.batch\.maxBatchInterval/);
+});
