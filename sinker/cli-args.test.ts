@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCli, UsageError } from './cli-args.ts';
+
+test("the seed's -config spelling and the GNU forms all work", () => {
+  for (const argv of [
+    ['-config', 'a.yaml'],
+    ['--config', 'a.yaml'],
+    ['--config=a.yaml'],
+    ['-c', 'a.yaml'],
+    ['run', '-config', 'a.yaml'],
+  ]) {
+    assert.deepEqual(parseCli(argv), { command: 'run', config: 'a.yaml', dryRun: false }, argv.join(' '));
+  }
+});
+
+test('check, replay with its options, help and version', () => {
+  assert.deepEqual(parseCli(['check', '-config', 'x.yaml']), { command: 'check', config: 'x.yaml', dryRun: false });
+  assert.deepEqual(parseCli(['replay', '-config', 'x.yaml', '--from-file', 'dlq.jsonl', '--dry-run', '--limit', '5']), {
+    command: 'replay',
+    config: 'x.yaml',
+    fromFile: 'dlq.jsonl',
+    dryRun: true,
+    limit: 5,
+  });
+  assert.equal(parseCli(['--help']).command, 'help');
+  assert.equal(parseCli(['-h']).command, 'help');
+  assert.equal(parseCli(['--version']).command, 'version');
+  assert.equal(parseCli(['config-schema']).command, 'config-schema');
+});
+
+test('bad command lines say what is wrong', () => {
+  const cases: [string[], RegExp][] = [
+    [[], /run: -config FILE is required/],
+    [['check'], /check: -config FILE is required/],
+    [['frobnicate', '-config', 'a'], /unknown command "frobnicate"/],
+    [['-config', 'a', '--bogus'], /bogus/],
+    [['-config', 'a', '--dry-run'], /only apply to replay/],
+    [['replay', '-config', 'a', '--limit', 'x'], /--limit must be a positive integer, got x/],
+    [['replay', '-config', 'a', '--from-file', 'f', '--from-topic', 't'], /not both/],
+    [['run', 'extra', '-config', 'a'], /unexpected argument "extra"/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(
+      () => parseCli(argv),
+      (err: Error) => err instanceof UsageError && message.test(err.message),
+      argv.join(' '),
+    );
+  }
+});

@@ -1,0 +1,99 @@
+// Command-line parsing for `doris-sinker`. The seed spells flags with one dash (`-config FILE`);
+// both that and the GNU `--config FILE` / `--config=FILE` forms are accepted.
+import { parseArgs } from 'node:util';
+
+export const USAGE = `doris-sinker — stream JSON events from Kafka into Apache Doris with Stream Load, exactly once
+
+Usage:
+  doris-sinker [run] -config FILE          consume, map, batch and load until stopped (SIGTERM/SIGINT)
+  doris-sinker check -config FILE          validate FILE and reach Kafka, Doris (query port and
+                                           Stream Load) and Redis; report each in plain words
+  doris-sinker replay -config FILE [--from-file PATH | --from-topic TOPIC] [--dry-run] [--limit N]
+                                           put dead-lettered records back through the pipeline
+  doris-sinker config-schema               print the config file's JSON Schema
+  doris-sinker --help | --version
+
+Options:
+  -config, --config FILE   the YAML config (see docs/config.md and config.example.yaml)
+  --from-file PATH         replay: a DLQ file written by dlq.file_path (default: that path)
+  --from-topic TOPIC       replay: a DLQ Kafka topic (default: dlq.kafka_topic)
+  --dry-run                replay: map and report, load nothing
+  --limit N                replay: stop after N records
+  -h, --help               this text
+  -v, --version            the version
+
+Environment: DORIS_PASSWORD, REDIS_URL, KAFKA_SASL_PASSWORD, KAFKA_BROKERS and DORIS_FE_HOSTS
+override the file, so secrets can stay out of it.
+Exit codes: 0 stopped cleanly with everything flushed; 1 failed or stopped with data not flushed;
+2 bad command line or config.`;
+
+export type Command = 'run' | 'check' | 'replay' | 'config-schema' | 'help' | 'version';
+
+export interface CliArgs {
+  command: Command;
+  config?: string;
+  fromFile?: string;
+  fromTopic?: string;
+  dryRun: boolean;
+  limit?: number;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const COMMANDS = new Set<Command>(['run', 'check', 'replay', 'config-schema']);
+const LONG_FLAGS = ['config', 'from-file', 'from-topic', 'dry-run', 'limit', 'help', 'version'];
+
+export function parseCli(argv: string[]): CliArgs {
+  // Map the seed's single-dash long flags (-config) onto the GNU form parseArgs understands.
+  const normalized = argv.map((a) => {
+    const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(a);
+    return m && LONG_FLAGS.includes(m[1] as string) ? `--${m[1]}${m[2] ?? ''}` : a;
+  });
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: normalized,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'from-file': { type: 'string' },
+        'from-topic': { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        limit: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help', dryRun: false };
+  if (values.version) return { command: 'version', dryRun: false };
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const word = positionals[0] ?? 'run';
+  if (!COMMANDS.has(word as Command)) {
+    throw new UsageError(`unknown command ${JSON.stringify(word)} (commands: run, check, replay, config-schema)`);
+  }
+  const command = word as Command;
+  const args: CliArgs = { command, dryRun: values['dry-run'] === true };
+  if (typeof values.config === 'string') args.config = values.config;
+  if (typeof values['from-file'] === 'string') args.fromFile = values['from-file'];
+  if (typeof values['from-topic'] === 'string') args.fromTopic = values['from-topic'];
+  if (typeof values.limit === 'string') {
+    const n = Number(values.limit);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--limit must be a positive integer, got ${values.limit}`);
+    args.limit = n;
+  }
+  if (command !== 'config-schema' && !args.config) {
+    throw new UsageError(`${command}: -config FILE is required`);
+  }
+  if (command !== 'replay' && (args.fromFile || args.fromTopic || args.dryRun || args.limit)) {
+    throw new UsageError('--from-file, --from-topic, --dry-run and --limit only apply to replay');
+  }
+  if (args.fromFile && args.fromTopic) throw new UsageError('replay: give --from-file or --from-topic, not both');
+  return args;
+}
