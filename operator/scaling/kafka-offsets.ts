@@ -1,0 +1,98 @@
+// Reads a consumer group's committed offsets and the topic's log-start/end offsets with the kafkajs
+// admin client. One admin connection per distinct cluster connection, reused across polls.
+import { createHash } from 'node:crypto';
+import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { type PartitionOffsets, parseOffset } from './lag.ts';
+
+export interface KafkaConnection {
+  brokers: string[];
+  clientId?: string;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  tls?: { ca?: string; cert?: string; key?: string; insecureSkipVerify?: boolean };
+  /** Per-request timeout, ms. */
+  requestTimeoutMs?: number;
+}
+
+function connectionKey(c: KafkaConnection): string {
+  // Hashed so credentials never sit in a map key that could end up in a log line.
+  return createHash('sha256').update(JSON.stringify(c)).digest('hex');
+}
+
+export class KafkaOffsetsReader {
+  #admins = new Map<string, { admin: Admin; connected: Promise<void> }>();
+
+  async #admin(c: KafkaConnection): Promise<Admin> {
+    const key = connectionKey(c);
+    let entry = this.#admins.get(key);
+    if (!entry) {
+      const kafka = new Kafka({
+        clientId: c.clientId ?? 'doris-sinker-operator',
+        brokers: c.brokers,
+        logLevel: logLevel.NOTHING,
+        connectionTimeout: 5000,
+        requestTimeout: c.requestTimeoutMs ?? 10_000,
+        retry: { retries: 2, initialRetryTime: 200 },
+        ...(c.sasl ? { sasl: c.sasl as SASLOptions } : {}),
+        ...(c.tls
+          ? {
+              ssl: {
+                rejectUnauthorized: !c.tls.insecureSkipVerify,
+                ...(c.tls.ca ? { ca: [c.tls.ca] } : {}),
+                ...(c.tls.cert ? { cert: c.tls.cert } : {}),
+                ...(c.tls.key ? { key: c.tls.key } : {}),
+              },
+            }
+          : {}),
+      });
+      const admin = kafka.admin();
+      entry = { admin, connected: admin.connect() };
+      this.#admins.set(key, entry);
+    }
+    try {
+      await entry.connected;
+    } catch (err) {
+      // Forget a failed connection so the next poll starts afresh.
+      this.#admins.delete(key);
+      await entry.admin.disconnect().catch(() => {});
+      throw err;
+    }
+    return entry.admin;
+  }
+
+  /** Offsets of every partition of `topic` with `groupId`'s commits. Throws naming topic and group. */
+  async read(c: KafkaConnection, topic: string, groupId: string): Promise<PartitionOffsets[]> {
+    try {
+      const admin = await this.#admin(c);
+      const [ends, groups] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId, topics: [topic] }),
+      ]);
+      const committed = new Map<number, string>();
+      for (const t of groups) {
+        if (t.topic !== topic) continue;
+        for (const p of t.partitions) committed.set(p.partition, p.offset);
+      }
+      return ends
+        .map((e) => {
+          const at = `topic ${topic} partition ${e.partition}`;
+          const p: PartitionOffsets = {
+            partition: e.partition,
+            low: parseOffset(e.low, at) ?? 0n,
+            high: parseOffset(e.high, at) ?? 0n,
+          };
+          const c = parseOffset(committed.get(e.partition), at);
+          if (c !== undefined) p.committed = c;
+          return p;
+        })
+        .sort((a, b) => a.partition - b.partition);
+    } catch (err) {
+      throw new Error(`reading offsets of topic ${topic} for group ${groupId}: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const entries = [...this.#admins.values()];
+    this.#admins.clear();
+    await Promise.all(entries.map((e) => e.admin.disconnect().catch(() => {})));
+  }
+}
