@@ -1,0 +1,31 @@
+// Redis key names for one sink and topic. Every key shares the hash tag `{sink:topic}`, so the
+// Lua scripts that touch several of them run on one slot of a Redis Cluster too.
+import { createHash } from 'node:crypto';
+
+export interface DedupeKeys {
+  /** Hash: partition → watermark offset. */
+  watermarks: string;
+  /** Hash: `partition:first` → intent JSON. */
+  intents: string;
+  /** Prefix of content-dedupe keys (string keys with a TTL). */
+  contentPrefix: string;
+}
+
+export function dedupeKeys(keyPrefix: string, sink: string, topic: string): DedupeKeys {
+  const base = `${keyPrefix}{${sink}:${topic}}`;
+  return { watermarks: `${base}:wm`, intents: `${base}:intents`, contentPrefix: `${base}:k:` };
+}
+
+export function intentField(partition: number, first: string): string {
+  return `${partition}:${first}`;
+}
+
+/**
+ * The content key of a row from the values of `dedupe.key_fields`, in order. Values are joined
+ * unambiguously (JSON) and hashed, so keys stay short whatever the values hold.
+ */
+export function contentKey(values: readonly (string | number | boolean | null | undefined)[]): string {
+  return createHash('sha1')
+    .update(JSON.stringify(values.map((v) => (v === undefined ? null : v))))
+    .digest('base64url');
+}

@@ -1,0 +1,64 @@
+// Settle a newly assigned partition before loading anything (DESIGN §3): read its watermark and
+// intents, ask Doris about each intent's label, complete the ones in Doris, wait for the running
+// ones, and compute where to resume and which holes to reload with their exact labels.
+import { sleep } from '../writer/backoff.ts';
+import type { LabelState } from '../writer/fe-replies.ts';
+import { decideIntent, type Intent, planResume, type ResumePlan } from './state.ts';
+import type { DedupeStore } from './store.ts';
+
+export interface SettleOptions {
+  store: Pick<DedupeStore, 'partitionState' | 'complete' | 'dropIntent'>;
+  partition: number;
+  /** Kafka's committed offset for the group (next offset to read), null if none. */
+  committed: string | null;
+  /** Where the partition starts when nothing is known (earliest or latest per `from_earliest`). */
+  earliest?: string;
+  /** The writer's label-state lookup (`GET /api/{db}/get_load_state`). */
+  labelState: (label: string) => Promise<LabelState>;
+  /** Commit a pre-committed txn by label (2PC); only needed if such intents can exist. */
+  commitPrecommitted?: (label: string) => Promise<void>;
+  /** Delay between polls of a label still PREPARE, ms. */
+  pollMs?: number;
+  signal?: AbortSignal;
+  now?: () => number;
+  onWarning?: (msg: string, intent: Intent) => void;
+}
+
+export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> {
+  const now = opts.now ?? Date.now;
+  const pollMs = opts.pollMs ?? 1000;
+  const state = await opts.store.partitionState(opts.partition);
+  let watermark = state.watermark;
+  const toReload: Intent[] = [];
+  // Settle lowest first; completes run before holes are judged against the final watermark.
+  const intents = [...state.intents].sort((a, b) => (BigInt(a.first) < BigInt(b.first) ? -1 : 1));
+  for (const intent of intents) {
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error(`settle partition ${opts.partition}: aborted`);
+      const d = decideIntent(intent, await opts.labelState(intent.label), now());
+      if (d.action === 'wait') {
+        await sleep(pollMs, opts.signal);
+        continue;
+      }
+      if (d.action === 'commit') {
+        if (!opts.commitPrecommitted) {
+          throw new Error(
+            `settle partition ${opts.partition}: label ${intent.label} is PRECOMMITTED and no 2PC committer was given`,
+          );
+        }
+        await opts.commitPrecommitted(intent.label);
+        continue; // ask again: COMMITTED/VISIBLE now
+      }
+      if (d.action === 'complete') {
+        watermark = (await opts.store.complete(opts.partition, intent)) ?? watermark;
+      } else {
+        if (d.warning) opts.onWarning?.(d.warning, intent);
+        toReload.push(intent);
+      }
+      break;
+    }
+  }
+  const plan = planResume(opts.committed, watermark, toReload, opts.earliest);
+  for (const intent of plan.drop) await opts.store.dropIntent(opts.partition, intent.first);
+  return plan;
+}

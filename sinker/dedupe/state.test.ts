@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  cmpOffset,
+  decideIntent,
+  type Intent,
+  LABEL_RETENTION_MS,
+  nextOffset,
+  offsetDisposition,
+  planResume,
+} from './state.ts';
+
+const NOW = 1_800_000_000_000;
+const intent = (first: string, last: string, created = NOW - 1000): Intent => ({
+  label: `s:t:0:${first}`,
+  first,
+  last,
+  created,
+});
+
+test('offsets compare as int64, beyond 2^53', () => {
+  assert.equal(cmpOffset('9007199254740993', '9007199254740992'), 1);
+  assert.equal(cmpOffset('10', '9'), 1);
+  assert.equal(cmpOffset('5', '5'), 0);
+  assert.equal(nextOffset('9007199254740992'), '9007199254740993');
+});
+
+test('label VISIBLE or COMMITTED → complete (advance the watermark, delete the intent)', () => {
+  assert.deepEqual(decideIntent(intent('0', '9'), 'VISIBLE', NOW), { action: 'complete' });
+  assert.deepEqual(decideIntent(intent('0', '9'), 'COMMITTED', NOW), { action: 'complete' });
+});
+
+test('label ABORTED or UNKNOWN → reload with the same label', () => {
+  assert.deepEqual(decideIntent(intent('0', '9'), 'ABORTED', NOW), { action: 'reload' });
+  assert.deepEqual(decideIntent(intent('0', '9'), 'UNKNOWN', NOW), { action: 'reload' });
+});
+
+test('UNKNOWN past the label retention window reloads with a duplicate warning', () => {
+  const d = decideIntent(intent('0', '9', NOW - LABEL_RETENTION_MS - 1), 'UNKNOWN', NOW);
+  assert.equal(d.action, 'reload');
+  assert.match(d.action === 'reload' ? (d.warning ?? '') : '', /older than Doris keeps labels/);
+  // ABORTED is certain whatever the age: no warning.
+  assert.deepEqual(decideIntent(intent('0', '9', 0), 'ABORTED', NOW), { action: 'reload' });
+});
+
+test('label PREPARE → wait; PRECOMMITTED → commit', () => {
+  assert.deepEqual(decideIntent(intent('0', '9'), 'PREPARE', NOW), { action: 'wait' });
+  assert.deepEqual(decideIntent(intent('0', '9'), 'PRECOMMITTED', NOW), { action: 'commit' });
+});
+
+test('resume = max(kafka committed, watermark + 1)', () => {
+  assert.equal(planResume('5', '19', []).seekOffset, '20');
+  assert.equal(planResume('30', '19', []).seekOffset, '30');
+  assert.equal(planResume(null, null, []).seekOffset, '0');
+  assert.equal(planResume(null, null, [], '42').seekOffset, '42');
+  assert.equal(planResume(null, '9007199254740992', []).seekOffset, '9007199254740993');
+});
+
+test('an unsettled intent below the watermark is a hole: seek back and reload exactly it', () => {
+  // Batch [0..9] failed while [10..19] succeeded first: watermark 19, intent [0..9] open.
+  const hole = intent('0', '9');
+  const plan = planResume('0', '19', [hole]);
+  assert.equal(plan.seekOffset, '0');
+  assert.deepEqual(plan.reload, [{ intent: hole, exact: true }]);
+  assert.deepEqual(plan.drop, []);
+  assert.deepEqual(offsetDisposition('0', plan), { kind: 'reload', intent: hole });
+  assert.deepEqual(offsetDisposition('9', plan), { kind: 'reload', intent: hole });
+  assert.deepEqual(offsetDisposition('10', plan), { kind: 'skip' });
+  assert.deepEqual(offsetDisposition('19', plan), { kind: 'skip' });
+  assert.deepEqual(offsetDisposition('20', plan), { kind: 'load' });
+});
+
+test('an aborted intent above the watermark is dropped: reading on reloads it', () => {
+  const head = intent('20', '29');
+  const plan = planResume('20', '19', [head]);
+  assert.equal(plan.seekOffset, '20');
+  assert.deepEqual(plan.drop, [head]);
+  assert.deepEqual(offsetDisposition('20', plan), { kind: 'load' });
+});
+
+test('several holes: seek to the lowest, skip what lies between', () => {
+  const a = intent('10', '19');
+  const b = intent('30', '39');
+  const plan = planResume('50', '49', [b, a]);
+  assert.equal(plan.seekOffset, '10');
+  assert.deepEqual(
+    plan.reload.map((r) => r.intent.first),
+    ['10', '30'],
+  );
+  assert.equal(offsetDisposition('25', plan).kind, 'skip');
+  assert.equal(offsetDisposition('35', plan).kind, 'reload');
+  assert.equal(offsetDisposition('50', plan).kind, 'load');
+});

@@ -1,0 +1,137 @@
+// The exactly-once state machine of DESIGN §3, as pure decisions. Per partition Redis holds a
+// watermark (the highest offset known to be in Doris) and intents (a load that was about to run:
+// label + offset range). Offsets at or below the watermark are in Doris except inside intents
+// still open there (a later batch finished first): those ranges are holes to settle or reload.
+import type { LabelState } from '../writer/fe-replies.ts';
+
+export interface Intent {
+  label: string;
+  /** Inclusive Kafka offsets (int64 decimal strings). */
+  first: string;
+  last: string;
+  /** When it was recorded, ms since the epoch. */
+  created: number;
+}
+
+export interface PartitionState {
+  /** Highest offset known to be in Doris; null when nothing was ever loaded. */
+  watermark: string | null;
+  intents: Intent[];
+}
+
+export function cmpOffset(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+export function maxOffset(a: string, b: string): string {
+  return cmpOffset(a, b) >= 0 ? a : b;
+}
+
+/** Doris forgets a finished label after 12 h (or 2000 newer loads per db), §4 of the protocol doc. */
+export const LABEL_RETENTION_MS = 12 * 3600 * 1000;
+
+export type IntentDecision =
+  /** The load is in Doris: advance the watermark to `last` and delete the intent (one atomic step). */
+  | { action: 'complete' }
+  /** Not in Doris (label free): load the range again with the same label. */
+  | { action: 'reload'; warning?: string }
+  /** Still running in Doris: ask again later. */
+  | { action: 'wait' }
+  /** Pre-committed under this sink's label: commit it, then complete. */
+  | { action: 'commit' };
+
+/** What to do with an intent found in Redis, given its label's state in Doris. */
+export function decideIntent(intent: Intent, state: LabelState, now: number): IntentDecision {
+  switch (state) {
+    case 'VISIBLE':
+    case 'COMMITTED':
+      return { action: 'complete' };
+    case 'PREPARE':
+      return { action: 'wait' };
+    case 'PRECOMMITTED':
+      return { action: 'commit' };
+    case 'ABORTED':
+      return { action: 'reload' };
+    default:
+      // UNKNOWN: never begun, or forgotten by Doris. Past the retention window a committed load
+      // looks the same as one that never ran: reloading is the only choice, and it may duplicate.
+      if (now - intent.created >= LABEL_RETENTION_MS) {
+        return {
+          action: 'reload',
+          warning: `intent ${intent.label} [${intent.first}..${intent.last}] is older than Doris keeps labels; reloading it may duplicate rows if it had committed`,
+        };
+      }
+      return { action: 'reload' };
+  }
+}
+
+export interface ReloadRange {
+  intent: Intent;
+  /** true: the range lies at or below the watermark (a hole) and must be loaded with exactly these
+   *  boundaries and this label; offsets around it are already in Doris. */
+  exact: boolean;
+}
+
+export interface ResumePlan {
+  /** Where the consumer seeks. */
+  seekOffset: string;
+  /** Offsets at or below it are in Doris unless inside a `reload` range with exact = true. */
+  watermark: string | null;
+  /** Intents to load again (already settled as not in Doris). */
+  reload: ReloadRange[];
+  /** Intents to drop from Redis (not in Doris and above the watermark: an ordinary reload covers them). */
+  drop: Intent[];
+}
+
+/**
+ * Where to resume a newly assigned partition once every intent is settled to complete or reload.
+ * `committed` is Kafka's committed offset (the next offset to read), null when the group has none;
+ * `earliest` is where the partition starts when neither Kafka nor Redis knows anything.
+ */
+export function planResume(
+  committed: string | null,
+  watermark: string | null,
+  toReload: readonly Intent[],
+  earliest = '0',
+): ResumePlan {
+  let resume = committed ?? earliest;
+  if (watermark !== null) resume = maxOffset(resume, nextOffset(watermark));
+  const reload: ReloadRange[] = [];
+  const drop: Intent[] = [];
+  let seek = resume;
+  for (const intent of [...toReload].sort((a, b) => cmpOffset(a.first, b.first))) {
+    const hole = watermark !== null && cmpOffset(intent.first, watermark) <= 0;
+    if (hole) {
+      reload.push({ intent, exact: true });
+      if (cmpOffset(intent.first, seek) < 0) seek = intent.first;
+    } else {
+      // At or past the resume point: reading on from there reloads it, with whatever boundaries.
+      drop.push(intent);
+      reload.push({ intent, exact: false });
+    }
+  }
+  return { seekOffset: seek, watermark, reload, drop };
+}
+
+export type OffsetDisposition =
+  | { kind: 'load' }
+  | { kind: 'skip' }
+  /** Part of a hole: batch it into exactly this intent's range, with its label. */
+  | { kind: 'reload'; intent: Intent };
+
+/** How the pipeline treats a message at `offset` after resuming with `plan`. */
+export function offsetDisposition(offset: string, plan: ResumePlan): OffsetDisposition {
+  for (const r of plan.reload) {
+    if (r.exact && cmpOffset(offset, r.intent.first) >= 0 && cmpOffset(offset, r.intent.last) <= 0) {
+      return { kind: 'reload', intent: r.intent };
+    }
+  }
+  if (plan.watermark !== null && cmpOffset(offset, plan.watermark) <= 0) return { kind: 'skip' };
+  return { kind: 'load' };
+}

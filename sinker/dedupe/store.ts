@@ -1,0 +1,193 @@
+// The exactly-once state in Redis (DESIGN §3): per partition a watermark and the open intents, plus
+// optional content-dedupe keys. Success advances the watermark (never lowering it), deletes the
+// intent and writes the batch's content keys in ONE Lua script, so a crash leaves either the intent
+// (settled later by its label) or the finished state, never half of each.
+import { Redis } from 'ioredis';
+import type { DedupeConfig } from '../config/types.ts';
+import { DedupeUnavailableError, isUnavailable } from './errors.ts';
+import { type DedupeKeys, dedupeKeys, intentField } from './keys.ts';
+import type { Intent, PartitionState } from './state.ts';
+
+// Offsets are non-negative decimals without leading zeros, so "longer, else lexically greater"
+// is numeric order with no precision loss (Lua numbers are doubles).
+const COMPLETE_LUA = `
+local function gt(a, b) if #a ~= #b then return #a > #b end return a > b end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (not cur) or gt(ARGV[3], cur) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  cur = ARGV[3]
+end
+redis.call('HDEL', KEYS[2], ARGV[2])
+local ttl = tonumber(ARGV[4])
+for i = 3, #KEYS do
+  if ttl and ttl > 0 then redis.call('SET', KEYS[i], '1', 'EX', ttl) else redis.call('SET', KEYS[i], '1') end
+end
+return cur
+`;
+
+export interface DedupeLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+export interface DedupeStoreOptions {
+  config: DedupeConfig;
+  sink: string;
+  topic: string;
+  /** Called each time an operation is skipped because Redis is down and `required` is false. */
+  onDegraded?: (operation: string, err: Error) => void;
+  logger?: DedupeLogger;
+  /** Per-command deadline, ms (a stalled Redis counts as unreachable). */
+  commandTimeoutMs?: number;
+  /** An existing client (tests); otherwise one is made from `config.redis_url`. */
+  redis?: Redis;
+}
+
+const MGET_CHUNK = 1000;
+
+type CompleteFn = (numKeys: number, ...args: string[]) => Promise<string>;
+
+export class DedupeStore {
+  readonly keys: DedupeKeys;
+  readonly required: boolean;
+  readonly ttl: number;
+  readonly #redis: Redis;
+  readonly #onDegraded: ((operation: string, err: Error) => void) | undefined;
+  readonly #logger: DedupeLogger | undefined;
+  readonly #owned: boolean;
+
+  constructor(opts: DedupeStoreOptions) {
+    this.keys = dedupeKeys(opts.config.key_prefix, opts.sink, opts.topic);
+    this.required = opts.config.required;
+    this.ttl = opts.config.ttl;
+    this.#onDegraded = opts.onDegraded;
+    this.#logger = opts.logger;
+    this.#owned = !opts.redis;
+    this.#redis =
+      opts.redis ??
+      new Redis(opts.config.redis_url, {
+        lazyConnect: true,
+        // Fail fast instead of queueing while Redis is away; the caller pauses and retries.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: opts.commandTimeoutMs ?? 5000,
+        retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      });
+    // Without a listener ioredis prints every reconnect error; the operations report them instead.
+    this.#redis.on('error', () => {});
+    this.#redis.defineCommand('sinkerComplete', { lua: COMPLETE_LUA });
+  }
+
+  /** Connect (when the client is lazy). Rejects with DedupeUnavailableError unless degrading. */
+  async connect(): Promise<void> {
+    if (this.#redis.status === 'ready') return;
+    await this.#run('connect', undefined, async () => {
+      if (this.#redis.status === 'wait') await this.#redis.connect();
+      else await this.#redis.ping();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#owned) return;
+    try {
+      await this.#redis.quit();
+    } catch {
+      this.#redis.disconnect();
+    }
+  }
+
+  /** Run a Redis operation; map "Redis is away" to DedupeUnavailableError, or degrade to `fallback`. */
+  async #run<T>(operation: string, fallback: T, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      const typed = new DedupeUnavailableError(operation, err);
+      if (this.required) throw typed;
+      this.#logger?.warn(
+        { operation, err: typed.message },
+        'Redis unreachable: running at-least-once (dedupe.required is false)',
+      );
+      this.#onDegraded?.(operation, typed);
+      return fallback;
+    }
+  }
+
+  /** Record that a load of [first..last] under `label` is about to run. */
+  async recordIntent(partition: number, intent: Intent): Promise<void> {
+    await this.#run('recordIntent', undefined, async () => {
+      await this.#redis.hset(this.keys.intents, intentField(partition, intent.first), JSON.stringify(intent));
+    });
+  }
+
+  /**
+   * The load of `intent` is in Doris: in one atomic step raise the watermark to `intent.last` (never
+   * lower it), delete the intent, and mark `contentKeys` seen for the TTL. Returns the watermark.
+   */
+  async complete(
+    partition: number,
+    intent: Pick<Intent, 'first' | 'last'>,
+    contentKeys: readonly string[] = [],
+  ): Promise<string | null> {
+    return this.#run('complete', null, async () => {
+      const fn = (this.#redis as unknown as { sinkerComplete: CompleteFn }).sinkerComplete.bind(this.#redis);
+      const keys = [this.keys.watermarks, this.keys.intents, ...contentKeys.map((k) => this.keys.contentPrefix + k)];
+      return fn(
+        keys.length,
+        ...keys,
+        String(partition),
+        intentField(partition, intent.first),
+        intent.last,
+        String(this.ttl),
+      );
+    });
+  }
+
+  async dropIntent(partition: number, first: string): Promise<void> {
+    await this.#run('dropIntent', undefined, async () => {
+      await this.#redis.hdel(this.keys.intents, intentField(partition, first));
+    });
+  }
+
+  /** Watermark and open intents of a partition (degraded: nothing known). */
+  async partitionState(partition: number): Promise<PartitionState> {
+    return this.#run('partitionState', { watermark: null, intents: [] }, async () => {
+      const [wm, all] = await Promise.all([
+        this.#redis.hget(this.keys.watermarks, String(partition)),
+        this.#redis.hgetall(this.keys.intents),
+      ]);
+      const prefix = `${partition}:`;
+      const intents: Intent[] = [];
+      for (const [field, json] of Object.entries(all)) {
+        if (!field.startsWith(prefix)) continue;
+        try {
+          intents.push(JSON.parse(json) as Intent);
+        } catch {
+          throw new Error(`dedupe: intent ${this.keys.intents} field ${field} is not JSON: ${json.slice(0, 100)}`);
+        }
+      }
+      return { watermark: wm, intents };
+    });
+  }
+
+  /** For each content key, whether Redis has seen it within the TTL (degraded: none seen). */
+  async seen(contentKeys: readonly string[]): Promise<boolean[]> {
+    if (contentKeys.length === 0) return [];
+    return this.#run(
+      'seen',
+      contentKeys.map(() => false),
+      async () => {
+        const pipe = this.#redis.pipeline();
+        for (let i = 0; i < contentKeys.length; i += MGET_CHUNK) {
+          pipe.mget(...contentKeys.slice(i, i + MGET_CHUNK).map((k) => this.keys.contentPrefix + k));
+        }
+        const results = await pipe.exec();
+        const out: boolean[] = [];
+        for (const [err, values] of results ?? []) {
+          if (err) throw err;
+          for (const v of values as (string | null)[]) out.push(v !== null);
+        }
+        return out;
+      },
+    );
+  }
+}
