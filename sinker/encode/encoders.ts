@@ -1,0 +1,144 @@
+// Row values (mapper output: canonical text or null, in load-column order) → one Stream Load body line,
+// plus the Stream Load headers that tell Doris how to read those lines.
+//
+// JSON lines: `{"col":value,...}`, one object per line (`read_json_by_line: true`). Integers up to
+// bigint, floats and booleans are bare JSON numbers/literals; largeint and decimal values are sent as
+// quoted digits, because some Doris versions read JSON numbers through a double and would round them,
+// while a string is cast to the column type exactly. JSON/array/map/struct columns are nested JSON.
+//
+// CSV: every string-like value is enclosed in `"`, with `"` and `\` escaped by `\` (headers `enclose`
+// and `escape`), so commas, quotes, tabs, newlines, backslashes, \u0001, emoji and CJK survive byte for
+// byte; NULL is a bare `\N` (an enclosed "\\N" is the two-character string). Doris (≥ 2.0) keeps line
+// delimiters inside enclosed fields. Caveat: Doris unescapes enclosed values for string columns; for
+// json/array/map/struct columns use the JSON format (the default), whose nesting needs no escaping.
+import type { Column, DorisType } from '../schema/types.ts';
+
+export type LoadFormat = 'json' | 'csv';
+
+/** How a column's canonical text is written: bare, as a string, or as nested JSON. */
+export type ValueClass = 'raw' | 'string' | 'json';
+
+export function valueClass(type: DorisType): ValueClass {
+  switch (type.kind) {
+    case 'boolean':
+    case 'tinyint':
+    case 'smallint':
+    case 'int':
+    case 'bigint':
+    case 'float':
+    case 'double':
+      return 'raw';
+    case 'json':
+    case 'variant':
+    case 'array':
+    case 'map':
+    case 'struct':
+      return 'json';
+    default:
+      // strings, dates, ip addresses, and largeint/decimal (quoted so no reader rounds them)
+      return 'string';
+  }
+}
+
+export interface RowEncoder {
+  readonly format: LoadFormat;
+  /** The columns, in the order the values come. */
+  readonly columns: readonly string[];
+  /** One row → one line, without the line delimiter. */
+  encode(values: readonly (string | null)[]): string;
+  /** Stream Load headers this encoding needs (merge with the writer's own: label, auth, timeout, ...). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Separates lines in the body; `bodyOf` joins a batch's rows with it. */
+export const LINE_DELIMITER = '\n';
+
+/** The Stream Load body for encoded rows: lines joined by `\n`, with a final `\n`. */
+export function bodyOf(rows: readonly string[]): string {
+  return rows.length === 0 ? '' : rows.join(LINE_DELIMITER) + LINE_DELIMITER;
+}
+
+/** A column name as the `columns` header wants it: back-quoted, so any name (keywords, spaces) is safe. */
+function quoteColumn(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``;
+}
+
+class JsonLinesEncoder implements RowEncoder {
+  readonly format = 'json' as const;
+  readonly columns: readonly string[];
+  readonly headers: Readonly<Record<string, string>>;
+  private readonly prefixes: string[];
+  private readonly classes: ValueClass[];
+
+  constructor(columns: readonly Column[]) {
+    this.columns = columns.map((c) => c.name);
+    this.prefixes = columns.map((c, i) => (i === 0 ? '{' : ',') + JSON.stringify(c.name) + ':');
+    this.classes = columns.map((c) => valueClass(c.type));
+    // No `columns` header: in JSON mode Doris matches keys to column names, and fills absent ones.
+    this.headers = { format: 'json', read_json_by_line: 'true', strip_outer_array: 'false' };
+  }
+
+  encode(values: readonly (string | null)[]): string {
+    const n = this.prefixes.length;
+    if (n === 0) return '{}';
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      out += this.prefixes[i];
+      if (v === null || v === undefined) out += 'null';
+      else if (this.classes[i] === 'string') out += JSON.stringify(v);
+      else out += v;
+    }
+    return `${out}}`;
+  }
+}
+
+/** CSV framing the sinker uses; exported for tests and for the writer's logs. */
+export const CSV_COLUMN_SEPARATOR = ',';
+export const CSV_ENCLOSE = '"';
+export const CSV_ESCAPE = '\\';
+export const CSV_NULL = '\\N';
+
+const NEEDS_ESCAPE = /["\\]/g;
+
+function csvQuote(v: string): string {
+  return `"${v.replace(NEEDS_ESCAPE, '\\$&')}"`;
+}
+
+class CsvEncoder implements RowEncoder {
+  readonly format = 'csv' as const;
+  readonly columns: readonly string[];
+  readonly headers: Readonly<Record<string, string>>;
+  private readonly quoted: boolean[];
+
+  constructor(columns: readonly Column[]) {
+    this.columns = columns.map((c) => c.name);
+    this.quoted = columns.map((c) => valueClass(c.type) !== 'raw');
+    this.headers = {
+      format: 'csv',
+      column_separator: CSV_COLUMN_SEPARATOR,
+      // line_delimiter left at Doris's default `\n` (a raw newline cannot travel in a header value)
+      enclose: CSV_ENCLOSE,
+      escape: CSV_ESCAPE,
+      // Positional format: name the columns so a column added to the table later never shifts values.
+      columns: columns.map((c) => quoteColumn(c.name)).join(','),
+    };
+  }
+
+  encode(values: readonly (string | null)[]): string {
+    const n = this.quoted.length;
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      if (i > 0) out += CSV_COLUMN_SEPARATOR;
+      const v = values[i];
+      if (v === null || v === undefined) out += CSV_NULL;
+      else if (this.quoted[i]) out += v.indexOf('"') < 0 && v.indexOf('\\') < 0 ? `"${v}"` : csvQuote(v);
+      else out += v;
+    }
+    return out;
+  }
+}
+
+export function createEncoder(format: LoadFormat, columns: readonly Column[]): RowEncoder {
+  return format === 'csv' ? new CsvEncoder(columns) : new JsonLinesEncoder(columns);
+}

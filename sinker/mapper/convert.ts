@@ -1,0 +1,156 @@
+// Exact conversions on number and date text, without going through a double: integer range checks for
+// every Doris integer width (int64 and int128 included), decimal precision/scale, date and datetime
+// validation and canonical spelling.
+import { scanNumber } from './extract.ts';
+
+/** A decimal number split into digits: `int` without leading zeros, `frac` without trailing zeros. */
+export interface DecimalParts {
+  neg: boolean;
+  int: string;
+  frac: string;
+}
+
+const MAX_EXPONENT = 1000;
+
+/** True when `text` is exactly one JSON number token (the grammar JSON uses; no `+`, `.5`, `NaN`). */
+export function isJsonNumber(text: string): boolean {
+  if (text.length === 0) return false;
+  try {
+    return scanNumber(text, 0) === text.length;
+  } catch {
+    return false;
+  }
+}
+
+/** Splits a JSON number token into exact decimal digits, applying any exponent. */
+export function decimalParts(text: string): DecimalParts {
+  let i = 0;
+  const neg = text.charCodeAt(0) === 0x2d;
+  if (neg) i = 1;
+  let e = text.indexOf('e', i);
+  if (e < 0) e = text.indexOf('E', i);
+  const mantissa = e < 0 ? text.slice(i) : text.slice(i, e);
+  let exp = e < 0 ? 0 : Number(text.slice(e + 1));
+  if (exp > MAX_EXPONENT) exp = MAX_EXPONENT + 1;
+  if (exp < -MAX_EXPONENT) exp = -MAX_EXPONENT - 1;
+  const dot = mantissa.indexOf('.');
+  let digits = dot < 0 ? mantissa : mantissa.slice(0, dot) + mantissa.slice(dot + 1);
+  let point = (dot < 0 ? mantissa.length : dot) + exp; // digits before the decimal point
+  // strip leading zeros (keeping the point where it is)
+  let lead = 0;
+  while (lead < digits.length && digits.charCodeAt(lead) === 0x30) lead++;
+  digits = digits.slice(lead);
+  point -= lead;
+  if (digits.length === 0) return { neg: false, int: '', frac: '' };
+  let int: string;
+  let frac: string;
+  if (point <= 0) {
+    int = '';
+    frac = '0'.repeat(-point) + digits;
+  } else if (point >= digits.length) {
+    int = digits + '0'.repeat(point - digits.length);
+    frac = '';
+  } else {
+    int = digits.slice(0, point);
+    frac = digits.slice(point);
+  }
+  let t = frac.length;
+  while (t > 0 && frac.charCodeAt(t - 1) === 0x30) t--;
+  frac = frac.slice(0, t);
+  return { neg: neg && (int !== '' || frac !== ''), int, frac };
+}
+
+export function formatDecimal(p: DecimalParts): string {
+  return (p.neg ? '-' : '') + (p.int === '' ? '0' : p.int) + (p.frac === '' ? '' : `.${p.frac}`);
+}
+
+/** Largest magnitudes per integer kind: [positive max, negative min magnitude]. */
+export const INTEGER_BOUNDS: Record<string, [string, string]> = {
+  tinyint: ['127', '128'],
+  smallint: ['32767', '32768'],
+  int: ['2147483647', '2147483648'],
+  bigint: ['9223372036854775807', '9223372036854775808'],
+  largeint: ['170141183460469231731687303715884105727', '170141183460469231731687303715884105728'],
+};
+
+/** Whether an integer magnitude (no leading zeros) fits the kind. */
+export function integerFits(kind: string, int: string, neg: boolean): boolean {
+  const bound = INTEGER_BOUNDS[kind]![neg ? 1 : 0];
+  return int.length < bound.length || (int.length === bound.length && int <= bound);
+}
+
+export function integerRange(kind: string): string {
+  const [max, min] = INTEGER_BOUNDS[kind]!;
+  return `-${min}..${max}`;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+const DATETIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+export interface ParsedDateTime {
+  date: string;
+  /** `HH:MM:SS`, or '' when the text had only a date. */
+  time: string;
+  /** Fractional seconds without trailing zeros. */
+  frac: string;
+  /** `Z` or `+08:00` etc. when given; Doris converts such values to its time zone itself. */
+  zone: string;
+}
+
+/** Parses `YYYY-MM-DD`, `YYYY-MM-DD[ T]HH:MM[:SS[.fffffffff]]` with an optional zone; null when invalid. */
+export function parseDateTime(text: string): ParsedDateTime | null {
+  const m = DATETIME_RE.exec(text);
+  if (!m) return null;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null;
+  let time = '';
+  if (m[4] !== undefined) {
+    const h = Number(m[4]);
+    const mi = Number(m[5]);
+    const sec = m[6] === undefined ? 0 : Number(m[6]);
+    if (h > 23 || mi > 59 || sec > 59) return null;
+    time = `${m[4]}:${m[5]}:${m[6] ?? '00'}`;
+  }
+  let frac = m[7] ?? '';
+  let t = frac.length;
+  while (t > 0 && frac.charCodeAt(t - 1) === 0x30) t--;
+  frac = frac.slice(0, t);
+  return { date: `${m[1]}-${m[2]}-${m[3]}`, time, frac, zone: m[8] ?? '' };
+}
+
+const TIME_RE = /^-?(\d{1,3}):([0-5]\d):([0-5]\d)(?:\.(\d{1,6}))?$/;
+
+export function isTime(text: string): boolean {
+  const m = TIME_RE.exec(text);
+  return m !== null && Number(m[1]) <= 838;
+}
+
+export function isIpv4(text: string): boolean {
+  const parts = text.split('.');
+  if (parts.length !== 4) return false;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255 || (p.length > 1 && p[0] === '0')) return false;
+  }
+  return true;
+}
+
+export function isIpv6(text: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !text.includes(':') || text.length > 45) return false;
+  const double = text.split('::').length - 1;
+  if (double > 1) return false;
+  const groups = text.split(':').filter((g) => g !== '');
+  const last = groups[groups.length - 1] ?? '';
+  const v4 = last.includes('.');
+  if (v4 && !isIpv4(last)) return false;
+  const hexGroups = v4 ? groups.slice(0, -1) : groups;
+  if (!hexGroups.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
+  const count = hexGroups.length + (v4 ? 2 : 0);
+  return double === 1 ? count < 8 : count === 8;
+}

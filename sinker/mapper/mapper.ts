@@ -1,0 +1,493 @@
+// One Kafka message → one row's values in table column order (DESIGN §1). Each value is canonical text
+// (numbers as exact digits, dates as `YYYY-MM-DD[ HH:MM:SS[.f]]`, JSON as compact-line JSON text) or
+// null for SQL NULL; the encoders quote by column type. Rules:
+// - missing field → the type's zero value (counted per field);
+// - explicit JSON null → NULL on a nullable column, else the zero value plus a conversion error;
+// - wrong JSON type → converted when lossless ("42"→42, 42→"42", "true"→true, objects → JSON text),
+//   else the zero value plus a conversion error counted per (field, from_type, to_type);
+// - a value of the right type that does not fit the column (integer out of range, more decimal places
+//   or digits than the decimal holds, more fractional seconds than the datetime, a string longer than
+//   the varchar/char in bytes) → the whole message goes to the DLQ with the reason. The sinker never
+//   rounds, truncates or clamps data on its own: Doris would filter such a row anyway, which costs
+//   the whole batch a split, and the DLQ keeps the original bytes for a replay once the table is fixed;
+// - invalid JSON, invalid UTF-8 or a top level that is not an object → DLQ with the reason.
+import { Buffer, isUtf8 } from 'node:buffer';
+import { formatDorisType } from '../schema/parse-type.ts';
+import { isGeneratedColumn } from '../schema/schema.ts';
+import type { Column, DorisType, TableSchema } from '../schema/types.ts';
+import {
+  decimalParts,
+  formatDecimal,
+  integerFits,
+  integerRange,
+  isIpv4,
+  isIpv6,
+  isJsonNumber,
+  isTime,
+  parseDateTime,
+} from './convert.ts';
+import {
+  FieldExtractor,
+  isValidJson,
+  JsonSyntaxError,
+  NotAnObjectError,
+  T_ARRAY,
+  T_FALSE,
+  T_NULL,
+  T_NUMBER,
+  T_OBJECT,
+  T_STRING,
+  T_STRING_ESC,
+  T_TRUE,
+  tokenTypeName,
+} from './extract.ts';
+
+/** Why a message went to the DLQ instead of becoming a row (the `reason` label of dlq_messages_total). */
+export type DlqCode = 'invalid_json' | 'not_object' | 'invalid_utf8' | 'out_of_range';
+
+export type RowValues = (string | null)[];
+
+export type MapResult = { ok: true; values: RowValues } | { ok: false; code: DlqCode; reason: string };
+
+export interface MapperOptions {
+  /** Zero value of DATE columns (`schema.zero_date`); DATETIME columns get it with 00:00:00. */
+  zeroDate: string;
+}
+
+export interface ConversionTally {
+  field: string;
+  fromType: string;
+  toType: string;
+  count: number;
+}
+
+export interface MapStatsSnapshot {
+  parseErrors: number;
+  missing: Array<{ field: string; count: number }>;
+  conversions: ConversionTally[];
+}
+
+/** Thrown by a converter when a value of the right type does not fit the column: the message is dead-lettered. */
+class DoesNotFit extends Error {}
+
+/** Returned by a converter when the value cannot be converted losslessly: zero value + counted error. */
+const FAIL = Symbol('conversion failed');
+type Converted = string | typeof FAIL;
+type Converter = (s: string, kind: number, a: number, b: number) => Converted;
+
+/** Types a Stream Load cannot fill from a JSON field without a `columns` expression (hll_hash, to_bitmap, ...). */
+const UNLOADABLE = new Set(['hll', 'bitmap', 'quantile_state', 'agg_state']);
+
+const NUMERIC_TEXT_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function normalizeNumericText(text: string): string | null {
+  if (isJsonNumber(text)) return text;
+  if (!NUMERIC_TEXT_RE.test(text)) return null;
+  return formatDecimal(decimalParts(text[0] === '+' ? text.slice(1) : text));
+}
+
+function stringContent(s: string, kind: number, a: number, b: number): string {
+  return kind === T_STRING ? s.slice(a + 1, b - 1) : (JSON.parse(s.slice(a, b)) as string);
+}
+
+/** JSON text on one line: a raw nested value may hold newlines as whitespace, which would break JSON lines. */
+function oneLine(json: string): string {
+  return json.indexOf('\n') < 0 && json.indexOf('\r') < 0 ? json : json.replace(/[\r\n]+/g, ' ');
+}
+
+/** Text of any token for a string column: strings decoded, numbers as written, objects/arrays as JSON text. */
+function asText(s: string, kind: number, a: number, b: number): string {
+  switch (kind) {
+    case T_STRING:
+      return s.slice(a + 1, b - 1);
+    case T_STRING_ESC:
+      return JSON.parse(s.slice(a, b)) as string;
+    case T_TRUE:
+      return 'true';
+    case T_FALSE:
+      return 'false';
+    case T_OBJECT:
+    case T_ARRAY:
+      return oneLine(s.slice(a, b));
+    default:
+      return s.slice(a, b);
+  }
+}
+
+/** Numeric text of a number token or a numeric string; booleans as 1/0; else null. */
+function numericText(s: string, kind: number, a: number, b: number): string | null {
+  if (kind === T_NUMBER) return s.slice(a, b);
+  if (kind === T_STRING || kind === T_STRING_ESC) return normalizeNumericText(stringContent(s, kind, a, b).trim());
+  if (kind === T_TRUE) return '1';
+  if (kind === T_FALSE) return '0';
+  return null;
+}
+
+/** A string holding JSON object/array text (double-encoded JSON, common from producers) → that text. */
+function embeddedJson(s: string, kind: number, a: number, b: number, open: string): string | null {
+  if (kind !== T_STRING && kind !== T_STRING_ESC) return null;
+  const text = stringContent(s, kind, a, b).trim();
+  if (!open.includes(text[0] ?? '') || !isValidJson(text)) return null;
+  return oneLine(text);
+}
+
+function integerConverter(name: string, type: DorisType): Converter {
+  const kind = type.kind;
+  const smallMax = kind === 'tinyint' ? 127 : kind === 'smallint' ? 32767 : kind === 'int' ? 2147483647 : Infinity;
+  return (s, k, a, b) => {
+    if (k === T_NUMBER && b - a <= 15) {
+      // Fast path: a plain integer token of at most 15 characters is exact in a double.
+      let plain = true;
+      for (let i = a; i < b; i++) {
+        const c = s.charCodeAt(i);
+        if (c === 0x2e || c === 0x65 || c === 0x45) {
+          plain = false;
+          break;
+        }
+      }
+      if (plain) {
+        const text = s.slice(a, b);
+        if (smallMax !== Infinity) {
+          const n = Number(text);
+          if (n > smallMax || n < -smallMax - 1) {
+            throw new DoesNotFit(`field "${name}": ${text} is out of range for ${kind} (${integerRange(kind)})`);
+          }
+        }
+        return text;
+      }
+    }
+    const text = numericText(s, k, a, b);
+    if (text === null) return FAIL;
+    const p = decimalParts(text);
+    if (p.frac !== '') return FAIL; // a fraction is not an integer: not lossless
+    if (!integerFits(kind, p.int === '' ? '0' : p.int, p.neg)) {
+      throw new DoesNotFit(`field "${name}": ${text} is out of range for ${kind} (${integerRange(kind)})`);
+    }
+    return formatDecimal(p);
+  };
+}
+
+const FLOAT_MAX = 3.4028234663852886e38;
+
+function floatConverter(name: string, type: DorisType): Converter {
+  const max = type.kind === 'float' ? FLOAT_MAX : Number.MAX_VALUE;
+  return (s, k, a, b) => {
+    const text = numericText(s, k, a, b);
+    if (text === null) return FAIL;
+    if (text.length > 38 || text.includes('e') || text.includes('E')) {
+      const n = Math.abs(Number(text));
+      if (!(n <= max)) throw new DoesNotFit(`field "${name}": ${text} is out of range for ${type.kind}`);
+    }
+    return text;
+  };
+}
+
+function decimalConverter(name: string, type: DorisType): Converter {
+  const precision = type.precision!;
+  const scale = type.scale!;
+  const spelled = formatDorisType(type);
+  return (s, k, a, b) => {
+    const text = numericText(s, k, a, b);
+    if (text === null) return FAIL;
+    const p = decimalParts(text);
+    if (p.frac.length > scale) {
+      throw new DoesNotFit(`field "${name}": ${text} has more than ${scale} decimal places for ${spelled}`);
+    }
+    if (p.int.length > precision - scale) {
+      throw new DoesNotFit(`field "${name}": ${text} has more than ${precision - scale} integer digits for ${spelled}`);
+    }
+    return formatDecimal(p);
+  };
+}
+
+const booleanConverter: Converter = (s, k, a, b) => {
+  if (k === T_TRUE) return 'true';
+  if (k === T_FALSE) return 'false';
+  const text = numericText(s, k, a, b);
+  if (text !== null) {
+    const p = decimalParts(text);
+    if (p.frac === '' && (p.int === '' || p.int === '1') && !p.neg) return p.int === '' ? 'false' : 'true';
+    return FAIL;
+  }
+  if (k === T_STRING || k === T_STRING_ESC) {
+    const t = stringContent(s, k, a, b).trim().toLowerCase();
+    if (t === 'true') return 'true';
+    if (t === 'false') return 'false';
+  }
+  return FAIL;
+};
+
+function dateTimeConverter(name: string, type: DorisType): Converter {
+  const scale = type.scale ?? 0;
+  const isDate = type.kind === 'date';
+  const spelled = formatDorisType(type);
+  return (s, k, a, b) => {
+    if (k !== T_STRING && k !== T_STRING_ESC) return FAIL;
+    const text = stringContent(s, k, a, b).trim();
+    const d = parseDateTime(text);
+    if (d === null) return FAIL;
+    if (isDate) {
+      // Only a midnight with no zone converts to a date without losing anything.
+      if ((d.time !== '' && d.time !== '00:00:00') || d.frac !== '' || d.zone !== '') return FAIL;
+      return d.date;
+    }
+    if (d.frac.length > scale) {
+      throw new DoesNotFit(`field "${name}": ${text} has more than ${scale} fractional-second digits for ${spelled}`);
+    }
+    return `${d.date} ${d.time || '00:00:00'}${d.frac === '' ? '' : `.${d.frac}`}${d.zone}`;
+  };
+}
+
+function stringConverter(name: string, type: DorisType): Converter {
+  const limit = type.kind === 'char' || type.kind === 'varchar' ? type.length! : 0;
+  const spelled = formatDorisType(type);
+  if (limit === 0) return asText;
+  return (s, k, a, b) => {
+    const text = asText(s, k, a, b);
+    // UTF-16 length × 3 bounds the UTF-8 length: only long strings need the exact byte count.
+    if (text.length * 3 > limit) {
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > limit) throw new DoesNotFit(`field "${name}": ${bytes} bytes exceed ${spelled}`);
+    }
+    return text;
+  };
+}
+
+const jsonConverter: Converter = (s, k, a, b) => {
+  if (k === T_OBJECT || k === T_ARRAY) return oneLine(s.slice(a, b));
+  if (k === T_STRING || k === T_STRING_ESC) return embeddedJson(s, k, a, b, '{[') ?? s.slice(a, b);
+  return s.slice(a, b);
+};
+
+function nestedConverter(open: string, tokenKind: number): Converter {
+  return (s, k, a, b) => {
+    if (k === tokenKind) return oneLine(s.slice(a, b));
+    return embeddedJson(s, k, a, b, open) ?? FAIL;
+  };
+}
+
+function patternConverter(valid: (t: string) => boolean): Converter {
+  return (s, k, a, b) => {
+    if (k !== T_STRING && k !== T_STRING_ESC) return FAIL;
+    const t = stringContent(s, k, a, b).trim();
+    return valid(t) ? t : FAIL;
+  };
+}
+
+function converterFor(c: Column): Converter {
+  const t = c.type;
+  switch (t.kind) {
+    case 'tinyint':
+    case 'smallint':
+    case 'int':
+    case 'bigint':
+    case 'largeint':
+      return integerConverter(c.name, t);
+    case 'float':
+    case 'double':
+      return floatConverter(c.name, t);
+    case 'decimal':
+      return decimalConverter(c.name, t);
+    case 'boolean':
+      return booleanConverter;
+    case 'date':
+    case 'datetime':
+    case 'timestamptz':
+      return dateTimeConverter(c.name, t);
+    case 'time':
+      return patternConverter(isTime);
+    case 'char':
+    case 'varchar':
+    case 'string':
+    case 'varbinary':
+      return stringConverter(c.name, t);
+    case 'json':
+    case 'variant':
+      return jsonConverter;
+    case 'array':
+      return nestedConverter('[', T_ARRAY);
+    case 'map':
+    case 'struct':
+      return nestedConverter('{', T_OBJECT);
+    case 'ipv4':
+      return patternConverter(isIpv4);
+    case 'ipv6':
+      return patternConverter(isIpv6);
+    default:
+      throw new Error(`column ${c.name}: type ${t.kind} cannot be loaded from JSON`);
+  }
+}
+
+/** The zero value of a column type (seed rule: 0, false, 0.0, ""; dates get `schema.zero_date`). */
+export function zeroValue(type: DorisType, zeroDate: string): string {
+  switch (type.kind) {
+    case 'boolean':
+      return 'false';
+    case 'tinyint':
+    case 'smallint':
+    case 'int':
+    case 'bigint':
+    case 'largeint':
+    case 'float':
+    case 'double':
+    case 'decimal':
+      return '0';
+    case 'date':
+      return zeroDate;
+    case 'datetime':
+    case 'timestamptz':
+      return `${zeroDate} 00:00:00`;
+    case 'time':
+      return '00:00:00';
+    case 'json':
+    case 'variant':
+    case 'map':
+    case 'struct':
+      return '{}';
+    case 'array':
+      return '[]';
+    case 'ipv4':
+      return '0.0.0.0';
+    case 'ipv6':
+      return '::';
+    default:
+      return '';
+  }
+}
+
+/** Why a column is left out of the load, or undefined when it is loaded. */
+export function unloadableReason(c: Column): string | undefined {
+  if (UNLOADABLE.has(c.type.kind)) return `${c.type.kind} columns need a Stream Load columns expression`;
+  if (/\bGENERATED\b/i.test(c.extra)) return 'generated column (Doris computes it)';
+  return undefined;
+}
+
+/**
+ * Maps messages for one table schema. Not reentrant: one instance per pipeline, used synchronously.
+ * Build a new one when the schema changes (`schema.hash` differs).
+ */
+export class Mapper {
+  /** The loaded columns, in table order: the row values and the encoders follow this list. */
+  readonly columns: readonly Column[];
+  /** Columns the sinker leaves to Doris, with the reason (log them at start-up). */
+  readonly skipped: ReadonlyArray<{ name: string; reason: string }>;
+  readonly schemaHash: string;
+  private readonly extractor: FieldExtractor;
+  private readonly converters: Converter[];
+  private readonly zeros: string[];
+  private readonly nullable: boolean[];
+  /** Auto-increment columns: missing or null → NULL, and Doris generates the value. */
+  private readonly autoIncrement: boolean[];
+  private readonly toTypes: string[];
+  private readonly missing: Uint32Array;
+  private readonly conversions = new Map<string, ConversionTally>();
+  private parseErrors = 0;
+
+  constructor(schema: TableSchema, options: MapperOptions) {
+    const loaded: Column[] = [];
+    const skipped: Array<{ name: string; reason: string }> = [];
+    for (const c of schema.columns) {
+      const why = unloadableReason(c);
+      if (why) skipped.push({ name: c.name, reason: why });
+      else loaded.push(c);
+    }
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(options.zeroDate))
+      throw new Error(`zero date "${options.zeroDate}" is not YYYY-MM-DD`);
+    this.columns = loaded;
+    this.skipped = skipped;
+    this.schemaHash = schema.hash;
+    this.extractor = new FieldExtractor(loaded.map((c) => c.name));
+    this.converters = loaded.map(converterFor);
+    this.zeros = loaded.map((c) => zeroValue(c.type, options.zeroDate));
+    this.nullable = loaded.map((c) => c.nullable);
+    this.autoIncrement = loaded.map((c) => isGeneratedColumn(c) && /AUTO_INCREMENT/i.test(c.extra));
+    this.toTypes = loaded.map((c) => formatDorisType(c.type));
+    this.missing = new Uint32Array(loaded.length);
+  }
+
+  map(value: Uint8Array | string | null | undefined): MapResult {
+    if (value === null || value === undefined) {
+      this.parseErrors++;
+      return { ok: false, code: 'invalid_json', reason: 'empty message (no value)' };
+    }
+    let s: string;
+    if (typeof value === 'string') s = value;
+    else {
+      const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      s = buf.toString('utf8');
+      // The decoder replaces bad bytes with U+FFFD; only then is the (fast, native) full check needed.
+      if (s.includes('\uFFFD') && !isUtf8(buf)) {
+        this.parseErrors++;
+        return { ok: false, code: 'invalid_utf8', reason: 'message is not valid UTF-8' };
+      }
+    }
+    const ex = this.extractor;
+    try {
+      ex.scan(s);
+    } catch (err) {
+      this.parseErrors++;
+      if (err instanceof NotAnObjectError) return { ok: false, code: 'not_object', reason: err.message };
+      if (err instanceof JsonSyntaxError) return { ok: false, code: 'invalid_json', reason: err.message };
+      throw err;
+    }
+    const n = this.converters.length;
+    const values: RowValues = new Array(n);
+    const kinds = ex.kinds;
+    const starts = ex.starts;
+    const ends = ex.ends;
+    for (let i = 0; i < n; i++) {
+      if (!ex.present(i)) {
+        if (this.autoIncrement[i]) values[i] = null;
+        else {
+          this.missing[i]!++;
+          values[i] = this.zeros[i]!;
+        }
+        continue;
+      }
+      const k = kinds[i]!;
+      if (k === T_NULL) {
+        if (this.nullable[i] || this.autoIncrement[i]) values[i] = null;
+        else {
+          this.countConversion(i, k);
+          values[i] = this.zeros[i]!;
+        }
+        continue;
+      }
+      let v: Converted;
+      try {
+        v = this.converters[i]!(s, k, starts[i]!, ends[i]!);
+      } catch (err) {
+        if (err instanceof DoesNotFit) return { ok: false, code: 'out_of_range', reason: err.message };
+        throw err;
+      }
+      if (v === FAIL) {
+        this.countConversion(i, k);
+        values[i] = this.zeros[i]!;
+      } else values[i] = v;
+    }
+    return { ok: true, values };
+  }
+
+  private countConversion(i: number, kind: number): void {
+    const from = tokenTypeName(kind);
+    const key = `${i}:${from}`;
+    const t = this.conversions.get(key);
+    if (t) t.count++;
+    else
+      this.conversions.set(key, { field: this.columns[i]!.name, fromType: from, toType: this.toTypes[i]!, count: 1 });
+  }
+
+  /** Counts since the last drain (for field_missing_total, field_type_conversion_errors_total, json_parse_errors_total). */
+  drainStats(): MapStatsSnapshot {
+    const missing: MapStatsSnapshot['missing'] = [];
+    for (let i = 0; i < this.missing.length; i++) {
+      if (this.missing[i]! > 0) missing.push({ field: this.columns[i]!.name, count: this.missing[i]! });
+    }
+    this.missing.fill(0);
+    const conversions = [...this.conversions.values()];
+    this.conversions.clear();
+    const parseErrors = this.parseErrors;
+    this.parseErrors = 0;
+    return { parseErrors, missing, conversions };
+  }
+}
