@@ -1,6 +1,7 @@
 // TypeScript view of the DorisSink API. schema.ts is the source of truth (CRD, defaults, docs);
 // these types mirror it for the compiler and types.test.ts checks that they list the same fields.
 // Optional here = may be absent on an object before defaults are applied.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
 
 export interface SecretKeyRef {
   name: string;
@@ -185,17 +186,8 @@ export interface DorisSinkStatus {
   lastScaleTime?: string;
 }
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-}
+/** Object metadata; `name` is always set on a stored object. */
+export type ObjectMeta = V1ObjectMeta & { name: string };
 
 export interface DorisSink {
   apiVersion: string;

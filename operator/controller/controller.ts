@@ -1,0 +1,183 @@
+// Wires informers, the work queue and the reconciler: sink events enqueue the sink, child events
+// enqueue their owner, Secret events enqueue the sinks that reference the Secret.
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type V1Deployment,
+  type V1Secret,
+  Watch,
+} from '@kubernetes/client-node';
+import { describeTable } from '../../sinker/schema/describe.ts';
+import { GROUP, KIND, PLURAL, VERSION } from '../api/schema.ts';
+import type { DorisSink } from '../api/types.ts';
+import { referencedSecrets } from '../desired/names.ts';
+import { Reconciler } from '../reconcile/reconciler.ts';
+import { KafkaOffsetsReader } from '../scaling/kafka-offsets.ts';
+import { type InformerHealth, ResilientInformer } from './informer.ts';
+import { describeError, KubeClient } from './kube.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export interface ControllerOptions {
+  kc: KubeConfig;
+  /** Watch one namespace; all when empty. */
+  namespace?: string;
+  defaultImage: string;
+  workers?: number;
+  identity: string;
+  metrics: OperatorMetrics;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  idleTimeoutMs?: number;
+  relistIntervalMs?: number;
+  backoffMaxMs?: number;
+}
+
+const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=doris-sinker-operator';
+
+export class Controller {
+  readonly queue = new WorkQueue();
+  readonly sinks: ResilientInformer<DorisSink>;
+  readonly deployments: ResilientInformer<V1Deployment>;
+  readonly secrets: ResilientInformer<V1Secret>;
+  readonly reconciler: Reconciler;
+  readonly #o: ControllerOptions;
+  readonly #offsets = new KafkaOffsetsReader();
+  #running = false;
+  #workers: Promise<void>[] = [];
+
+  constructor(o: ControllerOptions) {
+    this.#o = o;
+    const ns = o.namespace;
+    const watch = new Watch(o.kc);
+    // Bookmarks arrive about once a minute; the watch's own inactivity abort must be longer.
+    // (requestTimeoutMs is private in the typings but a plain field of Watch.)
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = Math.max(90_000, o.idleTimeoutMs ?? 0);
+    const custom = o.kc.makeApiClient(CustomObjectsApi);
+    const apps = o.kc.makeApiClient(AppsV1Api);
+    const core = o.kc.makeApiClient(CoreV1Api);
+    const common = {
+      watch,
+      onError: (err: unknown) => o.log('warn', 'watch failed; restarting with backoff', { err: describeError(err) }),
+      ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+      ...(o.relistIntervalMs ? { relistIntervalMs: o.relistIntervalMs } : {}),
+      ...(o.backoffMaxMs ? { backoffMaxMs: o.backoffMaxMs } : {}),
+    };
+    this.sinks = new ResilientInformer<DorisSink>({
+      ...common,
+      name: 'dorissinks',
+      path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      list: async () =>
+        (ns
+          ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
+          : await custom.listClusterCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural: PLURAL,
+            })) as KubernetesListObject<DorisSink>,
+      onEvent: (type, sink) => {
+        const key = `${sink.metadata.namespace}/${sink.metadata.name}`;
+        if (type === 'delete') {
+          this.reconciler.forget(key);
+          o.metrics.forgetSink(key);
+        }
+        this.queue.add(key);
+      },
+    });
+    this.deployments = new ResilientInformer<V1Deployment>({
+      ...common,
+      name: 'deployments',
+      path: ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
+      labelSelector: MANAGED_SELECTOR,
+      list: () =>
+        ns
+          ? apps.listNamespacedDeployment({ namespace: ns, labelSelector: MANAGED_SELECTOR })
+          : apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
+      onEvent: (_type, d) => {
+        const owner = d.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
+        if (owner) this.queue.add(`${d.metadata?.namespace}/${owner.name}`);
+      },
+    });
+    this.secrets = new ResilientInformer<V1Secret>({
+      ...common,
+      name: 'secrets',
+      path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
+      list: () => (ns ? core.listNamespacedSecret({ namespace: ns }) : core.listSecretForAllNamespaces()),
+      onEvent: (_type, s) => {
+        const sns = s.metadata?.namespace;
+        for (const sink of this.sinks.list()) {
+          if (sink.metadata.namespace !== sns) continue;
+          try {
+            if (referencedSecrets(sink.spec).includes(s.metadata?.name ?? '')) {
+              this.queue.add(`${sns}/${sink.metadata.name}`);
+            }
+          } catch {
+            // A sink with a malformed spec references nothing; its own reconcile reports it.
+          }
+        }
+      },
+    });
+    this.reconciler = new Reconciler({
+      sinks: this.sinks,
+      deployments: this.deployments,
+      secrets: this.secrets,
+      kube: new KubeClient(o.kc, o.identity),
+      readOffsets: (c, topic, group) => this.#offsets.read(c, topic, group),
+      describe: (r) => describeTable(r),
+      defaultImage: o.defaultImage,
+      log: (level, msg, fields) => o.log(level, msg, fields),
+      observe: (key, obs) => o.metrics.observeSink(key, obs),
+    });
+  }
+
+  async start(): Promise<void> {
+    // Children and Secrets first, so the first sink reconciles see them.
+    await Promise.all([this.deployments.start(), this.secrets.start()]);
+    await this.sinks.start();
+    this.#running = true;
+    for (let i = 0; i < (this.#o.workers ?? 4); i++) this.#workers.push(this.#work());
+    this.#o.log('info', 'controller started', { sinks: this.sinks.list().length });
+  }
+
+  async #work(): Promise<void> {
+    const m = this.#o.metrics;
+    while (this.#running) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      m.queueDepth.set(this.queue.len());
+      const end = m.reconcileDuration.startTimer();
+      try {
+        const after = await this.reconciler.reconcile(key);
+        this.queue.forget(key);
+        if (after !== undefined) this.queue.addAfter(key, after);
+        m.reconciles.inc({ result: 'success' });
+      } catch (err) {
+        const delay = this.queue.addRateLimited(key);
+        m.reconciles.inc({ result: 'error' });
+        m.reconcileErrors.inc();
+        this.#o.log('warn', 'reconcile failed; requeued', {
+          key,
+          err: describeError(err),
+          retryInMs: Math.round(delay),
+        });
+      } finally {
+        end();
+        this.queue.done(key);
+      }
+    }
+  }
+
+  health(): InformerHealth[] {
+    return [this.sinks.health(), this.deployments.health(), this.secrets.health()];
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.queue.shutdown();
+    await Promise.all([this.sinks.stop(), this.deployments.stop(), this.secrets.stop()]);
+    await Promise.all(this.#workers);
+    await this.#offsets.close();
+  }
+}

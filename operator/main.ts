@@ -1,0 +1,154 @@
+// doris-sinker-operator: turns DorisSink resources into sinker Deployments, tracks schema and lag,
+// scales on lag. Runs the controller only while holding the leader Lease (when --leader-elect).
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import pkg from '../package.json' with { type: 'json' };
+import { startStatusServer } from '../sinker/http-server.ts';
+import { parseDuration } from './api/units.ts';
+import { Controller } from './controller/controller.ts';
+import { kubeLeaseStore, LeaderElector } from './controller/leader.ts';
+import { OperatorMetrics } from './controller/metrics.ts';
+
+const USAGE = `doris-sinker-operator [flags]
+  --sinker-image IMAGE      sinker image for sinks without spec.image (env SINKER_IMAGE)
+  --namespace NS            watch one namespace (env WATCH_NAMESPACE; default: all)
+  --metrics-host HOST       listen address of /metrics, /healthz, /readyz (default 0.0.0.0)
+  --metrics-port PORT       (default 8080; 0 = any free port)
+  --leader-elect            run the controller only while holding the Lease
+  --lease-name NAME         (default doris-sinker-operator)
+  --lease-namespace NS      (env POD_NAMESPACE; default default)
+  --lease-duration D        (default 15s)   --renew-deadline D (default 10s)   --retry-period D (default 2s)
+  --workers N               concurrent reconciles (default 4)
+  --idle-timeout D          relist a watch silent this long (default 90s); /healthz fails after twice that
+  --relist-interval D       full relist period (default 10m)
+  --log-level LEVEL         (default info)
+  --version, --help`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'sinker-image': { type: 'string', default: process.env.SINKER_IMAGE ?? `doris-sinker:${pkg.version}` },
+      namespace: { type: 'string', default: process.env.WATCH_NAMESPACE ?? '' },
+      'metrics-host': { type: 'string', default: '0.0.0.0' },
+      'metrics-port': { type: 'string', default: '8080' },
+      'leader-elect': { type: 'boolean', default: false },
+      'lease-name': { type: 'string', default: 'doris-sinker-operator' },
+      'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'default' },
+      'lease-duration': { type: 'string', default: '15s' },
+      'renew-deadline': { type: 'string', default: '10s' },
+      'retry-period': { type: 'string', default: '2s' },
+      workers: { type: 'string', default: '4' },
+      'idle-timeout': { type: 'string', default: '90s' },
+      'relist-interval': { type: 'string', default: '10m' },
+      'log-level': { type: 'string', default: 'info' },
+      identity: { type: 'string', default: process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
+      version: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (values.version) {
+    console.log(`doris-sinker-operator ${pkg.version}`);
+    return;
+  }
+  const ms = (flag: keyof typeof values) => parseDuration(String(values[flag]), `--${flag}`) * 1000;
+  const log = pino({ level: values['log-level'], base: { component: 'operator', identity: values.identity } });
+  const logFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
+    log[level](fields ?? {}, msg);
+
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const metrics = new OperatorMetrics();
+  const idleTimeoutMs = ms('idle-timeout');
+  const controller = new Controller({
+    kc,
+    namespace: values.namespace,
+    defaultImage: values['sinker-image'],
+    workers: Number(values.workers),
+    identity: values.identity,
+    metrics,
+    log: logFn,
+    idleTimeoutMs,
+    relistIntervalMs: ms('relist-interval'),
+    backoffMaxMs: 10_000,
+  });
+  let leading = !values['leader-elect'];
+  const staleMs = idleTimeoutMs * 2;
+  const server = await startStatusServer({
+    host: values['metrics-host'],
+    port: Number(values['metrics-port']),
+    metricsPath: '/metrics',
+    registry: metrics.registry,
+    liveness: [
+      {
+        name: 'watches',
+        check: () => {
+          if (!leading) return undefined;
+          const bad = controller
+            .health()
+            .filter((h) => !h.synced || h.sinceHeardMs > staleMs)
+            .map((h) => `${h.name} ${h.synced ? `silent for ${Math.round(h.sinceHeardMs / 1000)} s` : 'not synced'}`);
+          for (const h of controller.health()) {
+            metrics.watchAge.set({ informer: h.name }, h.sinceHeardMs / 1000);
+            metrics.watchRestarts.set({ informer: h.name }, h.restarts);
+          }
+          return bad.length > 0 ? bad.join(', ') : undefined;
+        },
+      },
+    ],
+    readiness: [],
+  });
+  log.info({ port: server.port }, 'status server listening');
+
+  let elector: LeaderElector | undefined;
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await controller.stop().catch(() => {});
+    await elector?.stop();
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  if (!values['leader-elect']) {
+    await controller.start();
+    return;
+  }
+  elector = new LeaderElector({
+    identity: values.identity,
+    store: kubeLeaseStore(kc.makeApiClient(CoordinationV1Api), values['lease-namespace'], values['lease-name']),
+    leaseDurationMs: ms('lease-duration'),
+    renewDeadlineMs: ms('renew-deadline'),
+    retryPeriodMs: ms('retry-period'),
+    onStartedLeading: () => {
+      leading = true;
+      metrics.leader.set(1);
+      log.info('became leader');
+      controller.start().catch((err) => {
+        log.error({ err: (err as Error).message }, 'controller failed to start');
+        process.exit(1);
+      });
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set(0);
+      // Another process may already be reconciling: stop at once, never act as a stale leader.
+      log.error('lost leadership; exiting');
+      process.exit(1);
+    },
+    log: (msg, err) => log.warn({ err: (err as Error | undefined)?.message }, msg),
+  });
+  log.info({ lease: `${values['lease-namespace']}/${values['lease-name']}` }, 'campaigning for leadership');
+  await elector.run();
+}
+
+main().catch((err) => {
+  console.error(`doris-sinker-operator: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1Secret } from '@kubernetes/client-node';
+import { defaultSpec } from '../api/defaults.ts';
+import { fullSpec, minimalSink } from '../api/example.ts';
+import { newScaleState } from '../scaling/decide.ts';
+import { getCondition } from '../status/conditions.ts';
+import { planReplicas } from './replicas.ts';
+import { resolveSecrets } from './secrets.ts';
+import { buildStatus, type StatusInput } from './status.ts';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+function secret(name: string, rv: string, data: Record<string, string>): V1Secret {
+  return {
+    metadata: { name, resourceVersion: rv },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  };
+}
+
+test('resolveSecrets: versions, values, and missing secrets/keys by name', () => {
+  const secrets = new Map([
+    ['doris-auth', secret('doris-auth', '11', { password: 'pw' })],
+    ['redis', secret('redis', '12', { url: 'redis://r' })],
+    ['kafka-auth', secret('kafka-auth', '13', { other: 'x' })],
+    ['kafka-ca', secret('kafka-ca', '14', { 'ca.crt': 'CA' })],
+  ]);
+  const r = resolveSecrets(fullSpec(), (n) => secrets.get(n));
+  assert.deepEqual(r.versions, { 'doris-auth': '11', 'kafka-auth': '13', 'kafka-ca': '14', redis: '12' });
+  assert.equal(r.dorisPassword, 'pw');
+  assert.equal(r.tlsCa, 'CA');
+  assert.deepEqual(r.missing, ['kafka-auth/password', 'kafka-client/tls.crt', 'kafka-client/tls.key']);
+});
+
+test('planReplicas: paused, schema unavailable, external, builtin', () => {
+  const spec = defaultSpec({ ...minimalSink().spec, scaling: { minReplicas: 1, maxReplicas: 10, lagPerReplica: 100 } });
+  const base = {
+    spec,
+    schemaUnavailable: false,
+    current: 2,
+    lag: 1000n,
+    partitions: 8,
+    state: newScaleState(0),
+    now: 1000,
+  };
+  assert.equal(planReplicas({ ...base, spec: { ...spec, paused: true } }).replicas, 0);
+  assert.equal(planReplicas({ ...base, schemaUnavailable: true }).replicas, 0);
+  const ext = { ...spec, replicas: 7, scaling: { ...spec.scaling, mode: 'external' as const } };
+  assert.equal(planReplicas({ ...base, spec: ext }).replicas, 7);
+  const p = planReplicas(base);
+  assert.equal(p.replicas, 6, 'lag 1000/100 = 10, capped at 8, limited to 2+4 per period');
+  assert.equal(p.reason, 'ScaleUpLimited');
+  assert.equal(planReplicas({ ...base, lag: undefined }).replicas, 2, 'unknown lag holds');
+  assert.equal(planReplicas({ ...base, current: undefined, lag: undefined }).replicas, 1, 'new sink starts at min');
+});
+
+function input(over: Partial<StatusInput> = {}): StatusInput {
+  return {
+    sink: minimalSink(),
+    now: new Date('2026-01-01T00:00:00Z'),
+    schema: { state: 'ok', manual: false, hash: 'h1', columns: 5, observedAt: new Date('2026-01-01T00:00:00Z') },
+    lag: { known: true, total: 42, partitionsWithLag: 1, maxPartitionLag: 42, partitions: 8 },
+    mode: 'builtin',
+    paused: false,
+    desiredReplicas: 2,
+    scaleReason: 'Steady',
+    scaleMessage: 'm',
+    deployment: { status: { replicas: 2, readyReplicas: 2 } },
+    configHash: 'c',
+    ...over,
+  };
+}
+
+test('status: ready sink with lag, schema, selector and observedGeneration', () => {
+  const s = buildStatus(input());
+  assert.equal(s.observedGeneration, 1);
+  assert.equal(getCondition(s.conditions, 'Ready')?.status, 'True');
+  assert.equal(getCondition(s.conditions, 'SchemaSynced')?.reason, 'Described');
+  assert.equal(getCondition(s.conditions, 'Scaling')?.status, 'True');
+  assert.equal(getCondition(s.conditions, 'Degraded')?.status, 'False');
+  assert.equal(s.lag?.total, 42);
+  assert.equal(s.partitions, 8);
+  assert.equal(s.schema?.hash, 'h1');
+  assert.equal(s.labelSelector, 'app.kubernetes.io/name=doris-sinker,dorissinker.io/sink=events');
+  assert.equal(s.replicas, 2);
+});
+
+test('status: unknown lag is Degraded and has no total', () => {
+  const s = buildStatus(input({ lag: { known: false, error: 'broker down' } }));
+  assert.equal(s.lag?.total, undefined);
+  assert.equal(s.lag?.error, 'broker down');
+  assert.equal(getCondition(s.conditions, 'Degraded')?.status, 'True');
+  assert.equal(getCondition(s.conditions, 'Scaling')?.reason, 'LagUnknown');
+});
+
+test('status: missing table → Ready False with the reason, not running', () => {
+  const s = buildStatus(
+    input({
+      schema: { state: 'error', manual: false, reason: 'TableNotFound', message: "Table 'x' doesn't exist" },
+      desiredReplicas: 0,
+    }),
+  );
+  const ready = getCondition(s.conditions, 'Ready');
+  assert.equal(ready?.status, 'False');
+  assert.equal(ready?.reason, 'TableNotFound');
+  assert.equal(getCondition(s.conditions, 'SchemaSynced')?.status, 'False');
+});
+
+test('status: problem, paused, progressing; transition time kept across reconciles', () => {
+  const p = buildStatus(input({ problem: { reason: 'SecretMissing', message: 'redis/url' } }));
+  assert.equal(getCondition(p.conditions, 'Ready')?.reason, 'SecretMissing');
+  assert.equal(
+    getCondition(buildStatus(input({ paused: true, desiredReplicas: 0 })).conditions, 'Ready')?.reason,
+    'Paused',
+  );
+  const prog = buildStatus(input({ deployment: { status: { replicas: 2, readyReplicas: 1 } } }));
+  assert.equal(getCondition(prog.conditions, 'Ready')?.reason, 'Progressing');
+  const sink = { ...minimalSink(), status: prog };
+  const later = buildStatus(
+    input({ sink, now: new Date('2026-01-01T01:00:00Z'), deployment: { status: { readyReplicas: 1 } } }),
+  );
+  assert.equal(getCondition(later.conditions, 'Ready')?.lastTransitionTime, '2026-01-01T00:00:00.000Z');
+});

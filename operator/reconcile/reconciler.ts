@@ -1,0 +1,328 @@
+// One reconcile of one DorisSink: read the caches, poll lag and schema when due, compute the desired
+// children (pure), apply them with server-side apply, emit Events, write status. Returns when to
+// come back (lag poll / schema refresh), so polling is requeueAfter, not a tight resync.
+import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+import { feHostName } from '../../sinker/schema/describe.ts';
+import { columnsFromManual, tableSchema } from '../../sinker/schema/schema.ts';
+import type { TableSchema } from '../../sinker/schema/types.ts';
+import { defaultSpec } from '../api/defaults.ts';
+import type { DefaultedSpec, DorisSink } from '../api/types.ts';
+import { parseDuration } from '../api/units.ts';
+import type { KubeWriter } from '../controller/kube.ts';
+import { renderSinkerConfig } from '../desired/config.ts';
+import { groupId } from '../desired/names.ts';
+import { desiredObjects } from '../desired/objects.ts';
+import { newScaleState, type ScaleState } from '../scaling/decide.ts';
+import type { KafkaConnection } from '../scaling/kafka-offsets.ts';
+import { lagToNumber, type PartitionOffsets, summarizeLag } from '../scaling/lag.ts';
+import { planReplicas } from './replicas.ts';
+import { type ResolvedSecrets, resolveSecrets } from './secrets.ts';
+import { buildStatus, type LagObservation, type SchemaObservation } from './status.ts';
+
+export interface Lookup<T> {
+  get(namespace: string, name: string): T | undefined;
+}
+
+export interface DescribeRequest {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  table: string;
+  timeoutMs: number;
+}
+
+export interface ReconcilerDeps {
+  sinks: Lookup<DorisSink>;
+  deployments: Lookup<V1Deployment>;
+  secrets: Lookup<V1Secret>;
+  kube: KubeWriter;
+  readOffsets: (c: KafkaConnection, topic: string, group: string) => Promise<PartitionOffsets[]>;
+  describe: (r: DescribeRequest) => Promise<TableSchema>;
+  defaultImage: string;
+  now?: () => number;
+  log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  /** Called after each reconcile with what the metrics show per sink. */
+  observe?: (key: string, o: { lag?: number; desiredReplicas: number; partitions?: number }) => void;
+}
+
+interface SinkRuntime {
+  scale: ScaleState;
+  lagAt: number;
+  lag: LagObservation;
+  lagTotal?: bigint;
+  schemaAt: number;
+  schemaTarget: string;
+  schema?: SchemaObservation;
+}
+
+const MIN_REQUEUE_MS = 1000;
+const SECRET_RETRY_MS = 30_000;
+
+export function classifySchemaError(message: string): string {
+  return /ER_NO_SUCH_TABLE|ER_BAD_DB_ERROR|doesn't exist|Unknown table|Unknown database|does not exist/i.test(message)
+    ? 'TableNotFound'
+    : 'DescribeFailed';
+}
+
+export class Reconciler {
+  readonly #d: ReconcilerDeps;
+  readonly #runtime = new Map<string, SinkRuntime>();
+  readonly #now: () => number;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Forget a sink's in-memory state (deleted). */
+  forget(key: string): void {
+    this.#runtime.delete(key);
+  }
+
+  /** Reconciles `namespace/name`; returns the delay before it should run again, if any. */
+  async reconcile(key: string): Promise<number | undefined> {
+    const slash = key.indexOf('/');
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    const sink = this.#d.sinks.get(namespace, name);
+    if (!sink || sink.metadata.deletionTimestamp) {
+      // Children go with the owner (garbage collection); nothing outside Kubernetes to clean up.
+      this.forget(key);
+      return undefined;
+    }
+    const now = this.#now();
+    let spec: DefaultedSpec;
+    try {
+      spec = defaultSpec(sink.spec);
+      renderSinkerConfig(sink);
+    } catch (err) {
+      await this.#statusOnly(sink, { reason: 'InvalidSpec', message: (err as Error).message });
+      return undefined;
+    }
+    const secrets = resolveSecrets(spec, (n) => this.#d.secrets.get(namespace, n));
+    if (secrets.missing.length > 0) {
+      await this.#statusOnly(sink, {
+        reason: 'SecretMissing',
+        message: `referenced Secret keys not found: ${secrets.missing.join(', ')}`,
+      });
+      return SECRET_RETRY_MS;
+    }
+
+    let rt = this.#runtime.get(key);
+    if (!rt) {
+      rt = { scale: newScaleState(now), lagAt: 0, lag: { known: false }, schemaAt: 0, schemaTarget: '' };
+      this.#runtime.set(key, rt);
+    }
+    const pollMs = parseDuration(spec.scaling.pollInterval, 'spec.scaling.pollInterval') * 1000;
+    const refreshMs = parseDuration(spec.schema.refreshInterval, 'spec.schema.refreshInterval') * 1000;
+
+    const schema = await this.#schema(sink, spec, secrets, rt, now, refreshMs);
+    await this.#lag(sink, spec, secrets, rt, now, pollMs);
+
+    const deployment = this.#d.deployments.get(namespace, name);
+    const current = deployment?.spec?.replicas;
+    const plan = planReplicas({
+      spec,
+      schemaUnavailable: schema.hash === undefined,
+      current,
+      lag: rt.lagTotal,
+      partitions: rt.lag.partitions ?? 0,
+      state: rt.scale,
+      now,
+    });
+    rt.scale = plan.state;
+
+    const desiredInput: Parameters<typeof desiredObjects>[0] = {
+      sink,
+      defaultImage: this.#d.defaultImage,
+      replicas: plan.replicas,
+      secretVersions: secrets.versions,
+    };
+    if (schema.hash) desiredInput.schemaHash = schema.hash;
+    const desired = desiredObjects(desiredInput);
+    // ConfigMap first: a new pod template must find its config.
+    await this.#d.kube.apply(desired.configMap);
+    await this.#d.kube.apply(desired.service);
+    await this.#d.kube.apply(desired.pdb);
+    await this.#d.kube.apply(desired.deployment);
+
+    let lastScaleTime: Date | undefined;
+    if (current !== undefined && current !== plan.replicas) {
+      lastScaleTime = new Date(now);
+      await this.#event(sink, 'Normal', 'Scaled', `replicas ${current} → ${plan.replicas}: ${plan.message}`);
+    }
+    const prevHash = sink.status?.schema?.hash;
+    if (prevHash && schema.hash && prevHash !== schema.hash) {
+      await this.#event(
+        sink,
+        'Normal',
+        'SchemaChanged',
+        `table schema changed (${prevHash} → ${schema.hash}, ${schema.columns} columns): rolling the sinkers`,
+      );
+    }
+    if (
+      schema.state === 'error' &&
+      sink.status?.conditions?.find((c) => c.type === 'SchemaSynced')?.status !== 'False'
+    ) {
+      await this.#event(sink, 'Warning', schema.reason ?? 'DescribeFailed', schema.message ?? '');
+    }
+
+    const statusInput: Parameters<typeof buildStatus>[0] = {
+      sink,
+      now: new Date(now),
+      schema,
+      lag: rt.lag,
+      mode: spec.scaling.mode,
+      paused: spec.paused,
+      desiredReplicas: plan.replicas,
+      scaleReason: plan.reason,
+      scaleMessage: plan.message,
+      configHash: desired.configHash,
+    };
+    if (deployment) statusInput.deployment = deployment;
+    if (lastScaleTime) statusInput.lastScaleTime = lastScaleTime;
+    await this.#d.kube.applyStatus(sink, buildStatus(statusInput));
+    const observed: { lag?: number; desiredReplicas: number; partitions?: number } = { desiredReplicas: plan.replicas };
+    if (rt.lag.known && rt.lag.total !== undefined) observed.lag = rt.lag.total;
+    if (rt.lag.partitions !== undefined) observed.partitions = rt.lag.partitions;
+    this.#d.observe?.(key, observed);
+
+    const nextLag = rt.lagAt + pollMs - now;
+    const nextSchema = spec.schema.mode === 'auto' ? rt.schemaAt + refreshMs - now : Number.POSITIVE_INFINITY;
+    return Math.max(MIN_REQUEUE_MS, Math.min(nextLag, nextSchema));
+  }
+
+  async #statusOnly(sink: DorisSink, problem: { reason: string; message: string }): Promise<void> {
+    const prev = sink.status;
+    const schema: SchemaObservation = { state: 'pending', manual: false };
+    if (prev?.schema?.hash) schema.hash = prev.schema.hash;
+    const status = buildStatus({
+      sink,
+      now: new Date(this.#now()),
+      problem,
+      schema,
+      lag: { known: false },
+      mode: sink.spec.scaling?.mode ?? 'builtin',
+      paused: sink.spec.paused ?? false,
+      desiredReplicas: prev?.desiredReplicas ?? 0,
+      scaleReason: problem.reason,
+      scaleMessage: problem.message,
+    });
+    const readyBefore = prev?.conditions?.find((c) => c.type === 'Ready');
+    if (readyBefore?.reason !== problem.reason) await this.#event(sink, 'Warning', problem.reason, problem.message);
+    await this.#d.kube.applyStatus(sink, status);
+  }
+
+  async #event(sink: DorisSink, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    try {
+      await this.#d.kube.event(sink, type, reason, message);
+    } catch (err) {
+      // An Event is advisory; failing to write one must not fail the reconcile.
+      this.#d.log?.('warn', 'writing an Event failed', { reason, err: (err as Error).message });
+    }
+  }
+
+  async #schema(
+    sink: DorisSink,
+    spec: DefaultedSpec,
+    secrets: ResolvedSecrets,
+    rt: SinkRuntime,
+    now: number,
+    refreshMs: number,
+  ): Promise<SchemaObservation> {
+    if (spec.schema.mode === 'manual') {
+      try {
+        const t = tableSchema(columnsFromManual(renderSinkerConfig(sink).schema.manual.columns));
+        return { state: 'ok', manual: true, hash: t.hash, columns: t.columns.length };
+      } catch (err) {
+        return { state: 'error', manual: true, reason: 'InvalidColumns', message: (err as Error).message };
+      }
+    }
+    const target = `${spec.doris.user}@${spec.doris.feHosts.join(',')}:${spec.doris.queryPort}/${spec.doris.database}.${spec.doris.table}`;
+    const due = !rt.schema || rt.schemaTarget !== target || now - rt.schemaAt >= refreshMs;
+    if (!due && rt.schema) return rt.schema;
+    // Keep the last good hash across a failed refresh, but not across a change of table.
+    const last = rt.schemaTarget === target ? rt.schema : undefined;
+    const lastHash = last?.hash ?? (rt.schemaTarget === '' ? sink.status?.schema?.hash : undefined);
+    rt.schemaAt = now;
+    rt.schemaTarget = target;
+    const errors: string[] = [];
+    for (const fe of spec.doris.feHosts) {
+      try {
+        const t = await this.#d.describe({
+          host: feHostName(fe),
+          port: spec.doris.queryPort,
+          user: spec.doris.user,
+          password: secrets.dorisPassword,
+          database: spec.doris.database,
+          table: spec.doris.table,
+          timeoutMs: 10_000,
+        });
+        rt.schema = { state: 'ok', manual: false, hash: t.hash, columns: t.columns.length, observedAt: new Date(now) };
+        return rt.schema;
+      } catch (err) {
+        errors.push((err as Error).message);
+        // A missing table is the same on every FE.
+        if (classifySchemaError((err as Error).message) === 'TableNotFound') break;
+      }
+    }
+    const message = errors.join('; ');
+    const obs: SchemaObservation = { state: 'error', manual: false, reason: classifySchemaError(message), message };
+    if (lastHash) {
+      obs.hash = lastHash;
+      if (last?.columns !== undefined) obs.columns = last.columns;
+      else if (sink.status?.schema?.columns !== undefined) obs.columns = sink.status.schema.columns;
+      if (last?.observedAt) obs.observedAt = last.observedAt;
+    }
+    rt.schema = obs;
+    return obs;
+  }
+
+  async #lag(
+    sink: DorisSink,
+    spec: DefaultedSpec,
+    secrets: ResolvedSecrets,
+    rt: SinkRuntime,
+    now: number,
+    pollMs: number,
+  ): Promise<void> {
+    if (rt.lagAt > 0 && now - rt.lagAt < pollMs) return;
+    rt.lagAt = now;
+    const conn: KafkaConnection = { brokers: spec.kafka.brokers, clientId: 'doris-sinker-operator' };
+    if (spec.kafka.sasl && secrets.saslPassword !== undefined) {
+      conn.sasl = {
+        mechanism: spec.kafka.sasl.mechanism ?? 'plain',
+        username: spec.kafka.sasl.username,
+        password: secrets.saslPassword,
+      };
+    }
+    const tls = spec.kafka.tls;
+    if (tls && tls.enabled !== false) {
+      conn.tls = { insecureSkipVerify: tls.insecureSkipVerify ?? false };
+      if (secrets.tlsCa) conn.tls.ca = secrets.tlsCa;
+      if (secrets.tlsCert) conn.tls.cert = secrets.tlsCert;
+      if (secrets.tlsKey) conn.tls.key = secrets.tlsKey;
+    }
+    try {
+      const offsets = await this.#d.readOffsets(conn, spec.kafka.topic, groupId(sink));
+      const summary = summarizeLag(offsets, spec.kafka.fromEarliest);
+      rt.lagTotal = summary.total;
+      rt.lag = {
+        known: true,
+        total: lagToNumber(summary.total),
+        partitionsWithLag: summary.partitionsWithLag,
+        maxPartitionLag: lagToNumber(summary.maxPartitionLag),
+        partitions: offsets.length,
+        observedAt: new Date(now),
+      };
+    } catch (err) {
+      // Unknown, not zero: the scaler holds the current replicas.
+      delete rt.lagTotal;
+      const lag: LagObservation = { known: false, error: (err as Error).message, observedAt: new Date(now) };
+      if (rt.lag.partitions !== undefined) lag.partitions = rt.lag.partitions;
+      rt.lag = lag;
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// Decides the Deployment's replica count for one reconcile. Pure; the scale state lives per sink in
+// the reconciler's memory (a new leader re-observes a full stabilization window before scaling down).
+import type { DefaultedSpec } from '../api/types.ts';
+import { parseDuration } from '../api/units.ts';
+import { decideReplicas, HPA_SCALE_UP, type ScaleState } from '../scaling/decide.ts';
+import { clampReplicas, recommendReplicas, replicaCap } from '../scaling/recommend.ts';
+
+export interface ReplicaPlanInput {
+  spec: DefaultedSpec;
+  /** The sinkers can't run yet (schema unreadable in auto mode): hold them at 0. */
+  schemaUnavailable: boolean;
+  /** The Deployment's spec.replicas, if it exists. */
+  current: number | undefined;
+  /** Total lag; undefined = unknown. */
+  lag: bigint | undefined;
+  partitions: number;
+  state: ScaleState;
+  now: number;
+}
+
+export interface ReplicaPlan {
+  replicas: number;
+  reason: string;
+  message: string;
+  state: ScaleState;
+}
+
+export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
+  const s = i.spec.scaling;
+  if (i.spec.paused) return { replicas: 0, reason: 'Paused', message: 'spec.paused', state: i.state };
+  if (i.schemaUnavailable) {
+    return {
+      replicas: 0,
+      reason: 'SchemaUnavailable',
+      message: 'held at 0 until the schema can be read',
+      state: i.state,
+    };
+  }
+  if (s.mode === 'external') {
+    const replicas = i.spec.replicas ?? i.current ?? s.minReplicas;
+    return {
+      replicas,
+      reason: 'ExternalScaler',
+      message: `spec.replicas=${replicas} set through the scale subresource`,
+      state: i.state,
+    };
+  }
+  const params = {
+    minReplicas: s.minReplicas,
+    maxReplicas: s.maxReplicas,
+    lagPerReplica: BigInt(s.lagPerReplica),
+    activationLag: BigInt(s.activationLag),
+    partitions: i.partitions,
+    tolerance: s.tolerance / 100,
+  };
+  const current = i.current ?? clampReplicas(s.minReplicas, params);
+  const rec = recommendReplicas(i.lag, current, params);
+  const d = decideReplicas(i.state, i.now, current, rec, {
+    stabilizationMs: parseDuration(s.scaleDownStabilization, 'spec.scaling.scaleDownStabilization') * 1000,
+    ...HPA_SCALE_UP,
+  });
+  const message =
+    i.lag === undefined
+      ? `lag unknown: holding ${d.replicas} replicas`
+      : `lag ${i.lag} → recommended ${rec} (cap ${replicaCap(params)}), ${d.reason}: ${d.replicas} replicas`;
+  return { replicas: d.replicas, reason: d.reason, message, state: d.state };
+}

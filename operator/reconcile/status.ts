@@ -1,0 +1,160 @@
+// Builds a sink's status from what one reconcile learned. Pure: the reconciler gathers the inputs.
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Condition, DorisSink, DorisSinkStatus, ScalingMode } from '../api/types.ts';
+import { labelSelectorString } from '../desired/names.ts';
+import { type ConditionUpdate, setConditions } from '../status/conditions.ts';
+
+export interface SchemaObservation {
+  /** ok: hash known and fresh; error: the last read failed (hash may hold the last good one). */
+  state: 'ok' | 'error' | 'pending';
+  manual: boolean;
+  hash?: string;
+  columns?: number;
+  observedAt?: Date;
+  reason?: string;
+  message?: string;
+}
+
+export interface LagObservation {
+  known: boolean;
+  total?: number;
+  partitionsWithLag?: number;
+  maxPartitionLag?: number;
+  partitions?: number;
+  observedAt?: Date;
+  error?: string;
+}
+
+export interface StatusInput {
+  sink: DorisSink;
+  now: Date;
+  /** A problem that stops the sink from running (bad spec, missing Secret). */
+  problem?: { reason: string; message: string };
+  schema: SchemaObservation;
+  lag: LagObservation;
+  mode: ScalingMode;
+  paused: boolean;
+  desiredReplicas: number;
+  scaleReason: string;
+  scaleMessage: string;
+  deployment?: V1Deployment;
+  configHash?: string;
+  lastScaleTime?: Date;
+}
+
+export function buildStatus(i: StatusInput): DorisSinkStatus {
+  const prev = i.sink.status ?? {};
+  const generation = i.sink.metadata.generation;
+  const ready = i.deployment?.status?.readyReplicas ?? 0;
+  const schemaKnown = i.schema.hash !== undefined;
+  const updates: ConditionUpdate[] = [];
+
+  let readyCond: ConditionUpdate;
+  if (i.problem) readyCond = { type: 'Ready', status: 'False', ...i.problem };
+  else if (!schemaKnown && i.schema.state === 'error') {
+    readyCond = {
+      type: 'Ready',
+      status: 'False',
+      reason: i.schema.reason ?? 'SchemaUnavailable',
+      message: `sinkers held at 0 replicas until the table's schema can be read: ${i.schema.message ?? ''}`,
+    };
+  } else if (i.paused)
+    readyCond = { type: 'Ready', status: 'True', reason: 'Paused', message: 'spec.paused: 0 replicas' };
+  else if (i.desiredReplicas === 0) {
+    readyCond = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Idle',
+      message: 'scaled to zero: lag at or below activationLag',
+    };
+  } else if (ready >= i.desiredReplicas) {
+    readyCond = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Running',
+      message: `${ready}/${i.desiredReplicas} replicas ready`,
+    };
+  } else {
+    readyCond = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'Progressing',
+      message: `${ready}/${i.desiredReplicas} replicas ready`,
+    };
+  }
+  updates.push(readyCond);
+
+  if (i.schema.manual && schemaKnown) {
+    updates.push({
+      type: 'SchemaSynced',
+      status: 'True',
+      reason: 'Manual',
+      message: `${i.schema.columns} columns from spec.schema.columns`,
+    });
+  } else if (i.schema.state === 'ok') {
+    updates.push({
+      type: 'SchemaSynced',
+      status: 'True',
+      reason: 'Described',
+      message: `${i.schema.columns} columns, hash ${i.schema.hash}`,
+    });
+  } else if (i.schema.state === 'error') {
+    updates.push({
+      type: 'SchemaSynced',
+      status: 'False',
+      reason: i.schema.reason ?? 'DescribeFailed',
+      message: i.schema.message ?? '',
+    });
+  } else {
+    updates.push({ type: 'SchemaSynced', status: 'Unknown', reason: 'Pending', message: 'schema not read yet' });
+  }
+
+  if (i.paused) updates.push({ type: 'Scaling', status: 'False', reason: 'Paused', message: 'spec.paused' });
+  else if (i.mode === 'external') {
+    updates.push({ type: 'Scaling', status: 'False', reason: 'ExternalScaler', message: i.scaleMessage });
+  } else if (!i.lag.known) {
+    updates.push({ type: 'Scaling', status: 'False', reason: 'LagUnknown', message: i.scaleMessage });
+  } else updates.push({ type: 'Scaling', status: 'True', reason: i.scaleReason, message: i.scaleMessage });
+
+  const degraded: string[] = [];
+  if (!i.lag.known && i.lag.error) degraded.push(`lag unknown: ${i.lag.error}`);
+  if (i.schema.state === 'error' && schemaKnown) degraded.push(`schema refresh failed: ${i.schema.message ?? ''}`);
+  updates.push(
+    degraded.length > 0
+      ? {
+          type: 'Degraded',
+          status: 'True',
+          reason: i.lag.known ? 'SchemaRefreshFailed' : 'LagUnknown',
+          message: degraded.join('; '),
+        }
+      : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '' },
+  );
+
+  const conditions: Condition[] = setConditions(prev.conditions, updates, generation, i.now);
+  const status: DorisSinkStatus = {
+    conditions,
+    replicas: i.deployment?.status?.replicas ?? 0,
+    readyReplicas: ready,
+    desiredReplicas: i.desiredReplicas,
+    labelSelector: labelSelectorString(i.sink.metadata.name),
+  };
+  if (generation !== undefined) status.observedGeneration = generation;
+  if (i.lag.partitions !== undefined) status.partitions = i.lag.partitions;
+  const lag: NonNullable<DorisSinkStatus['lag']> = {};
+  if (i.lag.known) {
+    if (i.lag.total !== undefined) lag.total = i.lag.total;
+    if (i.lag.partitionsWithLag !== undefined) lag.partitionsWithLag = i.lag.partitionsWithLag;
+    if (i.lag.maxPartitionLag !== undefined) lag.maxPartitionLag = i.lag.maxPartitionLag;
+  } else if (i.lag.error) lag.error = i.lag.error;
+  if (i.lag.observedAt) lag.observedAt = i.lag.observedAt.toISOString();
+  if (Object.keys(lag).length > 0) status.lag = lag;
+  if (i.schema.hash !== undefined) {
+    status.schema = { hash: i.schema.hash };
+    if (i.schema.columns !== undefined) status.schema.columns = i.schema.columns;
+    if (i.schema.observedAt) status.schema.observedAt = i.schema.observedAt.toISOString();
+  }
+  if (i.configHash) status.configHash = i.configHash;
+  const lastScale = i.lastScaleTime?.toISOString() ?? prev.lastScaleTime;
+  if (lastScale) status.lastScaleTime = lastScale;
+  return status;
+}
