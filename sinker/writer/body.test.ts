@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { buildBody, gzipBody, loadHeaders } from './body.ts';
+
+test('buildBody joins rows with the delimiter, no trailing delimiter, multi-byte safe', () => {
+  const rows = ['a\t1', 'ü\t2', '日本\t3'];
+  const bytes = rows.reduce((n, r) => n + Buffer.byteLength(r), 0);
+  assert.equal(buildBody(rows, '\n', bytes).toString(), 'a\t1\nü\t2\n日本\t3');
+  assert.equal(buildBody(rows, '\x02', bytes).toString(), 'a\t1\x02ü\t2\x02日本\t3');
+  assert.equal(buildBody([], '\n', 0).length, 0);
+});
+
+test('buildBody survives a wrong byte hint', () => {
+  const rows = ['héllo', 'world'];
+  assert.equal(buildBody(rows, '\n', 3).toString(), 'héllo\nworld');
+  assert.equal(buildBody(rows, '\n', 1000).toString(), 'héllo\nworld');
+  assert.equal(buildBody(rows, '\n').toString(), 'héllo\nworld');
+});
+
+test('gzipBody round-trips', async () => {
+  const body = Buffer.from('x'.repeat(10000));
+  const gz = await gzipBody(body);
+  assert.ok(gz.length < body.length);
+  assert.deepEqual(gunzipSync(gz), body);
+});
+
+test('loadHeaders: encoder headers win over user properties; the writer owns label, timeout, auth, compression', () => {
+  const h = loadHeaders(
+    {
+      timeout: 600,
+      stream_load_properties: {
+        format: 'csv',
+        strict_mode: 'true',
+        Label: 'user',
+        group_commit: 'async_mode',
+        Expect: 'x',
+      },
+    },
+    { headers: { format: 'json', read_json_by_line: 'true' }, lineDelimiter: '\n' },
+    'sink:t:0:0',
+    'Basic abc',
+    true,
+  );
+  assert.deepEqual(h, {
+    format: 'json',
+    strict_mode: 'true',
+    read_json_by_line: 'true',
+    label: 'sink:t:0:0',
+    timeout: '600',
+    compress_type: 'gz',
+    authorization: 'Basic abc',
+  });
+  const plain = loadHeaders(
+    { timeout: 5, stream_load_properties: { compress_type: 'gz' } },
+    { headers: {}, lineDelimiter: '\n' },
+    'l',
+    'a',
+    false,
+    {
+      two_phase_commit: 'true',
+    },
+  );
+  assert.equal(plain.compress_type, undefined);
+  assert.equal(plain.two_phase_commit, 'true');
+});

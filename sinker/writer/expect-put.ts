@@ -1,0 +1,153 @@
+// PUT with `Expect: 100-continue` over node:http, following 307 redirects by sending the whole
+// body again — the FE route of Stream Load (doris-stream-load.md §1.2). undici refuses the Expect
+// header, hence node:http. The FE checks that Expect is present, answers 307 at once without a
+// 100 Continue and never reads the body; the BE sends 100 Continue only when it accepts the
+// headers, so a refused load costs no upload.
+import http from 'node:http';
+import { basicAuth, errorCode, type HttpReply, isConnectError, safeUrl, TransportError } from './transport.ts';
+
+export interface ExpectPutOptions {
+  agent?: http.Agent;
+  /** Deadline for the whole exchange including redirects, ms. */
+  timeoutMs: number;
+  /** Send the body anyway if neither 100 Continue nor a reply came within this time, ms (RFC 9110). */
+  continueTimeoutMs?: number;
+  maxRedirects?: number;
+  signal?: AbortSignal;
+}
+
+interface HopResult {
+  reply: HttpReply;
+  location?: string;
+}
+
+function hop(
+  url: URL,
+  headers: Record<string, string>,
+  body: Buffer,
+  opts: ExpectPutOptions,
+  deadline: number,
+): Promise<HopResult> {
+  return new Promise((resolve, reject) => {
+    const where = safeUrl(url);
+    let bodySent = false;
+    let settled = false;
+    let continueTimer: NodeJS.Timeout | undefined;
+    const reqHeaders: Record<string, string | number> = {
+      ...headers,
+      Expect: '100-continue',
+      'Content-Length': body.length,
+    };
+    if (url.username !== '') {
+      // The FE's 307 Location carries the credentials as userinfo (§1.2).
+      reqHeaders.Authorization = basicAuth(decodeURIComponent(url.username), decodeURIComponent(url.password));
+    }
+    const req = http.request({
+      method: 'PUT',
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || 80,
+      path: url.pathname + url.search,
+      headers: reqHeaders,
+      agent: opts.agent,
+    });
+    const remaining = deadline - Date.now();
+    const fail = (err: unknown, phase: 'connect' | 'send' | 'reply') => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      const code = errorCode(err);
+      const connect = !bodySent && (isConnectError(code) || phase === 'connect');
+      req.destroy();
+      reject(
+        new TransportError(`PUT ${where}: ${(err as Error)?.message ?? String(err)}`, {
+          phase: connect ? 'connect' : phase,
+          ambiguous: bodySent,
+          url: where,
+          ...(code ? { code } : {}),
+          cause: err,
+        }),
+      );
+    };
+    const deadlineTimer = setTimeout(
+      () =>
+        fail(Object.assign(new Error(`no reply within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT_DEADLINE' }), 'reply'),
+      Math.max(0, remaining),
+    );
+    const onAbort = () => fail(new Error('aborted'), 'reply');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = () => {
+      clearTimeout(deadlineTimer);
+      if (continueTimer) clearTimeout(continueTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const sendBody = () => {
+      if (bodySent || settled) return;
+      bodySent = true;
+      if (continueTimer) clearTimeout(continueTimer);
+      req.end(body);
+    };
+    req.on('continue', sendBody);
+    req.on('socket', (socket) => {
+      const arm = () => {
+        continueTimer = setTimeout(sendBody, opts.continueTimeoutMs ?? 3000);
+      };
+      if (socket.connecting) socket.once('connect', arm);
+      else arm();
+    });
+    req.on('response', (res) => {
+      const early = !bodySent;
+      if (continueTimer) clearTimeout(continueTimer);
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (err) => fail(err, 'reply'));
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        // A final answer before the body: the request is unfinished, so this socket can't be reused.
+        if (early) req.destroy();
+        const reply: HttpReply = {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          url: where,
+        };
+        const location = res.headers.location;
+        resolve(
+          location && res.statusCode && res.statusCode >= 300 && res.statusCode < 400 ? { reply, location } : { reply },
+        );
+      });
+    });
+    req.on('error', (err) => fail(err, bodySent ? 'send' : 'connect'));
+    // Send the headers now; the body waits for 100 Continue.
+    req.flushHeaders();
+  });
+}
+
+/**
+ * PUT `body` to `url` with Expect: 100-continue, following up to `maxRedirects` redirects (each
+ * gets the same headers and the full body; credentials from the Location's userinfo win).
+ * Rejects with TransportError; any HTTP status, including 4xx/5xx, resolves.
+ */
+export async function expectPut(
+  url: URL,
+  headers: Record<string, string>,
+  body: Buffer,
+  opts: ExpectPutOptions,
+): Promise<HttpReply> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let current = url;
+  for (let i = 0; ; i++) {
+    const { reply, location } = await hop(current, headers, body, opts, deadline);
+    if (!location) return reply;
+    if (i >= (opts.maxRedirects ?? 3)) {
+      throw new TransportError(`PUT ${safeUrl(url)}: more than ${opts.maxRedirects ?? 3} redirects`, {
+        phase: 'reply',
+        ambiguous: false,
+        url: reply.url,
+      });
+    }
+    current = new URL(location, current);
+  }
+}

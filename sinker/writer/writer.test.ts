@@ -1,0 +1,271 @@
+// StreamLoadWriter against FakeDoris (real loopback HTTP servers; see fake-doris.testkit.ts).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, test } from 'node:test';
+import type { LoadBatch } from '../batch.ts';
+import type { DorisConfig } from '../config/types.ts';
+import { FakeDoris } from './fake-doris.testkit.ts';
+import { type RejectedRow, StreamLoadError, StreamLoadWriter, type WriterOptions } from './writer.ts';
+
+let doris: FakeDoris;
+const writers: StreamLoadWriter[] = [];
+
+before(async () => {
+  doris = await new FakeDoris().start();
+});
+after(async () => {
+  for (const w of writers) await w.close();
+  await doris.stop();
+});
+beforeEach(() => {
+  doris.table.length = 0;
+  doris.labels.clear();
+  doris.faults.length = 0;
+  doris.loadRequests.length = 0;
+});
+
+function dorisConfig(over: Partial<DorisConfig> = {}): DorisConfig {
+  return {
+    fe_hosts: [doris.feAddr],
+    query_port: 9030,
+    database: 'db',
+    table: 'tbl',
+    user: doris.user,
+    password: doris.password,
+    timeout: 2,
+    max_retries: 3,
+    retry_backoff_ms: 1,
+    load_route: 'backend',
+    format: 'csv',
+    compress: false,
+    stream_load_properties: {},
+    ...over,
+  };
+}
+
+function writer(
+  over: Partial<DorisConfig> = {},
+  opts: Partial<WriterOptions> = {},
+): { w: StreamLoadWriter; dlq: RejectedRow[] } {
+  const dlq: RejectedRow[] = [];
+  const w = new StreamLoadWriter({
+    sink: 'sink',
+    doris: dorisConfig(over),
+    encoding: { headers: { format: 'csv', column_separator: '\t' }, lineDelimiter: '\n' },
+    deadLetter: async (_b, rows) => {
+      dlq.push(...rows);
+    },
+    labelPollMs: 5,
+    ...opts,
+  });
+  writers.push(w);
+  return { w, dlq };
+}
+
+function batch(rows: string[], first = 100, partition = 0): LoadBatch {
+  return {
+    topic: 'events',
+    partition,
+    firstOffset: String(first),
+    lastOffset: String(first + rows.length - 1),
+    rows,
+    rowOffsets: rows.map((_, i) => String(first + i)),
+    bytes: rows.reduce((n, r) => n + Buffer.byteLength(r), 0),
+  };
+}
+
+const ROWS = ['1\ta', '2\tb', '3\tc'];
+
+test('BE route: loads the batch under its deterministic label', async () => {
+  const { w } = writer();
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.label, 'sink:events:0:100');
+  assert.equal(r.loadedRows, 3);
+  assert.equal(r.attempts, 1);
+  assert.equal(r.route, 'backend');
+  assert.deepEqual(doris.table, ROWS);
+  assert.equal(doris.labels.get('sink:events:0:100')?.state, 'VISIBLE');
+  assert.ok(r.txnId && Number(r.txnId) > 1000);
+});
+
+test('FE route: Expect + 307 to the BE with the full body', async () => {
+  const { w } = writer({ load_route: 'frontend' });
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.route, 'frontend');
+  assert.deepEqual(doris.table, ROWS);
+  assert.deepEqual(
+    doris.loadRequests.map((q) => q.route),
+    ['fe', 'be'],
+  );
+});
+
+test('gzip body with compress_type: gz', async () => {
+  const { w } = writer({ compress: true });
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'loaded');
+  assert.deepEqual(doris.table, ROWS);
+});
+
+test('a retry of a committed batch is Label Already Exists + FINISHED = success, no duplicate', async () => {
+  const { w } = writer();
+  await w.load(batch(ROWS));
+  const again = await w.load(batch(ROWS));
+  assert.equal(again.status, 'already-loaded');
+  assert.equal(again.loadedRows, 3);
+  assert.deepEqual(doris.table, ROWS);
+});
+
+test('commit then dropped connection: settled by the label state, body not sent again', async () => {
+  const { w } = writer();
+  doris.faults.push('drop-after-commit');
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'already-loaded');
+  assert.equal(r.attempts, 1);
+  assert.deepEqual(doris.table, ROWS);
+});
+
+test('no reply before the deadline and not committed: resent with the same label', async () => {
+  const { w } = writer({ timeout: 1 });
+  doris.faults.push('hang-before-reply');
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.attempts, 2);
+  assert.deepEqual(
+    doris.loadRequests.map((q) => q.label),
+    ['sink:events:0:100', 'sink:events:0:100'],
+  );
+  assert.deepEqual(doris.table, ROWS);
+});
+
+test('HTML 503 and -235 are retried with the same label', async () => {
+  const { w } = writer();
+  doris.faults.push('html-503', 'e235');
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.attempts, 3);
+  assert.equal(new Set(doris.loadRequests.map((q) => q.label)).size, 1);
+  assert.deepEqual(doris.table, ROWS);
+});
+
+test('retries are bounded by max_retries: a retryable StreamLoadError', async () => {
+  const { w } = writer({ max_retries: 2 });
+  doris.faults.push('e235', 'e235', 'e235', 'e235');
+  await assert.rejects(
+    w.load(batch(ROWS)),
+    (e: unknown) => e instanceof StreamLoadError && e.retryable && e.attempts === 3 && /E-235/.test(e.message),
+  );
+  assert.deepEqual(doris.table, []);
+});
+
+test('data quality: refused rows found from the ErrorURL, dead-lettered with the reason, the rest loaded under the same label', async () => {
+  const { w, dlq } = writer();
+  const rows = ['1\ta', '2\tBAD', '3\tc', '4\tBAD', '5\te'];
+  const r = await w.load(batch(rows, 200));
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.loadedRows, 3);
+  assert.equal(r.deadLetteredRows, 2);
+  assert.deepEqual(
+    dlq.map((d) => [d.offset, d.row]),
+    [
+      ['201', '2\tBAD'],
+      ['203', '4\tBAD'],
+    ],
+  );
+  assert.match(dlq[0]?.reason ?? '', /column\(x\) value is incorrect/);
+  assert.deepEqual(doris.table, ['1\ta', '3\tc', '5\te']);
+  assert.equal(doris.labels.get('sink:events:0:200')?.state, 'VISIBLE');
+  assert.equal(r.attempts, 2);
+});
+
+test('data quality without an ErrorURL: bisected with aborted 2PC probes, good rows kept', async () => {
+  const { w, dlq } = writer();
+  const rows = ['1\ta', '2\tb', '3\tBAD', '4\td', '5\te', '6\tf', '7\tBAD', '8\th'];
+  doris.faults.push(
+    'no-error-url',
+    'no-error-url',
+    'no-error-url',
+    'no-error-url',
+    'no-error-url',
+    'no-error-url',
+    'no-error-url',
+  );
+  const r = await w.load(batch(rows, 300));
+  assert.equal(r.status, 'loaded');
+  assert.deepEqual(
+    dlq.map((d) => d.row),
+    ['3\tBAD', '7\tBAD'],
+  );
+  assert.deepEqual(doris.table, ['1\ta', '2\tb', '4\td', '5\te', '6\tf', '8\th']);
+  // Probes were 2PC and none of them stayed pre-committed.
+  const probes = [...doris.labels.entries()].filter(([l]) => l.includes('_p'));
+  assert.ok(probes.length > 0);
+  assert.ok(
+    probes.every(([, t]) => t.state === 'ABORTED'),
+    JSON.stringify(probes),
+  );
+  assert.ok(doris.loadRequests.filter((q) => q.twoPc).length > 0);
+});
+
+test('every row refused: all dead-lettered and the label committed empty (settled by label after a crash)', async () => {
+  const { w, dlq } = writer();
+  const r = await w.load(batch(['BAD1', 'BAD2'], 400));
+  assert.equal(r.status, 'dead-lettered');
+  assert.equal(dlq.length, 2);
+  assert.deepEqual(doris.table, []);
+  assert.equal(doris.labels.get('sink:events:0:400')?.state, 'VISIBLE');
+});
+
+test('fatal (wrong password): the batch goes to the DLQ with the reason', async () => {
+  const { w, dlq } = writer({ password: 'wrong' });
+  const r = await w.load(batch(ROWS)).catch((e) => e);
+  // The FE refuses to list backends with a wrong password: the BE route has no backend, auto is off.
+  assert.ok(r instanceof StreamLoadError, String(r));
+  assert.equal(dlq.length, 0);
+  const fe = writer({ password: 'wrong', load_route: 'frontend' });
+  const r2 = await fe.w.load(batch(ROWS));
+  assert.equal(r2.status, 'dead-lettered');
+  assert.equal(fe.dlq.length, 3);
+  assert.match(fe.dlq[0]?.reason ?? '', /Need auth information/);
+});
+
+test('fatal without a dead-letter hook is a non-retryable StreamLoadError', async () => {
+  const { w } = writer({ password: 'wrong', load_route: 'frontend' }, { deadLetter: undefined });
+  await assert.rejects(w.load(batch(ROWS)), (e: unknown) => e instanceof StreamLoadError && !e.retryable);
+});
+
+test('auto route: BE listing fails → falls back to the FE route', async () => {
+  // An FE list where the first FE is dead: failover to the second for both listing and loading.
+  const dead = http.createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadAddr = `127.0.0.1:${(dead.address() as AddressInfo).port}`;
+  await new Promise<void>((r) => dead.close(() => r()));
+  const { w } = writer({ load_route: 'auto', fe_hosts: [deadAddr, doris.feAddr] });
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.route, 'backend');
+  assert.equal(w.fe.current, `http://${doris.feAddr}`);
+  assert.deepEqual(doris.table, ROWS);
+});
+
+test('auto route: when the only BE is unreachable the FE route is used', async () => {
+  const { w } = writer({ load_route: 'auto' });
+  // The FE lists a BE on a port nobody listens on.
+  (w.fe as unknown as { backends: () => Promise<unknown> }).backends = async () => [{ host: '127.0.0.1', httpPort: 1 }];
+  const r = await w.load(batch(ROWS));
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.route, 'frontend');
+  assert.equal(r.attempts, 2);
+  assert.deepEqual(doris.table, ROWS);
+});
+
+test('labelState and commitPrecommitted talk to the FE', async () => {
+  const { w } = writer();
+  assert.equal(await w.labelState('nope'), 'UNKNOWN');
+  doris.labels.set('pc', { id: 1, state: 'PRECOMMITTED', rows: ['x'] });
+  await w.commitPrecommitted('pc');
+  assert.equal(await w.labelState('pc'), 'VISIBLE');
+  assert.deepEqual(doris.table, ['x']);
+});

@@ -1,0 +1,624 @@
+// The Stream Load writer: loads one LoadBatch under its deterministic label and does not return
+// until the rows are in Doris, dead-lettered, or it has to give up (StreamLoadError). Retries keep
+// the label, so a retry can never load the rows twice (DESIGN §3, doris-stream-load.md §7).
+import http from 'node:http';
+import type { LoadBatch } from '../batch.ts';
+import type { DorisConfig } from '../config/types.ts';
+import { derivedLabel, loadLabel } from '../labels.ts';
+import { BackendRoute, NoBackendError } from './backend-route.ts';
+import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
+import { buildBody, type EncodingSpec, gzipBody, loadHeaders } from './body.ts';
+import { classifyReply, type LoadOutcome } from './classify.ts';
+import { matchErrorLog, parseErrorLog } from './error-log.ts';
+import { expectPut } from './expect-put.ts';
+import { FeClient } from './fe-client.ts';
+import type { LabelState } from './fe-replies.ts';
+import { type BeLoadReply, decodeReplyBody, parseReply } from './reply.ts';
+import { type HttpReply, TransportError } from './transport.ts';
+
+export interface RejectedRow {
+  /** Index of the row in the batch. */
+  index: number;
+  /** Kafka offset the row came from. */
+  offset: string;
+  /** The encoded row as sent to Doris. */
+  row: string;
+  /** Doris's reason (from the ErrorURL or the load's message). */
+  reason: string;
+}
+
+export interface AttemptInfo {
+  label: string;
+  route: 'backend' | 'frontend';
+  target: string;
+  /** Outcome kind, or `transport` / `no-route`. */
+  outcome: string;
+  ms: number;
+}
+
+export interface WriterLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface WriterOptions {
+  /** Sink name: part of every label. */
+  sink: string;
+  doris: DorisConfig;
+  /** The encoder's format headers and line delimiter. */
+  encoding: EncodingSpec;
+  /**
+   * Dead-letter rows Doris refused; awaited before the rest is loaded, so a crash can't lose them.
+   * Without it, a batch with refused rows fails with a non-retryable StreamLoadError.
+   */
+  deadLetter?: (batch: LoadBatch, rows: RejectedRow[]) => Promise<void>;
+  /** Called after every HTTP load attempt (metrics). */
+  onAttempt?: (info: AttemptInfo) => void;
+  logger?: WriterLogger;
+  /** Connections per BE pool (BE route). */
+  connectionsPerBackend?: number;
+  /** Backoff cap, ms (base is `doris.retry_backoff_ms`). */
+  maxBackoffMs?: number;
+  /** Poll interval for a label still running, ms. */
+  labelPollMs?: number;
+  /** How long one wait on a running label may last before the load is sent again, ms. */
+  maxLabelWaitMs?: number;
+  /** When the BE route fails in `auto` mode, use the FE route this long, ms. */
+  beFallbackMs?: number;
+  random?: () => number;
+}
+
+export interface LoadResult {
+  label: string;
+  /** loaded: this call committed it; already-loaded: an earlier attempt had; dead-lettered: every row went to the DLQ. */
+  status: 'loaded' | 'already-loaded' | 'dead-lettered';
+  /** Rows Doris reports loaded; for already-loaded the rows sent (the earlier reply is gone). */
+  loadedRows: number;
+  filteredRows: number;
+  unselectedRows: number;
+  deadLetteredRows: number;
+  rejected: RejectedRow[];
+  txnId?: string;
+  errorUrl?: string;
+  publishTimeout: boolean;
+  /** HTTP load requests made (retries, reloads after dead-lettering, probes). */
+  attempts: number;
+  route?: 'backend' | 'frontend';
+  elapsedMs: number;
+  /** Doris's own timings of the committing load. */
+  doris?: Pick<
+    BeLoadReply,
+    | 'loadTimeMs'
+    | 'beginTxnTimeMs'
+    | 'streamLoadPutTimeMs'
+    | 'readDataTimeMs'
+    | 'writeDataTimeMs'
+    | 'commitAndPublishTimeMs'
+  >;
+}
+
+export class StreamLoadError extends Error {
+  readonly label: string;
+  /** true: transient (Doris or network still failing after max_retries); the batch may be retried later with the same label. */
+  readonly retryable: boolean;
+  readonly attempts: number;
+  constructor(message: string, opts: { label: string; retryable: boolean; attempts: number; cause?: unknown }) {
+    super(message, { cause: opts.cause });
+    this.name = 'StreamLoadError';
+    this.label = opts.label;
+    this.retryable = opts.retryable;
+    this.attempts = opts.attempts;
+  }
+}
+
+/** What one labelled load came to after retries. */
+type Terminal =
+  | { kind: 'committed'; reply: BeLoadReply; publishTimeout: boolean }
+  | { kind: 'already-committed' }
+  | { kind: 'precommitted'; reply: BeLoadReply }
+  | { kind: 'data-quality'; reason: string; errorUrl?: string; reply: BeLoadReply }
+  | { kind: 'fatal'; reason: string };
+
+type AttemptResult =
+  | { kind: 'outcome'; outcome: LoadOutcome; route: 'backend' | 'frontend' }
+  | { kind: 'transport'; error: TransportError; route: 'backend' | 'frontend' }
+  | { kind: 'no-route'; error: Error; route: 'backend' | 'frontend' };
+
+const MAX_DATA_QUALITY_ROUNDS = 5;
+
+interface Ctx {
+  attempts: number;
+  route?: 'backend' | 'frontend';
+  signal?: AbortSignal;
+}
+
+export class StreamLoadWriter {
+  readonly fe: FeClient;
+  readonly #opts: WriterOptions;
+  readonly #doris: DorisConfig;
+  readonly #backends: BackendRoute;
+  readonly #agent: http.Agent;
+  readonly #path: string;
+  readonly #backoff: BackoffPolicy;
+  #beFallbackUntil = 0;
+
+  constructor(opts: WriterOptions) {
+    this.#opts = opts;
+    this.#doris = opts.doris;
+    this.fe = new FeClient({
+      hosts: opts.doris.fe_hosts,
+      user: opts.doris.user,
+      password: opts.doris.password,
+      timeoutMs: Math.min(opts.doris.timeout * 1000, 30_000),
+    });
+    this.#backends = new BackendRoute({
+      listBackends: () => this.fe.backends(),
+      connections: opts.connectionsPerBackend ?? 8,
+    });
+    this.#agent = new http.Agent({ keepAlive: true, maxSockets: opts.connectionsPerBackend ?? 8 });
+    this.#path = `/api/${encodeURIComponent(opts.doris.database)}/${encodeURIComponent(opts.doris.table)}/_stream_load`;
+    this.#backoff = { baseMs: Math.max(1, opts.doris.retry_backoff_ms), capMs: opts.maxBackoffMs ?? 30_000 };
+  }
+
+  async close(): Promise<void> {
+    this.#agent.destroy();
+    await Promise.all([this.#backends.close(), this.fe.close()]);
+  }
+
+  /** The label a batch loads under. */
+  labelOf(batch: Pick<LoadBatch, 'topic' | 'partition' | 'firstOffset'>): string {
+    return loadLabel(this.#opts.sink, batch.topic, batch.partition, batch.firstOffset);
+  }
+
+  /** A label's transaction state (FE `get_load_state`), for settling intents. */
+  labelState(label: string): Promise<LabelState> {
+    return this.fe.loadState(this.#doris.database, label);
+  }
+
+  /** Commit a pre-committed (2PC) transaction by label; accepts "already committed". */
+  async commitPrecommitted(label: string): Promise<void> {
+    const r = await this.fe.twoPhase(this.#doris.database, this.#doris.table, label, 'commit');
+    if (r.result !== 'done' && r.result !== 'already') throw new Error(`2PC commit of ${label}: ${r.msg}`);
+  }
+
+  /**
+   * Load a batch. Resolves when its rows are in Doris (possibly minus rows dead-lettered for data
+   * quality), or all dead-lettered. Rejects with StreamLoadError when it must give up.
+   */
+  async load(batch: LoadBatch, opts: { label?: string; signal?: AbortSignal } = {}): Promise<LoadResult> {
+    const started = performance.now();
+    const label = opts.label ?? this.labelOf(batch);
+    const ctx: Ctx = { attempts: 0, ...(opts.signal ? { signal: opts.signal } : {}) };
+    let current: number[] = batch.rows.map((_, i) => i);
+    const rejected: RejectedRow[] = [];
+    const finish = (
+      status: LoadResult['status'],
+      reply?: BeLoadReply,
+      publishTimeout = false,
+      loadedOverride?: number,
+    ): LoadResult => {
+      const r: LoadResult = {
+        label,
+        status,
+        loadedRows: loadedOverride ?? reply?.numberLoadedRows ?? 0,
+        filteredRows: reply?.numberFilteredRows ?? 0,
+        unselectedRows: reply?.numberUnselectedRows ?? 0,
+        deadLetteredRows: rejected.length,
+        rejected,
+        publishTimeout,
+        attempts: ctx.attempts,
+        elapsedMs: performance.now() - started,
+      };
+      if (ctx.route) r.route = ctx.route;
+      if (reply) {
+        r.txnId = reply.txnId;
+        if (reply.errorUrl) r.errorUrl = reply.errorUrl;
+        r.doris = {
+          loadTimeMs: reply.loadTimeMs,
+          ...(reply.beginTxnTimeMs !== undefined ? { beginTxnTimeMs: reply.beginTxnTimeMs } : {}),
+          ...(reply.streamLoadPutTimeMs !== undefined ? { streamLoadPutTimeMs: reply.streamLoadPutTimeMs } : {}),
+          ...(reply.readDataTimeMs !== undefined ? { readDataTimeMs: reply.readDataTimeMs } : {}),
+          ...(reply.writeDataTimeMs !== undefined ? { writeDataTimeMs: reply.writeDataTimeMs } : {}),
+          ...(reply.commitAndPublishTimeMs !== undefined
+            ? { commitAndPublishTimeMs: reply.commitAndPublishTimeMs }
+            : {}),
+        };
+      }
+      return r;
+    };
+
+    for (let round = 0; ; round++) {
+      const rows = current.map((i) => batch.rows[i] as string);
+      const bytes = current.length === batch.rows.length ? batch.bytes : undefined;
+      const t = await this.#loadLabelled(label, await this.#body(rows, bytes), ctx, false);
+      if (t.kind === 'committed') {
+        if (t.reply.errorUrl) {
+          this.#opts.logger?.warn(
+            { label, errorUrl: t.reply.errorUrl, filtered: t.reply.numberFilteredRows },
+            'Doris filtered rows within max_filter_ratio',
+          );
+        }
+        return finish(
+          current.length === 0 && rejected.length > 0 ? 'dead-lettered' : 'loaded',
+          t.reply,
+          t.publishTimeout,
+        );
+      }
+      if (t.kind === 'already-committed') {
+        return finish(
+          current.length === 0 && rejected.length > 0 ? 'dead-lettered' : 'already-loaded',
+          undefined,
+          false,
+          current.length,
+        );
+      }
+      if (t.kind === 'precommitted') {
+        // Not asked for 2PC, yet pre-committed under our label (a 2PC mode of an earlier run): ours to commit.
+        await this.commitPrecommitted(label);
+        return finish('already-loaded', undefined, false, current.length);
+      }
+      if (t.kind === 'fatal') {
+        await this.#reject(batch, current, t.reason, rejected, label, ctx);
+        return finish('dead-lettered');
+      }
+      // Data quality: find the refused rows, dead-letter them, load the rest under the same label
+      // (the refused load was rolled back, so the label is free, §3/§4).
+      const bad =
+        round < MAX_DATA_QUALITY_ROUNDS
+          ? await this.#badRowsFromErrorLog(batch, current, t)
+          : new Map<number, string>();
+      if (bad.size === 0) {
+        for (const [i, reason] of await this.#bisect(batch, current, label, ctx)) bad.set(i, reason);
+      }
+      if (bad.size === 0) {
+        throw new StreamLoadError(
+          `load ${label}: Doris refused the batch for data quality (${t.reason}) but no row could be singled out`,
+          {
+            label,
+            retryable: false,
+            attempts: ctx.attempts,
+          },
+        );
+      }
+      const refused = current.filter((i) => bad.has(i));
+      await this.#deadLetter(
+        batch,
+        refused.map((i) => ({
+          index: i,
+          offset: batch.rowOffsets[i] as string,
+          row: batch.rows[i] as string,
+          reason: bad.get(i) as string,
+        })),
+        rejected,
+        label,
+      );
+      current = current.filter((i) => !bad.has(i));
+      // With no row left, an empty load still commits the label, so the range reads as settled
+      // by its label if we crash before the caller records it.
+    }
+  }
+
+  async #body(rows: string[], bytes: number | undefined): Promise<Buffer> {
+    const body = buildBody(rows, this.#opts.encoding.lineDelimiter, bytes);
+    return this.#doris.compress && body.length > 0 ? gzipBody(body) : body;
+  }
+
+  async #reject(
+    batch: LoadBatch,
+    idx: number[],
+    reason: string,
+    out: RejectedRow[],
+    label: string,
+    ctx: Ctx,
+  ): Promise<void> {
+    if (!this.#opts.deadLetter) {
+      throw new StreamLoadError(`load ${label}: ${reason}`, { label, retryable: false, attempts: ctx.attempts });
+    }
+    await this.#deadLetter(
+      batch,
+      idx.map((i) => ({ index: i, offset: batch.rowOffsets[i] as string, row: batch.rows[i] as string, reason })),
+      out,
+      label,
+    );
+  }
+
+  async #deadLetter(batch: LoadBatch, rows: RejectedRow[], out: RejectedRow[], label: string): Promise<void> {
+    if (rows.length === 0) return;
+    if (!this.#opts.deadLetter) {
+      throw new StreamLoadError(
+        `load ${label}: ${rows.length} rows refused (${rows[0]?.reason}) and no dead-letter queue is set`,
+        {
+          label,
+          retryable: false,
+          attempts: 0,
+        },
+      );
+    }
+    await this.#opts.deadLetter(batch, rows);
+    out.push(...rows);
+    this.#opts.logger?.warn({ label, rows: rows.length, reason: rows[0]?.reason }, 'rows dead-lettered');
+  }
+
+  async #badRowsFromErrorLog(
+    batch: LoadBatch,
+    current: number[],
+    t: { errorUrl?: string; reason: string },
+  ): Promise<Map<number, string>> {
+    const bad = new Map<number, string>();
+    if (!t.errorUrl) return bad;
+    let text: string;
+    try {
+      text = await this.fe.fetchText(t.errorUrl);
+    } catch (err) {
+      this.#opts.logger?.warn(
+        { errorUrl: t.errorUrl, err: (err as Error).message },
+        'cannot read the ErrorURL; bisecting',
+      );
+      return bad;
+    }
+    const rows = current.map((i) => batch.rows[i] as string);
+    const { bad: found, unmatched } = matchErrorLog(rows, parseErrorLog(text));
+    if (unmatched.length > 0) {
+      this.#opts.logger?.debug(
+        { errorUrl: t.errorUrl, unmatched: unmatched.length },
+        'error log lines matching no row',
+      );
+    }
+    for (const [k, reason] of found) bad.set(current[k] as number, reason);
+    return bad;
+  }
+
+  /**
+   * Without a usable error log, find the refused rows by loading halves as 2PC probes that are
+   * aborted afterwards (nothing becomes visible), so the final load can still carry every good row
+   * under the batch's own label.
+   */
+  async #bisect(batch: LoadBatch, current: number[], label: string, ctx: Ctx): Promise<Map<number, string>> {
+    const bad = new Map<number, string>();
+    const stack: number[][] = [current];
+    let probe = 0;
+    const budget = 64 + 4 * current.length;
+    while (stack.length > 0) {
+      const part = stack.pop() as number[];
+      if (part.length === 0) continue;
+      if (probe >= budget) {
+        for (const i of part) bad.set(i, 'refused by Doris (row not singled out: probe budget exhausted)');
+        continue;
+      }
+      const probeLabel = derivedLabel(label, `p${probe++}`);
+      const rows = part.map((i) => batch.rows[i] as string);
+      const t = await this.#loadLabelled(probeLabel, await this.#body(rows, undefined), ctx, true);
+      if (t.kind === 'precommitted') {
+        const r = await this.fe
+          .twoPhase(this.#doris.database, this.#doris.table, probeLabel, 'abort')
+          .catch((e: Error) => ({
+            result: 'failed',
+            msg: e.message,
+          }));
+        if (r.result === 'failed')
+          this.#opts.logger?.warn({ probeLabel, msg: r.msg }, 'abort of a probe failed; Doris times it out');
+        continue;
+      }
+      if (t.kind === 'committed' || t.kind === 'already-committed') {
+        throw new StreamLoadError(
+          `probe ${probeLabel} committed although two_phase_commit was asked: refusing to go on`,
+          {
+            label,
+            retryable: false,
+            attempts: ctx.attempts,
+          },
+        );
+      }
+      if (t.kind === 'fatal') {
+        for (const i of part) bad.set(i, t.reason);
+        continue;
+      }
+      if (part.length === 1) {
+        bad.set(part[0] as number, t.reply.firstErrorMsg ?? t.reason);
+        continue;
+      }
+      const mid = part.length >> 1;
+      stack.push(part.slice(mid), part.slice(0, mid));
+    }
+    return bad;
+  }
+
+  /** Send one labelled body until a terminal answer; retries keep the label. */
+  async #loadLabelled(label: string, body: Buffer, ctx: Ctx, probe: boolean): Promise<Terminal> {
+    const headers = loadHeaders(
+      this.#doris,
+      this.#opts.encoding,
+      label,
+      this.fe.authorization,
+      this.#doris.compress && body.length > 0,
+      probe ? { two_phase_commit: 'true' } : {},
+    );
+    let failures = 0;
+    let lastReason = '';
+    for (;;) {
+      if (ctx.signal?.aborted) {
+        throw new StreamLoadError(`load ${label}: aborted (${lastReason || 'before a reply'})`, {
+          label,
+          retryable: true,
+          attempts: ctx.attempts,
+        });
+      }
+      const r = await this.#attempt(label, headers, body, ctx);
+      let settleByLabel = false;
+      let reroute = false;
+      if (r.kind === 'outcome') {
+        const o = r.outcome;
+        switch (o.kind) {
+          case 'committed':
+            return { kind: 'committed', reply: o.reply, publishTimeout: o.publishTimeout };
+          case 'already-committed':
+            return { kind: 'already-committed' };
+          case 'precommitted':
+            return { kind: 'precommitted', reply: o.reply };
+          case 'data-quality':
+            return o.errorUrl
+              ? { kind: 'data-quality', reason: o.reason, errorUrl: o.errorUrl, reply: o.reply }
+              : { kind: 'data-quality', reason: o.reason, reply: o.reply };
+          case 'fatal':
+            return { kind: 'fatal', reason: o.reason };
+          case 'running':
+            settleByLabel = true;
+            lastReason = 'label still running';
+            break;
+          case 'retryable':
+            lastReason = o.reason;
+            reroute = o.reroute;
+            break;
+        }
+      } else if (r.kind === 'transport') {
+        lastReason = r.error.message;
+        settleByLabel = r.error.ambiguous;
+        reroute = !r.error.ambiguous;
+      } else {
+        lastReason = r.error.message;
+        reroute = true;
+      }
+      if (settleByLabel) {
+        const s = await this.#awaitLabel(label, ctx);
+        if (s === 'in-doris') return { kind: 'already-committed' };
+        if (s === 'precommitted') {
+          if (probe) return { kind: 'precommitted', reply: precommittedReply(label) };
+          await this.commitPrecommitted(label);
+          return { kind: 'already-committed' };
+        }
+        // 'free' (aborted/unknown) or 'unknown' (FE unreachable): send again with the same label,
+        // which is safe either way — Doris refuses a label that did commit.
+      }
+      failures++;
+      if (failures > this.#doris.max_retries) {
+        throw new StreamLoadError(`load ${label}: gave up after ${failures} failed attempts: ${lastReason}`, {
+          label,
+          retryable: true,
+          attempts: ctx.attempts,
+        });
+      }
+      if (reroute && r.route === 'backend' && this.#doris.load_route === 'auto' && r.kind === 'no-route') {
+        this.#beFallbackUntil = Date.now() + (this.#opts.beFallbackMs ?? 30_000);
+      }
+      const delay = backoffDelay(failures - 1, this.#backoff, this.#opts.random);
+      this.#opts.logger?.info(
+        { label, attempt: ctx.attempts, delayMs: delay, reason: lastReason },
+        'stream load retry',
+      );
+      await sleep(delay, ctx.signal);
+    }
+  }
+
+  /** Settle an unknown outcome by the label's state (§11b) instead of sending the body again. */
+  async #awaitLabel(label: string, ctx: Ctx): Promise<'in-doris' | 'free' | 'precommitted' | 'unknown'> {
+    const pollMs = this.#opts.labelPollMs ?? 1000;
+    const until = Date.now() + (this.#opts.maxLabelWaitMs ?? this.#doris.timeout * 1000 + 30_000);
+    let errors = 0;
+    while (Date.now() < until && !ctx.signal?.aborted) {
+      let state: LabelState;
+      try {
+        state = await this.labelState(label);
+      } catch (err) {
+        if (++errors >= 3) {
+          this.#opts.logger?.warn(
+            { label, err: (err as Error).message },
+            'label state unavailable; resending with the same label',
+          );
+          return 'unknown';
+        }
+        await sleep(backoffDelay(errors, this.#backoff, this.#opts.random), ctx.signal);
+        continue;
+      }
+      if (state === 'VISIBLE' || state === 'COMMITTED') return 'in-doris';
+      if (state === 'ABORTED' || state === 'UNKNOWN') return 'free';
+      if (state === 'PRECOMMITTED') return 'precommitted';
+      await sleep(pollMs, ctx.signal);
+    }
+    return 'unknown';
+  }
+
+  #route(): 'backend' | 'frontend' {
+    const mode = this.#doris.load_route;
+    if (mode === 'frontend') return 'frontend';
+    if (mode === 'backend') return 'backend';
+    return Date.now() < this.#beFallbackUntil ? 'frontend' : 'backend';
+  }
+
+  async #attempt(label: string, headers: Record<string, string>, body: Buffer, ctx: Ctx): Promise<AttemptResult> {
+    const route = this.#route();
+    ctx.route = route;
+    const t0 = performance.now();
+    let target = '';
+    const report = (outcome: string) =>
+      this.#opts.onAttempt?.({ label, route, target, outcome, ms: performance.now() - t0 });
+    ctx.attempts++;
+    let reply: HttpReply;
+    try {
+      if (route === 'backend') {
+        try {
+          target = await this.#backends.pick();
+        } catch (err) {
+          if (!(err instanceof NoBackendError)) throw err;
+          report('no-route');
+          return { kind: 'no-route', error: err, route };
+        }
+        const deadline = AbortSignal.timeout(this.#doris.timeout * 1000);
+        const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline;
+        reply = await this.#backends.put(target, this.#path, headers, body, signal);
+      } else {
+        target = this.fe.current;
+        try {
+          reply = await expectPut(new URL(this.#path, target), headers, body, {
+            agent: this.#agent,
+            timeoutMs: this.#doris.timeout * 1000,
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+          });
+        } catch (err) {
+          // The FE itself unreachable (not the BE behind its redirect): next FE.
+          if (err instanceof TransportError && err.phase === 'connect' && err.url.startsWith(target))
+            this.fe.rotate(target);
+          throw err;
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof TransportError)) throw err;
+      report('transport');
+      if (route === 'backend' && this.#doris.load_route === 'auto' && err.phase === 'connect') {
+        // Every BE refusing? Let the FE route carry the loads for a while.
+        try {
+          await this.#backends.pick();
+        } catch {
+          this.#beFallbackUntil = Date.now() + (this.#opts.beFallbackMs ?? 30_000);
+        }
+      }
+      return { kind: 'transport', error: err, route };
+    }
+    const outcome = classifyReply(
+      parseReply(reply.status, decodeReplyBody(reply.body, reply.headers['content-encoding'])),
+    );
+    report(outcome.kind);
+    if (outcome.kind === 'retryable' && outcome.reroute && route === 'backend' && this.#doris.load_route === 'auto') {
+      if (reply.status >= 500) this.#backends.markDown(target);
+    }
+    return { kind: 'outcome', outcome, route };
+  }
+}
+
+function precommittedReply(label: string): BeLoadReply {
+  return {
+    txnId: '-1',
+    label,
+    status: 'Label Already Exists',
+    existingJobStatus: 'PRECOMMITTED',
+    message: '',
+    twoPhaseCommit: true,
+    groupCommit: false,
+    numberTotalRows: 0,
+    numberLoadedRows: 0,
+    numberFilteredRows: 0,
+    numberUnselectedRows: 0,
+    loadBytes: 0,
+    loadTimeMs: 0,
+  };
+}
