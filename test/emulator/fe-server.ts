@@ -1,0 +1,209 @@
+// The FE's HTTP server (doris-stream-load.md §1.2, §5, §11b): the stream-load check order with its
+// three error shapes (all HTTP 200), the 307 to a BE with credentials in the URL and a trailing `?`,
+// the 2PC redirect, get_load_state and the backend list. It never reads a load body.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Engine } from './engine.ts';
+import { clientIp, sendFe } from './http-util.ts';
+import { basicAuth, header, parseGroupCommit } from './load-options.ts';
+import { responseBody, restBaseResult } from './reply.ts';
+
+const LOAD_RE = /^\/api\/([^/]*)\/([^/]*)\/_stream_load$/;
+const TWO_PC_RE = /^\/api\/([^/]*)(?:\/([^/]*))?\/_stream_load_2pc$/;
+const LOAD_STATE_RE = /^\/api\/([^/]*)\/get_load_state$/;
+
+export interface FeServer {
+  server: http.Server;
+  /** Closes the helper sockets used by the dead-BE fault. */
+  closeExtras(): Promise<void>;
+}
+
+export function createFeServer(engine: Engine): FeServer {
+  const extras = new DeadBes();
+  const server = http.createServer({ insecureHTTPParser: true, requestTimeout: 0 });
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    route(engine, extras, req, res).catch((e: unknown) => {
+      sendFe(res, responseBody('Internal Error', 500, (e as Error).message));
+    });
+  };
+  // Handle `Expect: 100-continue` requests without sending 100: the FE answers (307 or error) first.
+  server.on('checkContinue', onRequest);
+  server.on('request', onRequest);
+  return { server, closeExtras: () => extras.close() };
+}
+
+/** Ports for the dead-BE fault: one that refuses connections, one that accepts and never answers. */
+class DeadBes {
+  private hangServer: net.Server | undefined;
+  private hangPort = 0;
+  private refusedPort = 0;
+  private readonly sockets = new Set<net.Socket>();
+
+  async refused(): Promise<number> {
+    if (!this.refusedPort) {
+      const s = net.createServer();
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      this.refusedPort = (s.address() as net.AddressInfo).port;
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+    return this.refusedPort;
+  }
+
+  async hang(): Promise<number> {
+    if (!this.hangServer) {
+      this.hangServer = net.createServer((sock) => {
+        this.sockets.add(sock);
+        sock.on('close', () => this.sockets.delete(sock));
+        sock.on('error', () => {});
+        sock.resume();
+      });
+      await new Promise<void>((r) => this.hangServer!.listen(0, '127.0.0.1', r));
+      this.hangPort = (this.hangServer.address() as net.AddressInfo).port;
+    }
+    return this.hangPort;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    if (this.hangServer) await new Promise<void>((r) => this.hangServer!.close(() => r()));
+  }
+}
+
+/** Checks Basic auth; on failure sends the ResponseBody 401 shape and returns undefined. */
+function authenticate(
+  engine: Engine,
+  req: IncomingMessage,
+  res: ServerResponse,
+): { user: string; password: string } | undefined {
+  const auth = basicAuth(header(req.headers, 'authorization'));
+  if (!auth) {
+    sendFe(res, responseBody('Unauthorized', 401, 'Need auth information.'));
+    return undefined;
+  }
+  if (!engine.checkPassword(auth.user, auth.password)) {
+    sendFe(res, responseBody('Unauthorized', 401, engine.accessDenied(auth.user, clientIp(req), auth.password)));
+    return undefined;
+  }
+  return auth;
+}
+
+async function redirect(
+  engine: Engine,
+  extras: DeadBes,
+  req: IncomingMessage,
+  res: ServerResponse,
+  auth: { user: string; password: string },
+  label: string,
+): Promise<void> {
+  const f = engine.faults.take(['dead_be', 'no_backend', 'fe_error'], label);
+  if (f?.type === 'no_backend' || engine.bePorts.length === 0) {
+    return sendFe(
+      res,
+      restBaseResult(
+        'No backend available for load, please check the status of your backends. policy: needScheduleAvailable=false, needQueryAvailable=false, needLoadAvailable=true, resourceTags=[{"location" : "default"}], preferComputeNode=false, preferLocalBackend=false, allowOnSameHost=false',
+      ),
+    );
+  }
+  if (f?.type === 'fe_error') {
+    const msg = f.msg ?? 'injected FE error';
+    return sendFe(res, f.shape === 'response' ? responseBody(msg, 1, msg) : restBaseResult(msg));
+  }
+  let port: number;
+  if (f?.type === 'dead_be') port = f.mode === 'hang' ? await extras.hang() : await extras.refused();
+  else port = engine.nextBePort()!;
+  const url = new URL(req.url ?? '/', 'http://fe');
+  const userinfo = `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}`;
+  // URI(scheme, userInfo, host, port, path, "", null) + query: the trailing `?` is always there.
+  const location = `http://${userinfo}@${engine.config.host}:${port}${url.pathname}?${url.search.slice(1)}`;
+  engine.counters.redirects++;
+  res.writeHead(307, {
+    Location: location,
+    'Content-Type': 'text/html;charset=utf-8',
+    'Content-Length': 0,
+    Connection: 'close',
+  });
+  res.end();
+}
+
+async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://fe');
+  const path = url.pathname;
+  const h = req.headers;
+
+  let m = LOAD_RE.exec(path);
+  if (m && req.method === 'PUT') {
+    const db = decodeURIComponent(m[1]!);
+    const table = decodeURIComponent(m[2]!);
+    const gc = parseGroupCommit(header(h, 'group_commit'));
+    if (gc === 'invalid') {
+      return sendFe(res, restBaseResult('Header `group_commit` can only be `sync_mode`, `async_mode` or `off_mode`.'));
+    }
+    if (gc === 'async_mode' && engine.faults.take(['schema_change_block'], '', table)) {
+      return sendFe(res, restBaseResult(`insert table ${table} is blocked on schema change`));
+    }
+    const auth = authenticate(engine, req, res);
+    if (!auth) return;
+    if (header(h, 'expect') === undefined) return sendFe(res, restBaseResult('There is no 100-continue header'));
+    if (db === '') return sendFe(res, restBaseResult('No database selected.'));
+    if (table === '') return sendFe(res, restBaseResult('No table selected.'));
+    if (gc !== undefined && gc !== 'off_mode') {
+      if (!engine.hasDb(db)) return sendFe(res, restBaseResult('Database not found.'));
+      if (!engine.table(db, table)) return sendFe(res, restBaseResult('OlapTable not found.'));
+    }
+    return redirect(engine, extras, req, res, auth, header(h, 'label') ?? '');
+  }
+
+  m = TWO_PC_RE.exec(path);
+  if (m && req.method === 'PUT') {
+    const auth = authenticate(engine, req, res);
+    if (!auth) return;
+    if (decodeURIComponent(m[1]!) === '') return sendFe(res, restBaseResult('No database selected.'));
+    if (!header(h, 'txn_id') && !header(h, 'label'))
+      return sendFe(res, restBaseResult('No transaction id or label selected.'));
+    if (!header(h, 'txn_operation')) {
+      return sendFe(res, restBaseResult("No transaction operation('commit' or 'abort') selected."));
+    }
+    return redirect(engine, extras, req, res, auth, header(h, 'label') ?? '');
+  }
+
+  m = LOAD_STATE_RE.exec(path);
+  if (m && req.method === 'GET') {
+    if (!authenticate(engine, req, res)) return;
+    const label = url.searchParams.get('label');
+    if (!label) return sendFe(res, responseBody('No label selected', 403, 'No label selected'), false);
+    const db = decodeURIComponent(m[1]!);
+    if (!engine.hasDb(db)) return sendFe(res, responseBody(`unknown database, database=${db}`, 1, null), false);
+    const t = engine.txns.latest(db, label);
+    return sendFe(res, responseBody('success', 0, t ? t.state : 'UNKNOWN'), false);
+  }
+
+  if (path === '/api/backends' && req.method === 'GET') {
+    if (!authenticate(engine, req, res)) return;
+    const backends = engine.bePorts.map((port) => ({ ip: engine.config.host, http_port: port, is_alive: true }));
+    return sendFe(res, responseBody('success', 0, { backends }), false);
+  }
+  if (path === '/api/health' && req.method === 'GET') {
+    return sendFe(
+      res,
+      responseBody('success', 0, {
+        online_backend_num: engine.bePorts.length,
+        total_backend_num: engine.bePorts.length,
+      }),
+      false,
+    );
+  }
+  if (path === '/api/bootstrap' && req.method === 'GET') {
+    return sendFe(
+      res,
+      responseBody('success', 0, { replayedJournalId: 0, queryPort: 0, rpcPort: 0, version: engine.profile.name }),
+      false,
+    );
+  }
+  // Spring's answer to an unmapped path or method (UNVERIFIED exact body).
+  sendFe(
+    res,
+    JSON.stringify({ timestamp: new Date().toISOString(), status: 404, error: 'Not Found', path }),
+    true,
+    404,
+  );
+}

@@ -1,0 +1,260 @@
+// Stream Load request headers → load options, with the BE's error texts (doris-stream-load.md §1.3, §2).
+// Checks are split as the BE splits them: `headerChecks` run in on_header before the transaction begins
+// (no txn, TxnId -1); `planOptions` run in _process_put after begin-txn, so a failure there rolls back.
+import { type ColumnMapping, type Expr, parseColumns, parseExpr } from './columns.ts';
+import { type CsvOptions, parseSeparator } from './csv.ts';
+import { beMessage, feMessage, type Profile } from './profile.ts';
+
+export type Headers = Record<string, string | string[] | undefined>;
+
+export function header(h: Headers, name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export type GroupCommitMode = 'off_mode' | 'sync_mode' | 'async_mode';
+
+export interface HeaderInfo {
+  /** Empty when the client sent none (a UUID is generated later unless group commit is used). */
+  label: string;
+  twoPhase: boolean;
+  groupCommit: GroupCommitMode | undefined;
+  /** Whether group commit will actually be used (mode on, body non-empty or chunked, no 2PC / partial update). */
+  useGroupCommit: boolean;
+  user: string;
+  password: string;
+  format: string;
+  contentLength: number | undefined;
+  chunked: boolean;
+  timeoutS: number;
+}
+
+export interface LoadOptions {
+  format: 'csv' | 'csv_with_names' | 'csv_with_names_and_types' | 'json';
+  csv: CsvOptions;
+  skipLines: number;
+  columns: ColumnMapping | undefined;
+  where: Expr | undefined;
+  stripOuterArray: boolean;
+  readJsonByLine: boolean;
+  jsonpaths: (string | number)[][] | undefined;
+  jsonRoot: (string | number)[] | undefined;
+  strictMode: boolean;
+  maxFilterRatio: number;
+  compressGz: boolean;
+  comment: string;
+}
+
+export class LoadError extends Error {}
+
+const FORMATS = new Set(['csv', 'csv_with_names', 'csv_with_names_and_types', 'json', 'parquet', 'orc', 'arrow']);
+const JSON_MAX_BYTES = 100 * 1024 * 1024;
+
+/** Decodes `Authorization: Basic …`; undefined when absent or unparsable. */
+export function basicAuth(value: string | undefined): { user: string; password: string } | undefined {
+  if (!value) return undefined;
+  const m = /^Basic\s+(\S+)$/i.exec(value.trim());
+  if (!m) return undefined;
+  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  if (colon < 0) return undefined;
+  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+export function parseGroupCommit(v: string | undefined): GroupCommitMode | undefined | 'invalid' {
+  if (v === undefined) return undefined;
+  const l = v.toLowerCase();
+  return l === 'off_mode' || l === 'sync_mode' || l === 'async_mode' ? l : 'invalid';
+}
+
+/** BE on_header / _on_header checks. Throws LoadError with the reply Message. */
+export function headerChecks(h: Headers, p: Profile): HeaderInfo {
+  const label = header(h, 'label') ?? '';
+  const twoPhase = header(h, 'two_phase_commit') === 'true';
+  const gc = parseGroupCommit(header(h, 'group_commit'));
+  if (gc === 'invalid') {
+    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', 'group_commit can only be [async_mode, sync_mode, off_mode]'));
+  }
+  const chunked = /chunked/i.test(header(h, 'transfer-encoding') ?? '');
+  const clText = header(h, 'content-length');
+  const contentLength = clText === undefined ? undefined : Number(clText);
+  const partial =
+    header(h, 'partial_columns') === 'true' || /^UPDATE_/i.test(header(h, 'unique_key_update_mode') ?? '');
+  const useGroupCommit =
+    gc !== undefined &&
+    gc !== 'off_mode' &&
+    (chunked || (contentLength ?? 0) > 0) &&
+    !twoPhase &&
+    !partial &&
+    header(h, 'partitions') === undefined &&
+    header(h, 'temporary_partitions') === undefined;
+  if (useGroupCommit && label !== '') {
+    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', "label and group_commit can't be set at the same time"));
+  }
+  const auth = basicAuth(header(h, 'authorization'));
+  if (!auth) throw new LoadError(beMessage(p, p.authCode, 'no valid Basic authorization'));
+  const format = (header(h, 'format') ?? '').toLowerCase() || 'csv';
+  if (!FORMATS.has(format))
+    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `unknown data format, format=${header(h, 'format')}`));
+  const byLine = readJsonByLine(h, p);
+  if (format === 'json' && !byLine && (contentLength ?? 0) > JSON_MAX_BYTES) {
+    throw new LoadError(
+      `[E-217]The size of this load exceed the max size of json type data  data size: ${contentLength}, max size: ${JSON_MAX_BYTES}. Please set read_json_by_line to true or split the data`,
+    );
+  }
+  if (contentLength === undefined && !chunked) {
+    throw new LoadError(
+      beMessage(
+        p,
+        'INVALID_ARGUMENT',
+        'content_length is empty and transfer-encoding!=chunked, please set content_length or transfer-encoding=chunked',
+      ),
+    );
+  }
+  if (contentLength !== undefined && chunked) {
+    throw new LoadError(
+      beMessage(p, 'INVALID_ARGUMENT', 'please do not set both content_length and transfer-encoding'),
+    );
+  }
+  const timeoutText = header(h, 'timeout');
+  let timeoutS = 259200;
+  if (timeoutText !== undefined) {
+    if (!/^\s*[+-]?\d+/.test(timeoutText)) {
+      throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `Invalid format of 'timeout': '${timeoutText}', stoi`));
+    }
+    timeoutS = Number.parseInt(timeoutText, 10);
+  }
+  return {
+    label,
+    twoPhase,
+    groupCommit: gc,
+    useGroupCommit,
+    user: auth.user,
+    password: auth.password,
+    format,
+    contentLength,
+    chunked,
+    timeoutS,
+  };
+}
+
+function readJsonByLine(h: Headers, p: Profile): boolean {
+  const v = header(h, 'read_json_by_line');
+  if (v !== undefined) return v.toLowerCase() === 'true';
+  if (header(h, 'strip_outer_array') === undefined) return p.readJsonByLineDefault;
+  return false;
+}
+
+function boolHeader(h: Headers, name: string): boolean {
+  return (header(h, name) ?? '').toLowerCase() === 'true';
+}
+
+function singleChar(h: Headers, name: string, p: Profile): number {
+  const v = header(h, name);
+  if (v === undefined || v === '') return -1;
+  const b = Buffer.from(v, 'utf8');
+  if (b.length !== 1)
+    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `${name} must be single-char, actually is ${v}`));
+  return b[0]!;
+}
+
+/** Parses `$.a.b[0]` / `$['a']` into path steps. */
+export function parseJsonPath(path: string): (string | number)[] {
+  const p = path.trim();
+  if (!p.startsWith('$')) throw new Error(`json path must start with $: ${path}`);
+  const steps: (string | number)[] = [];
+  const re = /\.([^.[\]]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/g;
+  let i = 1;
+  for (;;) {
+    re.lastIndex = i;
+    const m = re.exec(p);
+    if (!m || m.index !== i) break;
+    if (m[1] !== undefined) steps.push(m[1] === '*' ? '*' : m[1]);
+    else if (m[2] !== undefined) steps.push(Number(m[2]));
+    else steps.push((m[3] ?? m[4])!);
+    i = re.lastIndex;
+  }
+  if (i !== p.length) throw new Error(`unsupported json path ${path}`);
+  return steps;
+}
+
+/** _process_put: option values that the FE planner checks after the txn began. */
+export function planOptions(h: Headers, p: Profile, info: HeaderInfo): LoadOptions {
+  const strict = header(h, 'strict_mode');
+  if (strict !== undefined && !/^(true|false)$/i.test(strict)) {
+    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', 'Invalid strict mode format. Must be bool type'));
+  }
+  const format = info.format;
+  if (format === 'parquet' || format === 'orc' || format === 'arrow') {
+    throw new LoadError(beMessage(p, 'NOT_IMPLEMENTED_ERROR', `the Doris emulator does not read format ${format}`));
+  }
+  const compress = (header(h, 'compress_type') ?? '').toLowerCase();
+  if (compress !== '' && format === 'json' && !p.jsonCompress) {
+    throw new LoadError(beMessage(p, 'INTERNAL_ERROR', 'compress data of JSON format is not supported.'));
+  }
+  if (compress !== '' && compress !== 'gz' && compress !== 'plain') {
+    throw new LoadError(beMessage(p, 'NOT_IMPLEMENTED_ERROR', `the Doris emulator does not decompress ${compress}`));
+  }
+  const skipText = header(h, 'skip_lines');
+  let skipLines = 0;
+  if (skipText !== undefined) {
+    skipLines = Number.parseInt(skipText, 10);
+    if (!(skipLines >= 0)) throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `Invalid skip_lines: ${skipText}`));
+  }
+  if (format === 'csv_with_names') skipLines = 1;
+  if (format === 'csv_with_names_and_types') skipLines = 2;
+  let csv: CsvOptions;
+  try {
+    csv = {
+      columnSeparator: parseSeparator(header(h, 'column_separator') ?? '\t'),
+      lineDelimiter: parseSeparator(header(h, 'line_delimiter') ?? '\n'),
+      enclose: singleChar(h, 'enclose', p),
+      escape: singleChar(h, 'escape', p),
+      trimDoubleQuotes: boolHeader(h, 'trim_double_quotes'),
+    };
+  } catch (e) {
+    if (e instanceof LoadError) throw e;
+    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', (e as Error).message));
+  }
+  if (csv.columnSeparator.length === 0 || csv.lineDelimiter.length === 0) {
+    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', 'Column separator is null or empty'));
+  }
+  let columns: ColumnMapping | undefined;
+  let where: Expr | undefined;
+  let jsonpaths: (string | number)[][] | undefined;
+  let jsonRoot: (string | number)[] | undefined;
+  try {
+    const c = header(h, 'columns');
+    if (c !== undefined && c.trim() !== '') columns = parseColumns(c);
+    const w = header(h, 'where');
+    if (w !== undefined && w.trim() !== '') where = parseExpr(w);
+    const jp = header(h, 'jsonpaths');
+    if (jp !== undefined && jp.trim() !== '') {
+      const list = JSON.parse(jp) as unknown;
+      if (!Array.isArray(list) || !list.every((x) => typeof x === 'string'))
+        throw new Error('jsonpaths must be a JSON array of strings');
+      jsonpaths = (list as string[]).map(parseJsonPath);
+    }
+    const jr = header(h, 'json_root');
+    if (jr !== undefined && jr.trim() !== '') jsonRoot = parseJsonPath(jr);
+  } catch (e) {
+    throw new LoadError(feMessage(p, 'ANALYSIS_ERROR', (e as Error).message));
+  }
+  const ratioText = header(h, 'max_filter_ratio');
+  const maxFilterRatio = ratioText === undefined ? 0 : Number.parseFloat(ratioText) || 0;
+  return {
+    format: format as LoadOptions['format'],
+    csv,
+    skipLines,
+    columns,
+    where,
+    stripOuterArray: boolHeader(h, 'strip_outer_array'),
+    readJsonByLine: readJsonByLine(h, p),
+    jsonpaths,
+    jsonRoot,
+    strictMode: (strict ?? '').toLowerCase() === 'true',
+    maxFilterRatio,
+    compressGz: compress === 'gz',
+    comment: header(h, 'comment') ?? '',
+  };
+}

@@ -1,0 +1,347 @@
+// The FE's MySQL-protocol port (doris-stream-load.md §8) on mysql2's server side: handshake with
+// mysql_native_password, DESC[RIBE] with Doris's six VARCHAR columns and the profile's type spelling,
+// ALTER TABLE … ADD COLUMN, CREATE DATABASE/TABLE (Doris DDL), SHOW TRANSACTION … WHERE LABEL,
+// SHOW DATABASES/TABLES, USE, SET and SELECT of literals — enough for mysql2 clients and the sinker.
+import { createHash } from 'node:crypto';
+import mysql from 'mysql2';
+import { parseCreateTable } from './ddl.ts';
+import { spellType } from './doris-types.ts';
+import type { Engine } from './engine.ts';
+import type { Txn } from './txns.ts';
+
+interface Conn {
+  on(event: string, fn: (...args: never[]) => void): void;
+  serverHandshake(args: Record<string, unknown>): void;
+  writeColumns(cols: Record<string, unknown>[]): void;
+  writeTextRow(row: (string | null)[]): void;
+  writeEof(): void;
+  writeOk(args?: Record<string, unknown>): void;
+  writeError(args: { message: string; code: number }): void;
+  stream: { remoteAddress?: string; on(event: string, fn: () => void): void; destroy(): void };
+}
+
+export interface QueryServer {
+  listen(port: number, host: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const VARCHAR = 253;
+const UTF8 = 33;
+let connectionSeq = 1;
+
+function column(name: string): Record<string, unknown> {
+  return {
+    catalog: 'def',
+    schema: '',
+    table: '',
+    orgTable: '',
+    name,
+    orgName: name,
+    characterSet: UTF8,
+    columnLength: 1020,
+    columnType: VARCHAR,
+    flags: 0,
+    decimals: 0,
+  };
+}
+
+class SqlError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const fe = (msg: string) => `errCode = 2, detailMessage = ${msg}`;
+
+const sha1 = (...parts: Buffer[]) => {
+  const h = createHash('sha1');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/** mysql_native_password: token = SHA1(pw) XOR SHA1(seed + SHA1(SHA1(pw))). */
+export function nativePasswordOk(seed: Buffer, token: Buffer, password: string): boolean {
+  const stage1 = sha1(Buffer.from(password, 'utf8'));
+  const mask = sha1(seed, sha1(stage1));
+  if (token.length !== stage1.length) return false;
+  for (let i = 0; i < token.length; i++) if ((token[i]! ^ mask[i]!) !== stage1[i]) return false;
+  return true;
+}
+
+function unquote(id: string): string {
+  return id.replace(/^`|`$/g, '');
+}
+
+function timeText(ms: number): string | null {
+  if (ms < 0) return null;
+  const d = new Date(ms);
+  return d.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export function createQueryServer(engine: Engine): QueryServer {
+  const sockets = new Set<{ destroy(): void }>();
+  const server = mysql.createServer((raw) => {
+    const conn = raw as unknown as Conn;
+    let currentDb = '';
+    sockets.add(conn.stream);
+    conn.stream.on('close', () => sockets.delete(conn.stream));
+    conn.on('error', () => {});
+    conn.serverHandshake({
+      protocolVersion: 10,
+      serverVersion: '5.7.99',
+      connectionId: connectionSeq++,
+      statusFlags: 2,
+      characterSet: UTF8,
+      // LONG_PASSWORD|FOUND_ROWS|LONG_FLAG|CONNECT_WITH_DB|PROTOCOL_41|TRANSACTIONS|SECURE_CONNECTION|MULTI_RESULTS|PLUGIN_AUTH
+      capabilityFlags: 0x000aa20f,
+      authCallback: (
+        params: {
+          user: string;
+          database?: string;
+          address?: string;
+          authPluginData1: Buffer;
+          authPluginData2: Buffer;
+          authToken: Buffer;
+        },
+        cb: (err: null, mysqlError?: { message: string; code: number }) => void,
+      ) => {
+        const pw = engine.config.password;
+        const user = params.user.replace(/@.*$/, '');
+        const token = params.authToken ?? Buffer.alloc(0);
+        const ok =
+          user === engine.config.user &&
+          (pw === ''
+            ? token.length === 0
+            : nativePasswordOk(Buffer.concat([params.authPluginData1, params.authPluginData2]), token, pw));
+        if (!ok) {
+          const ip = (params.address ?? '').replace(/^::ffff:/, '');
+          cb(null, {
+            message: `Access denied for user '${params.user}'@'${ip}' (using password: ${token.length ? 'YES' : 'NO'})`,
+            code: 1045,
+          });
+          return;
+        }
+        if (params.database) currentDb = params.database;
+        cb(null);
+      },
+    });
+    const run = (sql: string) => {
+      handle(engine, sql, currentDb, (db) => {
+        currentDb = db;
+      })
+        .then((result) => {
+          if (!result) return conn.writeOk();
+          conn.writeColumns(result.columns.map(column));
+          for (const row of result.rows) conn.writeTextRow(row);
+          conn.writeEof();
+        })
+        .catch((e: unknown) => {
+          const code = e instanceof SqlError ? e.code : 1105;
+          conn.writeError({ code, message: e instanceof SqlError ? e.message : fe((e as Error).message) });
+        });
+    };
+    conn.on('query', run as never);
+    // mysql2 routes SET (and PREPARE) statements to this event.
+    conn.on('stmt_prepare', ((sql: string) => {
+      if (/^\s*SET\b/i.test(sql)) conn.writeOk();
+      else conn.writeError({ code: 1105, message: fe('prepared statements are not supported by the Doris emulator') });
+    }) as never);
+    conn.on('init_db', ((db: string) => {
+      if (!engine.hasDb(db)) conn.writeError({ code: 1049, message: fe(`Unknown database '${db}'`) });
+      else {
+        currentDb = db;
+        conn.writeOk();
+      }
+    }) as never);
+  });
+  return {
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        const inner = (server as unknown as { _server: import('node:net').Server })._server;
+        inner.once('error', reject);
+        inner.listen(port, host, () => resolve((inner.address() as import('node:net').AddressInfo).port));
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface ResultSet {
+  columns: string[];
+  rows: (string | null)[][];
+}
+
+function tableRef(engine: Engine, ref: string, currentDb: string): { db: string; table: string } {
+  const parts = ref.split('.').map(unquote);
+  const db = parts.length > 1 ? parts[0]! : currentDb;
+  const table = parts[parts.length - 1]!;
+  if (!db) throw new SqlError(1046, fe('No database selected'));
+  if (!engine.hasDb(db)) throw new SqlError(1049, fe(`Unknown database '${db}'`));
+  if (!engine.table(db, table)) throw new SqlError(1051, fe(`Unknown table '${table}'`));
+  return { db, table };
+}
+
+const TXN_COLUMNS = [
+  'TransactionId',
+  'Label',
+  'Coordinator',
+  'TransactionStatus',
+  'LoadJobSourceType',
+  'PrepareTime',
+  'PreCommitTime',
+  'CommitTime',
+  'PublishTime',
+  'FinishTime',
+  'Reason',
+  'ErrorReplicasCount',
+  'ListenerId',
+  'TimeoutMs',
+  'ErrMsg',
+];
+
+function txnRow(t: Txn): (string | null)[] {
+  return [
+    String(t.id),
+    t.label,
+    `BE: 127.0.0.1`,
+    t.state,
+    'BACKEND_STREAMING',
+    timeText(t.prepareTime),
+    timeText(t.precommitTime),
+    timeText(t.commitTime),
+    timeText(t.state === 'VISIBLE' ? t.finishTime : -1),
+    timeText(t.finishTime),
+    t.reason,
+    '0',
+    '-1',
+    String(t.timeoutMs),
+    '',
+  ];
+}
+
+function likeToRegex(pattern: string): RegExp {
+  const re = pattern
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/%/g, '.*')
+    .replace(/_/g, '.');
+  return new RegExp(`^${re}$`, 's');
+}
+
+/** Executes one statement; undefined means an OK packet. */
+async function handle(
+  engine: Engine,
+  sqlText: string,
+  currentDb: string,
+  use: (db: string) => void,
+): Promise<ResultSet | undefined> {
+  const sql = sqlText.trim().replace(/;\s*$/, '');
+  let m = /^(?:DESC|DESCRIBE)\s+(\S+?)(\s+ALL)?$/i.exec(sql);
+  if (m) {
+    const { db, table } = tableRef(engine, m[1]!, currentDb);
+    const s = engine.table(db, table)!;
+    const rows = s.columns.map((c) => {
+      const extra: string[] = [];
+      if (!c.isKey && c.aggregation) extra.push(c.aggregation);
+      if (c.autoIncrement) extra.push('AUTO_INCREMENT');
+      return [
+        c.name,
+        spellType(c.type, engine.profile),
+        c.nullable ? 'Yes' : 'No',
+        c.isKey ? 'true' : 'false',
+        c.defaultValue,
+        extra.join(','),
+      ];
+    });
+    return { columns: ['Field', 'Type', 'Null', 'Key', 'Default', 'Extra'], rows };
+  }
+  m = /^SHOW\s+TRANSACTION\s+(?:FROM\s+(\S+)\s+)?WHERE\s+(LABEL|ID)\s*(=|LIKE)\s*['"]?([^'"]*)['"]?$/i.exec(sql);
+  if (m) {
+    const db = m[1] ? unquote(m[1]) : currentDb;
+    if (!db) throw new SqlError(1046, fe('No database selected'));
+    if (!engine.hasDb(db)) throw new SqlError(1049, fe(`Unknown database '${db}'`));
+    const field = m[2]!.toUpperCase();
+    const value = m[4]!;
+    const match =
+      field === 'ID'
+        ? (t: Txn) => String(t.id) === value
+        : m[3]!.toUpperCase() === 'LIKE'
+          ? (t: Txn) => likeToRegex(value).test(t.label)
+          : (t: Txn) => t.label === value;
+    const txns = engine.txns.all(db).filter(match);
+    return { columns: TXN_COLUMNS, rows: txns.sort((a, b) => a.id - b.id).map(txnRow) };
+  }
+  m = /^ALTER\s+TABLE\s+(\S+)\s+ADD\s+COLUMN\s+(.+)$/is.exec(sql);
+  if (m) {
+    const { db, table } = tableRef(engine, m[1]!, currentDb);
+    let defs = m[2]!.trim();
+    let after: string | undefined;
+    const afterM = /\s+(AFTER\s+(\S+)|FIRST)\s*(?:TO\s+\S+)?$/i.exec(defs);
+    if (afterM && !defs.startsWith('(')) {
+      after = afterM[2] ? unquote(afterM[2]) : undefined;
+      defs = defs.slice(0, afterM.index);
+    }
+    if (defs.startsWith('(') && defs.endsWith(')')) defs = defs.slice(1, -1);
+    const parsed = parseCreateTable(`CREATE TABLE x (${defs}) DUPLICATE KEY(${defs.trim().split(/\s+/)[0]})`);
+    const keysType = engine.table(db, table)!.keysType;
+    for (const c of parsed.columns) {
+      c.isKey = false;
+      c.aggregation =
+        keysType === 'AGGREGATE'
+          ? (c.aggregation ?? 'REPLACE')
+          : keysType === 'UNIQUE' && !engine.profile.uniqueMowDefault
+            ? 'REPLACE'
+            : 'NONE';
+      await engine.addColumn(db, table, c, after);
+      after = c.name;
+    }
+    return undefined;
+  }
+  m = /^CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?(\S+)$/i.exec(sql);
+  if (m) {
+    const db = unquote(m[2]!);
+    if (engine.hasDb(db) && !m[1]) throw new SqlError(1007, fe(`Can't create database '${db}'; database exists`));
+    if (!engine.hasDb(db)) engine.tables.set(db, new Map());
+    return undefined;
+  }
+  if (/^CREATE\s+(EXTERNAL\s+)?TABLE\b/i.test(sql)) {
+    const qualified = /^CREATE\s+(?:EXTERNAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\.\S+/i.test(sql);
+    if (!qualified && !currentDb) throw new SqlError(1046, fe('No database selected'));
+    await engine.addDdl(sql, qualified ? undefined : currentDb);
+    return undefined;
+  }
+  m = /^USE\s+(\S+)$/i.exec(sql);
+  if (m) {
+    const db = unquote(m[1]!);
+    if (!engine.hasDb(db)) throw new SqlError(1049, fe(`Unknown database '${db}'`));
+    use(db);
+    return undefined;
+  }
+  if (/^SHOW\s+DATABASES$/i.test(sql)) {
+    return { columns: ['Database'], rows: [...engine.tables.keys()].sort().map((d) => [d]) };
+  }
+  m = /^SHOW\s+TABLES(?:\s+(?:FROM|IN)\s+(\S+))?$/i.exec(sql);
+  if (m) {
+    const db = m[1] ? unquote(m[1]) : currentDb;
+    if (!engine.hasDb(db)) throw new SqlError(1049, fe(`Unknown database '${db}'`));
+    return { columns: [`Tables_in_${db}`], rows: [...engine.tables.get(db)!.values()].map((t) => [t.name]) };
+  }
+  if (/^(SET|BEGIN|COMMIT|ROLLBACK)\b/i.test(sql)) return undefined;
+  m = /^SELECT\s+(.+?)(?:\s+AS\s+(\S+))?$/i.exec(sql);
+  if (m && !/\bFROM\b/i.test(sql)) {
+    const expr = m[1]!.trim();
+    const name = m[2] ? unquote(m[2]) : expr;
+    let value: string | null = expr;
+    if (/^@@(session\.|global\.)?version_comment$/i.test(expr)) value = 'Doris emulator';
+    else if (/^@@(session\.|global\.)?version$/i.test(expr) || /^version\(\)$/i.test(expr)) value = '5.7.99';
+    else if (/^@@/.test(expr)) value = null;
+    else if (/^database\(\)$/i.test(expr)) value = currentDb || null;
+    else if (/^'.*'$/.test(expr)) value = expr.slice(1, -1);
+    return { columns: [name], rows: [[value]] };
+  }
+  throw new SqlError(1105, fe(`the Doris emulator does not support this statement: ${sql.slice(0, 200)}`));
+}
