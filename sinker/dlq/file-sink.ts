@@ -1,0 +1,40 @@
+// The file DLQ: JSON lines appended and flushed to disk before `write` resolves, because the writer
+// loads the rest of a batch only once its refused rows are safely dead-lettered.
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type DlqRecord, toJsonLine } from './record.ts';
+
+export class FileDlqSink {
+  readonly path: string;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Append the records (serialised with other writes to the same file). */
+  write(records: readonly DlqRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const text = `${records.map(toJsonLine).join('\n')}\n`;
+    const next = this.#chain.then(() => this.#append(text));
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  async #append(text: string): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    const fh = await open(this.path, 'a');
+    try {
+      await fh.appendFile(text);
+      await fh.datasync();
+    } catch (e) {
+      throw new Error(`DLQ file ${this.path}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#chain;
+  }
+}

@@ -1,0 +1,104 @@
+// The file DLQ against a real temporary directory.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { DeadLetterQueue, recordsForRejected } from './dlq.ts';
+import { FileDlqSink } from './file-sink.ts';
+import { readDlqFile } from './reader.ts';
+import type { DlqRecord } from './record.ts';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'dlq-'));
+  dirs.push(d);
+  return d;
+}
+
+const rec = (offset: string, value: string): DlqRecord => ({
+  sink: 's',
+  topic: 't',
+  partition: 0,
+  offset,
+  reason: 'r',
+  time: '2026-11-24T00:00:00.000Z',
+  value: Buffer.from(value),
+  key: null,
+});
+
+test('records appended concurrently all land, in order per call, and read back', async () => {
+  const path = join(await tmp(), 'sub', 'dlq.jsonl');
+  const sink = new FileDlqSink(path);
+  await Promise.all([sink.write([rec('1', 'a'), rec('2', 'b')]), sink.write([rec('3', 'c')]), sink.write([])]);
+  await sink.close();
+  const text = await readFile(path, 'utf8');
+  assert.equal(text.split('\n').filter(Boolean).length, 3);
+  const back: DlqRecord[] = [];
+  for await (const r of readDlqFile(path)) back.push(r);
+  assert.deepEqual(
+    back.map((r) => [r.offset, r.value?.toString()]),
+    [
+      ['1', 'a'],
+      ['2', 'b'],
+      ['3', 'c'],
+    ],
+  );
+});
+
+test('readDlqFile names the line of a malformed record', async () => {
+  const path = join(await tmp(), 'bad.jsonl');
+  const sink = new FileDlqSink(path);
+  await sink.write([rec('1', 'a')]);
+  const { appendFile } = await import('node:fs/promises');
+  await appendFile(path, '{broken\n');
+  const it = readDlqFile(path);
+  assert.equal((await it.next()).value?.offset, '1');
+  await assert.rejects(it.next(), /bad\.jsonl:2: not JSON/);
+});
+
+test('DeadLetterQueue from config writes the file; with nothing configured it refuses', async () => {
+  const path = join(await tmp(), 'q.jsonl');
+  const dlq = DeadLetterQueue.fromConfig({ file_path: path });
+  assert.ok(dlq.enabled);
+  const records = recordsForRejected(
+    'sink',
+    { topic: 't', partition: 2 },
+    [{ index: 0, offset: '7', row: '{"id":1}', reason: 'too long' }],
+    undefined,
+    new Date('2026-11-24T01:02:03Z'),
+  );
+  await dlq.write(records);
+  await dlq.close();
+  const back: DlqRecord[] = [];
+  for await (const r of readDlqFile(path)) back.push(r);
+  assert.deepEqual(back, [
+    {
+      sink: 'sink',
+      topic: 't',
+      partition: 2,
+      offset: '7',
+      reason: 'too long',
+      time: '2026-11-24T01:02:03.000Z',
+      value: Buffer.from('{"id":1}'),
+      key: null,
+    },
+  ]);
+  await assert.rejects(new DeadLetterQueue([]).write(records), /no dead-letter queue configured/);
+  assert.throws(() => DeadLetterQueue.fromConfig({ kafka_topic: 'x' }), /no Kafka client/);
+});
+
+test('recordsForRejected prefers the original bytes when the pipeline kept them', () => {
+  const [r] = recordsForRejected(
+    's',
+    { topic: 't', partition: 0 },
+    [{ index: 0, offset: '5', row: 'enc', reason: 'x' }],
+    (o) => (o === '5' ? { value: Buffer.from('orig'), key: Buffer.from('k') } : undefined),
+  );
+  assert.equal(r?.value?.toString(), 'orig');
+  assert.equal(r?.key?.toString(), 'k');
+});

@@ -1,0 +1,103 @@
+// Read dead-lettered records back for `doris-sinker replay`: from the JSON-lines file, or from the
+// DLQ topic up to the end offsets it had when reading started.
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Kafka } from 'kafkajs';
+import { type DlqRecord, fromJsonLine, fromKafkaMessage } from './record.ts';
+
+/** Every record of a DLQ file, in order. A malformed line throws naming its line number. */
+export async function* readDlqFile(path: string): AsyncGenerator<DlqRecord> {
+  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (line.trim() === '') continue;
+    yield fromJsonLine(line, `${path}:${n}`);
+  }
+}
+
+export interface DlqTopicRecord extends DlqRecord {
+  /** Where the record sits in the DLQ topic. */
+  dlqPartition: number;
+  dlqOffset: string;
+}
+
+export interface ReadDlqTopicOptions {
+  kafka: Kafka;
+  topic: string;
+  /** Consumer group of the reader; replay commits its progress there. Default: a fresh group (reads everything). */
+  groupId?: string;
+  /** Stop when no record arrived for this long after the end offsets were reached, ms. */
+  idleMs?: number;
+}
+
+/** Records of the DLQ topic from the group's position (or the beginning) up to the end offsets seen at start. */
+export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<DlqTopicRecord> {
+  const admin = opts.kafka.admin();
+  await admin.connect();
+  let ends: Map<number, bigint>;
+  try {
+    const offsets = await admin.fetchTopicOffsets(opts.topic);
+    ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+  const remaining = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
+  if (remaining.size === 0) return;
+
+  const consumer = opts.kafka.consumer({ groupId: opts.groupId ?? `dlq-reader-${process.pid}-${Date.now()}` });
+  const queue: DlqTopicRecord[] = [];
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        const high = ends.get(partition) ?? 0n;
+        if (BigInt(message.offset) >= high) {
+          remaining.delete(partition);
+        } else {
+          try {
+            queue.push({
+              ...fromKafkaMessage(message, `${opts.topic}[${partition}]@${message.offset}`),
+              dlqPartition: partition,
+              dlqOffset: message.offset,
+            });
+          } catch (e) {
+            failure = e;
+          }
+          if (BigInt(message.offset) + 1n >= high) remaining.delete(partition);
+        }
+        notify();
+        // Backpressure: hold the fetch loop while the reader is behind.
+        while (queue.length > 1000 && failure === undefined) await new Promise((r) => setTimeout(r, 5));
+      },
+    });
+    for (;;) {
+      if (failure !== undefined) throw failure;
+      const next = queue.shift();
+      if (next) {
+        yield next;
+        if (opts.groupId) {
+          await consumer.commitOffsets([
+            { topic: opts.topic, partition: next.dlqPartition, offset: (BigInt(next.dlqOffset) + 1n).toString() },
+          ]);
+        }
+        continue;
+      }
+      if (remaining.size === 0) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, opts.idleMs ?? 1000);
+      });
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+}

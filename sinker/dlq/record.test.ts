@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type DlqRecord, fromJsonLine, fromKafkaMessage, toJsonLine, toKafkaMessage } from './record.ts';
+
+const rec = (value: Buffer | null, key: Buffer | null = null): DlqRecord => ({
+  sink: 's',
+  topic: 'events',
+  partition: 3,
+  offset: '9007199254740993',
+  reason: 'invalid JSON at byte 4',
+  time: '2026-11-24T06:00:00.000Z',
+  value,
+  key,
+});
+
+test('a text message is stored readable in the JSON line and comes back byte for byte', () => {
+  const r = rec(Buffer.from('{"id": 1, "s": "ü\\n"'), Buffer.from('k1'));
+  const line = toJsonLine(r);
+  assert.ok(!line.includes('\n'));
+  assert.match(line, /"value_encoding":"utf8"/);
+  assert.deepEqual(fromJsonLine(line), r);
+});
+
+test('non-UTF-8 bytes are stored base64 and come back exactly', () => {
+  const r = rec(Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+  const line = toJsonLine(r);
+  assert.match(line, /"value_encoding":"base64"/);
+  assert.deepEqual(fromJsonLine(line), r);
+});
+
+test('a tombstone (null value) survives', () => {
+  assert.deepEqual(fromJsonLine(toJsonLine(rec(null))), rec(null));
+});
+
+test('bad lines are refused with where and which field', () => {
+  assert.throws(() => fromJsonLine('{', 'f.jsonl:7'), /f\.jsonl:7: not JSON/);
+  assert.throws(() => fromJsonLine('{"sink":"s"}', 'f:1'), /field topic must be a string/);
+  const bad = JSON.parse(toJsonLine(rec(Buffer.from('x'))));
+  bad.value_encoding = 'hex';
+  assert.throws(() => fromJsonLine(JSON.stringify(bad)), /value_encoding must be utf8 or base64/);
+});
+
+test('Kafka form: original bytes as value, metadata in headers, and back', () => {
+  const r = rec(Buffer.from([1, 2, 3]), Buffer.from('key'));
+  const m = toKafkaMessage(r);
+  assert.deepEqual(m.value, Buffer.from([1, 2, 3]));
+  assert.equal(m.headers['dlq.offset'], '9007199254740993');
+  assert.equal(m.headers['dlq.reason'], 'invalid JSON at byte 4');
+  // kafkajs delivers header values as Buffers.
+  const headers = Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, Buffer.from(v)]));
+  assert.deepEqual(fromKafkaMessage({ key: m.key, value: m.value, headers }), r);
+  assert.throws(
+    () => fromKafkaMessage({ key: null, value: null, headers: {} }, 'dlq[0]@5'),
+    /dlq\[0\]@5: header dlq.partition missing/,
+  );
+});

@@ -1,0 +1,148 @@
+// A dead-lettered message and its two stored forms: a JSON line (file DLQ) and a Kafka message
+// (topic DLQ: the original bytes as the value, the metadata in headers). Pure.
+import { isUtf8 } from 'node:buffer';
+
+export interface DlqRecord {
+  /** Sink that dead-lettered it. */
+  sink: string;
+  /** Where the original message was read. */
+  topic: string;
+  partition: number;
+  offset: string;
+  /** Why: invalid JSON, Doris's data-quality reason, a fatal load error, ... */
+  reason: string;
+  /** When it was dead-lettered (ISO 8601). */
+  time: string;
+  /** The original message value, byte for byte (null for a tombstone). */
+  value: Buffer | null;
+  /** The original message key. */
+  key: Buffer | null;
+}
+
+interface JsonLine {
+  sink: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  reason: string;
+  time: string;
+  value: string | null;
+  value_encoding: 'utf8' | 'base64' | null;
+  key?: string | null;
+  key_encoding?: 'utf8' | 'base64' | null;
+}
+
+function encodeBytes(b: Buffer | null): [string | null, 'utf8' | 'base64' | null] {
+  if (b === null) return [null, null];
+  // Readable when it is text (the usual JSON message); base64 keeps any other bytes exact.
+  return isUtf8(b) ? [b.toString('utf8'), 'utf8'] : [b.toString('base64'), 'base64'];
+}
+
+function decodeBytes(s: string | null | undefined, enc: string | null | undefined, what: string): Buffer | null {
+  if (s === null || s === undefined) return null;
+  if (enc === 'utf8') return Buffer.from(s, 'utf8');
+  if (enc === 'base64') return Buffer.from(s, 'base64');
+  throw new Error(`DLQ record: ${what}_encoding must be utf8 or base64, got ${JSON.stringify(enc)}`);
+}
+
+/** One JSON line (no trailing newline). */
+export function toJsonLine(r: DlqRecord): string {
+  const [value, valueEnc] = encodeBytes(r.value);
+  const line: JsonLine = {
+    sink: r.sink,
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    reason: r.reason,
+    time: r.time,
+    value,
+    value_encoding: valueEnc,
+  };
+  if (r.key !== null) {
+    const [key, keyEnc] = encodeBytes(r.key);
+    line.key = key;
+    line.key_encoding = keyEnc;
+  }
+  return JSON.stringify(line);
+}
+
+export function fromJsonLine(text: string, where = 'DLQ line'): DlqRecord {
+  let o: JsonLine;
+  try {
+    o = JSON.parse(text) as JsonLine;
+  } catch (e) {
+    throw new Error(`${where}: not JSON (${(e as Error).message})`);
+  }
+  for (const f of ['sink', 'topic', 'offset', 'reason', 'time'] as const) {
+    if (typeof o[f] !== 'string') throw new Error(`${where}: field ${f} must be a string`);
+  }
+  if (!Number.isInteger(o.partition)) throw new Error(`${where}: field partition must be an integer`);
+  return {
+    sink: o.sink,
+    topic: o.topic,
+    partition: o.partition,
+    offset: o.offset,
+    reason: o.reason,
+    time: o.time,
+    value: decodeBytes(o.value, o.value_encoding, `${where}: value`),
+    key: decodeBytes(o.key, o.key_encoding, `${where}: key`),
+  };
+}
+
+export const DLQ_HEADER = {
+  sink: 'dlq.sink',
+  topic: 'dlq.topic',
+  partition: 'dlq.partition',
+  offset: 'dlq.offset',
+  reason: 'dlq.reason',
+  time: 'dlq.time',
+} as const;
+
+export interface DlqKafkaMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export function toKafkaMessage(r: DlqRecord): DlqKafkaMessage {
+  return {
+    key: r.key,
+    value: r.value,
+    headers: {
+      [DLQ_HEADER.sink]: r.sink,
+      [DLQ_HEADER.topic]: r.topic,
+      [DLQ_HEADER.partition]: String(r.partition),
+      [DLQ_HEADER.offset]: r.offset,
+      [DLQ_HEADER.reason]: r.reason,
+      [DLQ_HEADER.time]: r.time,
+    },
+  };
+}
+
+type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
+
+function header(headers: Record<string, HeaderValue> | undefined, name: string, where: string): string {
+  let v = headers?.[name];
+  if (Array.isArray(v)) v = v[0];
+  if (v === undefined) throw new Error(`${where}: header ${name} missing`);
+  return typeof v === 'string' ? v : v.toString('utf8');
+}
+
+/** A DLQ topic message (as kafkajs delivers it) back into a record. */
+export function fromKafkaMessage(
+  m: { key: Buffer | null; value: Buffer | null; headers?: Record<string, HeaderValue> },
+  where = 'DLQ message',
+): DlqRecord {
+  const partition = Number(header(m.headers, DLQ_HEADER.partition, where));
+  if (!Number.isInteger(partition)) throw new Error(`${where}: header ${DLQ_HEADER.partition} is not an integer`);
+  return {
+    sink: header(m.headers, DLQ_HEADER.sink, where),
+    topic: header(m.headers, DLQ_HEADER.topic, where),
+    partition,
+    offset: header(m.headers, DLQ_HEADER.offset, where),
+    reason: header(m.headers, DLQ_HEADER.reason, where),
+    time: header(m.headers, DLQ_HEADER.time, where),
+    value: m.value,
+    key: m.key,
+  };
+}
