@@ -1,0 +1,192 @@
+// The DorisSink CRD on the real kube-apiserver: valid resources are stored with defaults, invalid
+// ones are refused at `kubectl apply` with a message naming the field; explain, printer columns and
+// the scale subresource work.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { fullSpec, minimalSink } from '../../../operator/api/example.ts';
+import type { DorisSink } from '../../../operator/api/types.ts';
+import { applyCrd, deleteNamespace, freshNamespace, getSink, kubeConfig, kubectl, waitFor } from './support.ts';
+
+let kc: KubeConfig;
+let ns: string;
+
+before(async () => {
+  kc = kubeConfig();
+  await applyCrd(kc);
+  ns = await freshNamespace(kc, 'crd');
+});
+after(async () => {
+  if (ns) await deleteNamespace(kc, ns);
+});
+
+function sinkYaml(mutate: (s: DorisSink) => void, name = 'events'): string {
+  const s = minimalSink(name, ns);
+  delete s.metadata.uid;
+  delete s.metadata.generation;
+  mutate(s);
+  return stringify(s);
+}
+
+function apply(yaml: string, dryRun = true) {
+  return kubectl(['apply', ...(dryRun ? ['--dry-run=server'] : []), '-f', '-'], yaml);
+}
+
+test('a minimal sink is accepted and stored with the schema defaults', async () => {
+  const r = apply(
+    sinkYaml(() => {}, 'minimal'),
+    false,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const s = await getSink(kc, ns, 'minimal');
+  assert.equal(s.spec.scaling?.minReplicas, 1);
+  assert.equal(s.spec.scaling?.mode, 'builtin');
+  assert.equal(s.spec.schema?.mode, 'auto');
+  assert.equal(s.spec.batch?.maxBatchInterval, '5s');
+  assert.equal(s.spec.doris.queryPort, 9030);
+  assert.equal(s.spec.doris.streamLoad?.format, 'json');
+  assert.equal(s.spec.paused, false);
+});
+
+test('the example setting every field is accepted', () => {
+  const r = apply(
+    sinkYaml((s) => {
+      s.spec = fullSpec();
+    }, 'full'),
+  );
+  assert.equal(r.status, 0, r.stderr);
+});
+
+const invalid: [string, (s: DorisSink) => void, RegExp][] = [
+  [
+    'minReplicas > maxReplicas',
+    (s) => {
+      s.spec.scaling = { minReplicas: 5, maxReplicas: 2 };
+    },
+    /spec\.scaling\.minReplicas: Invalid value: .*scaling\.minReplicas must be less than or equal to scaling\.maxReplicas/,
+  ],
+  [
+    'manual schema without columns',
+    (s) => {
+      s.spec.schema = { mode: 'manual' };
+    },
+    /spec\.schema\.columns: .*schema\.columns must list at least one column when schema\.mode is manual/,
+  ],
+  [
+    'columns with auto schema',
+    (s) => {
+      s.spec.schema = { mode: 'auto', columns: [{ name: 'id', type: 'BIGINT' }] };
+    },
+    /schema\.columns is only allowed when schema\.mode is manual/,
+  ],
+  [
+    'unknown scaling mode',
+    (s) => {
+      (s.spec.scaling as Record<string, unknown>) = { mode: 'magic' };
+    },
+    /spec\.scaling\.mode: Unsupported value: "magic"/,
+  ],
+  [
+    'missing doris section',
+    (s) => {
+      delete (s.spec as Partial<DorisSink['spec']>).doris;
+    },
+    /spec\.doris: Required value/,
+  ],
+  [
+    'no brokers',
+    (s) => {
+      s.spec.kafka.brokers = [];
+    },
+    /spec\.kafka\.brokers: Invalid value/,
+  ],
+  [
+    'duration without unit',
+    (s) => {
+      s.spec.batch = { maxBatchInterval: '5' };
+    },
+    /spec\.batch\.maxBatchInterval: Invalid value: "5"/,
+  ],
+  [
+    'Stream Load property the sinker owns',
+    (s) => {
+      s.spec.doris.streamLoad = { properties: { label: 'x' } };
+    },
+    /label, format and columns are set by the sinker/,
+  ],
+  [
+    'plaintext password instead of a Secret reference',
+    (s) => {
+      (s.spec.doris as unknown as Record<string, unknown>).password = 'hunter2';
+    },
+    /unknown field "spec\.doris\.password"/,
+  ],
+  [
+    'Redis URL without a Secret reference',
+    (s) => {
+      (s.spec as unknown as Record<string, unknown>).dedupe = { redisUrl: 'redis://x' };
+    },
+    /spec\.dedupe\.redisUrlSecretRef: Required value|unknown field "spec\.dedupe\.redisUrl"/,
+  ],
+  [
+    'negative lagPerReplica',
+    (s) => {
+      s.spec.scaling = { lagPerReplica: 0 };
+    },
+    /spec\.scaling\.lagPerReplica: Invalid value: 0/,
+  ],
+];
+
+for (const [name, mutate, expected] of invalid) {
+  test(`refused: ${name}`, () => {
+    const r = apply(sinkYaml(mutate, 'bad'));
+    assert.notEqual(r.status, 0, `accepted: ${name}`);
+    assert.match(r.stderr, expected);
+  });
+}
+
+test('refused: a name longer than the children allow', () => {
+  const r = apply(sinkYaml(() => {}, 'x'.repeat(60)));
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /metadata\.name must be at most 55 characters/);
+});
+
+test('groupId is immutable once set', () => {
+  const y = (g: string) =>
+    sinkYaml((s) => {
+      s.spec.kafka.groupId = g;
+    }, 'grouped');
+  assert.equal(apply(y('group-a'), false).status, 0);
+  const r = apply(y('group-b'), false);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /spec\.kafka\.groupId: Invalid value: .*groupId is immutable/);
+});
+
+test('kubectl explain shows the field descriptions', async () => {
+  const r = await waitFor('explain', () => {
+    const x = kubectl(['explain', 'dorissink.spec.scaling']);
+    return x.status === 0 ? x : undefined;
+  });
+  assert.match(r.stdout, /minReplicas/);
+  assert.match(r.stdout, /lagPerReplica/);
+  assert.match(r.stdout, /builtin: the operator scales on the consumer group's lag/);
+});
+
+test('printer columns and the scale subresource', () => {
+  assert.equal(
+    apply(
+      sinkYaml(() => {}, 'scaled'),
+      false,
+    ).status,
+    0,
+  );
+  const get = kubectl(['get', 'dorissinks', '-n', ns, 'scaled']);
+  assert.equal(get.status, 0, get.stderr);
+  assert.match(get.stdout.split('\n')[0] ?? '', /NAME\s+READY\s+REPLICAS\s+LAG\s+SCHEMA\s+AGE/);
+  const scale = kubectl(['scale', 'dorissink/scaled', '-n', ns, '--replicas=3']);
+  assert.equal(scale.status, 0, scale.stderr);
+  const sub = kubectl(['get', 'dorissink/scaled', '-n', ns, '--subresource=scale', '-o', 'json']);
+  assert.equal(sub.status, 0, sub.stderr);
+  assert.equal(JSON.parse(sub.stdout).spec.replicas, 3);
+});

@@ -1,0 +1,157 @@
+// Operator processes against the real apiserver: two candidates, one leader, the other takes over
+// when the leader is killed; and the watches catch up after the apiserver restarts mid-watch.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { minimalSink } from '../../../operator/api/example.ts';
+import type { DorisSink } from '../../../operator/api/types.ts';
+import { Controller } from '../../../operator/controller/controller.ts';
+import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import { testbed } from '../../support/testbed.ts';
+import {
+  applyCrd,
+  createSecret,
+  createSink,
+  deleteNamespace,
+  freshNamespace,
+  getSink,
+  kubeConfig,
+  quietLog,
+  ROOT,
+  waitFor,
+} from './support.ts';
+
+let kc: KubeConfig;
+let ns: string;
+const children: ChildProcess[] = [];
+
+before(async () => {
+  kc = kubeConfig();
+  await applyCrd(kc);
+  ns = await freshNamespace(kc, 'lifecycle');
+  await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
+});
+
+after(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (ns) await deleteNamespace(kc, ns);
+});
+
+function sink(name: string): DorisSink {
+  const s = minimalSink(name, ns);
+  delete s.metadata.uid;
+  delete s.metadata.generation;
+  s.spec.kafka.brokers = ['127.0.0.1:1'];
+  s.spec.schema = { mode: 'manual', columns: [{ name: 'id', type: 'BIGINT' }] };
+  return s;
+}
+
+function startOperator(identity: string): ChildProcess {
+  const child = spawn(
+    join(ROOT, 'node_modules/.bin/node'),
+    [
+      join(ROOT, 'operator/main.ts'),
+      '--leader-elect',
+      `--namespace=${ns}`,
+      `--lease-namespace=${ns}`,
+      '--lease-duration=4s',
+      '--renew-deadline=3s',
+      '--retry-period=500ms',
+      '--metrics-port=0',
+      '--metrics-host=127.0.0.1',
+      `--identity=${identity}`,
+    ],
+    { env: { ...process.env, KUBECONFIG: testbed('KUBECONFIG') }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  children.push(child);
+  return child;
+}
+
+async function holder(): Promise<string | undefined> {
+  const lease = await kc
+    .makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ namespace: ns, name: 'doris-sinker-operator' })
+    .catch(() => undefined);
+  return lease?.spec?.holderIdentity || undefined;
+}
+
+test('two operators: one leader reconciles; killing it hands over to the other', async () => {
+  const a = startOperator('op-a');
+  const b = startOperator('op-b');
+  const first = await waitFor('a leader', holder, 30_000);
+  assert.ok(first === 'op-a' || first === 'op-b');
+  await createSink(kc, sink('one'));
+  await waitFor(
+    'leader reconciles',
+    async () => ((await getSink(kc, ns, 'one')).status?.observedGeneration === 1 ? true : undefined),
+    30_000,
+  );
+  // the standby does not take over while the leader renews
+  await new Promise((r) => setTimeout(r, 5000));
+  assert.equal(await holder(), first);
+
+  const [leader, standby] = first === 'op-a' ? [a, b] : [b, a];
+  const killedAt = Date.now();
+  leader.kill('SIGKILL');
+  const second = await waitFor(
+    'takeover',
+    async () => {
+      const h = await holder();
+      return h && h !== first ? h : undefined;
+    },
+    30_000,
+  );
+  const tookMs = Date.now() - killedAt;
+  assert.ok(tookMs >= 3000, `takeover after ${tookMs} ms must wait out the 4 s lease`);
+  assert.equal(second, first === 'op-a' ? 'op-b' : 'op-a');
+  await createSink(kc, sink('two'));
+  await waitFor(
+    'new leader reconciles',
+    async () => ((await getSink(kc, ns, 'two')).status?.observedGeneration === 1 ? true : undefined),
+    30_000,
+  );
+  assert.equal(standby.exitCode, null, 'new leader still running');
+  standby.kill('SIGTERM');
+});
+
+test('the controller catches up after the apiserver restarts mid-watch', async () => {
+  const controller = new Controller({
+    kc,
+    namespace: ns,
+    defaultImage: 'doris-sinker:test',
+    identity: 'restart-test',
+    metrics: new OperatorMetrics(),
+    log: quietLog(),
+    backoffMaxMs: 2000,
+    idleTimeoutMs: 20_000,
+  });
+  try {
+    await controller.start();
+    await createSink(kc, sink('before'));
+    await waitFor('reconciled before restart', async () =>
+      (await getSink(kc, ns, 'before')).status?.observedGeneration === 1 ? true : undefined,
+    );
+    const infra = (cmd: string) => {
+      const r = spawnSync('bash', [join(ROOT, 'test/infra', cmd), 'k8s'], { encoding: 'utf8', timeout: 180_000 });
+      assert.equal(r.status, 0, `test/infra/${cmd} k8s: ${r.stderr}`);
+    };
+    infra('down');
+    infra('up');
+    await createSink(kc, sink('after'));
+    await waitFor(
+      'reconciled after restart',
+      async () => ((await getSink(kc, ns, 'after')).status?.observedGeneration === 1 ? true : undefined),
+      60_000,
+    );
+    const h = controller.health();
+    assert.ok(h.every((x) => x.synced));
+    assert.ok(
+      h.some((x) => x.restarts > 0),
+      'the informers noticed the outage and restarted',
+    );
+  } finally {
+    await controller.stop();
+  }
+});

@@ -1,0 +1,261 @@
+// The controller against the real kube-apiserver, with MariaDB standing in for Doris's query port
+// (DESCRIBE) and no Kafka (unreachable broker: lag is unknown, never zero).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PolicyV1Api,
+  type V1Deployment,
+} from '@kubernetes/client-node';
+import mysql from 'mysql2/promise';
+import { minimalSink } from '../../../operator/api/example.ts';
+import { GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
+import type { DorisSink, DorisSinkSpec } from '../../../operator/api/types.ts';
+import { Controller } from '../../../operator/controller/controller.ts';
+import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import {
+  ANNOTATION_CONFIG_HASH,
+  ANNOTATION_SCHEMA_HASH,
+  ANNOTATION_SECRET_VERSIONS,
+} from '../../../operator/desired/names.ts';
+import { getCondition } from '../../../operator/status/conditions.ts';
+import { testbed } from '../../support/testbed.ts';
+import {
+  applyCrd,
+  createSecret,
+  createSink,
+  deleteNamespace,
+  freshNamespace,
+  getSink,
+  kubeConfig,
+  kubectl,
+  patchSinkSpec,
+  quietLog,
+  waitFor,
+} from './support.ts';
+
+let kc: KubeConfig;
+let ns: string;
+let controller: Controller;
+let db: mysql.Connection;
+const table = `sink_${Date.now().toString(36)}`;
+
+before(async () => {
+  kc = kubeConfig();
+  await applyCrd(kc);
+  ns = await freshNamespace(kc, 'reconcile');
+  db = await mysql.createConnection({
+    host: testbed('MARIADB_HOST'),
+    port: Number(testbed('MARIADB_PORT')),
+    user: testbed('MARIADB_USER'),
+    password: testbed('MARIADB_PASSWORD'),
+    database: testbed('MARIADB_DATABASE'),
+  });
+  await db.query(`CREATE TABLE ${table} (id BIGINT NOT NULL, name VARCHAR(64), PRIMARY KEY (id))`);
+  await createSecret(kc, ns, 'doris', { password: testbed('MARIADB_PASSWORD') });
+  await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
+  controller = new Controller({
+    kc,
+    namespace: ns,
+    defaultImage: 'doris-sinker:test',
+    identity: 'reconcile-test',
+    metrics: new OperatorMetrics(),
+    log: quietLog(),
+  });
+  await controller.start();
+});
+
+after(async () => {
+  await controller?.stop();
+  await db?.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+  await db?.end();
+  if (ns) await deleteNamespace(kc, ns);
+});
+
+function spec(over: Partial<DorisSinkSpec> = {}): DorisSinkSpec {
+  return {
+    ...minimalSink().spec,
+    kafka: { brokers: ['127.0.0.1:1'], topic: 'events' },
+    doris: {
+      feHosts: [`${testbed('MARIADB_HOST')}:18030`],
+      queryPort: Number(testbed('MARIADB_PORT')),
+      database: testbed('MARIADB_DATABASE'),
+      table,
+      user: testbed('MARIADB_USER'),
+      passwordSecretRef: { name: 'doris', key: 'password' },
+    },
+    schema: { refreshInterval: '1s' },
+    scaling: { pollInterval: '1s' },
+    ...over,
+  };
+}
+
+async function create(name: string, s: DorisSinkSpec): Promise<DorisSink> {
+  const sink = minimalSink(name, ns);
+  delete sink.metadata.uid;
+  delete sink.metadata.generation;
+  sink.spec = s;
+  return createSink(kc, sink);
+}
+
+/** Waits until the operator has reconciled the sink's current generation (and `ok` holds). */
+async function reconciled(name: string, ok: (s: DorisSink) => boolean = () => true, timeoutMs = 30_000) {
+  return waitFor(
+    `${name} reconciled`,
+    async () => {
+      const s = await getSink(kc, ns, name);
+      return s.status?.observedGeneration === s.metadata.generation && ok(s) ? s : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+const deployment = (name: string) => kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name });
+const annotations = (d: V1Deployment) => d.spec?.template.metadata?.annotations ?? {};
+
+test('reconcile creates ConfigMap, Deployment, Service and PDB owned by the sink', async () => {
+  const created = await create('events', spec());
+  const s = await reconciled('events', (x) => x.status?.schema?.hash !== undefined);
+  const core = kc.makeApiClient(CoreV1Api);
+  const children = [
+    await core.readNamespacedConfigMap({ namespace: ns, name: 'events-config' }),
+    await deployment('events'),
+    await core.readNamespacedService({ namespace: ns, name: 'events-metrics' }),
+    await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ namespace: ns, name: 'events' }),
+  ];
+  for (const c of children) {
+    const ref = c.metadata?.ownerReferences?.[0];
+    assert.equal(ref?.uid, created.metadata.uid);
+    assert.equal(ref?.kind, 'DorisSink');
+    assert.equal(ref?.controller, true);
+    assert.equal(ref?.blockOwnerDeletion, true);
+    assert.ok(c.metadata?.managedFields?.some((m) => m.manager === 'doris-sinker-operator' && m.operation === 'Apply'));
+  }
+  const cm = children[0] as Awaited<ReturnType<CoreV1Api['readNamespacedConfigMap']>>;
+  assert.match(cm.data?.['config.yaml'] ?? '', new RegExp(`table: ${table}`));
+  assert.doesNotMatch(cm.data?.['config.yaml'] ?? '', new RegExp(testbed('MARIADB_PASSWORD')));
+  const d = children[1] as V1Deployment;
+  assert.equal(d.spec?.replicas, 1, 'lag unknown: a new sink starts at minReplicas');
+  assert.equal(annotations(d)[ANNOTATION_SCHEMA_HASH], s.status?.schema?.hash);
+  assert.match(annotations(d)[ANNOTATION_SECRET_VERSIONS] ?? '', /^doris=\d+,redis=\d+$/);
+  assert.equal(s.status?.schema?.columns, 2);
+  assert.equal(s.status?.labelSelector, 'app.kubernetes.io/name=doris-sinker,dorissinker.io/sink=events');
+  assert.equal(getCondition(s.status?.conditions, 'SchemaSynced')?.status, 'True');
+  assert.equal(getCondition(s.status?.conditions, 'Degraded')?.reason, 'LagUnknown');
+  assert.equal(getCondition(s.status?.conditions, 'Scaling')?.reason, 'LagUnknown');
+  // no controller-manager in the test bed: no pods become ready
+  assert.equal(getCondition(s.status?.conditions, 'Ready')?.reason, 'Progressing');
+  assert.equal(s.status?.lag?.total, undefined, 'unknown lag is not reported as zero');
+  assert.match(s.status?.lag?.error ?? '', /127\.0\.0\.1:1|connect|ECONNREFUSED|broker/i);
+});
+
+test('a spec change rolls the pod template and observedGeneration follows', async () => {
+  const before = await deployment('events');
+  await patchSinkSpec(kc, ns, 'events', { batch: { maxBatchRows: 1234 } });
+  const s = await reconciled('events');
+  assert.equal(s.status?.observedGeneration, 2);
+  const d = await deployment('events');
+  assert.notEqual(annotations(d)[ANNOTATION_CONFIG_HASH], annotations(before)[ANNOTATION_CONFIG_HASH]);
+  assert.equal(annotations(d)[ANNOTATION_CONFIG_HASH], s.status?.configHash);
+  const ready = getCondition(s.status?.conditions, 'Ready');
+  assert.equal(ready?.observedGeneration, 2);
+});
+
+test('a Secret change rolls the pods (its resourceVersion is in the template)', async () => {
+  const before = annotations(await deployment('events'))[ANNOTATION_SECRET_VERSIONS];
+  await kc.makeApiClient(CoreV1Api).replaceNamespacedSecret({
+    namespace: ns,
+    name: 'redis',
+    body: { metadata: { name: 'redis' }, stringData: { url: 'redis://other:6379' } },
+  });
+  const after = await waitFor('secret version in template', async () => {
+    const v = annotations(await deployment('events'))[ANNOTATION_SECRET_VERSIONS];
+    return v !== before ? v : undefined;
+  });
+  assert.match(after, /redis=\d+/);
+});
+
+test('ALTER TABLE ADD COLUMN changes the status hash, the pod template and emits an Event', async () => {
+  const before = (await getSink(kc, ns, 'events')).status?.schema?.hash;
+  assert.ok(before);
+  await db.query(`ALTER TABLE ${table} ADD COLUMN score DOUBLE`);
+  const s = await waitFor('schema hash change', async () => {
+    const x = await getSink(kc, ns, 'events');
+    return x.status?.schema?.hash && x.status.schema.hash !== before ? x : undefined;
+  });
+  assert.equal(s.status?.schema?.columns, 3);
+  const d = await waitFor('template follows', async () => {
+    const x = await deployment('events');
+    return annotations(x)[ANNOTATION_SCHEMA_HASH] === s.status?.schema?.hash ? x : undefined;
+  });
+  assert.ok(d);
+  const events = await waitFor('SchemaChanged event', async () => {
+    const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns });
+    const e = list.items.filter((x) => x.reason === 'SchemaChanged' && x.involvedObject.name === 'events');
+    return e.length > 0 ? e : undefined;
+  });
+  assert.match(events[0]?.message ?? '', /3 columns/);
+});
+
+test('a table that does not exist: Ready=False TableNotFound and the sinkers held at 0', async () => {
+  await create('ghost', spec({ doris: { ...spec().doris, table: 'no_such_table' } }));
+  const s = await reconciled('ghost', (x) => getCondition(x.status?.conditions, 'Ready')?.reason === 'TableNotFound');
+  assert.equal(getCondition(s.status?.conditions, 'Ready')?.status, 'False');
+  assert.match(getCondition(s.status?.conditions, 'SchemaSynced')?.message ?? '', /no_such_table/);
+  assert.equal((await deployment('ghost')).spec?.replicas, 0);
+});
+
+test('spec.paused scales to 0 without deleting anything', async () => {
+  await patchSinkSpec(kc, ns, 'events', { paused: true });
+  await reconciled('events', (x) => getCondition(x.status?.conditions, 'Ready')?.reason === 'Paused');
+  assert.equal((await deployment('events')).spec?.replicas, 0);
+  await patchSinkSpec(kc, ns, 'events', { paused: false });
+  await reconciled('events', (x) => getCondition(x.status?.conditions, 'Ready')?.reason !== 'Paused');
+  assert.equal((await deployment('events')).spec?.replicas, 1);
+});
+
+test('external scaling: kubectl scale on the sink sets the Deployment replicas', async () => {
+  await create('ext', spec({ scaling: { mode: 'external', pollInterval: '1s' } }));
+  await reconciled('ext');
+  const r = kubectl(['scale', 'dorissink/ext', '-n', ns, '--replicas=3']);
+  assert.equal(r.status, 0, r.stderr);
+  await waitFor('deployment replicas 3', async () =>
+    (await deployment('ext')).spec?.replicas === 3 ? true : undefined,
+  );
+  const s = await reconciled('ext', (x) => x.status?.desiredReplicas === 3);
+  assert.equal(getCondition(s.status?.conditions, 'Scaling')?.reason, 'ExternalScaler');
+});
+
+test('a missing Secret is reported, and creating it resumes the sink', async () => {
+  await create('nosecret', spec({ dedupe: { redisUrlSecretRef: { name: 'redis-late', key: 'url' } } }));
+  const s = await reconciled(
+    'nosecret',
+    (x) => getCondition(x.status?.conditions, 'Ready')?.reason === 'SecretMissing',
+  );
+  assert.match(getCondition(s.status?.conditions, 'Ready')?.message ?? '', /redis-late\/url/);
+  await createSecret(kc, ns, 'redis-late', { url: 'redis://127.0.0.1:16379' });
+  await waitFor(
+    'deployment after the Secret appears',
+    async () => (await deployment('nosecret')).metadata?.name,
+    10_000,
+  );
+});
+
+test('status is written through the status subresource only', async () => {
+  // a user's spec update does not wipe status, and status writes do not bump generation
+  const s1 = await getSink(kc, ns, 'events');
+  await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObjectStatus({
+    group: GROUP,
+    version: VERSION,
+    namespace: ns,
+    plural: PLURAL,
+    name: 'events',
+  });
+  await new Promise((r) => setTimeout(r, 2500));
+  const s2 = await getSink(kc, ns, 'events');
+  assert.equal(s2.metadata.generation, s1.metadata.generation, 'status polls do not change generation');
+  assert.ok(s2.status?.conditions?.length === 4);
+});

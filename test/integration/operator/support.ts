@@ -1,0 +1,128 @@
+// Shared helpers of the operator's integration tests: the test bed's apiserver, kubectl, the CRD,
+// throwaway namespaces and polling.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+} from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { CRD_FILE } from '../../../operator/api/crd.ts';
+import { CRD_NAME, GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
+import type { DorisSink } from '../../../operator/api/types.ts';
+import { testbed } from '../../support/testbed.ts';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(testbed('KUBECONFIG'));
+  return kc;
+}
+
+export interface Cmd {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function kubectl(args: string[], input?: string): Cmd {
+  const r = spawnSync(testbed('KUBECTL'), ['--kubeconfig', testbed('KUBECONFIG'), ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Applies crds/ (server-side, as a user would) and waits until the CRD is Established. */
+export async function applyCrd(kc: KubeConfig): Promise<void> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const crd = parse(readFileSync(join(ROOT, CRD_FILE), 'utf8'));
+  await objects.patch(crd, undefined, undefined, 'doris-sinker-tests', true, PatchStrategy.ServerSideApply);
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  await waitFor('CRD Established', async () => {
+    const c = await ext.readCustomResourceDefinition({ name: CRD_NAME });
+    return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') || undefined;
+  });
+}
+
+export async function freshNamespace(kc: KubeConfig, prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+export async function deleteNamespace(kc: KubeConfig, name: string): Promise<void> {
+  await kc
+    .makeApiClient(CoreV1Api)
+    .deleteNamespace({ name })
+    .catch(() => {});
+}
+
+export async function createSecret(kc: KubeConfig, namespace: string, name: string, data: Record<string, string>) {
+  return kc
+    .makeApiClient(CoreV1Api)
+    .createNamespacedSecret({ namespace, body: { metadata: { name }, stringData: data } });
+}
+
+export async function getSink(kc: KubeConfig, namespace: string, name: string): Promise<DorisSink> {
+  return (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as DorisSink;
+}
+
+export async function createSink(kc: KubeConfig, sink: DorisSink): Promise<DorisSink> {
+  return (await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: sink.metadata.namespace as string,
+    plural: PLURAL,
+    body: sink,
+  })) as DorisSink;
+}
+
+/** JSON merge patch of a sink's spec (what `kubectl patch --type merge` does). */
+export async function patchSinkSpec(kc: KubeConfig, namespace: string, name: string, spec: Record<string, unknown>) {
+  const { setHeaderOptions } = await import('@kubernetes/client-node');
+  return (await kc
+    .makeApiClient(CustomObjectsApi)
+    .patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as DorisSink;
+}
+
+export function quietLog(): (level: string, msg: string, fields?: Record<string, unknown>) => void {
+  return (level, msg, fields) => {
+    if (process.env.OPERATOR_TEST_LOG) console.error(level, msg, fields ? JSON.stringify(fields) : '');
+  };
+}
