@@ -85,6 +85,14 @@ export function createQueryServer(engine: Engine): QueryServer {
   const server = mysql.createServer((raw) => {
     const conn = raw as unknown as Conn;
     let currentDb = '';
+    // mysql2's server side never resets the sequence id between commands (its handshake command
+    // stays active), so replies would carry stale ids: follow the client's id on every packet.
+    const inner = raw as unknown as { handlePacket(p?: { sequenceId: number }): void; sequenceId: number };
+    const handlePacket = inner.handlePacket.bind(inner);
+    inner.handlePacket = (packet) => {
+      if (packet) inner.sequenceId = packet.sequenceId;
+      handlePacket(packet);
+    };
     sockets.add(conn.stream);
     conn.stream.on('close', () => sockets.delete(conn.stream));
     conn.on('error', () => {});

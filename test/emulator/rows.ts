@@ -37,8 +37,10 @@ function sourceText(v: unknown): string | null {
 /** JSON.parse keeping the source text of numbers that a double can't hold exactly. */
 function parseJsonKeepingNumbers(text: string): unknown {
   if (!LONG_NUMBER.test(text)) return JSON.parse(text);
+  // JSON.rawJSON keeps the digits both for column values and inside re-serialised objects.
+  const raw = (JSON as unknown as { rawJSON(s: string): unknown }).rawJSON;
   return JSON.parse(text, (_k, v, ctx?: { source?: string }) =>
-    typeof v === 'number' && ctx?.source ? ctx.source : v,
+    typeof v === 'number' && ctx?.source ? raw(ctx.source) : v,
   );
 }
 

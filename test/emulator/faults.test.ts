@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FaultRegistry } from './faults.ts';
+
+test('faults fire for the next N matching requests, by label pattern and table, then disarm', () => {
+  const f = new FaultRegistry();
+  f.add({ type: 'too_many_versions', count: 2 });
+  f.add({ type: 'publish_timeout', label: '^pt-', table: 'tb' });
+  assert.equal(f.take(['publish_timeout'], 'other', 'tb'), undefined);
+  assert.equal(f.take(['publish_timeout'], 'pt-1', 'nope'), undefined);
+  assert.equal(f.take(['publish_timeout'], 'pt-1', 'tb')?.type, 'publish_timeout');
+  assert.equal(f.take(['publish_timeout'], 'pt-2', 'tb'), undefined);
+  assert.equal(f.take(['too_many_versions'], 'a')?.remaining, 1);
+  assert.equal(f.take(['too_many_versions'], 'b')?.remaining, 0);
+  assert.equal(f.take(['too_many_versions'], 'c'), undefined);
+  assert.deepEqual(f.firedByType, { publish_timeout: 1, too_many_versions: 2 });
+  assert.throws(() => f.add({ type: 'nope' as never }), /unknown fault type "nope"/);
+  assert.throws(() => f.add({ type: 'http_error', label: '(' }), /Invalid regular expression/);
+});

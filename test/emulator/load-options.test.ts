@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { basicAuth, headerChecks, LoadError, planOptions } from './load-options.ts';
+import { getProfile } from './profile.ts';
+
+const p3 = getProfile('3.0');
+const auth = `Basic ${Buffer.from('root:pw').toString('base64')}`;
+
+function check(h: Record<string, string>, p = p3): string {
+  try {
+    planOptions(h, p, headerChecks(h, p));
+    return 'ok';
+  } catch (e) {
+    assert.ok(e instanceof LoadError);
+    return e.message;
+  }
+}
+
+test('BE header errors, in the BE order, with their texts', () => {
+  assert.equal(
+    check({ group_commit: 'bogus' }),
+    '[INVALID_ARGUMENT]group_commit can only be [async_mode, sync_mode, off_mode]',
+  );
+  assert.equal(check({ 'content-length': '1' }), '[NOT_AUTHORIZED]no valid Basic authorization');
+  assert.equal(check({ 'content-length': '1' }, getProfile('2.0')), '[INTERNAL_ERROR]no valid Basic authorization');
+  assert.equal(check({ 'content-length': '1' }, getProfile('1.2')), 'no valid Basic authorization');
+  assert.equal(
+    check({ authorization: auth, 'content-length': '1', format: 'xml' }),
+    '[INVALID_ARGUMENT]unknown data format, format=xml',
+  );
+  assert.match(check({ authorization: auth }), /content_length is empty and transfer-encoding!=chunked/);
+  assert.equal(
+    check({ authorization: auth, 'content-length': '1', 'transfer-encoding': 'chunked' }),
+    '[INVALID_ARGUMENT]please do not set both content_length and transfer-encoding',
+  );
+  assert.equal(
+    check({ authorization: auth, 'content-length': '1', timeout: 'abc' }),
+    "[INVALID_ARGUMENT]Invalid format of 'timeout': 'abc', stoi",
+  );
+  assert.equal(
+    check({ authorization: auth, 'content-length': '1', label: 'l', group_commit: 'sync_mode' }),
+    "[INVALID_ARGUMENT]label and group_commit can't be set at the same time",
+  );
+  assert.equal(
+    check({
+      authorization: auth,
+      'content-length': '1',
+      label: 'l',
+      group_commit: 'sync_mode',
+      two_phase_commit: 'true',
+    }),
+    'ok',
+  );
+  assert.match(
+    check({
+      authorization: auth,
+      'content-length': String(101 * 1024 * 1024),
+      format: 'json',
+      read_json_by_line: 'false',
+    }),
+    /^\[E-217\]/,
+  );
+});
+
+test('planning errors: strict_mode, enclose, JSON compression per profile', () => {
+  const base = { authorization: auth, 'content-length': '1' };
+  assert.equal(
+    check({ ...base, strict_mode: 'yes' }),
+    '[INVALID_ARGUMENT]Invalid strict mode format. Must be bool type',
+  );
+  assert.equal(check({ ...base, enclose: 'ab' }), '[INVALID_ARGUMENT]enclose must be single-char, actually is ab');
+  assert.equal(check({ ...base, escape: '\\\\' }), '[INVALID_ARGUMENT]escape must be single-char, actually is \\\\');
+  assert.equal(
+    check({ ...base, format: 'json', compress_type: 'gz' }, getProfile('2.1')),
+    '[INTERNAL_ERROR]compress data of JSON format is not supported.',
+  );
+  assert.equal(check({ ...base, format: 'json', compress_type: 'gz' }), 'ok');
+});
+
+test('read_json_by_line default per profile, two_phase_commit is case-sensitive', () => {
+  const h = { authorization: auth, 'content-length': '1', format: 'json' };
+  assert.equal(planOptions(h, p3, headerChecks(h, p3)).readJsonByLine, false);
+  const p4 = getProfile('4.0');
+  assert.equal(planOptions(h, p4, headerChecks(h, p4)).readJsonByLine, true);
+  assert.equal(planOptions({ ...h, strip_outer_array: 'true' }, p4, headerChecks(h, p4)).readJsonByLine, false);
+  assert.equal(headerChecks({ ...h, two_phase_commit: 'TRUE' }, p3).twoPhase, false);
+  assert.equal(headerChecks({ ...h, two_phase_commit: 'true' }, p3).twoPhase, true);
+});
+
+test('basic auth decoding', () => {
+  assert.deepEqual(basicAuth(auth), { user: 'root', password: 'pw' });
+  assert.deepEqual(basicAuth(`Basic ${Buffer.from('u@c:').toString('base64')}`), { user: 'u@c', password: '' });
+  assert.equal(basicAuth('Bearer x'), undefined);
+});

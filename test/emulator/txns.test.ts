@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_TXN_CONFIG, resolve2pc, TxnRegistry } from './txns.ts';
+
+function reg(over: Partial<typeof DEFAULT_TXN_CONFIG> = {}) {
+  return new TxnRegistry({ ...DEFAULT_TXN_CONFIG, ...over });
+}
+
+test('label format: regex and length 128', () => {
+  const r = reg();
+  assert.equal(r.begin('d', 't', 'a-b_c:1', 0, 1000).kind, 'ok');
+  const bad = r.begin('d', 't', 'a.b', 0, 1000);
+  assert.equal(bad.kind, 'bad_label');
+  assert.match(
+    (bad as { message: string }).message,
+    /Label format error\. regex: \^\[\\-_A-Za-z0-9:\]\{1,128\}\$, label: a\.b/,
+  );
+  assert.equal(r.begin('d', 't', 'x'.repeat(128), 0, 1000).kind, 'ok');
+  assert.equal(r.begin('d', 't', 'x'.repeat(129), 0, 1000).kind, 'bad_label');
+});
+
+test('label reuse: RUNNING, PRECOMMITTED, FINISHED; ABORTED frees it; per database; ids increase', () => {
+  const r = reg();
+  const a = r.begin('d', 't', 'L', 0, 1000);
+  assert.equal(a.kind, 'ok');
+  const t = (a as { txn: { id: number } }).txn as Parameters<TxnRegistry['abort']>[0];
+  assert.equal((r.begin('d', 't', 'L', 1, 1000) as { existing: string }).existing, 'RUNNING');
+  r.precommit(t, 2);
+  assert.equal((r.begin('d', 't', 'L', 3, 1000) as { existing: string }).existing, 'PRECOMMITTED');
+  r.commit(t, 4);
+  assert.equal((r.begin('d', 't', 'L', 5, 1000) as { existing: string }).existing, 'FINISHED');
+  r.visible(t, 6);
+  assert.equal((r.begin('d', 't', 'L', 7, 1000) as { existing: string }).existing, 'FINISHED');
+  assert.equal(r.begin('other', 't', 'L', 8, 1000).kind, 'ok', 'labels are per database');
+  const b = r.begin('d', 't', 'M', 9, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] };
+  r.abort(b.txn, 10, 'x');
+  const again = r.begin('d', 't', 'M', 11, 1000);
+  assert.equal(again.kind, 'ok');
+  assert.ok((again as { txn: { id: number } }).txn.id > b.txn.id);
+});
+
+test('retention: by age and by count per database', () => {
+  const r = reg({ labelTtlMs: 100, labelMax: 2 });
+  const done = (label: string, at: number) => {
+    const b = r.begin('d', 't', label, at, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] };
+    r.visible(b.txn, at);
+  };
+  done('a', 0);
+  done('b', 1);
+  done('c', 2);
+  assert.equal(r.begin('d', 't', 'a', 3, 1000).kind, 'ok', 'oldest dropped beyond the count cap');
+  assert.equal(r.begin('d', 't', 'b', 3, 1000).kind, 'exists');
+  r.tick(500);
+  assert.equal(r.begin('d', 't', 'b', 501, 1000).kind, 'ok', 'expired by age');
+});
+
+test('precommit timeout aborts with "timeout by txn manager"; PREPARE past its load timeout too', () => {
+  const r = reg({ precommitTimeoutMs: 50 });
+  const a = (r.begin('d', 't', 'p', 0, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] }).txn;
+  r.precommit(a, 0);
+  const b = (r.begin('d', 't', 'q', 0, 100) as { txn: Parameters<TxnRegistry['abort']>[0] }).txn;
+  assert.deepEqual(
+    r.tick(60).map((t) => t.label),
+    ['p'],
+  );
+  assert.equal(a.reason, 'timeout by txn manager');
+  assert.deepEqual(
+    r.tick(200).map((t) => t.label),
+    ['q'],
+  );
+  assert.equal(b.state, 'ABORTED');
+});
+
+test('2PC state-machine texts', () => {
+  const r = reg();
+  const t = (r.begin('d', 't', 'L', 0, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] }).txn;
+  const err = (x: ReturnType<typeof resolve2pc>) => ('error' in x ? x.error : 'ok');
+  assert.equal(
+    err(resolve2pc(r, 'd', 'commit', t.id, undefined)),
+    `transaction [${t.id}] is prepare, not pre-committed.`,
+  );
+  assert.equal(err(resolve2pc(r, 'd', 'commit', undefined, 'L')), 'transaction not found, label=L');
+  assert.equal(err(resolve2pc(r, 'd', 'abort', undefined, 'L')), 'ok', 'abort by label finds PREPARE');
+  r.precommit(t, 1);
+  assert.equal(err(resolve2pc(r, 'd', 'commit', undefined, 'L')), 'ok');
+  r.commit(t, 2);
+  assert.equal(
+    err(resolve2pc(r, 'd', 'commit', t.id, undefined)),
+    `transaction [${t.id}] is already committed, not pre-committed.`,
+  );
+  r.visible(t, 3);
+  assert.equal(
+    err(resolve2pc(r, 'd', 'commit', t.id, undefined)),
+    `transaction [${t.id}] is already visible, not pre-committed.`,
+  );
+  assert.equal(
+    err(resolve2pc(r, 'd', 'abort', t.id, undefined)),
+    `transaction [${t.id}] is already VISIBLE, could not abort.`,
+  );
+  assert.equal(err(resolve2pc(r, 'd', 'abort', undefined, 'L')), 'running transaction not found, label=L');
+  assert.equal(err(resolve2pc(r, 'd', 'commit', 42, undefined)), 'transaction [42] not found.');
+  const u = (r.begin('d', 't', 'U', 4, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] }).txn;
+  r.abort(u, 5, 'timeout by txn manager');
+  assert.equal(
+    err(resolve2pc(r, 'd', 'commit', u.id, undefined)),
+    `transaction [${u.id}] is already aborted. abort reason: timeout by txn manager`,
+  );
+  assert.equal(
+    err(resolve2pc(r, 'd', 'abort', u.id, undefined)),
+    `transaction [${u.id}] is already aborted, abort reason: timeout by txn manager`,
+  );
+});
