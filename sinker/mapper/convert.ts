@@ -1,8 +1,6 @@
 // Exact conversions on number and date text, without going through a double: integer range checks for
 // every Doris integer width (int64 and int128 included), decimal precision/scale, date and datetime
 // validation and canonical spelling.
-import { scanNumber } from './extract.ts';
-
 /** A decimal number split into digits: `int` without leading zeros, `frac` without trailing zeros. */
 export interface DecimalParts {
   neg: boolean;
@@ -13,13 +11,10 @@ export interface DecimalParts {
 const MAX_EXPONENT = 1000;
 
 /** True when `text` is exactly one JSON number token (the grammar JSON uses; no `+`, `.5`, `NaN`). */
+const JSON_NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
 export function isJsonNumber(text: string): boolean {
-  if (text.length === 0) return false;
-  try {
-    return scanNumber(text, 0) === text.length;
-  } catch {
-    return false;
-  }
+  return JSON_NUMBER_RE.test(text);
 }
 
 /** Splits a JSON number token into exact decimal digits, applying any exponent. */

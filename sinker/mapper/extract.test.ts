@@ -46,7 +46,7 @@ test('agrees with JSON.parse on validity and values for random objects and their
     const obj: Record<string, unknown> = {};
     for (let i = 0; i < 4; i++) if (r() < 0.7) obj[`k${i}`] = randomValue(r, 0);
     const text = JSON.stringify(obj, null, r() < 0.2 ? 2 : undefined);
-    ex.scan(text);
+    ex.scanText(text);
     for (const [i, name] of names.entries()) {
       assert.equal(ex.present(i), name in obj, text);
       if (!ex.present(i)) continue;
@@ -66,7 +66,7 @@ test('agrees with JSON.parse on validity and values for random objects and their
     }
     let oursOk = true;
     try {
-      ex.scan(bad);
+      ex.scanText(bad);
     } catch {
       oursOk = false;
     }
@@ -79,7 +79,7 @@ test('agrees with JSON.parse on validity and values for random objects and their
 test('records token kinds and keeps numbers as raw text', () => {
   const ex = new FieldExtractor(['n', 's', 'e', 'o']);
   const text = '{"n": -12.500e+3 , "s":"x", "e":"a\\"b", "o":{"n":1}}';
-  ex.scan(text);
+  ex.scanText(text);
   assert.deepEqual([...ex.kinds], [T_NUMBER, T_STRING, T_STRING_ESC, T_OBJECT]);
   assert.equal(text.slice(ex.starts[0], ex.ends[0]), '-12.500e+3');
 });
@@ -87,9 +87,9 @@ test('records token kinds and keeps numbers as raw text', () => {
 test('reports unterminated strings and excessive nesting with a position', () => {
   const ex = new FieldExtractor(['a']);
   assert.throws(
-    () => ex.scan('{"a":"abc'),
-    (e: Error) => e instanceof JsonSyntaxError && /character 9: unterminated string/.test(e.message),
+    () => ex.scanText('{"a":"abc'),
+    (e: Error) => e instanceof JsonSyntaxError && /byte 9: unterminated string/.test(e.message),
   );
   const deep = `{"a":${'['.repeat(600)}${']'.repeat(600)}}`;
-  assert.throws(() => ex.scan(deep), /nesting deeper than 512/);
+  assert.throws(() => ex.scanText(deep), /nesting deeper than 512/);
 });

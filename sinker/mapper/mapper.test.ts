@@ -234,16 +234,16 @@ test('values that do not fit the column send the message to the DLQ instead of b
 test('invalid JSON, a non-object top level and invalid UTF-8 go to the DLQ with the position', () => {
   const m = mapperFor([['a', 'int']]);
   const cases: Array<[string | Buffer | null, string, RegExp]> = [
-    ['{"a":1', 'invalid_json', /invalid JSON at character 6: expected "," or "}" but found end of input/],
-    ['{"a":1,}', 'invalid_json', /at character 7: expected a key string but found "}"/],
-    ['{"a":01}', 'invalid_json', /at character 6: expected "," or "}" but found "1"/],
-    ['{"a":tru}', 'invalid_json', /at character 5/],
+    ['{"a":1', 'invalid_json', /invalid JSON at byte 6: expected "," or "}" but found end of input/],
+    ['{"a":1,}', 'invalid_json', /at byte 7: expected a key string but found "}"/],
+    ['{"a":01}', 'invalid_json', /at byte 6: expected "," or "}" but found "1"/],
+    ['{"a":tru}', 'invalid_json', /at byte 5/],
     ['{"a":"x\u0001y"}', 'invalid_json', /control character U\+0001 inside a string/],
     ['{"a":"\\q"}', 'invalid_json', /bad escape "q"/],
-    ['{"a":1} x', 'invalid_json', /at character 8: unexpected data after the top-level object/],
+    ['{"a":1} x', 'invalid_json', /at byte 8: unexpected data after the top-level object/],
     ['', 'invalid_json', /empty message/],
     [null, 'invalid_json', /empty message/],
-    ['not json', 'invalid_json', /at character 0/],
+    ['not json', 'invalid_json', /at byte 0/],
     ['[1,2]', 'not_object', /top-level JSON value is an array, expected an object/],
     ['"str"', 'not_object', /is a string/],
     ['42', 'not_object', /is a number/],
@@ -333,6 +333,19 @@ test('hll/bitmap/generated columns are left out; auto-increment columns take NUL
   assert.deepEqual(values(m.map('{"v":1}')), [null, '1']);
   assert.deepEqual(values(m.map('{"id":5,"v":1}')), ['5', '1']);
   assert.equal(m.drainStats().missing.length, 0);
+});
+
+test('non-ASCII keys and values keep their positions in the decoded text', () => {
+  const m = mapperFor([
+    ['ключ', 'text'],
+    ['a', 'int'],
+    ['名前', 'varchar(20)'],
+  ]);
+  assert.deepEqual(values(m.map(Buffer.from('{"😀x":"𝄞","ключ":"значение 😀","a":2,"名前":"山田"}'))), [
+    'значение 😀',
+    '2',
+    '山田',
+  ]);
 });
 
 test('duplicate keys: the last one wins, as with JSON.parse', () => {

@@ -411,9 +411,12 @@ export class Mapper {
       return { ok: false, code: 'invalid_json', reason: 'empty message (no value)' };
     }
     let s: string;
-    if (typeof value === 'string') s = value;
-    else {
-      const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    let buf: Buffer;
+    if (typeof value === 'string') {
+      s = value;
+      buf = Buffer.from(value, 'utf8');
+    } else {
+      buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       s = buf.toString('utf8');
       // The decoder replaces bad bytes with U+FFFD; only then is the (fast, native) full check needed.
       if (s.includes('\uFFFD') && !isUtf8(buf)) {
@@ -423,7 +426,7 @@ export class Mapper {
     }
     const ex = this.extractor;
     try {
-      ex.scan(s);
+      ex.scan(buf, s);
     } catch (err) {
       this.parseErrors++;
       if (err instanceof NotAnObjectError) return { ok: false, code: 'not_object', reason: err.message };
