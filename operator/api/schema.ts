@@ -1,6 +1,7 @@
 // The DorisSink API's OpenAPI schema: the single source the CRD (crds/, the chart), the defaults the
 // operator applies and `kubectl explain` all come from. types.ts mirrors it for the compiler; a unit
-// test checks the two agree field by field.
+// test checks the two agree field by field. CEL rules guard fields with has(): the apiserver checks
+// them against a section's `default: {}` before nested defaults fill it in.
 import { arr, bool, duration, int, int64, obj, quantity, type Schema, str, stringMap } from './openapi.ts';
 
 export const GROUP = 'dorissinker.io';
@@ -198,12 +199,12 @@ const schema = obj(
     default: {},
     'x-kubernetes-validations': [
       {
-        rule: "self.mode != 'manual' || (has(self.columns) && size(self.columns) > 0)",
+        rule: "!has(self.mode) || self.mode != 'manual' || (has(self.columns) && size(self.columns) > 0)",
         message: 'schema.columns must list at least one column when schema.mode is manual',
         fieldPath: '.columns',
       },
       {
-        rule: "self.mode != 'auto' || !has(self.columns) || size(self.columns) == 0",
+        rule: "!has(self.mode) || self.mode != 'auto' || !has(self.columns) || size(self.columns) == 0",
         message: 'schema.columns is only allowed when schema.mode is manual',
         fieldPath: '.columns',
       },
@@ -276,7 +277,7 @@ const scaling = obj(
     default: {},
     'x-kubernetes-validations': [
       {
-        rule: 'self.minReplicas <= self.maxReplicas',
+        rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
         message: 'scaling.minReplicas must be less than or equal to scaling.maxReplicas',
         fieldPath: '.minReplicas',
       },

@@ -170,7 +170,7 @@ test('kubectl explain shows the field descriptions', async () => {
   });
   assert.match(r.stdout, /minReplicas/);
   assert.match(r.stdout, /lagPerReplica/);
-  assert.match(r.stdout, /builtin: the operator scales on the consumer group's lag/);
+  assert.match(r.stdout, /builtin: the operator scales on the consumer\s+group's lag/);
 });
 
 test('printer columns and the scale subresource', () => {

@@ -2,7 +2,6 @@
 // throwaway namespaces and polling.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +10,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
-  KubernetesObjectApi,
   PatchStrategy,
 } from '@kubernetes/client-node';
-import { parse } from 'yaml';
 import { CRD_FILE } from '../../../operator/api/crd.ts';
 import { CRD_NAME, GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
@@ -63,11 +60,10 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-/** Applies crds/ (server-side, as a user would) and waits until the CRD is Established. */
+/** Applies crds/ with `kubectl apply --server-side`, as a user would, and waits until Established. */
 export async function applyCrd(kc: KubeConfig): Promise<void> {
-  const objects = KubernetesObjectApi.makeApiClient(kc);
-  const crd = parse(readFileSync(join(ROOT, CRD_FILE), 'utf8'));
-  await objects.patch(crd, undefined, undefined, 'doris-sinker-tests', true, PatchStrategy.ServerSideApply);
+  const r = kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, CRD_FILE)]);
+  if (r.status !== 0) throw new Error(`kubectl apply ${CRD_FILE}: ${r.stderr}`);
   const ext = kc.makeApiClient(ApiextensionsV1Api);
   await waitFor('CRD Established', async () => {
     const c = await ext.readCustomResourceDefinition({ name: CRD_NAME });
