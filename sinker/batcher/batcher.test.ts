@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LoadBatch } from '../batch.ts';
+import { Batcher, type BatcherOptions } from './batcher.ts';
+
+function setup(over: Partial<BatcherOptions> = {}) {
+  const batches: LoadBatch[] = [];
+  const pressure: boolean[] = [];
+  const b = new Batcher({
+    maxBatchRows: 3,
+    maxBatchBytes: 1000,
+    maxBatchIntervalMs: 100,
+    maxBufferBytes: 1_000_000,
+    onBatch: (x) => batches.push(x),
+    onBackpressure: (p) => pressure.push(p),
+    ...over,
+  });
+  return { b, batches, pressure };
+}
+
+test('cuts a batch when max_batch_rows is reached', () => {
+  const { b, batches } = setup();
+  b.add('t', 0, '10', 'a', 0);
+  b.add('t', 0, '11', 'b', 0);
+  assert.equal(batches.length, 0);
+  b.add('t', 0, '12', 'c', 0);
+  assert.equal(batches.length, 1);
+  assert.deepEqual(batches[0], {
+    topic: 't',
+    partition: 0,
+    firstOffset: '10',
+    lastOffset: '12',
+    rows: ['a', 'b', 'c'],
+    rowOffsets: ['10', '11', '12'],
+    bytes: 3,
+  });
+  assert.equal(b.currentRows, 0);
+});
+
+test('cuts before a row that would push the body past max_batch_size', () => {
+  const { b, batches } = setup({ maxBatchRows: 100, maxBatchBytes: 10 });
+  b.add('t', 0, '1', 'aaaa', 0); // body 5
+  b.add('t', 0, '2', 'bbbb', 0); // body 10 → reaches the limit: cut
+  assert.equal(batches.length, 1);
+  b.add('t', 0, '3', 'cccc', 0);
+  b.add('t', 0, '4', 'dddddd', 0); // 5 + 7 > 10: cut before it
+  assert.equal(batches.length, 2);
+  assert.deepEqual(batches[1]!.rows, ['cccc']);
+  b.add('t', 0, '5', 'x'.repeat(50), 0); // a single oversized row still goes, alone
+  assert.equal(batches.length, 4);
+  assert.deepEqual(batches[2]!.rows, ['dddddd']);
+  assert.deepEqual(batches[3]!.rows, ['x'.repeat(50)]);
+  assert.equal(batches[3]!.bytes, 50);
+});
+
+test('byte sizes are UTF-8 bytes', () => {
+  const { b, batches } = setup({ maxBatchRows: 100, maxBatchBytes: 1000 });
+  b.add('t', 0, '1', '日本😀', 0);
+  b.flushAll();
+  assert.equal(batches[0]!.bytes, 10);
+});
+
+test('cuts on max_batch_interval from the first message, driven by the clock passed in', () => {
+  const { b, batches } = setup({ maxBatchRows: 100 });
+  assert.equal(b.nextDeadline(), undefined);
+  b.add('t', 0, '1', 'a', 1000);
+  b.add('t', 1, '7', 'z', 1050);
+  b.add('t', 0, '2', 'b', 1090);
+  assert.equal(b.nextDeadline(), 1100);
+  b.tick(1099);
+  assert.equal(batches.length, 0);
+  b.tick(1100);
+  assert.equal(batches.length, 1);
+  assert.deepEqual([batches[0]!.partition, batches[0]!.rows], [0, ['a', 'b']]);
+  assert.equal(b.nextDeadline(), 1150);
+  b.tick(1200);
+  assert.equal(batches.length, 2);
+  assert.equal(batches[1]!.partition, 1);
+  assert.equal(b.nextDeadline(), undefined);
+});
+
+test('one batch per partition: partitions never mix', () => {
+  const { b, batches } = setup({ maxBatchRows: 2 });
+  b.add('t', 0, '1', 'p0a', 0);
+  b.add('t', 1, '1', 'p1a', 0);
+  b.add('u', 0, '1', 'u0a', 0);
+  b.add('t', 0, '2', 'p0b', 0);
+  assert.equal(batches.length, 1);
+  assert.deepEqual(batches[0]!.rows, ['p0a', 'p0b']);
+  b.flushAll();
+  assert.deepEqual(batches.map((x) => `${x.topic}/${x.partition}:${x.rows.join('+')}`).sort(), [
+    't/0:p0a+p0b',
+    't/1:p1a',
+    'u/0:u0a',
+  ]);
+});
+
+test('messages without a row keep the offset range contiguous and commits pass over them', () => {
+  const { b, batches } = setup({ maxBatchRows: 3 });
+  b.assign('t', 0, '0');
+  b.skip('t', 0, '0', 0); // invalid JSON, dead-lettered
+  b.add('t', 0, '1', 'a', 0);
+  b.skip('t', 0, '2', 0);
+  b.add('t', 0, '3', 'b', 0);
+  b.add('t', 0, '4', 'c', 0);
+  assert.equal(batches.length, 1);
+  assert.deepEqual(
+    [batches[0]!.firstOffset, batches[0]!.lastOffset, batches[0]!.rowOffsets],
+    ['0', '4', ['1', '3', '4']],
+  );
+  // a batch made only of dead-lettered messages still settles and commits
+  b.skip('t', 0, '5', 0);
+  b.skip('t', 0, '6', 0);
+  b.flush('t', 0);
+  assert.deepEqual([batches[1]!.firstOffset, batches[1]!.lastOffset, batches[1]!.rows], ['5', '6', []]);
+  assert.equal(b.settle(batches[1]!), null, 'waits for the earlier batch');
+  assert.equal(b.settle(batches[0]!), '7');
+  assert.equal(b.committable('t', 0), '7');
+});
+
+test('a flood of rowless messages still cuts batches so commits keep moving', () => {
+  const { b, batches } = setup({ maxBatchRows: 2 });
+  b.skip('t', 0, '0', 0);
+  b.skip('t', 0, '1', 0);
+  assert.equal(batches.length, 1);
+});
+
+test('memory bound: pause at max_buffer_bytes, resume at the low mark, counting cut batches until settled', () => {
+  const { b, batches, pressure } = setup({ maxBatchRows: 2, maxBufferBytes: 20, resumeBufferBytes: 5 });
+  b.add('t', 0, '1', 'x'.repeat(9), 0); // 10 body bytes
+  assert.equal(b.paused, false);
+  b.add('t', 0, '2', 'x'.repeat(9), 0); // 20: cut, but still held until settled
+  assert.equal(batches.length, 1);
+  assert.equal(b.bufferedBytes, 20);
+  assert.equal(b.paused, true);
+  assert.deepEqual(pressure, [true]);
+  b.add('t', 1, '1', 'y', 0);
+  assert.equal(b.bufferedBytes, 22);
+  b.settle(batches[0]!);
+  assert.equal(b.bufferedBytes, 2);
+  assert.equal(b.paused, false);
+  assert.deepEqual(pressure, [true, false]);
+  b.settle(batches[0]!); // settling twice is harmless
+  assert.equal(b.bufferedBytes, 2);
+});
+
+test('revocation drops filling rows; batches cut before it no longer move a commit point', () => {
+  const { b, batches } = setup({ maxBatchRows: 2 });
+  b.assign('t', 0, '0');
+  b.add('t', 0, '0', 'a', 0);
+  b.add('t', 0, '1', 'b', 0);
+  b.add('t', 0, '2', 'c', 0);
+  assert.equal(b.revoke('t', 0), 1);
+  assert.equal(b.currentRows, 0);
+  assert.equal(b.settle(batches[0]!), null);
+  assert.equal(b.bufferedBytes, 0);
+  // re-assigned later from another offset: the new generation starts clean
+  b.assign('t', 0, '50');
+  b.add('t', 0, '50', 'd', 0);
+  b.add('t', 0, '51', 'e', 0);
+  assert.equal(b.settle(batches[1]!), '52');
+});
+
+test('abandoning a batch frees its memory without committing', () => {
+  const { b, batches } = setup({ maxBatchRows: 1 });
+  b.assign('t', 0, '0');
+  b.add('t', 0, '0', 'abc', 0);
+  assert.equal(b.bufferedBytes, 4);
+  b.abandon(batches[0]!);
+  assert.equal(b.bufferedBytes, 0);
+  assert.equal(b.committable('t', 0), '0');
+});

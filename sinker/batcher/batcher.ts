@@ -1,0 +1,293 @@
+// The batcher: a pure state machine (no timers, no I/O; the caller passes the clock). Rows are grouped
+// per partition (one Stream Load per partition, DESIGN §3) and a batch is cut when it reaches
+// max_batch_rows or max_batch_size (body bytes, line delimiters included), or when max_batch_interval
+// has passed since its first message. Messages that produce no row (dead-lettered) still join the
+// current batch's offset range, so ranges stay contiguous and the commit tracker can pass them.
+// Memory is accounted globally (rows filling + batches cut and not yet settled): above
+// max_buffer_bytes the batcher says "pause fetching", below the resume mark "resume".
+//
+// Merging several partitions into one load (batch.merge_partitions) is not implemented here yet: it
+// needs per-partition epochs in the Redis intents (DESIGN §3) and can come later as a second cutter.
+import { Buffer } from 'node:buffer';
+import type { LoadBatch } from '../batch.ts';
+import { CommitTracker } from './commit-tracker.ts';
+
+export interface BatcherOptions {
+  maxBatchRows: number;
+  /** Body bytes of one load (rows plus one delimiter byte each). */
+  maxBatchBytes: number;
+  maxBatchIntervalMs: number;
+  /** Pause fetching when buffered bytes reach this. */
+  maxBufferBytes: number;
+  /** Resume fetching when buffered bytes fall to this; default half of maxBufferBytes. */
+  resumeBufferBytes?: number;
+  /** Receives each batch as it is cut (synchronously, in offset order per partition). */
+  onBatch: (batch: LoadBatch) => void;
+  /** Called when fetching should pause (true) or may resume (false). */
+  onBackpressure?: (paused: boolean) => void;
+}
+
+interface Filling {
+  rows: string[];
+  rowOffsets: string[];
+  bytes: number;
+  /** Body bytes: row bytes + one delimiter per row. */
+  bodyBytes: number;
+  skipped: number;
+  firstOffset: string;
+  lastOffset: string;
+  openedAt: number;
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  generation: number;
+  filling: Filling | undefined;
+  tracker: CommitTracker;
+}
+
+interface InFlight {
+  key: string;
+  generation: number;
+  bodyBytes: number;
+}
+
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+export class Batcher {
+  private readonly opts: BatcherOptions;
+  private readonly resumeAt: number;
+  private readonly parts = new Map<string, PartitionState>();
+  private readonly inFlight = new WeakMap<LoadBatch, InFlight>();
+  private generation = 0;
+  private fillingBytes = 0;
+  private fillingRows = 0;
+  private inFlightBytes = 0;
+  private pausedState = false;
+
+  constructor(opts: BatcherOptions) {
+    if (!(opts.maxBatchRows >= 1) || !(opts.maxBatchBytes >= 1) || !(opts.maxBatchIntervalMs >= 0)) {
+      throw new Error('batcher limits must be positive');
+    }
+    this.opts = opts;
+    this.resumeAt = opts.resumeBufferBytes ?? Math.floor(opts.maxBufferBytes / 2);
+  }
+
+  /**
+   * Starts tracking a partition (on assignment). `startOffset` is where consumption starts; commits
+   * report offsets from there on. Re-assigning a partition starts a new generation: settling a batch
+   * cut before never moves the new owner's commit point.
+   */
+  assign(topic: string, partition: number, startOffset?: string): void {
+    const key = partitionKey(topic, partition);
+    this.dropFilling(this.parts.get(key));
+    this.parts.set(key, {
+      topic,
+      partition,
+      generation: ++this.generation,
+      filling: undefined,
+      tracker: new CommitTracker(startOffset),
+    });
+  }
+
+  /**
+   * Stops tracking a partition (on revocation): its filling rows are dropped without loading, and
+   * batches already cut no longer move a commit point. Returns the number of rows dropped.
+   */
+  revoke(topic: string, partition: number): number {
+    const key = partitionKey(topic, partition);
+    const st = this.parts.get(key);
+    const dropped = st?.filling?.rows.length ?? 0;
+    this.dropFilling(st);
+    this.parts.delete(key);
+    this.checkPressure();
+    return dropped;
+  }
+
+  private state(topic: string, partition: number): PartitionState {
+    const key = partitionKey(topic, partition);
+    let st = this.parts.get(key);
+    if (!st) {
+      this.assign(topic, partition);
+      st = this.parts.get(key)!;
+    }
+    return st;
+  }
+
+  private open(offset: string, now: number): Filling {
+    return {
+      rows: [],
+      rowOffsets: [],
+      bytes: 0,
+      bodyBytes: 0,
+      skipped: 0,
+      firstOffset: offset,
+      lastOffset: offset,
+      openedAt: now,
+    };
+  }
+
+  /** Adds one encoded row (no delimiter) from `offset`. `bytes` defaults to the row's UTF-8 length. */
+  add(topic: string, partition: number, offset: string, row: string, now: number, bytes?: number): void {
+    const st = this.state(topic, partition);
+    const size = bytes ?? Buffer.byteLength(row, 'utf8');
+    let f = st.filling;
+    // Keep each load within max_batch_size: cut before a row that would overflow it.
+    if (f && f.rows.length > 0 && f.bodyBytes + size + 1 > this.opts.maxBatchBytes) {
+      this.cut(st);
+      f = undefined;
+    }
+    if (!f) {
+      f = this.open(offset, now);
+      st.filling = f;
+    }
+    f.rows.push(row);
+    f.rowOffsets.push(offset);
+    f.bytes += size;
+    f.bodyBytes += size + 1;
+    f.lastOffset = offset;
+    this.fillingBytes += size + 1;
+    this.fillingRows++;
+    if (f.rows.length >= this.opts.maxBatchRows || f.bodyBytes >= this.opts.maxBatchBytes) this.cut(st);
+    else this.checkPressure();
+  }
+
+  /** Records a message that yields no row (dead-lettered, filtered) so the offset range stays contiguous. */
+  skip(topic: string, partition: number, offset: string, now: number): void {
+    const st = this.state(topic, partition);
+    let f = st.filling;
+    if (!f) {
+      f = this.open(offset, now);
+      st.filling = f;
+    }
+    f.skipped++;
+    f.lastOffset = offset;
+    if (f.skipped >= this.opts.maxBatchRows) this.cut(st);
+  }
+
+  /** Cuts every batch whose interval has passed. Call it at `nextDeadline()` (or on any timer tick). */
+  tick(now: number): void {
+    for (const st of this.parts.values()) {
+      if (st.filling && now - st.filling.openedAt >= this.opts.maxBatchIntervalMs) this.cut(st);
+    }
+  }
+
+  /** Earliest time `tick` has work, or undefined when nothing is filling. */
+  nextDeadline(): number | undefined {
+    let min: number | undefined;
+    for (const st of this.parts.values()) {
+      if (!st.filling) continue;
+      const due = st.filling.openedAt + this.opts.maxBatchIntervalMs;
+      if (min === undefined || due < min) min = due;
+    }
+    return min;
+  }
+
+  /** Cuts one partition's filling batch now (e.g. before committing on revocation with a grace period). */
+  flush(topic: string, partition: number): void {
+    const st = this.parts.get(partitionKey(topic, partition));
+    if (st?.filling) this.cut(st);
+  }
+
+  /** Cuts every filling batch now (shutdown). */
+  flushAll(): void {
+    for (const st of this.parts.values()) if (st.filling) this.cut(st);
+  }
+
+  /**
+   * The batch is settled: loaded, or every row of it dead-lettered. Frees its memory and returns the
+   * offset to commit for its partition when the commit point advanced (else null, also when the
+   * partition was revoked or re-assigned since the batch was cut).
+   */
+  settle(batch: LoadBatch): string | null {
+    const info = this.release(batch);
+    if (!info) return null;
+    const st = this.parts.get(info.key);
+    if (!st || st.generation !== info.generation) return null;
+    return st.tracker.settle(batch.firstOffset);
+  }
+
+  /** Frees a batch's memory without settling it (its partition was revoked and the load abandoned). */
+  abandon(batch: LoadBatch): void {
+    this.release(batch);
+  }
+
+  private release(batch: LoadBatch): InFlight | undefined {
+    const info = this.inFlight.get(batch);
+    if (!info) return undefined;
+    this.inFlight.delete(batch);
+    this.inFlightBytes -= info.bodyBytes;
+    this.checkPressure();
+    return info;
+  }
+
+  /** The offset safe to commit for a partition now, or null. */
+  committable(topic: string, partition: number): string | null {
+    return this.parts.get(partitionKey(topic, partition))?.tracker.committable ?? null;
+  }
+
+  private cut(st: PartitionState): void {
+    const f = st.filling!;
+    st.filling = undefined;
+    this.fillingBytes -= f.bodyBytes;
+    this.fillingRows -= f.rows.length;
+    const batch: LoadBatch = {
+      topic: st.topic,
+      partition: st.partition,
+      firstOffset: f.firstOffset,
+      lastOffset: f.lastOffset,
+      rows: f.rows,
+      rowOffsets: f.rowOffsets,
+      bytes: f.bytes,
+    };
+    st.tracker.register(f.firstOffset, f.lastOffset);
+    this.inFlight.set(batch, {
+      key: partitionKey(st.topic, st.partition),
+      generation: st.generation,
+      bodyBytes: f.bodyBytes,
+    });
+    this.inFlightBytes += f.bodyBytes;
+    this.opts.onBatch(batch);
+    this.checkPressure();
+  }
+
+  private dropFilling(st: PartitionState | undefined): void {
+    if (!st?.filling) return;
+    this.fillingBytes -= st.filling.bodyBytes;
+    this.fillingRows -= st.filling.rows.length;
+    st.filling = undefined;
+  }
+
+  private checkPressure(): void {
+    const total = this.fillingBytes + this.inFlightBytes;
+    if (!this.pausedState && total >= this.opts.maxBufferBytes) {
+      this.pausedState = true;
+      this.opts.onBackpressure?.(true);
+    } else if (this.pausedState && total <= this.resumeAt) {
+      this.pausedState = false;
+      this.opts.onBackpressure?.(false);
+    }
+  }
+
+  /** Whether fetching should be paused now. */
+  get paused(): boolean {
+    return this.pausedState;
+  }
+
+  /** Bytes held: rows filling plus batches cut and not yet settled or abandoned. */
+  get bufferedBytes(): number {
+    return this.fillingBytes + this.inFlightBytes;
+  }
+
+  /** For the batch_current_rows / batch_current_bytes gauges. */
+  get currentRows(): number {
+    return this.fillingRows;
+  }
+
+  get currentBytes(): number {
+    return this.fillingBytes;
+  }
+}
