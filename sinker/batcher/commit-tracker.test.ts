@@ -68,7 +68,7 @@ test('a long run of batches settled in random order ends at the last offset', ()
       assert.equal(Number(c), prefix * 10);
       assert.ok(Number(c) > last);
       last = Number(c);
-    } else assert.equal(prefix * 10, last < 0 ? 0 : last);
+    } else assert.equal(prefix * 10, Math.max(last, 0));
   }
   assert.equal(t.committable, '30000');
 });
