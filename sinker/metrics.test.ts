@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createMetrics, recordMapStats } from './metrics.ts';
+
+const SEED_NAMES = [
+  'kafka_messages_consumed_total',
+  'kafka_bytes_consumed_total',
+  'kafka_consume_errors_total',
+  'kafka_consumer_lag',
+  'batch_flush_total',
+  'batch_size_rows',
+  'batch_size_bytes',
+  'batch_flush_duration_seconds',
+  'batch_current_rows',
+  'batch_current_bytes',
+  'doris_stream_load_total',
+  'doris_rows_loaded_total',
+  'doris_rows_filtered_total',
+  'doris_stream_load_duration_seconds',
+  'doris_stream_load_retries_total',
+  'doris_stream_load_errors_total',
+  'json_parse_errors_total',
+  'field_missing_total',
+  'field_type_conversion_errors_total',
+  'dlq_messages_total',
+];
+
+test("every seed metric exists and every series carries the sink's name", async () => {
+  const m = createMetrics({ sink: 'orders' });
+  m.kafkaMessagesConsumed.inc({ topic: 't' }, 3);
+  m.batchFlush.inc({ status: 'success' });
+  m.dorisStreamLoadDuration.observe(0.2);
+  m.dlqMessages.inc({ reason: 'invalid_json' });
+  const text = await m.registry.metrics();
+  for (const name of SEED_NAMES) assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  assert.match(text, /^kafka_messages_consumed_total\{topic="t",sink="orders"\} 3$/m);
+  assert.match(text, /^batch_flush_total\{status="success",sink="orders"\} 1$/m);
+  assert.match(text, /^process_cpu_user_seconds_total\{sink="orders"\} /m, 'Node default metrics, labelled too');
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    assert.match(line, /sink="orders"/, line);
+  }
+});
+
+test('label name is configurable and registries are independent', async () => {
+  const a = createMetrics({ sink: 'a', labelName: 'doris_sink', defaultMetrics: false });
+  const b = createMetrics({ sink: 'b', defaultMetrics: false });
+  a.dorisRowsLoaded.inc(5);
+  assert.match(await a.registry.metrics(), /^doris_rows_loaded_total\{doris_sink="a"\} 5$/m);
+  assert.match(await b.registry.metrics(), /^doris_rows_loaded_total\{sink="b"\} 0$/m);
+  assert.doesNotMatch(await a.registry.metrics(), /process_cpu/);
+});
+
+test('mapper stats land in the parse, missing-field and conversion counters', async () => {
+  const m = createMetrics({ sink: 's', defaultMetrics: false });
+  recordMapStats(m, {
+    parseErrors: 2,
+    missing: [{ field: 'title', count: 4 }],
+    conversions: [{ field: 'priority', fromType: 'string', toType: 'int', count: 1 }],
+  });
+  const text = await m.registry.metrics();
+  assert.match(text, /^json_parse_errors_total\{sink="s"\} 2$/m);
+  assert.match(text, /^field_missing_total\{field="title",sink="s"\} 4$/m);
+  assert.match(
+    text,
+    /^field_type_conversion_errors_total\{field="priority",from_type="string",to_type="int",sink="s"\} 1$/m,
+  );
+});
