@@ -1,0 +1,60 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "dso.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: the release name, plus the chart name unless it already contains it. */}}
+{{- define "dso.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "dso.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dso.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dso.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "dso.labels" -}}
+helm.sh/chart: {{ include "dso.chart" . }}
+{{ include "dso.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: doris-sinker
+{{- end }}
+
+{{- define "dso.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "dso.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "dso.image" -}}
+{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) }}
+{{- end }}
+
+{{- define "dso.sinkerImage" -}}
+{{- printf "%s:%s" .Values.sinkerImage.repository (toString (default .Chart.AppVersion .Values.sinkerImage.tag)) }}
+{{- end }}
+
+{{- define "dso.leaseName" -}}
+{{- default (include "dso.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{/* True when the cluster serves the Prometheus Operator's API (ServiceMonitor, PodMonitor, PrometheusRule). */}}
+{{- define "dso.hasMonitoringApi" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end }}
+{{- end }}

@@ -1,0 +1,179 @@
+// The chart as rendered: `helm lint`, `helm template` validated by the test bed's apiserver
+// (`kubectl apply --dry-run=server`), and the properties the chart promises (security context,
+// least-privilege RBAC, CRD upgrade policy, monitoring objects gated by values and API presence).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { CHART_DIR, find, helm, type K8sObject, kubectl, kubeVersion, renderChart } from './tools.ts';
+
+const MONITORING = 'monitoring.coreos.com/v1';
+
+function dryRunServer(objs: K8sObject[]): string {
+  const text = objs.map((o) => JSON.stringify(o)).join('\n');
+  const r = kubectl(['apply', '--dry-run=server', '-f', '-'], text);
+  assert.equal(r.status, 0, `kubectl apply --dry-run=server refused the rendered chart:\n${r.stderr}`);
+  return r.stdout;
+}
+
+test('helm lint passes with default and non-default values', () => {
+  for (const set of [[], ['replicaCount=3', 'watchNamespaces={default,kube-public}', 'crds.install=false']]) {
+    const args = ['lint', CHART_DIR, '--strict', '--kube-version', kubeVersion()];
+    for (const s of set) args.push('--set', s);
+    const r = helm(args);
+    assert.equal(r.status, 0, `helm lint ${set.join(' ')}:\n${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  }
+});
+
+test('helm template with default values is accepted by the apiserver (dry run)', () => {
+  const objs = renderChart({ namespace: 'default' });
+  const kinds = objs.map((o) => o.kind).sort();
+  for (const k of [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'ConfigMap',
+    'CustomResourceDefinition',
+    'Deployment',
+    'Role',
+    'RoleBinding',
+    'Service',
+    'ServiceAccount',
+  ]) {
+    assert.ok(kinds.includes(k), `default render lacks a ${k}: ${kinds.join(', ')}`);
+  }
+  const out = dryRunServer(objs);
+  assert.match(out, /deployment\.apps\/rel-doris-sinker-operator (created|configured|unchanged) \(server dry run\)/);
+  assert.match(out, /customresourcedefinition\.apiextensions\.k8s\.io\/dorissinks\.dorissinker\.io/);
+});
+
+test('helm template with several replicas and watched namespaces is accepted by the apiserver (dry run)', () => {
+  const objs = renderChart({
+    namespace: 'default',
+    set: ['replicaCount=3', 'watchNamespaces={default,kube-public}', 'crds.install=false', 'dashboards.enabled=false'],
+  });
+  dryRunServer(objs);
+  assert.equal(find(objs, 'Deployment').spec.replicas, 3);
+  assert.ok(!objs.some((o) => o.kind === 'CustomResourceDefinition'), 'crds.install=false still renders the CRD');
+  assert.ok(!objs.some((o) => o.kind === 'ClusterRoleBinding'), 'watched namespaces must not bind cluster-wide');
+  const bindings = objs.filter((o) => o.kind === 'RoleBinding' && o.roleRef.kind === 'ClusterRole');
+  assert.deepEqual(bindings.map((b) => b.metadata.namespace).sort(), ['default', 'kube-public']);
+  const env = find(objs, 'Deployment').spec.template.spec.containers[0].env as { name: string; value?: string }[];
+  assert.equal(env.find((e) => e.name === 'WATCH_NAMESPACES')?.value, 'default,kube-public');
+  assert.equal(env.find((e) => e.name === 'LEADER_ELECTION')?.value, 'true');
+});
+
+test('the operator Deployment runs non-root on a read-only root filesystem, with probes and a metrics port', () => {
+  const objs = renderChart({ set: ['image.tag=1.2.3', 'sinkerImage.repository=reg/sinker', 'sinkerImage.tag=9'] });
+  const pod = find(objs, 'Deployment').spec.template.spec;
+  const c = pod.containers[0];
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.notEqual(pod.securityContext.runAsUser, 0);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+  assert.equal(c.image, 'doris-sinker-operator:1.2.3');
+  assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(c.readinessProbe.httpGet.port, 'http');
+  assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+  const env = Object.fromEntries((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+  assert.equal(env.SINKER_IMAGE, 'reg/sinker:9');
+  assert.equal(env.HTTP_PORT, '8080');
+  assert.equal(env.WATCH_NAMESPACES, '');
+  assert.equal(pod.serviceAccountName, 'rel-doris-sinker-operator');
+  const svc = find(objs, 'Service');
+  assert.deepEqual(svc.spec.selector, find(objs, 'Deployment').spec.selector.matchLabels);
+});
+
+test('RBAC grants exactly what the operator needs: no wildcards, Secrets read-only, Leases only in its namespace', () => {
+  const objs = renderChart();
+  const role = find(objs, 'ClusterRole');
+  const grants = new Map<string, string[]>();
+  for (const rule of role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]) {
+    for (const g of rule.apiGroups)
+      for (const r of rule.resources) {
+        assert.ok(!rule.verbs.includes('*') && r !== '*' && g !== '*', `wildcard in ${JSON.stringify(rule)}`);
+        grants.set(`${g}/${r}`, [...(grants.get(`${g}/${r}`) ?? []), ...rule.verbs].sort());
+      }
+  }
+  const rw = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+  assert.deepEqual(Object.fromEntries(grants), {
+    'dorissinker.io/dorissinks': ['get', 'list', 'watch'],
+    'dorissinker.io/dorissinks/status': ['get', 'patch', 'update'],
+    'dorissinker.io/dorissinks/scale': ['get'],
+    '/configmaps': rw,
+    '/services': rw,
+    'apps/deployments': rw,
+    'policy/poddisruptionbudgets': rw,
+    '/secrets': ['get', 'list', 'watch'],
+    '/events': ['create', 'patch'],
+    'events.k8s.io/events': ['create', 'patch'],
+  });
+  const lease = find(objs, 'Role');
+  assert.equal(lease.metadata.namespace, 'dso');
+  assert.deepEqual(
+    lease.rules.map((r: { resources: string[] }) => r.resources),
+    [['leases'], ['leases']],
+  );
+  assert.deepEqual(lease.rules[1].resourceNames, ['rel-doris-sinker-operator']);
+  const noLe = renderChart({ set: ['leaderElection.enabled=false'] });
+  assert.ok(!noLe.some((o) => o.kind === 'Role'), 'no Lease permissions without leader election');
+});
+
+test('the CRD is templated behind crds.install with helm.sh/resource-policy: keep', () => {
+  const crd = find(renderChart(), 'CustomResourceDefinition');
+  assert.equal(crd.metadata.name, 'dorissinks.dorissinker.io');
+  assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+  assert.ok(crd.spec.versions[0].subresources.scale, 'the scale subresource is part of the chart CRD');
+  const without = renderChart({ set: ['crds.install=false'] });
+  assert.ok(!without.some((o) => o.kind === 'CustomResourceDefinition'));
+});
+
+test('ServiceMonitor, PodMonitor and PrometheusRule need both their value and the monitoring API', () => {
+  const on = ['metrics.serviceMonitor.enabled=true', 'metrics.podMonitor.enabled=true', 'prometheusRule.enabled=true'];
+  const monitoringKinds = (objs: K8sObject[]) =>
+    objs
+      .filter((o) => o.apiVersion === MONITORING)
+      .map((o) => o.kind)
+      .sort();
+  assert.deepEqual(monitoringKinds(renderChart({ set: on })), [], 'rendered without the monitoring API');
+  assert.deepEqual(monitoringKinds(renderChart({ apiVersions: [MONITORING] })), [], 'rendered though disabled');
+  const objs = renderChart({ set: on, apiVersions: [MONITORING] });
+  assert.deepEqual(monitoringKinds(objs), ['PodMonitor', 'PrometheusRule', 'ServiceMonitor']);
+
+  const rule = find(objs, 'PrometheusRule');
+  const file = parse(readFileSync(join(CHART_DIR, 'files', 'alerts.yaml'), 'utf8'));
+  assert.deepEqual(rule.spec, file, 'the PrometheusRule must carry files/alerts.yaml verbatim');
+
+  const sm = find(objs, 'ServiceMonitor');
+  const svcLabels = find(objs, 'Service').metadata.labels ?? {};
+  for (const [k, v] of Object.entries(sm.spec.selector.matchLabels as Record<string, string>)) {
+    assert.equal(svcLabels[k], v, `ServiceMonitor selects ${k}=${v}, which the metrics Service lacks`);
+  }
+  assert.equal(sm.spec.endpoints[0].port, find(objs, 'Service').spec.ports[0].name);
+  const pm = find(objs, 'PodMonitor');
+  // The labels and port the operator puts on sinker pods (operator/desired).
+  assert.deepEqual(pm.spec.selector.matchLabels, {
+    'app.kubernetes.io/name': 'doris-sinker',
+    'app.kubernetes.io/component': 'sinker',
+  });
+  assert.equal(pm.spec.podMetricsEndpoints[0].port, 'metrics');
+  assert.deepEqual(pm.spec.namespaceSelector, { any: true });
+});
+
+test('dashboards are ConfigMaps with the Grafana sidecar label and valid dashboard JSON', () => {
+  const objs = renderChart({ set: ['dashboards.namespace=monitoring'] });
+  const cms = objs.filter((o) => o.kind === 'ConfigMap');
+  assert.ok(cms.length >= 1, 'no dashboard ConfigMap');
+  for (const cm of cms) {
+    assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
+    assert.equal(cm.metadata.namespace, 'monitoring');
+    for (const [key, text] of Object.entries(cm.data as Record<string, string>)) {
+      const dash = JSON.parse(text) as { title: string; panels: unknown[]; uid: string };
+      assert.ok(dash.title && dash.uid && dash.panels.length > 0, `${key} is not a dashboard`);
+    }
+  }
+  const off = renderChart({ set: ['dashboards.enabled=false'] });
+  assert.ok(!off.some((o) => o.kind === 'ConfigMap'));
+});
