@@ -170,3 +170,22 @@ test('abandoning a batch frees its memory without committing', () => {
   assert.equal(b.bufferedBytes, 0);
   assert.equal(b.committable('t', 0), '0');
 });
+
+test('a held partition ignores row, size and interval limits until flushed, so a range stays exact', () => {
+  const { b, batches } = setup({ maxBatchBytes: 4 });
+  b.setHold('t', 0, true);
+  for (let o = 20; o <= 25; o++) b.add('t', 0, String(o), 'row', 0);
+  b.skip('t', 0, '26', 0);
+  b.tick(10_000);
+  assert.equal(b.nextDeadline(), undefined);
+  assert.equal(batches.length, 0);
+  b.flush('t', 0);
+  b.setHold('t', 0, false);
+  assert.equal(batches.length, 1);
+  assert.equal(batches[0]!.firstOffset, '20');
+  assert.equal(batches[0]!.lastOffset, '26');
+  assert.equal(batches[0]!.rows.length, 6);
+  // Released: limits apply again.
+  for (let o = 27; o <= 29; o++) b.add('t', 0, String(o), 'r', 0);
+  assert.equal(batches.length, 2);
+});

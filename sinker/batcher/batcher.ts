@@ -45,6 +45,8 @@ interface PartitionState {
   generation: number;
   filling: Filling | undefined;
   tracker: CommitTracker;
+  /** While set, only `flush` cuts: the batch must cover an exact offset range (re-loading an intent). */
+  hold: boolean;
 }
 
 interface InFlight {
@@ -90,6 +92,7 @@ export class Batcher {
       generation: ++this.generation,
       filling: undefined,
       tracker: new CommitTracker(startOffset),
+      hold: false,
     });
   }
 
@@ -136,7 +139,7 @@ export class Batcher {
     const size = bytes ?? Buffer.byteLength(row, 'utf8');
     let f = st.filling;
     // Keep each load within max_batch_size: cut before a row that would overflow it.
-    if (f && f.rows.length > 0 && f.bodyBytes + size + 1 > this.opts.maxBatchBytes) {
+    if (f && !st.hold && f.rows.length > 0 && f.bodyBytes + size + 1 > this.opts.maxBatchBytes) {
       this.cut(st);
       f = undefined;
     }
@@ -151,7 +154,7 @@ export class Batcher {
     f.lastOffset = offset;
     this.fillingBytes += size + 1;
     this.fillingRows++;
-    if (f.rows.length >= this.opts.maxBatchRows || f.bodyBytes >= this.opts.maxBatchBytes) this.cut(st);
+    if (!st.hold && (f.rows.length >= this.opts.maxBatchRows || f.bodyBytes >= this.opts.maxBatchBytes)) this.cut(st);
     else this.checkPressure();
   }
 
@@ -165,13 +168,13 @@ export class Batcher {
     }
     f.skipped++;
     f.lastOffset = offset;
-    if (f.skipped >= this.opts.maxBatchRows) this.cut(st);
+    if (!st.hold && f.skipped >= this.opts.maxBatchRows) this.cut(st);
   }
 
   /** Cuts every batch whose interval has passed. Call it at `nextDeadline()` (or on any timer tick). */
   tick(now: number): void {
     for (const st of this.parts.values()) {
-      if (st.filling && now - st.filling.openedAt >= this.opts.maxBatchIntervalMs) this.cut(st);
+      if (st.filling && !st.hold && now - st.filling.openedAt >= this.opts.maxBatchIntervalMs) this.cut(st);
     }
   }
 
@@ -179,11 +182,20 @@ export class Batcher {
   nextDeadline(): number | undefined {
     let min: number | undefined;
     for (const st of this.parts.values()) {
-      if (!st.filling) continue;
+      if (!st.filling || st.hold) continue;
       const due = st.filling.openedAt + this.opts.maxBatchIntervalMs;
       if (min === undefined || due < min) min = due;
     }
     return min;
+  }
+
+  /**
+   * Holds (true) or releases (false) a partition's cuts: while held, its batch grows past the row,
+   * size and interval limits until `flush`, so it covers exactly the offsets the caller chooses
+   * (an intent re-loaded with its original range and label). Releasing does not cut by itself.
+   */
+  setHold(topic: string, partition: number, hold: boolean): void {
+    this.state(topic, partition).hold = hold;
   }
 
   /** Cuts one partition's filling batch now (e.g. before committing on revocation with a grace period). */
