@@ -58,7 +58,5 @@ export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> 
       break;
     }
   }
-  const plan = planResume(opts.committed, watermark, toReload, opts.earliest);
-  for (const intent of plan.drop) await opts.store.dropIntent(opts.partition, intent.first);
-  return plan;
+  return planResume(opts.committed, watermark, toReload, opts.earliest);
 }

@@ -62,7 +62,6 @@ test('an unsettled intent below the watermark is a hole: seek back and reload ex
   const plan = planResume('0', '19', [hole]);
   assert.equal(plan.seekOffset, '0');
   assert.deepEqual(plan.reload, [{ intent: hole, exact: true }]);
-  assert.deepEqual(plan.drop, []);
   assert.deepEqual(offsetDisposition('0', plan), { kind: 'reload', intent: hole });
   assert.deepEqual(offsetDisposition('9', plan), { kind: 'reload', intent: hole });
   assert.deepEqual(offsetDisposition('10', plan), { kind: 'skip' });
@@ -70,12 +69,14 @@ test('an unsettled intent below the watermark is a hole: seek back and reload ex
   assert.deepEqual(offsetDisposition('20', plan), { kind: 'load' });
 });
 
-test('an aborted intent above the watermark is dropped: reading on reloads it', () => {
+test('an unsettled intent above the watermark is reloaded with its exact range too (a zombie may still send it)', () => {
   const head = intent('20', '29');
   const plan = planResume('20', '19', [head]);
   assert.equal(plan.seekOffset, '20');
-  assert.deepEqual(plan.drop, [head]);
-  assert.deepEqual(offsetDisposition('20', plan), { kind: 'load' });
+  assert.deepEqual(plan.reload, [{ intent: head, exact: true }]);
+  assert.deepEqual(offsetDisposition('20', plan), { kind: 'reload', intent: head });
+  assert.deepEqual(offsetDisposition('29', plan), { kind: 'reload', intent: head });
+  assert.deepEqual(offsetDisposition('30', plan), { kind: 'load' });
 });
 
 test('several holes: seek to the lowest, skip what lies between', () => {

@@ -73,26 +73,28 @@ export function decideIntent(intent: Intent, state: LabelState, now: number): In
 
 export interface ReloadRange {
   intent: Intent;
-  /** true: the range lies at or below the watermark (a hole) and must be loaded with exactly these
-   *  boundaries and this label; offsets around it are already in Doris. */
+  /** Always true: the range is loaded with exactly these boundaries and this label. */
   exact: boolean;
 }
 
 export interface ResumePlan {
   /** Where the consumer seeks. */
   seekOffset: string;
-  /** Offsets at or below it are in Doris unless inside a `reload` range with exact = true. */
+  /** Offsets at or below it are in Doris unless inside a `reload` range. */
   watermark: string | null;
-  /** Intents to load again (already settled as not in Doris). */
+  /** Intents to load again (already settled as not in Doris), each with its exact range and label. */
   reload: ReloadRange[];
-  /** Intents to drop from Redis (not in Doris and above the watermark: an ordinary reload covers them). */
-  drop: Intent[];
 }
 
 /**
  * Where to resume a newly assigned partition once every intent is settled to complete or reload.
  * `committed` is Kafka's committed offset (the next offset to read), null when the group has none;
  * `earliest` is where the partition starts when neither Kafka nor Redis knows anything.
+ *
+ * Every intent to reload keeps its exact range, also one above the watermark: its label may still
+ * be sent by the owner that recorded it (a zombie after a rebalance), and Doris only refuses the
+ * duplicate as harmless if both owners send the same offsets under that label. A batch with other
+ * boundaries under the same label would lose or double the difference.
  */
 export function planResume(
   committed: string | null,
@@ -100,23 +102,14 @@ export function planResume(
   toReload: readonly Intent[],
   earliest = '0',
 ): ResumePlan {
-  let resume = committed ?? earliest;
-  if (watermark !== null) resume = maxOffset(resume, nextOffset(watermark));
+  let seek = committed ?? earliest;
+  if (watermark !== null) seek = maxOffset(seek, nextOffset(watermark));
   const reload: ReloadRange[] = [];
-  const drop: Intent[] = [];
-  let seek = resume;
   for (const intent of [...toReload].sort((a, b) => cmpOffset(a.first, b.first))) {
-    const hole = watermark !== null && cmpOffset(intent.first, watermark) <= 0;
-    if (hole) {
-      reload.push({ intent, exact: true });
-      if (cmpOffset(intent.first, seek) < 0) seek = intent.first;
-    } else {
-      // At or past the resume point: reading on from there reloads it, with whatever boundaries.
-      drop.push(intent);
-      reload.push({ intent, exact: false });
-    }
+    reload.push({ intent, exact: true });
+    if (cmpOffset(intent.first, seek) < 0) seek = intent.first;
   }
-  return { seekOffset: seek, watermark, reload, drop };
+  return { seekOffset: seek, watermark, reload };
 }
 
 export type OffsetDisposition =
