@@ -228,7 +228,8 @@ export class StreamLoadWriter {
       return r;
     };
 
-    for (let round = 0; ; round++) {
+    let dqRounds = 0;
+    for (;;) {
       const rows = current.map((i) => batch.rows[i] as string);
       const bytes = current.length === batch.rows.length ? batch.bytes : undefined;
       const t = await this.#loadLabelled(label, await this.#body(rows, bytes), ctx, false);
@@ -256,6 +257,8 @@ export class StreamLoadWriter {
       if (t.kind === 'precommitted') {
         // Not asked for 2PC, yet pre-committed under our label (a 2PC mode of an earlier run): ours to commit.
         await this.commitPrecommitted(label);
+        // Our own request pre-committed it (two_phase_commit among the user's properties): loaded now.
+        if (t.reply.status.toLowerCase() === 'success') return finish('loaded', t.reply);
         return finish('already-loaded', undefined, false, current.length);
       }
       if (t.kind === 'fatal') {
@@ -264,22 +267,31 @@ export class StreamLoadWriter {
       }
       // Data quality: find the refused rows, dead-letter them, load the rest under the same label
       // (the refused load was rolled back, so the label is free, §3/§4).
-      const bad =
-        round < MAX_DATA_QUALITY_ROUNDS
-          ? await this.#badRowsFromErrorLog(batch, current, t)
-          : new Map<number, string>();
-      if (bad.size === 0) {
-        for (const [i, reason] of await this.#bisect(batch, current, label, ctx)) bad.set(i, reason);
-      }
-      if (bad.size === 0) {
+      dqRounds++;
+      if (dqRounds > 2 * MAX_DATA_QUALITY_ROUNDS) {
         throw new StreamLoadError(
-          `load ${label}: Doris refused the batch for data quality (${t.reason}) but no row could be singled out`,
+          `load ${label}: still refused for data quality after ${dqRounds - 1} rounds: ${t.reason}`,
           {
             label,
             retryable: false,
             attempts: ctx.attempts,
           },
         );
+      }
+      const bad =
+        dqRounds <= MAX_DATA_QUALITY_ROUNDS
+          ? await this.#badRowsFromErrorLog(batch, current, t)
+          : new Map<number, string>();
+      if (bad.size === 0) {
+        for (const [i, reason] of await this.#bisect(batch, current, label, ctx)) bad.set(i, reason);
+      }
+      if (bad.size === 0) {
+        // Every part loads on its own: the refusal did not come from a row. Load it again.
+        this.#opts.logger?.warn(
+          { label, reason: t.reason },
+          'refused for data quality, but no row is at fault; loading again',
+        );
+        continue;
       }
       const refused = current.filter((i) => bad.has(i));
       await this.#deadLetter(

@@ -1,0 +1,81 @@
+// The writer's routes against the Doris emulator: BE direct, FE 307 with Expect, auto; gzip; JSON
+// lines; a repeated batch is refused by its label, so Doris holds each row once. Labels are per
+// database, so every test here loads its own offset range.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { closeStorage, emulator, freshTable, storedRows, txnsOf } from './emulator.ts';
+import { closeWriters, csvBatch, expected, JSON_LINES, SINK, writerFor } from './harness.ts';
+
+let table: string;
+before(async () => {
+  await emulator();
+  table = await freshTable('wroute');
+});
+after(async () => {
+  await closeWriters();
+  await closeStorage();
+});
+
+test('each route loads once; loading the same batch again is refused by its label', async () => {
+  const names = ['a', 'b', 'c'];
+  let first = 0;
+  for (const route of ['backend', 'frontend', 'auto'] as const) {
+    const { w } = await writerFor(table, { load_route: route });
+    const b = csvBatch(names, first);
+    const r = await w.load(b);
+    assert.equal(r.status, 'loaded', route);
+    assert.equal(r.loadedRows, 3);
+    assert.equal(r.route, route === 'frontend' ? 'frontend' : 'backend');
+    assert.equal(r.label, `${SINK}:events:0:${first}`);
+    const again = await w.load(b);
+    assert.equal(again.status, 'already-loaded', route);
+    assert.equal(await w.labelState(r.label), 'VISIBLE');
+    const txns = await txnsOf('test_db', r.label);
+    assert.deepEqual(
+      txns.map((t) => t.state),
+      ['VISIBLE'],
+    );
+    first += 10;
+  }
+  assert.deepEqual(await storedRows(table), [...expected(names, 0), ...expected(names, 10), ...expected(names, 20)]);
+});
+
+test('gzip bodies (compress_type: gz) on both routes', async () => {
+  const t = await freshTable('wgzip');
+  for (const [i, route] of (['backend', 'frontend'] as const).entries()) {
+    const { w } = await writerFor(t, { load_route: route, compress: true });
+    const r = await w.load(csvBatch(['x', 'y'], 100 * (i + 1)));
+    assert.equal(r.status, 'loaded');
+  }
+  assert.deepEqual(await storedRows(t), [...expected(['x', 'y'], 100), ...expected(['x', 'y'], 200)]);
+});
+
+test('JSON lines', async () => {
+  const t = await freshTable('wjson');
+  const { w } = await writerFor(t, { format: 'json' }, { encoding: JSON_LINES });
+  const rows = ['{"id":1,"name":"ü,\\"q"}', '{"id":2,"name":null}', '{"id":3}'];
+  const r = await w.load({
+    topic: 'events',
+    partition: 0,
+    firstOffset: '401',
+    lastOffset: '403',
+    rows,
+    rowOffsets: ['401', '402', '403'],
+    bytes: rows.reduce((s, x) => s + Buffer.byteLength(x), 0),
+  });
+  assert.equal(r.status, 'loaded');
+  assert.equal(r.loadedRows, 3);
+  assert.deepEqual(await storedRows(t), ['1,ü,"q', '2,\\N', '3,\\N']);
+});
+
+test('fe_hosts failover: a dead first FE is skipped for listing backends and for loading', async () => {
+  const t = await freshTable('wfail');
+  const e = await emulator();
+  for (const route of ['backend', 'frontend'] as const) {
+    const { w } = await writerFor(t, { load_route: route, fe_hosts: ['127.0.0.1:1', e.fe] });
+    const r = await w.load(csvBatch(['f'], route === 'backend' ? 301 : 302));
+    assert.equal(r.status, 'loaded', route);
+    assert.equal(w.fe.current, `http://${e.fe}`);
+  }
+  assert.deepEqual(await storedRows(t), ['301,f', '302,f']);
+});
