@@ -124,7 +124,7 @@ test('ContentDedupe: duplicates in Redis or pending in an unfinished batch are r
   }
 });
 
-test('settlePartition: VISIBLE completes, ABORTED below the watermark is a hole, ABORTED above is dropped, PREPARE waits', async () => {
+test('settlePartition: VISIBLE completes, PREPARE waits, ABORTED/UNKNOWN stay recorded and are reloaded with their exact ranges', async () => {
   const store = await open({}, 'topic-e');
   try {
     const mk = (first: string, last: string) => ({ label: `L${first}`, first, last, created: Date.now() });
@@ -151,18 +151,19 @@ test('settlePartition: VISIBLE completes, ABORTED below the watermark is a hole,
       plan.reload.map((r) => [r.intent.label, r.exact]),
       [
         ['L0', true],
-        ['L30', false],
+        ['L30', true],
       ],
     );
     assert.equal(offsetDisposition('3', plan).kind, 'reload');
     assert.equal(offsetDisposition('15', plan).kind, 'skip');
-    assert.equal(offsetDisposition('30', plan).kind, 'load');
+    assert.equal(offsetDisposition('30', plan).kind, 'reload');
+    assert.equal(offsetDisposition('40', plan).kind, 'load');
     const after = await store.partitionState(0);
     assert.equal(after.watermark, '29');
     assert.deepEqual(
       after.intents.map((i) => i.label),
-      ['L0'],
-      'the hole stays recorded until it is reloaded; the head intent is dropped',
+      ['L0', 'L30'],
+      'unsettled intents stay recorded until they are reloaded',
     );
   } finally {
     await store.close();
