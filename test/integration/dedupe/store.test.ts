@@ -208,3 +208,37 @@ test('Redis unreachable: required → DedupeUnavailableError; not required → d
   assert.deepEqual(degraded, ['connect', 'recordIntent', 'complete', 'seen', 'partitionState']);
   await loose.close();
 });
+
+test('a dropped Redis connection fails fast with DedupeUnavailableError, then the store recovers by itself', async () => {
+  const client = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    retryStrategy: () => 200,
+  });
+  client.on('error', () => {});
+  const store = new DedupeStore({ config: config(), sink: 'sink1', topic: 'topic-f', redis: client });
+  await store.connect();
+  try {
+    await store.complete(0, { first: '0', last: '9' });
+    // Kill only this client's connection (other users of the test bed's Redis are untouched).
+    const id = await client.client('ID');
+    await admin.client('KILL', 'ID', String(id));
+    await new Promise((r) => setTimeout(r, 20));
+    await assert.rejects(store.partitionState(0), DedupeUnavailableError);
+    // ioredis reconnects on its own; the pipeline's retry then succeeds.
+    let state: Awaited<ReturnType<DedupeStore['partitionState']>> | undefined;
+    for (let i = 0; i < 50 && !state; i++) {
+      try {
+        state = await store.partitionState(0);
+      } catch (e) {
+        assert.ok(e instanceof DedupeUnavailableError, String(e));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.deepEqual(state, { watermark: '9', intents: [] });
+  } finally {
+    client.disconnect();
+  }
+});
