@@ -1,0 +1,59 @@
+// values.schema.json: bad values fail `helm template` / `helm install` with a message naming the
+// value, before anything reaches the cluster; good ones pass.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { CHART_DIR, helm, kubectl, kubeVersion } from './tools.ts';
+
+function template(args: string[]) {
+  return helm(['template', 'rel', CHART_DIR, '--kube-version', kubeVersion(), ...args]);
+}
+
+const BAD: { args: string[]; message: RegExp }[] = [
+  { args: ['--set', 'replicaCount=-1'], message: /replicaCount.*minimum/ },
+  { args: ['--set', 'replicaCount=2', '--set', 'leaderElection.enabled=false'], message: /leaderElection\/enabled/ },
+  { args: ['--set', 'image.pullPolicy=Sometimes'], message: /image\/pullPolicy/ },
+  { args: ['--set', 'imagePullPolicy=Always'], message: /additional properties 'imagePullPolicy'/ },
+  { args: ['--set', 'watchNamespaces={Not_A_Namespace}'], message: /watchNamespaces\/0/ },
+  { args: ['--set-string', 'crds.install=yes'], message: /crds\/install.*boolean/ },
+  { args: ['--set', 'resources.limits.memory=lots'], message: /resources\/limits\/memory/ },
+  { args: ['--set', 'metrics.serviceMonitor.interval=30'], message: /serviceMonitor\/interval/ },
+  { args: ['--set', 'logLevel=verbose'], message: /logLevel/ },
+  { args: ['--set', 'httpPort=70000'], message: /httpPort.*maximum/ },
+  { args: ['--set', 'podSecurityContext.runAsNonRoot=false'], message: /runAsNonRoot/ },
+  { args: ['--set', 'dashboards.labels.grafana_dashboard=1'], message: /grafana_dashboard.*string/ },
+];
+
+for (const { args, message } of BAD) {
+  test(`values.schema.json refuses ${args.filter((a) => !a.startsWith('--')).join(' ')}`, () => {
+    const r = template(args);
+    assert.notEqual(r.status, 0, `helm template accepted ${args.join(' ')}`);
+    assert.match(r.stderr, /values don't meet the specifications of the schema/);
+    assert.match(r.stderr, message);
+  });
+}
+
+test('values.schema.json accepts the documented variations', () => {
+  for (const args of [
+    [],
+    ['--set', 'replicaCount=3', '--set', 'watchNamespaces={team-a,team-b}'],
+    ['--set', 'replicaCount=0', '--set', 'leaderElection.enabled=false', '--set', 'crds.install=false'],
+    ['--set', 'resources.limits.cpu=500m', '--set', 'resources.limits.memory=1Gi', '--set-string', 'image.tag=0.2.0'],
+    ['--set', 'metrics.podMonitor.enabled=true', '--set', 'metrics.podMonitor.interval=15s'],
+    ['--set', 'extraEnv[0].name=NODE_OPTIONS', '--set', 'extraEnv[0].value=--max-old-space-size=200'],
+  ]) {
+    const r = template(args);
+    assert.equal(r.status, 0, `helm template ${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test('helm install with a bad value fails before creating anything', () => {
+  const ns = `chart-bad-${randomBytes(3).toString('hex')}`;
+  const r = helm(['install', 'bad', CHART_DIR, '-n', ns, '--set', 'replicaCount=-1']);
+  assert.notEqual(r.status, 0, 'helm install accepted replicaCount=-1');
+  assert.match(r.stderr, /replicaCount/);
+  // The namespace was never created (no --create-namespace needed to tell: nothing was sent).
+  const get = kubectl(['get', 'namespace', ns]);
+  assert.notEqual(get.status, 0);
+  assert.match(get.stderr, /not found/);
+});
