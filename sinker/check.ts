@@ -1,0 +1,148 @@
+// `doris-sinker check`: the config is valid (it was loaded to get here); now reach every service the
+// sinker needs and say, in plain words, what works and what does not. Changes nothing anywhere.
+import { accessSync, constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Kafka } from 'kafkajs';
+import type { SinkerConfig } from './config/types.ts';
+import { kafkaClientConfig } from './consumer.ts';
+import { DedupeStore } from './dedupe/store.ts';
+import { createLogger } from './logger.ts';
+import { loadSchema } from './run.ts';
+import { FeClient } from './writer/fe-client.ts';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+async function attempt(name: string, fn: () => Promise<string>, timeoutMs = 15_000): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const detail = await Promise.race([
+      fn(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000}s`)), timeoutMs);
+      }),
+    ]);
+    return { name, ok: true, detail };
+  } catch (err) {
+    return { name, ok: false, detail: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
+  const quiet = createLogger({ ...config.log, output: 'stdout', level: 'fatal' });
+  const results: CheckResult[] = [];
+
+  results.push(
+    await attempt('Kafka', async () => {
+      const admin = new Kafka({ ...kafkaClientConfig(config.kafka, quiet), retry: { retries: 1 } }).admin();
+      await admin.connect();
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: [config.kafka.topic] }).catch((err: Error) => {
+          throw new Error(
+            `connected to ${config.kafka.brokers.join(',')}, but topic "${config.kafka.topic}": ${err.message}`,
+          );
+        });
+        const partitions = meta.topics[0]?.partitions.length ?? 0;
+        const groups = await admin.describeGroups([config.kafka.group_id]);
+        const members = groups.groups[0]?.members.length ?? 0;
+        return `${config.kafka.brokers.join(',')} reachable; topic "${config.kafka.topic}" has ${partitions} partitions; group "${config.kafka.group_id}" has ${members} members`;
+      } finally {
+        await admin.disconnect();
+      }
+    }),
+  );
+
+  results.push(
+    await attempt('Doris schema (query port)', async () => {
+      const schema = await loadSchema(config);
+      return config.schema.mode === 'manual'
+        ? `manual schema: ${schema.columns.length} columns`
+        : `DESCRIBE ${config.doris.database}.${config.doris.table}: ${schema.columns.length} columns (hash ${schema.hash.slice(0, 12)})`;
+    }),
+  );
+
+  results.push(
+    await attempt('Doris Stream Load (FE HTTP)', async () => {
+      const fe = new FeClient({
+        hosts: config.doris.fe_hosts,
+        user: config.doris.user,
+        password: config.doris.password,
+        timeoutMs: 10_000,
+      });
+      try {
+        // Asking for a label's state proves the FE answers and the credentials are accepted.
+        const state = await fe.loadState(config.doris.database, `doris_sinker_check_${Date.now()}`);
+        const backends = await fe.backends();
+        const route =
+          config.doris.load_route === 'frontend'
+            ? 'loads go through the FE redirect'
+            : `${backends.length} live backends for direct loads`;
+        return `${config.doris.fe_hosts.join(',')} answers (label lookup: ${state}); ${route}`;
+      } finally {
+        await fe.close();
+      }
+    }),
+  );
+
+  results.push(
+    await attempt('Redis', async () => {
+      const store = new DedupeStore({
+        config: { ...config.dedupe, required: true },
+        sink: config.name,
+        topic: config.kafka.topic,
+        commandTimeoutMs: 5000,
+      });
+      try {
+        await store.connect();
+        const state = await store.partitionState(0);
+        return `reachable; partition 0 watermark ${state.watermark ?? 'none'}, ${state.intents.length} open intents`;
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+
+  if (config.dlq.file_path) {
+    const path = config.dlq.file_path;
+    results.push(
+      await attempt('DLQ file', async () => {
+        const dir = dirname(resolve(path));
+        accessSync(dir, constants.W_OK);
+        return `${path}: directory ${dir} is writable`;
+      }),
+    );
+  }
+  if (config.dlq.kafka_topic) {
+    const topic = config.dlq.kafka_topic;
+    results.push(
+      await attempt('DLQ topic', async () => {
+        const admin = new Kafka({ ...kafkaClientConfig(config.kafka, quiet), retry: { retries: 1 } }).admin();
+        await admin.connect();
+        try {
+          const topics = await admin.listTopics();
+          if (!topics.includes(topic)) throw new Error(`topic "${topic}" does not exist; create it before starting`);
+          return `topic "${topic}" exists`;
+        } finally {
+          await admin.disconnect();
+        }
+      }),
+    );
+  }
+  return results;
+}
+
+export async function runCheck(config: SinkerConfig, out: NodeJS.WritableStream): Promise<number> {
+  out.write(
+    `config OK (sink "${config.name}", ${config.kafka.topic} → ${config.doris.database}.${config.doris.table})\n`,
+  );
+  const results = await checkAll(config);
+  for (const r of results) out.write(`${r.ok ? 'OK  ' : 'FAIL'} ${r.name}: ${r.detail}\n`);
+  const failed = results.filter((r) => !r.ok).length;
+  out.write(failed === 0 ? 'all checks passed\n' : `${failed} of ${results.length} checks failed\n`);
+  return failed === 0 ? 0 : 1;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// `doris-sinker`: the sinker process and its tools (check, replay). Exit codes: 0 clean stop with
+// everything flushed, 1 failure or unflushed stop, 2 bad command line or config.
+import { readFileSync } from 'node:fs';
+import { parseCli, USAGE, UsageError } from './cli-args.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { CONFIG_SCHEMA } from './config/schema.ts';
+import { createLogger } from './logger.ts';
+import { startSinker } from './run.ts';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: ReturnType<typeof parseCli>;
+  try {
+    args = parseCli(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`doris-sinker: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`doris-sinker ${version()} (node ${process.version})\n`);
+    return 0;
+  }
+  if (args.command === 'config-schema') {
+    process.stdout.write(`${JSON.stringify(CONFIG_SCHEMA, null, 2)}\n`);
+    return 0;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(args.config!, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`doris-sinker: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.command === 'check') {
+    const { runCheck } = await import('./check.ts');
+    return runCheck(config, process.stdout);
+  }
+  if (args.command === 'replay') {
+    const { runReplay } = await import('./replay.ts');
+    return runReplay(config, args, process.stdout);
+  }
+  const logger = createLogger(config.log, { sink: config.name });
+  const sinker = await startSinker(config, logger);
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      // A second signal while stopping exits at once.
+      process.once(signal, () => resolve(1));
+      sinker.stop(signal).then(
+        (flushed) => resolve(flushed ? 0 : 1),
+        (err) => {
+          logger.error({ err: (err as Error).message }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Let stdout/stderr and the logger drain, then leave even if a handle lingers.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: Error) => {
+    process.stderr.write(`doris-sinker: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);

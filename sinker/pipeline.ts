@@ -1,0 +1,551 @@
+// The sinker's pipeline: Kafka messages → mapper → batcher → Stream Load → Redis state → offset
+// commit. Every load records an intent first and completes it atomically afterwards; a newly
+// assigned partition is settled (DESIGN §3) before any of its messages is batched, and resumes
+// from max(committed, watermark + 1). Intents found unsettled are re-loaded with their exact
+// range and label, so whichever owner wins the label, Doris holds those offsets once.
+import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { LoadBatch } from './batch.ts';
+import { Batcher } from './batcher/batcher.ts';
+import type { SinkerConfig } from './config/types.ts';
+import type { AssignmentChange, SinkConsumer } from './consumer.ts';
+import type { ContentDedupe } from './dedupe/content.ts';
+import { isUnavailable } from './dedupe/errors.ts';
+import { contentKey } from './dedupe/keys.ts';
+import { settlePartition } from './dedupe/settle.ts';
+import { offsetDisposition, type ResumePlan } from './dedupe/state.ts';
+import type { DedupeStore } from './dedupe/store.ts';
+import type { DeadLetterQueue } from './dlq/dlq.ts';
+import { recordsForRejected } from './dlq/dlq.ts';
+import type { DlqRecord } from './dlq/record.ts';
+import type { RowEncoder } from './encode/encoders.ts';
+import type { Logger } from './logger.ts';
+import type { Mapper } from './mapper/mapper.ts';
+import { backoffDelay, sleep } from './writer/backoff.ts';
+import { type LoadResult, StreamLoadError, type StreamLoadWriter } from './writer/writer.ts';
+
+/** What the pipeline reports as it runs; main.ts turns these into metrics. */
+export interface PipelineObserver {
+  consumed(partition: number, messages: number, bytes: number): void;
+  deadLettered(records: readonly DlqRecord[], code: string): void;
+  duplicate(count: number): void;
+  flushed(batch: LoadBatch, result: LoadResult | undefined, seconds: number, status: 'ok' | 'dead_lettered'): void;
+  loadFailed(batch: LoadBatch, err: Error, willRetry: boolean): void;
+  committed(partition: number, offset: string): void;
+  degraded(operation: string): void;
+  buffer(rows: number, bytes: number): void;
+}
+
+export const NO_OBSERVER: PipelineObserver = {
+  consumed: () => {},
+  deadLettered: () => {},
+  duplicate: () => {},
+  flushed: () => {},
+  loadFailed: () => {},
+  committed: () => {},
+  degraded: () => {},
+  buffer: () => {},
+};
+
+export interface PipelineDeps {
+  config: SinkerConfig;
+  logger: Logger;
+  consumer: SinkConsumer;
+  admin: Admin;
+  writer: StreamLoadWriter;
+  store: DedupeStore;
+  /** Present when dedupe.key_fields is set. */
+  content?: ContentDedupe;
+  dlq: DeadLetterQueue;
+  mapper: Mapper;
+  encoder: RowEncoder;
+  observer?: PipelineObserver;
+}
+
+interface PartitionRun {
+  /** Resolves once the partition is settled; undefined plan until then. */
+  ready: Promise<ResumePlan>;
+  plan?: ResumePlan;
+  /** Aborts this partition's settling and loads when it is revoked. */
+  abort: AbortController;
+  /** Content keys of rows admitted per batch first offset (released on revocation). */
+  pendingKeys: Map<string, string[]>;
+  /** Content keys of rows in the batch still filling. */
+  fillingKeys: string[];
+  /** Exact range being re-loaded (an unsettled intent), if the filling batch is one. */
+  exactEnd?: string;
+}
+
+const TICK_MS = 100;
+
+export class SinkPipeline {
+  readonly #d: PipelineDeps;
+  readonly #log: Logger;
+  readonly #obs: PipelineObserver;
+  readonly #topic: string;
+  readonly #batcher: Batcher;
+  readonly #runs = new Map<number, PartitionRun>();
+  readonly #queue: LoadBatch[] = [];
+  readonly #inFlight = new Set<Promise<void>>();
+  #active = 0;
+  #mapper: Mapper;
+  #encoder: RowEncoder;
+  /** Indexes of dedupe.key_fields among the mapper's columns (content dedupe keys use exact values). */
+  #keyColumns: number[] = [];
+  #ticker: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #backpressured = false;
+  #redisDown = false;
+  /** Batches that could not be settled (a load that gave up for good); shutdown reports them. */
+  #failed = 0;
+
+  constructor(deps: PipelineDeps) {
+    this.#d = deps;
+    this.#log = deps.logger;
+    this.#obs = deps.observer ?? NO_OBSERVER;
+    this.#topic = deps.config.kafka.topic;
+    this.#mapper = deps.mapper;
+    this.#encoder = deps.encoder;
+    this.#keyColumns = keyColumnIndexes(deps.mapper, deps.config.dedupe.key_fields);
+    const b = deps.config.batch;
+    this.#batcher = new Batcher({
+      maxBatchRows: b.max_batch_rows,
+      maxBatchBytes: b.max_batch_size,
+      maxBatchIntervalMs: b.max_batch_interval * 1000,
+      maxBufferBytes: b.max_buffer_bytes,
+      onBatch: (batch) => this.#enqueue(batch),
+      onBackpressure: (paused) => {
+        this.#backpressured = paused;
+        this.#applyPause();
+      },
+    });
+  }
+
+  get mapper(): Mapper {
+    return this.#mapper;
+  }
+
+  /** Partitions settled and consuming. */
+  get settledPartitions(): number[] {
+    return [...this.#runs].filter(([, r]) => r.plan).map(([p]) => p);
+  }
+
+  get bufferedBytes(): number {
+    return this.#batcher.bufferedBytes;
+  }
+
+  async start(): Promise<void> {
+    this.#ticker = setInterval(() => this.#tick(), TICK_MS);
+    this.#ticker.unref();
+    await this.#d.consumer.start(
+      {
+        onAssignment: (change) => this.#onAssignment(change),
+        eachBatch: (payload) => this.#eachBatch(payload),
+      },
+      Math.max(1, this.#d.config.batch.flush_worker_count),
+    );
+  }
+
+  /** Switch to a new schema between batches: rows already batched keep the old encoding. */
+  swapSchema(mapper: Mapper, encoder: RowEncoder): void {
+    this.#batcher.flushAll();
+    this.#keyColumns = keyColumnIndexes(mapper, this.#d.config.dedupe.key_fields);
+    this.#mapper = mapper;
+    this.#encoder = encoder;
+  }
+
+  #tick(): void {
+    this.#batcher.tick(Date.now());
+    this.#obs.buffer(this.#batcher.currentRows, this.#batcher.bufferedBytes);
+  }
+
+  #applyPause(): void {
+    const all = this.#d.consumer.assignment;
+    if (this.#backpressured || this.#redisDown || this.#stopping) this.#d.consumer.pause(all);
+    else this.#d.consumer.resume(all);
+  }
+
+  // ---- assignment ---------------------------------------------------------------------------
+
+  #onAssignment(change: AssignmentChange): void {
+    for (const p of change.revoked) this.#revoke(p);
+    for (const p of change.assigned) this.#assign(p);
+  }
+
+  #revoke(partition: number): void {
+    const run = this.#runs.get(partition);
+    this.#runs.delete(partition);
+    const dropped = this.#batcher.revoke(this.#topic, partition);
+    if (run) {
+      run.abort.abort(new Error(`partition ${partition} revoked`));
+      if (this.#d.content) {
+        this.#d.content.release(run.fillingKeys);
+        for (const keys of run.pendingKeys.values()) this.#d.content.release(keys);
+      }
+    }
+    // Queued batches of the partition are abandoned; the new owner re-reads them (labels protect).
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      const b = this.#queue[i]!;
+      if (b.partition === partition) {
+        this.#queue.splice(i, 1);
+        this.#batcher.abandon(b);
+      }
+    }
+    this.#log.info({ partition, droppedRows: dropped }, 'partition revoked');
+  }
+
+  #assign(partition: number): void {
+    const abort = new AbortController();
+    const run: PartitionRun = {
+      abort,
+      pendingKeys: new Map(),
+      fillingKeys: [],
+      ready: Promise.resolve() as unknown as Promise<ResumePlan>,
+    };
+    run.ready = this.#settle(partition, abort.signal).then((plan) => {
+      run.plan = plan;
+      return plan;
+    });
+    // A settle failure surfaces in eachBatch, which awaits `ready` and fails the batch (kafkajs retries).
+    run.ready.catch(() => {});
+    this.#runs.set(partition, run);
+  }
+
+  async #settle(partition: number, signal: AbortSignal): Promise<ResumePlan> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const committed = await this.#committedOffset(partition);
+        const plan = await settlePartition({
+          store: this.#d.store,
+          partition,
+          committed,
+          labelState: (label) => this.#d.writer.labelState(label),
+          commitPrecommitted: (label) => this.#d.writer.commitPrecommitted(label),
+          signal,
+          onWarning: (msg) => this.#log.warn({ partition }, msg),
+        });
+        this.#batcher.assign(this.#topic, partition, plan.seekOffset);
+        const needsSeek =
+          committed === null ? plan.watermark !== null || plan.reload.length > 0 : plan.seekOffset !== committed;
+        if (needsSeek) this.#d.consumer.consumer.seek({ topic: this.#topic, partition, offset: plan.seekOffset });
+        this.#log.info(
+          { partition, committed, watermark: plan.watermark, resume: plan.seekOffset, reload: plan.reload.length },
+          'partition settled',
+        );
+        return plan;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const delay = backoffDelay(attempt, { baseMs: 200, capMs: 10_000 });
+        this.#log.warn({ partition, err: (err as Error).message, retryInMs: delay }, 'settling partition failed');
+        if (isUnavailable(err)) this.#obs.degraded('settle');
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  async #committedOffset(partition: number): Promise<string | null> {
+    const res = await this.#d.admin.fetchOffsets({ groupId: this.#d.config.kafka.group_id, topics: [this.#topic] });
+    const offset = res[0]?.partitions.find((p) => p.partition === partition)?.offset;
+    return offset === undefined || offset === '-1' ? null : offset;
+  }
+
+  // ---- consuming ----------------------------------------------------------------------------
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
+    const partition = batch.partition;
+    const run = this.#runs.get(partition);
+    if (!run || this.#stopping) return;
+    const plan = run.plan ?? (await this.#waitReady(run, heartbeat));
+    if (!isRunning() || isStale() || this.#runs.get(partition) !== run) return;
+
+    const dead: DlqRecord[] = [];
+    const accepted: { offset: string; values: (string | null)[] | undefined; exactEnd?: string; key?: string }[] = [];
+    let bytes = 0;
+    for (const m of batch.messages) {
+      bytes += m.value?.length ?? 0;
+      const d = offsetDisposition(m.offset, plan);
+      if (d.kind === 'skip') continue;
+      const r = this.#mapper.map(m.value);
+      if (!r.ok) dead.push(this.#dlqRecord(partition, m, `${r.code}: ${r.reason}`));
+      accepted.push({
+        offset: m.offset,
+        values: r.ok ? r.values : undefined,
+        ...(d.kind === 'reload' ? { exactEnd: d.intent.last } : {}),
+      });
+    }
+    this.#obs.consumed(partition, batch.messages.length, bytes);
+    if (dead.length > 0) await this.#writeDlq(dead, 'mapper');
+    if (this.#d.content && this.#keyColumns.length > 0) {
+      const keyed = accepted.filter((a) => a.values !== undefined);
+      for (const a of keyed) a.key = contentKey(this.#keyColumns.map((i) => a.values![i] ?? null));
+      const duplicates = await this.#admitKeys(
+        keyed.map((a) => a.key as string),
+        heartbeat,
+      );
+      let dups = 0;
+      keyed.forEach((a, i) => {
+        if (duplicates[i]) {
+          a.values = undefined;
+          a.key = undefined;
+          dups++;
+        }
+      });
+      this.#obs.duplicate(dups);
+    }
+    const now = Date.now();
+    for (const a of accepted) {
+      const row = a.values === undefined ? undefined : this.#encoder.encode(a.values);
+      this.#addToBatch(run, partition, a.offset, row, now, a.key, a.exactEnd);
+    }
+    await heartbeat();
+  }
+
+  async #waitReady(run: PartitionRun, heartbeat: () => Promise<void>): Promise<ResumePlan> {
+    let settled = false;
+    const p = run.ready.finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      await Promise.race([p.catch(() => {}), sleep(1000)]);
+      if (!settled) await heartbeat();
+    }
+    return p;
+  }
+
+  #addToBatch(
+    run: PartitionRun,
+    partition: number,
+    offset: string,
+    row: string | undefined,
+    now: number,
+    key: string | undefined,
+    exactEnd: string | undefined,
+  ): void {
+    // Re-loading an unsettled intent: its batch must hold exactly its offsets, so cut around it.
+    if (exactEnd !== run.exactEnd) {
+      this.#batcher.flush(this.#topic, partition);
+      this.#batcher.setHold(this.#topic, partition, exactEnd !== undefined);
+      run.exactEnd = exactEnd;
+    }
+    if (row === undefined) this.#batcher.skip(this.#topic, partition, offset, now);
+    else {
+      if (key !== undefined) run.fillingKeys.push(key);
+      this.#batcher.add(this.#topic, partition, offset, row, now);
+    }
+    if (exactEnd !== undefined && BigInt(offset) >= BigInt(exactEnd)) {
+      this.#batcher.flush(this.#topic, partition);
+      this.#batcher.setHold(this.#topic, partition, false);
+      run.exactEnd = undefined;
+    }
+  }
+
+  async #admitKeys(keys: string[], heartbeat: () => Promise<void>): Promise<boolean[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const dup = await this.#d.content!.admit(keys);
+        this.#setRedisDown(false);
+        return dup;
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        this.#setRedisDown(true);
+        this.#obs.degraded('admit');
+        await sleep(backoffDelay(attempt, { baseMs: 200, capMs: 5000 }));
+        await heartbeat();
+      }
+    }
+  }
+
+  #dlqRecord(partition: number, m: KafkaMessage, reason: string): DlqRecord {
+    return {
+      sink: this.#d.config.name,
+      topic: this.#topic,
+      partition,
+      offset: m.offset,
+      reason,
+      time: new Date().toISOString(),
+      value: m.value,
+      key: m.key,
+    };
+  }
+
+  async #writeDlq(records: DlqRecord[], code: string): Promise<void> {
+    // The DLQ write must be durable before the offsets can be committed; retry until it is.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#d.dlq.write(records);
+        this.#obs.deadLettered(records, code);
+        for (const r of records.slice(0, 3)) {
+          this.#log.warn({ partition: r.partition, offset: r.offset, reason: r.reason }, 'message dead-lettered');
+        }
+        return;
+      } catch (err) {
+        const delay = backoffDelay(attempt, { baseMs: 500, capMs: 30_000 });
+        this.#log.error({ err: (err as Error).message, retryInMs: delay }, 'writing to the dead-letter queue failed');
+        await sleep(delay);
+      }
+    }
+  }
+
+  // ---- loading ------------------------------------------------------------------------------
+
+  #enqueue(batch: LoadBatch): void {
+    const run = this.#runs.get(batch.partition);
+    if (run && this.#d.content) {
+      run.pendingKeys.set(batch.firstOffset, run.fillingKeys);
+      run.fillingKeys = [];
+    }
+    this.#queue.push(batch);
+    this.#pump();
+  }
+
+  #pump(): void {
+    const limit = Math.max(1, this.#d.config.batch.flush_worker_count);
+    while (this.#active < limit && this.#queue.length > 0) {
+      const batch = this.#queue.shift()!;
+      this.#active++;
+      const p = this.#load(batch).finally(() => {
+        this.#active--;
+        this.#inFlight.delete(p);
+        this.#pump();
+      });
+      this.#inFlight.add(p);
+    }
+  }
+
+  async #load(batch: LoadBatch): Promise<void> {
+    const run = this.#runs.get(batch.partition);
+    if (!run) {
+      this.#batcher.abandon(batch);
+      return;
+    }
+    const signal = run.abort.signal;
+    const label = this.#d.writer.labelOf(batch);
+    const intent = { label, first: batch.firstOffset, last: batch.lastOffset, created: Date.now() };
+    const started = performance.now();
+    const keys = run.pendingKeys.get(batch.firstOffset) ?? [];
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted) {
+        this.#batcher.abandon(batch);
+        return;
+      }
+      try {
+        let result: LoadResult | undefined;
+        let status: 'ok' | 'dead_lettered' = 'ok';
+        if (batch.rows.length === 0) {
+          status = 'dead_lettered';
+        } else {
+          await this.#d.store.recordIntent(batch.partition, intent);
+          this.#setRedisDown(false);
+          result = await this.#d.writer.load(batch, { label, signal });
+          if (result.status === 'dead-lettered') status = 'dead_lettered';
+        }
+        // Keys of rows Doris refused are not "seen": leave them out of the completion.
+        const rejected = new Set(result?.rejected.map((r) => r.offset));
+        const loadedKeys = rejected.size === 0 ? keys : keys.filter((_, i) => !rejected.has(batch.rowOffsets[i]!));
+        if (batch.rows.length > 0) await this.#d.store.complete(batch.partition, intent, loadedKeys);
+        this.#d.content?.settle(keys);
+        run.pendingKeys.delete(batch.firstOffset);
+        this.#obs.flushed(batch, result, (performance.now() - started) / 1000, status);
+        await this.#settle_(batch);
+        return;
+      } catch (err) {
+        if (signal.aborted) {
+          this.#batcher.abandon(batch);
+          return;
+        }
+        if (isUnavailable(err)) {
+          this.#setRedisDown(true);
+          this.#obs.degraded('load');
+        } else if (err instanceof StreamLoadError && !err.retryable) {
+          // Doris refused the batch for good (not for data quality, which the writer splits out):
+          // every row goes to the DLQ with the reason, and the batch is settled.
+          this.#obs.loadFailed(batch, err, false);
+          this.#log.error(
+            { label, partition: batch.partition, err: err.message },
+            'load refused for good: batch dead-lettered',
+          );
+          await this.#writeDlq(
+            recordsForRejected(
+              this.#d.config.name,
+              batch,
+              batch.rows.map((row, index) => ({ index, row, offset: batch.rowOffsets[index]!, reason: err.message })),
+            ),
+            'load_failed',
+          );
+          await this.#d.store.dropIntent(batch.partition, batch.firstOffset).catch(() => {});
+          this.#d.content?.release(keys);
+          run.pendingKeys.delete(batch.firstOffset);
+          this.#obs.flushed(batch, undefined, (performance.now() - started) / 1000, 'dead_lettered');
+          await this.#settle_(batch);
+          return;
+        } else {
+          this.#obs.loadFailed(batch, err as Error, true);
+        }
+        const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
+        this.#log.warn(
+          { label, partition: batch.partition, err: (err as Error).message, retryInMs: delay },
+          'load not settled; retrying with the same label',
+        );
+        await sleep(delay, signal).catch(() => {});
+      }
+    }
+  }
+
+  async #settle_(batch: LoadBatch): Promise<void> {
+    const offset = this.#batcher.settle(batch);
+    if (offset === null) return;
+    try {
+      await this.#d.consumer.commit(new Map([[batch.partition, offset]]));
+      this.#obs.committed(batch.partition, offset);
+    } catch (err) {
+      // A failed commit is harmless: the watermark in Redis already covers the batch.
+      this.#log.warn({ partition: batch.partition, offset, err: (err as Error).message }, 'offset commit failed');
+    }
+  }
+
+  #setRedisDown(down: boolean): void {
+    if (down === this.#redisDown) return;
+    this.#redisDown = down;
+    if (down) this.#log.error('Redis unreachable: consumption paused until it is back');
+    else this.#log.info('Redis reachable again: consumption resumes');
+    this.#applyPause();
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------
+
+  /**
+   * Stop fetching, load what is batched, commit, disconnect. Resolves true when everything consumed
+   * was settled within `graceMs`.
+   */
+  async stop(graceMs: number): Promise<boolean> {
+    this.#stopping = true;
+    this.#applyPause();
+    this.#batcher.flushAll();
+    const deadline = Date.now() + graceMs;
+    while ((this.#queue.length > 0 || this.#inFlight.size > 0) && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(100)]);
+    }
+    const flushed = this.#queue.length === 0 && this.#inFlight.size === 0 && this.#failed === 0;
+    if (this.#ticker) clearInterval(this.#ticker);
+    for (const run of this.#runs.values()) run.abort.abort(new Error('shutting down'));
+    try {
+      await this.#d.consumer.stop();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'consumer disconnect failed');
+    }
+    return flushed;
+  }
+}
+
+/** Where each dedupe key field sits in the mapped row; a key field that is not a loaded column is an error. */
+export function keyColumnIndexes(mapper: Pick<Mapper, 'columns'>, keyFields: readonly string[]): number[] {
+  return keyFields.map((f) => {
+    const i = mapper.columns.findIndex((c) => c.name === f);
+    if (i < 0) {
+      throw new Error(
+        `dedupe.key_fields: "${f}" is not a column the sinker loads (columns: ${mapper.columns.map((c) => c.name).join(', ')})`,
+      );
+    }
+    return i;
+  });
+}

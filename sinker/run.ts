@@ -1,0 +1,254 @@
+// Assembles and runs one sinker process from a validated config: schema, mapper, encoder, Kafka,
+// Redis, writer, DLQ, pipeline, metrics and the HTTP endpoints; handles SIGTERM/SIGINT with a
+// bounded graceful shutdown; refreshes the schema when asked to.
+import { Kafka } from 'kafkajs';
+import type { SinkerConfig } from './config/types.ts';
+import { kafkaClientConfig, SinkConsumer } from './consumer.ts';
+import { ContentDedupe } from './dedupe/content.ts';
+import { DedupeStore } from './dedupe/store.ts';
+import { DeadLetterQueue, recordsForRejected } from './dlq/dlq.ts';
+import { createEncoder, LINE_DELIMITER, type RowEncoder } from './encode/encoders.ts';
+import { startProfilingServer, startStatusServer } from './http-server.ts';
+import type { Logger } from './logger.ts';
+import { Mapper } from './mapper/mapper.ts';
+import { createMetrics, recordMapStats, type SinkerMetrics } from './metrics.ts';
+import { type PipelineObserver, SinkPipeline } from './pipeline.ts';
+import { describeTable, feHostName } from './schema/describe.ts';
+import { columnsFromManual, tableSchema } from './schema/schema.ts';
+import type { TableSchema } from './schema/types.ts';
+import { backoffDelay, sleep } from './writer/backoff.ts';
+import { StreamLoadWriter } from './writer/writer.ts';
+
+/** Reads the table's schema the way the config says: DESCRIBE on an FE's query port, or the manual list. */
+export async function loadSchema(config: SinkerConfig): Promise<TableSchema> {
+  if (config.schema.mode === 'manual') return tableSchema(columnsFromManual(config.schema.manual.columns));
+  let lastError: Error | undefined;
+  for (const fe of config.doris.fe_hosts) {
+    try {
+      return await describeTable({
+        host: feHostName(fe),
+        port: config.doris.query_port,
+        user: config.doris.user,
+        password: config.doris.password,
+        database: config.doris.database,
+        table: config.doris.table,
+      });
+    } catch (err) {
+      lastError = err as Error;
+    }
+  }
+  throw lastError ?? new Error('doris.fe_hosts is empty');
+}
+
+function observerFor(m: SinkerMetrics, topic: string, mapper: () => Mapper): PipelineObserver {
+  return {
+    consumed: (_p, messages, bytes) => {
+      m.kafkaMessagesConsumed.inc({ topic }, messages);
+      m.kafkaBytesConsumed.inc({ topic }, bytes);
+      recordMapStats(m, mapper().drainStats());
+    },
+    deadLettered: (records, code) => m.dlqMessages.inc({ reason: code }, records.length),
+    duplicate: (n) => {
+      if (n > 0) m.dedupeDuplicates.inc(n);
+    },
+    flushed: (batch, result, seconds, status) => {
+      m.batchFlush.inc({ status: status === 'ok' ? 'success' : 'dlq' });
+      m.batchSizeRows.observe(batch.rows.length);
+      m.batchSizeBytes.observe(batch.bytes);
+      m.batchFlushDuration.observe(seconds);
+      if (result) {
+        m.dorisRowsLoaded.inc(result.loadedRows);
+        m.dorisRowsFiltered.inc(result.filteredRows);
+        if (result.deadLetteredRows > 0) m.dlqMessages.inc({ reason: 'doris_rejected' }, result.deadLetteredRows);
+      }
+    },
+    loadFailed: (_b, err, willRetry) => {
+      m.batchFlush.inc({ status: 'failed' });
+      m.dorisStreamLoadErrors.inc({ error_type: willRetry ? 'retryable' : 'fatal' });
+      void err;
+    },
+    committed: () => m.kafkaCommits.inc({ status: 'ok' }),
+    degraded: (op) => m.dedupeRedisErrors.inc({ op }),
+    buffer: (rows, bytes) => {
+      m.batchCurrentRows.set(rows);
+      m.bufferBytes.set(bytes);
+    },
+  };
+}
+
+export interface RunningSinker {
+  stop: (reason: string) => Promise<boolean>;
+  metrics: SinkerMetrics;
+  statusPort: number;
+}
+
+/** Starts everything; resolves once consuming has begun. */
+export async function startSinker(config: SinkerConfig, logger: Logger): Promise<RunningSinker> {
+  const metrics = createMetrics({ sink: config.name });
+  let schemaLoaded = false;
+  let consumer: SinkConsumer | undefined;
+  const status = await startStatusServer({
+    host: '0.0.0.0',
+    port: config.metrics.port,
+    metricsPath: config.metrics.path,
+    ...(config.metrics.enabled ? { registry: metrics.registry } : {}),
+    liveness: [],
+    readiness: [
+      { name: 'schema', check: () => (schemaLoaded ? undefined : 'table schema not loaded yet') },
+      { name: 'kafka', check: () => (consumer?.joined ? undefined : 'not joined to the consumer group yet') },
+    ],
+  });
+  logger.info({ port: status.port, path: config.metrics.path }, 'status server listening');
+  const profiling = config.pprof.enabled ? await startProfilingServer(config.pprof.host, config.pprof.port) : undefined;
+  if (profiling) logger.warn({ host: config.pprof.host, port: profiling.port }, 'profiling endpoints enabled');
+
+  let schema: TableSchema | undefined;
+  for (let attempt = 0; !schema; attempt++) {
+    try {
+      schema = await loadSchema(config);
+    } catch (err) {
+      if (config.schema.mode === 'manual') throw err;
+      const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
+      logger.error({ err: (err as Error).message, retryInMs: delay }, 'reading the table schema failed');
+      await sleep(delay);
+    }
+  }
+  const makeMapper = (s: TableSchema) => new Mapper(s, { zeroDate: config.schema.zero_date });
+  let mapper = makeMapper(schema);
+  let encoder: RowEncoder = createEncoder(config.doris.format, mapper.columns);
+  for (const s of mapper.skipped) logger.warn({ column: s.name, reason: s.reason }, 'column left to Doris');
+  metrics.schemaColumns.set(mapper.columns.length);
+  schemaLoaded = true;
+  logger.info({ columns: mapper.columns.length, hash: schema.hash }, 'table schema loaded');
+
+  const kafka = new Kafka(kafkaClientConfig(config.kafka, logger));
+  const admin = kafka.admin();
+  await admin.connect();
+  consumer = new SinkConsumer(kafka, config.kafka, logger);
+  const dlq = DeadLetterQueue.fromConfig(config.dlq, kafka);
+  const store = new DedupeStore({
+    config: config.dedupe,
+    sink: config.name,
+    topic: config.kafka.topic,
+    logger,
+    onDegraded: (op) => {
+      metrics.dedupeRedisErrors.inc({ op });
+      metrics.dedupeAtLeastOnce.set(1);
+    },
+  });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await store.connect();
+      break;
+    } catch (err) {
+      const delay = backoffDelay(attempt, { baseMs: 500, capMs: 10_000 });
+      logger.error({ err: (err as Error).message, retryInMs: delay }, 'Redis unreachable at start');
+      await sleep(delay);
+    }
+  }
+  const writer = new StreamLoadWriter({
+    sink: config.name,
+    doris: config.doris,
+    encoding: { headers: { ...encoder.headers }, lineDelimiter: LINE_DELIMITER },
+    deadLetter: async (batch, rows) => {
+      await dlq.write(recordsForRejected(config.name, batch, rows));
+    },
+    onAttempt: (a) => {
+      metrics.dorisStreamLoad.inc({ status: a.outcome });
+      metrics.dorisStreamLoadDuration.observe(a.ms / 1000);
+    },
+    logger,
+  });
+  const pipeline = new SinkPipeline({
+    config,
+    logger,
+    consumer,
+    admin,
+    writer,
+    store,
+    ...(config.dedupe.key_fields.length > 0 ? { content: new ContentDedupe(store) } : {}),
+    dlq,
+    mapper,
+    encoder,
+    observer: observerFor(metrics, config.kafka.topic, () => pipeline.mapper),
+  });
+  await pipeline.start();
+
+  const timers: NodeJS.Timeout[] = [];
+  if (config.schema.mode === 'auto' && config.schema.auto.refresh_interval > 0) {
+    let refreshing = false;
+    const refresh = async () => {
+      if (refreshing) return;
+      refreshing = true;
+      try {
+        const next = await loadSchema(config);
+        if (next.hash !== mapper.schemaHash) {
+          const nextMapper = makeMapper(next);
+          const nextEncoder = createEncoder(config.doris.format, nextMapper.columns);
+          if (JSON.stringify(nextEncoder.headers) !== JSON.stringify(encoder.headers)) {
+            // CSV names the columns in a header: a schema change there needs a restart to reload safely.
+            logger.warn(
+              { hash: next.hash },
+              'schema changed in a way the running writer cannot follow; exiting to reload',
+            );
+            process.kill(process.pid, 'SIGTERM');
+            return;
+          }
+          pipeline.swapSchema(nextMapper, nextEncoder);
+          mapper = nextMapper;
+          encoder = nextEncoder;
+          metrics.schemaChanges.inc();
+          metrics.schemaColumns.set(mapper.columns.length);
+          logger.info(
+            { columns: mapper.columns.length, hash: next.hash },
+            'table schema changed; now loading the new columns',
+          );
+        }
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'schema refresh failed; keeping the current schema');
+      } finally {
+        refreshing = false;
+      }
+    };
+    timers.push(setInterval(refresh, config.schema.auto.refresh_interval * 1000));
+  }
+  // Consumer lag per assigned partition, for the kafka_consumer_lag gauge.
+  timers.push(
+    setInterval(async () => {
+      try {
+        const ends = await admin.fetchTopicOffsets(config.kafka.topic);
+        const committed = await admin.fetchOffsets({ groupId: config.kafka.group_id, topics: [config.kafka.topic] });
+        const byPartition = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
+        for (const p of consumer?.assignment ?? []) {
+          const end = ends.find((e) => e.partition === p);
+          const c = byPartition.get(p);
+          if (!end || c === undefined || c === '-1') continue;
+          const lag = BigInt(end.high) - BigInt(c);
+          metrics.kafkaConsumerLag.set(
+            { topic: config.kafka.topic, partition: String(p) },
+            Number(lag < 0n ? 0n : lag),
+          );
+        }
+      } catch {
+        // Lag is informative only; the next tick tries again.
+      }
+    }, 10_000),
+  );
+  for (const t of timers) t.unref();
+
+  let stopping: Promise<boolean> | undefined;
+  const stop = (reason: string): Promise<boolean> => {
+    stopping ??= (async () => {
+      logger.info({ reason, graceSeconds: config.shutdown_timeout }, 'shutting down: flushing what is batched');
+      for (const t of timers) clearInterval(t);
+      const flushed = await pipeline.stop(config.shutdown_timeout * 1000);
+      await Promise.allSettled([admin.disconnect(), writer.close(), store.close(), dlq.close()]);
+      await status.close();
+      await profiling?.close();
+      logger.info({ flushed }, flushed ? 'stopped; everything consumed is in Doris' : 'stopped with data not flushed');
+      return flushed;
+    })();
+    return stopping;
+  };
+  return { stop, metrics, statusPort: status.port };
+}
