@@ -129,6 +129,14 @@ test('helm install creates the operator, its RBAC and the CRD, which serves Dori
   // The CRD is established and refuses a field it does not define (kubectl validates strictly).
   must(kubectl(['wait', '--for=condition=Established', `crd/${CRD}`, '--timeout=30s']), 'CRD established');
   must(kubectl(['apply', '--dry-run=server', '-f', '-'], sink()), 'a valid DorisSink');
+  // The chart's example (skaffold's dev profile applies it) is valid against the CRD.
+  const example = readFileSync(join(CHART_DIR, 'examples', 'dorissink.yaml'), 'utf8').replace(
+    /^apiVersion: dorissinker\.io\//m,
+    `apiVersion: ${GROUP}/`,
+  );
+  assert.match(example, new RegExp(`apiVersion: ${GROUP.replace(/\./g, '\\.')}/v1alpha1`));
+  const applied = must(kubectl(['apply', '-n', NS, '--dry-run=server', '-f', '-'], example), 'examples/dorissink.yaml');
+  assert.match(applied, /dorissink\.\S+\/tb-event created \(server dry run\)/);
   const refused = kubectl(['apply', '--dry-run=server', '-f', '-'], sink({ upgradeProbe: 'x' }));
   assert.notEqual(refused.status, 0, 'spec.upgradeProbe accepted before the upgrade added it');
   assert.match(refused.stderr, /unknown field "spec\.upgradeProbe"/);
