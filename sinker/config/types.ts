@@ -128,4 +128,6 @@ export interface SinkerConfig {
   log: LogConfig;
   metrics: MetricsConfig;
   pprof: PprofConfig;
+  /** Seconds a SIGTERM/SIGINT waits for batched rows to load and offsets to commit before exiting. */
+  shutdown_timeout: number;
 }

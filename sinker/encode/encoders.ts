@@ -142,3 +142,14 @@ class CsvEncoder implements RowEncoder {
 export function createEncoder(format: LoadFormat, columns: readonly Column[]): RowEncoder {
   return format === 'csv' ? new CsvEncoder(columns) : new JsonLinesEncoder(columns);
 }
+
+/**
+ * Why `format` cannot carry these columns reliably, or undefined when it can. CSV is refused for
+ * json/variant/array/map/struct columns: whether Doris unescapes their enclosed text is not
+ * established, while JSON lines nest them with no escaping at all.
+ */
+export function checkFormatForColumns(format: LoadFormat, columns: readonly Column[]): string | undefined {
+  if (format !== 'csv') return undefined;
+  const nested = columns.filter((c) => valueClass(c.type) === 'json').map((c) => c.name);
+  return nested.length > 0 ? `CSV cannot carry the JSON/nested columns ${nested.join(', ')}; use json` : undefined;
+}

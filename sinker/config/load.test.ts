@@ -1,0 +1,373 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseDocument } from 'yaml';
+import { renderConfigDocs } from './docs.ts';
+import { ConfigError, loadConfig, parseConfig, redactConfig } from './load.ts';
+import { CONFIG_SCHEMA, type SchemaNode } from './schema.ts';
+
+const NO_ENV = {};
+
+/** The problems parseConfig reports for `yaml`, or fails when it is valid. */
+function problems(yaml: string, env: Record<string, string> = NO_ENV): string[] {
+  try {
+    parseConfig(yaml, { env, source: 'test.yaml' });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.match(err.message, /^invalid config test\.yaml:\n {2}- /);
+    return err.problems;
+  }
+  return assert.fail(`expected ${JSON.stringify(yaml)} to be refused`);
+}
+
+function one(yaml: string, env: Record<string, string> = NO_ENV): string {
+  const p = problems(yaml, env);
+  assert.equal(p.length, 1, `expected one problem, got:\n${p.join('\n')}`);
+  return p[0]!;
+}
+
+test('an empty file gives the seed defaults (pprof off, new keys sane)', () => {
+  const c = parseConfig('', { env: NO_ENV });
+  assert.deepEqual(c.kafka, {
+    brokers: ['localhost:9092'],
+    topic: 'event_topic',
+    group_id: 'doris-sinker-group',
+    client_id: 'doris-sinker',
+    from_earliest: true,
+    max_fetch_records: 1000,
+    max_fetch_bytes: 1048576,
+    session_timeout: 30,
+    heartbeat_interval: 3,
+  });
+  assert.deepEqual(
+    {
+      ...c.doris,
+      retry_backoff_ms: undefined,
+      load_route: undefined,
+      format: undefined,
+      compress: undefined,
+      stream_load_properties: undefined,
+    },
+    {
+      fe_hosts: ['127.0.0.1:8030'],
+      query_port: 9030,
+      database: 'test_db',
+      table: 'tb_event',
+      user: 'root',
+      password: '',
+      timeout: 600,
+      max_retries: 3,
+      retry_backoff_ms: undefined,
+      load_route: undefined,
+      format: undefined,
+      compress: undefined,
+      stream_load_properties: undefined,
+    },
+  );
+  assert.equal(c.doris.format, 'json');
+  assert.equal(c.doris.load_route, 'auto');
+  assert.deepEqual(
+    { ...c.batch, max_buffer_bytes: undefined, merge_partitions: undefined },
+    {
+      max_batch_rows: 10000,
+      max_batch_size: 10485760,
+      max_batch_interval: 30,
+      flush_worker_count: 4,
+      max_buffer_bytes: undefined,
+      merge_partitions: undefined,
+    },
+  );
+  assert.deepEqual(c.schema, {
+    mode: 'auto',
+    auto: { refresh_interval: 0, validate_on_start: true },
+    manual: { columns: [] },
+    zero_date: '1970-01-01',
+  });
+  assert.deepEqual(c.log, {
+    level: 'info',
+    output: 'stdout',
+    file_path: '/var/log/doris-sinker.log',
+    format: 'json',
+    enable_sampling: true,
+    max_size: 100,
+    max_age: 7,
+    max_backups: 10,
+  });
+  assert.deepEqual(c.metrics, { enabled: true, port: 9090, path: '/metrics' });
+  assert.deepEqual(c.pprof, { enabled: false, port: 6060, host: '127.0.0.1' });
+  assert.equal(c.name, 'doris-sinker');
+  assert.equal(c.dedupe.key_prefix, 'doris-sinker', 'key_prefix defaults to the name');
+  assert.equal(c.dlq.file_path, 'doris-sinker-dlq.jsonl');
+  assert.equal(c.kafka.sasl, undefined);
+});
+
+test('given values win over defaults; nested defaults fill in around them', () => {
+  const c = parseConfig(
+    'name: orders\nbatch: {max_batch_rows: 50}\nschema:\n  mode: manual\n  manual:\n    columns:\n      - {name: id, type: bigint, nullable: false}\n      - {name: t, type: "varchar(10)"}\ndlq: {kafka_topic: dlq}\ndoris: {stream_load_properties: {strict_mode: true, max_filter_ratio: 0.1}}\n',
+    { env: NO_ENV },
+  );
+  assert.equal(c.batch.max_batch_rows, 50);
+  assert.equal(c.batch.max_batch_size, 10485760);
+  assert.deepEqual(c.schema.manual.columns, [
+    { name: 'id', type: 'bigint', nullable: false },
+    { name: 't', type: 'varchar(10)', nullable: true },
+  ]);
+  assert.deepEqual(c.dlq, { kafka_topic: 'dlq' }, 'no default file when a topic is given');
+  assert.equal(c.dedupe.key_prefix, 'orders');
+  assert.deepEqual(c.doris.stream_load_properties, { strict_mode: 'true', max_filter_ratio: '0.1' });
+});
+
+test('environment overrides for secrets and address lists', () => {
+  const c = parseConfig('kafka:\n  sasl: {mechanism: plain, username: u}\ndoris: {password: fromfile}\n', {
+    env: {
+      DORIS_PASSWORD: 's3cret',
+      REDIS_URL: 'redis://:pw@redis:6379/1',
+      KAFKA_SASL_PASSWORD: 'kpw',
+      KAFKA_BROKERS: ' k1:9092, k2:9093 ,',
+      DORIS_FE_HOSTS: 'fe1:8030,fe2:8030',
+    },
+  });
+  assert.equal(c.doris.password, 's3cret');
+  assert.equal(c.dedupe.redis_url, 'redis://:pw@redis:6379/1');
+  assert.equal(c.kafka.sasl?.password, 'kpw');
+  assert.deepEqual(c.kafka.brokers, ['k1:9092', 'k2:9093']);
+  assert.deepEqual(c.doris.fe_hosts, ['fe1:8030', 'fe2:8030']);
+  // KAFKA_SASL_PASSWORD alone does not switch SASL on
+  assert.equal(parseConfig('', { env: { KAFKA_SASL_PASSWORD: 'x' } }).kafka.sasl, undefined);
+  // a bad value from the environment says where it came from
+  assert.equal(
+    one('', { KAFKA_BROKERS: 'k1:9092,oops' }),
+    'kafka.brokers[1] (from KAFKA_BROKERS): expected a host:port string, found "oops"',
+  );
+  assert.equal(
+    one('', { REDIS_URL: 'http://x' }),
+    'dedupe.redis_url (from REDIS_URL): expected a redis:// or rediss:// URL (or "" for no Redis), found "http://x"',
+  );
+});
+
+test('type, range and enum problems name the key, what was expected and what was found', () => {
+  const cases: Array<[string, string]> = [
+    ['batch: {max_batch_rows: ten}', 'batch.max_batch_rows: expected an integer ≥ 1, found "ten"'],
+    ['batch: {max_batch_rows: 0}', 'batch.max_batch_rows: expected an integer ≥ 1, found 0'],
+    ['batch: {max_batch_rows: 1.5}', 'batch.max_batch_rows: expected an integer ≥ 1, found 1.5'],
+    ['batch: {max_batch_interval: 0}', 'batch.max_batch_interval: expected a number > 0, found 0'],
+    ['batch: {flush_worker_count: 100}', 'batch.flush_worker_count: expected an integer from 1 to 64, found 100'],
+    ['batch: {max_batch_size: }', 'batch.max_batch_size: expected an integer ≥ 1, found null (an empty value)'],
+    ['kafka: {brokers: []}', 'kafka.brokers: expected a non-empty list of host:port strings, found an empty list'],
+    [
+      'kafka: {brokers: localhost:9092}',
+      'kafka.brokers: expected a non-empty list of host:port strings, found "localhost:9092"',
+    ],
+    ['kafka: {brokers: [localhost]}', 'kafka.brokers[0]: expected a host:port string, found "localhost"'],
+    ['kafka: {from_earliest: yes please}', 'kafka.from_earliest: expected true or false, found "yes please"'],
+    ['kafka: {topic: ""}', 'kafka.topic: expected a non-empty string, found ""'],
+    [
+      'kafka: {sasl: {mechanism: gssapi, username: u}}',
+      'kafka.sasl.mechanism: expected one of plain, scram-sha-256, scram-sha-512, found "gssapi"',
+    ],
+    [
+      'kafka: {sasl: {mechanism: plain}}',
+      'kafka.sasl.username: expected a non-empty string, found nothing (the key is required)',
+    ],
+    ['doris: {query_port: 70000}', 'doris.query_port: expected an integer from 1 to 65535, found 70000'],
+    ['doris: {format: parquet}', 'doris.format: expected one of json, csv, found "parquet"'],
+    ['doris: {load_route: magic}', 'doris.load_route: expected one of auto, backend, frontend, found "magic"'],
+    [
+      'doris: {password: 123456}',
+      'doris.password: expected a string (quote digits: "123456"), found a value (hidden: secret)',
+    ],
+    [
+      'doris: {stream_load_properties: {strict_mode: [1]}}',
+      'doris.stream_load_properties.strict_mode: expected a string, number or boolean, found a list',
+    ],
+    ['doris: {timeout: 300000}', 'doris.timeout: expected an integer from 1 to 259200, found 300000'],
+    ['doris: [a, b]', 'doris: expected a mapping of keys to values, found a list'],
+    ['schema: {mode: magic}', 'schema.mode: expected one of auto, manual, found "magic"'],
+    ['schema: {zero_date: yesterday}', 'schema.zero_date: expected a date YYYY-MM-DD, found "yesterday"'],
+    [
+      'schema: {manual: {columns: [{name: a}]}}',
+      'schema.manual.columns[0].type: expected a non-empty string, found nothing (the key is required)',
+    ],
+    [
+      'schema: {manual: {columns: [id]}}',
+      'schema.manual.columns[0]: expected a column {name, type, nullable}, found "id"',
+    ],
+    ['dedupe: {ttl: -1}', 'dedupe.ttl: expected an integer ≥ 1, found -1'],
+    ['dedupe: {key_fields: [id, id]}', 'dedupe.key_fields: expected a list of non-empty strings, found a list'],
+    ['log: {level: loud}', 'log.level: expected one of trace, debug, info, warn, error, fatal, found "loud"'],
+    ['log: {output: syslog}', 'log.output: expected one of stdout, file, both, found "syslog"'],
+    ['metrics: {path: metrics}', 'metrics.path: expected a path starting with /, found "metrics"'],
+    ['pprof: {enabled: 1}', 'pprof.enabled: expected true or false, found 1'],
+    ['name: "my.sink"', 'name: expected a name of letters, digits, "-" and "_" (at most 63, no dots), found "my.sink"'],
+    ['dlq: {file_path: ""}', 'dlq.file_path: expected a non-empty string, found ""'],
+    ['[1, 2]', '(top level): expected a mapping of sections (kafka, doris, batch, ...), found a list'],
+    ['just text', '(top level): expected a mapping of sections (kafka, doris, batch, ...), found "just text"'],
+  ];
+  for (const [yaml, expected] of cases) assert.equal(one(yaml), expected, yaml);
+});
+
+test('unknown keys are named, with a did-you-mean', () => {
+  assert.equal(one('batch: {max_batch_row: 5}'), 'batch.max_batch_row: unknown key (did you mean "max_batch_rows"?)');
+  assert.equal(one('kafka: {groupId: g}'), 'kafka.groupId: unknown key (did you mean "group_id"?)');
+  assert.equal(one('doris: {fe_host: [a:1]}'), 'doris.fe_host: unknown key (did you mean "fe_hosts"?)');
+  assert.equal(one('kafak: {}'), 'kafak: unknown key (did you mean "kafka"?)');
+  assert.equal(one('metrics: {zzz: 1}'), 'metrics.zzz: unknown key (known keys: enabled, port, path)');
+  assert.equal(
+    one('schema: {manual: {columns: [{name: a, type: int, nulable: true}]}}'),
+    'schema.manual.columns[0].nulable: unknown key (did you mean "nullable"?)',
+  );
+});
+
+test('cross-field checks', () => {
+  const cases: Array<[string, string]> = [
+    [
+      'schema: {mode: manual}',
+      'schema.manual.columns: expected at least one column {name, type} when schema.mode is manual, found an empty list',
+    ],
+    [
+      'schema: {mode: manual, manual: {columns: [{name: a, type: int}, {name: b, type: blob}]}}',
+      'schema.manual.columns[1].type: expected a Doris type such as bigint, varchar(64), decimal(18,4), datetime(3), json, found "blob" (cannot parse Doris type "blob": unknown type name "blob" at character 4)',
+    ],
+    [
+      'schema: {mode: manual, manual: {columns: [{name: a, type: int}, {name: a, type: int}]}}',
+      'schema.manual.columns[1].name: expected a Doris type such as bigint, varchar(64), decimal(18,4), datetime(3), json, found "a" (column "a" is listed twice)',
+    ],
+    [
+      'dedupe: {redis_url: ""}',
+      'dedupe.redis_url: expected a redis:// URL (exactly-once keeps its intents and watermarks in Redis; set dedupe.required: false to run at-least-once without it), found ""',
+    ],
+    [
+      'dedupe: {redis_url: "", required: false, key_fields: [id]}',
+      'dedupe.key_fields: expected an empty list when dedupe.redis_url is empty (content dedupe keeps its keys in Redis), found [id]',
+    ],
+    [
+      'schema: {mode: manual, manual: {columns: [{name: id, type: bigint}]}}\ndedupe: {key_fields: [idd]}',
+      'dedupe.key_fields[0]: expected a column of schema.manual.columns, found "idd"',
+    ],
+    [
+      'kafka: {session_timeout: 10, heartbeat_interval: 10}',
+      'kafka.heartbeat_interval: expected less than kafka.session_timeout (10), found 10',
+    ],
+    [
+      'kafka: {tls: {cert_file: /c.pem}}',
+      'kafka.tls.key_file: expected a PEM file path (mutual TLS needs both cert_file and key_file), found nothing',
+    ],
+    [
+      'batch: {max_buffer_bytes: 2000000}',
+      'batch.max_buffer_bytes: expected at least batch.max_batch_size (10485760), found 2000000',
+    ],
+    [
+      'batch: {merge_partitions: true}',
+      'batch.merge_partitions: expected false (merging partitions into one load is not implemented yet), found true',
+    ],
+    [
+      'metrics: {port: 7000}\npprof: {enabled: true, port: 7000}',
+      'pprof.port: expected a port other than metrics.port (7000), found 7000',
+    ],
+    [
+      'doris: {stream_load_properties: {Label: x}}',
+      'doris.stream_load_properties.Label: expected no "Label" header (the sinker sets it itself), found "x"',
+    ],
+    [
+      'doris: {stream_load_properties: {timeout: 5}}',
+      'doris.stream_load_properties.timeout: expected no "timeout" header (the sinker sets it itself), found 5',
+    ],
+    [
+      'doris: {format: csv}\nschema: {mode: manual, manual: {columns: [{name: id, type: bigint}, {name: l, type: json}]}}',
+      'doris.format: expected json, found "csv" (CSV cannot carry the JSON/nested columns l; use json)',
+    ],
+  ];
+  for (const [yaml, expected] of cases) assert.equal(one(yaml), expected, yaml);
+  // at-least-once without Redis is a valid choice
+  assert.equal(parseConfig('dedupe: {redis_url: "", required: false}', { env: NO_ENV }).dedupe.redis_url, '');
+});
+
+test('every problem is reported at once, sorted by path, one line each', () => {
+  const p = problems(
+    'batch: {max_batch_rows: ten, max_batch_size: -1}\nlog: {level: loud}\nkafak: {}\nschema: {mode: manual}',
+  );
+  assert.deepEqual(
+    p.map((x) => x.split(':')[0]),
+    ['batch.max_batch_rows', 'batch.max_batch_size', 'kafak', 'log.level', 'schema.manual.columns'],
+  );
+});
+
+test('YAML syntax errors give line and column; duplicate keys are errors', () => {
+  assert.equal(
+    one('batch:\n  max_batch_rows: [1, 2\n'),
+    'line 3, column 1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  );
+  assert.match(
+    one('batch:\n  max_batch_rows: 1\n  max_batch_rows: 2\n'),
+    /^line 3, column 3: YAML syntax: Map keys must be unique$/,
+  );
+});
+
+test('loadConfig reads a file and names it; a missing file is a ConfigError', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sinker-config-'));
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, 'batch: {max_batch_rows: 7}\n');
+  assert.equal(loadConfig(file, NO_ENV).batch.max_batch_rows, 7);
+  writeFileSync(file, 'batch: {max_batch_rows: x}\n');
+  assert.throws(
+    () => loadConfig(file, NO_ENV),
+    (e: Error) => e instanceof ConfigError && e.message.startsWith(`invalid config ${file}:`),
+  );
+  assert.throws(() => loadConfig(join(dir, 'nope.yaml'), NO_ENV), /cannot read the file: no such file/);
+});
+
+test('the redacted view hides passwords and Redis credentials, and leaves the config itself alone', () => {
+  const c = parseConfig('kafka: {sasl: {mechanism: plain, username: u, password: kp}}\ndoris: {password: dp}\n', {
+    env: { REDIS_URL: 'redis://user:rp@redis:6379/0' },
+  });
+  const r = redactConfig(c);
+  assert.equal(r.doris.password, '***');
+  assert.equal(r.kafka.sasl?.password, '***');
+  assert.equal(r.dedupe.redis_url, 'redis://user:***@redis:6379/0');
+  const text = JSON.stringify(r);
+  for (const secret of ['kp', 'dp', 'rp']) assert.doesNotMatch(text, new RegExp(`"${secret}"|:${secret}@`));
+  assert.equal(c.doris.password, 'dp');
+  assert.equal(
+    redactConfig(parseConfig('', { env: NO_ENV })).doris.password,
+    '',
+    'an empty password stays visibly empty',
+  );
+});
+
+test('docs/config.md is generated from the schema and up to date', () => {
+  const file = new URL('../../docs/config.md', import.meta.url);
+  assert.equal(
+    readFileSync(file, 'utf8'),
+    renderConfigDocs(),
+    'docs/config.md is stale: run `node scripts/gen-config-docs.ts`',
+  );
+});
+
+function leafKeys(node: SchemaNode, prefix: string, out: string[]): void {
+  for (const [k, child] of Object.entries(node.properties ?? {})) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (child.type === 'object' && child.properties) leafKeys(child, path, out);
+    else out.push(path);
+  }
+}
+
+test('config.example.yaml is valid, and mentions every key (set or commented out)', () => {
+  const text = readFileSync(new URL('../../config.example.yaml', import.meta.url), 'utf8');
+  const c = parseConfig(text, { env: NO_ENV, source: 'config.example.yaml' });
+  assert.deepEqual(c, parseConfig('', { env: NO_ENV }), 'the example shows the defaults');
+  // uncomment everything: still valid YAML that the schema knows, so commented keys are real keys
+  const uncommented = text.replace(/^(\s*)# ?(\s*[a-z_]+:(\s.*)?)$/gm, '$1$2');
+  assert.equal(parseDocument(uncommented).errors.length, 0);
+  const keys: string[] = [];
+  leafKeys(CONFIG_SCHEMA, '', keys);
+  const lines = uncommented.split('\n');
+  for (const key of keys) {
+    const last = key.split('.').pop()!;
+    assert.ok(
+      lines.some((l) => new RegExp(`^\\s*(- )?${last}:`).test(l.replace(/#.*$/, ''))),
+      `config.example.yaml does not mention ${key}`,
+    );
+  }
+});

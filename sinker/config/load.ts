@@ -1,0 +1,143 @@
+// Loads the sinker's YAML config: parse, apply environment overrides for secrets and address lists,
+// validate (defaults filled), and on failure throw one ConfigError listing every problem.
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { SinkerConfig } from './types.ts';
+import { configProblems, finishConfig } from './validate.ts';
+
+export class ConfigError extends Error {
+  /** One line per problem: `<path.to.key>: expected X, found Y`. */
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function section(obj: Record<string, unknown>, key: string): Record<string, unknown> {
+  const cur = obj[key];
+  if (cur === undefined || cur === null) {
+    const fresh: Record<string, unknown> = {};
+    obj[key] = fresh;
+    return fresh;
+  }
+  return cur as Record<string, unknown>;
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * Applies the environment overrides to the raw object; returns which config paths came from which
+ * variable, so problems with them can say so. KAFKA_SASL_PASSWORD applies only when `kafka.sasl` is set.
+ */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Map<string, string> {
+  const from = new Map<string, string>();
+  const isMap = (v: unknown) => v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v));
+  if (env.DORIS_PASSWORD !== undefined && isMap(raw.doris)) {
+    section(raw, 'doris').password = env.DORIS_PASSWORD;
+    from.set('doris.password', 'DORIS_PASSWORD');
+  }
+  if (env.DORIS_FE_HOSTS !== undefined && list(env.DORIS_FE_HOSTS).length > 0 && isMap(raw.doris)) {
+    section(raw, 'doris').fe_hosts = list(env.DORIS_FE_HOSTS);
+    from.set('doris.fe_hosts', 'DORIS_FE_HOSTS');
+  }
+  if (env.KAFKA_BROKERS !== undefined && list(env.KAFKA_BROKERS).length > 0 && isMap(raw.kafka)) {
+    section(raw, 'kafka').brokers = list(env.KAFKA_BROKERS);
+    from.set('kafka.brokers', 'KAFKA_BROKERS');
+  }
+  if (env.KAFKA_SASL_PASSWORD !== undefined && isMap(raw.kafka)) {
+    const sasl = (raw.kafka as Record<string, unknown> | undefined)?.sasl;
+    if (sasl && typeof sasl === 'object' && !Array.isArray(sasl)) {
+      (sasl as Record<string, unknown>).password = env.KAFKA_SASL_PASSWORD;
+      from.set('kafka.sasl.password', 'KAFKA_SASL_PASSWORD');
+    }
+  }
+  if (env.REDIS_URL !== undefined && isMap(raw.dedupe)) {
+    section(raw, 'dedupe').redis_url = env.REDIS_URL;
+    from.set('dedupe.redis_url', 'REDIS_URL');
+  }
+  return from;
+}
+
+export interface ParseOptions {
+  /** Named in error messages (the file path). */
+  source?: string;
+  /** Environment for overrides; default process.env. */
+  env?: Env;
+}
+
+/** Parses and validates YAML text. Throws ConfigError listing every problem. */
+export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig {
+  const source = opts.source ?? 'config';
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        return `${at ? `line ${at.line}, column ${at.col}: ` : ''}YAML syntax: ${what}`;
+      }),
+    );
+  }
+  let raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (raw === null || raw === undefined) raw = {}; // an empty file: all defaults
+  let envPaths = new Map<string, string>();
+  if (typeof raw === 'object' && !Array.isArray(raw)) {
+    envPaths = applyEnvOverrides(raw as Record<string, unknown>, opts.env ?? process.env);
+  }
+  const problems = configProblems(raw);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      source,
+      problems.map((p) => {
+        for (const [path, variable] of envPaths) {
+          if (p.path === path || p.path.startsWith(`${path}.`) || p.path.startsWith(`${path}[`)) {
+            return p.text.replace(`${p.path}:`, `${p.path} (from ${variable}):`);
+          }
+        }
+        return p.text;
+      }),
+    );
+  }
+  return finishConfig(raw as Record<string, unknown>);
+}
+
+/** Reads, parses and validates a YAML config file. Throws ConfigError (also for an unreadable file). */
+export function loadConfig(path: string, env: Env = process.env): SinkerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(path, [`cannot read the file: ${e.code === 'ENOENT' ? 'no such file' : e.message}`]);
+  }
+  return parseConfig(text, { source: path, env });
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/** A copy safe to log: passwords replaced by `***`, credentials in the Redis URL masked. */
+export function redactConfig(c: SinkerConfig): SinkerConfig {
+  const copy = structuredClone(c);
+  if (copy.doris.password) copy.doris.password = '***';
+  if (copy.kafka.sasl?.password) copy.kafka.sasl.password = '***';
+  if (copy.dedupe.redis_url) copy.dedupe.redis_url = redactUrl(copy.dedupe.redis_url);
+  return copy;
+}
