@@ -98,6 +98,7 @@ test('an empty file gives the seed defaults (pprof off, new keys sane)', () => {
   assert.deepEqual(c.metrics, { enabled: true, port: 9090, path: '/metrics' });
   assert.deepEqual(c.pprof, { enabled: false, port: 6060, host: '127.0.0.1' });
   assert.equal(c.name, 'doris-sinker');
+  assert.equal(c.shutdown_timeout, 25);
   assert.equal(c.dedupe.key_prefix, 'doris-sinker', 'key_prefix defaults to the name');
   assert.equal(c.dlq.file_path, 'doris-sinker-dlq.jsonl');
   assert.equal(c.kafka.sasl, undefined);
@@ -202,6 +203,7 @@ test('type, range and enum problems name the key, what was expected and what was
     ['pprof: {enabled: 1}', 'pprof.enabled: expected true or false, found 1'],
     ['name: "my.sink"', 'name: expected a name of letters, digits, "-" and "_" (at most 63, no dots), found "my.sink"'],
     ['dlq: {file_path: ""}', 'dlq.file_path: expected a non-empty string, found ""'],
+    ['shutdown_timeout: 0', 'shutdown_timeout: expected an integer from 1 to 3600, found 0'],
     ['[1, 2]', '(top level): expected a mapping of sections (kafka, doris, batch, ...), found a list'],
     ['just text', '(top level): expected a mapping of sections (kafka, doris, batch, ...), found "just text"'],
   ];

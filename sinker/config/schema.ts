@@ -55,6 +55,14 @@ export const CONFIG_SCHEMA: SchemaNode = {
         "The sink's name. Labels every metric series (`sink`), and prefixes Stream Load labels and Redis keys, so two sinks on one table or one Redis must have different names.",
       examples: ['orders-to-doris'],
     },
+    shutdown_timeout: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3600,
+      default: 25,
+      description:
+        "Seconds a SIGTERM/SIGINT waits for batched rows to load and offsets to commit before exiting (keep it below the pod's terminationGracePeriodSeconds, 30 by default).",
+    },
     kafka: {
       type: 'object',
       description: 'Where messages come from.',
