@@ -16,6 +16,10 @@ test('buildBody survives a wrong byte hint', () => {
   assert.equal(buildBody(rows, '\n', 3).toString(), 'héllo\nworld');
   assert.equal(buildBody(rows, '\n', 1000).toString(), 'héllo\nworld');
   assert.equal(buildBody(rows, '\n').toString(), 'héllo\nworld');
+  const tricky = ['ab', 'cü', '日'];
+  for (let hint = 0; hint <= 20; hint++) {
+    assert.equal(buildBody(tricky, '\r\n', hint).toString(), 'ab\r\ncü\r\n日', `hint ${hint}`);
+  }
 });
 
 test('gzipBody round-trips', async () => {

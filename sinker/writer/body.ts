@@ -15,19 +15,21 @@ export function buildBody(rows: readonly string[], delimiter: string, bytesHint?
   if (bytesHint !== undefined && bytesHint >= 0) {
     const total = bytesHint + delimBytes * (rows.length - 1);
     const buf = Buffer.allocUnsafe(total);
+    const last = rows.length - 1;
     let off = 0;
+    let lastWritten = 0;
     let ok = true;
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i <= last; i++) {
       if (i > 0) off += buf.write(delimiter, off);
-      const row = rows[i] as string;
-      const need = Buffer.byteLength(row);
-      if (off + need > total) {
+      lastWritten = buf.write(rows[i] as string, off);
+      off += lastWritten;
+      // A full buffer with rows left means the hint was short (write() truncates silently).
+      if (off >= total && i < last) {
         ok = false;
         break;
       }
-      off += buf.write(row, off);
     }
-    if (ok && off === total) return buf;
+    if (ok && off === total && lastWritten === Buffer.byteLength(rows[last] as string)) return buf;
   }
   return Buffer.from(rows.join(delimiter));
 }
