@@ -190,7 +190,10 @@ export class StreamLoadWriter {
     const started = performance.now();
     const label = opts.label ?? this.labelOf(batch);
     const ctx: Ctx = { attempts: 0, ...(opts.signal ? { signal: opts.signal } : {}) };
-    let current: number[] = batch.rows.map((_, i) => i);
+    // Indexes of the rows still to load; null = all of them (the usual case: no copy).
+    let current: number[] | null = null;
+    const remaining = () => current ?? batch.rows.map((_, i) => i);
+    const count = () => (current ? current.length : batch.rows.length);
     const rejected: RejectedRow[] = [];
     const finish = (
       status: LoadResult['status'],
@@ -230,9 +233,13 @@ export class StreamLoadWriter {
 
     let dqRounds = 0;
     for (;;) {
-      const rows = current.map((i) => batch.rows[i] as string);
-      const bytes = current.length === batch.rows.length ? batch.bytes : undefined;
-      const t = await this.#loadLabelled(label, await this.#body(rows, bytes), ctx, false);
+      const body = current
+        ? await this.#body(
+            current.map((i) => batch.rows[i] as string),
+            undefined,
+          )
+        : await this.#body(batch.rows, batch.bytes);
+      const t = await this.#loadLabelled(label, body, ctx, false);
       if (t.kind === 'committed') {
         if (t.reply.errorUrl) {
           this.#opts.logger?.warn(
@@ -240,18 +247,14 @@ export class StreamLoadWriter {
             'Doris filtered rows within max_filter_ratio',
           );
         }
-        return finish(
-          current.length === 0 && rejected.length > 0 ? 'dead-lettered' : 'loaded',
-          t.reply,
-          t.publishTimeout,
-        );
+        return finish(count() === 0 && rejected.length > 0 ? 'dead-lettered' : 'loaded', t.reply, t.publishTimeout);
       }
       if (t.kind === 'already-committed') {
         return finish(
-          current.length === 0 && rejected.length > 0 ? 'dead-lettered' : 'already-loaded',
+          count() === 0 && rejected.length > 0 ? 'dead-lettered' : 'already-loaded',
           undefined,
           false,
-          current.length,
+          count(),
         );
       }
       if (t.kind === 'precommitted') {
@@ -259,10 +262,10 @@ export class StreamLoadWriter {
         await this.commitPrecommitted(label);
         // Our own request pre-committed it (two_phase_commit among the user's properties): loaded now.
         if (t.reply.status.toLowerCase() === 'success') return finish('loaded', t.reply);
-        return finish('already-loaded', undefined, false, current.length);
+        return finish('already-loaded', undefined, false, count());
       }
       if (t.kind === 'fatal') {
-        await this.#reject(batch, current, t.reason, rejected, label, ctx);
+        await this.#reject(batch, remaining(), t.reason, rejected, label, ctx);
         return finish('dead-lettered');
       }
       // Data quality: find the refused rows, dead-letter them, load the rest under the same label
@@ -278,12 +281,13 @@ export class StreamLoadWriter {
           },
         );
       }
+      const idx = remaining();
       const bad =
         dqRounds <= MAX_DATA_QUALITY_ROUNDS
-          ? await this.#badRowsFromErrorLog(batch, current, t)
+          ? await this.#badRowsFromErrorLog(batch, idx, t)
           : new Map<number, string>();
       if (bad.size === 0) {
-        for (const [i, reason] of await this.#bisect(batch, current, label, ctx)) bad.set(i, reason);
+        for (const [i, reason] of await this.#bisect(batch, idx, label, ctx)) bad.set(i, reason);
       }
       if (bad.size === 0) {
         // Every part loads on its own: the refusal did not come from a row. Load it again.
@@ -293,7 +297,7 @@ export class StreamLoadWriter {
         );
         continue;
       }
-      const refused = current.filter((i) => bad.has(i));
+      const refused = idx.filter((i) => bad.has(i));
       await this.#deadLetter(
         batch,
         refused.map((i) => ({
@@ -304,8 +308,9 @@ export class StreamLoadWriter {
         })),
         rejected,
         label,
+        ctx,
       );
-      current = current.filter((i) => !bad.has(i));
+      current = idx.filter((i) => !bad.has(i));
       // With no row left, an empty load still commits the label, so the range reads as settled
       // by its label if we crash before the caller records it.
     }
@@ -332,10 +337,11 @@ export class StreamLoadWriter {
       idx.map((i) => ({ index: i, offset: batch.rowOffsets[i] as string, row: batch.rows[i] as string, reason })),
       out,
       label,
+      ctx,
     );
   }
 
-  async #deadLetter(batch: LoadBatch, rows: RejectedRow[], out: RejectedRow[], label: string): Promise<void> {
+  async #deadLetter(batch: LoadBatch, rows: RejectedRow[], out: RejectedRow[], label: string, ctx: Ctx): Promise<void> {
     if (rows.length === 0) return;
     if (!this.#opts.deadLetter) {
       throw new StreamLoadError(
@@ -343,7 +349,7 @@ export class StreamLoadWriter {
         {
           label,
           retryable: false,
-          attempts: 0,
+          attempts: ctx.attempts,
         },
       );
     }
