@@ -36,13 +36,21 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
   const admin = opts.kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
+  const done = new Set<number>();
   try {
     const offsets = await admin.fetchTopicOffsets(opts.topic);
     ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    if (opts.groupId) {
+      // Partitions the group has already read to the end deliver nothing: don't wait for them.
+      const [committed] = await admin.fetchOffsets({ groupId: opts.groupId, topics: [opts.topic] });
+      for (const p of committed?.partitions ?? []) {
+        if (p.offset !== '-1' && BigInt(p.offset) >= (ends.get(p.partition) ?? 0n)) done.add(p.partition);
+      }
+    }
   } finally {
     await admin.disconnect();
   }
-  const remaining = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
+  const remaining = new Set([...ends].filter(([p, high]) => high > 0n && !done.has(p)).map(([p]) => p));
   if (remaining.size === 0) return;
 
   const consumer = opts.kafka.consumer({ groupId: opts.groupId ?? `dlq-reader-${process.pid}-${Date.now()}` });
