@@ -16,9 +16,12 @@ export interface BackendRouteOptions {
 }
 
 export class NoBackendError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The FE refused us (auth): retrying or another route cannot help. */
+  readonly fatal: boolean;
+  constructor(message: string, options?: { cause?: unknown; fatal?: boolean }) {
     super(message, options);
     this.name = 'NoBackendError';
+    this.fatal = options?.fatal ?? false;
   }
 }
 
@@ -45,7 +48,11 @@ export class BackendRoute {
       try {
         list = await this.#opts.listBackends();
       } catch (err) {
-        throw new NoBackendError(`cannot list backends: ${(err as Error).message}`, { cause: err });
+        const msg = (err as Error).message;
+        throw new NoBackendError(`cannot list backends: ${msg}`, {
+          cause: err,
+          fatal: /FE code (401|403)\b/.test(msg),
+        });
       }
       this.#backends = list.map((b) => `http://${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.httpPort}`);
       this.#listedAt = this.#now();

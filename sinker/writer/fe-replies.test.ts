@@ -15,6 +15,7 @@ test('parseLoadState refuses FE errors and odd states with the detail', () => {
     /code 401: Unauthorized Need auth information/,
   );
   assert.throws(() => parseLoadState('{"msg":"success","code":0,"data":"WEIRD"}'), /unexpected state "WEIRD"/);
+  assert.equal(parseLoadState('{"msg":"label [x] not found","code":1,"data":null,"count":0}'), 'UNKNOWN');
   assert.throws(() => parseLoadState('<html>'), /not JSON/);
 });
 

@@ -18,6 +18,15 @@ function objectOf(text: string, what: string): Record<string, unknown> {
 /** `GET /api/{db}/get_load_state?label=` → `{"msg":"success","code":0,"data":"VISIBLE","count":0}`. */
 export function parseLoadState(text: string): LabelState {
   const o = objectOf(text, 'get_load_state');
+  const detail = `${String(o.msg ?? '')} ${typeof o.data === 'string' ? o.data : ''}`;
+  // The not-found answer's shape is unverified (§11b); a "no such label" error means UNKNOWN.
+  if (
+    o.code !== 0 &&
+    o.code !== '0' &&
+    /label.*(not (be )?found|not exist|does not exist)|no such label/i.test(detail)
+  ) {
+    return 'UNKNOWN';
+  }
   if (o.code !== 0 && o.code !== '0') {
     throw new Error(
       `get_load_state: FE code ${String(o.code)}: ${String(o.msg)} ${typeof o.data === 'string' ? o.data : ''}`.trim(),
@@ -39,7 +48,9 @@ export interface Backend {
 export function parseBackends(text: string): Backend[] {
   const o = objectOf(text, 'backends');
   if (o.code !== undefined && o.code !== 0 && o.code !== '0') {
-    throw new Error(`backends: FE code ${String(o.code)}: ${String(o.msg)}`);
+    throw new Error(
+      `backends: FE code ${String(o.code)}: ${String(o.msg)} ${typeof o.data === 'string' ? o.data : ''}`.trim(),
+    );
   }
   const data = o.data as Record<string, unknown> | undefined;
   const list = data && Array.isArray(data.backends) ? data.backends : undefined;

@@ -218,17 +218,16 @@ test('every row refused: all dead-lettered and the label committed empty (settle
   assert.equal(doris.labels.get('sink:events:0:400')?.state, 'VISIBLE');
 });
 
-test('fatal (wrong password): the batch goes to the DLQ with the reason', async () => {
-  const { w, dlq } = writer({ password: 'wrong' });
-  const r = await w.load(batch(ROWS)).catch((e) => e);
-  // The FE refuses to list backends with a wrong password: the BE route has no backend, auto is off.
-  assert.ok(r instanceof StreamLoadError, String(r));
-  assert.equal(dlq.length, 0);
-  const fe = writer({ password: 'wrong', load_route: 'frontend' });
-  const r2 = await fe.w.load(batch(ROWS));
-  assert.equal(r2.status, 'dead-lettered');
-  assert.equal(fe.dlq.length, 3);
-  assert.match(fe.dlq[0]?.reason ?? '', /Need auth information/);
+test('fatal (wrong password): the batch goes to the DLQ with the reason, on either route, without retries', async () => {
+  for (const route of ['backend', 'frontend'] as const) {
+    const { w, dlq } = writer({ password: 'wrong', load_route: route });
+    const r = await w.load(batch(ROWS));
+    assert.equal(r.status, 'dead-lettered', route);
+    assert.equal(dlq.length, 3);
+    assert.match(dlq[0]?.reason ?? '', /Need auth information/);
+    assert.equal(r.attempts, 1, route);
+  }
+  assert.deepEqual(doris.table, []);
 });
 
 test('fatal without a dead-letter hook is a non-retryable StreamLoadError', async () => {

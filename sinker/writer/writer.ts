@@ -494,6 +494,7 @@ export class StreamLoadWriter {
         settleByLabel = r.error.ambiguous;
         reroute = !r.error.ambiguous;
       } else {
+        if (r.error instanceof NoBackendError && r.error.fatal) return { kind: 'fatal', reason: r.error.message };
         lastReason = r.error.message;
         reroute = true;
       }

@@ -264,6 +264,7 @@ test('§7 auth / unknown table / label format → not retried; the batch is dead
       over: { password: 'wrong', load_route: 'frontend' as const },
       reason: /Access denied|Unauthorized/,
     },
+    { what: 'wrong password (BE route)', table, over: { password: 'wrong' }, reason: /Access denied|Unauthorized/ },
     { what: 'unknown table', table: 'no_such_table', over: {}, reason: /table not found|unknown/i },
     { what: 'label format', table, over: {}, label: 'bad.label', reason: /Label format error/ },
   ];
