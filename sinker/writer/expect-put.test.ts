@@ -20,6 +20,7 @@ async function listen(server: http.Server): Promise<string> {
 
 interface Seen {
   headers: http.IncomingHttpHeaders;
+  raw: string[];
   body: string;
   url: string;
 }
@@ -31,7 +32,12 @@ async function backend(seen: Seen[]): Promise<string> {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
-        seen.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), url: req.url ?? '' });
+        seen.push({
+          headers: req.headers,
+          raw: req.rawHeaders,
+          body: Buffer.concat(chunks).toString(),
+          url: req.url ?? '',
+        });
         res.end(`{\n    "Status": "Success",\n    "Message": "OK"\n}\n`);
       });
     }),
@@ -63,7 +69,7 @@ test('FE 307 → BE: headers first, no body to the FE, full body to the BE with 
   const body = Buffer.from('a\t1\nb\t2');
   const reply = await expectPut(
     new URL(`http://${fe}/api/db/tbl/_stream_load`),
-    { Authorization: 'Basic d3Jvbmc6d3Jvbmc=', label: 'L1', format: 'csv' },
+    { authorization: 'Basic d3Jvbmc6d3Jvbmc=', label: 'L1', format: 'csv' },
     body,
     { timeoutMs: 5000 },
   );
@@ -79,6 +85,9 @@ test('FE 307 → BE: headers first, no body to the FE, full body to the BE with 
   assert.equal(seen[0]?.headers['content-length'], String(body.length));
   const auth = Buffer.from(String(seen[0]?.headers.authorization).replace('Basic ', ''), 'base64').toString();
   assert.equal(auth, 'root:p@ss:w0rd');
+  // Exactly one Authorization line reached the BE (ours was replaced, not doubled).
+  const rawAuth = seen[0]?.raw.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'authorization');
+  assert.equal(rawAuth?.length, 1);
 });
 
 test('an early final reply (header error) is taken without sending the body', async () => {

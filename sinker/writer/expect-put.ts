@@ -33,14 +33,18 @@ function hop(
     let bodySent = false;
     let settled = false;
     let continueTimer: NodeJS.Timeout | undefined;
-    const reqHeaders: Record<string, string | number> = {
-      ...headers,
-      Expect: '100-continue',
-      'Content-Length': body.length,
-    };
+    const reqHeaders: Record<string, string | number> = {};
+    for (const [k, v] of Object.entries(headers)) {
+      const lower = k.toLowerCase();
+      if (lower === 'expect' || lower === 'content-length' || lower === 'transfer-encoding') continue;
+      // The FE's 307 Location carries the credentials as userinfo (§1.2); they replace ours.
+      if (lower === 'authorization' && url.username !== '') continue;
+      reqHeaders[lower] = v;
+    }
+    reqHeaders.expect = '100-continue';
+    reqHeaders['content-length'] = body.length;
     if (url.username !== '') {
-      // The FE's 307 Location carries the credentials as userinfo (§1.2).
-      reqHeaders.Authorization = basicAuth(decodeURIComponent(url.username), decodeURIComponent(url.password));
+      reqHeaders.authorization = basicAuth(decodeURIComponent(url.username), decodeURIComponent(url.password));
     }
     const req = http.request({
       method: 'PUT',
