@@ -16,6 +16,7 @@ export class DedupeUnavailableError extends Error {
  * off, command timeout) rather than an error reply from a live server (a bug to surface).
  */
 export function isUnavailable(err: unknown): boolean {
+  if (err instanceof DedupeUnavailableError) return true;
   if (!(err instanceof Error)) return false;
   if (err.name === 'ReplyError') return false;
   const m = err.message;
