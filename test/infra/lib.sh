@@ -66,3 +66,95 @@ set_env() {
   echo "$1=$2" >>"$tmp"
   mv "$tmp" "$ENV_FILE"
 }
+
+# --- daemons -------------------------------------------------------------------------------------
+# Each component runs detached (its own session, output to RUN_DIR/logs/<name>.log) and is tracked by
+# RUN_DIR/pids/<name>.pid, so `up` and `down` from any shell, test or CI step find it again.
+LOG_DIR="$RUN_DIR/logs"
+PID_DIR="$RUN_DIR/pids"
+
+pid_file() { echo "$PID_DIR/$1.pid"; }
+daemon_alive() { pid_alive "$(pid_file "$1")"; }
+
+# start_daemon NAME CMD...: starts CMD in the background, detached from this shell's session.
+start_daemon() {
+  local name="$1"; shift
+  mkdir -p "$LOG_DIR" "$PID_DIR"
+  {
+    echo
+    echo "=== $(date -u +%FT%TZ) starting $name: $*"
+  } >>"$LOG_DIR/$name.log"
+  # 9>&-: the daemon must not inherit the run-dir lock (see lock_run_dir), or it would hold it forever.
+  setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 9>&- &
+  echo $! >"$(pid_file "$name")"
+}
+
+# stop_daemon NAME [SIGNAL] [TIMEOUT_S]: signals the process and waits for it to exit, then SIGKILLs.
+# SIGNAL=KILL is the fault-injection path (a crash, no clean shutdown).
+stop_daemon() {
+  local name="$1" sig="${2:-TERM}" timeout="${3:-30}" file pid
+  file="$(pid_file "$name")"
+  [[ -f "$file" ]] || return 0
+  pid="$(cat "$file")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-$sig" "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + timeout))
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then
+        log "$name (pid $pid) did not stop within ${timeout}s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+      sleep 0.2
+    done
+  fi
+  rm -f "$file"
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# port_free_or_die NAME PORT: before starting NAME, make sure no foreign process holds its port.
+port_free_or_die() {
+  if port_open "$2"; then
+    die "$1: port 127.0.0.1:$2 is taken by another process (not started by test/infra); free it or set the port variable"
+  fi
+}
+
+# fail_start NAME WHAT: prints the tail of the component's log and exits.
+fail_start() {
+  log "$1 did not become ready ($2); last lines of $LOG_DIR/$1.log:"
+  tail -n 30 "$LOG_DIR/$1.log" >&2 || true
+  exit 1
+}
+
+# --- components ----------------------------------------------------------------------------------
+# components/<name>.sh defines install_<name>, start_<name>, stop_<name> [SIGNAL], status_<name>.
+# ALL_COMPONENTS is the start order (down goes in reverse); emulator.sh joins when it exists.
+ALL_COMPONENTS=(mariadb redis kafka k8s)
+for _component_file in "$INFRA_DIR"/components/*.sh; do
+  # shellcheck source=/dev/null
+  source "$_component_file"
+done
+[[ -f "$INFRA_DIR/components/emulator.sh" ]] && ALL_COMPONENTS+=(emulator)
+unset _component_file
+
+# select_components ARGS...: sets COMPONENTS to ARGS (checked) or to all of them.
+select_components() {
+  COMPONENTS=()
+  if (($# == 0)); then
+    COMPONENTS=("${ALL_COMPONENTS[@]}")
+    return 0
+  fi
+  local c
+  for c in "$@"; do
+    [[ " ${ALL_COMPONENTS[*]} " == *" $c "* ]] || die "unknown component '$c' (known: ${ALL_COMPONENTS[*]})"
+    COMPONENTS+=("$c")
+  done
+}
+
+# lock_run_dir: one up/down at a time (tests, CI and a developer may call them concurrently).
+lock_run_dir() {
+  mkdir -p "$RUN_DIR"
+  exec 9>"$RUN_DIR/.lock"
+  flock -w 600 9 || die "another test/infra up/down holds $RUN_DIR/.lock"
+}
