@@ -62,6 +62,7 @@ const CASES: Array<[string, string]> = [
   ['ARRAY<TEXT>', 'array<text>'],
   ['MAP<INT,DECIMAL(20, 5)>', 'map<int,decimal(20,5)>'],
   ['STRUCT<add:DOUBLE,x:BIGINT,y:DOUBLE>', 'struct<add:double,x:bigint,y:double>'],
+  ['STRUCT<A:INT,B:STRING>', 'struct<a:int,b:text>'],
   [
     'AGG_STATE<arguments=max_by(INT, INT NULL), function_name=max_by, result_is_nullable=true>',
     'agg_state<arguments=max_by(INT, INT NULL), function_name=max_by, result_is_nullable=true>',

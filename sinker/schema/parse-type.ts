@@ -244,7 +244,8 @@ class Parser {
       this.expect('<');
       const fields: StructField[] = [];
       do {
-        const fname = this.fieldName();
+        // Doris names are case-insensitive, and upper-case profiles may print them upper-cased.
+        const fname = this.fieldName().toLowerCase();
         this.expect(':');
         const type = this.type();
         this.comment();
