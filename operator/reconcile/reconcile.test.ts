@@ -51,6 +51,8 @@ test('planReplicas: paused, schema unavailable, external, builtin', () => {
   assert.equal(p.reason, 'ScaleUpLimited');
   assert.equal(planReplicas({ ...base, lag: undefined }).replicas, 2, 'unknown lag holds');
   assert.equal(planReplicas({ ...base, current: undefined, lag: undefined }).replicas, 1, 'new sink starts at min');
+  assert.equal(planReplicas({ ...base, current: 0, lag: undefined }).replicas, 1, 'unknown lag still respects min');
+  assert.equal(planReplicas({ ...base, current: 12, lag: undefined }).replicas, 8, 'and the cap');
 });
 
 function input(over: Partial<StatusInput> = {}): StatusInput {

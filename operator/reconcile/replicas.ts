@@ -59,6 +59,10 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
     stabilizationMs: parseDuration(s.scaleDownStabilization, 'spec.scaling.scaleDownStabilization') * 1000,
     ...HPA_SCALE_UP,
   });
+  if (rec === undefined) {
+    // Unknown lag holds the current count, but min/max stay hard limits (e.g. right after unpausing).
+    d.replicas = clampReplicas(current, params);
+  }
   const message =
     i.lag === undefined
       ? `lag unknown: holding ${d.replicas} replicas`

@@ -136,7 +136,8 @@ test('reconcile creates ConfigMap, Deployment, Service and PDB owned by the sink
   }
   const cm = children[0] as Awaited<ReturnType<CoreV1Api['readNamespacedConfigMap']>>;
   assert.match(cm.data?.['config.yaml'] ?? '', new RegExp(`table: ${table}`));
-  assert.doesNotMatch(cm.data?.['config.yaml'] ?? '', new RegExp(testbed('MARIADB_PASSWORD')));
+  assert.match(cm.data?.['config.yaml'] ?? '', /password: ""/);
+  assert.doesNotMatch(cm.data?.['config.yaml'] ?? '', /redis:\/\//, 'the Redis URL stays in its Secret');
   const d = children[1] as V1Deployment;
   assert.equal(d.spec?.replicas, 1, 'lag unknown: a new sink starts at minReplicas');
   assert.equal(annotations(d)[ANNOTATION_SCHEMA_HASH], s.status?.schema?.hash);
