@@ -68,3 +68,31 @@ test('loadHeaders: encoder headers win over user properties; the writer owns lab
   assert.equal(plain.compress_type, undefined);
   assert.equal(plain.two_phase_commit, 'true');
 });
+
+test('BodyPool reuses released buffers that are big enough, smallest first, and bounds what it keeps', async () => {
+  const { BodyPool } = await import('./body.ts');
+  const pool = new BodyPool(2);
+  const a = pool.acquire(3_000_000);
+  assert.equal(a.length, 3_000_000);
+  assert.equal(a.buffer.byteLength, 3 * 1048576);
+  const b = pool.acquire(100_000);
+  pool.release(a);
+  pool.release(b);
+  pool.release(b); // twice: kept once
+  assert.equal(pool.freeCount, 2);
+  const c = pool.acquire(90_000);
+  assert.equal(c.buffer, b.buffer, 'the smallest fitting buffer');
+  const d = pool.acquire(2_000_000);
+  assert.equal(d.buffer, a.buffer);
+  const e = pool.acquire(5_000_000);
+  assert.notEqual(e.buffer, a.buffer, 'nothing big enough left: a new one');
+  pool.release(c);
+  pool.release(d);
+  pool.release(e);
+  assert.equal(pool.freeCount, 2, 'at most maxFree kept');
+  pool.release(Buffer.from('small, not ours'));
+  assert.equal(pool.freeCount, 2);
+  // buildBody writes into the pool's buffer.
+  const body = buildBody(['x', 'y'], '\n', 2, (n) => pool.acquire(n));
+  assert.equal(body.toString(), 'x\ny');
+});

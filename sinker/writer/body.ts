@@ -9,12 +9,17 @@ const gzipAsync = promisify(gzip);
  * Rows joined by `delimiter` into one buffer, written in place when `bytesHint` (the batch's summed
  * UTF-8 length) is exact, so a batch is copied once. No trailing delimiter.
  */
-export function buildBody(rows: readonly string[], delimiter: string, bytesHint?: number): Buffer {
+export function buildBody(
+  rows: readonly string[],
+  delimiter: string,
+  bytesHint?: number,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   if (rows.length === 0) return Buffer.alloc(0);
   const delimBytes = Buffer.byteLength(delimiter);
   if (bytesHint !== undefined && bytesHint >= 0) {
     const total = bytesHint + delimBytes * (rows.length - 1);
-    const buf = Buffer.allocUnsafe(total);
+    const buf = alloc(total);
     const last = rows.length - 1;
     let off = 0;
     let lastWritten = 0;
@@ -32,6 +37,47 @@ export function buildBody(rows: readonly string[], delimiter: string, bytesHint?
     if (ok && off === total && lastWritten === Buffer.byteLength(rows[last] as string)) return buf;
   }
   return Buffer.from(rows.join(delimiter));
+}
+
+/**
+ * Reusable body buffers: a batch body is megabytes, and allocating one per load keeps the garbage
+ * collector busy freeing them. A buffer goes back only after its load is over (no request of it
+ * can still be writing), and at most `maxFree` wait for reuse.
+ */
+export class BodyPool {
+  readonly #free: ArrayBuffer[] = [];
+  readonly #maxFree: number;
+
+  constructor(maxFree = 8) {
+    this.#maxFree = maxFree;
+  }
+
+  get freeCount(): number {
+    return this.#free.length;
+  }
+
+  /** A buffer of exactly `size` bytes (uninitialised), from the pool when one is big enough. */
+  acquire(size: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const cap = (this.#free[i] as ArrayBuffer).byteLength;
+      if (cap >= size && (best < 0 || cap < (this.#free[best] as ArrayBuffer).byteLength)) best = i;
+    }
+    if (best >= 0) {
+      const ab = this.#free.splice(best, 1)[0] as ArrayBuffer;
+      return Buffer.from(ab, 0, size);
+    }
+    // Round up to 1 MiB steps so slightly larger batches still fit a returned buffer.
+    const cap = Math.max(64 * 1024, Math.ceil(size / 1048576) * 1048576);
+    return Buffer.from(new ArrayBuffer(cap), 0, size);
+  }
+
+  /** Give back a buffer `acquire` returned. Buffers of other origins are ignored. */
+  release(buf: Buffer): void {
+    const ab = buf.buffer;
+    if (!(ab instanceof ArrayBuffer) || ab.byteLength < 64 * 1024 || this.#free.includes(ab)) return;
+    if (this.#free.length < this.#maxFree) this.#free.push(ab);
+  }
 }
 
 /** gzip for `compress_type: gz`; level 1: loads are CPU-bound on our side, not on the wire. */

@@ -7,7 +7,7 @@ import type { DorisConfig } from '../config/types.ts';
 import { derivedLabel, loadLabel } from '../labels.ts';
 import { BackendRoute, NoBackendError } from './backend-route.ts';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
-import { buildBody, type EncodingSpec, gzipBody, loadHeaders } from './body.ts';
+import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders } from './body.ts';
 import { classifyReply, type LoadOutcome } from './classify.ts';
 import { matchErrorLog, parseErrorLog } from './error-log.ts';
 import { expectPut } from './expect-put.ts';
@@ -141,6 +141,7 @@ export class StreamLoadWriter {
   readonly #agent: http.Agent;
   readonly #path: string;
   readonly #backoff: BackoffPolicy;
+  readonly #bodies: BodyPool;
   #beFallbackUntil = 0;
 
   constructor(opts: WriterOptions) {
@@ -159,6 +160,7 @@ export class StreamLoadWriter {
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: opts.connectionsPerBackend ?? 8 });
     this.#path = `/api/${encodeURIComponent(opts.doris.database)}/${encodeURIComponent(opts.doris.table)}/_stream_load`;
     this.#backoff = { baseMs: Math.max(1, opts.doris.retry_backoff_ms), capMs: opts.maxBackoffMs ?? 30_000 };
+    this.#bodies = new BodyPool(2 * (opts.connectionsPerBackend ?? 8));
   }
 
   async close(): Promise<void> {
@@ -232,87 +234,101 @@ export class StreamLoadWriter {
     };
 
     let dqRounds = 0;
-    for (;;) {
-      const body = current
-        ? await this.#body(
+    // The full batch's body comes from the pool and goes back when this load is over.
+    let pooled: Buffer | undefined;
+    try {
+      for (;;) {
+        let body: Buffer;
+        if (current) {
+          body = await this.#body(
             current.map((i) => batch.rows[i] as string),
             undefined,
-          )
-        : await this.#body(batch.rows, batch.bytes);
-      const t = await this.#loadLabelled(label, body, ctx, false);
-      if (t.kind === 'committed') {
-        if (t.reply.errorUrl) {
-          this.#opts.logger?.warn(
-            { label, errorUrl: t.reply.errorUrl, filtered: t.reply.numberFilteredRows },
-            'Doris filtered rows within max_filter_ratio',
+          );
+        } else {
+          if (!pooled) {
+            pooled = buildBody(batch.rows, this.#opts.encoding.lineDelimiter, batch.bytes, (n) =>
+              this.#bodies.acquire(n),
+            );
+          }
+          body = this.#doris.compress && pooled.length > 0 ? await gzipBody(pooled) : pooled;
+        }
+        const t = await this.#loadLabelled(label, body, ctx, false);
+        if (t.kind === 'committed') {
+          if (t.reply.errorUrl) {
+            this.#opts.logger?.warn(
+              { label, errorUrl: t.reply.errorUrl, filtered: t.reply.numberFilteredRows },
+              'Doris filtered rows within max_filter_ratio',
+            );
+          }
+          return finish(count() === 0 && rejected.length > 0 ? 'dead-lettered' : 'loaded', t.reply, t.publishTimeout);
+        }
+        if (t.kind === 'already-committed') {
+          return finish(
+            count() === 0 && rejected.length > 0 ? 'dead-lettered' : 'already-loaded',
+            undefined,
+            false,
+            count(),
           );
         }
-        return finish(count() === 0 && rejected.length > 0 ? 'dead-lettered' : 'loaded', t.reply, t.publishTimeout);
-      }
-      if (t.kind === 'already-committed') {
-        return finish(
-          count() === 0 && rejected.length > 0 ? 'dead-lettered' : 'already-loaded',
-          undefined,
-          false,
-          count(),
+        if (t.kind === 'precommitted') {
+          // Not asked for 2PC, yet pre-committed under our label (a 2PC mode of an earlier run): ours to commit.
+          await this.commitPrecommitted(label);
+          // Our own request pre-committed it (two_phase_commit among the user's properties): loaded now.
+          if (t.reply.status.toLowerCase() === 'success') return finish('loaded', t.reply);
+          return finish('already-loaded', undefined, false, count());
+        }
+        if (t.kind === 'fatal') {
+          await this.#reject(batch, remaining(), t.reason, rejected, label, ctx);
+          return finish('dead-lettered');
+        }
+        // Data quality: find the refused rows, dead-letter them, load the rest under the same label
+        // (the refused load was rolled back, so the label is free, §3/§4).
+        dqRounds++;
+        if (dqRounds > 2 * MAX_DATA_QUALITY_ROUNDS) {
+          throw new StreamLoadError(
+            `load ${label}: still refused for data quality after ${dqRounds - 1} rounds: ${t.reason}`,
+            {
+              label,
+              retryable: false,
+              attempts: ctx.attempts,
+            },
+          );
+        }
+        const idx = remaining();
+        const bad =
+          dqRounds <= MAX_DATA_QUALITY_ROUNDS
+            ? await this.#badRowsFromErrorLog(batch, idx, t)
+            : new Map<number, string>();
+        if (bad.size === 0) {
+          for (const [i, reason] of await this.#bisect(batch, idx, label, ctx)) bad.set(i, reason);
+        }
+        if (bad.size === 0) {
+          // Every part loads on its own: the refusal did not come from a row. Load it again.
+          this.#opts.logger?.warn(
+            { label, reason: t.reason },
+            'refused for data quality, but no row is at fault; loading again',
+          );
+          continue;
+        }
+        const refused = idx.filter((i) => bad.has(i));
+        await this.#deadLetter(
+          batch,
+          refused.map((i) => ({
+            index: i,
+            offset: batch.rowOffsets[i] as string,
+            row: batch.rows[i] as string,
+            reason: bad.get(i) as string,
+          })),
+          rejected,
+          label,
+          ctx,
         );
+        current = idx.filter((i) => !bad.has(i));
+        // With no row left, an empty load still commits the label, so the range reads as settled
+        // by its label if we crash before the caller records it.
       }
-      if (t.kind === 'precommitted') {
-        // Not asked for 2PC, yet pre-committed under our label (a 2PC mode of an earlier run): ours to commit.
-        await this.commitPrecommitted(label);
-        // Our own request pre-committed it (two_phase_commit among the user's properties): loaded now.
-        if (t.reply.status.toLowerCase() === 'success') return finish('loaded', t.reply);
-        return finish('already-loaded', undefined, false, count());
-      }
-      if (t.kind === 'fatal') {
-        await this.#reject(batch, remaining(), t.reason, rejected, label, ctx);
-        return finish('dead-lettered');
-      }
-      // Data quality: find the refused rows, dead-letter them, load the rest under the same label
-      // (the refused load was rolled back, so the label is free, §3/§4).
-      dqRounds++;
-      if (dqRounds > 2 * MAX_DATA_QUALITY_ROUNDS) {
-        throw new StreamLoadError(
-          `load ${label}: still refused for data quality after ${dqRounds - 1} rounds: ${t.reason}`,
-          {
-            label,
-            retryable: false,
-            attempts: ctx.attempts,
-          },
-        );
-      }
-      const idx = remaining();
-      const bad =
-        dqRounds <= MAX_DATA_QUALITY_ROUNDS
-          ? await this.#badRowsFromErrorLog(batch, idx, t)
-          : new Map<number, string>();
-      if (bad.size === 0) {
-        for (const [i, reason] of await this.#bisect(batch, idx, label, ctx)) bad.set(i, reason);
-      }
-      if (bad.size === 0) {
-        // Every part loads on its own: the refusal did not come from a row. Load it again.
-        this.#opts.logger?.warn(
-          { label, reason: t.reason },
-          'refused for data quality, but no row is at fault; loading again',
-        );
-        continue;
-      }
-      const refused = idx.filter((i) => bad.has(i));
-      await this.#deadLetter(
-        batch,
-        refused.map((i) => ({
-          index: i,
-          offset: batch.rowOffsets[i] as string,
-          row: batch.rows[i] as string,
-          reason: bad.get(i) as string,
-        })),
-        rejected,
-        label,
-        ctx,
-      );
-      current = idx.filter((i) => !bad.has(i));
-      // With no row left, an empty load still commits the label, so the range reads as settled
-      // by its label if we crash before the caller records it.
+    } finally {
+      if (pooled) this.#bodies.release(pooled);
     }
   }
 
