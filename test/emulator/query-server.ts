@@ -254,7 +254,10 @@ async function handle(
     const s = engine.table(db, table)!;
     const rows = s.columns.map((c) => {
       const extra: string[] = [];
-      if (!c.isKey && c.aggregation) extra.push(c.aggregation);
+      // UNIQUE without an explicit merge-on-write property follows the profile's default (2.1+: MoW).
+      const mowDefault = s.keysType === 'UNIQUE' && s.properties.enable_unique_key_merge_on_write === undefined;
+      if (!c.isKey && mowDefault) extra.push(engine.profile.uniqueMowDefault ? 'NONE' : 'REPLACE');
+      else if (!c.isKey && c.aggregation) extra.push(c.aggregation);
       if (c.autoIncrement) extra.push('AUTO_INCREMENT');
       return [
         c.name,
