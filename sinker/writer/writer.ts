@@ -178,10 +178,27 @@ export class StreamLoadWriter {
     return this.fe.loadState(this.#doris.database, label);
   }
 
-  /** Commit a pre-committed (2PC) transaction by label; accepts "already committed". */
-  async commitPrecommitted(label: string): Promise<void> {
-    const r = await this.fe.twoPhase(this.#doris.database, this.#doris.table, label, 'commit');
-    if (r.result !== 'done' && r.result !== 'already') throw new Error(`2PC commit of ${label}: ${r.msg}`);
+  /**
+   * Commit a pre-committed (2PC) transaction by label; "already committed" counts as done. A commit
+   * that fails (e.g. a write-lock timeout: the txn stays PRECOMMITTED) is retried with backoff up to
+   * `max_retries`; then a retryable StreamLoadError.
+   */
+  async commitPrecommitted(label: string, signal?: AbortSignal): Promise<void> {
+    let last = '';
+    for (let attempt = 0; attempt <= this.#doris.max_retries; attempt++) {
+      if (attempt > 0) await sleep(backoffDelay(attempt - 1, this.#backoff, this.#opts.random), signal);
+      if (signal?.aborted) break;
+      try {
+        const r = await this.fe.twoPhase(this.#doris.database, this.#doris.table, label, 'commit');
+        if (r.result === 'done' || r.result === 'already') return;
+        last = r.msg;
+        // Not pre-committed any more and not committed: aborted or gone; the caller loads again.
+        if (r.result === 'not-found' || /aborted/i.test(r.msg)) break;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+    }
+    throw new StreamLoadError(`2PC commit of ${label} failed: ${last}`, { label, retryable: true, attempts: 0 });
   }
 
   /**
@@ -272,7 +289,7 @@ export class StreamLoadWriter {
         }
         if (t.kind === 'precommitted') {
           // Not asked for 2PC, yet pre-committed under our label (a 2PC mode of an earlier run): ours to commit.
-          await this.commitPrecommitted(label);
+          await this.commitPrecommitted(label, ctx.signal);
           // Our own request pre-committed it (two_phase_commit among the user's properties): loaded now.
           if (t.reply.status.toLowerCase() === 'success') return finish('loaded', t.reply);
           return finish('already-loaded', undefined, false, count());
@@ -519,7 +536,7 @@ export class StreamLoadWriter {
         if (s === 'in-doris') return { kind: 'already-committed' };
         if (s === 'precommitted') {
           if (probe) return { kind: 'precommitted', reply: precommittedReply(label) };
-          await this.commitPrecommitted(label);
+          await this.commitPrecommitted(label, ctx.signal);
           return { kind: 'already-committed' };
         }
         // 'free' (aborted/unknown) or 'unknown' (FE unreachable): send again with the same label,

@@ -133,6 +133,18 @@ test('§7 Label Already Exists + PRECOMMITTED → committed as ours (no second c
   assert.deepEqual(await added(), expected(NAMES, first));
 });
 
+test('2PC commit failing with a write-lock timeout (txn stays PRECOMMITTED) is retried until committed', async () => {
+  const first = range(4);
+  const label = `${SINK}:events:0:${first}`;
+  await armFault({ type: 'commit_2pc_fail', label: `^${label}$`, count: 2 });
+  const { w, attempts } = await writerFor(table, { stream_load_properties: { two_phase_commit: 'true' } });
+  const r = await w.load(csvBatch(NAMES, first));
+  assert.deepEqual(attempts, ['backend:precommitted']);
+  assert.equal(r.status, 'loaded');
+  assert.equal(await w.labelState(label), 'VISIBLE');
+  assert.deepEqual(await added(), expected(NAMES, first));
+});
+
 test('Success under two_phase_commit (set by the user) is committed by the writer', async () => {
   const first = range(4);
   const { w, attempts } = await writerFor(table, { stream_load_properties: { two_phase_commit: 'true' } });
