@@ -84,9 +84,12 @@ export async function txnsOf(db: string, label: string): Promise<EmuTxn[]> {
   return r.txns;
 }
 
+const created: string[] = [];
+
 /** Create a fresh two-column table `it_<tag>_<random>` (id BIGINT NOT NULL, name VARCHAR(8)) in test_db. */
 export async function freshTable(tag: string): Promise<string> {
   const name = `it_${tag}_${randomUUID().slice(0, 8)}`;
+  created.push(name);
   await control('/tables', 'POST', {
     ddl: `CREATE TABLE test_db.${name} (id BIGINT NOT NULL, name VARCHAR(8)) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1")`,
   });
@@ -113,8 +116,12 @@ export async function storedRows(table: string): Promise<string[]> {
   return (rows as { id: number | string; name: string | null }[]).map((r) => `${r.id},${r.name ?? '\\N'}`);
 }
 
+/** Drop the MariaDB tables this run created (the emulator forgets them when it restarts) and disconnect. */
 export async function closeStorage(): Promise<void> {
-  await pool?.end();
+  if (pool) {
+    for (const t of created.splice(0)) await pool.query(`DROP TABLE IF EXISTS \`${storageDb()}\`.\`${t}\``);
+    await pool.end();
+  }
   pool = undefined;
 }
 
