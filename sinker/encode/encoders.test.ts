@@ -175,3 +175,72 @@ test('value classes by type', () => {
   assert.equal(bodyOf([]), '');
   assert.equal(bodyOf(['a', 'b']), 'a\nb\n');
 });
+
+test("the mapper's clean flags only skip work: lines are identical with and without them", async () => {
+  const { Mapper } = await import('../mapper/mapper.ts');
+  const { tableSchema } = await import('../schema/schema.ts');
+  const cols = [
+    col('id', 'bigint'),
+    col('s', 'text'),
+    col('d', 'datetime(3)'),
+    col('j', 'json'),
+    col('amt', 'decimal(20,4)'),
+    col('b', 'boolean'),
+  ];
+  const mapper = new Mapper(tableSchema(cols), { zeroDate: '1970-01-01' });
+  const messages = [
+    '{"id":1,"s":"plain","d":"2024-01-01 00:00:00.5","j":{"a":"q\\"x"},"amt":"1.5","b":true}',
+    '{"id":2,"s":"esc \\" \\\\ \\n \\u0001","d":"2024-01-01","j":"[1]","amt":2,"b":"false"}',
+    '{"id":3,"s":{"obj":"v"},"j":null,"amt":null}',
+    '{"id":4,"s":["x","y"],"j":[{"k":"v"}]}',
+    '{"id":5,"s":12.50,"b":null}',
+    ...TRICKY.map((s, i) => JSON.stringify({ id: 100 + i, s, j: { s } })),
+  ];
+  let cleanCount = 0;
+  for (const format of ['json', 'csv'] as const) {
+    const enc = createEncoder(format, mapper.columns);
+    for (const m of messages) {
+      const r = mapper.map(m);
+      assert.ok(r.ok, m);
+      cleanCount += r.clean.reduce((a, b) => a + b, 0);
+      assert.equal(enc.encode(r.values, r.clean), enc.encode(r.values), `${format}: ${m}`);
+    }
+  }
+  assert.ok(cleanCount > 0, 'some values were marked clean');
+});
+
+test('encoded lines are flat strings: they do not keep the message text and a cons tree alive', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const { Mapper } = await import('../mapper/mapper.ts');
+  const { tableSchema } = await import('../schema/schema.ts');
+  const cols = Array.from({ length: 40 }, (_, i) => col(`c${i}`, 'varchar(100)'));
+  const mapper = new Mapper(tableSchema(cols), { zeroDate: '1970-01-01' });
+  for (const format of ['json', 'csv'] as const) {
+    const enc = createEncoder(format, mapper.columns);
+    const keep: string[] = [];
+    let chars = 0;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let n = 0; n < 3000; n++) {
+      // a fat message (unwanted padding) whose text must not stay reachable through the line
+      const msg = JSON.stringify({
+        pad: 'x'.repeat(4000),
+        ...Object.fromEntries(cols.map((c, i) => [c.name, `v${n}-${i}-abcdefgh`])),
+      });
+      const r = mapper.map(Buffer.from(msg));
+      assert.ok(r.ok);
+      const line = enc.encode(r.values, r.clean);
+      chars += line.length;
+      keep.push(line);
+    }
+    gc();
+    const perRow = (process.memoryUsage().heapUsed - before) / keep.length;
+    assert.ok(
+      perRow < (chars / keep.length) * 1.6 + 64,
+      `${format}: ${perRow.toFixed(0)} heap bytes per row for ${(chars / keep.length).toFixed(0)} chars`,
+    );
+  }
+});

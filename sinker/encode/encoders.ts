@@ -44,10 +44,22 @@ export interface RowEncoder {
   readonly format: LoadFormat;
   /** The columns, in the order the values come. */
   readonly columns: readonly string[];
-  /** One row → one line, without the line delimiter. */
-  encode(values: readonly (string | null)[]): string;
+  /**
+   * One row → one line, without the line delimiter. `clean` (from MapResult) marks values known to
+   * need no escaping; without it every string value is checked.
+   */
+  encode(values: readonly (string | null)[], clean?: Uint8Array): string;
   /** Stream Load headers this encoding needs (merge with the writer's own: label, auth, timeout, ...). */
   readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * A flat copy of a string built by concatenation. A line built with `+=` is a tree of cons strings
+ * that also keeps every sliced message string alive: ~9.8 KB of heap per canonical row instead of
+ * ~1.7 KB (measured). Slicing a cons string makes V8 flatten it into one sequential string.
+ */
+function flat(s: string): string {
+  return `${s} `.slice(0, -1);
 }
 
 /** Separates lines in the body; `bodyOf` joins a batch's rows with it. */
@@ -78,7 +90,7 @@ class JsonLinesEncoder implements RowEncoder {
     this.headers = { format: 'json', read_json_by_line: 'true', strip_outer_array: 'false' };
   }
 
-  encode(values: readonly (string | null)[]): string {
+  encode(values: readonly (string | null)[], clean?: Uint8Array): string {
     const n = this.prefixes.length;
     if (n === 0) return '{}';
     let out = '';
@@ -86,10 +98,11 @@ class JsonLinesEncoder implements RowEncoder {
       const v = values[i];
       out += this.prefixes[i];
       if (v === null || v === undefined) out += 'null';
-      else if (this.classes[i] === 'string') out += JSON.stringify(v);
-      else out += v;
+      else if (this.classes[i] !== 'string') out += v;
+      else if (clean !== undefined && clean[i] === 1) out += `"${v}"`;
+      else out += JSON.stringify(v);
     }
-    return `${out}}`;
+    return flat(`${out}}`);
   }
 }
 
@@ -110,10 +123,15 @@ class CsvEncoder implements RowEncoder {
   readonly columns: readonly string[];
   readonly headers: Readonly<Record<string, string>>;
   private readonly quoted: boolean[];
+  /** What precedes field i: the separator (none before the first), plus the opening quote if enclosed. */
+  private readonly lead: string[];
+  private readonly leadQuoted: string[];
 
   constructor(columns: readonly Column[]) {
     this.columns = columns.map((c) => c.name);
     this.quoted = columns.map((c) => valueClass(c.type) !== 'raw');
+    this.lead = columns.map((_, i) => (i === 0 ? '' : CSV_COLUMN_SEPARATOR));
+    this.leadQuoted = this.lead.map((l) => l + CSV_ENCLOSE);
     this.headers = {
       format: 'csv',
       column_separator: CSV_COLUMN_SEPARATOR,
@@ -125,17 +143,18 @@ class CsvEncoder implements RowEncoder {
     };
   }
 
-  encode(values: readonly (string | null)[]): string {
+  encode(values: readonly (string | null)[], clean?: Uint8Array): string {
     const n = this.quoted.length;
     let out = '';
     for (let i = 0; i < n; i++) {
-      if (i > 0) out += CSV_COLUMN_SEPARATOR;
       const v = values[i];
-      if (v === null || v === undefined) out += CSV_NULL;
-      else if (this.quoted[i]) out += v.indexOf('"') < 0 && v.indexOf('\\') < 0 ? `"${v}"` : csvQuote(v);
-      else out += v;
+      if (v === null || v === undefined) out += this.lead[i] + CSV_NULL;
+      else if (!this.quoted[i]) out += this.lead[i] + v;
+      else if ((clean !== undefined && clean[i] === 1) || (v.indexOf('"') < 0 && v.indexOf('\\') < 0)) {
+        out += this.leadQuoted[i] + v + CSV_ENCLOSE;
+      } else out += this.lead[i] + csvQuote(v);
     }
-    return out;
+    return flat(out);
   }
 }
 

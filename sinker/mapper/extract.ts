@@ -355,31 +355,65 @@ export class FieldExtractor {
     i = skipWs(i + 1);
     let guess = 0;
     if (b[i] !== 0x7d) {
+      const kinds = this.kinds;
+      const starts = this.starts;
+      const ends = this.ends;
+      const seen = this.seen;
       for (;;) {
         if (b[i] !== 0x22) throw new JsonSyntaxError(`expected a key string but found ${describeByte(b, i)}`, i);
-        const keyStart = i + 1;
+        // Key. Fast path: plain ASCII without escapes (nearly every key); else the full string scanner.
         const keyAdj = adj;
-        const keyEnd = scanString(i);
-        let idx = escaped || adj !== keyAdj ? -2 : this.matchKey(keyStart, keyEnd - 1, guess);
+        let j = i + 1;
+        while (STOP[b[j]!] === 0) j++;
+        let keyEnd: number;
+        let idx: number;
+        if (b[j] === 0x22) {
+          keyEnd = j + 1;
+          idx = this.matchKey(i + 1, j, guess);
+        } else {
+          keyEnd = scanString(i);
+          idx = escaped || adj !== keyAdj ? -2 : this.matchKey(i + 1, keyEnd - 1, guess);
+        }
         if (idx === -2) {
           const raw = text.slice(i - keyAdj, keyEnd - adj);
-          idx = this.index.get(escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1)) ?? -1;
+          idx = this.index.get(escaped && raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)) ?? -1;
         }
-        i = skipWs(keyEnd);
-        if (b[i] !== 0x3a) throw new JsonSyntaxError(`expected ":" after a key but found ${describeByte(b, i)}`, i);
+        i = keyEnd;
+        if (b[i] !== 0x3a) {
+          i = skipWs(i);
+          if (b[i] !== 0x3a) throw new JsonSyntaxError(`expected ":" after a key but found ${describeByte(b, i)}`, i);
+        }
         i = skipWs(i + 1);
         const valueStart = i - adj;
-        i = scanValue(i, 1);
+        let kind: number;
+        if (b[i] === 0x22) {
+          // String value fast path, as for keys.
+          j = i + 1;
+          while (STOP[b[j]!] === 0) j++;
+          if (b[j] === 0x22) {
+            i = j + 1;
+            kind = T_STRING;
+          } else {
+            i = scanString(i);
+            kind = escaped ? T_STRING_ESC : T_STRING;
+          }
+        } else {
+          i = scanValue(i, 1);
+          kind = lastKind;
+        }
         if (idx >= 0) {
           // Duplicate keys: the last one wins, as with JSON.parse.
-          this.kinds[idx] = lastKind;
-          this.starts[idx] = valueStart;
-          this.ends[idx] = i - adj;
-          this.seen[idx] = gen;
+          kinds[idx] = kind;
+          starts[idx] = valueStart;
+          ends[idx] = i - adj;
+          seen[idx] = gen;
           guess = idx + 1;
         }
-        i = skipWs(i);
-        const c = b[i];
+        let c = b[i];
+        if (c !== 0x2c && c !== 0x7d) {
+          i = skipWs(i);
+          c = b[i];
+        }
         if (c === 0x2c) {
           i = skipWs(i + 1);
           continue;

@@ -47,7 +47,14 @@ export type DlqCode = 'invalid_json' | 'not_object' | 'invalid_utf8' | 'out_of_r
 
 export type RowValues = (string | null)[];
 
-export type MapResult = { ok: true; values: RowValues } | { ok: false; code: DlqCode; reason: string };
+/**
+ * `clean[i]` = 1 when values[i] holds no `"`, `\\` or control character, so an encoder may quote it as
+ * is (pass it to RowEncoder.encode: it skips the per-character escaping work, the costliest part of
+ * encoding). The mapper knows this for free: a JSON string token without escapes has none of them.
+ */
+export type MapResult =
+  | { ok: true; values: RowValues; clean: Uint8Array }
+  | { ok: false; code: DlqCode; reason: string };
 
 export interface MapperOptions {
   /** Zero value of DATE columns (`schema.zero_date`); DATETIME columns get it with 00:00:00. */
@@ -77,6 +84,8 @@ type Converter = (s: string, kind: number, a: number, b: number) => Converted;
 
 /** Types a Stream Load cannot fill from a JSON field without a `columns` expression (hll_hash, to_bitmap, ...). */
 const UNLOADABLE = new Set(['hll', 'bitmap', 'quantile_state', 'agg_state']);
+
+const NESTED_KINDS = new Set(['json', 'variant', 'array', 'map', 'struct']);
 
 const NUMERIC_TEXT_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -379,6 +388,8 @@ export class Mapper {
   /** Auto-increment columns: missing or null → NULL, and Doris generates the value. */
   private readonly autoIncrement: boolean[];
   private readonly toTypes: string[];
+  /** 1 for json/variant/array/map/struct columns, whose text is JSON (never `clean`). */
+  private readonly nested: Uint8Array;
   private readonly missing: Uint32Array;
   private readonly conversions = new Map<string, ConversionTally>();
   private parseErrors = 0;
@@ -402,6 +413,7 @@ export class Mapper {
     this.nullable = loaded.map((c) => c.nullable);
     this.autoIncrement = loaded.map((c) => isGeneratedColumn(c) && /AUTO_INCREMENT/i.test(c.extra));
     this.toTypes = loaded.map((c) => formatDorisType(c.type));
+    this.nested = Uint8Array.from(loaded, (c) => (NESTED_KINDS.has(c.type.kind) ? 1 : 0));
     this.missing = new Uint32Array(loaded.length);
   }
 
@@ -435,11 +447,14 @@ export class Mapper {
     }
     const n = this.converters.length;
     const values: RowValues = new Array(n);
+    const clean = new Uint8Array(n);
+    const nested = this.nested;
     const kinds = ex.kinds;
     const starts = ex.starts;
     const ends = ex.ends;
     for (let i = 0; i < n; i++) {
       if (!ex.present(i)) {
+        clean[i] = 1;
         if (this.autoIncrement[i]) values[i] = null;
         else {
           this.missing[i]!++;
@@ -449,6 +464,7 @@ export class Mapper {
       }
       const k = kinds[i]!;
       if (k === T_NULL) {
+        clean[i] = 1;
         if (this.nullable[i] || this.autoIncrement[i]) values[i] = null;
         else {
           this.countConversion(i, k);
@@ -466,9 +482,14 @@ export class Mapper {
       if (v === FAIL) {
         this.countConversion(i, k);
         values[i] = this.zeros[i]!;
-      } else values[i] = v;
+        clean[i] = 1;
+      } else {
+        values[i] = v;
+        // Escaped strings decode to anything; objects/arrays and JSON-typed columns hold quotes.
+        if (k !== T_STRING_ESC && k !== T_OBJECT && k !== T_ARRAY && nested[i] === 0) clean[i] = 1;
+      }
     }
-    return { ok: true, values };
+    return { ok: true, values, clean };
   }
 
   private countConversion(i: number, kind: number): void {
