@@ -12,12 +12,6 @@ export interface CsvOptions {
   trimDoubleQuotes: boolean;
 }
 
-const START = 0;
-const NORMAL = 1;
-const IN_ENCLOSE = 2;
-const AFTER_ENCLOSE = 3;
-const TO_EOL = 4;
-
 export class CsvScanner {
   /** Field i of the current row is buf[starts[i], ends[i]). */
   starts = new Int32Array(256);
@@ -84,45 +78,41 @@ export class CsvScanner {
     const enclose = this.enclose;
     const esc = this.escape;
     let fieldStart = i;
-    let state = START;
-    let escaped = false;
-    while (i < len) {
-      const b = buf[i]!;
-      if (state === IN_ENCLOSE) {
-        if (b === esc) escaped = !escaped;
-        else if (escaped) escaped = false;
-        else if (b === enclose) state = AFTER_ENCLOSE;
+    // Tight per-state loops: the hot path is one compare pair per byte.
+    for (;;) {
+      let toEol = false;
+      if (i < len && buf[i] === enclose) {
+        // Enclosed field: separators and delimiters are literal; the escape char skips the next byte.
         i++;
-        continue;
-      }
-      if (state === START) {
-        if (b === enclose) {
-          state = IN_ENCLOSE;
-          escaped = false;
-          i++;
-          continue;
+        while (i < len) {
+          const b = buf[i]!;
+          if (b === esc) i += 2;
+          else if (b === enclose) break;
+          else i++;
         }
-        state = NORMAL;
+        i++;
+        // Doris: bytes after the closing enclose that are not a separator make the rest of the line one field.
+        toEol = i < len && buf[i] !== sep0 && buf[i] !== delim0;
       }
-      if (b === delim0 && (delimLen === 1 || this.matchAt(this.delim, i))) {
-        this.finishRow(fieldStart, i);
-        this.pos = i + delimLen;
+      while (i < len) {
+        const b = buf[i]!;
+        if (b === delim0 && (delimLen === 1 || this.matchAt(this.delim, i))) {
+          this.finishRow(fieldStart, i);
+          this.pos = i + delimLen;
+          return true;
+        }
+        if (b === sep0 && !toEol && (sepLen === 1 || this.matchAt(this.sep, i))) break;
+        i++;
+      }
+      if (i >= len) {
+        this.finishRow(fieldStart, len);
+        this.pos = len;
         return true;
       }
-      if (state !== TO_EOL && b === sep0 && (sepLen === 1 || this.matchAt(this.sep, i))) {
-        this.pushField(fieldStart, i);
-        i += sepLen;
-        fieldStart = i;
-        state = START;
-        continue;
-      }
-      // Doris: bytes after a closing enclose that are not a separator make the rest of the line one field.
-      if (state === AFTER_ENCLOSE) state = TO_EOL;
-      i++;
+      this.pushField(fieldStart, i);
+      i += sepLen;
+      fieldStart = i;
     }
-    this.finishRow(fieldStart, len);
-    this.pos = len;
-    return true;
   }
 
   private finishRow(fieldStart: number, end: number): void {

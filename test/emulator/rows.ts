@@ -25,7 +25,17 @@ export interface RowsResult {
 
 const MAX_ERROR_NUM = 50;
 const MAX_ERROR_LINES = 1000;
-const LONG_NUMBER = /[0-9.]{17,}/;
+// A number token of 16+ chars after `:` `,` or `[`: only those can lose digits in a double.
+const LONG_NUMBER = /[:,[]\s*(-?\d[\d.eE+-]{15,})/g;
+
+/** True when some number literal would not survive JSON.parse → String unchanged. */
+function needsNumberSource(text: string): boolean {
+  LONG_NUMBER.lastIndex = 0;
+  for (let m = LONG_NUMBER.exec(text); m; m = LONG_NUMBER.exec(text)) {
+    if (String(Number(m[1])) !== m[1]) return true;
+  }
+  return false;
+}
 
 function sourceText(v: unknown): string | null {
   if (v === null || v === undefined) return null;
@@ -36,7 +46,7 @@ function sourceText(v: unknown): string | null {
 
 /** JSON.parse keeping the source text of numbers that a double can't hold exactly. */
 function parseJsonKeepingNumbers(text: string): unknown {
-  if (!LONG_NUMBER.test(text)) return JSON.parse(text);
+  if (!needsNumberSource(text)) return JSON.parse(text);
   // JSON.rawJSON keeps the digits both for column values and inside re-serialised objects.
   const raw = (JSON as unknown as { rawJSON(s: string): unknown }).rawJSON;
   return JSON.parse(text, (_k, v, ctx?: { source?: string }) =>
