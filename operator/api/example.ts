@@ -45,7 +45,6 @@ export function fullSpec(): DorisSinkSpec {
       maxBatchInterval: '2s',
       flushWorkerCount: 8,
       maxBufferBytes: '512Mi',
-      mergePartitions: true,
     },
     schema: {
       mode: 'manual',

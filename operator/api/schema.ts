@@ -151,10 +151,6 @@ const batch = obj(
     maxBufferBytes: quantity('Bound on bytes held (filling + loading); fetching pauses above it.', {
       default: '256Mi',
     }),
-    mergePartitions: bool(
-      "Merge several partitions' rows into one load (fewer Doris versions, fenced by Redis epochs) instead of one load per partition.",
-      { default: false },
-    ),
   },
   { default: {} },
 );

@@ -55,7 +55,6 @@ export interface BatchSpec {
   maxBatchInterval?: string;
   flushWorkerCount?: number;
   maxBufferBytes?: number | string;
-  mergePartitions?: boolean;
 }
 
 export interface ColumnSpec {

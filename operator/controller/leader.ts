@@ -2,7 +2,7 @@
 // 10 s, retry 2 s; a foreign lease is judged expired by LOCAL time since its record last changed (not
 // the remote clock); writes carry the read resourceVersion, so a 409 means another candidate won.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { type CoordinationV1Api, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 
 export interface LeaseRecord {
   holderIdentity?: string;
@@ -149,8 +149,10 @@ export function kubeLeaseStore(api: CoordinationV1Api, namespace: string, name: 
         leaseTransitions: r.leaseTransitions as number,
       },
     };
-    if (r.acquireTime) (lease.spec as NonNullable<V1Lease['spec']>).acquireTime = r.acquireTime;
-    if (r.renewTime) (lease.spec as NonNullable<V1Lease['spec']>).renewTime = r.renewTime;
+    // MicroTime: the apiserver refuses millisecond timestamps in these fields.
+    if (r.acquireTime)
+      (lease.spec as NonNullable<V1Lease['spec']>).acquireTime = new V1MicroTime(r.acquireTime.getTime());
+    if (r.renewTime) (lease.spec as NonNullable<V1Lease['spec']>).renewTime = new V1MicroTime(r.renewTime.getTime());
     if (r.resourceVersion) (lease.metadata as NonNullable<V1Lease['metadata']>).resourceVersion = r.resourceVersion;
     return lease;
   };

@@ -18,6 +18,9 @@ export const SECRET_ENV = {
 
 export const TLS_MOUNT = '/etc/doris-sinker/kafka-tls';
 
+/** The sinker's drain time on SIGTERM; the pod's grace period (objects.ts) leaves room above it. */
+export const SHUTDOWN_TIMEOUT_SECONDS = 45;
+
 export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
   const spec = defaultSpec(sink.spec);
   const { kafka, doris, batch, schema, dedupe, logging } = spec;
@@ -56,7 +59,8 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
       max_batch_interval: sec(batch.maxBatchInterval, 'batch.maxBatchInterval'),
       flush_worker_count: batch.flushWorkerCount,
       max_buffer_bytes: parseBytes(batch.maxBufferBytes, 'spec.batch.maxBufferBytes'),
-      merge_partitions: batch.mergePartitions,
+      // Not offered in the API until the sinker implements merged loads.
+      merge_partitions: false,
     },
     schema: {
       mode: schema.mode,
@@ -80,7 +84,8 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
     log: {
       level: logging.level,
       output: 'stdout',
-      file_path: '',
+      // Unused with output stdout, but the sinker's schema wants a path.
+      file_path: '/tmp/doris-sinker.log',
       format: 'json',
       enable_sampling: logging.sampling,
       max_size: 100,
@@ -89,6 +94,7 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
     },
     metrics: { enabled: true, port: spec.metricsPort, path: '/metrics' },
     pprof: { enabled: false, port: 6060, host: '127.0.0.1' },
+    shutdown_timeout: SHUTDOWN_TIMEOUT_SECONDS,
   };
   if (spec.dlq?.kafkaTopic) config.dlq.kafka_topic = spec.dlq.kafkaTopic;
   if (spec.dlq?.filePath) config.dlq.file_path = spec.dlq.filePath;

@@ -61,7 +61,6 @@ test('full sink maps every section; SASL and TLS point at env and mounted files'
   assert.deepEqual(c.dlq, { kafka_topic: 'events-dlq', file_path: '/tmp/dlq.jsonl' });
   assert.equal(c.log.level, 'debug');
   assert.equal(c.log.enable_sampling, true);
-  assert.equal(c.batch.merge_partitions, true);
 });
 
 test('children carry owner references, labels, and the rendered config', () => {

@@ -14,7 +14,14 @@ import type {
 } from '@kubernetes/client-node';
 import { defaultSpec } from '../api/defaults.ts';
 import type { DorisSink } from '../api/types.ts';
-import { configYaml, renderSinkerConfig, SECRET_ENV, shortHash, TLS_MOUNT } from './config.ts';
+import {
+  configYaml,
+  renderSinkerConfig,
+  SECRET_ENV,
+  SHUTDOWN_TIMEOUT_SECONDS,
+  shortHash,
+  TLS_MOUNT,
+} from './config.ts';
 import {
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_SCHEMA_HASH,
@@ -166,7 +173,7 @@ export function desiredObjects(input: DesiredInput): Desired {
   const podSpec: NonNullable<NonNullable<V1Deployment['spec']>['template']['spec']> = {
     containers: [container],
     volumes,
-    terminationGracePeriodSeconds: 60,
+    terminationGracePeriodSeconds: SHUTDOWN_TIMEOUT_SECONDS + 15,
     securityContext: {
       runAsNonRoot: true,
       runAsUser: SINKER_UID,

@@ -1,0 +1,51 @@
+// The rendered ConfigMap is the contract with the sinker: its own parser must accept it, with the
+// secrets arriving through the environment variables the Deployment sets.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../sinker/config/load.ts';
+import { fullSpec, minimalSink } from '../api/example.ts';
+import { configYaml, renderSinkerConfig, SECRET_ENV } from './config.ts';
+import { desiredObjects } from './objects.ts';
+
+const env = {
+  [SECRET_ENV.dorisPassword]: 'doris-secret',
+  [SECRET_ENV.redisUrl]: 'redis://redis:6379/0',
+  [SECRET_ENV.kafkaSaslPassword]: 'sasl-secret',
+};
+
+test('the sinker accepts the config rendered from a minimal sink, secrets from env', () => {
+  const yaml = desiredObjects({
+    sink: minimalSink(),
+    defaultImage: 'x',
+    replicas: 1,
+    secretVersions: {},
+  }).configMap.data?.['config.yaml'] as string;
+  const c = parseConfig(yaml, { source: 'configmap', env });
+  assert.equal(c.kafka.topic, 'events');
+  assert.equal(c.dedupe.redis_url, 'redis://redis:6379/0');
+  assert.equal(c.doris.password, 'doris-secret');
+});
+
+test('the sinker accepts the config rendered from a sink that sets every field', () => {
+  const sink = { ...minimalSink('orders', 'shop'), spec: fullSpec() };
+  const rendered = renderSinkerConfig(sink);
+  const c = parseConfig(configYaml(rendered), { source: 'configmap', env });
+  assert.equal(c.kafka.sasl?.password, 'sasl-secret');
+  assert.equal(c.schema.manual.columns.length, 2);
+  assert.equal(c.batch.max_batch_rows, rendered.batch.max_batch_rows);
+  assert.deepEqual(c.dlq, rendered.dlq);
+});
+
+test('every env var the Deployment sets is one the sinker reads', () => {
+  const d = desiredObjects({
+    sink: { ...minimalSink(), spec: fullSpec() },
+    defaultImage: 'x',
+    replicas: 1,
+    secretVersions: {},
+  });
+  const names = (d.deployment.spec?.template.spec?.containers[0]?.env ?? [])
+    .filter((e) => e.valueFrom?.secretKeyRef)
+    .map((e) => e.name)
+    .sort();
+  assert.deepEqual(names, Object.values(SECRET_ENV).sort());
+});
