@@ -8,8 +8,7 @@
 // Usage: npm run bench:emulator -- [--rows-per-load 10000] [--loads 20] [--modes full,validate,count]
 //        [--formats csv,json] [--out results.json]
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,7 +85,11 @@ function loadHeaders(format: string): Record<string, string> {
 function coreRate(format: string, mode: Mode, data: Buffer, rows: number): number {
   const schema = parseDdlFile(readFileSync(defaultDdlPath(), 'utf8'))[0]!;
   const p = getProfile('3.0');
-  const h: Record<string, string> = { authorization: 'Basic cm9vdDo=', 'content-length': String(data.length), ...loadHeaders(format) };
+  const h: Record<string, string> = {
+    authorization: 'Basic cm9vdDo=',
+    'content-length': String(data.length),
+    ...loadHeaders(format),
+  };
   const opts = planOptions(h, p, headerChecks(h, p));
   const m = mode === 'full' ? 'validate' : mode;
   processRows(schema, opts, data, p, m); // warm-up
@@ -100,7 +103,8 @@ function coreRate(format: string, mode: Mode, data: Buffer, rows: number): numbe
   let runs = 0;
   while (cpu() - t0 < 2 || runs < 2) {
     const r = processRows(schema, opts, data, p, m);
-    if (r.total !== rows || r.filtered !== 0) throw new Error(`core ${format}/${mode}: ${r.total} rows, ${r.filtered} filtered: ${r.errors[0]}`);
+    if (r.total !== rows || r.filtered !== 0)
+      throw new Error(`core ${format}/${mode}: ${r.total} rows, ${r.filtered} filtered: ${r.errors[0]}`);
     done += rows;
     runs++;
   }
@@ -119,8 +123,28 @@ interface Child {
 }
 
 function startChild(mode: Mode, mariadb: Record<string, string> | undefined): Promise<Child> {
-  const args = [resolve(repo, 'test/emulator/main.ts'), '--fe-port', '0', '--be-ports', '0', '--query-port', '0', '--mode', mode, '--password', PASSWORD];
-  if (mariadb) args.push('--mysql', `${mariadb.MARIADB_HOST}:${mariadb.MARIADB_PORT}`, mariadb.MARIADB_USER!, mariadb.MARIADB_PASSWORD!, '--db-prefix', 'emubench_');
+  const args = [
+    resolve(repo, 'test/emulator/main.ts'),
+    '--fe-port',
+    '0',
+    '--be-ports',
+    '0',
+    '--query-port',
+    '0',
+    '--mode',
+    mode,
+    '--password',
+    PASSWORD,
+  ];
+  if (mariadb)
+    args.push(
+      '--mysql',
+      `${mariadb.MARIADB_HOST}:${mariadb.MARIADB_PORT}`,
+      mariadb.MARIADB_USER!,
+      mariadb.MARIADB_PASSWORD!,
+      '--db-prefix',
+      'emubench_',
+    );
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolveChild, reject) => {
     let out = '';
@@ -143,7 +167,12 @@ function startChild(mode: Mode, mariadb: Record<string, string> | undefined): Pr
   });
 }
 
-function put(port: number, headers: Record<string, string>, data: Buffer, agent: http.Agent): Promise<Record<string, unknown>> {
+function put(
+  port: number,
+  headers: Record<string, string>,
+  data: Buffer,
+  agent: http.Agent,
+): Promise<Record<string, unknown>> {
   return new Promise((resolvePut, reject) => {
     const req = http.request(
       {
@@ -152,7 +181,11 @@ function put(port: number, headers: Record<string, string>, data: Buffer, agent:
         path: '/api/test_db/tb_event/_stream_load',
         method: 'PUT',
         agent,
-        headers: { ...headers, Authorization: `Basic ${Buffer.from(`root:${PASSWORD}`).toString('base64')}`, 'Content-Length': data.length },
+        headers: {
+          ...headers,
+          Authorization: `Basic ${Buffer.from(`root:${PASSWORD}`).toString('base64')}`,
+          'Content-Length': data.length,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -165,7 +198,11 @@ function put(port: number, headers: Record<string, string>, data: Buffer, agent:
   });
 }
 
-async function httpRate(format: string, mode: Mode, mariadb: Record<string, string> | undefined): Promise<{ wall: number; cpu: number }> {
+async function httpRate(
+  format: string,
+  mode: Mode,
+  mariadb: Record<string, string> | undefined,
+): Promise<{ wall: number; cpu: number }> {
   const child = await startChild(mode, mode === 'full' ? mariadb : undefined);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   try {
@@ -178,8 +215,14 @@ async function httpRate(format: string, mode: Mode, mariadb: Record<string, stri
     const worker = async () => {
       while (next < loads) {
         const i = next++;
-        const r = await put(child.bePort, { ...loadHeaders(format), label: `bench-${format}-${mode}-${Date.now()}-${i}` }, bodies[i]!, agent);
-        if (r.Status !== 'Success' || r.NumberLoadedRows !== ROWS_PER_LOAD) throw new Error(`http ${format}/${mode}: ${JSON.stringify(r)}`);
+        const r = await put(
+          child.bePort,
+          { ...loadHeaders(format), label: `bench-${format}-${mode}-${Date.now()}-${i}` },
+          bodies[i]!,
+          agent,
+        );
+        if (r.Status !== 'Success' || r.NumberLoadedRows !== ROWS_PER_LOAD)
+          throw new Error(`http ${format}/${mode}: ${JSON.stringify(r)}`);
       }
     };
     await Promise.all([worker(), worker()]);
@@ -216,7 +259,13 @@ async function main(): Promise<void> {
       } else {
         h = await httpRate(format, mode, mariadb);
       }
-      const row = { format, mode, core_rows_per_s: Math.round(core), http_rows_per_s: h && Math.round(h.wall), http_rows_per_cpu_s: h && Math.round(h.cpu) };
+      const row = {
+        format,
+        mode,
+        core_rows_per_s: Math.round(core),
+        http_rows_per_s: h && Math.round(h.wall),
+        http_rows_per_cpu_s: h && Math.round(h.cpu),
+      };
       results.push(row);
       console.log(
         `${format.padEnd(4)} ${mode.padEnd(8)} core ${Math.round(core).toLocaleString('en').padStart(10)} rows/CPU-s   http ${h ? Math.round(h.wall).toLocaleString('en').padStart(10) : '-'.padStart(10)} rows/s wall, ${h ? Math.round(h.cpu).toLocaleString('en').padStart(10) : '-'} rows per emulator CPU-s`,
@@ -224,11 +273,17 @@ async function main(): Promise<void> {
     }
   }
   if (mariadb) {
-    const c = await mysql.createConnection({ host: mariadb.MARIADB_HOST, port: Number(mariadb.MARIADB_PORT), user: mariadb.MARIADB_USER, password: mariadb.MARIADB_PASSWORD });
+    const c = await mysql.createConnection({
+      host: mariadb.MARIADB_HOST,
+      port: Number(mariadb.MARIADB_PORT),
+      user: mariadb.MARIADB_USER,
+      password: mariadb.MARIADB_PASSWORD,
+    });
     await c.query('DROP DATABASE IF EXISTS emubench_test_db');
     await c.end();
   }
-  if (OUT) writeFileSync(OUT, `${JSON.stringify({ node: process.version, rowsPerLoad: ROWS_PER_LOAD, results }, null, 2)}\n`);
+  if (OUT)
+    writeFileSync(OUT, `${JSON.stringify({ node: process.version, rowsPerLoad: ROWS_PER_LOAD, results }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

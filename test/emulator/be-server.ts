@@ -90,6 +90,8 @@ interface LoadCtx {
   db: string;
   table: string;
   t0: number;
+  /** The client asked for 100 Continue; until we send it, it holds the body back. */
+  expect: boolean;
   reply: LoadReply;
 }
 
@@ -109,8 +111,10 @@ function finish(ctx: LoadCtx, close = false): void {
 function failEarly(ctx: LoadCtx, message: string, status: LoadStatus = 'Fail'): void {
   ctx.reply.status = status;
   ctx.reply.message = message;
-  // The body was never read: close the connection so the unread bytes don't poison keep-alive.
-  finish(ctx, true);
+  // A client waiting for 100 Continue never sends the body: close the connection. A client that sends
+  // the body anyway (no Expect, e.g. undici straight to the BE) gets the reply first; Node then
+  // discards the rest of the body and keeps the connection, so the client reads the reply, not a reset.
+  finish(ctx, ctx.expect && !ctx.req.complete);
 }
 
 async function streamLoad(
@@ -135,6 +139,7 @@ async function streamLoad(
     db,
     table,
     t0,
+    expect,
     reply: emptyReply(header(h, 'label') || randomUUID(), comment, 'Fail', ''),
   };
   ctx.reply.twoPhaseCommit = header(h, 'two_phase_commit') === 'true';
