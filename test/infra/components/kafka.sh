@@ -24,18 +24,30 @@ KAFKA_TOOLS=(
   "connect-standalone org.apache.kafka.connect.cli.ConnectStandalone"
 )
 
-kafka_stamp() { echo "$KAFKA_VERSION $(sha256sum "$KAFKA_POM" "$INFRA_DIR/kafka/tools-log4j2.properties" | sha256sum | cut -c1-16)"; }
+# What the install depends on: the version and the content (not the path: checkouts share the cache).
+kafka_stamp() {
+  echo "$KAFKA_VERSION $(cat "$KAFKA_POM" "$INFRA_DIR"/kafka/*log4j2.properties | sha256sum | cut -c1-16)"
+}
 
 install_kafka() {
   command -v java >/dev/null || die "java not found: apt-get install -y openjdk-17-jre-headless (or run .ci/run)"
   if [[ "$(cat "$KAFKA_HOME/.installed" 2>/dev/null)" == "$(kafka_stamp)" ]]; then return 0; fi
   command -v mvn >/dev/null || die "mvn not found: apt-get install -y maven (or run .ci/run)"
   log "kafka: fetching $KAFKA_VERSION jars from Maven Central into $KAFKA_LIBS"
-  rm -rf "$KAFKA_LIBS" "$KAFKA_BIN"
-  mkdir -p "$KAFKA_LIBS" "$KAFKA_BIN" "$KAFKA_HOME/config"
+  # Jars go to a new directory first: a broker may be running from the old one.
+  local fresh="$KAFKA_HOME/libs.new"
+  rm -rf "$fresh"
+  mkdir -p "$fresh" "$KAFKA_BIN" "$KAFKA_HOME/config"
   mvn -B -q -Dstyle.color=never -f "$KAFKA_POM" -Dmaven.repo.local="$M2_REPO" -Dkafka.version="$KAFKA_VERSION" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$KAFKA_HOME/mvn.log" 2>&1 ||
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$fresh" >"$KAFKA_HOME/mvn.log" 2>&1 ||
     { tail -n 30 "$KAFKA_HOME/mvn.log" >&2; die "kafka: mvn dependency:copy-dependencies failed"; }
+  if [[ -d "$KAFKA_LIBS" ]] && diff -q <(ls "$KAFKA_LIBS") <(ls "$fresh") >/dev/null; then
+    rm -rf "$fresh"
+  else
+    rm -rf "$KAFKA_LIBS.old"
+    [[ -d "$KAFKA_LIBS" ]] && mv "$KAFKA_LIBS" "$KAFKA_LIBS.old"
+    mv "$fresh" "$KAFKA_LIBS"
+  fi
   cp "$INFRA_DIR/kafka/log4j2.properties" "$INFRA_DIR/kafka/tools-log4j2.properties" "$KAFKA_HOME/config/"
   local entry name class opts
   for entry in "${KAFKA_TOOLS[@]}"; do
