@@ -27,7 +27,10 @@ test('test-bed emulator: FE 307 → BE load lands in MariaDB; DESCRIBE and contr
 
   const maria = await mysql.createConnection({ ...mariaConfig(), database: testbed('MARIADB_DATABASE') });
   try {
-    const [rows] = await maria.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM tb_event WHERE id BETWEEN ? AND ?', [base, base + 1]);
+    const [rows] = await maria.query<mysql.RowDataPacket[]>(
+      'SELECT COUNT(*) AS n FROM tb_event WHERE id BETWEEN ? AND ?',
+      [base, base + 1],
+    );
     assert.equal(Number(rows[0]!.n), 2);
     await maria.query('DELETE FROM tb_event WHERE id BETWEEN ? AND ?', [base, base + 1]);
   } finally {
@@ -35,7 +38,12 @@ test('test-bed emulator: FE 307 → BE load lands in MariaDB; DESCRIBE and contr
   }
 
   const [host, port] = testbed('DORIS_QUERY').split(':');
-  const q = await mysql.createConnection({ host, port: Number(port), user: testbed('DORIS_USER'), password: testbed('DORIS_PASSWORD') });
+  const q = await mysql.createConnection({
+    host,
+    port: Number(port),
+    user: testbed('DORIS_USER'),
+    password: testbed('DORIS_PASSWORD'),
+  });
   try {
     const [desc] = await q.query<mysql.RowDataPacket[]>('DESC test_db.tb_event');
     assert.ok(desc.length >= 66);
