@@ -11,38 +11,43 @@ import { Controller } from './controller/controller.ts';
 import { kubeLeaseStore, LeaderElector } from './controller/leader.ts';
 import { OperatorMetrics } from './controller/metrics.ts';
 
+// Flags default from the environment the Helm chart sets (templates/deployment.yaml).
 const USAGE = `doris-sinker-operator [flags]
   --sinker-image IMAGE      sinker image for sinks without spec.image (env SINKER_IMAGE)
-  --namespace NS            watch one namespace (env WATCH_NAMESPACE; default: all)
+  --namespaces NS[,NS]      watch these namespaces (env WATCH_NAMESPACES; default: all)
   --metrics-host HOST       listen address of /metrics, /healthz, /readyz (default 0.0.0.0)
-  --metrics-port PORT       (default 8080; 0 = any free port)
-  --leader-elect            run the controller only while holding the Lease
-  --lease-name NAME         (default doris-sinker-operator)
-  --lease-namespace NS      (env POD_NAMESPACE; default default)
+  --metrics-port PORT       (env HTTP_PORT; default 8080; 0 = any free port)
+  --leader-elect            run the controller only while holding the Lease (env LEADER_ELECTION=true)
+  --lease-name NAME         (env LEADER_ELECTION_LEASE; default doris-sinker-operator)
+  --lease-namespace NS      (env LEADER_ELECTION_NAMESPACE or POD_NAMESPACE; default default)
   --lease-duration D        (default 15s)   --renew-deadline D (default 10s)   --retry-period D (default 2s)
+  --identity ID             leader identity (env POD_NAME; default host-pid)
   --workers N               concurrent reconciles (default 4)
   --idle-timeout D          relist a watch silent this long (default 90s); /healthz fails after twice that
   --relist-interval D       full relist period (default 10m)
-  --log-level LEVEL         (default info)
+  --log-level LEVEL         (env LOG_LEVEL; default info)
   --version, --help`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       'sinker-image': { type: 'string', default: process.env.SINKER_IMAGE ?? `doris-sinker:${pkg.version}` },
-      namespace: { type: 'string', default: process.env.WATCH_NAMESPACE ?? '' },
+      namespaces: { type: 'string', default: process.env.WATCH_NAMESPACES ?? process.env.WATCH_NAMESPACE ?? '' },
       'metrics-host': { type: 'string', default: '0.0.0.0' },
-      'metrics-port': { type: 'string', default: '8080' },
-      'leader-elect': { type: 'boolean', default: false },
-      'lease-name': { type: 'string', default: 'doris-sinker-operator' },
-      'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'default' },
+      'metrics-port': { type: 'string', default: process.env.HTTP_PORT || '8080' },
+      'leader-elect': { type: 'boolean', default: process.env.LEADER_ELECTION === 'true' },
+      'lease-name': { type: 'string', default: process.env.LEADER_ELECTION_LEASE || 'doris-sinker-operator' },
+      'lease-namespace': {
+        type: 'string',
+        default: process.env.LEADER_ELECTION_NAMESPACE || process.env.POD_NAMESPACE || 'default',
+      },
       'lease-duration': { type: 'string', default: '15s' },
       'renew-deadline': { type: 'string', default: '10s' },
       'retry-period': { type: 'string', default: '2s' },
       workers: { type: 'string', default: '4' },
       'idle-timeout': { type: 'string', default: '90s' },
       'relist-interval': { type: 'string', default: '10m' },
-      'log-level': { type: 'string', default: 'info' },
+      'log-level': { type: 'string', default: process.env.LOG_LEVEL || 'info' },
       identity: { type: 'string', default: process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
       version: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -66,18 +71,28 @@ async function main(): Promise<void> {
   kc.loadFromDefault();
   const metrics = new OperatorMetrics();
   const idleTimeoutMs = ms('idle-timeout');
-  const controller = new Controller({
-    kc,
-    namespace: values.namespace,
-    defaultImage: values['sinker-image'],
-    workers: Number(values.workers),
-    identity: values.identity,
-    metrics,
-    log: logFn,
-    idleTimeoutMs,
-    relistIntervalMs: ms('relist-interval'),
-    backoffMaxMs: 10_000,
-  });
+  // One controller per watched namespace (RBAC may be granted per namespace), or one for all.
+  const namespaces = values.namespaces
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const controllers = (namespaces.length > 0 ? namespaces : ['']).map(
+    (namespace) =>
+      new Controller({
+        kc,
+        namespace,
+        defaultImage: values['sinker-image'],
+        workers: Number(values.workers),
+        identity: values.identity,
+        metrics,
+        log: logFn,
+        idleTimeoutMs,
+        relistIntervalMs: ms('relist-interval'),
+        backoffMaxMs: 10_000,
+      }),
+  );
+  const startAll = () => Promise.all(controllers.map((c) => c.start()));
+  const health = () => controllers.flatMap((c) => c.health());
   let leading = !values['leader-elect'];
   const staleMs = idleTimeoutMs * 2;
   const server = await startStatusServer({
@@ -90,11 +105,10 @@ async function main(): Promise<void> {
         name: 'watches',
         check: () => {
           if (!leading) return undefined;
-          const bad = controller
-            .health()
+          const bad = health()
             .filter((h) => !h.synced || h.sinceHeardMs > staleMs)
             .map((h) => `${h.name} ${h.synced ? `silent for ${Math.round(h.sinceHeardMs / 1000)} s` : 'not synced'}`);
-          for (const h of controller.health()) {
+          for (const h of health()) {
             metrics.watchAge.set({ informer: h.name }, h.sinceHeardMs / 1000);
             metrics.watchRestarts.set({ informer: h.name }, h.restarts);
           }
@@ -109,7 +123,7 @@ async function main(): Promise<void> {
   let elector: LeaderElector | undefined;
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
-    await controller.stop().catch(() => {});
+    await Promise.all(controllers.map((c) => c.stop().catch(() => {})));
     await elector?.stop();
     await server.close();
     process.exit(0);
@@ -118,7 +132,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   if (!values['leader-elect']) {
-    await controller.start();
+    await startAll();
     return;
   }
   elector = new LeaderElector({
@@ -131,7 +145,7 @@ async function main(): Promise<void> {
       leading = true;
       metrics.leader.set(1);
       log.info('became leader');
-      controller.start().catch((err) => {
+      startAll().catch((err) => {
         log.error({ err: (err as Error).message }, 'controller failed to start');
         process.exit(1);
       });

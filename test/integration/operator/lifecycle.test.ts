@@ -54,7 +54,7 @@ function startOperator(identity: string): ChildProcess {
     [
       join(ROOT, 'operator/main.ts'),
       '--leader-elect',
-      `--namespace=${ns}`,
+      `--namespaces=${ns}`,
       `--lease-namespace=${ns}`,
       '--lease-duration=4s',
       '--renew-deadline=3s',
