@@ -342,6 +342,7 @@ async function handle(
     return { columns: [`Tables_in_${db}`], rows: [...engine.tables.get(db)!.values()].map((t) => [t.name]) };
   }
   if (/^(SET|BEGIN|COMMIT|ROLLBACK)\b/i.test(sql)) return undefined;
+  if (/^SELECT\b/i.test(sql) && /\bFROM\b/i.test(sql)) return passThrough(engine, sql, currentDb);
   m = /^SELECT\s+(.+?)(?:\s+AS\s+(\S+))?$/i.exec(sql);
   if (m && !/\bFROM\b/i.test(sql)) {
     const expr = m[1]!.trim();
@@ -355,4 +356,32 @@ async function handle(
     return { columns: [name], rows: [[value]] };
   }
   throw new SqlError(1105, fe(`the Doris emulator does not support this statement: ${sql.slice(0, 200)}`));
+}
+
+/** `SELECT … FROM …` runs on MariaDB, with Doris db names mapped to the storage's database names. */
+async function passThrough(engine: Engine, sql: string, currentDb: string): Promise<ResultSet> {
+  const storage = engine.storage;
+  if (!storage) throw new SqlError(1105, fe('this emulator stores no rows (started without --mysql)'));
+  let q = sql;
+  for (const db of engine.tables.keys()) {
+    const re = new RegExp(`(^|[\\s,(])\`?${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\`?\\.`, 'g');
+    q = q.replace(re, (_m, pre: string) => `${pre}\`${storage.dbName(db)}\`.`);
+  }
+  const conn = await storage.pool.getConnection();
+  try {
+    if (currentDb) await conn.query(`USE \`${storage.dbName(currentDb)}\``);
+    const [rows, fields] = await conn.query({ sql: q, rowsAsArray: true });
+    const list = rows as unknown[][];
+    return {
+      columns: (fields ?? []).map((f) => f.name),
+      rows: list.map((r) =>
+        r.map((v) => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v))),
+      ),
+    };
+  } catch (e) {
+    if (e instanceof SqlError) throw e;
+    throw new SqlError(1105, fe((e as Error).message));
+  } finally {
+    conn.release();
+  }
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import mysql from 'mysql2/promise';
-import { PASSWORD, queryRows, startTestEmulator, type TestEmulator } from './helpers.ts';
+import { basic, event, jsonLines, load, PASSWORD, queryRows, startTestEmulator, type TestEmulator } from './helpers.ts';
 
 let t: TestEmulator;
 let c: mysql.Connection;
@@ -130,7 +130,7 @@ test('errors: unknown table 1051, unknown database 1049, wrong password 1045, un
     return true;
   });
   await assert.rejects(c.query('DESC nodb.t'), (e: { errno: number }) => e.errno === 1049);
-  await assert.rejects(c.query('SELECT * FROM test_db.tb_event'), (e: { errno: number }) => e.errno === 1105);
+  await assert.rejects(c.query('DROP TABLE test_db.tb_event'), (e: { errno: number }) => e.errno === 1105);
   await assert.rejects(
     mysql.createConnection({ host: '127.0.0.1', port: t.emu.queryPort, user: 'root', password: 'bad' }),
     (e: { errno: number }) => e.errno === 1045,
@@ -159,4 +159,25 @@ test('session basics a client needs: SELECT 1, SET, USE, SHOW DATABASES/TABLES, 
   } finally {
     await pool.end();
   }
+});
+
+test('SELECT … FROM passes through to the stored rows, with Doris db names', async () => {
+  const r = await load(`http://${t.fe}/api/test_db/tb_event/_stream_load`, {
+    headers: { Authorization: basic(), format: 'json', read_json_by_line: 'true' },
+    body: jsonLines([event(7001, { title: 'seven' }), event(7002)]),
+  });
+  assert.equal(JSON.parse(r.body).NumberLoadedRows, 2);
+  const [rows] = await c.query<mysql.RowDataPacket[]>(
+    'SELECT id, title FROM test_db.tb_event WHERE id >= 7001 ORDER BY id',
+  );
+  assert.deepEqual(
+    rows.map((x) => ({ ...x })),
+    [
+      { id: '7001', title: 'seven' },
+      { id: '7002', title: null },
+    ],
+  );
+  await c.query('USE test_db');
+  const [n] = await c.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM tb_event WHERE id >= 7001');
+  assert.equal(n[0]!.n, '2');
 });

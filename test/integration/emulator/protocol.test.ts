@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { request as undiciRequest } from 'undici';
 import {
   basic,
   event,
@@ -258,4 +259,25 @@ test('profile 1.2 prints raw messages; 2.0 uses INTERNAL_ERROR for auth', async 
   } finally {
     await t.control('POST', '/config', { profile: '3.0' });
   }
+});
+
+test('BE without Expect (undici): a header error is readable and the connection stays usable', async () => {
+  const big = Buffer.alloc(8 * 1024 * 1024, 'a');
+  const url = `http://${t.be}${path}`;
+  for (const strict of ['bad', 'bad']) {
+    const r = await undiciRequest(url, {
+      method: 'PUT',
+      body: big,
+      headers: { authorization: basic(), strict_mode: strict },
+    });
+    assert.equal(r.statusCode, 200);
+    const j = (await r.body.json()) as { Message: string };
+    assert.equal(j.Message, '[INVALID_ARGUMENT]Invalid strict mode format. Must be bool type');
+  }
+  const ok = await undiciRequest(url, {
+    method: 'PUT',
+    body: jsonLines([event(9)]),
+    headers: { authorization: basic(), format: 'json' },
+  });
+  assert.equal(((await ok.body.json()) as { Status: string }).Status, 'Success');
 });
