@@ -75,6 +75,7 @@ test('the operator Deployment runs non-root on a read-only root filesystem, with
   assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
   assert.equal(c.image, 'doris-sinker-operator:1.2.3');
   assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(c.readinessProbe.httpGet.path, '/readyz');
   assert.equal(c.readinessProbe.httpGet.port, 'http');
   assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
   const env = Object.fromEntries((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
@@ -152,6 +153,8 @@ test('ServiceMonitor, PodMonitor and PrometheusRule need both their value and th
     assert.equal(svcLabels[k], v, `ServiceMonitor selects ${k}=${v}, which the metrics Service lacks`);
   }
   assert.equal(sm.spec.endpoints[0].port, find(objs, 'Service').spec.ports[0].name);
+  // Per-sink operator series carry the sink's namespace; Prometheus must not rename it.
+  assert.equal(sm.spec.endpoints[0].honorLabels, true);
   const pm = find(objs, 'PodMonitor');
   // The labels and port the operator puts on sinker pods (operator/desired).
   assert.deepEqual(pm.spec.selector.matchLabels, {
