@@ -1,6 +1,7 @@
 // Rows in MariaDB: each Doris table becomes a MariaDB table with equivalent column types (created when
 // missing), each load is inserted in one MariaDB transaction. UNIQUE and AGGREGATE tables get a primary
 // key on their key columns and upsert / aggregate on duplicates, like Doris merges them.
+import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { ColumnDef, TableSchema } from './ddl.ts';
 import { mariadbType } from './doris-types.ts';
@@ -57,6 +58,28 @@ function upsertClause(s: TableSchema): string {
     : ` ON DUPLICATE KEY UPDATE ${quoteId(s.columns[0]!.name)} = ${quoteId(s.columns[0]!.name)}`;
 }
 
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+
+/** Rows as LOAD DATA text: tab-separated, backslash escapes, `\N` for NULL. */
+export function tsv(rows: (string | null)[][]): Buffer {
+  const lines: string[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const f: string[] = new Array(r.length);
+    for (let k = 0; k < r.length; k++) {
+      const v = r[k];
+      f[k] =
+        v === null || v === undefined
+          ? '\\N'
+          : /[\\\t\n\r\0]/.test(v)
+            ? v.replace(/[\\\t\n\r\0]/g, (c) => TSV_ESCAPES[c]!)
+            : v;
+    }
+    lines[i] = f.join('\t');
+  }
+  return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+}
+
 export class Storage {
   readonly pool: mysql.Pool;
   readonly config: StorageConfig;
@@ -106,9 +129,19 @@ export class Storage {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
-      const head = `INSERT INTO ${quoteId(this.dbName(db))}.${quoteId(s.name)} (${s.columns.map((c) => quoteId(c.name)).join(', ')}) VALUES ?${upsertClause(s)}`;
-      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-        await conn.query(head, [rows.slice(i, i + ROWS_PER_INSERT)]);
+      const table = `${quoteId(this.dbName(db))}.${quoteId(s.name)}`;
+      const cols = s.columns.map((c) => quoteId(c.name)).join(', ');
+      if (s.keysType !== 'AGGREGATE' && rows.length > ROWS_PER_INSERT) {
+        // LOAD DATA is several times faster than multi-row INSERTs; REPLACE gives UNIQUE's upsert.
+        await conn.query({
+          sql: `LOAD DATA LOCAL INFILE 'rows.tsv' ${s.keysType === 'UNIQUE' ? 'REPLACE ' : ''}INTO TABLE ${table} CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${cols})`,
+          infileStreamFactory: () => Readable.from([tsv(rows)]),
+        });
+      } else {
+        const head = `INSERT INTO ${table} (${cols}) VALUES ?${upsertClause(s)}`;
+        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+          await conn.query(head, [rows.slice(i, i + ROWS_PER_INSERT)]);
+        }
       }
       beforeCommit?.();
       await conn.commit();

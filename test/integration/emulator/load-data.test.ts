@@ -303,3 +303,43 @@ test('counters: loads, rows, bytes, labels, per-status counts', async () => {
   const status = c.status as Record<string, number>;
   assert.ok(status.Success! >= 5 && status.Fail! >= 2);
 });
+
+test('large loads (LOAD DATA path): tricky strings and NULLs survive; UNIQUE tables upsert', async () => {
+  const rows = Array.from({ length: 1500 }, (_, i) =>
+    event(60_000 + i, {
+      title: TRICKY[i % TRICKY.length],
+      description: i % 7 === 0 ? null : `d\\N ${i}\t\\`,
+      score: i / 3,
+    }),
+  );
+  const r = await load(`http://${t.fe}/api/test_db/tb_event/_stream_load`, {
+    headers: { Authorization: basic(), format: 'json', read_json_by_line: 'true' },
+    body: jsonLines(rows),
+  });
+  assert.equal(JSON.parse(r.body).NumberLoadedRows, 1500, r.body);
+  const got = await queryRows(
+    t.maria,
+    `SELECT id, title, description FROM ${t.tableName('test_db', 'tb_event')} WHERE id >= 60000 ORDER BY id`,
+  );
+  assert.equal(got.length, 1500);
+  for (const [i, g] of got.entries()) {
+    assert.equal(g.title, TRICKY[i % TRICKY.length]);
+    assert.equal(g.description, i % 7 === 0 ? null : `d\\N ${i}\t\\`);
+  }
+  await t.emu.engine.addDdl(
+    'CREATE TABLE test_db.t_uniq (k INT NOT NULL, v VARCHAR(10)) UNIQUE KEY(k) DISTRIBUTED BY HASH(k)',
+  );
+  for (const v of ['one', 'two']) {
+    const body = Array.from({ length: 600 }, (_, i) => `${i},${v}`).join('\n');
+    const u = await load(`http://${t.fe}/api/test_db/t_uniq/_stream_load`, {
+      headers: { Authorization: basic(), column_separator: ',' },
+      body,
+    });
+    assert.equal(JSON.parse(u.body).NumberLoadedRows, 600);
+  }
+  const uq = await queryRows(
+    t.maria,
+    `SELECT COUNT(*) AS n, MIN(v) AS lo, MAX(v) AS hi FROM ${t.tableName('test_db', 't_uniq')}`,
+  );
+  assert.deepEqual(uq[0], { n: '600', lo: 'two', hi: 'two' });
+});
