@@ -93,6 +93,7 @@ async function main(): Promise<void> {
   );
   const startAll = () => Promise.all(controllers.map((c) => c.start()));
   const health = () => controllers.flatMap((c) => c.health());
+  metrics.setSources(health, () => controllers.reduce((n, c) => n + c.queue.len(), 0));
   let leading = !values['leader-elect'];
   const staleMs = idleTimeoutMs * 2;
   const server = await startStatusServer({
@@ -108,10 +109,6 @@ async function main(): Promise<void> {
           const bad = health()
             .filter((h) => !h.synced || h.sinceHeardMs > staleMs)
             .map((h) => `${h.name} ${h.synced ? `silent for ${Math.round(h.sinceHeardMs / 1000)} s` : 'not synced'}`);
-          for (const h of health()) {
-            metrics.watchAge.set({ informer: h.name }, h.sinceHeardMs / 1000);
-            metrics.watchRestarts.set({ informer: h.name }, h.restarts);
-          }
           return bad.length > 0 ? bad.join(', ') : undefined;
         },
       },
@@ -132,6 +129,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   if (!values['leader-elect']) {
+    // A single instance without election is the leader (the operator_leader alert counts on it).
+    metrics.leader.set(1);
     await startAll();
     return;
   }

@@ -67,7 +67,7 @@ export class Controller {
     };
     this.sinks = new ResilientInformer<DorisSink>({
       ...common,
-      name: 'dorissinks',
+      name: ns ? `dorissinks/${ns}` : 'dorissinks',
       path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
       list: async () =>
         (ns
@@ -88,7 +88,7 @@ export class Controller {
     });
     this.deployments = new ResilientInformer<V1Deployment>({
       ...common,
-      name: 'deployments',
+      name: ns ? `deployments/${ns}` : 'deployments',
       path: ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
       labelSelector: MANAGED_SELECTOR,
       list: () =>
@@ -102,7 +102,7 @@ export class Controller {
     });
     this.secrets = new ResilientInformer<V1Secret>({
       ...common,
-      name: 'secrets',
+      name: ns ? `secrets/${ns}` : 'secrets',
       path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
       list: () => (ns ? core.listNamespacedSecret({ namespace: ns }) : core.listSecretForAllNamespaces()),
       onEvent: (_type, s) => {
@@ -146,7 +146,6 @@ export class Controller {
     while (this.#running) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      m.queueDepth.set(this.queue.len());
       const end = m.reconcileDuration.startTimer();
       try {
         const after = await this.reconciler.reconcile(key);

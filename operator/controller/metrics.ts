@@ -1,8 +1,12 @@
 // The operator's own Prometheus metrics.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { InformerHealth } from './informer.ts';
 
 export class OperatorMetrics {
   readonly registry = new Registry();
+  /** Read at scrape time: the informers' health and the queues' depth. */
+  #health: () => InformerHealth[] = () => [];
+  #depth: () => number = () => 0;
   readonly reconciles = new Counter({
     name: 'doris_sinker_operator_reconcile_total',
     help: 'Reconciles of DorisSinks by result.',
@@ -24,6 +28,9 @@ export class OperatorMetrics {
     name: 'doris_sinker_operator_workqueue_depth',
     help: 'Keys waiting in the work queue.',
     registers: [this.registry],
+    collect: () => {
+      this.queueDepth.set(this.#depth());
+    },
   });
   readonly sinkLag = new Gauge({
     name: 'doris_sinker_operator_sink_lag',
@@ -48,12 +55,18 @@ export class OperatorMetrics {
     help: 'Seconds since each informer last heard from the apiserver.',
     labelNames: ['informer'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const h of this.#health()) this.watchAge.set({ informer: h.name }, h.sinceHeardMs / 1000);
+    },
   });
   readonly watchRestarts = new Gauge({
     name: 'doris_sinker_operator_watch_restarts',
     help: 'Times each informer restarted after an error.',
     labelNames: ['informer'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const h of this.#health()) this.watchRestarts.set({ informer: h.name }, h.restarts);
+    },
   });
   readonly leader = new Gauge({
     name: 'doris_sinker_operator_leader',
@@ -63,6 +76,12 @@ export class OperatorMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the scrape-time gauges read from (informer names must be unique across sources). */
+  setSources(health: () => InformerHealth[], depth: () => number): void {
+    this.#health = health;
+    this.#depth = depth;
   }
 
   observeSink(key: string, o: { lag?: number; desiredReplicas: number; partitions?: number }): void {

@@ -48,7 +48,13 @@ function sink(name: string): DorisSink {
   return s;
 }
 
-function startOperator(identity: string): ChildProcess {
+interface OperatorProcess {
+  child: ChildProcess;
+  /** Resolves to the port of /healthz and /metrics once the process logs it. */
+  port: Promise<number>;
+}
+
+function startOperator(identity: string): OperatorProcess {
   const child = spawn(
     join(ROOT, 'node_modules/.bin/node'),
     [
@@ -63,10 +69,25 @@ function startOperator(identity: string): ChildProcess {
       '--metrics-host=127.0.0.1',
       `--identity=${identity}`,
     ],
-    { env: { ...process.env, KUBECONFIG: testbed('KUBECONFIG') }, stdio: ['ignore', 'ignore', 'pipe'] },
+    { env: { ...process.env, KUBECONFIG: testbed('KUBECONFIG') }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
-  return child;
+  const port = new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      const m = /"port":(\d+),"msg":"status server listening"/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', () => reject(new Error(`operator ${identity} exited before listening`)));
+  });
+  port.catch(() => {});
+  return { child, port };
+}
+
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: r.status, body: await r.text() };
 }
 
 async function holder(): Promise<string | undefined> {
@@ -93,8 +114,23 @@ test('two operators: one leader reconciles; killing it hands over to the other',
   assert.equal(await holder(), first);
 
   const [leader, standby] = first === 'op-a' ? [a, b] : [b, a];
+  // the leader's endpoints: healthy watches, leader gauge 1, per-sink metrics; the standby is healthy but not leading
+  const leaderPort = await leader.port;
+  const health = await get(leaderPort, '/healthz');
+  assert.equal(health.status, 200, health.body);
+  const metrics = (await get(leaderPort, '/metrics')).body;
+  assert.match(metrics, /^doris_sinker_operator_leader 1$/m);
+  assert.match(
+    metrics,
+    new RegExp(`^doris_sinker_operator_sink_desired_replicas\\{namespace="${ns}",sink="one"\\} 1$`, 'm'),
+  );
+  assert.match(metrics, /^doris_sinker_operator_reconcile_total\{result="success"\} [1-9]/m);
+  const standbyPort = await standby.port;
+  assert.equal((await get(standbyPort, '/healthz')).status, 200);
+  assert.match((await get(standbyPort, '/metrics')).body, /^doris_sinker_operator_leader 0$/m);
+
   const killedAt = Date.now();
-  leader.kill('SIGKILL');
+  leader.child.kill('SIGKILL');
   const second = await waitFor(
     'takeover',
     async () => {
@@ -112,8 +148,9 @@ test('two operators: one leader reconciles; killing it hands over to the other',
     async () => ((await getSink(kc, ns, 'two')).status?.observedGeneration === 1 ? true : undefined),
     30_000,
   );
-  assert.equal(standby.exitCode, null, 'new leader still running');
-  standby.kill('SIGTERM');
+  assert.equal(standby.child.exitCode, null, 'new leader still running');
+  assert.match((await get(standbyPort, '/metrics')).body, /^doris_sinker_operator_leader 1$/m);
+  standby.child.kill('SIGTERM');
 });
 
 test('the controller catches up after the apiserver restarts mid-watch', async () => {

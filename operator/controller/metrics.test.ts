@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OperatorMetrics } from './metrics.ts';
+
+test('operator metrics: names, per-sink series, scrape-time gauges', async () => {
+  const m = new OperatorMetrics();
+  m.setSources(
+    () => [{ name: 'dorissinks', synced: true, sinceHeardMs: 2500, restarts: 3 }],
+    () => 7,
+  );
+  m.observeSink('ns1/events', { lag: 1234, desiredReplicas: 3, partitions: 8 });
+  m.reconciles.inc({ result: 'success' });
+  const text = await m.registry.metrics();
+  for (const name of [
+    'doris_sinker_operator_reconcile_total',
+    'doris_sinker_operator_reconcile_errors_total',
+    'doris_sinker_operator_reconcile_duration_seconds',
+    'doris_sinker_operator_leader',
+  ]) {
+    assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  }
+  assert.match(text, /^doris_sinker_operator_sink_lag\{namespace="ns1",sink="events"\} 1234$/m);
+  assert.match(text, /^doris_sinker_operator_sink_desired_replicas\{namespace="ns1",sink="events"\} 3$/m);
+  assert.match(text, /^doris_sinker_operator_sink_partitions\{namespace="ns1",sink="events"\} 8$/m);
+  assert.match(text, /^doris_sinker_operator_workqueue_depth 7$/m);
+  assert.match(text, /^doris_sinker_operator_watch_seconds_since_event\{informer="dorissinks"\} 2\.5$/m);
+  assert.match(text, /^doris_sinker_operator_watch_restarts\{informer="dorissinks"\} 3$/m);
+  // unknown lag removes the series instead of reporting 0
+  m.observeSink('ns1/events', { desiredReplicas: 3 });
+  assert.doesNotMatch(await m.registry.metrics(), /^doris_sinker_operator_sink_lag\{/m);
+  m.forgetSink('ns1/events');
+  assert.doesNotMatch(await m.registry.metrics(), /sink="events"/);
+});
