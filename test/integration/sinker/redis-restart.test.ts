@@ -1,0 +1,74 @@
+// Redis stopped mid-stream: the sinker stops loading (no load may run without its intent recorded),
+// says so in its log and metrics, and resumes by itself when Redis is back; Doris then holds every
+// produced message exactly once.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { metricValue, type SinkerProcess } from '../../support/sinker-process.ts';
+import {
+  cleanup,
+  closeStorage,
+  createTable,
+  createTopic,
+  drainAndAssert,
+  produce,
+  rowCount,
+  type Scenario,
+  scenario,
+  sleep,
+  startSinker,
+  validIds,
+  waitForRows,
+} from './helpers.ts';
+
+const INFRA = fileURLToPath(new URL('../../infra/', import.meta.url));
+const s: Scenario = scenario('redis');
+let sinker: SinkerProcess | undefined;
+
+function infra(cmd: 'up' | 'down', component: string): void {
+  execFileSync(`${INFRA}${cmd}`, [component], { stdio: 'pipe', timeout: 120_000 });
+}
+
+before(async () => {
+  await createTopic(s);
+  await createTable(s);
+});
+
+after(async () => {
+  // Whatever happened, leave Redis running for the next test.
+  try {
+    infra('up', 'redis');
+  } catch {
+    // up is idempotent; a failure here shows in the next test's own checks
+  }
+  await sinker?.kill();
+  await cleanup(s);
+  await closeStorage();
+});
+
+test('Redis restart mid-stream: consumption pauses, resumes, every message exactly once', async () => {
+  sinker = await startSinker(s, 'sinker');
+  const first = await produce(s, 2000, 11);
+  await waitForRows(s, 200, 30_000);
+
+  infra('down', 'redis');
+  const second = produce(s, 2000, 12, 2001n);
+  await sleep(2000);
+  const pausedAt = await rowCount(s);
+  await sleep(3000);
+  const stillAt = await rowCount(s);
+  assert.equal(stillAt, pausedAt, 'rows kept arriving while Redis was down: a load ran without its intent');
+  assert.ok(sinker.running, `the sinker died with Redis down:\n${sinker.tail()}`);
+  assert.match(sinker.output, /Redis unreachable/);
+  const m = await sinker.scrape();
+  assert.ok(metricValue(m, 'dedupe_redis_errors_total') > 0, 'dedupe_redis_errors_total counts the outage');
+
+  infra('up', 'redis');
+  const ids = [...validIds(first.events), ...validIds((await second).events)];
+  assert.ok(stillAt < ids.length, `the pause held back rows (${stillAt} of ${ids.length} loaded during the outage)`);
+  await drainAndAssert(s, ids, 'after a Redis restart', 90_000);
+  assert.match(sinker.output, /Redis reachable again/);
+  const exit = await sinker.term();
+  assert.deepEqual(exit, { code: 0, signal: null }, sinker.tail());
+});
