@@ -211,8 +211,8 @@ export class ResilientInformer<T extends KubernetesObject> {
         const startedAt = Date.now();
         const err = (await this.#watchOnce()) as { statusCode?: number; code?: number; name?: string } | undefined;
         if (this.#stopped) break;
-        if (!err && Date.now() - startedAt < 1000) {
-          // A watch the server ends at once must not become a tight loop.
+        if (!err && this.#rv !== '' && Date.now() - startedAt < 1000) {
+          // A watch the server ends at once must not become a tight loop (a relist is due anyway otherwise).
           await sleep(backoff);
           backoff = Math.min(this.#o.backoffMaxMs, backoff * 2);
           continue;

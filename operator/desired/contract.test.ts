@@ -2,6 +2,7 @@
 // secrets arriving through the environment variables the Deployment sets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseCli } from '../../sinker/cli-args.ts';
 import { parseConfig } from '../../sinker/config/load.ts';
 import { fullSpec, minimalSink } from '../api/example.ts';
 import { configYaml, renderSinkerConfig, SECRET_ENV } from './config.ts';
@@ -48,4 +49,13 @@ test('every env var the Deployment sets is one the sinker reads', () => {
     .map((e) => e.name)
     .sort();
   assert.deepEqual(names, Object.values(SECRET_ENV).sort());
+});
+
+test('the container args are a sinker `run` of the mounted config file', () => {
+  const d = desiredObjects({ sink: minimalSink(), defaultImage: 'x', replicas: 1, secretVersions: {} });
+  const c = d.deployment.spec?.template.spec?.containers[0];
+  const mount = c?.volumeMounts?.find((m) => m.name === 'config');
+  const cli = parseCli(c?.args ?? []);
+  assert.equal(cli.command, 'run');
+  assert.equal(cli.config, `${mount?.mountPath}/${Object.keys(d.configMap.data ?? {})[0]}`);
 });

@@ -35,8 +35,8 @@ import {
   selectorLabels,
 } from './names.ts';
 
-/** The UID the sinker image runs as (Dockerfile.sinker must create this user). */
-export const SINKER_UID = 10001;
+/** The UID the sinker image runs as (Dockerfile.sinker: the official Node image's `node` user). */
+export const SINKER_UID = 1000;
 
 export interface DesiredInput {
   sink: DorisSink;
