@@ -15,6 +15,18 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
 
+# Ports a test bed in RUN_DIR was started with (written by `up`), so a later `up`/`down`/`status` with
+# the same DORIS_SINKER_RUN finds it even without the port variables; a variable set explicitly wins.
+PORT_VARS=(KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT MARIADB_PORT ETCD_PORT ETCD_PEER_PORT APISERVER_PORT
+  DORIS_FE_HTTP_PORT DORIS_BE_HTTP_PORT DORIS_QUERY_PORT DORIS_CONTROL_PORT)
+PORTS_FILE="$RUN_DIR/ports"
+if [[ -f "$PORTS_FILE" ]]; then
+  while IFS='=' read -r _k _v; do
+    [[ " ${PORT_VARS[*]} " == *" $_k "* && -z "${!_k:-}" ]] && printf -v "$_k" '%s' "$_v"
+  done <"$PORTS_FILE"
+  unset _k _v
+fi
+
 # Loopback ports of the test bed; chosen away from the components' defaults so a developer's own
 # services don't collide with them.
 KAFKA_PORT="${KAFKA_PORT:-19092}"
@@ -150,6 +162,12 @@ select_components() {
     [[ " ${ALL_COMPONENTS[*]} " == *" $c "* ]] || die "unknown component '$c' (known: ${ALL_COMPONENTS[*]})"
     COMPONENTS+=("$c")
   done
+}
+
+save_ports() {
+  mkdir -p "$RUN_DIR"
+  local k
+  for k in "${PORT_VARS[@]}"; do echo "$k=${!k}"; done >"$PORTS_FILE"
 }
 
 # lock_run_dir: one up/down at a time (tests, CI and a developer may call them concurrently).
