@@ -8,6 +8,8 @@ import type { Mode } from './rows.ts';
 import type { Storage } from './storage.ts';
 import { DEFAULT_TXN_CONFIG, type Txn, TxnRegistry } from './txns.ts';
 
+const MAX_ERROR_LOGS = 2000;
+
 export interface EngineConfig {
   profile: ProfileName;
   mode: Mode;
@@ -136,6 +138,8 @@ export class Engine {
   errorUrl(db: string, label: string, bePort: number, lines: string[]): string {
     const file = `__shard_${this.shard++ % 100}/error_log_${db}_${label}_${randomBytes(8).toString('hex')}`;
     this.errorLogs.set(file, lines.join('\n'));
+    // Doris keeps error logs 48 h; the emulator keeps the newest MAX_ERROR_LOGS in memory.
+    if (this.errorLogs.size > MAX_ERROR_LOGS) this.errorLogs.delete(this.errorLogs.keys().next().value!);
     return `http://${this.config.host}:${bePort}/api/_load_error_log?file=${encodeURIComponent(file).replace(/%2F/g, '/')}`;
   }
 

@@ -4,6 +4,7 @@
 import { type ColumnMapping, type Expr, parseColumns, parseExpr } from './columns.ts';
 import { type CsvOptions, parseSeparator } from './csv.ts';
 import { beMessage, feMessage, type Profile } from './profile.ts';
+import { UTC, type ZoneOffset, zoneOffset } from './values.ts';
 
 export type Headers = Record<string, string | string[] | undefined>;
 
@@ -43,6 +44,8 @@ export interface LoadOptions {
   maxFilterRatio: number;
   compressGz: boolean;
   comment: string;
+  /** The `timezone` / `time_zone` header: zone-suffixed datetimes are converted to it (default UTC). */
+  zone: ZoneOffset;
 }
 
 export class LoadError extends Error {}
@@ -240,6 +243,30 @@ export function planOptions(h: Headers, p: Profile, info: HeaderInfo): LoadOptio
   } catch (e) {
     throw new LoadError(feMessage(p, 'ANALYSIS_ERROR', (e as Error).message));
   }
+  const mergeType = (header(h, 'merge_type') ?? 'APPEND').toUpperCase();
+  const del = header(h, 'delete');
+  const planError = (msg: string) => new LoadError(feMessage(p, 'ANALYSIS_ERROR', msg));
+  if (!['APPEND', 'DELETE', 'MERGE'].includes(mergeType))
+    throw planError(`Invalid merge type ${header(h, 'merge_type')}`);
+  if (mergeType === 'MERGE' && !del) throw planError('Excepted DELETE ON clause when merge type is MERGE.');
+  if (mergeType !== 'MERGE' && del) throw planError('Not support DELETE ON clause when merge type is not MERGE.');
+  if (mergeType !== 'APPEND') {
+    throw new LoadError(
+      beMessage(p, 'NOT_IMPLEMENTED_ERROR', `the Doris emulator does not apply merge_type ${mergeType}`),
+    );
+  }
+  if (header(h, 'partitions') !== undefined && header(h, 'temporary_partitions') !== undefined) {
+    throw planError('Can not specify both partitions and temporary partitions');
+  }
+  let zone = UTC;
+  const tz = header(h, 'timezone') ?? header(h, 'time_zone');
+  if (tz !== undefined && tz !== '') {
+    try {
+      zone = zoneOffset(tz);
+    } catch (e) {
+      throw planError((e as Error).message);
+    }
+  }
   const ratioText = header(h, 'max_filter_ratio');
   const maxFilterRatio = ratioText === undefined ? 0 : Number.parseFloat(ratioText) || 0;
   return {
@@ -256,5 +283,6 @@ export function planOptions(h: Headers, p: Profile, info: HeaderInfo): LoadOptio
     maxFilterRatio,
     compressGz: compress === 'gz',
     comment: header(h, 'comment') ?? '',
+    zone,
   };
 }

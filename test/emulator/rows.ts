@@ -93,7 +93,7 @@ class RowBuilder {
     this.profile = profile;
     this.mode = mode;
     this.columns = schema.columns;
-    this.converters = schema.columns.map(makeConverter);
+    this.converters = schema.columns.map((c) => makeConverter(c, opts.zone));
     this.sources = opts.columns ? opts.columns.sources : schema.columns.map((c) => c.name);
     for (let i = 0; i < this.sources.length; i++) this.sourceIndex.set(this.sources[i]!.toLowerCase(), i);
     for (let i = 0; i < this.columns.length; i++) this.targetIndex.set(this.columns[i]!.name.toLowerCase(), i);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ColumnDef } from './ddl.ts';
 import { parseDorisType } from './doris-types.ts';
-import { Failure, makeConverter, parseDateTime } from './values.ts';
+import { Failure, makeConverter, parseDateTime, zoneOffset } from './values.ts';
 
 function col(type: string): ColumnDef {
   return {
@@ -77,4 +77,14 @@ test('boolean, double, json', () => {
   assert.ok(conv('DOUBLE', 'NaN') instanceof Failure);
   assert.equal(conv('JSON', '{"a":[1,2]}'), '{"a":[1,2]}');
   assert.ok(conv('JSON', '{a:1}') instanceof Failure);
+});
+
+test('time zones: zone-suffixed instants go to the load zone; plain wall times are kept', () => {
+  const sh = zoneOffset('Asia/Shanghai');
+  assert.equal(parseDateTime('2024-01-02T00:00:00Z', 0, sh), '2024-01-02 08:00:00');
+  assert.equal(parseDateTime('2024-01-02 00:00:00', 0, sh), '2024-01-02 00:00:00');
+  assert.equal(parseDateTime('2024-07-01T12:00:00+02:00', 0, zoneOffset('America/New_York')), '2024-07-01 06:00:00');
+  assert.equal(parseDateTime('2024-01-01T12:00:00+02:00', 0, zoneOffset('America/New_York')), '2024-01-01 05:00:00');
+  assert.equal(parseDateTime('2024-01-02T00:00:00Z', 3, zoneOffset('-05:30')), '2024-01-01 18:30:00.000');
+  assert.throws(() => zoneOffset('Mars/Olympus'), /Unknown or incorrect time zone: 'Mars\/Olympus'/);
 });

@@ -36,8 +36,45 @@ function convFail(col: ColumnDef, text: string): Failure {
   return new Failure(false, `column(${col.name}) value is incorrect while strict mode is true, src value is ${text}`);
 }
 
+/** Offset in minutes of a time zone at an instant. */
+export type ZoneOffset = (utcMs: number) => number;
+
+export const UTC: ZoneOffset = () => 0;
+
+/** `+08:00`, `-0530`, `UTC`, or an IANA name like `Asia/Shanghai`; throws on an unknown zone. */
+export function zoneOffset(tz: string): ZoneOffset {
+  const t = tz.trim();
+  if (/^(UTC|GMT|Z)$/i.test(t)) return UTC;
+  const m = /^([+-])(\d{1,2}):?(\d{2})$/.exec(t);
+  if (m) {
+    const off = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+    return () => off;
+  }
+  let fmt: Intl.DateTimeFormat;
+  try {
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: t,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+  } catch {
+    throw new Error(`Unknown or incorrect time zone: '${tz}'`);
+  }
+  return (utcMs) => {
+    const p: Record<string, number> = {};
+    for (const part of fmt.formatToParts(new Date(utcMs))) p[part.type] = Number(part.value);
+    const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+    return Math.round((wall - Math.floor(utcMs / 1000) * 1000) / 60000);
+  };
+}
+
 /** Builds the converter for one column; called once per load, not per row. */
-export function makeConverter(col: ColumnDef): Converter {
+export function makeConverter(col: ColumnDef, zone: ZoneOffset = UTC): Converter {
   const t = col.type;
   switch (t.base) {
     case 'tinyint':
@@ -83,12 +120,12 @@ export function makeConverter(col: ColumnDef): Converter {
       return (text) => convertDecimal(col, text);
     case 'date':
       return (text) => {
-        const d = parseDateTime(text.trim(), 0);
+        const d = parseDateTime(text.trim(), 0, zone);
         return d === undefined ? convFail(col, text) : d.slice(0, 10);
       };
     case 'datetime':
       return (text) => {
-        const d = parseDateTime(text.trim(), t.precision);
+        const d = parseDateTime(text.trim(), t.precision, zone);
         return d === undefined ? convFail(col, text) : d;
       };
     case 'char':
@@ -181,9 +218,9 @@ function pad(n: number, w: number): string {
 /**
  * Parses the date/datetime forms Doris accepts and returns `YYYY-MM-DD HH:MM:SS[.f…]` with exactly
  * `precision` fractional digits (rounded half up), or undefined if it is not a valid date.
- * A zone suffix (`Z`, `+08:00`) is converted to UTC wall time.
+ * A value with a zone suffix (`Z`, `+08:00`) is converted to the load's time zone; one without is kept.
  */
-export function parseDateTime(s: string, precision: number): string | undefined {
+export function parseDateTime(s: string, precision: number, zone: ZoneOffset = UTC): string | undefined {
   const m = DT_RE.exec(s) ?? DT_COMPACT_RE.exec(s);
   if (!m) return undefined;
   let y = Number(m[1]);
@@ -209,13 +246,17 @@ export function parseDateTime(s: string, precision: number): string | undefined 
       fracDigits = pad(scaled, precision).padEnd(9, '0');
     }
   }
-  const zone = m[8];
-  if (carry || (zone && zone !== 'Z' && zone !== '+00:00' && zone !== '+0000')) {
+  const suffix = m[8];
+  if (carry || suffix) {
     let ms = Date.UTC(y, mo - 1, d, h, mi, sec) + (carry ? 1000 : 0);
-    if (zone && zone !== 'Z') {
-      const sign = zone[0] === '-' ? -1 : 1;
-      const digits = zone.slice(1).replace(':', '');
-      ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60000;
+    if (suffix) {
+      // An instant: to UTC, then to the load's wall clock.
+      if (suffix !== 'Z') {
+        const sign = suffix[0] === '-' ? -1 : 1;
+        const digits = suffix.slice(1).replace(':', '');
+        ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60000;
+      }
+      ms += zone(ms) * 60000;
     }
     const dt = new Date(ms);
     y = dt.getUTCFullYear();
