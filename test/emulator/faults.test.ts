@@ -15,5 +15,10 @@ test('faults fire for the next N matching requests, by label pattern and table, 
   assert.equal(f.take(['too_many_versions'], 'c'), undefined);
   assert.deepEqual(f.firedByType, { publish_timeout: 1, too_many_versions: 2 });
   assert.throws(() => f.add({ type: 'nope' as never }), /unknown fault type "nope"/);
+  f.add({ type: 'too_many_versions', durationMs: 10_000 });
+  for (let i = 0; i < 5; i++)
+    assert.ok(f.take(['too_many_versions'], 'x'), 'a duration fault fires any number of times');
+  f.add({ type: 'txn_quota', durationMs: -1 });
+  assert.equal(f.take(['txn_quota'], 'x'), undefined, 'expired windows disarm');
   assert.throws(() => f.add({ type: 'http_error', label: '(' }), /Invalid regular expression/);
 });

@@ -24,8 +24,10 @@ export type FaultType = (typeof FAULT_TYPES)[number];
 
 export interface FaultSpec {
   type: FaultType;
-  /** How many matching requests it fires for (default 1). */
+  /** How many matching requests it fires for (default 1; unlimited when only durationMs is given). */
   count?: number;
+  /** Fires for this long after being armed (a back-off window), then disarms itself. */
+  durationMs?: number;
   /** Regex on the label; without it any request matches. */
   label?: string;
   /** Restrict to a table name. */
@@ -45,6 +47,8 @@ export interface Fault extends FaultSpec {
   id: number;
   remaining: number;
   fired: number;
+  /** Epoch ms after which the fault no longer fires (durationMs), or undefined. */
+  until: number | undefined;
 }
 
 export class FaultRegistry {
@@ -57,15 +61,18 @@ export class FaultRegistry {
       throw new Error(`unknown fault type ${JSON.stringify(spec.type)}; known: ${FAULT_TYPES.join(', ')}`);
     }
     if (spec.label !== undefined) new RegExp(spec.label);
-    const count = spec.count ?? 1;
+    const count = spec.count ?? (spec.durationMs !== undefined ? Number.POSITIVE_INFINITY : 1);
     if (!(count >= 1)) throw new Error(`fault count must be >= 1, got ${spec.count}`);
-    const f: Fault = { ...spec, id: this.nextId++, remaining: count, fired: 0 };
+    const until = spec.durationMs === undefined ? undefined : Date.now() + spec.durationMs;
+    const f: Fault = { ...spec, id: this.nextId++, remaining: count, fired: 0, until };
     this.faults.push(f);
     return f;
   }
 
   /** Takes the first armed fault of one of `types` matching the request, consuming one use. */
   take(types: readonly FaultType[], label: string, table?: string): Fault | undefined {
+    const now = Date.now();
+    this.faults = this.faults.filter((x) => x.until === undefined || x.until > now);
     const f = this.faults.find(
       (x) =>
         types.includes(x.type) &&
