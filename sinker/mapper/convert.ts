@@ -84,6 +84,41 @@ function daysInMonth(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
+function d2(t: string, i: number): number {
+  const a = t.charCodeAt(i) - 48;
+  const b = t.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * Fast path: whether `text` is already a valid canonical `YYYY-MM-DD` (date) or
+ * `YYYY-MM-DD HH:MM:SS[.f]` with at most `scale` fractional digits (datetime), so it can be used as is.
+ * False means "take the general parser", not "invalid".
+ */
+export function isCanonicalDateTime(text: string, isDate: boolean, scale: number): boolean {
+  const n = text.length;
+  if (isDate ? n !== 10 : n !== 19 && (n < 21 || n > 20 + scale)) return false;
+  const y1 = d2(text, 0);
+  const y2 = d2(text, 2);
+  const mo = d2(text, 5);
+  const d = d2(text, 8);
+  if (y1 < 0 || y2 < 0 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y1 * 100 + y2, mo)) return false;
+  if (isDate) return true;
+  if (text.charCodeAt(10) !== 0x20 || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a) return false;
+  const h = d2(text, 11);
+  const mi = d2(text, 14);
+  const sec = d2(text, 17);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return false;
+  if (n === 19) return true;
+  if (text.charCodeAt(19) !== 0x2e) return false;
+  for (let i = 20; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 const DATETIME_RE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 

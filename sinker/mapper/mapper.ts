@@ -20,6 +20,7 @@ import {
   formatDecimal,
   integerFits,
   integerRange,
+  isCanonicalDateTime,
   isIpv4,
   isIpv6,
   isJsonNumber,
@@ -233,6 +234,7 @@ function dateTimeConverter(name: string, type: DorisType): Converter {
   return (s, k, a, b) => {
     if (k !== T_STRING && k !== T_STRING_ESC) return FAIL;
     const text = stringContent(s, k, a, b).trim();
+    if (isCanonicalDateTime(text, isDate, scale)) return text;
     const d = parseDateTime(text);
     if (d === null) return FAIL;
     if (isDate) {
