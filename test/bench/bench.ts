@@ -1,0 +1,561 @@
+// `npm run bench`: the WORKLOAD.md measurement (DESIGN §8) for one sinker process.
+//   1. an 8-partition topic pre-filled with ≥ 2,000,000 clean canonical messages (reused when present);
+//   2. ceiling: kafka-consumer-perf-test on that topic, fresh group;
+//   3. throughput: one sinker child (JSON lines, backend route, Redis exactly-once state on) consuming the
+//      whole topic from earliest into a PRIVATE emulator in counting mode; msgs/s and MiB/s over the
+//      steady-state window (10% → 90% of the rows acknowledged), CPU s per million messages over the
+//      same window, peak RSS (VmHWM) of the whole run;
+//   4. latency: a fresh topic, kafka-producer-perf-test offering half the measured throughput, the
+//      sinker with max_batch_interval 1 s; latency of a message = the emulator's finish time of the
+//      load holding its offset − the message's CreateTime (set by the producer at send());
+//   5. peer: the official Doris Kafka connector if it can be had (else the evidence why not).
+// Writes test/bench/results/<date>-<commit>[-tag].json and .svg and prints a summary table.
+//
+// Options: --messages N (2000000) --topic T --flush-workers N --batch-rows N --latency-seconds N (40)
+//   --latency-rate N (default half the measured msgs/s) --skip-ceiling --skip-latency --skip-peer
+//   --profile S (CPU-profile S seconds of the throughput run via the pprof endpoint; figures of a
+//   profiled run are marked as such) --key-fields id (content dedupe on) --tag NAME --no-write
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { takeEvents } from '../support/events.ts';
+import { testbed } from '../support/testbed.ts';
+import { summarizeProfile } from './support/cpuprofile.ts';
+import { type BenchEmulator, REPO, startBenchEmulator } from './support/emulator.ts';
+import { type ConsumerPerf, consumerPerfTest, runTool } from './support/kafka-tools.ts';
+import { probePeer } from './support/peer.ts';
+import { cpuSeconds, loadAverage, machineCpu, memory } from './support/proc.ts';
+import { type BatchSettings, DEFAULT_BATCH, metricSum, startSinker } from './support/sinker.ts';
+import { chartSvg } from './support/svg.ts';
+import { createTopic, deleteTopic, ensurePrefilled } from './support/topic.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
+}
+const flag = (name: string) => process.argv.includes(`--${name}`);
+const num = (name: string, dflt: number) => Number(arg(name) ?? dflt);
+
+const MESSAGES = num('messages', 2_000_000);
+const TOPIC = arg('topic') ?? 'bench-tb-event-clean-8p';
+const PARTITIONS = 8;
+const PROFILE_S = num('profile', 0);
+const KEY_FIELDS = arg('key-fields')?.split(',') ?? [];
+const TAG = arg('tag');
+const BATCH: BatchSettings = {
+  ...DEFAULT_BATCH,
+  flush_worker_count: num('flush-workers', DEFAULT_BATCH.flush_worker_count),
+  max_batch_rows: num('batch-rows', DEFAULT_BATCH.max_batch_rows),
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (v: number, d = 0) => Math.round(v * 10 ** d) / 10 ** d;
+
+interface Sample {
+  t: number;
+  rows: number;
+  bytes: number;
+  cpu: number;
+  emuCpu: number;
+  rssMb: number;
+  machineBusy: number;
+  machineTotal: number;
+}
+
+interface Throughput {
+  msgs_per_sec: number;
+  mb_per_sec: number;
+  body_mb_per_sec: number;
+  avg_message_bytes: number;
+  cpu_seconds_per_million_msgs: number;
+  emulator_cpu_seconds_per_million_msgs: number;
+  peak_rss_mb: number;
+  window: { from_rows: number; to_rows: number; seconds: number };
+  machine_busy_pct_in_window: number;
+  other_processes_cpu_cores_in_window: number;
+  loads: number;
+  total_seconds: number;
+  samples: Sample[];
+  profile?: ReturnType<typeof summarizeProfile> & { seconds: number; file: string };
+}
+
+async function measureThroughput(
+  brokers: string,
+  redisUrl: string,
+  emu: BenchEmulator,
+  work: string,
+  runId: string,
+): Promise<Throughput> {
+  const before = await emu.counters();
+  const sinker = await startSinker({
+    name: `bench${runId}`,
+    topic: TOPIC,
+    group: `bench-${runId}`,
+    brokers,
+    redisUrl,
+    emulator: emu,
+    batch: BATCH,
+    workDir: work,
+    keyFields: KEY_FIELDS,
+    pprof: PROFILE_S > 0,
+  });
+  console.log(`sinker pid ${sinker.pid} consuming ${TOPIC} (group bench-${runId}); log ${work}/bench${runId}.log`);
+  const samples: Sample[] = [];
+  const t0 = performance.now();
+  let lastProgress = t0;
+  let lastRows = 0;
+  let lastPrint = 0;
+  let profile: Promise<string> | undefined;
+  for (;;) {
+    const c = await emu.counters();
+    const m = machineCpu();
+    const s: Sample = {
+      t: (performance.now() - t0) / 1000,
+      rows: c.loadedRows - before.loadedRows,
+      bytes: c.bytes - before.bytes,
+      cpu: cpuSeconds(sinker.pid),
+      emuCpu: cpuSeconds(emu.pid),
+      rssMb: memory(sinker.pid).rssMb,
+      machineBusy: m.busy,
+      machineTotal: m.total,
+    };
+    samples.push(s);
+    if (s.rows > lastRows) {
+      lastRows = s.rows;
+      lastProgress = performance.now();
+    }
+    if (s.t - lastPrint >= 10) {
+      lastPrint = s.t;
+      const prev = samples[Math.max(0, samples.length - 11)]!;
+      const rate = (s.rows - prev.rows) / (s.t - prev.t || 1);
+      console.log(
+        `  t=${s.t.toFixed(0)}s rows ${s.rows.toLocaleString('en')} (${Math.round(rate).toLocaleString('en')}/s) rss ${s.rssMb.toFixed(0)} MiB`,
+      );
+    }
+    if (PROFILE_S > 0 && !profile && s.rows >= MESSAGES * 0.15) {
+      const file = join(work, `sinker-${runId}.cpuprofile`);
+      console.log(`  CPU profile for ${PROFILE_S}s → ${file}`);
+      profile = fetch(`http://127.0.0.1:${sinker.pprofPort}/debug/pprof/profile?seconds=${PROFILE_S}`)
+        .then((r) => r.text())
+        .then((t) => {
+          writeFileSync(file, t);
+          return file;
+        });
+    }
+    if (s.rows >= MESSAGES) break;
+    if (sinker.child.exitCode !== null) throw new Error(`sinker exited with ${sinker.child.exitCode}`);
+    if (performance.now() - lastProgress > 90_000)
+      throw new Error(`no rows acknowledged for 90 s (at ${s.rows}); see the sinker log`);
+    await sleep(1000);
+  }
+  const profFile = profile ? await profile : undefined;
+  const metrics = await sinker.metrics();
+  const peak = memory(sinker.pid).peakRssMb;
+  const code = await sinker.stop();
+  if (code !== 0) console.log(`  note: sinker exit code ${code}`);
+  const after = await emu.counters();
+  const at = (frac: number) => samples.find((x) => x.rows >= MESSAGES * frac)!;
+  const a = at(0.1);
+  const b = at(0.9);
+  const dt = b.t - a.t;
+  const rows = b.rows - a.rows;
+  const avgBytes =
+    metricSum(metrics, 'kafka_bytes_consumed_total') / metricSum(metrics, 'kafka_messages_consumed_total');
+  const msgsPerSec = rows / dt;
+  const machineCores = ((b.machineBusy - a.machineBusy) / (b.machineTotal - a.machineTotal)) * 2;
+  const ours = (b.cpu - a.cpu + b.emuCpu - a.emuCpu) / dt;
+  return {
+    msgs_per_sec: Math.round(msgsPerSec),
+    mb_per_sec: round((msgsPerSec * avgBytes) / 1048576, 1),
+    body_mb_per_sec: round((b.bytes - a.bytes) / dt / 1048576, 1),
+    avg_message_bytes: Math.round(avgBytes),
+    cpu_seconds_per_million_msgs: round(((b.cpu - a.cpu) / rows) * 1e6, 2),
+    emulator_cpu_seconds_per_million_msgs: round(((b.emuCpu - a.emuCpu) / rows) * 1e6, 2),
+    peak_rss_mb: round(peak, 1),
+    window: { from_rows: a.rows, to_rows: b.rows, seconds: round(dt, 1) },
+    machine_busy_pct_in_window: round((machineCores / 2) * 100, 1),
+    other_processes_cpu_cores_in_window: round(Math.max(0, machineCores - ours), 2),
+    loads: after.loads - before.loads,
+    total_seconds: round(samples.at(-1)!.t, 1),
+    samples,
+    ...(profFile ? { profile: { ...summarizeProfile(profFile, 25), seconds: PROFILE_S, file: profFile } } : {}),
+  };
+}
+
+function emptyThroughput(): Throughput {
+  const s: Sample = { t: 0, rows: 0, bytes: 0, cpu: 0, emuCpu: 0, rssMb: 0, machineBusy: 0, machineTotal: 1 };
+  return {
+    msgs_per_sec: 0,
+    mb_per_sec: 0,
+    body_mb_per_sec: 0,
+    avg_message_bytes: 0,
+    cpu_seconds_per_million_msgs: 0,
+    emulator_cpu_seconds_per_million_msgs: 0,
+    peak_rss_mb: 0,
+    window: { from_rows: 0, to_rows: 0, seconds: 0 },
+    machine_busy_pct_in_window: 0,
+    other_processes_cpu_cores_in_window: 0,
+    loads: 0,
+    total_seconds: 0,
+    samples: [s],
+  };
+}
+
+interface Latency {
+  offered_msgs_per_sec: number;
+  achieved_produce_msgs_per_sec: number;
+  seconds: number;
+  warmup_seconds: number;
+  messages_measured: number;
+  p50_latency_ms: number;
+  p90_latency_ms: number;
+  p99_latency_ms: number;
+  max_latency_ms: number;
+  batch_interval_s: number;
+  method: string;
+  histogram: Array<[number, number]>;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function measureLatency(
+  bin: string,
+  brokers: string,
+  redisUrl: string,
+  emu: BenchEmulator,
+  work: string,
+  runId: string,
+  rate: number,
+  seconds: number,
+): Promise<Latency> {
+  const topic = `bench-latency-${runId}`;
+  const name = `lat${runId}`;
+  await createTopic(brokers, topic, PARTITIONS);
+  const payload = join(work, 'payload.txt');
+  writeFileSync(
+    payload,
+    `${takeEvents({ seed: 7, mix: 'clean' }, 20_000)
+      .map((e) => e.value)
+      .join('\n')}\n`,
+  );
+  const batch = { ...BATCH, max_batch_interval: 1 };
+  const sinker = await startSinker({
+    name,
+    topic,
+    group: `lat-${runId}`,
+    brokers,
+    redisUrl,
+    emulator: emu,
+    batch,
+    workDir: work,
+    keyFields: KEY_FIELDS,
+  });
+  try {
+    const total = Math.round(rate * seconds);
+    console.log(
+      `latency: producing ${total.toLocaleString('en')} messages at ${rate.toLocaleString('en')}/s into ${topic}`,
+    );
+    const started = Date.now();
+    const prod = await runTool(bin, 'kafka-producer-perf-test', [
+      ...['--topic', topic, '--num-records', String(total), '--throughput', String(rate), '--payload-file', payload],
+      ...['--producer-props', `bootstrap.servers=${brokers}`, 'acks=all', 'linger.ms=5', 'batch.size=262144'],
+    ]);
+    if (prod.code !== 0) throw new Error(`kafka-producer-perf-test exited ${prod.code}: ${prod.stderr.slice(-1500)}`);
+    const achieved = total / ((Date.now() - started) / 1000);
+    // Wait until every message is acknowledged by the emulator (loads of this sink only).
+    const prefix = `${name}:${topic}:`;
+    const deadline = Date.now() + 60_000;
+    let txns = (await emu.txns()).filter((t) => t.label.startsWith(prefix));
+    for (;;) {
+      const c = await sinker.metrics();
+      if (metricSum(c, 'doris_rows_loaded_total') >= total || Date.now() > deadline) break;
+      await sleep(500);
+    }
+    txns = (await emu.txns()).filter(
+      (t) => t.label.startsWith(prefix) && (t.state === 'VISIBLE' || t.state === 'COMMITTED'),
+    );
+    // Load ranges per partition: a load covers [its first offset, the next load's first offset).
+    const loads = new Map<number, Array<{ first: number; finish: number }>>();
+    for (const t of txns) {
+      const [p, off] = t.label.slice(prefix.length).split(':').map(Number) as [number, number];
+      const list = loads.get(p) ?? [];
+      list.push({ first: off, finish: t.finishTime });
+      loads.set(p, list);
+    }
+    for (const l of loads.values()) l.sort((x, y) => x.first - y.first);
+    // Produce times: the CreateTime of each record, read back with Kafka's console consumer.
+    const cc = await runTool(bin, 'kafka-console-consumer', [
+      ...['--bootstrap-server', brokers, '--topic', topic, '--from-beginning', '--max-messages', String(total)],
+      ...[
+        '--timeout-ms',
+        '20000',
+        '--formatter-property',
+        'print.timestamp=true',
+        '--formatter-property',
+        'print.partition=true',
+      ],
+      ...['--formatter-property', 'print.offset=true', '--formatter-property', 'print.value=false'],
+    ]);
+    const lat: number[] = [];
+    let firstTs = Number.POSITIVE_INFINITY;
+    const rowsTs: Array<[number, number, number]> = [];
+    for (const line of cc.stdout.split('\n')) {
+      const m = /CreateTime:(\d+)\s+Partition:(\d+)\s+Offset:(\d+)/.exec(line);
+      if (!m) continue;
+      const ts = Number(m[1]);
+      firstTs = Math.min(firstTs, ts);
+      rowsTs.push([ts, Number(m[2]), Number(m[3])]);
+    }
+    const warmup = Math.min(10, seconds / 4);
+    let unacked = 0;
+    for (const [ts, p, off] of rowsTs) {
+      if (ts < firstTs + warmup * 1000) continue;
+      const l = loads.get(p);
+      let lo = 0;
+      let hi = (l?.length ?? 0) - 1;
+      let found = -1;
+      while (l && lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (l[mid]!.first <= off) {
+          found = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      if (found < 0) {
+        unacked++;
+        continue;
+      }
+      lat.push(l![found]!.finish - ts);
+    }
+    if (unacked > 0) console.log(`  note: ${unacked} messages without an acknowledged load`);
+    // For checking the method by hand: each load with the CreateTime of its first record.
+    const firstTsOf = new Map(rowsTs.map(([ts, p, off]) => [`${p}:${off}`, ts]));
+    writeFileSync(
+      join(work, `latency-loads-${runId}.json`),
+      JSON.stringify(
+        [...loads].flatMap(([p, l]) =>
+          l.map((x) => ({ p, first: x.first, finish: x.finish, firstCreate: firstTsOf.get(`${p}:${x.first}`) })),
+        ),
+      ),
+    );
+    lat.sort((x, y) => x - y);
+    const hist = new Map<number, number>();
+    for (const v of lat) {
+      const bucket = Math.floor(v / 50) * 50;
+      hist.set(bucket, (hist.get(bucket) ?? 0) + 1);
+    }
+    return {
+      offered_msgs_per_sec: rate,
+      achieved_produce_msgs_per_sec: Math.round(achieved),
+      seconds,
+      warmup_seconds: warmup,
+      messages_measured: lat.length,
+      p50_latency_ms: percentile(lat, 50),
+      p90_latency_ms: percentile(lat, 90),
+      p99_latency_ms: percentile(lat, 99),
+      max_latency_ms: lat.at(-1)!,
+      batch_interval_s: 1,
+      method:
+        'produce time = the record CreateTime kafka-producer-perf-test sets at send(); acknowledged = finishTime of the ' +
+        'emulator transaction whose label (sink:topic:partition:firstOffset) starts the load holding the offset; ' +
+        `messages produced in the first ${warmup} s are left out; same machine clock`,
+      histogram: [...hist].sort((x, y) => x[0] - y[0]),
+    };
+  } finally {
+    await sinker.stop();
+    await deleteTopic(brokers, topic);
+  }
+}
+
+function gitCommit(): { commit: string; dirty: boolean } {
+  const commit = execFileSync('git', ['rev-parse', '--short=10', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
+  const dirty =
+    execFileSync('git', ['status', '--porcelain', '--', 'sinker', 'test/bench'], {
+      cwd: REPO,
+      encoding: 'utf8',
+    }).trim() !== '';
+  return { commit, dirty };
+}
+
+async function main(): Promise<void> {
+  const brokers = testbed('KAFKA_BOOTSTRAP');
+  const redisUrl = testbed('REDIS_URL');
+  const bin = testbed('KAFKA_BIN');
+  const runId = Date.now().toString(36);
+  const work = mkdtempSync(join(tmpdir(), 'sinker-bench-'));
+  const { commit, dirty } = gitCommit();
+  console.log(
+    `bench run ${runId}: commit ${commit}${dirty ? ' (uncommitted changes)' : ''}, node ${process.version}, work dir ${work}`,
+  );
+  console.log(`load average at start: ${loadAverage().join(' ')} (2 shared cores)`);
+
+  await ensurePrefilled(brokers, TOPIC, PARTITIONS, MESSAGES);
+
+  let ceiling: ConsumerPerf | undefined;
+  if (!flag('skip-ceiling')) {
+    console.log('ceiling: kafka-consumer-perf-test ...');
+    ceiling = await consumerPerfTest(bin, brokers, TOPIC, MESSAGES);
+    console.log(
+      `  ${Math.round(ceiling.fetchMsgsPerSec).toLocaleString('en')} msg/s (fetch), ${Math.round(ceiling.msgsPerSec).toLocaleString('en')} msg/s (with group join)`,
+    );
+  }
+
+  const emu = await startBenchEmulator('count');
+  let tp: Throughput;
+  let latency: Latency | undefined;
+  try {
+    console.log(`throughput: emulator (count mode) fe=${emu.fe} be=${emu.be}`);
+    tp = flag('skip-throughput') ? emptyThroughput() : await measureThroughput(brokers, redisUrl, emu, work, runId);
+    if (!flag('skip-latency')) {
+      const rate = num('latency-rate', Math.round(tp.msgs_per_sec / 2));
+      latency = await measureLatency(bin, brokers, redisUrl, emu, work, runId, rate, num('latency-seconds', 40));
+    }
+  } finally {
+    await emu.stop();
+  }
+  const peer = flag('skip-peer') ? undefined : probePeer();
+
+  const ceilingRate = ceiling?.fetchMsgsPerSec;
+  const ratio = ceilingRate ? round(tp.msgs_per_sec / ceilingRate, 3) : undefined;
+  const targets = {
+    msgs_per_sec_ge_150000: tp.msgs_per_sec >= 150_000,
+    ratio_ge_0_5: ratio === undefined ? null : ratio >= 0.5,
+    p99_latency_lt_2000_ms: latency ? latency.p99_latency_ms < 2000 : null,
+    peak_rss_lt_300_mb: tp.peak_rss_mb < 300,
+  };
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  const { samples, profile, ...tpFigures } = tp;
+  const result = {
+    date: new Date().toISOString(),
+    commit,
+    commit_dirty: dirty,
+    command,
+    node: process.version,
+    profiled: PROFILE_S > 0,
+    topic: { name: TOPIC, partitions: PARTITIONS, messages: MESSAGES, mix: 'clean' },
+    format: 'json',
+    load_route: 'backend',
+    batch: BATCH,
+    dedupe: { redis: true, content_key_fields: KEY_FIELDS },
+    emulator: 'private instance, counting mode (frames rows, stores nothing)',
+    ...tpFigures,
+    ceiling_msgs_per_sec: ceilingRate === undefined ? null : Math.round(ceilingRate),
+    ratio,
+    ceiling,
+    p50_latency_ms: latency?.p50_latency_ms ?? null,
+    p99_latency_ms: latency?.p99_latency_ms ?? null,
+    latency: latency ? { ...latency, histogram: undefined } : null,
+    targets,
+    peer: peer ?? null,
+    noise: {
+      cores: 2,
+      load_average_at_end: loadAverage(),
+      machine_busy_pct_in_window: tp.machine_busy_pct_in_window,
+      other_processes_cpu_cores_in_window: tp.other_processes_cpu_cores_in_window,
+    },
+    profile: profile ?? null,
+    series: samples.map((s) => [round(s.t, 1), s.rows, round(s.rssMb, 1)]),
+  };
+
+  // Chart: acknowledged msgs/s over time against the ceiling, RSS, and the latency histogram.
+  const rateSeries: Array<[number, number]> = [];
+  for (let i = 5; i < samples.length; i += 5) {
+    const a = samples[i - 5]!;
+    const b = samples[i]!;
+    rateSeries.push([round(b.t, 1), (b.rows - a.rows) / (b.t - a.t)]);
+  }
+  const panels = [
+    {
+      title: `Throughput: one sinker, ${MESSAGES.toLocaleString('en')} canonical messages, 8 partitions`,
+      yLabel: 'msgs/s acknowledged',
+      xLabel: 'seconds since sinker start',
+      series: [
+        { name: `sinker (steady ${tp.msgs_per_sec.toLocaleString('en')}/s)`, points: rateSeries },
+        ...(ceilingRate
+          ? [
+              {
+                name: `Kafka consumer perf test ${Math.round(ceilingRate).toLocaleString('en')}/s`,
+                points: [[0, ceilingRate]] as Array<[number, number]>,
+                level: true,
+              },
+            ]
+          : []),
+        { name: 'target 150k/s', points: [[0, 150_000]] as Array<[number, number]>, level: true },
+      ],
+    },
+    {
+      title: `Sinker RSS (peak ${tp.peak_rss_mb} MiB)`,
+      yLabel: 'MiB',
+      xLabel: 'seconds since sinker start',
+      series: [
+        { name: 'RSS', points: samples.map((s) => [round(s.t, 1), s.rssMb] as [number, number]) },
+        { name: 'target 300 MiB', points: [[0, 300]] as Array<[number, number]>, level: true },
+      ],
+    },
+    ...(latency
+      ? [
+          {
+            title: `Latency produce → acknowledged at ${latency.offered_msgs_per_sec.toLocaleString('en')} msg/s (p50 ${latency.p50_latency_ms} ms, p99 ${latency.p99_latency_ms} ms)`,
+            yLabel: 'messages per 50 ms bucket',
+            xLabel: 'latency ms',
+            series: [{ name: 'messages', points: latency.histogram }],
+          },
+        ]
+      : []),
+  ];
+  const svg = chartSvg(
+    `doris-sinker bench ${result.date.slice(0, 16)} commit ${commit}`,
+    panels,
+    `node ${process.version}; ${command}`,
+  );
+
+  const stamp = `${result.date.slice(0, 10)}-${commit}${TAG ? `-${TAG}` : ''}`;
+  if (!flag('no-write')) {
+    const dir = join(REPO, 'test/bench/results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(dir, `${stamp}.svg`), svg);
+    console.log(`wrote test/bench/results/${stamp}.json and .svg`);
+  }
+
+  const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'met' : 'NOT met');
+  const rows: Array<[string, string, string]> = [
+    ['msgs_per_sec (steady)', tp.msgs_per_sec.toLocaleString('en'), `≥150,000: ${yes(targets.msgs_per_sec_ge_150000)}`],
+    ['mb_per_sec (MiB/s of values)', String(tp.mb_per_sec), ''],
+    ['ceiling_msgs_per_sec', ceilingRate ? Math.round(ceilingRate).toLocaleString('en') : '-', ''],
+    ['ratio', ratio === undefined ? '-' : String(ratio), `≥0.5: ${yes(targets.ratio_ge_0_5)}`],
+    ['p50_latency_ms', latency ? String(latency.p50_latency_ms) : '-', ''],
+    ['p99_latency_ms', latency ? String(latency.p99_latency_ms) : '-', `<2000: ${yes(targets.p99_latency_lt_2000_ms)}`],
+    ['peak_rss_mb', String(tp.peak_rss_mb), `<300: ${yes(targets.peak_rss_lt_300_mb)}`],
+    [
+      'cpu_seconds_per_million_msgs',
+      String(tp.cpu_seconds_per_million_msgs),
+      `emulator: ${tp.emulator_cpu_seconds_per_million_msgs}`,
+    ],
+    [
+      'machine busy in window',
+      `${tp.machine_busy_pct_in_window}%`,
+      `other processes: ${tp.other_processes_cpu_cores_in_window} cores`,
+    ],
+    ['peer', peer ? (peer.available ? 'available' : 'unavailable (see peer.evidence)') : 'skipped', ''],
+  ];
+  console.log('');
+  for (const [k, v, t] of rows) console.log(`${k.padEnd(32)} ${v.padStart(14)}  ${t}`);
+  if (profile) {
+    console.log(`\nCPU profile (${profile.seconds}s, ${profile.file}): self time by area`);
+    for (const a of profile.areas.slice(0, 12)) console.log(`  ${a.fn.padEnd(28)} ${String(a.pct).padStart(5)}%`);
+    console.log('top functions by self time');
+    for (const f of profile.top.slice(0, 20)) console.log(`  ${String(f.pct).padStart(5)}%  ${f.fn}  ${f.where}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

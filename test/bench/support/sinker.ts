@@ -1,0 +1,139 @@
+// Runs one sinker process (sinker/main.ts) as a child for a benchmark: writes its config, finds its
+// status port from the log, scrapes its /metrics, and stops it with SIGTERM.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { BenchEmulator } from './emulator.ts';
+import { freePort, NODE, REPO } from './emulator.ts';
+
+export interface BatchSettings {
+  max_batch_rows: number;
+  max_batch_size: number;
+  max_batch_interval: number;
+  flush_worker_count: number;
+  max_buffer_bytes: number;
+}
+
+/** The config defaults (config.example.yaml): what a user gets without tuning. */
+export const DEFAULT_BATCH: BatchSettings = {
+  max_batch_rows: 10_000,
+  max_batch_size: 10_485_760,
+  max_batch_interval: 30,
+  flush_worker_count: 4,
+  max_buffer_bytes: 134_217_728,
+};
+
+export interface SinkerOptions {
+  name: string;
+  topic: string;
+  group: string;
+  brokers: string;
+  redisUrl: string;
+  emulator: BenchEmulator;
+  batch: BatchSettings;
+  workDir: string;
+  format?: 'json' | 'csv';
+  keyFields?: string[];
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeFlags?: string[];
+  pprof?: boolean;
+  logLevel?: string;
+}
+
+export interface SinkerChild {
+  pid: number;
+  child: ChildProcess;
+  statusPort: number;
+  pprofPort: number;
+  config: Record<string, unknown>;
+  metrics(): Promise<Map<string, number>>;
+  stop(): Promise<number | null>;
+}
+
+/** Prometheus text → series (name plus labels, as written) → value. */
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+/** Sum of every series of a metric name, whatever its labels. */
+export function metricSum(m: Map<string, number>, name: string): number {
+  let s = 0;
+  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) s += v;
+  return s;
+}
+
+export async function startSinker(o: SinkerOptions): Promise<SinkerChild> {
+  const pprofPort = await freePort();
+  const statusPort = await freePort();
+  const config = {
+    name: o.name,
+    shutdown_timeout: 30,
+    kafka: { brokers: o.brokers.split(','), topic: o.topic, group_id: o.group, from_earliest: true },
+    doris: {
+      fe_hosts: [o.emulator.fe],
+      query_port: o.emulator.queryPort,
+      database: 'test_db',
+      table: 'tb_event',
+      user: 'root',
+      password: o.emulator.password,
+      load_route: 'backend',
+      format: o.format ?? 'json',
+    },
+    batch: o.batch,
+    schema: { mode: 'auto' },
+    dedupe: { redis_url: o.redisUrl, required: true, key_prefix: o.name, key_fields: o.keyFields ?? [] },
+    dlq: { file_path: join(o.workDir, `${o.name}-dlq.jsonl`) },
+    log: { level: o.logLevel ?? 'info', output: 'stdout' },
+    metrics: { enabled: true, port: statusPort },
+    pprof: { enabled: o.pprof ?? false, port: pprofPort, host: '127.0.0.1' },
+  };
+  const configPath = join(o.workDir, `${o.name}.yaml`);
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  // No env overrides leak in from the caller's shell: the config file is the whole truth.
+  const env = { ...process.env };
+  for (const k of ['DORIS_PASSWORD', 'DORIS_FE_HOSTS', 'KAFKA_BROKERS', 'REDIS_URL', 'KAFKA_SASL_PASSWORD'])
+    delete env[k];
+  const child = spawn(NODE, [...(o.nodeFlags ?? []), resolve(REPO, 'sinker/main.ts'), '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    cwd: o.workDir,
+  });
+  const log = createWriteStream(join(o.workDir, `${o.name}.log`));
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const base = `http://127.0.0.1:${statusPort}`;
+  // Ready = the status server answers /readyz 200 (schema loaded, consumer joined).
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`sinker exited with ${child.exitCode}; see ${join(o.workDir, `${o.name}.log`)}`);
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`sinker not ready in 60 s; see ${join(o.workDir, `${o.name}.log`)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    pid: child.pid!,
+    child,
+    statusPort,
+    pprofPort,
+    config,
+    metrics: async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()),
+    stop: () =>
+      new Promise((ok) => {
+        if (child.exitCode !== null) return ok(child.exitCode);
+        child.once('exit', (code) => ok(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
