@@ -260,3 +260,26 @@ test('status is written through the status subresource only', async () => {
   assert.equal(s2.metadata.generation, s1.metadata.generation, 'status polls do not change generation');
   assert.ok(s2.status?.conditions?.length === 4);
 });
+
+test("schema tracking through the Doris emulator's query port (Doris DESCRIBE of tb_event)", async () => {
+  const [host, port] = testbed('DORIS_QUERY').split(':');
+  await createSecret(kc, ns, 'doris-root', { password: testbed('DORIS_PASSWORD') });
+  await create(
+    'emulated',
+    spec({
+      doris: {
+        feHosts: [testbed('DORIS_FE_HTTP')],
+        queryPort: Number(port),
+        database: 'test_db',
+        table: 'tb_event',
+        user: testbed('DORIS_USER'),
+        passwordSecretRef: { name: 'doris-root', key: 'password' },
+      },
+    }),
+  );
+  assert.equal(host, '127.0.0.1');
+  const s = await reconciled('emulated', (x) => x.status?.schema?.hash !== undefined);
+  assert.equal(getCondition(s.status?.conditions, 'SchemaSynced')?.reason, 'Described');
+  assert.ok((s.status?.schema?.columns ?? 0) > 10, `tb_event has many columns, got ${s.status?.schema?.columns}`);
+  assert.equal(annotations(await deployment('emulated'))[ANNOTATION_SCHEMA_HASH], s.status?.schema?.hash);
+});
