@@ -120,6 +120,15 @@ test('given values win over defaults; nested defaults fill in around them', () =
   assert.deepEqual(c.doris.stream_load_properties, { strict_mode: 'true', max_filter_ratio: '0.1' });
 });
 
+test('an empty section (every key commented out) means its defaults', () => {
+  const c = parseConfig('kafka:\n  # topic: x\ndlq:\nschema:\n  auto:\n', { env: NO_ENV });
+  assert.equal(c.kafka.topic, 'event_topic');
+  assert.equal(c.dlq.file_path, 'doris-sinker-dlq.jsonl');
+  assert.equal(c.schema.auto.refresh_interval, 0);
+  // a scalar where a section belongs is still an error
+  assert.equal(one('kafka: 5'), 'kafka: expected a mapping of keys to values, found 5');
+});
+
 test('environment overrides for secrets and address lists', () => {
   const c = parseConfig('kafka:\n  sasl: {mechanism: plain, username: u}\ndoris: {password: fromfile}\n', {
     env: {

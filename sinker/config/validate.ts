@@ -258,6 +258,16 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
   return out;
 }
 
+/** A section left empty in YAML (`dlq:` with every key commented out) is null: treat it as absent. */
+function dropEmptySections(raw: Record<string, unknown>, node: SchemaNode): void {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    if (child.type !== 'object') continue;
+    const v = raw[key];
+    if (v === null) delete raw[key];
+    else if (v && typeof v === 'object' && !Array.isArray(v)) dropEmptySections(v as Record<string, unknown>, child);
+  }
+}
+
 /**
  * Validates `raw` in place (defaults are filled into it) and returns the problems, empty when valid.
  * Problems are sorted by path; one per path.
@@ -272,6 +282,7 @@ export function configProblems(raw: unknown): Problem[] {
       },
     ];
   }
+  dropEmptySections(raw as Record<string, unknown>, CONFIG_SCHEMA);
   if (!validateSchema(raw)) {
     for (const e of validateSchema.errors ?? []) problems.push(formatAjvError(e));
   }
