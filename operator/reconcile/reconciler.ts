@@ -41,6 +41,8 @@ export interface ReconcilerDeps {
   readOffsets: (c: KafkaConnection, topic: string, group: string) => Promise<PartitionOffsets[]>;
   describe: (r: DescribeRequest) => Promise<TableSchema>;
   defaultImage: string;
+  /** Bound on one offsets read (default 15 s). */
+  lagTimeoutMs?: number;
   now?: () => number;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   /** Called after each reconcile with what the metrics show per sink. */
@@ -58,6 +60,16 @@ interface SinkRuntime {
 }
 
 const MIN_REQUEUE_MS = 1000;
+/** A blackholed broker must not hold a worker for kafkajs's full retry schedule. */
+const LAG_TIMEOUT_MS = 15_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 const SECRET_RETRY_MS = 30_000;
 
 export function classifySchemaError(message: string): string {
@@ -306,7 +318,11 @@ export class Reconciler {
       if (secrets.tlsKey) conn.tls.key = secrets.tlsKey;
     }
     try {
-      const offsets = await this.#d.readOffsets(conn, spec.kafka.topic, groupId(sink));
+      const offsets = await withDeadline(
+        this.#d.readOffsets(conn, spec.kafka.topic, groupId(sink)),
+        this.#d.lagTimeoutMs ?? LAG_TIMEOUT_MS,
+        `reading offsets of topic ${spec.kafka.topic}`,
+      );
       const summary = summarizeLag(offsets, spec.kafka.fromEarliest);
       rt.lagTotal = summary.total;
       rt.lag = {

@@ -1,0 +1,161 @@
+// The reconciler's orchestration with in-memory caches and recorded writes: which objects it applies,
+// which Events it emits (only on change), and how it behaves when Kafka or DESCRIBE fail.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { KubernetesObject, V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { TableSchema } from '../../sinker/schema/types.ts';
+import { minimalSink } from '../api/example.ts';
+import type { DorisSink, DorisSinkStatus } from '../api/types.ts';
+import type { KubeWriter } from '../controller/kube.ts';
+import { ANNOTATION_SCHEMA_HASH } from '../desired/names.ts';
+import type { PartitionOffsets } from '../scaling/lag.ts';
+import { getCondition } from '../status/conditions.ts';
+import { Reconciler, type ReconcilerDeps } from './reconciler.ts';
+
+function map<T>(entries: [string, T][] = []) {
+  const m = new Map(entries);
+  return { m, get: (ns: string, name: string) => m.get(`${ns}/${name}`) };
+}
+
+function harness(sink: DorisSink) {
+  const sinks = map<DorisSink>([['default/events', sink]]);
+  const deployments = map<V1Deployment>();
+  const secrets = map<V1Secret>([
+    [
+      'default/redis',
+      { metadata: { name: 'redis', resourceVersion: '1' }, data: { url: Buffer.from('redis://r').toString('base64') } },
+    ],
+  ]);
+  const applied: KubernetesObject[] = [];
+  const statuses: DorisSinkStatus[] = [];
+  const events: { type: string; reason: string; message: string }[] = [];
+  const kube: KubeWriter = {
+    async apply(o) {
+      applied.push(o);
+      if (o.kind === 'Deployment') deployments.m.set(`default/${o.metadata?.name}`, o as V1Deployment);
+    },
+    async applyStatus(s, status) {
+      statuses.push(status);
+      // what the apiserver would hand the next reconcile
+      sinks.m.set('default/events', { ...s, status });
+    },
+    async event(_s, type, reason, message) {
+      events.push({ type, reason, message });
+    },
+  };
+  let clock = 1_000_000;
+  let offsets: () => Promise<PartitionOffsets[]> = async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 1000n }));
+  let describe: () => Promise<TableSchema> = async () => ({ columns: [], hash: 'h1' });
+  const deps: ReconcilerDeps = {
+    sinks,
+    deployments,
+    secrets,
+    kube,
+    readOffsets: () => offsets(),
+    describe: () => describe(),
+    defaultImage: 'img',
+    lagTimeoutMs: 200,
+    now: () => clock,
+  };
+  return {
+    r: new Reconciler(deps),
+    applied,
+    statuses,
+    events,
+    deployments,
+    advance: (ms: number) => {
+      clock += ms;
+    },
+    setOffsets: (f: typeof offsets) => {
+      offsets = f;
+    },
+    setDescribe: (f: typeof describe) => {
+      describe = f;
+    },
+    last: () => statuses[statuses.length - 1] as DorisSinkStatus,
+  };
+}
+
+function sink(): DorisSink {
+  const s = minimalSink();
+  s.spec.scaling = { pollInterval: '10s', scaleDownStabilization: '1m', lagPerReplica: 100, maxReplicas: 4 };
+  s.spec.schema = { refreshInterval: '1m' };
+  return s;
+}
+
+test('applies ConfigMap, Service, PDB and Deployment; requeues for the next poll', async () => {
+  const h = harness(sink());
+  const after = await h.r.reconcile('default/events');
+  assert.deepEqual(
+    h.applied.map((o) => o.kind),
+    ['ConfigMap', 'Service', 'PodDisruptionBudget', 'Deployment'],
+  );
+  assert.equal(after, 10_000, 'lag poll interval');
+  assert.equal(h.last().lag?.total, 0);
+  assert.equal(h.last().desiredReplicas, 1);
+  assert.equal(h.events.length, 0, 'nothing changed: no Event');
+});
+
+test('a lag rise scales up with a Scaled Event; a second reconcile before the poll changes nothing', async () => {
+  const h = harness(sink());
+  await h.r.reconcile('default/events');
+  h.setOffsets(async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 900n })),
+  );
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().lag?.total, 400);
+  assert.equal(h.last().desiredReplicas, 4);
+  assert.equal(h.events.at(-1)?.reason, 'Scaled');
+  assert.match(h.events.at(-1)?.message ?? '', /replicas 1 → 4/);
+  const n = h.events.length;
+  h.advance(1000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.events.length, n);
+});
+
+test('offsets that hang are unknown lag after the deadline: replicas held, Degraded', async () => {
+  const h = harness(sink());
+  h.setOffsets(() => new Promise(() => {}));
+  const t0 = Date.now();
+  await h.r.reconcile('default/events');
+  assert.ok(Date.now() - t0 < 2000);
+  assert.equal(h.last().lag?.total, undefined);
+  assert.match(h.last().lag?.error ?? '', /no answer within 200 ms/);
+  assert.equal(getCondition(h.last().conditions, 'Degraded')?.reason, 'LagUnknown');
+  assert.equal(h.last().desiredReplicas, 1);
+});
+
+test('schema: a change emits SchemaChanged and rolls; a failed refresh keeps the last hash and degrades', async () => {
+  const h = harness(sink());
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().schema?.hash, 'h1');
+  h.setDescribe(async () => ({ columns: [], hash: 'h2' }));
+  h.advance(60_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().schema?.hash, 'h2');
+  assert.ok(h.events.some((e) => e.reason === 'SchemaChanged' && /h1 → h2/.test(e.message)));
+  const d = h.deployments.get('default', 'events');
+  assert.equal(d?.spec?.template.metadata?.annotations?.[ANNOTATION_SCHEMA_HASH], 'h2');
+  h.setDescribe(async () => {
+    throw new Error('DESCRIBE failed: connect ECONNREFUSED');
+  });
+  h.advance(60_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().schema?.hash, 'h2', 'last good hash kept');
+  assert.equal(getCondition(h.last().conditions, 'SchemaSynced')?.status, 'False');
+  assert.equal(getCondition(h.last().conditions, 'Ready')?.status, 'False', 'no ready pods in this harness');
+  assert.match(getCondition(h.last().conditions, 'Degraded')?.message ?? '', /schema refresh failed/);
+  assert.equal(h.events.filter((e) => e.reason === 'DescribeFailed').length, 1);
+  h.advance(60_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.events.filter((e) => e.reason === 'DescribeFailed').length, 1, 'warned once, not every refresh');
+});
+
+test('a deleted sink is forgotten and nothing is written', async () => {
+  const h = harness(sink());
+  assert.equal(await h.r.reconcile('default/other'), undefined);
+  assert.equal(h.applied.length, 0);
+  assert.equal(h.statuses.length, 0);
+});
