@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { TableSchema } from './ddl.ts';
-import type { Engine } from './engine.ts';
+import { type Engine, snapshot } from './engine.ts';
 import type { Fault } from './faults.ts';
 import { clientIp, readBody, sendBe, sleep } from './http-util.ts';
 import {
@@ -105,7 +105,9 @@ function finish(ctx: LoadCtx, close = false): void {
   c.filteredRows += reply.filteredRows;
   c.unselectedRows += reply.unselectedRows;
   c.bytes += reply.loadBytes;
-  sendBe(ctx.req, ctx.res, loadReplyBody(reply, engine.profile), close);
+  const body = loadReplyBody(reply, engine.profile);
+  // Like the FE's edit log: the txn state is durable before the client hears about it.
+  void engine.persisted().then(() => sendBe(ctx.req, ctx.res, body, close));
 }
 
 function failEarly(ctx: LoadCtx, message: string, status: LoadStatus = 'Fail'): void {
@@ -332,6 +334,11 @@ async function runLoad(
   if (info.twoPhase) {
     txn.pending = r.rows;
     engine.txns.precommit(txn, now());
+    try {
+      await engine.savePending(txn, r.rows);
+    } catch (e) {
+      return rollback(beMessage(p, 'INTERNAL_ERROR', `emulator storage failed: ${(e as Error).message}`));
+    }
     ctx.reply.writeDataTimeMs = now() - tw;
     ctx.reply.status = 'Success';
     ctx.reply.message = 'OK';
@@ -345,6 +352,7 @@ async function runLoad(
     if (fault?.type === 'publish_timeout') {
       txn.pending = r.rows;
       engine.txns.commit(txn, now());
+      await engine.savePending(txn, r.rows).catch(() => {});
       setTimeout(() => {
         engine.publish(txn).catch(() => {});
       }, fault.delayMs ?? 1000);
@@ -356,8 +364,11 @@ async function runLoad(
     }
     try {
       if (engine.storage && engine.config.mode === 'full') {
-        await engine.storage.insert(db, schema, r.rows, () => {
+        const storage = engine.storage;
+        await storage.insert(db, schema, r.rows, async (conn) => {
           if (fault?.type === 'commit_fail') throw new CommitFault();
+          const at = now();
+          await storage.upsertTxn(conn, { ...snapshot(txn), state: 'VISIBLE', commitTime: at, finishTime: at });
         });
       } else if (fault?.type === 'commit_fail') {
         throw new CommitFault();
@@ -540,7 +551,7 @@ async function twoPc(engine: Engine, req: IncomingMessage, res: ServerResponse, 
   const reply = (status: string, msg: string) => {
     if (status === 'Success') engine.counters.twoPc[header(h, 'txn_operation') === 'commit' ? 'commit' : 'abort']++;
     else engine.counters.twoPc.failed++;
-    sendBe(req, res, twoPcBody(status, msg));
+    void engine.persisted().then(() => sendBe(req, res, twoPcBody(status, msg)));
   };
   const fe = (msg: string) =>
     p.codePrefix ? `TStatus: errCode = 2, detailMessage = ${msg}` : `errCode = 2, detailMessage = ${msg}`;

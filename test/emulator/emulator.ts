@@ -57,6 +57,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   try {
     await storage?.ping();
     for (const ddl of opts.ddl ?? []) await engine.addDdl(ddl);
+    await engine.init();
   } catch (e) {
     await storage?.close();
     throw e;

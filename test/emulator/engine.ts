@@ -5,7 +5,7 @@ import { type ColumnDef, parseDdlFile, type TableSchema } from './ddl.ts';
 import { FaultRegistry, newCounters } from './faults.ts';
 import { getProfile, type Profile, type ProfileName } from './profile.ts';
 import type { Mode } from './rows.ts';
-import type { Storage } from './storage.ts';
+import type { Storage, TxnRecord } from './storage.ts';
 import { DEFAULT_TXN_CONFIG, type Txn, TxnRegistry } from './txns.ts';
 
 const MAX_ERROR_LOGS = 2000;
@@ -45,6 +45,12 @@ export interface GroupCommitGroup {
   done: Promise<void>;
 }
 
+/** A txn without its in-memory rows, as persisted. */
+export function snapshot(t: Txn): TxnRecord {
+  const { pending: _p, ...rec } = t;
+  return rec;
+}
+
 export class Engine {
   profile: Profile;
   readonly txns: TxnRegistry;
@@ -73,6 +79,39 @@ export class Engine {
       labelMax: config.labelMax,
       precommitTimeoutMs: config.precommitTimeoutMs,
     });
+    this.txns.listener = (t, event) => {
+      const storage = this.storage;
+      if (!storage || !this.persisting()) return;
+      const rec = snapshot(t);
+      this.persistQueue = this.persistQueue
+        .then(() => (event === 'forget' ? storage.deleteTxn(rec.id) : storage.upsertTxn(storage.pool, rec)))
+        .catch((e: unknown) =>
+          console.error(`doris-emulator: persisting txn ${rec.id} failed: ${(e as Error).message}`),
+        );
+    };
+  }
+
+  private persistQueue: Promise<void> = Promise.resolve();
+
+  /** Transactions are kept in MariaDB in full mode (validate/count keep no data, so no state either). */
+  persisting(): boolean {
+    return this.storage !== undefined && this.config.mode === 'full';
+  }
+
+  /** Resolves when every txn change so far is in MariaDB; replies wait for it. */
+  persisted(): Promise<void> {
+    return this.persistQueue;
+  }
+
+  /** Restores persisted transactions (labels, 2PC txns) after a restart; publishes COMMITTED ones. */
+  async init(): Promise<void> {
+    if (!this.storage) return;
+    await this.storage.ensureMeta();
+    if (!this.persisting()) return;
+    this.txns.restore(await this.storage.readTxns(), Date.now());
+    for (const t of this.txns.all()) {
+      if (t.state === 'COMMITTED') await this.publish(t);
+    }
   }
 
   setProfile(name: ProfileName): void {
@@ -143,14 +182,29 @@ export class Engine {
     return `http://${this.config.host}:${bePort}/api/_load_error_log?file=${encodeURIComponent(file).replace(/%2F/g, '/')}`;
   }
 
-  /** Applies the rows kept by a precommitted or publish-pending txn, then makes it VISIBLE. */
+  /**
+   * Applies the rows kept by a precommitted or publish-pending txn and makes it VISIBLE; rows and the
+   * VISIBLE record are written in one MariaDB transaction.
+   */
   async publish(txn: Txn): Promise<void> {
-    const rows = txn.pending as (string | null)[][] | undefined;
     const s = this.table(txn.db, txn.table);
-    if (rows && rows.length > 0 && s && this.storage && this.config.mode === 'full')
-      await this.storage.insert(txn.db, s, rows);
+    const storage = this.storage;
+    if (s && storage && this.persisting()) {
+      const rows = (txn.pending as (string | null)[][] | undefined) ?? (await storage.loadPending(txn.id));
+      const now = Date.now();
+      await storage.insert(txn.db, s, rows, async (conn) => {
+        const commitTime = txn.commitTime < 0 ? now : txn.commitTime;
+        await storage.upsertTxn(conn, { ...snapshot(txn), state: 'VISIBLE', finishTime: now, commitTime });
+        await storage.deletePending(conn, txn.id);
+      });
+    }
     txn.pending = undefined;
     this.txns.visible(txn, Date.now());
+  }
+
+  /** Keeps a precommitted txn's rows in MariaDB (with its PRECOMMITTED record) before the reply. */
+  async savePending(txn: Txn, rows: (string | null)[][]): Promise<void> {
+    if (this.storage && this.persisting()) await this.storage.savePending(snapshot(txn), rows);
   }
 
   countStatus(status: string): void {

@@ -5,6 +5,10 @@ import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { ColumnDef, TableSchema } from './ddl.ts';
 import { mariadbType } from './doris-types.ts';
+import type { Txn } from './txns.ts';
+
+/** A transaction as persisted (without its in-memory pending rows). */
+export type TxnRecord = Omit<Txn, 'pending'>;
 
 export interface StorageConfig {
   host: string;
@@ -125,7 +129,12 @@ export class Storage {
    * Inserts rows in one transaction. `beforeCommit` may throw to roll the whole load back (the
    * commit-phase failure fault).
    */
-  async insert(db: string, s: TableSchema, rows: (string | null)[][], beforeCommit?: () => void): Promise<void> {
+  async insert(
+    db: string,
+    s: TableSchema,
+    rows: (string | null)[][],
+    beforeCommit?: (conn: mysql.PoolConnection) => void | Promise<void>,
+  ): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
@@ -143,7 +152,7 @@ export class Storage {
           await conn.query(head, [rows.slice(i, i + ROWS_PER_INSERT)]);
         }
       }
-      beforeCommit?.();
+      await beforeCommit?.(conn);
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
@@ -151,6 +160,103 @@ export class Storage {
     } finally {
       conn.release();
     }
+  }
+
+  // --- the FE's transaction state, kept in MariaDB so an emulator restart keeps labels and 2PC data ---
+
+  metaDb(): string {
+    return `${this.config.dbPrefix}__doris_emulator`;
+  }
+
+  async ensureMeta(): Promise<void> {
+    const m = quoteId(this.metaDb());
+    await this.pool.query(`CREATE DATABASE IF NOT EXISTS ${m} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${m}.txns (id BIGINT PRIMARY KEY, db VARCHAR(255) NOT NULL, tbl VARCHAR(255) NOT NULL,
+        label VARCHAR(255) NOT NULL, state VARCHAR(16) NOT NULL, reason TEXT, prepare_time BIGINT, precommit_time BIGINT,
+        commit_time BIGINT, finish_time BIGINT, timeout_ms BIGINT, KEY (db, label)) ENGINE=InnoDB`,
+    );
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${m}.pending (txn_id BIGINT NOT NULL, seq INT NOT NULL, row_json LONGTEXT NOT NULL,
+        PRIMARY KEY (txn_id, seq)) ENGINE=InnoDB`,
+    );
+  }
+
+  async upsertTxn(conn: mysql.Pool | mysql.PoolConnection, t: TxnRecord): Promise<void> {
+    await conn.query(
+      `REPLACE INTO ${quoteId(this.metaDb())}.txns (id, db, tbl, label, state, reason, prepare_time, precommit_time, commit_time, finish_time, timeout_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        t.id,
+        t.db,
+        t.table,
+        t.label,
+        t.state,
+        t.reason,
+        t.prepareTime,
+        t.precommitTime,
+        t.commitTime,
+        t.finishTime,
+        t.timeoutMs,
+      ],
+    );
+  }
+
+  async deleteTxn(id: number): Promise<void> {
+    await this.pool.query(`DELETE FROM ${quoteId(this.metaDb())}.txns WHERE id = ?`, [id]);
+    await this.pool.query(`DELETE FROM ${quoteId(this.metaDb())}.pending WHERE txn_id = ?`, [id]);
+  }
+
+  /** Stores a precommitted txn's rows and its PRECOMMITTED record in one transaction. */
+  async savePending(t: TxnRecord, rows: (string | null)[][]): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const m = quoteId(this.metaDb());
+      await conn.query(`DELETE FROM ${m}.pending WHERE txn_id = ?`, [t.id]);
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const chunk = rows.slice(i, i + ROWS_PER_INSERT).map((r, k) => [t.id, i + k, JSON.stringify(r)]);
+        await conn.query(`INSERT INTO ${m}.pending (txn_id, seq, row_json) VALUES ?`, [chunk]);
+      }
+      await this.upsertTxn(conn, t);
+      await conn.commit();
+    } catch (e) {
+      await conn.rollback().catch(() => {});
+      throw e;
+    } finally {
+      conn.release();
+    }
+  }
+
+  async loadPending(id: number): Promise<(string | null)[][]> {
+    const [rows] = await this.pool.query<mysql.RowDataPacket[]>(
+      `SELECT row_json FROM ${quoteId(this.metaDb())}.pending WHERE txn_id = ? ORDER BY seq`,
+      [id],
+    );
+    return rows.map((r) => JSON.parse(String(r.row_json)) as (string | null)[]);
+  }
+
+  async deletePending(conn: mysql.Pool | mysql.PoolConnection, id: number): Promise<void> {
+    await conn.query(`DELETE FROM ${quoteId(this.metaDb())}.pending WHERE txn_id = ?`, [id]);
+  }
+
+  async readTxns(): Promise<TxnRecord[]> {
+    const [rows] = await this.pool.query<mysql.RowDataPacket[]>(
+      `SELECT * FROM ${quoteId(this.metaDb())}.txns ORDER BY id`,
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      db: String(r.db),
+      table: String(r.tbl),
+      label: String(r.label),
+      state: String(r.state) as TxnRecord['state'],
+      reason: String(r.reason ?? ''),
+      prepareTime: Number(r.prepare_time),
+      precommitTime: Number(r.precommit_time),
+      commitTime: Number(r.commit_time),
+      finishTime: Number(r.finish_time),
+      timeoutMs: Number(r.timeout_ms),
+    }));
   }
 
   async addColumn(db: string, table: string, c: ColumnDef, after: string | undefined): Promise<void> {

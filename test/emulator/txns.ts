@@ -49,6 +49,8 @@ export function existingJobStatus(s: TxnState): 'RUNNING' | 'PRECOMMITTED' | 'FI
   return 'RUNNING';
 }
 
+const FINAL_STATES: ReadonlySet<TxnState> = new Set(['VISIBLE', 'ABORTED']);
+
 export class TxnRegistry {
   private nextId: number;
   private readonly byId = new Map<number, Txn>();
@@ -59,6 +61,8 @@ export class TxnRegistry {
   private readonly dbIds = new Map<string, number>();
 
   config: TxnConfig;
+  /** Told about every state change ('change') and every forgotten txn ('forget'), for persistence. */
+  listener: ((t: Txn, event: 'change' | 'forget') => void) | undefined;
 
   constructor(config: TxnConfig = DEFAULT_TXN_CONFIG) {
     this.config = config;
@@ -125,7 +129,31 @@ export class TxnRegistry {
     const list = m.get(label);
     if (list) list.push(txn);
     else m.set(label, [txn]);
+    this.listener?.(txn, 'change');
     return { kind: 'ok', txn };
+  }
+
+  /** Puts back persisted txns (after a restart); PREPARE ones are aborted, as their loads are gone. */
+  restore(records: Omit<Txn, 'pending'>[], now: number): void {
+    const sorted = [...records].sort((a, b) => a.finishTime - b.finishTime);
+    for (const r of sorted) {
+      const t: Txn = { ...r, pending: undefined };
+      this.byId.set(t.id, t);
+      let m = this.labels.get(t.db);
+      if (!m) {
+        m = new Map();
+        this.labels.set(t.db, m);
+      }
+      m.set(t.label, [...(m.get(t.label) ?? []), t]);
+      if (t.id >= this.nextId) this.nextId = t.id + 1;
+      if (t.state === 'PREPARE') this.abort(t, now, 'load lost: the emulator restarted');
+      else if (FINAL_STATES.has(t.state)) {
+        const list = this.finished.get(t.db);
+        if (list) list.push(t);
+        else this.finished.set(t.db, [t]);
+      }
+    }
+    for (const db of this.finished.keys()) this.trim(db, now);
   }
 
   /** The non-aborted txn holding the label, if any. */
@@ -154,11 +182,13 @@ export class TxnRegistry {
   precommit(t: Txn, now: number): void {
     t.state = 'PRECOMMITTED';
     t.precommitTime = now;
+    this.listener?.(t, 'change');
   }
 
   commit(t: Txn, now: number): void {
     t.state = 'COMMITTED';
     t.commitTime = now;
+    this.listener?.(t, 'change');
   }
 
   visible(t: Txn, now: number): void {
@@ -176,6 +206,7 @@ export class TxnRegistry {
 
   private finish(t: Txn, now: number): void {
     t.finishTime = now;
+    this.listener?.(t, 'change');
     const list = this.finished.get(t.db);
     if (list) list.push(t);
     else this.finished.set(t.db, [t]);
@@ -184,6 +215,7 @@ export class TxnRegistry {
 
   private forget(t: Txn): void {
     this.byId.delete(t.id);
+    this.listener?.(t, 'forget');
     const m = this.labels.get(t.db);
     const list = m?.get(t.label);
     if (m && list) {
