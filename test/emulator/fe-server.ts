@@ -4,7 +4,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Engine } from './engine.ts';
-import { clientIp, sendFe } from './http-util.ts';
+import { clientIp, sendFe, waitingForContinue } from './http-util.ts';
 import { basicAuth, header, parseGroupCommit } from './load-options.ts';
 import { responseBody, restBaseResult } from './reply.ts';
 
@@ -23,7 +23,7 @@ export function createFeServer(engine: Engine): FeServer {
   const server = http.createServer({ insecureHTTPParser: true, requestTimeout: 0 });
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     route(engine, extras, req, res).catch((e: unknown) => {
-      sendFe(res, responseBody('Internal Error', 500, (e as Error).message));
+      sendFe(req, res, responseBody('Internal Error', 500, (e as Error).message));
     });
   };
   // Handle `Expect: 100-continue` requests without sending 100: the FE answers (307 or error) first.
@@ -77,11 +77,11 @@ function authenticate(
 ): { user: string; password: string } | undefined {
   const auth = basicAuth(header(req.headers, 'authorization'));
   if (!auth) {
-    sendFe(res, responseBody('Unauthorized', 401, 'Need auth information.'));
+    sendFe(req, res, responseBody('Unauthorized', 401, 'Need auth information.'));
     return undefined;
   }
   if (!engine.checkPassword(auth.user, auth.password)) {
-    sendFe(res, responseBody('Unauthorized', 401, engine.accessDenied(auth.user, clientIp(req), auth.password)));
+    sendFe(req, res, responseBody('Unauthorized', 401, engine.accessDenied(auth.user, clientIp(req), auth.password)));
     return undefined;
   }
   return auth;
@@ -98,6 +98,7 @@ async function redirect(
   const f = engine.faults.take(['dead_be', 'no_backend', 'fe_error'], label);
   if (f?.type === 'no_backend' || engine.bePorts.length === 0) {
     return sendFe(
+      req,
       res,
       restBaseResult(
         'No backend available for load, please check the status of your backends. policy: needScheduleAvailable=false, needQueryAvailable=false, needLoadAvailable=true, resourceTags=[{"location" : "default"}], preferComputeNode=false, preferLocalBackend=false, allowOnSameHost=false',
@@ -106,7 +107,7 @@ async function redirect(
   }
   if (f?.type === 'fe_error') {
     const msg = f.msg ?? 'injected FE error';
-    return sendFe(res, f.shape === 'response' ? responseBody(msg, 1, msg) : restBaseResult(msg));
+    return sendFe(req, res, f.shape === 'response' ? responseBody(msg, 1, msg) : restBaseResult(msg));
   }
   let port: number;
   if (f?.type === 'dead_be') port = f.mode === 'hang' ? await extras.hang() : await extras.refused();
@@ -136,19 +137,23 @@ async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res:
     const table = decodeURIComponent(m[2]!);
     const gc = parseGroupCommit(header(h, 'group_commit'));
     if (gc === 'invalid') {
-      return sendFe(res, restBaseResult('Header `group_commit` can only be `sync_mode`, `async_mode` or `off_mode`.'));
+      return sendFe(
+        req,
+        res,
+        restBaseResult('Header `group_commit` can only be `sync_mode`, `async_mode` or `off_mode`.'),
+      );
     }
     if (gc === 'async_mode' && engine.faults.take(['schema_change_block'], '', table)) {
-      return sendFe(res, restBaseResult(`insert table ${table} is blocked on schema change`));
+      return sendFe(req, res, restBaseResult(`insert table ${table} is blocked on schema change`));
     }
     const auth = authenticate(engine, req, res);
     if (!auth) return;
-    if (header(h, 'expect') === undefined) return sendFe(res, restBaseResult('There is no 100-continue header'));
-    if (db === '') return sendFe(res, restBaseResult('No database selected.'));
-    if (table === '') return sendFe(res, restBaseResult('No table selected.'));
+    if (header(h, 'expect') === undefined) return sendFe(req, res, restBaseResult('There is no 100-continue header'));
+    if (db === '') return sendFe(req, res, restBaseResult('No database selected.'));
+    if (table === '') return sendFe(req, res, restBaseResult('No table selected.'));
     if (gc !== undefined && gc !== 'off_mode') {
-      if (!engine.hasDb(db)) return sendFe(res, restBaseResult('Database not found.'));
-      if (!engine.table(db, table)) return sendFe(res, restBaseResult('OlapTable not found.'));
+      if (!engine.hasDb(db)) return sendFe(req, res, restBaseResult('Database not found.'));
+      if (!engine.table(db, table)) return sendFe(req, res, restBaseResult('OlapTable not found.'));
     }
     return redirect(engine, extras, req, res, auth, header(h, 'label') ?? '');
   }
@@ -157,11 +162,11 @@ async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res:
   if (m && req.method === 'PUT') {
     const auth = authenticate(engine, req, res);
     if (!auth) return;
-    if (decodeURIComponent(m[1]!) === '') return sendFe(res, restBaseResult('No database selected.'));
+    if (decodeURIComponent(m[1]!) === '') return sendFe(req, res, restBaseResult('No database selected.'));
     if (!header(h, 'txn_id') && !header(h, 'label'))
-      return sendFe(res, restBaseResult('No transaction id or label selected.'));
+      return sendFe(req, res, restBaseResult('No transaction id or label selected.'));
     if (!header(h, 'txn_operation')) {
-      return sendFe(res, restBaseResult("No transaction operation('commit' or 'abort') selected."));
+      return sendFe(req, res, restBaseResult("No transaction operation('commit' or 'abort') selected."));
     }
     return redirect(engine, extras, req, res, auth, header(h, 'label') ?? '');
   }
@@ -170,40 +175,35 @@ async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res:
   if (m && req.method === 'GET') {
     if (!authenticate(engine, req, res)) return;
     const label = url.searchParams.get('label');
-    if (!label) return sendFe(res, responseBody('No label selected', 403, 'No label selected'), false);
+    if (!label) return sendFe(req, res, responseBody('No label selected', 403, 'No label selected'));
     const db = decodeURIComponent(m[1]!);
-    if (!engine.hasDb(db)) return sendFe(res, responseBody(`unknown database, database=${db}`, 1, null), false);
+    if (!engine.hasDb(db)) return sendFe(req, res, responseBody(`unknown database, database=${db}`, 1, null));
     const t = engine.txns.latest(db, label);
-    return sendFe(res, responseBody('success', 0, t ? t.state : 'UNKNOWN'), false);
+    return sendFe(req, res, responseBody('success', 0, t ? t.state : 'UNKNOWN'));
   }
 
   if (path === '/api/backends' && req.method === 'GET') {
     if (!authenticate(engine, req, res)) return;
     const backends = engine.bePorts.map((port) => ({ ip: engine.config.host, http_port: port, is_alive: true }));
-    return sendFe(res, responseBody('success', 0, { backends }), false);
+    return sendFe(req, res, responseBody('success', 0, { backends }));
   }
   if (path === '/api/health' && req.method === 'GET') {
     return sendFe(
+      req,
       res,
       responseBody('success', 0, {
         online_backend_num: engine.bePorts.length,
         total_backend_num: engine.bePorts.length,
       }),
-      false,
     );
   }
   if (path === '/api/bootstrap' && req.method === 'GET') {
     return sendFe(
+      req,
       res,
       responseBody('success', 0, { replayedJournalId: 0, queryPort: 0, rpcPort: 0, version: engine.profile.name }),
-      false,
     );
   }
   // Spring's answer to an unmapped path or method (UNVERIFIED exact body).
-  sendFe(
-    res,
-    JSON.stringify({ timestamp: new Date().toISOString(), status: 404, error: 'Not Found', path }),
-    true,
-    404,
-  );
+  sendFe(req, res, JSON.stringify({ timestamp: new Date().toISOString(), status: 404, error: 'Not Found', path }), 404);
 }

@@ -46,17 +46,25 @@ export function sendBe(req: IncomingMessage, res: ServerResponse, body: string, 
   res.end(data);
 }
 
-/** FE replies: Spring's JSON with an explicit content type, HTTP 200. */
-export function sendFe(res: ServerResponse, body: string, close = true, status = 200): void {
+/**
+ * FE replies: Spring's JSON with an explicit content type. The connection is closed only when the
+ * client still holds its body back waiting for 100 Continue; a body sent anyway is drained by Node.
+ */
+export function sendFe(req: IncomingMessage, res: ServerResponse, body: string, status = 200): void {
   if (res.writableEnded || res.destroyed) return;
   const data = Buffer.from(body, 'utf8');
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/json',
     'Content-Length': data.length,
   };
-  if (close) headers.Connection = 'close';
+  if (waitingForContinue(req)) headers.Connection = 'close';
   res.writeHead(status, headers);
   res.end(data);
+}
+
+/** The client sent `Expect: 100-continue` and has not sent (all of) its body. */
+export function waitingForContinue(req: IncomingMessage): boolean {
+  return req.headers.expect !== undefined && !req.complete;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,6 +1,7 @@
 // FE and BE on the wire (doris-stream-load.md §1, §3, §11 behaviours 1-6, 17): check order and error
 // shapes, the 307, header validation before the body, Content-Length xor chunked, reply bytes, gzip.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { request as undiciRequest } from 'undici';
@@ -280,4 +281,35 @@ test('BE without Expect (undici): a header error is readable and the connection 
     headers: { authorization: basic(), format: 'json' },
   });
   assert.equal(((await ok.body.json()) as { Status: string }).Status, 'Success');
+});
+
+test('FE without Expect (client sent the body anyway): the error is readable, the connection reusable', async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const body = Buffer.alloc(4 * 1024 * 1024, 'x');
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: t.emu.fePort,
+            path,
+            method: 'PUT',
+            agent,
+            headers: { Authorization: basic(), 'Content-Length': body.length },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.deepEqual(JSON.parse(r.body), { status: 'FAILED', msg: 'There is no 100-continue header' });
+    }
+  } finally {
+    agent.destroy();
+  }
 });
