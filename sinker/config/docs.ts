@@ -6,11 +6,19 @@ function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 }
 
+/** A Markdown table padded the way Biome formats one (cells to the column's width), so lint stays clean. */
+function table(header: string[], body: string[][]): string[] {
+  const width = (t: string) => [...t].length;
+  const widths = header.map((h, i) => Math.max(width(h), 3, ...body.map((r) => width(r[i] ?? ''))));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i]! - width(c))).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+}
+
 function inline(v: unknown): string {
   return `\`${JSON.stringify(v)}\``;
 }
 
-function rows(prefix: string, node: SchemaNode, out: string[]): void {
+function rows(prefix: string, node: SchemaNode, out: string[][]): void {
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     const path = prefix === '' ? key : `${prefix}.${key}`;
     const isSection = child.type === 'object' && child.properties;
@@ -26,7 +34,7 @@ function rows(prefix: string, node: SchemaNode, out: string[]): void {
     if (child.required?.length) notes.push(`Required inside it: ${child.required.map((r) => `\`${r}\``).join(', ')}.`);
     for (const ex of child.examples ?? []) notes.push(`Example: ${inline(ex)}.`);
     const type = isSection ? 'mapping' : describeExpected(child);
-    out.push(`| \`${path}\` | ${cell(type)} | ${cell(dflt)} | ${cell(notes.filter((n) => n !== '').join(' '))} |`);
+    out.push([`\`${path}\``, cell(type), cell(dflt), cell(notes.filter((n) => n !== '').join(' '))]);
     if (isSection) rows(path, child, out);
     else if (child.type === 'array' && child.items?.properties) {
       rows(`${path}[]`, child.items, out);
@@ -48,23 +56,26 @@ export function renderConfigDocs(): string {
     '',
     '## Environment overrides',
     '',
-    '| Variable | Sets |',
-    '|---|---|',
-    '| `DORIS_PASSWORD` | `doris.password` |',
-    '| `DORIS_FE_HOSTS` | `doris.fe_hosts` (comma-separated host:port list) |',
-    '| `KAFKA_BROKERS` | `kafka.brokers` (comma-separated host:port list) |',
-    '| `KAFKA_SASL_PASSWORD` | `kafka.sasl.password` (when a `kafka.sasl` section is present) |',
-    '| `REDIS_URL` | `dedupe.redis_url` |',
+    ...table(
+      ['Variable', 'Sets'],
+      [
+        ['`DORIS_PASSWORD`', '`doris.password`'],
+        ['`DORIS_FE_HOSTS`', '`doris.fe_hosts` (comma-separated host:port list)'],
+        ['`KAFKA_BROKERS`', '`kafka.brokers` (comma-separated host:port list)'],
+        ['`KAFKA_SASL_PASSWORD`', '`kafka.sasl.password` (when a `kafka.sasl` section is present)'],
+        ['`REDIS_URL`', '`dedupe.redis_url`'],
+      ],
+    ),
     '',
   ];
   lines.push(`Top level: ${CONFIG_SCHEMA.description ?? ''}`, '');
   for (const [key, node] of Object.entries(CONFIG_SCHEMA.properties ?? {})) {
     lines.push(`## \`${key}\``, '');
     if (node.type === 'object') lines.push(node.description ?? '', '');
-    lines.push('| Key | Accepts | Default | Description |', '|---|---|---|---|');
-    if (node.type === 'object' && node.properties) rows(key, node, lines);
-    else rows('', { properties: { [key]: node } }, lines);
-    lines.push('');
+    const body: string[][] = [];
+    if (node.type === 'object' && node.properties) rows(key, node, body);
+    else rows('', { properties: { [key]: node } }, body);
+    lines.push(...table(['Key', 'Accepts', 'Default', 'Description'], body), '');
   }
   lines.push(
     '## Headers the sinker sets itself',
