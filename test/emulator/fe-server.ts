@@ -117,12 +117,13 @@ async function redirect(
   // URI(scheme, userInfo, host, port, path, "", null) + query: the trailing `?` is always there.
   const location = `http://${userinfo}@${engine.config.host}:${port}${url.pathname}?${url.search.slice(1)}`;
   engine.counters.redirects++;
-  res.writeHead(307, {
+  const headers: Record<string, string | number> = {
     Location: location,
     'Content-Type': 'text/html;charset=utf-8',
     'Content-Length': 0,
-    Connection: 'close',
-  });
+  };
+  if (waitingForContinue(req)) headers.Connection = 'close';
+  res.writeHead(307, headers);
   res.end();
 }
 
