@@ -101,7 +101,7 @@ async function handle(engine: Engine, req: IncomingMessage, res: ServerResponse)
   }
   if (path === '/tables' && method === 'POST') {
     const b = await jsonBody(req);
-    const tables = await engine.addDdl(String(b.ddl ?? ''), b.db === undefined ? undefined : String(b.db));
+    const tables = await engine.addDdl(String(b.ddl ?? ''), b.db === undefined ? undefined : String(b.db), true);
     return send(res, 200, { tables: tables.map((t) => `${t.db}.${t.name}`) });
   }
   if (path === '/reset' && method === 'POST') {

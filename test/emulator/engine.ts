@@ -107,6 +107,7 @@ export class Engine {
   async init(): Promise<void> {
     if (!this.storage) return;
     await this.storage.ensureMeta();
+    await this.replayDdl();
     if (!this.persisting()) return;
     this.txns.restore(await this.storage.readTxns(), Date.now());
     for (const t of this.txns.all()) {
@@ -136,8 +137,11 @@ export class Engine {
     return this.tables.get(db)?.get(name.toLowerCase());
   }
 
-  /** Registers tables from Doris DDL text and creates their MariaDB tables; returns them. */
-  async addDdl(sql: string, db?: string): Promise<TableSchema[]> {
+  /**
+   * Registers tables from Doris DDL text and creates their MariaDB tables; returns them. `log` keeps
+   * the statement for replay after a restart (run-time DDL, not the start-up files).
+   */
+  async addDdl(sql: string, db?: string, log = false): Promise<TableSchema[]> {
     const schemas = parseDdlFile(sql);
     for (const s of schemas) {
       // The DDL's own db wins unless the caller names one (tests load the canonical DDL into their db).
@@ -151,10 +155,17 @@ export class Engine {
       }
       m.set(s.name.toLowerCase(), s);
     }
+    if (log && schemas.length > 0) await this.storage?.logDdl('create_table', db, sql);
     return schemas;
   }
 
-  async addColumn(db: string, table: string, col: ColumnDef, after: string | undefined): Promise<void> {
+  async createDatabase(db: string, log = true): Promise<void> {
+    if (this.tables.has(db)) return;
+    this.tables.set(db, new Map());
+    if (log) await this.storage?.logDdl('create_db', db, '');
+  }
+
+  async addColumn(db: string, table: string, col: ColumnDef, after: string | undefined, log = true): Promise<void> {
     const s = this.table(db, table);
     if (!s) throw new Error(`Unknown table '${table}'`);
     if (s.columns.some((c) => c.name.toLowerCase() === col.name.toLowerCase())) {
@@ -163,6 +174,21 @@ export class Engine {
     await this.storage?.addColumn(db, s.name, col, after);
     const at = after ? s.columns.findIndex((c) => c.name.toLowerCase() === after.toLowerCase()) + 1 : s.columns.length;
     s.columns.splice(at > 0 ? at : s.columns.length, 0, col);
+    if (log) await this.storage?.logDdl('add_column', db, JSON.stringify({ table: s.name, col, after }));
+  }
+
+  /** Replays run-time DDL kept in MariaDB (after the start-up DDL files). */
+  private async replayDdl(): Promise<void> {
+    for (const e of await this.storage!.readDdlLog()) {
+      if (e.kind === 'create_table') await this.addDdl(e.payload, e.db, false);
+      else if (e.kind === 'create_db' && e.db) await this.createDatabase(e.db, false);
+      else if (e.kind === 'add_column' && e.db) {
+        const { table, col, after } = JSON.parse(e.payload) as { table: string; col: ColumnDef; after?: string };
+        const s = this.table(e.db, table);
+        if (s && !s.columns.some((c) => c.name.toLowerCase() === col.name.toLowerCase()))
+          await this.addColumn(e.db, table, col, after, false);
+      }
+    }
   }
 
   /** Round-robin over the live BEs. */

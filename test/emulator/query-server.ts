@@ -316,13 +316,13 @@ async function handle(
   if (m) {
     const db = unquote(m[2]!);
     if (engine.hasDb(db) && !m[1]) throw new SqlError(1007, fe(`Can't create database '${db}'; database exists`));
-    if (!engine.hasDb(db)) engine.tables.set(db, new Map());
+    await engine.createDatabase(db);
     return undefined;
   }
   if (/^CREATE\s+(EXTERNAL\s+)?TABLE\b/i.test(sql)) {
     const qualified = /^CREATE\s+(?:EXTERNAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\.\S+/i.test(sql);
     if (!qualified && !currentDb) throw new SqlError(1046, fe('No database selected'));
-    await engine.addDdl(sql, qualified ? undefined : currentDb);
+    await engine.addDdl(sql, qualified ? undefined : currentDb, true);
     return undefined;
   }
   m = /^USE\s+(\S+)$/i.exec(sql);

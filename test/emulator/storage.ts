@@ -7,6 +7,8 @@ import type { ColumnDef, TableSchema } from './ddl.ts';
 import { mariadbType } from './doris-types.ts';
 import type { Txn } from './txns.ts';
 
+export type DdlKind = 'create_table' | 'create_db' | 'add_column';
+
 /** A transaction as persisted (without its in-memory pending rows). */
 export type TxnRecord = Omit<Txn, 'pending'>;
 
@@ -180,6 +182,30 @@ export class Storage {
       `CREATE TABLE IF NOT EXISTS ${m}.pending (txn_id BIGINT NOT NULL, seq INT NOT NULL, row_json LONGTEXT NOT NULL,
         PRIMARY KEY (txn_id, seq)) ENGINE=InnoDB`,
     );
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${m}.ddl_log (seq BIGINT AUTO_INCREMENT PRIMARY KEY, kind VARCHAR(16) NOT NULL,
+        db VARCHAR(255) NULL, payload LONGTEXT NOT NULL) ENGINE=InnoDB`,
+    );
+  }
+
+  /** Schema changes made at run time (tables, databases, added columns), replayed on start. */
+  async logDdl(kind: DdlKind, db: string | undefined, payload: string): Promise<void> {
+    await this.pool.query(`INSERT INTO ${quoteId(this.metaDb())}.ddl_log (kind, db, payload) VALUES (?, ?, ?)`, [
+      kind,
+      db ?? null,
+      payload,
+    ]);
+  }
+
+  async readDdlLog(): Promise<{ kind: DdlKind; db: string | undefined; payload: string }[]> {
+    const [rows] = await this.pool.query<mysql.RowDataPacket[]>(
+      `SELECT kind, db, payload FROM ${quoteId(this.metaDb())}.ddl_log ORDER BY seq`,
+    );
+    return rows.map((r) => ({
+      kind: r.kind as DdlKind,
+      db: r.db === null ? undefined : String(r.db),
+      payload: String(r.payload),
+    }));
   }
 
   async upsertTxn(conn: mysql.Pool | mysql.PoolConnection, t: TxnRecord): Promise<void> {
@@ -261,7 +287,7 @@ export class Storage {
 
   async addColumn(db: string, table: string, c: ColumnDef, after: string | undefined): Promise<void> {
     await this.pool.query(
-      `ALTER TABLE ${quoteId(this.dbName(db))}.${quoteId(table)} ADD COLUMN ${mariadbColumn(c)}${after ? ` AFTER ${quoteId(after)}` : ''}`,
+      `ALTER TABLE ${quoteId(this.dbName(db))}.${quoteId(table)} ADD COLUMN IF NOT EXISTS ${mariadbColumn(c)}${after ? ` AFTER ${quoteId(after)}` : ''}`,
     );
   }
 

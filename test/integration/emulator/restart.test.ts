@@ -25,6 +25,13 @@ test('labels, PRECOMMITTED txns and their rows survive a restart', async () => {
     assert.equal(done.Status, 'Success');
     const pre = await put('pre-restart', [3], { two_phase_commit: 'true' });
     assert.equal(pre.Status, 'Success');
+    await emu.engine.addDdl('CREATE TABLE test_db.t_later (k INT NOT NULL) DUPLICATE KEY(k)', undefined, true);
+    await emu.engine.addColumn(
+      'test_db',
+      't_later',
+      { ...emu.engine.table('test_db', 'tb_event')!.columns[4]!, name: 'v' },
+      undefined,
+    );
     await emu.close();
 
     emu = await start();
@@ -32,6 +39,11 @@ test('labels, PRECOMMITTED txns and their rows survive a restart', async () => {
       const again = await put('before-restart', [1, 2]);
       assert.equal(again.Status, 'Label Already Exists');
       assert.equal(again.ExistingJobStatus, 'FINISHED');
+      assert.deepEqual(
+        emu.engine.table('test_db', 't_later')?.columns.map((c) => c.name),
+        ['k', 'v'],
+        'run-time DDL (tables, added columns) is replayed',
+      );
       const next = await put('after-restart', [4]);
       assert.ok(next.TxnId > pre.TxnId, 'txn ids keep increasing across restarts');
       const commit = await load(`http://127.0.0.1:${emu.fePort}/api/test_db/_stream_load_2pc`, {
