@@ -397,6 +397,19 @@ export class FieldExtractor {
             i = scanString(i);
             kind = escaped ? T_STRING_ESC : T_STRING;
           }
+        } else if (b[i]! - 0x30 < 10 && b[i]! >= 0x30) {
+          // Non-negative number fast path (ids, times, counts): digits only, else the full grammar.
+          j = i + 1;
+          let c = b[j];
+          while (c !== undefined && c >= 0x30 && c <= 0x39) c = b[++j];
+          if (c === 0x2c || c === 0x7d) {
+            // a leading zero followed by digits is not JSON: report it as the full scanner would
+            if (b[i] === 0x30 && j > i + 1) {
+              throw new JsonSyntaxError(`expected "," or "}" but found ${describeByte(b, i + 1)}`, i + 1);
+            }
+            i = j;
+          } else i = scanNumber(i);
+          kind = T_NUMBER;
         } else {
           i = scanValue(i, 1);
           kind = lastKind;
