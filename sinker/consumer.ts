@@ -68,6 +68,9 @@ export class SinkConsumer {
   #joined = false;
   #generation = 0;
   readonly #paused = new Set<number>();
+  #crashed = false;
+  #stopped = false;
+  #memberId: string | undefined;
 
   constructor(kafka: Kafka, config: KafkaConfig, logger: Logger) {
     this.#config = config;
@@ -99,8 +102,15 @@ export class SinkConsumer {
     const topic = this.#config.topic;
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const next = new Set(event.payload.memberAssignment[topic] ?? []);
-      const assigned = [...next].filter((p) => !this.#assigned.has(p));
-      const revoked = [...this.#assigned].filter((p) => !next.has(p));
+      // After a crash, or when the coordinator forgot this member (a new member id), other members may
+      // have owned "our" partitions in between, and kafkajs re-fetches from the committed offsets:
+      // report every partition as revoked and assigned again so each is settled afresh.
+      const memberId = event.payload.memberId;
+      const fresh = this.#crashed || (this.#memberId !== undefined && this.#memberId !== memberId);
+      this.#crashed = false;
+      this.#memberId = memberId;
+      const assigned = [...next].filter((p) => fresh || !this.#assigned.has(p));
+      const revoked = [...this.#assigned].filter((p) => fresh || !next.has(p));
       this.#assigned = next;
       this.#joined = true;
       this.#generation++;
@@ -116,19 +126,44 @@ export class SinkConsumer {
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       this.#joined = false;
-      this.#logger.error({ err: event.payload.error, restart: event.payload.restart }, 'kafka consumer crashed');
+      this.#crashed = true;
+      const restart = event.payload.restart;
+      this.#logger.error({ err: event.payload.error, restart }, 'kafka consumer crashed');
+      // kafkajs gives up on errors it deems non-retriable (e.g. a broker down longer than its retries):
+      // a consumer left stopped would hang the sinker, so start it again ourselves.
+      if (!restart && !this.#stopped) void this.#restart(hooks, partitionsConsumedConcurrently);
     });
     this.consumer.on(this.consumer.events.STOP, () => {
       this.#joined = false;
     });
+    await this.#run(hooks, partitionsConsumedConcurrently);
+  }
+
+  async #run(hooks: ConsumerHooks, partitionsConsumedConcurrently: number): Promise<void> {
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [topic], fromBeginning: this.#config.from_earliest });
+    await this.consumer.subscribe({ topics: [this.#config.topic], fromBeginning: this.#config.from_earliest });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
       partitionsConsumedConcurrently,
       eachBatch: hooks.eachBatch,
     });
+  }
+
+  async #restart(hooks: ConsumerHooks, partitionsConsumedConcurrently: number): Promise<void> {
+    for (let attempt = 0; !this.#stopped; attempt++) {
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.#stopped) return;
+      try {
+        await this.consumer.disconnect().catch(() => {});
+        await this.#run(hooks, partitionsConsumedConcurrently);
+        this.#logger.info({ attempt }, 'kafka consumer restarted after a crash');
+        return;
+      } catch (err) {
+        this.#logger.error({ err: (err as Error).message, attempt }, 'restarting the kafka consumer failed');
+      }
+    }
   }
 
   /** Stops fetching these partitions (messages already fetched are still delivered). */
@@ -159,6 +194,7 @@ export class SinkConsumer {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     await this.consumer.disconnect();
     this.#joined = false;
   }

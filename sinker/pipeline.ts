@@ -73,6 +73,8 @@ interface PartitionRun {
   fillingKeys: string[];
   /** Exact range being re-loaded (an unsettled intent), if the filling batch is one. */
   exactEnd?: string;
+  /** Next offset this run expects: kafkajs re-delivers from the committed offset after a rejoin. */
+  next?: bigint;
 }
 
 const TICK_MS = 100;
@@ -261,8 +263,14 @@ export class SinkPipeline {
     const dead: DlqRecord[] = [];
     const accepted: { offset: string; values: (string | null)[] | undefined; exactEnd?: string; key?: string }[] = [];
     let bytes = 0;
+    let next = run.next;
     for (const m of batch.messages) {
       bytes += m.value?.length ?? 0;
+      // Already batched by this run (a rebalance that kept the partition re-fetches from the
+      // committed offset): those offsets are loading or loaded, never batch them twice.
+      const at = BigInt(m.offset);
+      if (next !== undefined && at < next) continue;
+      next = at + 1n;
       const d = offsetDisposition(m.offset, plan);
       if (d.kind === 'skip') continue;
       const r = this.#mapper.map(m.value);
@@ -292,11 +300,15 @@ export class SinkPipeline {
       });
       this.#obs.duplicate(dups);
     }
+    // Revoked while awaiting the DLQ or Redis: the next owner (or this member's next run) has it.
+    if (this.#runs.get(partition) !== run) return;
     const now = Date.now();
     for (const a of accepted) {
       const row = a.values === undefined ? undefined : this.#encoder.encode(a.values);
       this.#addToBatch(run, partition, a.offset, row, now, a.key, a.exactEnd);
     }
+    // Only now: a batch that failed before this point is re-delivered and must not be skipped.
+    run.next = next;
     await heartbeat();
   }
 
