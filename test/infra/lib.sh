@@ -141,13 +141,14 @@ fail_start() {
 
 # --- components ----------------------------------------------------------------------------------
 # components/<name>.sh defines install_<name>, start_<name>, stop_<name> [SIGNAL], status_<name>.
-# ALL_COMPONENTS is the start order (down goes in reverse); emulator.sh joins when it exists.
+# ALL_COMPONENTS is the start order (down goes in reverse); emulator.sh and node.sh join when they exist.
 ALL_COMPONENTS=(mariadb redis kafka k8s)
 for _component_file in "$INFRA_DIR"/components/*.sh; do
   # shellcheck source=/dev/null
   source "$_component_file"
 done
 [[ -f "$INFRA_DIR/components/emulator.sh" ]] && ALL_COMPONENTS+=(emulator)
+[[ -f "$INFRA_DIR/components/node.sh" ]] && ALL_COMPONENTS+=(node)
 unset _component_file
 
 # select_components ARGS...: sets COMPONENTS to ARGS (checked) or to all of them.
