@@ -21,7 +21,9 @@ NODE_CNI_SUBNET="${NODE_CNI_SUBNET:-10.244.0.0/24}"
 NODE_CNI_BRIDGE="dsk-cni0"
 # The sysctls the kubelet rewrites at start (vm.overcommit_memory=1, kernel.panic_on_oops=1, ...);
 # this shared machine gets its own values back once the kubelet has started (see start_kubelet).
-NODE_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+# Values as in the kubelet's setupKernelTunables (pkg/kubelet/cm/container_manager_linux.go).
+NODE_SYSCTLS=(vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 kernel.panic_on_oops=1
+  kernel.keys.root_maxkeys=1000000 kernel.keys.root_maxbytes=25000000)
 
 node_ctr() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 node_kubectl() { "$KUBECTL_BIN" --kubeconfig "$K8S_DIR/admin.kubeconfig" "$@"; }
@@ -63,6 +65,17 @@ containerd_ready() { node_ctr version >/dev/null 2>&1 && [[ -S "$CONTAINERD_SOCK
 kubelet_healthy() { [[ "$(curl -fsS "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz" 2>/dev/null)" == ok ]]; }
 node_ready() {
   [[ "$(node_kubectl get node "$TESTBED_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+}
+# node_ready_since EPOCH: Ready, and the kubelet said so after EPOCH (a Node left from an earlier
+# run still reads Ready until the node lifecycle controller notices, 50 s later).
+node_ready_since() {
+  local beat
+  beat=$(node_kubectl get node "$TESTBED_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null) &&
+    [[ -n "$beat" ]] && (($(date -d "$beat" +%s) >= $1)) && node_ready
+}
+kubelet_sysctls_applied() {
+  local s
+  for s in "${NODE_SYSCTLS[@]}"; do [[ "$(sysctl -n "${s%%=*}")" == "${s#*=}" ]] || return 1; done
 }
 
 write_containerd_config() {
@@ -220,15 +233,17 @@ start_kubelet() {
     --user "system:node:$TESTBED_NODE_NAME" --dry-run=client -o yaml | node_kubectl apply -f - >/dev/null ||
     die "node: binding system:node for the kubelet failed"
   write_kubelet_config
-  local s saved=()
-  for s in "${NODE_SYSCTLS[@]}"; do saved+=("$s=$(sysctl -n "$s")"); done
+  local s saved=() since
+  for s in "${NODE_SYSCTLS[@]}"; do saved+=("${s%%=*}=$(sysctl -n "${s%%=*}")"); done
+  since=$(date +%s)
   start_daemon kubelet "$BIN_DIR/kubelet" --config "$NODE_DIR/kubelet-config.yaml" \
     --kubeconfig "$NODE_DIR/kubelet.kubeconfig" --root-dir "$NODE_DIR/kubelet" \
     --hostname-override "$TESTBED_NODE_NAME" --v 0
   local ok=0
-  wait_for "kubelet healthz" 90 kubelet_healthy && wait_for "node Ready" 90 node_ready && ok=1
-  # The kubelet sets these once, in its container manager's start (before the node turns Ready);
-  # give the machine its values back.
+  wait_for "kubelet healthz" 90 kubelet_healthy && wait_for "node Ready" 90 node_ready_since "$since" && ok=1
+  # The kubelet sets these once, when its container manager starts; give the machine its values
+  # back once it has.
+  wait_for "kubelet sysctls" 30 kubelet_sysctls_applied || log "node: the kubelet did not set its sysctls within 30 s"
   for s in "${saved[@]}"; do sysctl -q -w "$s" >/dev/null 2>&1 || log "node: could not restore $s"; done
   ((ok)) || fail_start kubelet "healthz on 127.0.0.1:$KUBELET_HEALTHZ_PORT not ok or node $TESTBED_NODE_NAME not Ready"
 }
@@ -258,15 +273,24 @@ stop_node() {
   local sig="${1:-TERM}"
   stop_daemon kubelet "$sig" 30
   if daemon_alive containerd; then
-    local t
-    for t in $(node_ctr tasks ls -q 2>/dev/null); do
-      node_ctr tasks kill --signal SIGKILL "$t" >/dev/null 2>&1 || true
-    done
-    for t in $(node_ctr tasks ls -q 2>/dev/null); do
-      node_ctr tasks delete --force "$t" >/dev/null 2>&1 || true
+    local t round
+    for round in 1 2 3; do
+      [[ -n "$(node_ctr tasks ls -q 2>/dev/null)" ]] || break
+      for t in $(node_ctr tasks ls -q 2>/dev/null); do
+        node_ctr tasks kill --signal SIGKILL "$t" >/dev/null 2>&1 || true
+      done
+      sleep 0.5
+      for t in $(node_ctr tasks ls -q 2>/dev/null); do
+        node_ctr tasks delete --force "$t" >/dev/null 2>&1 || true
+      done
     done
   fi
   stop_daemon containerd "$sig" 30
+  # A shim whose task never started (or whose containerd was killed) lingers; ours name our socket.
+  local p
+  for p in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK\$" 2>/dev/null); do
+    kill -KILL "$p" 2>/dev/null || true
+  done
   stop_daemon kube-scheduler "$sig" 30
   stop_daemon kube-controller-manager "$sig" 30
 }
