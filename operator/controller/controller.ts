@@ -6,6 +6,8 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesListObject,
+  type KubernetesObject,
+  PolicyV1Api,
   type V1Deployment,
   type V1Secret,
   Watch,
@@ -42,6 +44,7 @@ export class Controller {
   readonly sinks: ResilientInformer<DorisSink>;
   readonly deployments: ResilientInformer<V1Deployment>;
   readonly secrets: ResilientInformer<V1Secret>;
+  readonly children: ResilientInformer<KubernetesObject>[];
   readonly reconciler: Reconciler;
   readonly #o: ControllerOptions;
   readonly #offsets = new KafkaOffsetsReader();
@@ -95,11 +98,40 @@ export class Controller {
         ns
           ? apps.listNamespacedDeployment({ namespace: ns, labelSelector: MANAGED_SELECTOR })
           : apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
-      onEvent: (_type, d) => {
-        const owner = d.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
-        if (owner) this.queue.add(`${d.metadata?.namespace}/${owner.name}`);
-      },
+      onEvent: (_type, d) => this.#enqueueOwner(d),
     });
+    // The other children: only their events matter (a deleted or edited one is re-applied at once).
+    const policy = o.kc.makeApiClient(PolicyV1Api);
+    const childInformer = <T extends KubernetesObject>(
+      plural: string,
+      apiPath: string,
+      list: () => Promise<KubernetesListObject<T>>,
+    ) =>
+      new ResilientInformer<T>({
+        ...common,
+        name: ns ? `${plural}/${ns}` : plural,
+        path: ns ? `${apiPath}/namespaces/${ns}/${plural}` : `${apiPath}/${plural}`,
+        labelSelector: MANAGED_SELECTOR,
+        list,
+        onEvent: (_type, c) => this.#enqueueOwner(c),
+      });
+    this.children = [
+      childInformer('configmaps', '/api/v1', () =>
+        ns
+          ? core.listNamespacedConfigMap({ namespace: ns, labelSelector: MANAGED_SELECTOR })
+          : core.listConfigMapForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
+      ),
+      childInformer('services', '/api/v1', () =>
+        ns
+          ? core.listNamespacedService({ namespace: ns, labelSelector: MANAGED_SELECTOR })
+          : core.listServiceForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
+      ),
+      childInformer('poddisruptionbudgets', '/apis/policy/v1', () =>
+        ns
+          ? policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector: MANAGED_SELECTOR })
+          : policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
+      ),
+    ];
     this.secrets = new ResilientInformer<V1Secret>({
       ...common,
       name: ns ? `secrets/${ns}` : 'secrets',
@@ -132,9 +164,14 @@ export class Controller {
     });
   }
 
+  #enqueueOwner(child: KubernetesObject): void {
+    const owner = child.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
+    if (owner) this.queue.add(`${child.metadata?.namespace}/${owner.name}`);
+  }
+
   async start(): Promise<void> {
     // Children and Secrets first, so the first sink reconciles see them.
-    await Promise.all([this.deployments.start(), this.secrets.start()]);
+    await Promise.all([this.deployments.start(), this.secrets.start(), ...this.children.map((c) => c.start())]);
     await this.sinks.start();
     this.#running = true;
     for (let i = 0; i < (this.#o.workers ?? 4); i++) this.#workers.push(this.#work());
@@ -169,13 +206,13 @@ export class Controller {
   }
 
   health(): InformerHealth[] {
-    return [this.sinks.health(), this.deployments.health(), this.secrets.health()];
+    return [this.sinks, this.deployments, this.secrets, ...this.children].map((i) => i.health());
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     this.queue.shutdown();
-    await Promise.all([this.sinks.stop(), this.deployments.stop(), this.secrets.stop()]);
+    await Promise.all([this.sinks, this.deployments, this.secrets, ...this.children].map((i) => i.stop()));
     await Promise.all(this.#workers);
     await this.#offsets.close();
   }

@@ -51,6 +51,8 @@ export interface ReconcilerDeps {
 
 interface SinkRuntime {
   scale: ScaleState;
+  /** Replicas this process last decided. */
+  decided?: number;
   lagAt: number;
   lag: LagObservation;
   lagTotal?: bigint;
@@ -134,7 +136,9 @@ export class Reconciler {
     await this.#lag(sink, spec, secrets, rt, now, pollMs);
 
     const deployment = this.#d.deployments.get(namespace, name);
-    const current = deployment?.spec?.replicas;
+    // The operator's own last decision is the current count: an edit of the Deployment's replicas is
+    // undone, not adopted. (status.desiredReplicas carries it across operator restarts.)
+    const current = rt.decided ?? sink.status?.desiredReplicas ?? deployment?.spec?.replicas;
     const plan = planReplicas({
       spec,
       schemaUnavailable: schema.hash === undefined,
@@ -145,6 +149,7 @@ export class Reconciler {
       now,
     });
     rt.scale = plan.state;
+    rt.decided = plan.replicas;
 
     const desiredInput: Parameters<typeof desiredObjects>[0] = {
       sink,

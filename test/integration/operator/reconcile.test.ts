@@ -283,3 +283,30 @@ test("schema tracking through the Doris emulator's query port (Doris DESCRIBE of
   assert.ok((s.status?.schema?.columns ?? 0) > 10, `tb_event has many columns, got ${s.status?.schema?.columns}`);
   assert.equal(annotations(await deployment('emulated'))[ANNOTATION_SCHEMA_HASH], s.status?.schema?.hash);
 });
+
+test('a deleted or edited child is restored at once through its watch (not the next poll)', async () => {
+  await create(
+    'steady',
+    spec({
+      schema: { mode: 'manual', columns: [{ name: 'id', type: 'BIGINT' }] },
+      scaling: { pollInterval: '10m', minReplicas: 2 },
+    }),
+  );
+  await reconciled('steady');
+  const core = kc.makeApiClient(CoreV1Api);
+  const before = await core.readNamespacedConfigMap({ namespace: ns, name: 'steady-config' });
+  await core.deleteNamespacedConfigMap({ namespace: ns, name: 'steady-config' });
+  const again = await waitFor(
+    'ConfigMap re-created',
+    () => core.readNamespacedConfigMap({ namespace: ns, name: 'steady-config' }).catch(() => undefined),
+    10_000,
+  );
+  assert.notEqual(again.metadata?.uid, before.metadata?.uid);
+  const r = kubectl(['scale', 'deployment/steady', '-n', ns, '--replicas=5']);
+  assert.equal(r.status, 0, r.stderr);
+  await waitFor(
+    'replicas restored',
+    async () => ((await deployment('steady')).spec?.replicas === 2 ? true : undefined),
+    10_000,
+  );
+});

@@ -154,8 +154,11 @@ test('the controller scales on lag: up at once (change-limited), capped at parti
     await waitFor('scale down after the window', async () => ((await replicas()) === 1 ? true : undefined), 30_000);
     const heldMs = Date.now() - commitAt;
     assert.ok(heldMs >= 5_000, `held ${heldMs} ms before scaling down (window 8 s)`);
-    const s = await status();
-    assert.equal(s?.desiredReplicas, 1);
+    // status is written after the Deployment
+    const s = await waitFor('status follows', async () => {
+      const x = await status();
+      return x?.desiredReplicas === 1 ? x : undefined;
+    });
     assert.ok(s?.lastScaleTime);
   } finally {
     await controller.stop();
