@@ -332,6 +332,11 @@ async function runLoad(
 
   const tw = now();
   if (info.twoPhase) {
+    if (txn.state === 'ABORTED') {
+      return rollback(
+        feMessage(p, 'ANALYSIS_ERROR', `transaction [${txn.id}] is already aborted. abort reason: ${txn.reason}`),
+      );
+    }
     txn.pending = r.rows;
     engine.txns.precommit(txn, now());
     try {
@@ -349,6 +354,19 @@ async function runLoad(
   // The commit: MariaDB insert in one transaction, then VISIBLE.
   const commit = async (): Promise<boolean> => {
     const tc = now();
+    // The txn manager may have aborted it meanwhile (load timeout passed during a slow reply): as in
+    // Doris, an aborted txn never commits, so a retry that reused the freed label is the only copy.
+    if (txn.state === 'ABORTED') {
+      ctx.reply.loadedRows = 0;
+      ctx.reply.status = 'Fail';
+      ctx.reply.message = feMessage(
+        p,
+        'ANALYSIS_ERROR',
+        `transaction [${txn.id}] is already aborted. abort reason: ${txn.reason}`,
+      );
+      finish(ctx);
+      return false;
+    }
     if (fault?.type === 'publish_timeout') {
       txn.pending = r.rows;
       engine.txns.commit(txn, now());
@@ -362,6 +380,7 @@ async function runLoad(
       ctx.reply.commitAndPublishTimeMs = now() - tc;
       return true;
     }
+    txn.committing = true;
     try {
       if (engine.storage && engine.config.mode === 'full') {
         const storage = engine.storage;
@@ -378,9 +397,11 @@ async function runLoad(
         e instanceof CommitFault
           ? feMessage(p, 'ANALYSIS_ERROR', `get tableList write lock timeout, tableList=(${engine.txns.dbId(db) + 1})`)
           : beMessage(p, 'INTERNAL_ERROR', `emulator storage failed: ${(e as Error).message}`);
+      txn.committing = false;
       rollback(msg, true);
       return false;
     }
+    txn.committing = false;
     engine.txns.commit(txn, now());
     engine.txns.visible(txn, now());
     ctx.reply.status = 'Success';

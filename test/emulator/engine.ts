@@ -215,6 +215,17 @@ export class Engine {
   async publish(txn: Txn): Promise<void> {
     const s = this.table(txn.db, txn.table);
     const storage = this.storage;
+    txn.committing = true;
+    try {
+      await this.publishRows(txn, s, storage);
+    } finally {
+      txn.committing = false;
+    }
+    txn.pending = undefined;
+    this.txns.visible(txn, Date.now());
+  }
+
+  private async publishRows(txn: Txn, s: TableSchema | undefined, storage: Storage | undefined): Promise<void> {
     if (s && storage && this.persisting()) {
       const rows = (txn.pending as (string | null)[][] | undefined) ?? (await storage.loadPending(txn.id));
       const now = Date.now();
@@ -224,8 +235,6 @@ export class Engine {
         await storage.deletePending(conn, txn.id);
       });
     }
-    txn.pending = undefined;
-    this.txns.visible(txn, Date.now());
   }
 
   /** Keeps a precommitted txn's rows in MariaDB (with its PRECOMMITTED record) before the reply. */

@@ -110,3 +110,15 @@ test('2PC state-machine texts', () => {
     `transaction [${u.id}] is already aborted, abort reason: timeout by txn manager`,
   );
 });
+
+test('the txn manager does not abort a committing txn; abort of a finished txn is a no-op', () => {
+  const r = reg();
+  const a = (r.begin('d', 't', 'c', 0, 100) as { txn: Parameters<TxnRegistry['abort']>[0] }).txn;
+  a.committing = true;
+  assert.deepEqual(r.tick(500), []);
+  a.committing = false;
+  r.visible(a, 600);
+  r.abort(a, 700, 'late');
+  assert.equal(a.state, 'VISIBLE');
+  assert.equal(a.reason, '');
+});

@@ -18,6 +18,8 @@ export interface Txn {
   timeoutMs: number;
   /** Rows waiting for commit (2PC) or publish (Publish Timeout fault): the storage layer's business. */
   pending: unknown;
+  /** A commit is writing the rows: the txn manager must not abort it now (Doris holds the txn lock). */
+  committing?: boolean;
 }
 
 export interface TxnConfig {
@@ -198,6 +200,7 @@ export class TxnRegistry {
   }
 
   abort(t: Txn, now: number, reason: string): void {
+    if (t.state === 'ABORTED' || t.state === 'VISIBLE') return;
     t.state = 'ABORTED';
     t.reason = reason;
     t.pending = undefined;
@@ -243,6 +246,7 @@ export class TxnRegistry {
   tick(now: number): Txn[] {
     const aborted: Txn[] = [];
     for (const t of [...this.byId.values()]) {
+      if (t.committing) continue;
       if (t.state === 'PRECOMMITTED' && now - t.precommitTime > this.config.precommitTimeoutMs) {
         this.abort(t, now, 'timeout by txn manager');
         aborted.push(t);

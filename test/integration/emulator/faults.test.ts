@@ -101,6 +101,18 @@ test('4 slow_reply past the client timeout (committed before); load_timeout fail
   assert.equal(await count(132, 132), 0);
 });
 
+test('4 a load past its own timeout header is aborted by the txn manager and never commits', async () => {
+  await arm({ type: 'slow_reply', label: '^late-1$', delayMs: 1600, commit: 'after' });
+  const late = put('late-1', [135], { timeout: '1' });
+  await sleep(1300);
+  const retry = await put('late-1', [135]);
+  assert.equal(retry.j.Status, 'Success', 'the timed-out txn freed the label');
+  const first = await late;
+  assert.equal(first.j.Status, 'Fail');
+  assert.match(first.j.Message, /is already aborted\. abort reason: timeout by txn manager/);
+  assert.equal(await count(135, 135), 1, 'stored once');
+});
+
 test('6 too_many_versions for the next 2 loads, then clears', async () => {
   await arm({ type: 'too_many_versions', count: 2, label: '^tmv-' });
   const a = await put('tmv-1', [140]);
