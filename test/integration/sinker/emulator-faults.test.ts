@@ -1,0 +1,110 @@
+// Every Doris fault the emulator injects, while the real sinker runs: each fault is armed for this
+// sink's labels only, a slice of messages is produced, and afterwards Doris holds every message
+// produced so far exactly once. The ambiguous ones (committed, then 5xx / slow past the timeout /
+// dropped connection / publish timeout) are where a retry without the label would duplicate rows.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { SinkerProcess } from '../../support/sinker-process.ts';
+import {
+  armFault,
+  cleanup,
+  closeStorage,
+  createTable,
+  createTopic,
+  drainAndAssert,
+  type FaultSpec,
+  faultsFired,
+  produce,
+  type Scenario,
+  type SinkerOverrides,
+  scenario,
+  sleep,
+  startSinker,
+  validIds,
+} from './helpers.ts';
+
+/** Produces a slice while `spec` is armed for this sink, then checks it fired and all is once. */
+async function underFault(
+  s: Scenario,
+  ids: bigint[],
+  state: { next: bigint; seed: number },
+  spec: Omit<FaultSpec, 'label'>,
+  count = 400,
+): Promise<void> {
+  const id = await armFault({ count: 1, ...spec, label: `^${s.name}:` });
+  const r = await produce(s, count, state.seed++, state.next);
+  state.next += BigInt(count);
+  ids.push(...validIds(r.events));
+  // The fault is consumed (removed) once it fired `count` times.
+  const deadline = Date.now() + 30_000;
+  while ((await faultsFired()).has(id) && Date.now() < deadline) await sleep(200);
+  assert.ok(!(await faultsFired()).has(id), `fault ${JSON.stringify(spec)} never fired`);
+  await drainAndAssert(s, ids, `after fault ${JSON.stringify(spec)}`, 60_000);
+}
+
+function faultSuite(route: 'backend' | 'frontend' | 'auto', faults: Omit<FaultSpec, 'label'>[]): void {
+  describe(`emulator faults, load_route ${route}`, () => {
+    const s = scenario(`faults-${route}`);
+    const ids: bigint[] = [];
+    const state = { next: 1n, seed: 100 };
+    let sinker: SinkerProcess | undefined;
+    const over: SinkerOverrides = {
+      // A 2 s Stream Load timeout makes the slow replies below ambiguous timeouts.
+      doris: { load_route: route, timeout: 2, max_retries: 2, retry_backoff_ms: 100 },
+      batch: { max_batch_interval: 0.2, max_batch_rows: 200, flush_worker_count: 2 },
+    };
+
+    before(async () => {
+      await createTopic(s);
+      await createTable(s);
+      sinker = await startSinker(s, 'sinker', over);
+    });
+
+    after(async () => {
+      await sinker?.kill();
+      await cleanup(s);
+    });
+
+    for (const spec of faults) {
+      test(`${spec.type} ${JSON.stringify({ ...spec, type: undefined })}: every message exactly once`, async () => {
+        await underFault(s, ids, state, spec);
+        assert.ok(sinker!.running, `the sinker exited:\n${sinker!.tail()}`);
+      });
+    }
+
+    test('graceful stop after the faults', async () => {
+      const exit = await sinker!.term();
+      assert.deepEqual(exit, { code: 0, signal: null }, sinker!.tail());
+      await drainAndAssert(s, ids, 'after SIGTERM', 10_000);
+    });
+  });
+}
+
+faultSuite('backend', [
+  { type: 'http_error', status: 503, body: 'html', commit: false },
+  { type: 'http_error', status: 502, body: 'empty', commit: true },
+  { type: 'slow_reply', delayMs: 4000, commit: 'before' },
+  { type: 'slow_reply', delayMs: 4000, commit: 'after' },
+  { type: 'slow_reply', delayMs: 4000, commit: 'never' },
+  { type: 'commit_then_drop', how: 'close' },
+  { type: 'commit_then_drop', how: 'rst' },
+  { type: 'publish_timeout', delayMs: 1500 },
+  { type: 'too_many_versions', count: 3 },
+  { type: 'load_timeout' },
+]);
+
+faultSuite('frontend', [
+  { type: 'dead_be', mode: 'refused' },
+  { type: 'dead_be', mode: 'hang' },
+  { type: 'commit_then_drop', how: 'close' },
+  { type: 'http_error', status: 504, body: 'text', commit: true },
+]);
+
+faultSuite('auto', [
+  { type: 'http_error', status: 503, body: 'html', commit: true },
+  { type: 'commit_then_drop', how: 'rst' },
+]);
+
+after(async () => {
+  await closeStorage();
+});
