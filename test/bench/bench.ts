@@ -11,10 +11,13 @@
 //   5. peer: the official Doris Kafka connector if it can be had (else the evidence why not).
 // Writes test/bench/results/<date>-<commit>[-tag].json and .svg and prints a summary table.
 //
+// Kafka: a private broker from the test bed's jars (own ports; other helpers' fault tests restart the
+// shared one), unless --shared-kafka.
 // Options: --messages N (2000000) --topic T --flush-workers N --batch-rows N --latency-seconds N (40)
 //   --latency-rate N (default half the measured msgs/s) --skip-ceiling --skip-latency --skip-peer
 //   --profile S (CPU-profile S seconds of the throughput run via the pprof endpoint; figures of a
-//   profiled run are marked as such) --key-fields id (content dedupe on) --tag NAME --no-write
+//   profiled run are marked as such) --sinker-root DIR (the sinker from another tree, for before/after)
+//   --key-fields id (content dedupe on) --tag NAME --no-write
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +28,7 @@ import { summarizeProfile } from './support/cpuprofile.ts';
 import { type BenchEmulator, REPO, startBenchEmulator } from './support/emulator.ts';
 import { type ConsumerPerf, consumerPerfTest, runTool } from './support/kafka-tools.ts';
 import { probePeer } from './support/peer.ts';
+import { startPrivateKafka } from './support/private-kafka.ts';
 import { cpuSeconds, loadAverage, machineCpu, memory } from './support/proc.ts';
 import { type BatchSettings, DEFAULT_BATCH, metricSum, startSinker } from './support/sinker.ts';
 import { chartSvg } from './support/svg.ts';
@@ -43,6 +47,8 @@ const PARTITIONS = 8;
 const PROFILE_S = num('profile', 0);
 const KEY_FIELDS = arg('key-fields')?.split(',') ?? [];
 const TAG = arg('tag');
+/** A/B: the sinker from another tree, e.g. `git archive <commit> sinker package.json | tar -x -C DIR` + a node_modules link. */
+const SINKER_ROOT = arg('sinker-root');
 const BATCH: BatchSettings = {
   ...DEFAULT_BATCH,
   flush_worker_count: num('flush-workers', DEFAULT_BATCH.flush_worker_count),
@@ -99,6 +105,7 @@ async function measureThroughput(
     workDir: work,
     keyFields: KEY_FIELDS,
     pprof: PROFILE_S > 0,
+    ...(SINKER_ROOT ? { sinkerRoot: SINKER_ROOT } : {}),
   });
   console.log(`sinker pid ${sinker.pid} consuming ${TOPIC} (group bench-${runId}); log ${work}/bench${runId}.log`);
   const samples: Sample[] = [];
@@ -249,6 +256,7 @@ async function measureLatency(
     brokers,
     redisUrl,
     emulator: emu,
+    ...(SINKER_ROOT ? { sinkerRoot: SINKER_ROOT } : {}),
     batch,
     workDir: work,
     keyFields: KEY_FIELDS,
@@ -381,9 +389,19 @@ function gitCommit(): { commit: string; dirty: boolean } {
 }
 
 async function main(): Promise<void> {
-  const brokers = testbed('KAFKA_BOOTSTRAP');
   const redisUrl = testbed('REDIS_URL');
   const bin = testbed('KAFKA_BIN');
+  const shared = flag('shared-kafka');
+  const privateKafka = shared ? undefined : await startPrivateKafka(testbed('KAFKA_LIBS'), bin);
+  const brokers = privateKafka?.bootstrap ?? testbed('KAFKA_BOOTSTRAP');
+  try {
+    await run(brokers, redisUrl, bin, shared);
+  } finally {
+    await privateKafka?.stop();
+  }
+}
+
+async function run(brokers: string, redisUrl: string, bin: string, shared: boolean): Promise<void> {
   const runId = Date.now().toString(36);
   const work = mkdtempSync(join(tmpdir(), 'sinker-bench-'));
   const { commit, dirty } = gitCommit();
@@ -391,6 +409,7 @@ async function main(): Promise<void> {
     `bench run ${runId}: commit ${commit}${dirty ? ' (uncommitted changes)' : ''}, node ${process.version}, work dir ${work}`,
   );
   console.log(`load average at start: ${loadAverage().join(' ')} (2 shared cores)`);
+  console.log(`kafka: ${shared ? 'the shared test-bed broker' : 'a private broker'} at ${brokers}`);
 
   await ensurePrefilled(brokers, TOPIC, PARTITIONS, MESSAGES);
 
@@ -432,10 +451,12 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit,
     commit_dirty: dirty,
+    sinker_root: SINKER_ROOT ?? null,
     command,
     node: process.version,
     profiled: PROFILE_S > 0,
     topic: { name: TOPIC, partitions: PARTITIONS, messages: MESSAGES, mix: 'clean' },
+    kafka: shared ? 'shared test-bed broker' : 'private broker (test bed Kafka jars, own ports and data dir)',
     format: 'json',
     load_route: 'backend',
     batch: BATCH,

@@ -38,6 +38,8 @@ export interface SinkerOptions {
   nodeFlags?: string[];
   pprof?: boolean;
   logLevel?: string;
+  /** Run the sinker from another tree (an A/B comparison against an exported commit). */
+  sinkerRoot?: string;
 }
 
 export interface SinkerChild {
@@ -99,11 +101,15 @@ export async function startSinker(o: SinkerOptions): Promise<SinkerChild> {
   const env = { ...process.env };
   for (const k of ['DORIS_PASSWORD', 'DORIS_FE_HOSTS', 'KAFKA_BROKERS', 'REDIS_URL', 'KAFKA_SASL_PASSWORD'])
     delete env[k];
-  const child = spawn(NODE, [...(o.nodeFlags ?? []), resolve(REPO, 'sinker/main.ts'), '--config', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-    cwd: o.workDir,
-  });
+  const child = spawn(
+    NODE,
+    [...(o.nodeFlags ?? []), resolve(o.sinkerRoot ?? REPO, 'sinker/main.ts'), '--config', configPath],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      cwd: o.workDir,
+    },
+  );
   const log = createWriteStream(join(o.workDir, `${o.name}.log`));
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);

@@ -1,0 +1,140 @@
+// Consumer-only loops on the bench topic: how fast a Node Kafka client alone reads the canonical
+// messages (no mapping, no loads), to tell whether the client library is the sinker's ceiling.
+//   node test/bench/consumer-only.ts [--messages N] [--clients kafkajs,kafkajs-tuned,platformatic] [--shared-kafka]
+// kafkajs        — the sinker's consumer settings (maxBytes = max_fetch_bytes 1 MiB, half per partition);
+// kafkajs-tuned  — 1 MiB per partition, 16 MiB per fetch;
+// platformatic   — @platformatic/kafka (devDependency) with the same 1 MiB / 16 MiB limits.
+// Each: fresh group, from earliest, counts messages and value bytes; msgs/s from first to last message,
+// CPU seconds of this process per million messages.
+import { Kafka, logLevel } from 'kafkajs';
+import { testbed } from '../support/testbed.ts';
+import { startPrivateKafka } from './support/private-kafka.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
+}
+const MESSAGES = Number(arg('messages') ?? 1_000_000);
+const TOPIC = arg('topic') ?? 'bench-tb-event-clean-8p';
+const CLIENTS = (arg('clients') ?? 'kafkajs,kafkajs-tuned,platformatic').split(',');
+
+interface LoopResult {
+  client: string;
+  messages: number;
+  seconds: number;
+  msgs_per_sec: number;
+  mib_per_sec: number;
+  cpu_seconds_per_million_msgs: number;
+}
+
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+async function kafkajsLoop(brokers: string, tuned: boolean): Promise<LoopResult> {
+  const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: 'consumer-only' });
+  const consumer = kafka.consumer({
+    groupId: `consumer-only-${Date.now()}`,
+    ...(tuned
+      ? { maxBytes: 16 * 1048576, maxBytesPerPartition: 1048576 }
+      : { maxBytes: 1048576, maxBytesPerPartition: 524288 }),
+    maxWaitTimeInMs: 500,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+  let n = 0;
+  let bytes = 0;
+  let t0 = 0;
+  let c0 = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
+  let t1 = 0;
+  let c1 = 0;
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 4,
+    eachBatch: async ({ batch }) => {
+      if (n === 0) {
+        t0 = performance.now();
+        c0 = cpuNow();
+      }
+      for (const m of batch.messages) bytes += m.value?.length ?? 0;
+      n += batch.messages.length;
+      if (n >= MESSAGES && t1 === 0) {
+        t1 = performance.now();
+        c1 = cpuNow();
+        done();
+      }
+    },
+  });
+  await finished;
+  await consumer.disconnect();
+  const s = (t1 - t0) / 1000;
+  return {
+    client: tuned ? 'kafkajs-tuned' : 'kafkajs',
+    messages: n,
+    seconds: Math.round(s * 10) / 10,
+    msgs_per_sec: Math.round(n / s),
+    mib_per_sec: Math.round((bytes / s / 1048576) * 10) / 10,
+    cpu_seconds_per_million_msgs: Math.round(((c1 - c0) / n) * 1e6 * 100) / 100,
+  };
+}
+
+async function platformaticLoop(brokers: string): Promise<LoopResult> {
+  const { Consumer } = await import('@platformatic/kafka');
+  const consumer = new Consumer({
+    groupId: `consumer-only-pl-${Date.now()}`,
+    clientId: 'consumer-only',
+    bootstrapBrokers: [brokers],
+    autocommit: false,
+    maxBytes: 16 * 1048576,
+    maxBytesPerPartition: 1048576,
+    maxWaitTime: 500,
+  });
+  const stream = await consumer.consume({ topics: [TOPIC], mode: 'earliest' });
+  let n = 0;
+  let bytes = 0;
+  let t0 = 0;
+  let c0 = 0;
+  for await (const m of stream) {
+    if (n === 0) {
+      t0 = performance.now();
+      c0 = cpuNow();
+    }
+    bytes += m.value?.length ?? 0;
+    if (++n >= MESSAGES) break;
+  }
+  const t1 = performance.now();
+  const c1 = cpuNow();
+  await stream.close();
+  await consumer.close(true);
+  const s = (t1 - t0) / 1000;
+  return {
+    client: 'platformatic',
+    messages: n,
+    seconds: Math.round(s * 10) / 10,
+    msgs_per_sec: Math.round(n / s),
+    mib_per_sec: Math.round((bytes / s / 1048576) * 10) / 10,
+    cpu_seconds_per_million_msgs: Math.round(((c1 - c0) / n) * 1e6 * 100) / 100,
+  };
+}
+
+const pk = process.argv.includes('--shared-kafka')
+  ? undefined
+  : await startPrivateKafka(testbed('KAFKA_LIBS'), testbed('KAFKA_BIN'));
+const brokers = pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP');
+const results: LoopResult[] = [];
+try {
+  for (const c of CLIENTS) {
+    const r =
+      c === 'platformatic' ? await platformaticLoop(brokers) : await kafkajsLoop(brokers, c === 'kafkajs-tuned');
+    results.push(r);
+    console.log(JSON.stringify(r));
+  }
+} finally {
+  await pk?.stop();
+}
+process.exit(0);

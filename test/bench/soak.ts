@@ -1,0 +1,286 @@
+// `npm run soak -- [--minutes 30] [--rate N] [--no-faults] [--tag NAME]`: the short, repeatable form of
+// the seed's 7×24 stability ask. One sinker child holds a fixed offered load of the DIRTY mix
+// (kafka-producer-perf-test over a payload file of generated dirty events) into a private emulator in
+// counting mode, while a few emulator faults are injected at spread-out times. Every 10 s it samples
+// the sinker's RSS, V8 heap used, event-loop lag (p99), consumer-group lag and rows loaded.
+// Default rate: half the msgs_per_sec of the newest bench result (else 20,000/s).
+// Verdicts, after a warm-up of max(60 s, 20% of the run):
+//   flat    — median of the last 3 samples ≤ 1.10 × median of the first 3 samples (RSS, and heap);
+//   bounded — consumer lag never exceeds rate × 30 s and its least-squares slope over the run is below
+//             1% of the offered rate (lag is not growing without bound).
+// Also checks the books: rows loaded + messages dead-lettered = messages produced (each exactly once,
+// faults and retries included). Writes test/bench/results/soak-<date>-<commit>.json and .svg.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { takeEvents } from '../support/events.ts';
+import { testbed } from '../support/testbed.ts';
+import { REPO, startBenchEmulator } from './support/emulator.ts';
+import { runTool } from './support/kafka-tools.ts';
+import { cpuSeconds, loadAverage } from './support/proc.ts';
+import { DEFAULT_BATCH, metricSum, startSinker } from './support/sinker.ts';
+import { chartSvg } from './support/svg.ts';
+import { createTopic, deleteTopic, groupLag, kafka } from './support/topic.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (v: number, d = 0) => Math.round(v * 10 ** d) / 10 ** d;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const MINUTES = Number(arg('minutes') ?? 30);
+const FAULTS = !process.argv.includes('--no-faults');
+const TAG = arg('tag');
+const SAMPLE_S = 10;
+
+function defaultRate(): { rate: number; from: string } {
+  const dir = join(REPO, 'test/bench/results');
+  try {
+    const files = readdirSync(dir)
+      .filter((f) => /^\d{4}-\d{2}-\d{2}-.*\.json$/.test(f))
+      .map((f) => ({
+        f,
+        r: JSON.parse(readFileSync(join(dir, f), 'utf8')) as { date: string; msgs_per_sec: number; profiled?: boolean },
+      }))
+      .filter((x) => x.r.msgs_per_sec > 0 && !x.r.profiled)
+      .sort((a, b) => a.r.date.localeCompare(b.r.date));
+    const last = files.at(-1);
+    if (last) return { rate: Math.round(last.r.msgs_per_sec / 2), from: `half of ${last.f}` };
+  } catch {
+    // no results yet
+  }
+  return { rate: 20_000, from: 'default (no bench result found)' };
+}
+
+/** Emulator faults spread over the run: each is a few failed or odd loads the sinker must ride out. */
+const FAULT_PLAN: Array<{ at: number; spec: Record<string, unknown> }> = [
+  { at: 0.2, spec: { type: 'http_error', status: 503, count: 3 } },
+  { at: 0.35, spec: { type: 'slow_reply', delayMs: 5000, commit: 'after', count: 2 } },
+  { at: 0.5, spec: { type: 'commit_then_drop', count: 2 } },
+  { at: 0.65, spec: { type: 'too_many_versions', count: 3 } },
+  { at: 0.8, spec: { type: 'publish_timeout', delayMs: 2000, count: 1 } },
+];
+
+interface SoakSample {
+  t: number;
+  rss_mb: number;
+  heap_used_mb: number;
+  event_loop_lag_p99_ms: number;
+  consumer_lag: number;
+  rows_loaded: number;
+  dlq: number;
+}
+
+async function main(): Promise<void> {
+  const brokers = testbed('KAFKA_BOOTSTRAP');
+  const redisUrl = testbed('REDIS_URL');
+  const bin = testbed('KAFKA_BIN');
+  const { rate: dflt, from } = defaultRate();
+  const rate = Number(arg('rate') ?? dflt);
+  const seconds = Math.round(MINUTES * 60);
+  const runId = Date.now().toString(36);
+  const work = mkdtempSync(join(tmpdir(), 'sinker-soak-'));
+  const topic = `soak-${runId}`;
+  const commit = execFileSync('git', ['rev-parse', '--short=10', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
+  console.log(
+    `soak ${runId}: ${MINUTES} min at ${rate.toLocaleString('en')} msg/s (${from}), dirty mix, faults ${FAULTS ? 'on' : 'off'}; commit ${commit}; work ${work}`,
+  );
+  console.log(`load average at start: ${loadAverage().join(' ')} (2 shared cores)`);
+
+  await createTopic(brokers, topic, 8);
+  const payload = join(work, 'dirty.txt');
+  const events = takeEvents({ seed: 11, mix: 'dirty' }, 20_000);
+  if (events.some((e) => e.value.includes('\n')))
+    throw new Error('a dirty payload holds a raw newline: the payload file would split it');
+  writeFileSync(payload, `${events.map((e) => e.value).join('\n')}\n`);
+  const emu = await startBenchEmulator('count');
+  const group = `soak-${runId}`;
+  const sinker = await startSinker({
+    name: `soak${runId}`,
+    topic,
+    group,
+    brokers,
+    redisUrl,
+    emulator: emu,
+    batch: DEFAULT_BATCH,
+    workDir: work,
+  });
+  const admin = kafka(brokers).admin();
+  await admin.connect();
+  const samples: SoakSample[] = [];
+  const faultsArmed: Array<{ t: number; spec: Record<string, unknown> }> = [];
+  const total = rate * seconds;
+  const t0 = performance.now();
+  const cpu0 = cpuSeconds(sinker.pid);
+  const producer = runTool(
+    bin,
+    'kafka-producer-perf-test',
+    [
+      ...['--topic', topic, '--num-records', String(total), '--throughput', String(rate), '--payload-file', payload],
+      ...['--producer-props', `bootstrap.servers=${brokers}`, 'acks=all', 'linger.ms=5', 'batch.size=262144'],
+    ],
+    seconds * 1000 + 600_000,
+  );
+  let produced = false;
+  void producer.then(() => {
+    produced = true;
+  });
+  const plan = FAULTS ? [...FAULT_PLAN] : [];
+  let drainedAt: number | undefined;
+  let cpu = 0;
+  let exit: number | null = null;
+  let counters: Awaited<ReturnType<typeof emu.counters>> | undefined;
+  try {
+    for (let next = SAMPLE_S; ; next += SAMPLE_S) {
+      while ((performance.now() - t0) / 1000 < next) {
+        const t = (performance.now() - t0) / 1000;
+        while (plan.length > 0 && t >= plan[0]!.at * seconds) {
+          const f = plan.shift()!;
+          await emu.fault(f.spec);
+          faultsArmed.push({ t: round(t), spec: f.spec });
+          console.log(`  t=${t.toFixed(0)}s armed fault ${JSON.stringify(f.spec)}`);
+        }
+        await sleep(250);
+      }
+      if (sinker.child.exitCode !== null) throw new Error(`sinker exited with ${sinker.child.exitCode}`);
+      const m = await sinker.metrics();
+      const s: SoakSample = {
+        t: round((performance.now() - t0) / 1000),
+        rss_mb: round(metricSum(m, 'process_resident_memory_bytes') / 1048576, 1),
+        heap_used_mb: round(metricSum(m, 'nodejs_heap_size_used_bytes') / 1048576, 1),
+        event_loop_lag_p99_ms: round(metricSum(m, 'nodejs_eventloop_lag_p99_seconds') * 1000, 1),
+        consumer_lag: await groupLag(admin, topic, group).catch(() => Number.NaN),
+        rows_loaded: metricSum(m, 'doris_rows_loaded_total'),
+        dlq: metricSum(m, 'dlq_messages_total'),
+      };
+      samples.push(s);
+      console.log(
+        `  t=${s.t}s rss ${s.rss_mb} MiB heap ${s.heap_used_mb} MiB loop p99 ${s.event_loop_lag_p99_ms} ms lag ${s.consumer_lag} loaded ${s.rows_loaded.toLocaleString('en')} dlq ${s.dlq}`,
+      );
+      if (produced && s.rows_loaded + s.dlq >= total && s.consumer_lag === 0) {
+        drainedAt = s.t;
+        break;
+      }
+      if (produced && s.t > seconds + 300) break;
+    }
+  } finally {
+    const prod = await producer;
+    if (prod.code !== 0) console.log(`producer exit ${prod.code}: ${prod.stderr.slice(-500)}`);
+    await admin.disconnect();
+    cpu = cpuSeconds(sinker.pid) - cpu0;
+    exit = await sinker.stop();
+    counters = await emu.counters();
+    await emu.stop();
+    await deleteTopic(brokers, topic);
+  }
+
+  const warmup = Math.max(60, seconds * 0.2);
+  const steady = samples.filter((s) => s.t >= warmup && s.t <= seconds);
+  const growth = (key: 'rss_mb' | 'heap_used_mb') => {
+    if (steady.length < 6) return null;
+    const first = median(steady.slice(0, 3).map((s) => s[key]));
+    const last = median(steady.slice(-3).map((s) => s[key]));
+    return round((last / first - 1) * 100, 1);
+  };
+  const rssGrowth = growth('rss_mb');
+  const heapGrowth = growth('heap_used_mb');
+  const lags = steady.map((s) => s.consumer_lag).filter((x) => Number.isFinite(x));
+  const n = lags.length;
+  const ts = steady.filter((s) => Number.isFinite(s.consumer_lag)).map((s) => s.t);
+  const mt = ts.reduce((a, b) => a + b, 0) / (n || 1);
+  const ml = lags.reduce((a, b) => a + b, 0) / (n || 1);
+  const slope =
+    n > 1 ? ts.reduce((a, t, i) => a + (t - mt) * (lags[i]! - ml), 0) / ts.reduce((a, t) => a + (t - mt) ** 2, 0) : 0;
+  const maxLag = n ? Math.max(...lags) : Number.NaN;
+  const last = samples.at(-1)!;
+  const result = {
+    date: new Date().toISOString(),
+    commit,
+    command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim(),
+    node: process.version,
+    minutes: MINUTES,
+    offered_msgs_per_sec: rate,
+    rate_from: from,
+    mix: 'dirty',
+    batch: DEFAULT_BATCH,
+    format: 'json',
+    emulator: 'private instance, counting mode',
+    faults: faultsArmed,
+    faults_fired: counters?.faultsFired ?? null,
+    warmup_seconds: warmup,
+    rss_growth_pct: rssGrowth,
+    heap_growth_pct: heapGrowth,
+    rss_flat: rssGrowth === null ? null : rssGrowth < 10,
+    heap_flat: heapGrowth === null ? null : heapGrowth < 10,
+    max_consumer_lag: maxLag,
+    lag_slope_msgs_per_sec: round(slope, 1),
+    lag_bounded: n > 1 ? maxLag <= rate * 30 && Math.abs(slope) < rate * 0.01 : null,
+    peak_rss_mb: Math.max(...samples.map((s) => s.rss_mb)),
+    max_event_loop_lag_p99_ms: Math.max(...samples.map((s) => s.event_loop_lag_p99_ms)),
+    messages_produced: total,
+    rows_loaded: last.rows_loaded,
+    dead_lettered: last.dlq,
+    books_balance: last.rows_loaded + last.dlq === total,
+    drained_at_s: drainedAt ?? null,
+    cpu_seconds_per_million_msgs: round((cpu / total) * 1e6, 2),
+    sinker_exit_code: exit,
+    load_average_at_end: loadAverage(),
+    samples,
+  };
+  const stamp = `soak-${result.date.slice(0, 10)}-${commit}${TAG ? `-${TAG}` : ''}`;
+  const dir = join(REPO, 'test/bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  const pts = (k: keyof SoakSample) => samples.map((s) => [s.t, s[k]] as [number, number]);
+  const faultMarks = faultsArmed.map((f) => `${String(f.spec.type)}@${f.t}s`).join(', ');
+  writeFileSync(
+    join(dir, `${stamp}.svg`),
+    chartSvg(
+      `doris-sinker soak ${MINUTES} min at ${rate.toLocaleString('en')} msg/s, dirty mix (${result.date.slice(0, 16)}, ${commit})`,
+      [
+        {
+          title: `Memory (RSS growth ${rssGrowth}%, heap growth ${heapGrowth}% after ${warmup}s warm-up)`,
+          yLabel: 'MiB',
+          xLabel: 's',
+          series: [
+            { name: 'RSS', points: pts('rss_mb') },
+            { name: 'V8 heap used', points: pts('heap_used_mb') },
+          ],
+        },
+        {
+          title: `Consumer lag (max ${maxLag}, slope ${round(slope, 1)} msg/s)`,
+          yLabel: 'messages',
+          xLabel: 's',
+          series: [{ name: 'lag', points: pts('consumer_lag') }],
+        },
+        {
+          title: 'Event-loop lag p99',
+          yLabel: 'ms',
+          xLabel: 's',
+          series: [{ name: 'p99', points: pts('event_loop_lag_p99_ms') }],
+        },
+        {
+          title: 'Rows loaded (cumulative)',
+          yLabel: 'rows',
+          xLabel: 's',
+          series: [{ name: 'loaded', points: pts('rows_loaded') }],
+        },
+      ],
+      `faults: ${faultMarks || 'none'}`,
+    ),
+  );
+  console.log(`\nwrote test/bench/results/${stamp}.json and .svg`);
+  const { samples: _s, ...summary } = result;
+  console.log(JSON.stringify(summary, null, 2));
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
