@@ -1,0 +1,108 @@
+// Rebalance during loads: a second sinker joins the group while the first has loads in flight
+// (slowed by the emulator so revocations land mid-load), later leaves with SIGTERM; a third joins and
+// is SIGKILLed (its partitions move only when its session expires). Across all of them Doris holds
+// every produced message exactly once: a revoked owner's load and the new owner's settle meet on the
+// same label and intent (DESIGN §3, zombie owner).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { SinkerProcess } from '../../support/sinker-process.ts';
+import {
+  armFault,
+  cleanup,
+  closeStorage,
+  createTable,
+  createTopic,
+  disarmFault,
+  drainAndAssert,
+  produce,
+  type Scenario,
+  type SinkerOverrides,
+  scenario,
+  sleep,
+  startSinker,
+  validIds,
+} from './helpers.ts';
+
+const s: Scenario = scenario('rebalance', 6);
+const procs: SinkerProcess[] = [];
+const faults: number[] = [];
+
+before(async () => {
+  await createTopic(s);
+  await createTable(s);
+});
+
+after(async () => {
+  for (const f of faults) await disarmFault(f);
+  for (const p of procs) await p.kill();
+  await cleanup(s);
+  await closeStorage();
+});
+
+function producer(chunk: number, everyMs: number): { stop: () => Promise<bigint[]> } {
+  let stopped = false;
+  const ids: bigint[] = [];
+  const done = (async () => {
+    let next = 1n;
+    for (let seed = 500; !stopped; seed++) {
+      const r = await produce(s, chunk, seed, next);
+      ids.push(...validIds(r.events));
+      next += BigInt(chunk);
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return ids;
+    },
+  };
+}
+
+const assignedTo = (p: SinkerProcess): number[][] =>
+  p.logLines.filter((l) => l.msg === 'consumer group assignment').map((l) => l.current as number[]);
+
+test('a second sinker joins and leaves (SIGTERM, then SIGKILL) during loads: exactly once across all', async () => {
+  const over: SinkerOverrides = {
+    kafka: { session_timeout: 6 },
+    batch: { max_batch_interval: 0.3, max_batch_rows: 200 },
+    doris: { timeout: 10 },
+  };
+  // Slow loads (committed, reply held 1.5 s): revocations find loads in flight.
+  faults.push(await armFault({ type: 'slow_reply', delayMs: 1500, commit: 'before', count: 40, label: `^${s.name}:` }));
+  const a = await startSinker(s, 'a', over);
+  procs.push(a);
+  const prod = producer(150, 200);
+  await sleep(2000);
+
+  const b = await startSinker(s, 'b', over);
+  procs.push(b);
+  await sleep(4000);
+  const bExit = await b.term();
+  assert.equal(bExit.code, 0, `B's graceful leave:\n${b.tail()}`);
+
+  const c = await startSinker(s, 'c', over);
+  procs.push(c);
+  await sleep(3000);
+  await c.kill();
+  await sleep(2000);
+
+  const ids = await prod.stop();
+  await drainAndAssert(s, ids, 'after join/leave/kill rebalances', 90_000);
+
+  // The rebalances did split the partitions: B and C each owned some while A kept others.
+  const bParts = assignedTo(b).flat();
+  const cParts = assignedTo(c).flat();
+  assert.ok(bParts.length > 0 && cParts.length > 0, `B owned ${bParts}, C owned ${cParts}`);
+  assert.ok(
+    assignedTo(a).some((cur) => cur.length < s.partitions),
+    `A gave partitions away: ${JSON.stringify(assignedTo(a))}`,
+  );
+  assert.ok(a.running, a.tail());
+  const aExit = await a.term();
+  assert.deepEqual(aExit, { code: 0, signal: null }, a.tail());
+  await drainAndAssert(s, ids, 'after A stopped', 10_000);
+  const revokedLoads = procs.flatMap((p) => p.logLines.filter((l) => l.msg === 'partition revoked')).length;
+  process.stderr.write(`rebalance: ${ids.length} rows, ${revokedLoads} partition revocations\n`);
+});
