@@ -274,6 +274,20 @@ export async function produce(s: Scenario, count: number, seed: number, firstId 
   });
 }
 
+/** Produces raw message values round-robin over the scenario's partitions. */
+export async function produceValues(s: Scenario, values: readonly string[]): Promise<void> {
+  const producer = kafka().producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let i = 0; i < values.length; i += 1000) {
+      const messages = values.slice(i, i + 1000).map((value, j) => ({ value, partition: (i + j) % s.partitions }));
+      await producer.send({ topic: s.topic, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 /** Ids of the events that must become rows (everything but invalid JSON). */
 export function validIds(events: readonly GeneratedEvent[]): bigint[] {
   return events.filter((e) => e.kind !== 'invalid_json').map((e) => e.id);
