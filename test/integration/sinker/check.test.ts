@@ -1,0 +1,80 @@
+// `doris-sinker check -config FILE` against the real test bed: everything reachable → exit 0; a
+// component that is not there (Redis or Doris on a dead port) → a FAIL line in plain words and exit 1;
+// a bad config file → exit 2 naming the key.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { freePort, runSinkerCommand } from '../../support/sinker-process.ts';
+import { cleanup, closeStorage, createTable, createTopic, type Scenario, scenario, sinkerConfig } from './helpers.ts';
+
+const s: Scenario = scenario('check', 2);
+
+before(async () => {
+  await createTopic(s);
+  await createTable(s);
+});
+
+after(async () => {
+  await cleanup(s);
+  await closeStorage();
+});
+
+async function check(tag: string, config: Record<string, unknown>) {
+  return runSinkerCommand({ dir: s.dir, tag, config, command: ['check'] }, 90_000);
+}
+
+test('check: every component reachable → OK lines and exit 0', async () => {
+  const { exit, output } = await check('ok', await sinkerConfig(s));
+  assert.equal(exit.code, 0, output);
+  assert.match(output, /all checks passed/);
+  assert.doesNotMatch(output, /^FAIL/m);
+  for (const part of [/kafka/i, /redis/i, /doris|stream load|query/i]) assert.match(output, part);
+});
+
+test('check: Redis on a dead port → a FAIL line saying Redis cannot be reached, exit 1', async () => {
+  const port = await freePort();
+  const { exit, output } = await check(
+    'redis-down',
+    await sinkerConfig(s, { dedupe: { redis_url: `redis://127.0.0.1:${port}` } }),
+  );
+  assert.equal(exit.code, 1, output);
+  const fail = output.split('\n').filter((l) => l.startsWith('FAIL'));
+  assert.equal(fail.length, 1, output);
+  assert.match(fail[0]!, /redis/i);
+  assert.match(fail[0]!, new RegExp(`${port}|refused|unreachable|unavailable|cannot|not reach`, 'i'));
+  assert.match(output, /1 of \d+ checks failed/);
+});
+
+test('check: Doris FE on a dead port → FAIL lines naming Doris, exit 1', async () => {
+  const port = await freePort();
+  const { exit, output } = await check(
+    'doris-down',
+    await sinkerConfig(s, { doris: { fe_hosts: [`127.0.0.1:${port}`], query_port: port } }),
+  );
+  assert.equal(exit.code, 1, output);
+  const fail = output.split('\n').filter((l) => l.startsWith('FAIL'));
+  assert.ok(fail.length >= 1, output);
+  assert.ok(
+    fail.every((l) => /doris|schema|stream load|query|describe/i.test(l)),
+    output,
+  );
+  assert.ok(
+    fail.some((l) => l.includes(String(port)) || /refused/i.test(l)),
+    output,
+  );
+});
+
+test('check: a bad config file → exit 2 naming the key, what was expected and what was found', async () => {
+  const config = await sinkerConfig(s, { batch: { max_batch_rows: 'lots' } });
+  const { exit, output } = await check('bad', config);
+  assert.equal(exit.code, 2, output);
+  assert.match(output, /batch\.max_batch_rows/);
+  assert.match(output, /integer/);
+  assert.match(output, /lots/);
+
+  const typo = await sinkerConfig(s);
+  (typo.kafka as Record<string, unknown>).group_idd = 'x';
+  const r2 = await check('typo', typo);
+  assert.equal(r2.exit.code, 2, r2.output);
+  assert.match(r2.output, /kafka\.group_idd/);
+  assert.match(r2.output, /group_id/);
+});
