@@ -9,16 +9,21 @@ NODE_DIR="$RUN_DIR/node"
 # The node's name is "localhost": the kubelet reports it as the node's Hostname address, the
 # address kube-apiserver dials first for logs/exec, and the kubelet listens on loopback only.
 TESTBED_NODE_NAME="${TESTBED_NODE_NAME:-localhost}"
-KCM_PORT="${KCM_PORT:-20257}"
-SCHEDULER_PORT="${SCHEDULER_PORT:-20259}"
-KUBELET_PORT="${KUBELET_PORT:-20250}"
-KUBELET_HEALTHZ_PORT="${KUBELET_HEALTHZ_PORT:-20248}"
+# Two test beds may share this machine (a developer's and CI's, on other ports and RUN_DIRs). What
+# the node holds machine-wide is therefore keyed on the apiserver's port: its own ports (right
+# above the apiserver's), its cgroup root (a kubelet kills processes in pod cgroups under its root
+# that it doesn't know) and its CNI bridge and subnet.
+KCM_PORT="${KCM_PORT:-$((APISERVER_PORT + 1))}"
+SCHEDULER_PORT="${SCHEDULER_PORT:-$((APISERVER_PORT + 2))}"
+KUBELET_PORT="${KUBELET_PORT:-$((APISERVER_PORT + 3))}"
+KUBELET_HEALTHZ_PORT="${KUBELET_HEALTHZ_PORT:-$((APISERVER_PORT + 4))}"
+NODE_CGROUP_ROOT="/doris-sinker-$APISERVER_PORT"
+NODE_CNI_SUBNET="${NODE_CNI_SUBNET:-10.244.$((APISERVER_PORT % 250)).0/24}"
+NODE_CNI_BRIDGE="dsk$APISERVER_PORT"
 CONTAINERD_SOCK="$NODE_DIR/containerd/containerd.sock"
 # Our own pause image (a static C program, build-node-tools.sh): no registry can be reached here.
 PAUSE_IMAGE="localhost/doris-sinker/pause:1"
 PAUSE_ARCHIVE="$CACHE_DIR/node/pause-1.oci.tar"
-NODE_CNI_SUBNET="${NODE_CNI_SUBNET:-10.244.0.0/24}"
-NODE_CNI_BRIDGE="dsk-cni0"
 # The sysctls the kubelet rewrites at start (vm.overcommit_memory=1, kernel.panic_on_oops=1, ...);
 # this shared machine gets its own values back once the kubelet has started (see start_kubelet).
 # Values as in the kubelet's setupKernelTunables (pkg/kubelet/cm/container_manager_linux.go).
@@ -177,6 +182,21 @@ start_scheduler() {
     fail_start kube-scheduler "https://127.0.0.1:$SCHEDULER_PORT/healthz not ok"
 }
 
+# ensure_cgroup_root: the kubelet wants its cgroup root to exist in every cgroup v1 hierarchy; a new
+# cpuset cgroup starts with no CPUs or memory nodes, so it gets its parent's.
+ensure_cgroup_root() {
+  local h dir
+  for h in /sys/fs/cgroup/*/; do
+    [[ -f "$h/cgroup.procs" && ! -f "$h/cgroup.controllers" ]] || continue # v1 hierarchies only
+    dir="${h%/}$NODE_CGROUP_ROOT"
+    mkdir -p "$dir"
+    if [[ -f "$h/cpuset.cpus" ]]; then
+      [[ -n "$(cat "$dir/cpuset.cpus")" ]] || cat "$h/cpuset.cpus" >"$dir/cpuset.cpus"
+      [[ -n "$(cat "$dir/cpuset.mems")" ]] || cat "$h/cpuset.mems" >"$dir/cpuset.mems"
+    fi
+  done
+}
+
 write_kubelet_config() {
   mkdir -p "$NODE_DIR/kubelet" "$NODE_DIR/pod-logs"
   cat >"$NODE_DIR/kubelet-config.yaml" <<EOF
@@ -204,6 +224,7 @@ authorization:
 # This machine mounts cgroup v1; kubelet 1.35+ refuses it unless told (KEP-5573).
 failCgroupV1: false
 cgroupDriver: cgroupfs
+cgroupRoot: $NODE_CGROUP_ROOT
 failSwapOn: false
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 podLogsDir: $NODE_DIR/pod-logs
@@ -233,6 +254,7 @@ start_kubelet() {
     --user "system:node:$TESTBED_NODE_NAME" --dry-run=client -o yaml | node_kubectl apply -f - >/dev/null ||
     die "node: binding system:node for the kubelet failed"
   write_kubelet_config
+  ensure_cgroup_root
   local s saved=() since
   for s in "${NODE_SYSCTLS[@]}"; do saved+=("${s%%=*}=$(sysctl -n "${s%%=*}")"); done
   since=$(date +%s)
