@@ -1,0 +1,84 @@
+// `doris-sinker replay` of the file DLQ: the sinker dead-letters the dirty mix's invalid JSON; one
+// record is repaired in the file (its value rewritten as valid JSON), replay loads it, and a second
+// replay of the same file loads nothing twice.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { runSinkerCommand, type SinkerProcess } from '../../support/sinker-process.ts';
+import {
+  assertExactlyOnce,
+  cleanup,
+  closeStorage,
+  createTable,
+  createTopic,
+  drainAndAssert,
+  produce,
+  readDlq,
+  type Scenario,
+  scenario,
+  sinkerConfig,
+  startSinker,
+  storage,
+  validIds,
+} from './helpers.ts';
+
+const s: Scenario = scenario('replay');
+let sinker: SinkerProcess | undefined;
+
+before(async () => {
+  await createTopic(s);
+  await createTable(s);
+});
+
+after(async () => {
+  await sinker?.kill();
+  await cleanup(s);
+  await closeStorage();
+});
+
+test('replay puts a repaired DLQ record back once; replaying again adds nothing', async () => {
+  sinker = await startSinker(s, 'sinker');
+  const { events } = await produce(s, 3000, 77);
+  const valid = validIds(events);
+  const invalid = events.filter((e) => e.kind === 'invalid_json');
+  assert.ok(invalid.length >= 2, `the mix has ${invalid.length} invalid messages`);
+  await drainAndAssert(s, valid, 'before replay', 60_000);
+  assert.equal((await sinker.term()).code, 0, sinker.tail());
+  assert.equal(readDlq(s).length, invalid.length);
+
+  // Repair the first dead letter: the same id, valid JSON with a recognisable title.
+  const repaired = invalid[0]!;
+  const lines = readFileSync(s.dlqFile, 'utf8').split('\n');
+  const at = lines.findIndex((l) => l !== '' && (JSON.parse(l) as { value: string }).value === repaired.value);
+  assert.ok(at >= 0, 'the invalid message is in the DLQ file');
+  const rec = JSON.parse(lines[at]!) as Record<string, unknown>;
+  rec.value = JSON.stringify({
+    id: Number(repaired.id),
+    integration_id: 7,
+    arrive_time: 1,
+    event_time: 2,
+    title: 'repaired "by hand", with a comma',
+    amount: 12.5,
+  });
+  lines[at] = JSON.stringify(rec);
+  writeFileSync(s.dlqFile, lines.join('\n'));
+
+  const config = await sinkerConfig(s);
+  const first = await runSinkerCommand({ dir: s.dir, tag: 'replay1', config, command: ['replay'] });
+  assert.equal(first.exit.code, 0, first.output);
+  assert.match(first.output, new RegExp(`${invalid.length} read, 1 loaded`), first.output);
+  assert.match(first.output, new RegExp(`${invalid.length - 1} still invalid`), first.output);
+
+  const want = [...valid, repaired.id];
+  await assertExactlyOnce(s, want, 'after the first replay');
+  const [rows] = await storage().query(
+    `SELECT title, CAST(amount AS CHAR) AS amount, CAST(integration_id AS CHAR) AS integration_id FROM \`${s.table}\` WHERE id = ?`,
+    [String(repaired.id)],
+  );
+  assert.deepEqual(rows, [{ title: 'repaired "by hand", with a comma', amount: '12.5000', integration_id: '7' }]);
+
+  const second = await runSinkerCommand({ dir: s.dir, tag: 'replay2', config, command: ['replay'] });
+  assert.equal(second.exit.code, 0, second.output);
+  assert.match(second.output, /0 loaded/, second.output);
+  await assertExactlyOnce(s, want, 'after replaying the same file again');
+});
