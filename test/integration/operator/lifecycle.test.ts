@@ -58,17 +58,16 @@ interface OperatorProcess {
   port: Promise<number>;
 }
 
-function startOperator(identity: string): OperatorProcess {
+const ELECTION = ['--leader-elect', '--lease-duration=4s', '--renew-deadline=3s', '--retry-period=500ms'];
+
+function startOperator(identity: string, flags: string[] = ELECTION): OperatorProcess {
   const child = spawn(
     join(ROOT, 'node_modules/.bin/node'),
     [
       join(ROOT, 'operator/main.ts'),
-      '--leader-elect',
+      ...flags,
       `--namespaces=${ns}`,
       `--lease-namespace=${ns}`,
-      '--lease-duration=4s',
-      '--renew-deadline=3s',
-      '--retry-period=500ms',
       '--metrics-port=0',
       '--metrics-host=127.0.0.1',
       `--identity=${identity}`,
@@ -178,10 +177,27 @@ test('the controller catches up after the apiserver restarts mid-watch', async (
       const r = spawnSync('bash', [join(ROOT, 'test/infra', cmd), 'k8s'], { encoding: 'utf8', timeout: 180_000 });
       assert.equal(r.status, 0, `test/infra/${cmd} k8s: ${r.stderr}`);
     };
+    // an operator process whose /healthz must fail while its watches are stale (2 × 2 s idle timeout)
+    const proc = startOperator('health', ['--idle-timeout=2s']);
+    const port = await proc.port;
+    await waitFor('healthy before the outage', async () =>
+      (await get(port, '/healthz')).status === 200 ? true : undefined,
+    );
     infra('down');
     // while it is down, the watches fail and restart with backoff (they do not just stop)
     await waitFor('the informers to notice the outage', () => restartedOnce(controller), 30_000);
+    const sick = await waitFor('/healthz failing', async () => {
+      const r = await get(port, '/healthz');
+      return r.status === 503 ? r : undefined;
+    });
+    assert.match(sick.body, /watches: .*(silent for \d+ s|not synced)/);
     infra('up');
+    await waitFor(
+      '/healthz recovers',
+      async () => ((await get(port, '/healthz')).status === 200 ? true : undefined),
+      60_000,
+    );
+    proc.child.kill('SIGTERM');
     await createSink(kc, sink('after'));
     await waitFor(
       'reconciled after restart',
