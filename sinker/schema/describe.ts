@@ -35,15 +35,10 @@ export async function describeTable(opts: DescribeOptions): Promise<TableSchema>
       user: opts.user,
       password: opts.password,
       connectTimeout: opts.timeoutMs ?? 10_000,
-      // Doris speaks an old handshake; keep the session plain.
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      dateStrings: true,
     });
     const [rows] = await conn.query({
       sql: `DESCRIBE ${quoteIdent(opts.database)}.${quoteIdent(opts.table)}`,
       timeout: opts.timeoutMs ?? 10_000,
-      rowsAsArray: false,
     });
     return tableSchema(columnsFromDescribe(normalizeRows(rows)));
   } catch (err) {
@@ -55,7 +50,7 @@ export async function describeTable(opts: DescribeOptions): Promise<TableSchema>
   }
 }
 
-/** mysql2 rows → DescribeRow; values may arrive as Buffers for some servers, and MySQL's 6th column as `Extra`. */
+/** mysql2 rows → DescribeRow, every value as text (or null). */
 function normalizeRows(rows: unknown): DescribeRow[] {
   if (!Array.isArray(rows)) throw new SchemaError('DESCRIBE returned no result set');
   const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
