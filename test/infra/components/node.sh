@@ -164,7 +164,8 @@ start_controller_manager() {
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$NODE_DIR/controller-manager-certs" \
     --service-account-private-key-file "$K8S_PKI/sa.key" --root-ca-file "$K8S_PKI/ca.crt" \
     --cluster-signing-cert-file "$K8S_PKI/ca.crt" --cluster-signing-key-file "$K8S_PKI/ca.key" \
-    --use-service-account-credentials --controllers '*' --leader-elect=false --v 0
+    --use-service-account-credentials --controllers '*' --leader-elect=false \
+    --kube-api-qps 100 --kube-api-burst 200 --v 0
   wait_for "kube-controller-manager healthz" 60 secure_healthz "$KCM_PORT" ||
     fail_start kube-controller-manager "https://127.0.0.1:$KCM_PORT/healthz not ok"
 }

@@ -65,7 +65,7 @@ function deployment(name: string, port: number): V1Deployment {
   };
 }
 
-test('a ServiceAccount and the root CA ConfigMap appear in a new namespace', { timeout: 30_000 }, async () => {
+test('a ServiceAccount and the root CA ConfigMap appear in a new namespace', { timeout: 90_000 }, async () => {
   const sa = await waitFor('ServiceAccount default', () =>
     core.readNamespacedServiceAccount({ name: 'default', namespace }),
   );
