@@ -206,6 +206,8 @@ async function streamLoad(
   const txn = begun.txn;
   ctx.reply.txnId = txn.id;
   if (!engine.seenLabels.has(`${db}\u0000${label}`)) {
+    // Bounded memory on long runs: past 100k labels the set restarts (a reused old label may count twice).
+    if (engine.seenLabels.size >= 100_000) engine.seenLabels.clear();
     engine.seenLabels.add(`${db}\u0000${label}`);
     engine.counters.labels++;
   }
