@@ -102,7 +102,7 @@ export function headerChecks(h: Headers, p: Profile): HeaderInfo {
   const byLine = readJsonByLine(h, p);
   if (format === 'json' && !byLine && (contentLength ?? 0) > JSON_MAX_BYTES) {
     throw new LoadError(
-      `[E-217]The size of this load exceed the max size of json type data  data size: ${contentLength}, max size: ${JSON_MAX_BYTES}. Please set read_json_by_line to true or split the data`,
+      `[E-217]The size of this batch exceed the max size [${JSON_MAX_BYTES}]  of json type data  data [ ${contentLength} ]. Split the file, or use 'read_json_by_line'`,
     );
   }
   if (contentLength === undefined && !chunked) {
@@ -245,7 +245,8 @@ export function planOptions(h: Headers, p: Profile, info: HeaderInfo): LoadOptio
   }
   const mergeType = (header(h, 'merge_type') ?? 'APPEND').toUpperCase();
   const del = header(h, 'delete');
-  const planError = (msg: string) => new LoadError(feMessage(p, 'ANALYSIS_ERROR', msg));
+  // The BE checks these itself (_process_put) before asking the FE to plan.
+  const planError = (msg: string) => new LoadError(beMessage(p, 'INVALID_ARGUMENT', msg));
   if (!['APPEND', 'DELETE', 'MERGE'].includes(mergeType))
     throw planError(`Invalid merge type ${header(h, 'merge_type')}`);
   if (mergeType === 'MERGE' && !del) throw planError('Excepted DELETE ON clause when merge type is MERGE.');
@@ -264,7 +265,7 @@ export function planOptions(h: Headers, p: Profile, info: HeaderInfo): LoadOptio
     try {
       zone = zoneOffset(tz);
     } catch (e) {
-      throw planError((e as Error).message);
+      throw new LoadError(feMessage(p, 'ANALYSIS_ERROR', (e as Error).message));
     }
   }
   const ratioText = header(h, 'max_filter_ratio');
