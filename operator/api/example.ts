@@ -86,7 +86,7 @@ export function fullSpec(): DorisSinkSpec {
       annotations: { 'example.com/owner': 'data' },
       nodeSelector: { 'kubernetes.io/os': 'linux' },
       tolerations: [
-        { key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoSchedule', tolerationSeconds: 60 },
+        { key: 'dedicated', operator: 'Equal', value: 'ingest', effect: 'NoExecute', tolerationSeconds: 60 },
       ],
       affinity: { nodeAffinity: {} },
       hostNetwork: false,

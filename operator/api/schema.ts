@@ -308,15 +308,30 @@ const resources = obj('CPU and memory of each sinker container (a core/v1 Resour
   limits: resourceList('Maximum resources, e.g. memory: 1Gi.'),
 });
 
-const toleration = obj('A core/v1 Toleration.', {
-  key: str('Taint key the toleration applies to; empty with operator Exists matches all.'),
-  operator: str('Exists or Equal.', { enum: ['Exists', 'Equal'] }),
-  value: str('Taint value to match (operator Equal).'),
-  effect: str('Taint effect to match; empty matches all.', {
-    enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute', ''],
-  }),
-  tolerationSeconds: int64('How long a NoExecute taint is tolerated.'),
-});
+const toleration = obj(
+  'A core/v1 Toleration.',
+  {
+    key: str('Taint key the toleration applies to; empty with operator Exists matches all.'),
+    operator: str('Exists or Equal.', { enum: ['Exists', 'Equal'] }),
+    value: str('Taint value to match (operator Equal).'),
+    effect: str('Taint effect to match; empty matches all.', {
+      enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute', ''],
+    }),
+    tolerationSeconds: int64('How long a NoExecute taint is tolerated.'),
+  },
+  {
+    'x-kubernetes-validations': [
+      {
+        rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+        message: 'tolerationSeconds requires effect NoExecute',
+      },
+      {
+        rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+        message: 'value must be empty when operator is Exists',
+      },
+    ],
+  },
+);
 
 const podTemplate = obj('Overrides for the sinker pods.', {
   labels: stringMap('Extra pod labels.'),

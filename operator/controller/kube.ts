@@ -36,7 +36,7 @@ export class KubeClient implements KubeWriter {
     try {
       await this.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (err) {
-      throw new Error(`apply ${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}: ${describeError(err)}`);
+      throw new KubeError(`apply ${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`, err);
     }
   }
 
@@ -87,6 +87,15 @@ export class KubeClient implements KubeWriter {
         reportingInstance: this.#instance,
       },
     });
+  }
+}
+
+/** A failed API call: what was attempted, the HTTP status (`code`) and the apiserver's message. */
+export class KubeError extends Error {
+  readonly code: number | undefined;
+  constructor(what: string, cause: unknown) {
+    super(`${what}: ${describeError(cause)}`);
+    this.code = (cause as { code?: number })?.code;
   }
 }
 

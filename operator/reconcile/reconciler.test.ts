@@ -60,6 +60,7 @@ function harness(sink: DorisSink) {
   };
   return {
     r: new Reconciler(deps),
+    kube,
     applied,
     statuses,
     events,
@@ -158,4 +159,23 @@ test('a deleted sink is forgotten and nothing is written', async () => {
   assert.equal(await h.r.reconcile('default/other'), undefined);
   assert.equal(h.applied.length, 0);
   assert.equal(h.statuses.length, 0);
+});
+
+test('a child the apiserver refuses (422) becomes Ready=False InvalidSpec, not an endless retry', async () => {
+  const h = harness(sink());
+  const apply = h.kube.apply;
+  h.kube.apply = async (o) => {
+    if (o.kind === 'Deployment')
+      throw Object.assign(new Error('apply Deployment default/events: 422: invalid'), { code: 422 });
+    return apply(o);
+  };
+  assert.equal(await h.r.reconcile('default/events'), undefined, 'no requeue');
+  const ready = getCondition(h.last().conditions, 'Ready');
+  assert.equal(ready?.reason, 'InvalidSpec');
+  assert.match(ready?.message ?? '', /422: invalid/);
+  assert.equal(h.events.at(-1)?.reason, 'InvalidSpec');
+  h.kube.apply = async () => {
+    throw Object.assign(new Error('503'), { code: 503 });
+  };
+  await assert.rejects(h.r.reconcile('default/events'), /503/, 'other failures are retried with backoff');
 });

@@ -159,11 +159,20 @@ export class Reconciler {
     };
     if (schema.hash) desiredInput.schemaHash = schema.hash;
     const desired = desiredObjects(desiredInput);
-    // ConfigMap first: a new pod template must find its config.
-    await this.#d.kube.apply(desired.configMap);
-    await this.#d.kube.apply(desired.service);
-    await this.#d.kube.apply(desired.pdb);
-    await this.#d.kube.apply(desired.deployment);
+    try {
+      // ConfigMap first: a new pod template must find its config.
+      await this.#d.kube.apply(desired.configMap);
+      await this.#d.kube.apply(desired.service);
+      await this.#d.kube.apply(desired.pdb);
+      await this.#d.kube.apply(desired.deployment);
+    } catch (err) {
+      // 422: the spec renders a child the apiserver refuses; retrying can't help until the spec changes.
+      if ((err as { code?: number }).code === 422) {
+        await this.#statusOnly(sink, { reason: 'InvalidSpec', message: (err as Error).message });
+        return undefined;
+      }
+      throw err;
+    }
 
     let lastScaleTime: Date | undefined;
     if (current !== undefined && current !== plan.replicas) {

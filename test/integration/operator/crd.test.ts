@@ -130,6 +130,13 @@ const invalid: [string, (s: DorisSink) => void, RegExp][] = [
     /spec\.dedupe\.redisUrlSecretRef: Required value|unknown field "spec\.dedupe\.redisUrl"/,
   ],
   [
+    'a toleration the Deployment would refuse',
+    (s) => {
+      s.spec.podTemplate = { tolerations: [{ key: 'k', effect: 'NoSchedule', tolerationSeconds: 5 }] };
+    },
+    /spec\.podTemplate\.tolerations\[0\]: Invalid value: .*tolerationSeconds requires effect NoExecute/,
+  ],
+  [
     'negative lagPerReplica',
     (s) => {
       s.spec.scaling = { lagPerReplica: 0 };

@@ -7,11 +7,13 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
   PolicyV1Api,
   type V1Deployment,
 } from '@kubernetes/client-node';
 import mysql from 'mysql2/promise';
-import { minimalSink } from '../../../operator/api/example.ts';
+import { fullSpec, minimalSink } from '../../../operator/api/example.ts';
 import { GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
 import type { DorisSink, DorisSinkSpec } from '../../../operator/api/types.ts';
 import { Controller } from '../../../operator/controller/controller.ts';
@@ -21,6 +23,7 @@ import {
   ANNOTATION_SCHEMA_HASH,
   ANNOTATION_SECRET_VERSIONS,
 } from '../../../operator/desired/names.ts';
+import { desiredObjects } from '../../../operator/desired/objects.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
@@ -309,4 +312,33 @@ test('a deleted or edited child is restored at once through its watch (not the n
     async () => ((await deployment('steady')).spec?.replicas === 2 ? true : undefined),
     10_000,
   );
+});
+
+test('the children of a sink that sets every field are valid objects for the apiserver (server-side dry run)', async () => {
+  const sink = minimalSink('full', ns);
+  sink.spec = fullSpec();
+  const d = desiredObjects({
+    sink,
+    defaultImage: 'x',
+    replicas: 3,
+    secretVersions: { redis: '1', 'doris-auth': '2' },
+    schemaHash: 'abc',
+  });
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const o of [d.configMap, d.service, d.pdb, d.deployment]) {
+    // owner references to a sink that does not exist are fine for a dry run
+    await api.patch(o, undefined, 'All', 'doris-sinker-operator', true, PatchStrategy.ServerSideApply);
+  }
+  const stored = await api.patch(
+    d.deployment,
+    undefined,
+    'All',
+    'doris-sinker-operator',
+    true,
+    PatchStrategy.ServerSideApply,
+  );
+  const pod = (stored as V1Deployment).spec?.template.spec;
+  assert.equal(pod?.tolerations?.[0]?.key, 'dedicated');
+  assert.deepEqual(pod?.containers[0]?.resources?.limits, { memory: '1Gi' });
+  assert.equal(pod?.volumes?.find((v) => v.name === 'kafka-tls-client')?.secret?.secretName, 'kafka-client');
 });
