@@ -3,6 +3,7 @@
 // assigned partition is settled (DESIGN §3) before any of its messages is batched, and resumes
 // from max(committed, watermark + 1). Intents found unsettled are re-loaded with their exact
 // range and label, so whichever owner wins the label, Doris holds those offsets once.
+import { randomUUID } from 'node:crypto';
 import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { LoadBatch } from './batch.ts';
 import { Batcher } from './batcher/batcher.ts';
@@ -13,7 +14,7 @@ import { isUnavailable } from './dedupe/errors.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
 import { offsetDisposition, type ResumePlan } from './dedupe/state.ts';
-import type { DedupeStore } from './dedupe/store.ts';
+import { type DedupeStore, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
 import { recordsForRejected } from './dlq/dlq.ts';
 import type { DlqRecord } from './dlq/record.ts';
@@ -67,6 +68,8 @@ interface PartitionRun {
   plan?: ResumePlan;
   /** Aborts this partition's settling and loads when it is revoked. */
   abort: AbortController;
+  /** This run's owner token in Redis: a later owner's claim fences this run's new intents. */
+  token: string;
   /** Content keys of rows admitted per batch first offset (released on revocation). */
   pendingKeys: Map<string, string[]>;
   /** Content keys of rows in the batch still filling. */
@@ -198,12 +201,13 @@ export class SinkPipeline {
   #assign(partition: number): void {
     const abort = new AbortController();
     const run: PartitionRun = {
+      token: `${process.pid}-${randomUUID()}`,
       abort,
       pendingKeys: new Map(),
       fillingKeys: [],
       ready: Promise.resolve() as unknown as Promise<ResumePlan>,
     };
-    run.ready = this.#settle(partition, abort.signal).then((plan) => {
+    run.ready = this.#settle(partition, run.token, abort.signal).then((plan) => {
       run.plan = plan;
       return plan;
     });
@@ -212,9 +216,12 @@ export class SinkPipeline {
     this.#runs.set(partition, run);
   }
 
-  async #settle(partition: number, signal: AbortSignal): Promise<ResumePlan> {
+  async #settle(partition: number, token: string, signal: AbortSignal): Promise<ResumePlan> {
     for (let attempt = 0; ; attempt++) {
       try {
+        // Claim first: from here on a previous owner (a zombie) cannot record new intents, so the
+        // intents read below are every load it can still finish.
+        await this.#d.store.claim(partition, token);
         const committed = await this.#committedOffset(partition);
         const plan = await settlePartition({
           store: this.#d.store,
@@ -446,7 +453,7 @@ export class SinkPipeline {
         if (batch.rows.length === 0) {
           status = 'dead_lettered';
         } else {
-          await this.#d.store.recordIntent(batch.partition, intent);
+          await this.#d.store.recordIntent(batch.partition, intent, run.token);
           this.#setRedisDown(false);
           result = await this.#d.writer.load(batch, { label, signal });
           if (result.status === 'dead-lettered') status = 'dead_lettered';
@@ -462,6 +469,13 @@ export class SinkPipeline {
         return;
       } catch (err) {
         if (signal.aborted) {
+          this.#batcher.abandon(batch);
+          return;
+        }
+        if (err instanceof PartitionFencedError) {
+          // A new owner settled the partition while this member did not know it lost it (frozen,
+          // or its session expired): the new owner loads these offsets; never commit past them.
+          this.#log.warn({ label, partition: batch.partition }, 'partition claimed by another owner: batch dropped');
           this.#batcher.abandon(batch);
           return;
         }

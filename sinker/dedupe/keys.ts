@@ -9,11 +9,13 @@ export interface DedupeKeys {
   intents: string;
   /** Prefix of content-dedupe keys (string keys with a TTL). */
   contentPrefix: string;
+  /** Hash: partition → token of the run that owns it (fences a zombie owner's new intents). */
+  owners: string;
 }
 
 export function dedupeKeys(keyPrefix: string, sink: string, topic: string): DedupeKeys {
   const base = `${keyPrefix}{${sink}:${topic}}`;
-  return { watermarks: `${base}:wm`, intents: `${base}:intents`, contentPrefix: `${base}:k:` };
+  return { watermarks: `${base}:wm`, intents: `${base}:intents`, contentPrefix: `${base}:k:`, owners: `${base}:owner` };
 }
 
 export function intentField(partition: number, first: string): string {

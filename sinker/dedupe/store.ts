@@ -25,6 +25,23 @@ end
 return cur
 `;
 
+// Records an intent only while the partition's owner token is the caller's (or none was set): a
+// zombie owner, whose partition was settled by a new owner meanwhile, cannot start a new load.
+const RECORD_INTENT_LUA = `
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner and ARGV[2] ~= '' and owner ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+return 1
+`;
+
+/** The partition was claimed by another owner after this one: its new loads must not run. */
+export class PartitionFencedError extends Error {
+  override name = 'PartitionFencedError';
+  constructor(partition: number, first: string) {
+    super(`partition ${partition}: another owner claimed it; the load from offset ${first} is not started`);
+  }
+}
+
 export interface DedupeLogger {
   warn(obj: object, msg?: string): void;
 }
@@ -45,6 +62,7 @@ export interface DedupeStoreOptions {
 const MGET_CHUNK = 1000;
 
 type CompleteFn = (numKeys: number, ...args: string[]) => Promise<string>;
+type RecordIntentFn = (numKeys: number, ...args: string[]) => Promise<number>;
 
 export class DedupeStore {
   readonly keys: DedupeKeys;
@@ -75,6 +93,7 @@ export class DedupeStore {
     // Without a listener ioredis prints every reconnect error; the operations report them instead.
     this.#redis.on('error', () => {});
     this.#redis.defineCommand('sinkerComplete', { lua: COMPLETE_LUA });
+    this.#redis.defineCommand('sinkerRecordIntent', { lua: RECORD_INTENT_LUA });
   }
 
   /** Connect (when the client is lazy). Rejects with DedupeUnavailableError unless degrading. */
@@ -112,11 +131,36 @@ export class DedupeStore {
     }
   }
 
-  /** Record that a load of [first..last] under `label` is about to run. */
-  async recordIntent(partition: number, intent: Intent): Promise<void> {
-    await this.#run('recordIntent', undefined, async () => {
-      await this.#redis.hset(this.keys.intents, intentField(partition, intent.first), JSON.stringify(intent));
+  /**
+   * Claim a partition for the run holding `token` before settling it: intents recorded from now on
+   * under another token are refused, so every intent the settle reads next is all a zombie can load.
+   */
+  async claim(partition: number, token: string): Promise<void> {
+    await this.#run('claim', undefined, async () => {
+      await this.#redis.hset(this.keys.owners, String(partition), token);
     });
+  }
+
+  /**
+   * Record that a load of [first..last] under `label` is about to run. With `token`, refused with
+   * PartitionFencedError when another run has claimed the partition since.
+   */
+  async recordIntent(partition: number, intent: Intent, token = ''): Promise<void> {
+    const ok = await this.#run('recordIntent', 1, async () => {
+      const fn = (this.#redis as unknown as { sinkerRecordIntent: RecordIntentFn }).sinkerRecordIntent.bind(
+        this.#redis,
+      );
+      return fn(
+        2,
+        this.keys.owners,
+        this.keys.intents,
+        String(partition),
+        token,
+        intentField(partition, intent.first),
+        JSON.stringify(intent),
+      );
+    });
+    if (ok !== 1) throw new PartitionFencedError(partition, intent.first);
   }
 
   /**
