@@ -108,3 +108,70 @@ test('a pod on the CNI bridge: reachable at its IP, projected token, limits, rea
   assert.equal(review.status?.user?.username, `system:serviceaccount:${namespace}:default`);
   assert.deepEqual(review.status?.user?.extra?.['authentication.kubernetes.io/pod-name'], [name]);
 });
+
+test('the kubelet restarts a container whose liveness probe fails and one the kernel OOM-kills', {
+  timeout: 150_000,
+}, async () => {
+  const port = 8080;
+  const container = (name: string, script: string, extra: object) => ({
+    name,
+    image: BASE_IMAGE,
+    imagePullPolicy: 'Never' as const,
+    command: ['node', '-e', script],
+    ...extra,
+  });
+  await Promise.all([
+    core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'unhealthy' },
+        spec: {
+          containers: [
+            container(
+              'c',
+              `require('node:http').createServer((q, s) => { s.statusCode = 500; s.end(); }).listen(${port});`,
+              {
+                livenessProbe: { httpGet: { path: '/', port }, periodSeconds: 1, failureThreshold: 2 },
+              },
+            ),
+          ],
+          terminationGracePeriodSeconds: 2,
+        },
+      },
+    }),
+    core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'hungry' },
+        spec: {
+          containers: [
+            // Touches 512 MiB in 16 MiB steps under a 96 MiB limit.
+            container(
+              'c',
+              'const k = []; for (let i = 0; i < 32; i++) k.push(Buffer.alloc(16 << 20, 1)); setInterval(() => {}, 1000);',
+              {
+                resources: { limits: { memory: '96Mi' } },
+              },
+            ),
+          ],
+        },
+      },
+    }),
+  ]);
+  const restarted = (name: string) =>
+    waitFor(
+      `a restart of ${name}`,
+      async () => {
+        const p = await core.readNamespacedPod({ name, namespace });
+        const c = p.status?.containerStatuses?.[0];
+        return (c?.restartCount ?? 0) >= 1 ? c : undefined;
+      },
+      120_000,
+      500,
+    );
+  const [unhealthy, hungry] = await Promise.all([restarted('unhealthy'), restarted('hungry')]);
+  // Killed by the kubelet: node runs as PID 1 with no SIGTERM handler, so the kernel drops the
+  // SIGTERM and the kubelet's SIGKILL after the 2 s grace period ends it (128 + 9).
+  assert.equal(unhealthy.lastState?.terminated?.exitCode, 137);
+  assert.equal(hungry.lastState?.terminated?.reason, 'OOMKilled');
+});
