@@ -18,11 +18,24 @@ function connectionKey(c: KafkaConnection): string {
   return createHash('sha256').update(JSON.stringify(c)).digest('hex');
 }
 
+/** Admin connections unused this long are closed (their sink was deleted or re-pointed). */
+const IDLE_CLOSE_MS = 10 * 60_000;
+
 export class KafkaOffsetsReader {
-  #admins = new Map<string, { admin: Admin; connected: Promise<void> }>();
+  #admins = new Map<string, { admin: Admin; connected: Promise<void>; usedAt: number }>();
+
+  #closeIdle(now: number): void {
+    for (const [key, e] of this.#admins) {
+      if (now - e.usedAt > IDLE_CLOSE_MS) {
+        this.#admins.delete(key);
+        e.admin.disconnect().catch(() => {});
+      }
+    }
+  }
 
   async #admin(c: KafkaConnection): Promise<Admin> {
     const key = connectionKey(c);
+    this.#closeIdle(Date.now());
     let entry = this.#admins.get(key);
     if (!entry) {
       const kafka = new Kafka({
@@ -45,9 +58,10 @@ export class KafkaOffsetsReader {
           : {}),
       });
       const admin = kafka.admin();
-      entry = { admin, connected: admin.connect() };
+      entry = { admin, connected: admin.connect(), usedAt: Date.now() };
       this.#admins.set(key, entry);
     }
+    entry.usedAt = Date.now();
     try {
       await entry.connected;
     } catch (err) {
