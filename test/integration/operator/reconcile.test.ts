@@ -231,6 +231,13 @@ test('external scaling: kubectl scale on the sink sets the Deployment replicas',
   );
   const s = await reconciled('ext', (x) => x.status?.desiredReplicas === 3);
   assert.equal(getCondition(s.status?.conditions, 'Scaling')?.reason, 'ExternalScaler');
+  // what an HPA or KEDA reads through the scale subresource
+  const scale = kubectl(['get', '--raw', `/apis/dorissinker.io/v1alpha1/namespaces/${ns}/dorissinks/ext/scale`]);
+  assert.equal(scale.status, 0, scale.stderr);
+  const body = JSON.parse(scale.stdout);
+  assert.equal(body.kind, 'Scale');
+  assert.equal(body.spec.replicas, 3);
+  assert.equal(body.status.selector, 'app.kubernetes.io/name=doris-sinker,dorissinker.io/sink=ext');
 });
 
 test('a missing Secret is reported, and creating it resumes the sink', async () => {
