@@ -147,6 +147,15 @@ export class SinkerProcess {
     return this.exited;
   }
 
+  /** SIGSTOP: the process freezes (no heartbeats, loads hang mid-way) until `resume()`; a zombie. */
+  freeze(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child.kill('SIGCONT');
+  }
+
   /** The last `n` lines of output, for failure messages. */
   tail(n = 40): string {
     return this.output.split('\n').slice(-n).join('\n');

@@ -106,3 +106,51 @@ test('a second sinker joins and leaves (SIGTERM, then SIGKILL) during loads: exa
   const revokedLoads = procs.flatMap((p) => p.logLines.filter((l) => l.msg === 'partition revoked')).length;
   process.stderr.write(`rebalance: ${ids.length} rows, ${revokedLoads} partition revocations\n`);
 });
+
+test('a zombie owner: a sinker frozen mid-load past its session wakes up after its partitions moved: exactly once', async () => {
+  const z = scenario('zombie', 4);
+  await createTopic(z);
+  await createTable(z);
+  const mine: SinkerProcess[] = [];
+  try {
+    const over: SinkerOverrides = {
+      kafka: { session_timeout: 6 },
+      batch: { max_batch_interval: 0.3, max_batch_rows: 200 },
+      doris: { timeout: 20 },
+    };
+    const a = await startSinker(z, 'a', over);
+    mine.push(a);
+    const b = await startSinker(z, 'b', over);
+    mine.push(b);
+    // Loads held 3 s (committed first): A freezes with loads in flight and intents open.
+    faults.push(
+      await armFault({ type: 'slow_reply', delayMs: 3000, commit: 'after', count: 20, label: `^${z.name}:` }),
+    );
+    const first = await produce(z, 3000, 601);
+    await sleep(1000);
+    a.freeze();
+    // Past A's session: the group drops A and B takes every partition, settling A's open intents.
+    await sleep(9000);
+    const second = await produce(z, 2000, 602, 3001n);
+    await sleep(3000);
+    a.resume();
+    const ids = [...validIds(first.events), ...validIds(second.events)];
+    await drainAndAssert(z, ids, 'after a zombie owner woke up', 90_000);
+    // B owned all four partitions while A was frozen; A rejoined afterwards.
+    assert.ok(
+      assignedTo(b).some((cur) => cur.length === 4),
+      `B took over: ${JSON.stringify(assignedTo(b))}`,
+    );
+    assert.ok(a.running && b.running, `${a.tail()}\n---\n${b.tail()}`);
+    const exits = await Promise.all([a.term(), b.term()]);
+    assert.deepEqual(
+      exits.map((e) => e.code),
+      [0, 0],
+      `${a.tail()}\n---\n${b.tail()}`,
+    );
+    await drainAndAssert(z, ids, 'after both stopped', 10_000);
+  } finally {
+    for (const p of mine) await p.kill();
+    await cleanup(z);
+  }
+});
