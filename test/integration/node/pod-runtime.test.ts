@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { AuthenticationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { testbed } from '../../support/testbed.ts';
 import { BASE_IMAGE, httpText, kubeConfig, loadBaseImage, requireNodeReady, waitFor } from './support.ts';
 
 const namespace = `node-rt-${randomUUID().slice(0, 8)}`;
@@ -174,4 +175,85 @@ test('the kubelet restarts a container whose liveness probe fails and one the ke
   // SIGTERM and the kubelet's SIGKILL after the 2 s grace period ends it (128 + 9).
   assert.equal(unhealthy.lastState?.terminated?.exitCode, 137);
   assert.equal(hungry.lastState?.terminated?.reason, 'OOMKilled');
+});
+
+test('a hostNetwork pod reaches the apiserver with its ServiceAccount token; its log comes back through the kubelet', {
+  timeout: 150_000,
+}, async () => {
+  // What an in-cluster client (the operator) does: token + CA from the pod's files, the apiserver
+  // from KUBERNETES_SERVICE_HOST/PORT. No kube-proxy runs here, so the pod names the apiserver's
+  // loopback address itself (its own env wins over the kubelet's service variables).
+  const apiserver = new URL(testbed('KUBE_APISERVER'));
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: 'default-view' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: [{ kind: 'ServiceAccount', name: 'default', namespace }],
+    },
+  });
+  const script = [
+    "const fs = require('node:fs');",
+    "const dir = '/var/run/secrets/kubernetes.io/serviceaccount';",
+    "const ns = fs.readFileSync(dir + '/namespace', 'utf8');",
+    "const req = require('node:https').get({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT,",
+    "  path: '/api/v1/namespaces/' + ns + '/pods', ca: fs.readFileSync(dir + '/ca.crt'),",
+    "  headers: { authorization: 'Bearer ' + fs.readFileSync(dir + '/token', 'utf8') } }, (res) => {",
+    "  let body = ''; res.on('data', (d) => { body += d; });",
+    "  res.on('end', () => console.log('status=' + res.statusCode + ' pods=' + (JSON.parse(body).items ?? []).map((p) => p.metadata.name).join(',')));",
+    '});',
+    "req.on('error', (e) => { console.log('error=' + e.message); process.exitCode = 1; });",
+  ].join('\n');
+  const name = 'client';
+  await waitFor('ServiceAccount default', () => core.readNamespacedServiceAccount({ name: 'default', namespace }));
+  await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        hostNetwork: true,
+        restartPolicy: 'Never',
+        serviceAccountName: 'default',
+        containers: [
+          {
+            name: 'c',
+            image: BASE_IMAGE,
+            imagePullPolicy: 'Never',
+            command: ['node', '-e', script],
+            env: [
+              { name: 'KUBERNETES_SERVICE_HOST', value: apiserver.hostname },
+              { name: 'KUBERNETES_SERVICE_PORT', value: apiserver.port },
+            ],
+            volumeMounts: [{ name: 'api', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+          },
+        ],
+        // The volume the ServiceAccount admission plugin would add (it is off in the test apiserver).
+        volumes: [
+          {
+            name: 'api',
+            projected: {
+              sources: [
+                { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+                { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  });
+  const phase = await waitFor(
+    'pod client to finish',
+    async () => {
+      const p = await core.readNamespacedPod({ name, namespace });
+      return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p.status.phase : undefined;
+    },
+    120_000,
+    500,
+  );
+  const log = await core.readNamespacedPodLog({ name, namespace });
+  assert.equal(phase, 'Succeeded', log);
+  assert.match(log, new RegExp(`^status=200 pods=.*\\b${name}\\b`, 'm'));
 });
