@@ -116,6 +116,26 @@ export function spellType(t: DorisType, p: Profile): string {
   }
 }
 
+/** PrimitiveType name as the FE's `_schema` REST API prints it (current Doris: v2 dates, sized decimals). */
+export function primitiveTypeName(t: DorisType): string {
+  switch (t.base) {
+    case 'decimal':
+      return t.precision <= 9 ? 'DECIMAL32' : t.precision <= 18 ? 'DECIMAL64' : 'DECIMAL128';
+    case 'date':
+      return 'DATEV2';
+    case 'datetime':
+      return 'DATETIMEV2';
+    case 'json':
+      return 'JSONB';
+    case 'other': {
+      const head = /^[a-z_]+/.exec(t.raw)?.[0] ?? t.raw;
+      return head.toUpperCase();
+    }
+    default:
+      return t.base.toUpperCase();
+  }
+}
+
 /** A MariaDB column type that holds every value the Doris type accepts. */
 export function mariadbType(t: DorisType): string {
   switch (t.base) {

@@ -3,6 +3,7 @@
 // the 2PC redirect, get_load_state and the backend list. It never reads a load body.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
+import { primitiveTypeName } from './doris-types.ts';
 import type { Engine } from './engine.ts';
 import { clientIp, sendFe, waitingForContinue } from './http-util.ts';
 import { basicAuth, header, parseGroupCommit } from './load-options.ts';
@@ -11,6 +12,7 @@ import { responseBody, restBaseResult } from './reply.ts';
 const LOAD_RE = /^\/api\/([^/]*)\/([^/]*)\/_stream_load$/;
 const TWO_PC_RE = /^\/api\/([^/]*)(?:\/([^/]*))?\/_stream_load_2pc$/;
 const LOAD_STATE_RE = /^\/api\/([^/]*)\/get_load_state$/;
+const SCHEMA_RE = /^\/api\/(?:[^/]+\/)?([^/]+)\/([^/]+)\/_schema$/;
 
 export interface FeServer {
   server: http.Server;
@@ -181,6 +183,31 @@ async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res:
     if (!engine.hasDb(db)) return sendFe(req, res, responseBody(`unknown database, database=${db}`, 1, null));
     const t = engine.txns.latest(db, label);
     return sendFe(req, res, responseBody('success', 0, t ? t.state : 'UNKNOWN'));
+  }
+
+  m = SCHEMA_RE.exec(path);
+  if (m && req.method === 'GET') {
+    // TableSchemaAction: the official Kafka connector reads keysType from it (UNIQUE tables: no 2PC).
+    if (!authenticate(engine, req, res)) return;
+    const db = decodeURIComponent(m[1]!);
+    const name = decodeURIComponent(m[2]!);
+    if (!engine.hasDb(db)) return sendFe(req, res, responseBody(`Unknown database '${db}'`, 1, null));
+    const s = engine.table(db, name);
+    if (!s) return sendFe(req, res, responseBody(`Unknown table '${name}'`, 1, null));
+    const properties = s.columns.map((c) => {
+      const p: Record<string, string> = {};
+      if (c.type.base === 'decimal') {
+        p.precision = String(c.type.precision);
+        p.scale = String(c.type.scale);
+      }
+      p.type = primitiveTypeName(c.type);
+      p.comment = c.comment;
+      p.name = c.name;
+      p.aggregation_type = c.isKey ? '' : (c.aggregation ?? 'NONE');
+      return p;
+    });
+    const keysType = { DUPLICATE: 'DUP_KEYS', UNIQUE: 'UNIQUE_KEYS', AGGREGATE: 'AGG_KEYS' }[s.keysType];
+    return sendFe(req, res, responseBody('success', 0, { properties, status: 200, keysType }));
   }
 
   if (path === '/api/backends' && req.method === 'GET') {

@@ -247,7 +247,11 @@ async function handle(
   currentDb: string,
   use: (db: string) => void,
 ): Promise<ResultSet | undefined> {
-  const sql = sqlText.trim().replace(/;\s*$/, '');
+  // Drivers prefix statements with a /* comment */ (Connector/J names itself there).
+  const sql = sqlText
+    .trim()
+    .replace(/^(\/\*.*?\*\/\s*)+/s, '')
+    .replace(/;\s*$/, '');
   let m = /^(?:DESC|DESCRIBE)\s+(\S+?)(\s+ALL)?$/i.exec(sql);
   if (m) {
     const { db, table } = tableRef(engine, m[1]!, currentDb);
@@ -343,17 +347,19 @@ async function handle(
   }
   if (/^(SET|BEGIN|COMMIT|ROLLBACK)\b/i.test(sql)) return undefined;
   if (/^SELECT\b/i.test(sql) && /\bFROM\b/i.test(sql)) return passThrough(engine, sql, currentDb);
-  m = /^SELECT\s+(.+?)(?:\s+AS\s+(\S+))?$/i.exec(sql);
+  m = /^SELECT\s+(.+)$/is.exec(sql);
   if (m && !/\bFROM\b/i.test(sql)) {
-    const expr = m[1]!.trim();
-    const name = m[2] ? unquote(m[2]) : expr;
-    let value: string | null = expr;
-    if (/^@@(session\.|global\.)?version_comment$/i.test(expr)) value = 'Doris emulator';
-    else if (/^@@(session\.|global\.)?version$/i.test(expr) || /^version\(\)$/i.test(expr)) value = '5.7.99';
-    else if (/^@@/.test(expr)) value = null;
-    else if (/^database\(\)$/i.test(expr)) value = currentDb || null;
-    else if (/^'.*'$/.test(expr)) value = expr.slice(1, -1);
-    return { columns: [name], rows: [[value]] };
+    // Session probes drivers send on connect (Connector/J asks for ~20 @@variables in one SELECT).
+    const items = splitSelectList(m[1]!);
+    const columns: string[] = [];
+    const row: (string | null)[] = [];
+    for (const item of items) {
+      const a = /^(.+?)\s+AS\s+(\S+)$/is.exec(item);
+      const expr = (a ? a[1]! : item).trim();
+      columns.push(a ? unquote(a[2]!) : expr);
+      row.push(selectValue(expr, currentDb));
+    }
+    return { columns, rows: [row] };
   }
   throw new SqlError(1105, fe(`the Doris emulator does not support this statement: ${sql.slice(0, 200)}`));
 }
@@ -384,4 +390,70 @@ async function passThrough(engine: Engine, sql: string, currentDb: string): Prom
   } finally {
     conn.release();
   }
+}
+
+/** Values of the session variables a Doris FE reports (close enough for drivers). */
+const SESSION_VARIABLES: Record<string, string> = {
+  auto_increment_increment: '1',
+  autocommit: '1',
+  character_set_client: 'utf8mb4',
+  character_set_connection: 'utf8mb4',
+  character_set_results: 'utf8mb4',
+  character_set_server: 'utf8mb4',
+  collation_server: 'utf8mb4_0900_bin',
+  collation_connection: 'utf8mb4_0900_bin',
+  collation_database: 'utf8mb4_0900_bin',
+  init_connect: '',
+  interactive_timeout: '3600',
+  license: 'Apache License, Version 2.0',
+  lower_case_table_names: '0',
+  max_allowed_packet: '16777216',
+  net_buffer_length: '16384',
+  net_write_timeout: '600',
+  performance_schema: '0',
+  query_cache_size: '1048576',
+  query_cache_type: 'OFF',
+  sql_mode: 'ONLY_FULL_GROUP_BY',
+  system_time_zone: 'UTC',
+  time_zone: 'UTC',
+  transaction_isolation: 'REPEATABLE-READ',
+  tx_isolation: 'REPEATABLE-READ',
+  transaction_read_only: '0',
+  tx_read_only: '0',
+  wait_timeout: '28800',
+  version: '5.7.99',
+  version_comment: 'Doris emulator',
+};
+
+function selectValue(expr: string, currentDb: string): string | null {
+  const v = /^@@(?:session\.|global\.|local\.)?(\w+)$/i.exec(expr);
+  if (v) return SESSION_VARIABLES[v[1]!.toLowerCase()] ?? null;
+  if (/^version\(\)$/i.test(expr)) return '5.7.99';
+  if (/^(database|schema)\(\)$/i.test(expr)) return currentDb || null;
+  if (/^(connection_id)\(\)$/i.test(expr)) return '1';
+  if (/^'.*'$/s.test(expr) || /^".*"$/s.test(expr)) return expr.slice(1, -1);
+  if (/^null$/i.test(expr)) return null;
+  return expr;
+}
+
+/** Splits a SELECT list on top-level commas. */
+function splitSelectList(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === "'" || c === '"' || c === '`') quote = c;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start).trim());
+  return out.filter((x) => x.length > 0);
 }

@@ -181,3 +181,31 @@ test('SELECT … FROM passes through to the stored rows, with Doris db names', a
   const [n] = await c.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM tb_event WHERE id >= 7001');
   assert.equal(n[0]!.n, '2');
 });
+
+test('driver session probes: a multi-variable SELECT behind a /* comment */ (Connector/J on connect)', async () => {
+  const [rows, fields] = await c.query<mysql.RowDataPacket[]>(
+    '/* mysql-connector-j-8.4.0 */SELECT  @@session.auto_increment_increment AS auto_increment_increment, @@character_set_client AS character_set_client, @@max_allowed_packet AS max_allowed_packet, @@time_zone AS time_zone, @@transaction_isolation AS transaction_isolation, @@nope AS nope',
+  );
+  assert.deepEqual(
+    fields.map((f) => f.name),
+    [
+      'auto_increment_increment',
+      'character_set_client',
+      'max_allowed_packet',
+      'time_zone',
+      'transaction_isolation',
+      'nope',
+    ],
+  );
+  assert.deepEqual(
+    { ...rows[0] },
+    {
+      auto_increment_increment: '1',
+      character_set_client: 'utf8mb4',
+      max_allowed_packet: '16777216',
+      time_zone: 'UTC',
+      transaction_isolation: 'REPEATABLE-READ',
+      nope: null,
+    },
+  );
+});

@@ -313,3 +313,32 @@ test('FE without Expect (client sent the body anyway): the error is readable, th
     agent.destroy();
   }
 });
+
+test('FE /api/{db}/{table}/_schema (the Kafka connector reads keysType from it)', async () => {
+  const r = await request(`http://${t.fe}/api/test_db/tb_event/_schema`, {
+    method: 'GET',
+    headers: { Authorization: basic() },
+    expect: false,
+  });
+  const j = JSON.parse(r.body);
+  assert.equal(j.code, 0);
+  assert.equal(j.data.keysType, 'DUP_KEYS');
+  assert.equal(j.data.status, 200);
+  assert.equal(j.data.properties.length, 66);
+  assert.deepEqual(j.data.properties[0], { type: 'BIGINT', comment: '', name: 'id', aggregation_type: '' });
+  const amount = j.data.properties.find((p: { name: string }) => p.name === 'amount');
+  assert.deepEqual(amount, {
+    precision: '18',
+    scale: '4',
+    type: 'DECIMAL64',
+    comment: '',
+    name: 'amount',
+    aggregation_type: 'NONE',
+  });
+  const missing = await request(`http://${t.fe}/api/test_db/nope/_schema`, {
+    method: 'GET',
+    headers: { Authorization: basic() },
+    expect: false,
+  });
+  assert.equal(JSON.parse(missing.body).code, 1);
+});
