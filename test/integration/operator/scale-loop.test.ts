@@ -1,0 +1,231 @@
+// The whole loop without a kubelet: a small stand-in kubelet keeps as many real sinker processes
+// running as the operator's Deployment asks for (and reports them in the Deployment's status); a
+// backlog scales the Deployment up to the partition cap, the sinkers work it off exactly once, and
+// the replicas come back down after the stabilization window.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { AppsV1Api, CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { minimalSink } from '../../../operator/api/example.ts';
+import { Controller } from '../../../operator/controller/controller.ts';
+import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import { getCondition } from '../../../operator/status/conditions.ts';
+import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
+import { testbed } from '../../support/testbed.ts';
+import {
+  assertExactlyOnce,
+  cleanup,
+  closeStorage,
+  createTable,
+  createTopic,
+  produce,
+  type Scenario,
+  scenario,
+  validIds,
+  waitForRows,
+} from '../sinker/helpers.ts';
+import {
+  applyCrd,
+  createSecret,
+  createSink,
+  deleteNamespace,
+  freshNamespace,
+  getSink,
+  kubeConfig,
+  quietLog,
+  waitFor,
+} from './support.ts';
+
+const PARTITIONS = 3;
+let kc: KubeConfig;
+let ns: string;
+let s: Scenario;
+let controller: Controller;
+
+/** Runs sinker processes for one Deployment the way a kubelet + ReplicaSet would (roughly). */
+class StandInKubelet {
+  readonly pods: SinkerProcess[] = [];
+  maxRunning = 0;
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  #seq = 0;
+
+  readonly name: string;
+  readonly env: Record<string, string>;
+
+  constructor(name: string, env: Record<string, string>) {
+    this.name = name;
+    this.env = env;
+  }
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    while (!this.#stopped) {
+      try {
+        const d = await apps.readNamespacedDeployment({ namespace: ns, name: this.name });
+        const want = d.spec?.replicas ?? 0;
+        while (this.pods.length < want) {
+          const cm = await core.readNamespacedConfigMap({ namespace: ns, name: `${this.name}-config` });
+          const config = parse(cm.data?.['config.yaml'] ?? '') as { metrics: { port: number } };
+          // each pod has its own network namespace; here they share one, so each gets its own port
+          config.metrics.port = await freePort();
+          const pod = new SinkerProcess({
+            dir: s.dir,
+            tag: `pod-${this.#seq++}`,
+            config,
+            env: { ...this.env, POD_NAME: `${this.name}-${this.#seq}` },
+          });
+          this.pods.push(pod);
+        }
+        while (this.pods.length > want) await this.pods.pop()?.term();
+        this.maxRunning = Math.max(this.maxRunning, this.pods.length);
+        let ready = 0;
+        for (const p of this.pods) {
+          const r = await fetch(`http://127.0.0.1:${p.metricsPort}/readyz`).catch(() => undefined);
+          if (r?.status === 200) ready++;
+        }
+        await apps.patchNamespacedDeploymentStatus(
+          {
+            namespace: ns,
+            name: this.name,
+            body: {
+              status: {
+                observedGeneration: d.metadata?.generation,
+                replicas: this.pods.length,
+                readyReplicas: ready,
+                availableReplicas: ready,
+              },
+            },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      } catch {
+        // the next round tries again
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+    await Promise.all(this.pods.splice(0).map((p) => p.term()));
+  }
+}
+
+before(async () => {
+  kc = kubeConfig();
+  await applyCrd(kc);
+  ns = await freshNamespace(kc, 'loop');
+  s = scenario('op-loop', PARTITIONS);
+  await createTopic(s);
+  await createTable(s);
+  controller = new Controller({
+    kc,
+    namespace: ns,
+    defaultImage: 'doris-sinker:test',
+    identity: 'loop-test',
+    metrics: new OperatorMetrics(),
+    log: quietLog(),
+  });
+  await controller.start();
+});
+
+let kubelet: StandInKubelet | undefined;
+after(async () => {
+  await kubelet?.stop();
+  await controller?.stop();
+  if (s) await cleanup(s);
+  await closeStorage();
+  if (ns) await deleteNamespace(kc, ns);
+});
+
+test('a backlog scales the sinkers up to the partition cap; they load it exactly once; replicas come back down', async () => {
+  const [, queryPort] = testbed('DORIS_QUERY').split(':');
+  await createSecret(kc, ns, 'doris', { password: testbed('DORIS_PASSWORD') });
+  await createSecret(kc, ns, 'redis', { url: testbed('REDIS_URL') });
+  // the backlog is there before the sink
+  const produced = await produce(s, 3000, 11);
+  const ids = validIds(produced.events);
+
+  const sink = minimalSink('loop', ns);
+  delete sink.metadata.uid;
+  delete sink.metadata.generation;
+  sink.spec = {
+    kafka: { brokers: [testbed('KAFKA_BOOTSTRAP')], topic: s.topic, groupId: s.group, fromEarliest: true },
+    doris: {
+      feHosts: [testbed('DORIS_FE_HTTP')],
+      queryPort: Number(queryPort),
+      database: 'test_db',
+      table: s.table,
+      user: testbed('DORIS_USER'),
+      passwordSecretRef: { name: 'doris', key: 'password' },
+      timeout: '30s',
+    },
+    // small batches and a tiny per-replica budget, so a few thousand messages are a backlog
+    batch: { maxBatchRows: 100, maxBatchInterval: '500ms' },
+    dedupe: { redisUrlSecretRef: { name: 'redis', key: 'url' }, keyPrefix: s.prefix },
+    scaling: { minReplicas: 1, maxReplicas: 10, lagPerReplica: 200, pollInterval: '1s', scaleDownStabilization: '6s' },
+  };
+  await createSink(kc, sink);
+  kubelet = new StandInKubelet('loop', {
+    DORIS_PASSWORD: testbed('DORIS_PASSWORD'),
+    REDIS_URL: testbed('REDIS_URL'),
+  });
+  kubelet.start();
+
+  // lag ~3000 / 200 → 15 wanted, capped at the 3 partitions
+  const up = await waitFor(
+    'scaled to the partition cap',
+    async () => {
+      const st = (await getSink(kc, ns, 'loop')).status;
+      return st?.desiredReplicas === PARTITIONS ? st : undefined;
+    },
+    60_000,
+  );
+  assert.equal(up.partitions, PARTITIONS);
+  await waitFor('three sinkers running', () => (kubelet?.maxRunning === PARTITIONS ? true : undefined), 60_000);
+
+  await waitForRows(s, ids.length, 120_000);
+  await assertExactlyOnce(s, ids, 'scaled sinkers');
+
+  // caught up: after the window the operator scales back to minReplicas and the kubelet follows
+  let last: unknown;
+  const down = await waitFor(
+    'scaled back down',
+    async () => {
+      const st = (await getSink(kc, ns, 'loop')).status;
+      last = { lag: st?.lag, desired: st?.desiredReplicas, scaling: getCondition(st?.conditions, 'Scaling')?.message };
+      // (lag within one replica's budget: the sinkers' last commits may trail the loaded rows briefly)
+      return st?.lag?.total !== undefined && st.lag.total < 200 && st.desiredReplicas === 1 ? st : undefined;
+    },
+    90_000,
+  ).catch((err: Error) => {
+    throw new Error(
+      `${err.message}; last status ${JSON.stringify(last)}; sinker log tail:\n${kubelet?.pods[0]?.output.slice(-3000)}`,
+    );
+  });
+  assert.ok(down.lastScaleTime);
+  await waitFor('one sinker left', () => (kubelet?.pods.length === 1 ? true : undefined), 60_000);
+  const ready = await waitFor(
+    'Ready from the Deployment status',
+    async () => {
+      const st = (await getSink(kc, ns, 'loop')).status;
+      return getCondition(st?.conditions, 'Ready')?.reason === 'Running' ? st : undefined;
+    },
+    30_000,
+  );
+  assert.equal(ready.readyReplicas, 1);
+  const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns });
+  const scaled = events.items.filter((e) => e.reason === 'Scaled').map((e) => e.message ?? '');
+  // (the Deployment was created at 3: a first decision is not a scale event)
+  assert.ok(
+    scaled.some((m) => /replicas 3 → 1/.test(m)),
+    scaled.join('\n'),
+  );
+});
