@@ -268,7 +268,14 @@ export class SinkPipeline {
     if (!isRunning() || isStale() || this.#runs.get(partition) !== run) return;
 
     const dead: DlqRecord[] = [];
-    const accepted: { offset: string; values: (string | null)[] | undefined; exactEnd?: string; key?: string }[] = [];
+    const accepted: {
+      offset: string;
+      values: (string | null)[] | undefined;
+      /** The mapper's no-escaping-needed flags: the encoder then skips JSON.stringify for those values. */
+      clean: Uint8Array | undefined;
+      exactEnd?: string;
+      key?: string;
+    }[] = [];
     let bytes = 0;
     let next = run.next;
     for (const m of batch.messages) {
@@ -285,6 +292,7 @@ export class SinkPipeline {
       accepted.push({
         offset: m.offset,
         values: r.ok ? r.values : undefined,
+        clean: r.ok ? r.clean : undefined,
         ...(d.kind === 'reload' ? { exactEnd: d.intent.last } : {}),
       });
     }
@@ -311,7 +319,7 @@ export class SinkPipeline {
     if (this.#runs.get(partition) !== run) return;
     const now = Date.now();
     for (const a of accepted) {
-      const row = a.values === undefined ? undefined : this.#encoder.encode(a.values);
+      const row = a.values === undefined ? undefined : this.#encoder.encode(a.values, a.clean);
       this.#addToBatch(run, partition, a.offset, row, now, a.key, a.exactEnd);
     }
     // Only now: a batch that failed before this point is re-delivered and must not be skipped.
