@@ -144,6 +144,23 @@ test('memory bound: pause at max_buffer_bytes, resume at the low mark, counting 
   assert.equal(b.bufferedBytes, 2);
 });
 
+test('memory bound below partitions × batch size: paused with nothing loading cuts the largest filling batch', () => {
+  const { b, batches, pressure } = setup({ maxBatchRows: 100, maxBufferBytes: 30, resumeBufferBytes: 10 });
+  b.add('t', 0, '1', 'x'.repeat(9), 0); // p0: 10 body bytes
+  b.add('t', 1, '1', 'y'.repeat(4), 0); // p1: 5
+  assert.equal(batches.length, 0);
+  b.add('t', 0, '2', 'x'.repeat(14), 0); // p0: 25, total 30: paused, no limit reached, nothing loading
+  assert.deepEqual(pressure, [true]);
+  assert.equal(batches.length, 1, 'the largest filling batch is cut instead of waiting for the interval');
+  assert.equal(batches[0]!.partition, 0);
+  assert.equal(batches[0]!.rows.length, 2);
+  b.add('t', 1, '2', 'y', 0); // a load is in flight: no further cut
+  assert.equal(batches.length, 1);
+  b.settle(batches[0]!);
+  assert.equal(b.paused, false);
+  assert.deepEqual(pressure, [true, false]);
+});
+
 test('revocation drops filling rows; batches cut before it no longer move a commit point', () => {
   const { b, batches } = setup({ maxBatchRows: 2 });
   b.assign('t', 0, '0');

@@ -282,6 +282,20 @@ export class Batcher {
       this.pausedState = false;
       this.opts.onBackpressure?.(false);
     }
+    // Paused with nothing loading: only filling batches hold the memory, and none may reach its
+    // own limit while fetching is paused. Cut the largest so loads (and then fetching) go on rather
+    // than waiting for max_batch_interval. This lets max_buffer_bytes sit below
+    // partitions × max_batch_size.
+    if (this.pausedState && this.inFlightBytes === 0) this.cutLargest();
+  }
+
+  private cutLargest(): void {
+    let best: PartitionState | undefined;
+    for (const st of this.parts.values()) {
+      if (st.hold || !st.filling || st.filling.rows.length === 0) continue;
+      if (!best || st.filling.bodyBytes > best.filling!.bodyBytes) best = st;
+    }
+    if (best) this.cut(best);
   }
 
   /** Whether fetching should be paused now. */
