@@ -41,7 +41,9 @@ export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS
   );
 
   // Group rows by their original partition, in offset order, as the pipeline would have batched them.
-  const groups = new Map<string, { topic: string; partition: number; rows: { offset: string; row: string }[] }>();
+  // Keyed by offset: the DLQ is at-least-once (a crash between the dead-letter write and the offset
+  // commit writes the message again on restart), and one offset must load at most once.
+  const groups = new Map<string, { topic: string; partition: number; rows: Map<string, string> }>();
   const summary: ReplaySummary = { read: 0, stillInvalid: 0, loaded: 0, rejected: 0, batches: 0 };
   for await (const record of source) {
     if (args.limit !== undefined && summary.read >= args.limit) break;
@@ -55,10 +57,12 @@ export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS
     const key = `${record.topic}\u0000${record.partition}`;
     let g = groups.get(key);
     if (!g) {
-      g = { topic: record.topic, partition: record.partition, rows: [] };
+      g = { topic: record.topic, partition: record.partition, rows: new Map() };
       groups.set(key, g);
     }
-    g.rows.push({ offset: record.offset, row: encoder.encode(r.values) });
+    if (g.rows.has(record.offset))
+      out.write(`  duplicate record ${record.topic}/${record.partition}@${record.offset}: loaded once\n`);
+    g.rows.set(record.offset, encoder.encode(r.values));
   }
   if (args.dryRun) {
     const loadable = summary.read - summary.stillInvalid;
@@ -74,9 +78,11 @@ export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS
   });
   try {
     for (const g of groups.values()) {
-      g.rows.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
-      for (let i = 0; i < g.rows.length; i += config.batch.max_batch_rows) {
-        const chunk = g.rows.slice(i, i + config.batch.max_batch_rows);
+      const rows = [...g.rows]
+        .map(([offset, row]) => ({ offset, row }))
+        .sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+      for (let i = 0; i < rows.length; i += config.batch.max_batch_rows) {
+        const chunk = rows.slice(i, i + config.batch.max_batch_rows);
         const batch: LoadBatch = {
           topic: g.topic,
           partition: g.partition,
