@@ -82,3 +82,30 @@ test('replay puts a repaired DLQ record back once; replaying again adds nothing'
   assert.match(second.output, /0 loaded/, second.output);
   await assertExactlyOnce(s, want, 'after replaying the same file again');
 });
+
+test('replay of a DLQ holding one message twice (a kill -9 between the dead-letter write and the commit) loads it once', async () => {
+  const z = scenario('replay-dup');
+  await createTable(z);
+  try {
+    const record = (offset: string, id: number) =>
+      JSON.stringify({
+        sink: z.name,
+        topic: z.topic,
+        partition: 1,
+        offset,
+        reason: 'invalid_json: repaired by hand',
+        time: new Date().toISOString(),
+        value: JSON.stringify({ id, integration_id: 1, arrive_time: 1, event_time: 1, title: `dup-${id}` }),
+        value_encoding: 'utf8',
+      });
+    // The same dead letter written twice (before and after a crash), and one other.
+    writeFileSync(z.dlqFile, `${record('41', 9001)}\n${record('57', 9002)}\n${record('41', 9001)}\n`);
+    const config = await sinkerConfig(z);
+    const r = await runSinkerCommand({ dir: z.dir, tag: 'replay', config, command: ['replay'] });
+    assert.equal(r.exit.code, 0, r.output);
+    assert.match(r.output, /3 read, 2 loaded/, r.output);
+    await assertExactlyOnce(z, [9001n, 9002n], 'replay of a DLQ with a duplicate record');
+  } finally {
+    await cleanup(z);
+  }
+});
