@@ -18,7 +18,8 @@ SCHEDULER_PORT="${SCHEDULER_PORT:-$((APISERVER_PORT + 2))}"
 KUBELET_PORT="${KUBELET_PORT:-$((APISERVER_PORT + 3))}"
 KUBELET_HEALTHZ_PORT="${KUBELET_HEALTHZ_PORT:-$((APISERVER_PORT + 4))}"
 NODE_CGROUP_ROOT="/doris-sinker-$APISERVER_PORT"
-NODE_CNI_SUBNET="${NODE_CNI_SUBNET:-10.244.$((APISERVER_PORT % 250)).0/24}"
+# One /24 per port: 10.<high byte>.<low byte>.0/24 (16443 → 10.64.59.0/24).
+NODE_CNI_SUBNET="${NODE_CNI_SUBNET:-10.$((APISERVER_PORT >> 8)).$((APISERVER_PORT & 255)).0/24}"
 NODE_CNI_BRIDGE="dsk$APISERVER_PORT"
 CONTAINERD_SOCK="$NODE_DIR/containerd/containerd.sock"
 # Our own pause image (a static C program, build-node-tools.sh): no registry can be reached here.
@@ -309,6 +310,9 @@ stop_node() {
     done
   fi
   stop_daemon containerd "$sig" 30
+  # The bridge goes too (its subnet may change with the config); containerd tears down the old
+  # sandboxes' networks when it starts again.
+  ip link show "$NODE_CNI_BRIDGE" >/dev/null 2>&1 && { ip link delete "$NODE_CNI_BRIDGE" || true; }
   # A shim whose task never started (or whose containerd was killed) lingers; ours name our socket.
   local p
   for p in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK\$" 2>/dev/null); do
