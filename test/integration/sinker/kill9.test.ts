@@ -12,6 +12,7 @@ import {
   createTopic,
   drainAndAssert,
   produce,
+  readDlq,
   type Scenario,
   scenario,
   sleep,
@@ -35,19 +36,22 @@ after(async () => {
 });
 
 /** Produces chunks of messages until stopped; resolves with the ids that must become rows. */
-function backgroundProducer(chunk: number, everyMs: number): { stop: () => Promise<bigint[]> } {
+function backgroundProducer(chunk: number, everyMs: number): { stop: () => Promise<bigint[]>; invalid: string[] } {
   let stopped = false;
   const ids: bigint[] = [];
+  const invalid: string[] = [];
   const done = (async () => {
     let next = 1n;
     for (let seed = 1; !stopped; seed++) {
       const r = await produce(s, chunk, seed, next);
       ids.push(...validIds(r.events));
+      for (const e of r.events) if (e.kind === 'invalid_json') invalid.push(e.value);
       next += BigInt(chunk);
       await sleep(everyMs);
     }
   })();
   return {
+    invalid,
     stop: async () => {
       stopped = true;
       await done;
@@ -84,6 +88,10 @@ test(`kill -9 at random points, ${RUNS} times while producing, then drain: every
   await drainAndAssert(s, ids, `after ${RUNS} kills (seed ${seed}, waits ${waits.join(',')} ms)`, 90_000);
   const exit = await last.term();
   assert.deepEqual(exit, { code: 0, signal: null }, last.tail());
+  // The DLQ is at-least-once across kills (replay loads a record once): every invalid message is there.
+  const dlq = new Set(readDlq(s).map((d) => d.value));
+  const lost = producer.invalid.filter((v) => !dlq.has(v));
+  assert.equal(lost.length, 0, `${lost.length} of ${producer.invalid.length} invalid messages missing from the DLQ`);
   // The kills did land in the middle of work: some runs left intents that a later owner settled.
   const settledWithWork = procs.flatMap((p) =>
     p.logLines.filter((l) => l.msg === 'partition settled' && Number(l.reload ?? 0) > 0),
