@@ -25,6 +25,7 @@ CONTAINERD_SOCK="$NODE_DIR/containerd/containerd.sock"
 # Our own pause image (a static C program, build-node-tools.sh): no registry can be reached here.
 PAUSE_IMAGE="localhost/doris-sinker/pause:1"
 PAUSE_ARCHIVE="$CACHE_DIR/node/pause-1.oci.tar"
+NODE_BASE_IMAGE="docker.io/library/node:24-bookworm-slim"
 # The sysctls the kubelet rewrites at start (vm.overcommit_memory=1, kernel.panic_on_oops=1, ...);
 # this shared machine gets its own values back once the kubelet has started (see start_kubelet).
 # Values as in the kubelet's setupKernelTunables (pkg/kubelet/cm/container_manager_linux.go).
@@ -43,6 +44,8 @@ install_node() {
     die "node: CNI plugins missing in /usr/lib/cni: apt-get install -y containernetworking-plugins"
   [[ -x "$KUBECTL_BIN" ]] || install_k8s
   bash "$INFRA_DIR/build-node-tools.sh" all || die "node: build-node-tools.sh failed"
+  # The image the project's Dockerfiles start FROM, which the node's own tests run (cached).
+  bash "$INFRA_DIR/build-base-image.sh" || die "node: build-base-image.sh failed"
   [[ -f "$K8S_PKI/.complete" ]] || make_k8s_pki
   make_node_pki
 }
@@ -289,6 +292,7 @@ start_node() {
   timed "  kube-scheduler" start_scheduler
   timed "  kubelet" start_kubelet
   set_node_env
+  timed "  base image in containerd" "$INFRA_DIR/load-image" "$NODE_BASE_IMAGE"
 }
 
 # Stops the kubelet first, then every pod's containers (containerd's shims outlive containerd, and
