@@ -32,6 +32,15 @@ NODE_BASE_IMAGE="docker.io/library/node:24-bookworm-slim"
 NODE_SYSCTLS=(vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 kernel.panic_on_oops=1
   kernel.keys.root_maxkeys=1000000 kernel.keys.root_maxbytes=25000000)
 
+# The base image's build marker (build-base-image.sh: one per Node/npm version), and whether
+# containerd holds the image built with it.
+base_image_stamp() { ls -t "$CACHE_DIR"/base-image/.built-* 2>/dev/null | head -n 1; }
+base_image_loaded() {
+  local stamp
+  stamp=$(base_image_stamp)
+  [[ -n "$stamp" && "$(cat "$NODE_DIR/base-image.stamp" 2>/dev/null)" == "$stamp" ]] &&
+    node_ctr images ls -q "name==$NODE_BASE_IMAGE" 2>/dev/null | grep -q .
+}
 node_ctr() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 node_kubectl() { "$KUBECTL_BIN" --kubeconfig "$K8S_DIR/admin.kubeconfig" "$@"; }
 
@@ -44,8 +53,9 @@ install_node() {
     die "node: CNI plugins missing in /usr/lib/cni: apt-get install -y containernetworking-plugins"
   [[ -x "$KUBECTL_BIN" ]] || install_k8s
   bash "$INFRA_DIR/build-node-tools.sh" all || die "node: build-node-tools.sh failed"
-  # The image the project's Dockerfiles start FROM, which the node's own tests run (cached).
-  bash "$INFRA_DIR/build-base-image.sh" || die "node: build-base-image.sh failed"
+  # The image the project's Dockerfiles start FROM, which the node's own tests run (cached; buildah
+  # is slow to even look when other builds hold its storage, so a loaded image is trusted).
+  base_image_loaded || bash "$INFRA_DIR/build-base-image.sh" || die "node: build-base-image.sh failed"
   [[ -f "$K8S_PKI/.complete" ]] || make_k8s_pki
   make_node_pki
 }
@@ -81,6 +91,21 @@ node_ready_since() {
   local beat
   beat=$(node_kubectl get node "$TESTBED_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null) &&
     [[ -n "$beat" ]] && (($(date -d "$beat" +%s) >= $1)) && node_ready
+}
+# node_sysctls_before: the machine's own values of NODE_SYSCTLS, as KEY=VALUE lines. They are
+# recorded once per boot, machine-wide, so a second test bed's kubelet starting while the first one
+# has just rewritten them doesn't take the kubelet's values for the machine's.
+NODE_SYSCTLS_FILE=/run/doris-sinker-node.sysctls
+node_sysctls_before() {
+  local boot s
+  boot=$(cat /proc/sys/kernel/random/boot_id)
+  if [[ "$(head -n 1 "$NODE_SYSCTLS_FILE" 2>/dev/null)" != "boot=$boot" ]]; then
+    {
+      echo "boot=$boot"
+      for s in "${NODE_SYSCTLS[@]}"; do echo "${s%%=*}=$(sysctl -n "${s%%=*}")"; done
+    } >"$NODE_SYSCTLS_FILE.tmp" && mv "$NODE_SYSCTLS_FILE.tmp" "$NODE_SYSCTLS_FILE"
+  fi
+  tail -n +2 "$NODE_SYSCTLS_FILE"
 }
 kubelet_sysctls_applied() {
   local s
@@ -261,7 +286,7 @@ start_kubelet() {
   write_kubelet_config
   ensure_cgroup_root
   local s saved=() since
-  for s in "${NODE_SYSCTLS[@]}"; do saved+=("${s%%=*}=$(sysctl -n "${s%%=*}")"); done
+  mapfile -t saved < <(node_sysctls_before)
   since=$(date +%s)
   start_daemon kubelet "$BIN_DIR/kubelet" --config "$NODE_DIR/kubelet-config.yaml" \
     --kubeconfig "$NODE_DIR/kubelet.kubeconfig" --root-dir "$NODE_DIR/kubelet" \
@@ -292,7 +317,10 @@ start_node() {
   timed "  kube-scheduler" start_scheduler
   timed "  kubelet" start_kubelet
   set_node_env
-  timed "  base image in containerd" "$INFRA_DIR/load-image" "$NODE_BASE_IMAGE"
+  if ! base_image_loaded; then
+    timed "  base image in containerd" "$INFRA_DIR/load-image" "$NODE_BASE_IMAGE"
+    base_image_stamp >"$NODE_DIR/base-image.stamp"
+  fi
 }
 
 # Stops the kubelet first, then every pod's containers (containerd's shims outlive containerd, and
