@@ -342,6 +342,12 @@ stop_node() {
     done
   fi
   stop_daemon containerd "$sig" 30
+  # What the kubelet and containerd mounted under RUN_DIR/node (the kubelet's root dir bound onto
+  # itself, pod volumes, sandbox /dev/shm), deepest first, so the directory can be removed.
+  local m
+  for m in $(findmnt -rn -o TARGET | grep -F "$NODE_DIR/" | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "node: could not unmount $m"
+  done
   # The bridge goes too (its subnet may change with the config); containerd tears down the old
   # sandboxes' networks when it starts again.
   ip link show "$NODE_CNI_BRIDGE" >/dev/null 2>&1 && { ip link delete "$NODE_CNI_BRIDGE" || true; }
