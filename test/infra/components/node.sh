@@ -35,11 +35,13 @@ NODE_SYSCTLS=(vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 kernel.pa
 # The base image's build marker (build-base-image.sh: one per Node/npm version), and whether
 # containerd holds the image built with it.
 base_image_stamp() { ls -t "$CACHE_DIR"/base-image/.built-* 2>/dev/null | head -n 1; }
-base_image_loaded() {
+base_image_stamped() {
   local stamp
   stamp=$(base_image_stamp)
-  [[ -n "$stamp" && "$(cat "$NODE_DIR/base-image.stamp" 2>/dev/null)" == "$stamp" ]] &&
-    node_ctr images ls -q "name==$NODE_BASE_IMAGE" 2>/dev/null | grep -q .
+  [[ -n "$stamp" && "$(cat "$NODE_DIR/base-image.stamp" 2>/dev/null)" == "$stamp" ]]
+}
+base_image_loaded() {
+  base_image_stamped && node_ctr images ls -q "name==$NODE_BASE_IMAGE" 2>/dev/null | grep -q .
 }
 node_ctr() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 node_kubectl() { "$KUBECTL_BIN" --kubeconfig "$K8S_DIR/admin.kubeconfig" "$@"; }
@@ -55,7 +57,7 @@ install_node() {
   bash "$INFRA_DIR/build-node-tools.sh" all || die "node: build-node-tools.sh failed"
   # The image the project's Dockerfiles start FROM, which the node's own tests run (cached; buildah
   # is slow to even look when other builds hold its storage, so a loaded image is trusted).
-  base_image_loaded || bash "$INFRA_DIR/build-base-image.sh" || die "node: build-base-image.sh failed"
+  base_image_stamped || bash "$INFRA_DIR/build-base-image.sh" || die "node: build-base-image.sh failed"
   [[ -f "$K8S_PKI/.complete" ]] || make_k8s_pki
   make_node_pki
 }
