@@ -56,7 +56,7 @@ install_node() {
   [[ -x "$KUBECTL_BIN" ]] || install_k8s
   bash "$INFRA_DIR/build-node-tools.sh" all || die "node: build-node-tools.sh failed"
   # The image the project's Dockerfiles start FROM, which the node's own tests run (cached; buildah
-  # is slow to even look when other builds hold its storage, so a loaded image is trusted).
+  # is slow even to look while other builds hold its storage, so a recorded build stamp is trusted).
   base_image_stamped || bash "$INFRA_DIR/build-base-image.sh" || die "node: build-base-image.sh failed"
   [[ -f "$K8S_PKI/.complete" ]] || make_k8s_pki
   make_node_pki
