@@ -19,9 +19,9 @@ async function registered(): Promise<Map<string, string>> {
   const sinker = createMetrics({ sink: 'names-test' });
   const operator = new OperatorMetrics();
   const all: Registered[] = [
-    ...((await sinker.registry.getMetricsAsJSON()) as Registered[]),
-    ...((await operator.registry.getMetricsAsJSON()) as Registered[]),
-  ];
+    ...(await sinker.registry.getMetricsAsJSON()),
+    ...(await operator.registry.getMetricsAsJSON()),
+  ].map((m) => ({ name: m.name, type: String(m.type) }));
   return new Map(all.map((m) => [m.name, m.type]));
 }
 

@@ -74,8 +74,12 @@ function build(image: (typeof IMAGES)[keyof typeof IMAGES]): void {
   const npmCache = join(CACHE, 'image-npm-cache');
   mkdirSync(npmCache, { recursive: true });
   args.push('-v', `${npmCache}:/root/.npm`, ROOT);
+  const previous = buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', image.tag]).stdout.trim();
   const started = Date.now();
   must(buildah(args, 40 * 60_000), `buildah bud -f ${image.dockerfile}`);
+  // The tag moved to the new image: drop the old one rather than pile up 400 MB per run.
+  const current = buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', image.tag]).stdout.trim();
+  if (previous && previous !== current) buildah(['rmi', previous]);
   console.log(`# built ${image.tag} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
