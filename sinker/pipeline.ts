@@ -447,9 +447,17 @@ export class SinkPipeline {
     }
     const signal = run.abort.signal;
     const label = this.#d.writer.labelOf(batch);
-    const intent = { label, first: batch.firstOffset, last: batch.lastOffset, created: Date.now() };
-    const started = performance.now();
     const keys = run.pendingKeys.get(batch.firstOffset) ?? [];
+    // The content keys travel with the intent: if this process dies mid-load, whoever settles the
+    // intent as loaded marks them seen too.
+    const intent = {
+      label,
+      first: batch.firstOffset,
+      last: batch.lastOffset,
+      created: Date.now(),
+      ...(keys.length > 0 ? { keys } : {}),
+    };
+    const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted) {
         this.#batcher.abandon(batch);

@@ -50,7 +50,7 @@ export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> 
         continue; // ask again: COMMITTED/VISIBLE now
       }
       if (d.action === 'complete') {
-        watermark = (await opts.store.complete(opts.partition, intent)) ?? watermark;
+        watermark = (await opts.store.complete(opts.partition, intent, intent.keys ?? [])) ?? watermark;
       } else {
         if (d.warning) opts.onWarning?.(d.warning, intent);
         toReload.push(intent);

@@ -11,6 +11,8 @@ export interface Intent {
   last: string;
   /** When it was recorded, ms since the epoch. */
   created: number;
+  /** Content-dedupe keys of the batch's rows (dedupe.key_fields), marked seen when it completes. */
+  keys?: string[];
 }
 
 export interface PartitionState {
