@@ -180,3 +180,27 @@ test('dashboards are ConfigMaps with the Grafana sidecar label and valid dashboa
   const off = renderChart({ set: ['dashboards.enabled=false'] });
   assert.ok(!off.some((o) => o.kind === 'ConfigMap'));
 });
+
+test('NOTES.txt tells where the operator runs, the CRD policy, and when monitoring objects were left out', () => {
+  const r = helm([
+    'install',
+    'notes',
+    CHART_DIR,
+    '-n',
+    'notes-ns',
+    '--dry-run=client',
+    '--set',
+    'prometheusRule.enabled=true',
+    '--set',
+    'watchNamespaces={team-a}',
+    // The CRD exists on the test bed, unowned by Helm: even a dry-run install refuses to adopt it.
+    '--set',
+    'crds.install=false',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+  assert.match(notes, /Watching DorisSinks in: team-a/);
+  assert.match(notes, /Lease notes-ns\/notes-doris-sinker-operator/);
+  assert.match(notes, /did not install the DorisSink CRD/);
+  assert.match(notes, /does not serve monitoring\.coreos\.com\/v1/);
+});
