@@ -1,4 +1,4 @@
-// `npm run soak -- [--minutes 30] [--rate N] [--no-faults] [--tag NAME]`: the short, repeatable form of
+// `npm run soak -- [--minutes 30] [--rate N] [--no-faults] [--tag NAME] [--shared-kafka]`: the short, repeatable form of
 // the seed's 7×24 stability ask. One sinker child holds a fixed offered load of the DIRTY mix
 // (kafka-producer-perf-test over a payload file of generated dirty events) into a private emulator in
 // counting mode, while a few emulator faults are injected at spread-out times. Every 10 s it samples
@@ -18,6 +18,7 @@ import { takeEvents } from '../support/events.ts';
 import { testbed } from '../support/testbed.ts';
 import { REPO, startBenchEmulator } from './support/emulator.ts';
 import { runTool } from './support/kafka-tools.ts';
+import { startPrivateKafka } from './support/private-kafka.ts';
 import { cpuSeconds, loadAverage } from './support/proc.ts';
 import { DEFAULT_BATCH, metricSum, startSinker } from './support/sinker.ts';
 import { chartSvg } from './support/svg.ts';
@@ -64,6 +65,45 @@ const FAULT_PLAN: Array<{ at: number; spec: Record<string, unknown> }> = [
   { at: 0.8, spec: { type: 'publish_timeout', delayMs: 2000, count: 1 } },
 ];
 
+/**
+ * Verdicts over the producing period after the warm-up. Memory: median of the first third of the
+ * samples against the median of the last third (a median of a few samples of a GC sawtooth is
+ * noise). Lag: bounded when it never passes rate × 30 s and it does not trend up (least-squares
+ * slope below 1% of the rate; a falling lag is bounded).
+ */
+export function verdicts(samples: SoakSample[], rate: number, seconds: number) {
+  const warmup = Math.max(60, seconds * 0.2);
+  const steady = samples.filter((s) => s.t >= warmup && s.t <= seconds);
+  const third = Math.max(3, Math.floor(steady.length / 3));
+  const growth = (key: 'rss_mb' | 'heap_used_mb') => {
+    if (steady.length < 6) return null;
+    const first = median(steady.slice(0, third).map((s) => s[key]));
+    const last = median(steady.slice(-third).map((s) => s[key]));
+    return round((last / first - 1) * 100, 1);
+  };
+  const rss = growth('rss_mb');
+  const heap = growth('heap_used_mb');
+  const pts = steady.filter((s) => Number.isFinite(s.consumer_lag));
+  const n = pts.length;
+  const mt = pts.reduce((a, p) => a + p.t, 0) / (n || 1);
+  const ml = pts.reduce((a, p) => a + p.consumer_lag, 0) / (n || 1);
+  const slope =
+    n > 1
+      ? pts.reduce((a, p) => a + (p.t - mt) * (p.consumer_lag - ml), 0) / pts.reduce((a, p) => a + (p.t - mt) ** 2, 0)
+      : 0;
+  const maxLag = n ? Math.max(...pts.map((p) => p.consumer_lag)) : Number.NaN;
+  return {
+    warmup_seconds: warmup,
+    rss_growth_pct: rss,
+    heap_growth_pct: heap,
+    rss_flat: rss === null ? null : rss < 10,
+    heap_flat: heap === null ? null : heap < 10,
+    max_consumer_lag: maxLag,
+    lag_slope_msgs_per_sec: round(slope, 1),
+    lag_bounded: n > 1 ? maxLag <= rate * 30 && slope < rate * 0.01 : null,
+  };
+}
+
 interface SoakSample {
   t: number;
   rss_mb: number;
@@ -75,9 +115,18 @@ interface SoakSample {
 }
 
 async function main(): Promise<void> {
-  const brokers = testbed('KAFKA_BOOTSTRAP');
-  const redisUrl = testbed('REDIS_URL');
   const bin = testbed('KAFKA_BIN');
+  const shared = process.argv.includes('--shared-kafka');
+  const pk = shared ? undefined : await startPrivateKafka(testbed('KAFKA_LIBS'), bin);
+  try {
+    await soak(pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP'), bin, shared);
+  } finally {
+    await pk?.stop();
+  }
+}
+
+async function soak(brokers: string, bin: string, shared: boolean): Promise<void> {
+  const redisUrl = testbed('REDIS_URL');
   const { rate: dflt, from } = defaultRate();
   const rate = Number(arg('rate') ?? dflt);
   const seconds = Math.round(MINUTES * 60);
@@ -177,24 +226,7 @@ async function main(): Promise<void> {
     await deleteTopic(brokers, topic);
   }
 
-  const warmup = Math.max(60, seconds * 0.2);
-  const steady = samples.filter((s) => s.t >= warmup && s.t <= seconds);
-  const growth = (key: 'rss_mb' | 'heap_used_mb') => {
-    if (steady.length < 6) return null;
-    const first = median(steady.slice(0, 3).map((s) => s[key]));
-    const last = median(steady.slice(-3).map((s) => s[key]));
-    return round((last / first - 1) * 100, 1);
-  };
-  const rssGrowth = growth('rss_mb');
-  const heapGrowth = growth('heap_used_mb');
-  const lags = steady.map((s) => s.consumer_lag).filter((x) => Number.isFinite(x));
-  const n = lags.length;
-  const ts = steady.filter((s) => Number.isFinite(s.consumer_lag)).map((s) => s.t);
-  const mt = ts.reduce((a, b) => a + b, 0) / (n || 1);
-  const ml = lags.reduce((a, b) => a + b, 0) / (n || 1);
-  const slope =
-    n > 1 ? ts.reduce((a, t, i) => a + (t - mt) * (lags[i]! - ml), 0) / ts.reduce((a, t) => a + (t - mt) ** 2, 0) : 0;
-  const maxLag = n ? Math.max(...lags) : Number.NaN;
+  const v = verdicts(samples, rate, seconds);
   const last = samples.at(-1)!;
   const result = {
     date: new Date().toISOString(),
@@ -205,19 +237,13 @@ async function main(): Promise<void> {
     offered_msgs_per_sec: rate,
     rate_from: from,
     mix: 'dirty',
+    kafka: shared ? 'shared test-bed broker' : 'private broker (test bed Kafka jars, own ports and data dir)',
     batch: DEFAULT_BATCH,
     format: 'json',
     emulator: 'private instance, counting mode',
     faults: faultsArmed,
     faults_fired: counters?.faultsFired ?? null,
-    warmup_seconds: warmup,
-    rss_growth_pct: rssGrowth,
-    heap_growth_pct: heapGrowth,
-    rss_flat: rssGrowth === null ? null : rssGrowth < 10,
-    heap_flat: heapGrowth === null ? null : heapGrowth < 10,
-    max_consumer_lag: maxLag,
-    lag_slope_msgs_per_sec: round(slope, 1),
-    lag_bounded: n > 1 ? maxLag <= rate * 30 && Math.abs(slope) < rate * 0.01 : null,
+    ...v,
     peak_rss_mb: Math.max(...samples.map((s) => s.rss_mb)),
     max_event_loop_lag_p99_ms: Math.max(...samples.map((s) => s.event_loop_lag_p99_ms)),
     messages_produced: total,
@@ -234,50 +260,82 @@ async function main(): Promise<void> {
   const dir = join(REPO, 'test/bench/results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  const pts = (k: keyof SoakSample) => samples.map((s) => [s.t, s[k]] as [number, number]);
-  const faultMarks = faultsArmed.map((f) => `${String(f.spec.type)}@${f.t}s`).join(', ');
-  writeFileSync(
-    join(dir, `${stamp}.svg`),
-    chartSvg(
-      `doris-sinker soak ${MINUTES} min at ${rate.toLocaleString('en')} msg/s, dirty mix (${result.date.slice(0, 16)}, ${commit})`,
-      [
-        {
-          title: `Memory (RSS growth ${rssGrowth}%, heap growth ${heapGrowth}% after ${warmup}s warm-up)`,
-          yLabel: 'MiB',
-          xLabel: 's',
-          series: [
-            { name: 'RSS', points: pts('rss_mb') },
-            { name: 'V8 heap used', points: pts('heap_used_mb') },
-          ],
-        },
-        {
-          title: `Consumer lag (max ${maxLag}, slope ${round(slope, 1)} msg/s)`,
-          yLabel: 'messages',
-          xLabel: 's',
-          series: [{ name: 'lag', points: pts('consumer_lag') }],
-        },
-        {
-          title: 'Event-loop lag p99',
-          yLabel: 'ms',
-          xLabel: 's',
-          series: [{ name: 'p99', points: pts('event_loop_lag_p99_ms') }],
-        },
-        {
-          title: 'Rows loaded (cumulative)',
-          yLabel: 'rows',
-          xLabel: 's',
-          series: [{ name: 'loaded', points: pts('rows_loaded') }],
-        },
-      ],
-      `faults: ${faultMarks || 'none'}`,
-    ),
-  );
+  writeFileSync(join(dir, `${stamp}.svg`), soakSvg(result));
   console.log(`\nwrote test/bench/results/${stamp}.json and .svg`);
   const { samples: _s, ...summary } = result;
   console.log(JSON.stringify(summary, null, 2));
 }
 
-main().then(
+interface SoakResultForChart {
+  date: string;
+  commit: string;
+  minutes: number;
+  offered_msgs_per_sec: number;
+  faults: Array<{ t: number; spec: Record<string, unknown> }>;
+  samples: SoakSample[];
+  rss_growth_pct: number | null;
+  heap_growth_pct: number | null;
+  warmup_seconds: number;
+  max_consumer_lag: number;
+  lag_slope_msgs_per_sec: number;
+}
+
+function soakSvg(r: SoakResultForChart): string {
+  const pts = (k: keyof SoakSample) => r.samples.map((s) => [s.t, s[k]] as [number, number]);
+  const faultMarks = r.faults.map((f) => `${String(f.spec.type)}@${f.t}s`).join(', ');
+  return chartSvg(
+    `doris-sinker soak ${r.minutes} min at ${r.offered_msgs_per_sec.toLocaleString('en')} msg/s, dirty mix (${r.date.slice(0, 16)}, ${r.commit})`,
+    [
+      {
+        title: `Memory (RSS growth ${r.rss_growth_pct}%, heap growth ${r.heap_growth_pct}% after ${r.warmup_seconds}s warm-up)`,
+        yLabel: 'MiB',
+        xLabel: 's',
+        series: [
+          { name: 'RSS', points: pts('rss_mb') },
+          { name: 'V8 heap used', points: pts('heap_used_mb') },
+        ],
+      },
+      {
+        title: `Consumer lag (max ${r.max_consumer_lag}, slope ${r.lag_slope_msgs_per_sec} msg/s)`,
+        yLabel: 'messages',
+        xLabel: 's',
+        series: [{ name: 'lag', points: pts('consumer_lag') }],
+      },
+      {
+        title: 'Event-loop lag p99',
+        yLabel: 'ms',
+        xLabel: 's',
+        series: [{ name: 'p99', points: pts('event_loop_lag_p99_ms') }],
+      },
+      {
+        title: 'Rows loaded (cumulative)',
+        yLabel: 'rows',
+        xLabel: 's',
+        series: [{ name: 'loaded', points: pts('rows_loaded') }],
+      },
+    ],
+    `faults: ${faultMarks || 'none'}`,
+  );
+}
+
+/** `--recompute FILE`: recompute a result file's verdicts from its own samples (after a verdict fix). */
+async function recompute(file: string): Promise<void> {
+  const r = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & {
+    samples: SoakSample[];
+    offered_msgs_per_sec: number;
+    minutes: number;
+  };
+  const v = verdicts(r.samples, r.offered_msgs_per_sec, Math.round(r.minutes * 60));
+  const { samples, ...rest } = r;
+  writeFileSync(
+    file,
+    `${JSON.stringify({ ...rest, ...v, verdicts_recomputed: new Date().toISOString(), samples }, null, 2)}\n`,
+  );
+  console.log(JSON.stringify(v, null, 2));
+}
+
+const recomputeFile = arg('recompute');
+(recomputeFile ? recompute(recomputeFile) : main()).then(
   () => process.exit(0),
   (e: unknown) => {
     console.error(e);
