@@ -236,6 +236,14 @@ export class SinkPipeline {
         const needsSeek =
           committed === null ? plan.watermark !== null || plan.reload.length > 0 : plan.seekOffset !== committed;
         if (needsSeek) this.#d.consumer.consumer.seek({ topic: this.#topic, partition, offset: plan.seekOffset });
+        // Everything below the resume point is in Doris: say so to Kafka too, or the group shows
+        // phantom lag (and lag-based scaling never settles) until the next batch commits.
+        if (committed === null ? plan.watermark !== null : BigInt(plan.seekOffset) > BigInt(committed)) {
+          this.#d.consumer.commit(new Map([[partition, plan.seekOffset]])).then(
+            () => this.#obs.committed(partition, plan.seekOffset),
+            (err: Error) => this.#log.warn({ partition, err: err.message }, 'committing the resume offset failed'),
+          );
+        }
         this.#log.info(
           { partition, committed, watermark: plan.watermark, resume: plan.seekOffset, reload: plan.reload.length },
           'partition settled',
