@@ -53,7 +53,8 @@ export async function produceEvents(opts: ProduceOptions): Promise<ProduceResult
       if (opts.keep) events.push(e);
       pending.push({ value: e.value, partition: i % partitions });
       i++;
-      if (pending.length >= 2000) await flush();
+      // Kafka refuses a record batch over 1 MB per partition: ~400 canonical events each.
+      if (pending.length >= Math.min(2000, 400 * partitions)) await flush();
     }
     await flush();
   } finally {
