@@ -47,7 +47,11 @@ export async function produceEvents(opts: ProduceOptions): Promise<ProduceResult
   };
   try {
     let i = 0;
-    for (const e of generateEvents({ seed: opts.seed, mix: opts.mix, ...(opts.firstId ? { firstId: opts.firstId } : {}) })) {
+    for (const e of generateEvents({
+      seed: opts.seed,
+      mix: opts.mix,
+      ...(opts.firstId ? { firstId: opts.firstId } : {}),
+    })) {
       if (i >= opts.count) break;
       kinds[e.kind]++;
       if (opts.keep) events.push(e);

@@ -13,7 +13,7 @@ test('the same seed gives the same messages; ids increase by one', () => {
     a.map((e) => e.value),
     takeEvents({ seed: 8, mix: 'dirty' }, 500).map((e) => e.value),
   );
-  a.forEach((e, i) => assert.equal(e.id, BigInt(i + 1)));
+  for (const [i, e] of a.entries()) assert.equal(e.id, BigInt(i + 1));
 });
 
 test('clean mix: every message is valid JSON of about 1 KiB with the required fields', () => {
