@@ -17,7 +17,7 @@
 //   --latency-rate N (default half the measured msgs/s) --skip-ceiling --skip-latency --skip-peer
 //   --profile S (CPU-profile S seconds of the throughput run via the pprof endpoint; figures of a
 //   profiled run are marked as such) --sinker-root DIR (the sinker from another tree, for before/after)
-//   --key-fields id (content dedupe on) --tag NAME --no-write
+//   --node-flags "F ..." (extra node flags for the sinker) --key-fields id (content dedupe on) --tag NAME --no-write
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,6 +49,8 @@ const KEY_FIELDS = arg('key-fields')?.split(',') ?? [];
 const TAG = arg('tag');
 /** A/B: the sinker from another tree, e.g. `git archive <commit> sinker package.json | tar -x -C DIR` + a node_modules link. */
 const SINKER_ROOT = arg('sinker-root');
+/** Extra node flags for the sinker child, space separated (e.g. "--max-old-space-size=192"). */
+const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? [];
 const BATCH: BatchSettings = {
   ...DEFAULT_BATCH,
   flush_worker_count: num('flush-workers', DEFAULT_BATCH.flush_worker_count),
@@ -106,6 +108,7 @@ async function measureThroughput(
     workDir: work,
     keyFields: KEY_FIELDS,
     pprof: PROFILE_S > 0,
+    nodeFlags: NODE_FLAGS,
     ...(SINKER_ROOT ? { sinkerRoot: SINKER_ROOT } : {}),
   });
   console.log(`sinker pid ${sinker.pid} consuming ${TOPIC} (group bench-${runId}); log ${work}/bench${runId}.log`);
@@ -453,6 +456,7 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
     commit,
     commit_dirty: dirty,
     sinker_root: SINKER_ROOT ?? null,
+    sinker_node_flags: NODE_FLAGS,
     command,
     node: process.version,
     profiled: PROFILE_S > 0,
