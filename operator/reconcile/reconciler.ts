@@ -59,6 +59,9 @@ interface SinkRuntime {
   schemaAt: number;
   schemaTarget: string;
   schema?: SchemaObservation;
+  /** When this process last changed the replica count: kept here because the status read from the
+   *  cache can be older than our last status write, and an apply without the field would drop it. */
+  lastScaleTime?: Date;
 }
 
 const MIN_REQUEUE_MS = 1000;
@@ -174,9 +177,8 @@ export class Reconciler {
       throw err;
     }
 
-    let lastScaleTime: Date | undefined;
     if (current !== undefined && current !== plan.replicas) {
-      lastScaleTime = new Date(now);
+      rt.lastScaleTime = new Date(now);
       await this.#event(sink, 'Normal', 'Scaled', `replicas ${current} → ${plan.replicas}: ${plan.message}`);
     }
     const prevHash = sink.status?.schema?.hash;
@@ -208,7 +210,7 @@ export class Reconciler {
       configHash: desired.configHash,
     };
     if (deployment) statusInput.deployment = deployment;
-    if (lastScaleTime) statusInput.lastScaleTime = lastScaleTime;
+    if (rt.lastScaleTime) statusInput.lastScaleTime = rt.lastScaleTime;
     await this.#d.kube.applyStatus(sink, buildStatus(statusInput));
     const observed: { lag?: number; desiredReplicas: number; partitions?: number } = { desiredReplicas: plan.replicas };
     if (rt.lag.known && rt.lag.total !== undefined) observed.lag = rt.lag.total;
