@@ -96,8 +96,9 @@ start_daemon() {
     echo
     echo "=== $(date -u +%FT%TZ) starting $name: $*"
   } >>"$LOG_DIR/$name.log"
-  # 9>&-: the daemon must not inherit the run-dir lock (see lock_run_dir), or it would hold it forever.
-  setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 9>&- &
+  # 8>&- 9>&-: the daemon must not inherit .ci/run's lock or the run-dir lock (lock_run_dir), or it
+  # would hold them for as long as it runs.
+  setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 8>&- 9>&- &
   echo $! >"$(pid_file "$name")"
 }
 
