@@ -2,10 +2,12 @@
 // prefix and Doris table), the config for a sinker child process, the rows the emulator stored in
 // MariaDB, and the one assertion every fault test ends with: each produced message exactly once.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
@@ -366,4 +368,11 @@ export function sleep(ms: number): Promise<void> {
 
 export function stopAll(ps: readonly SinkerProcess[]): Promise<unknown> {
   return Promise.all(ps.map((p) => p.kill()));
+}
+
+const INFRA = fileURLToPath(new URL('../../infra/', import.meta.url));
+
+/** Stops or starts one part of the test bed (fault injection), as `test/infra/down|up PART` would. */
+export function testbedPart(cmd: 'up' | 'down', component: string): void {
+  execFileSync(`${INFRA}${cmd}`, [component], { stdio: 'pipe', timeout: 180_000 });
 }

@@ -3,9 +3,7 @@
 // consumer by itself; when the broker is back it loads the rest, and Doris holds every produced
 // message exactly once.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { SinkerProcess } from '../../support/sinker-process.ts';
 import {
   cleanup,
@@ -18,17 +16,13 @@ import {
   scenario,
   sleep,
   startSinker,
+  testbedPart,
   validIds,
   waitForRows,
 } from './helpers.ts';
 
-const INFRA = fileURLToPath(new URL('../../infra/', import.meta.url));
 const s: Scenario = scenario('kafka');
 let sinker: SinkerProcess | undefined;
-
-function infra(cmd: 'up' | 'down', component: string): void {
-  execFileSync(`${INFRA}${cmd}`, [component], { stdio: 'pipe', timeout: 180_000 });
-}
 
 before(async () => {
   await createTopic(s);
@@ -37,7 +31,7 @@ before(async () => {
 
 after(async () => {
   try {
-    infra('up', 'kafka');
+    testbedPart('up', 'kafka');
   } catch {
     // idempotent; the next test's checks show a Kafka that did not come back
   }
@@ -51,12 +45,12 @@ test('Kafka broker restart mid-stream: the sinker recovers by itself, every mess
   const first = await produce(s, 3000, 21);
   await waitForRows(s, 500, 30_000);
 
-  infra('down', 'kafka');
+  testbedPart('down', 'kafka');
   // Long enough for kafkajs to exhaust its connection retries and crash its consumer (it then
   // restarts it, or the sinker does): the path that must re-settle every partition.
   await sleep(Number(process.env.KAFKA_DOWN_MS ?? 8000));
   assert.ok(sinker.running, `the sinker exited with the broker down:\n${sinker.tail()}`);
-  infra('up', 'kafka');
+  testbedPart('up', 'kafka');
 
   const second = await produce(s, 2000, 22, 3001n);
   const ids = [...validIds(first.events), ...validIds(second.events)];

@@ -2,9 +2,7 @@
 // says so in its log and metrics, and resumes by itself when Redis is back; Doris then holds every
 // produced message exactly once.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { metricValue, type SinkerProcess } from '../../support/sinker-process.ts';
 import {
   cleanup,
@@ -18,17 +16,13 @@ import {
   scenario,
   sleep,
   startSinker,
+  testbedPart,
   validIds,
   waitForRows,
 } from './helpers.ts';
 
-const INFRA = fileURLToPath(new URL('../../infra/', import.meta.url));
 const s: Scenario = scenario('redis');
 let sinker: SinkerProcess | undefined;
-
-function infra(cmd: 'up' | 'down', component: string): void {
-  execFileSync(`${INFRA}${cmd}`, [component], { stdio: 'pipe', timeout: 120_000 });
-}
 
 before(async () => {
   await createTopic(s);
@@ -38,7 +32,7 @@ before(async () => {
 after(async () => {
   // Whatever happened, leave Redis running for the next test.
   try {
-    infra('up', 'redis');
+    testbedPart('up', 'redis');
   } catch {
     // up is idempotent; a failure here shows in the next test's own checks
   }
@@ -52,7 +46,7 @@ test('Redis restart mid-stream: consumption pauses, resumes, every message exact
   const first = await produce(s, 2000, 11);
   await waitForRows(s, 200, 30_000);
 
-  infra('down', 'redis');
+  testbedPart('down', 'redis');
   const second = produce(s, 2000, 12, 2001n);
   await sleep(2000);
   const pausedAt = await rowCount(s);
@@ -64,7 +58,7 @@ test('Redis restart mid-stream: consumption pauses, resumes, every message exact
   const m = await sinker.scrape();
   assert.ok(metricValue(m, 'dedupe_redis_errors_total') > 0, 'dedupe_redis_errors_total counts the outage');
 
-  infra('up', 'redis');
+  testbedPart('up', 'redis');
   const ids = [...validIds(first.events), ...validIds((await second).events)];
   assert.ok(stillAt < ids.length, `the pause held back rows (${stillAt} of ${ids.length} loaded during the outage)`);
   await drainAndAssert(s, ids, 'after a Redis restart', 90_000);
