@@ -110,6 +110,8 @@ start_apiserver() {
   if daemon_alive kube-apiserver && apiserver_ready; then return 0; fi
   stop_daemon kube-apiserver
   port_free_or_die kube-apiserver "$APISERVER_PORT"
+  # ServiceAccount admission stays on (the default): with the node's controller manager creating each
+  # namespace's `default` account, pods get their projected token as on a cluster (the operator pod needs it).
   # --endpoint-reconciler-type none: the default reconciler keeps trying to publish 127.0.0.1 as the
   # "kubernetes" Service endpoint, which validation refuses (loopback), logging an error every 10 s.
   start_daemon kube-apiserver "$APISERVER_BIN" \
@@ -120,7 +122,7 @@ start_apiserver() {
     --client-ca-file "$K8S_PKI/ca.crt" \
     --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
     --endpoint-reconciler-type none \
-    --authorization-mode RBAC --disable-admission-plugins ServiceAccount \
+    --authorization-mode RBAC \
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$K8S_PKI/sa.pub" --service-account-signing-key-file "$K8S_PKI/sa.key" \
     --v 0
