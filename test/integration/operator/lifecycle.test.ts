@@ -1,5 +1,6 @@
 // Operator processes against the real apiserver: two candidates, one leader, the other takes over
 // when the leader is killed; and the watches catch up after the apiserver restarts mid-watch.
+// test-lane: exclusive (stops and restarts the test bed's apiserver and etcd)
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';

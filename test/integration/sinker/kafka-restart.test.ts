@@ -2,6 +2,7 @@
 // coordinator and the offsets topic go away together). The sinker rides it out or restarts its
 // consumer by itself; when the broker is back it loads the rest, and Doris holds every produced
 // message exactly once.
+// test-lane: exclusive (stops and restarts the test bed's Kafka)
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { SinkerProcess } from '../../support/sinker-process.ts';

@@ -1,6 +1,7 @@
 // Redis stopped mid-stream: the sinker stops loading (no load may run without its intent recorded),
 // says so in its log and metrics, and resumes by itself when Redis is back; Doris then holds every
 // produced message exactly once.
+// test-lane: exclusive (stops and restarts the test bed's Redis)
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { metricValue, type SinkerProcess } from '../../support/sinker-process.ts';
