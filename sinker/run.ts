@@ -1,6 +1,7 @@
 // Assembles and runs one sinker process from a validated config: schema, mapper, encoder, Kafka,
 // Redis, writer, DLQ, pipeline, metrics and the HTTP endpoints; handles SIGTERM/SIGINT with a
 // bounded graceful shutdown; refreshes the schema when asked to.
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Kafka } from 'kafkajs';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig, SinkConsumer } from './consumer.ts';
@@ -82,11 +83,25 @@ export interface RunningSinker {
   statusPort: number;
 }
 
+/** Writes the bound port for exec probes (sinker/probe.ts); write + rename, so a probe never reads half a file. */
+function writePortFile(path: string, port: number): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${port}\n`);
+    renameSync(tmp, path);
+  } catch (err) {
+    throw new Error(`metrics.port_file ${path}: cannot write the bound port: ${(err as Error).message}`);
+  }
+}
+
 /** Starts everything; resolves once consuming has begun. */
 export async function startSinker(config: SinkerConfig, logger: Logger): Promise<RunningSinker> {
   const metrics = createMetrics({ sink: config.name });
   let schemaLoaded = false;
   let consumer: SinkConsumer | undefined;
+  // A port file left by an earlier container of the same pod (the emptyDir outlives it) must not
+  // point the probes at a port this process doesn't hold.
+  if (config.metrics.port_file) rmSync(config.metrics.port_file, { force: true });
   const status = await startStatusServer({
     host: '0.0.0.0',
     port: config.metrics.port,
@@ -99,6 +114,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     ],
   });
   logger.info({ port: status.port, path: config.metrics.path }, 'status server listening');
+  if (config.metrics.port_file) writePortFile(config.metrics.port_file, status.port);
   const profiling = config.pprof.enabled ? await startProfilingServer(config.pprof.host, config.pprof.port) : undefined;
   if (profiling) logger.warn({ host: config.pprof.host, port: profiling.port }, 'profiling endpoints enabled');
 

@@ -343,7 +343,9 @@ const podTemplate = obj('Overrides for the sinker pods.', {
     description: 'core/v1 Affinity, passed through unchanged.',
     'x-kubernetes-preserve-unknown-fields': true,
   },
-  hostNetwork: bool("Run the pods in the node's network namespace."),
+  hostNetwork: bool(
+    "Run the pods in the node's network namespace. Replicas on one node then share its ports: each sinker binds any free metrics port (no containerPort is declared, so no host port limits replicas per node) and the probes are exec probes that read the bound port from a file in the pod's /tmp.",
+  ),
   serviceAccountName: str("Service account of the pods (default: the namespace's default).", { maxLength: 253 }),
   priorityClassName: str('Priority class of the pods.', { maxLength: 253 }),
   imagePullSecrets: arr(

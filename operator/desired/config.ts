@@ -7,7 +7,7 @@ import type { SinkerConfig } from '../../sinker/config/types.ts';
 import { defaultSpec } from '../api/defaults.ts';
 import type { DorisSink } from '../api/types.ts';
 import { parseBytes, parseDuration } from '../api/units.ts';
-import { groupId, redisKeyPrefix, sinkerName } from './names.ts';
+import { groupId, METRICS_PORT_FILE, redisKeyPrefix, sinkerName } from './names.ts';
 
 /** Environment variables the sinker reads as overrides of secret config keys. */
 export const SECRET_ENV = {
@@ -92,7 +92,11 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
       max_age: 7,
       max_backups: 3,
     },
-    metrics: { enabled: true, port: spec.metricsPort, path: '/metrics' },
+    // On the host network every replica on a node would bind the same port: each takes any free one
+    // and writes it where the exec probes read it (objects.ts).
+    metrics: spec.podTemplate?.hostNetwork
+      ? { enabled: true, port: 0, path: '/metrics', port_file: METRICS_PORT_FILE }
+      : { enabled: true, port: spec.metricsPort, path: '/metrics' },
     pprof: { enabled: false, port: 6060, host: '127.0.0.1' },
     shutdown_timeout: SHUTDOWN_TIMEOUT_SECONDS,
   };

@@ -9,6 +9,8 @@ import {
   ANNOTATION_SCHEMA_HASH,
   ANNOTATION_SECRET_VERSIONS,
   labelSelectorString,
+  METRICS_PORT_FILE,
+  PROBE_COMMAND,
 } from './names.ts';
 import { desiredObjects } from './objects.ts';
 
@@ -125,6 +127,33 @@ test('deployment: replicas, args, probes, secret env, hardened security context'
   assert.equal(d.spec?.template.metadata?.labels?.team, 'data');
   // no secret value anywhere in the objects
   assert.doesNotMatch(JSON.stringify(d), /"value":"[^"]*pass/i);
+});
+
+test('hostNetwork: no container ports, any free metrics port written to a file, exec probes read it', () => {
+  const sink = fullSink();
+  sink.spec.podTemplate = { ...sink.spec.podTemplate, hostNetwork: true };
+  const d = desiredObjects({ ...base, sink });
+  const pod = d.deployment.spec?.template.spec;
+  const c = pod?.containers[0];
+  assert.equal(pod?.hostNetwork, true);
+  assert.equal(pod?.dnsPolicy, 'ClusterFirstWithHostNet');
+  // A declared port would become a host port: one replica per node.
+  assert.equal(c?.ports, undefined);
+  assert.deepEqual(c?.livenessProbe?.exec?.command, [...PROBE_COMMAND, '/healthz']);
+  assert.deepEqual(c?.readinessProbe?.exec?.command, [...PROBE_COMMAND, '/readyz']);
+  assert.equal(c?.livenessProbe?.httpGet, undefined);
+  // The port file lives in the pod's own /tmp emptyDir.
+  assert.ok(PROBE_COMMAND.includes(METRICS_PORT_FILE) && METRICS_PORT_FILE.startsWith('/tmp/'));
+  assert.ok(c?.volumeMounts?.some((m) => m.mountPath === '/tmp' && m.name === 'tmp'));
+  const cfg = parse(d.configMap.data?.['config.yaml'] ?? '') as ReturnType<typeof renderSinkerConfig>;
+  assert.deepEqual(cfg.metrics, { enabled: true, port: 0, path: '/metrics', port_file: METRICS_PORT_FILE });
+  // Without hostNetwork: the fixed port, declared, and HTTP probes on it.
+  const plain = desiredObjects({ ...base, sink: fullSink() });
+  const pc = plain.deployment.spec?.template.spec?.containers[0];
+  assert.equal(pc?.ports?.[0]?.containerPort, 9464);
+  assert.equal(pc?.readinessProbe?.httpGet?.port, 'metrics');
+  const plainCfg = parse(plain.configMap.data?.['config.yaml'] ?? '') as ReturnType<typeof renderSinkerConfig>;
+  assert.deepEqual(plainCfg.metrics, { enabled: true, port: 9464, path: '/metrics' });
 });
 
 test('pod template annotations change with config, secret versions and schema, and only then', () => {

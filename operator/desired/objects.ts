@@ -7,6 +7,7 @@ import type {
   V1EnvVar,
   V1OwnerReference,
   V1PodDisruptionBudget,
+  V1Probe,
   V1Service,
   V1Toleration,
   V1Volume,
@@ -31,6 +32,7 @@ import {
   CONTAINER_NAME,
   childNames,
   commonLabels,
+  PROBE_COMMAND,
   referencedSecrets,
   selectorLabels,
 } from './names.ts';
@@ -131,21 +133,28 @@ export function desiredObjects(input: DesiredInput): Desired {
     mounts.push({ name: 'kafka-tls-client', mountPath: `${TLS_MOUNT}/client`, readOnly: true });
   }
 
+  // On the host network a declared containerPort becomes a host port (the scheduler then places one
+  // replica per node) and every replica would bind the same metrics port. There the sinker binds any
+  // free port and writes it to a file in its /tmp; exec probes read it and ask their own process.
+  const hostNetwork = Boolean(spec.podTemplate?.hostNetwork);
+  const probeAction = (path: string): Pick<V1Probe, 'httpGet' | 'exec'> =>
+    hostNetwork ? { exec: { command: [...PROBE_COMMAND, path] } } : { httpGet: { path, port: 'metrics' } };
+
   const container: V1Container = {
     name: CONTAINER_NAME,
     image: spec.image || input.defaultImage,
     args: ['-config', `${CONFIG_DIR}/${CONFIG_FILE}`],
     env,
-    ports: [{ name: 'metrics', containerPort: spec.metricsPort, protocol: 'TCP' }],
+    ...(hostNetwork ? {} : { ports: [{ name: 'metrics', containerPort: spec.metricsPort, protocol: 'TCP' }] }),
     livenessProbe: {
-      httpGet: { path: '/healthz', port: 'metrics' },
+      ...probeAction('/healthz'),
       initialDelaySeconds: 10,
       periodSeconds: 10,
       timeoutSeconds: 5,
       failureThreshold: 3,
     },
     readinessProbe: {
-      httpGet: { path: '/readyz', port: 'metrics' },
+      ...probeAction('/readyz'),
       periodSeconds: 5,
       timeoutSeconds: 5,
       failureThreshold: 3,

@@ -224,7 +224,7 @@ test('unknown keys are named, with a did-you-mean', () => {
   assert.equal(one('kafka: {groupId: g}'), 'kafka.groupId: unknown key (did you mean "group_id"?)');
   assert.equal(one('doris: {fe_host: [a:1]}'), 'doris.fe_host: unknown key (did you mean "fe_hosts"?)');
   assert.equal(one('kafak: {}'), 'kafak: unknown key (did you mean "kafka"?)');
-  assert.equal(one('metrics: {zzz: 1}'), 'metrics.zzz: unknown key (known keys: enabled, port, path)');
+  assert.equal(one('metrics: {zzz: 1}'), 'metrics.zzz: unknown key (known keys: enabled, port, path, port_file)');
   assert.equal(
     one('schema: {manual: {columns: [{name: a, type: int, nulable: true}]}}'),
     'schema.manual.columns[0].nulable: unknown key (did you mean "nullable"?)',

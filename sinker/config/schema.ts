@@ -450,13 +450,27 @@ export const CONFIG_SCHEMA: SchemaNode = {
       default: {},
       properties: {
         enabled: { type: 'boolean', default: true, description: 'Serve metrics and health endpoints.' },
-        port: port('Port of the metrics and health endpoints.', 9090),
+        port: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 65535,
+          default: 9090,
+          description:
+            'Port of the metrics and health endpoints; 0 = any free port (pods on the host network, where replicas share the ports: see port_file).',
+        },
         path: {
           type: 'string',
           pattern: '^/',
           'x-expected': 'a path starting with /',
           default: '/metrics',
           description: 'Path of the Prometheus metrics.',
+        },
+        port_file: {
+          type: 'string',
+          'x-expected': 'an absolute path',
+          pattern: '^/',
+          description:
+            'Write the bound port (a line with the number) to this file once listening, and delete a stale one at start; `node dist/sinker/probe.js FILE /healthz` probes through it. Unset: no file.',
         },
       },
     },

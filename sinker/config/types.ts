@@ -106,8 +106,11 @@ export interface LogConfig {
 
 export interface MetricsConfig {
   enabled: boolean;
+  /** 0 = any free port. */
   port: number;
   path: string;
+  /** Where the bound port is written once listening (for exec probes). */
+  port_file?: string;
 }
 
 export interface PprofConfig {
