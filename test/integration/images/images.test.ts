@@ -1,22 +1,19 @@
 // Builds Dockerfile.sinker and Dockerfile.operator for real with buildah (no Docker engine: vfs
-// storage, chroot isolation, the base image assembled by test/infra/build-base-image.sh), then runs
-// each image's entrypoint in a container and inspects what the final stage holds.
-// No --layers: with vfs every cached layer is a full copy of the root filesystem, which made a build
-// take 7-10 min; one commit per stage takes ~2.5 min, and npm's download cache (a mount) keeps
-// `npm ci` short.
+// storage, chroot isolation, the base image assembled by test/infra/build-base-image.sh) through
+// test/support/images.ts, which builds only when the images' inputs changed (the e2e test and the
+// demo share that build), then runs each image's entrypoint in a container and inspects what the
+// final stage holds.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SINKER_UID } from '../../../operator/desired/objects.ts';
+import { type EnsuredImage, ensureImages, INPUTS_LABEL, inputsHash, IMAGES as SPECS } from '../../support/images.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const BASE = 'docker.io/library/node:24-bookworm-slim';
 const BUILDAH = ['buildah', '--storage-driver', 'vfs'];
-const CACHE = process.env.DORIS_SINKER_CACHE ?? join(homedir(), '.cache', 'doris-sinker');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 interface Cmd {
@@ -44,44 +41,11 @@ interface ImageConfig {
 }
 
 const IMAGES = {
-  sinker: { dockerfile: 'Dockerfile.sinker', tag: 'localhost/doris-sinker:it', main: 'dist/sinker/main.js' },
-  operator: {
-    dockerfile: 'Dockerfile.operator',
-    tag: 'localhost/doris-sinker-operator:it',
-    main: 'dist/operator/main.js',
-  },
+  sinker: { tag: SPECS.sinker.tags[0] as string, main: 'dist/sinker/main.js' },
+  operator: { tag: SPECS.operator.tags[0] as string, main: 'dist/operator/main.js' },
 } as const;
 
 const containers: string[] = [];
-
-function build(image: (typeof IMAGES)[keyof typeof IMAGES]): void {
-  const args = [
-    'bud',
-    '--pull=never',
-    '--isolation',
-    'chroot',
-    '--layers=false',
-    '-f',
-    image.dockerfile,
-    '-t',
-    image.tag,
-  ];
-  // A TLS-intercepting proxy's CA, handed to `npm ci` for the build only (never copied into the image).
-  const ca = process.env.NODE_EXTRA_CA_CERTS;
-  if (ca && existsSync(ca))
-    args.push('--build-arg', 'NODE_EXTRA_CA_CERTS=/run/build-ca.crt', '-v', `${ca}:/run/build-ca.crt:ro`);
-  // npm's download cache survives between builds (a mount, not a layer).
-  const npmCache = join(CACHE, 'image-npm-cache');
-  mkdirSync(npmCache, { recursive: true });
-  args.push('-v', `${npmCache}:/root/.npm`, ROOT);
-  const previous = buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', image.tag]).stdout.trim();
-  const started = Date.now();
-  must(buildah(args, 40 * 60_000), `buildah bud -f ${image.dockerfile}`);
-  // The tag moved to the new image: drop the old one rather than pile up 400 MB per run.
-  const current = buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', image.tag]).stdout.trim();
-  if (previous && previous !== current) buildah(['rmi', previous]);
-  console.log(`# built ${image.tag} in ${Math.round((Date.now() - started) / 1000)} s`);
-}
 
 function config(tag: string): ImageConfig {
   const out = JSON.parse(must(buildah(['inspect', '--type', 'image', tag]), `inspect ${tag}`)) as {
@@ -108,14 +72,12 @@ function devOnlyPackages(): string[] {
     .filter((name) => !name.includes('/node_modules/'));
 }
 
-before(() => {
-  const base = buildah(['inspect', '--type', 'image', BASE]);
-  if (base.status !== 0) {
-    throw new Error(`base image ${BASE} is not in buildah's vfs storage: run test/infra/build-base-image.sh`);
-  }
-  // One after the other: two builds at once would starve each other (and other tests) of the 2 cores.
-  build(IMAGES.sinker);
-  build(IMAGES.operator);
+let ensured: Record<'sinker' | 'operator', EnsuredImage>;
+
+before(async () => {
+  // Builds what changed since the last build (one at a time: two builds at once would starve each
+  // other and other tests of the 2 cores); unchanged inputs reuse the image in buildah's storage.
+  ensured = await ensureImages({ log: (line) => console.log(`# ${line}`) });
 });
 
 after(() => {
@@ -194,3 +156,32 @@ test('operator image: `--version` runs the real CLI', () => {
   const help = must(ctr.run([...(c.Entrypoint ?? []), '--help']), 'doris-sinker-operator --help');
   assert.match(help, /--sinker-image/);
 });
+
+test('images carry the hash of their inputs; unchanged inputs build nothing', async () => {
+  for (const name of ['sinker', 'operator'] as const) {
+    const { hash } = inputsHash(SPECS[name]);
+    assert.equal(ensured[name].inputs, hash);
+    const label = must(
+      buildah([
+        'inspect',
+        '--type',
+        'image',
+        '--format',
+        `{{index .OCIv1.Config.Labels "${INPUTS_LABEL}"}}`,
+        ensured[name].tag,
+      ]),
+      `inspect ${ensured[name].tag}`,
+    ).trim();
+    assert.equal(label, hash, `${ensured[name].tag} is labelled with other inputs`);
+    for (const tag of SPECS[name].tags) assert.equal(imageIdOf(tag), ensured[name].id, `${tag} names another image`);
+  }
+  const again = await ensureImages({ log: () => {} });
+  for (const name of ['sinker', 'operator'] as const) {
+    assert.equal(again[name].built, false, `${name} rebuilt with unchanged inputs`);
+    assert.equal(again[name].id, ensured[name].id);
+  }
+});
+
+function imageIdOf(tag: string): string {
+  return must(buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', tag]), `inspect ${tag}`).trim();
+}
