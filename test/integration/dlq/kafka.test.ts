@@ -7,6 +7,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { DeadLetterQueue } from '../../../sinker/dlq/dlq.ts';
 import { type DlqTopicRecord, readDlqTopic } from '../../../sinker/dlq/reader.ts';
 import type { DlqRecord } from '../../../sinker/dlq/record.ts';
+import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
 
 const topic = `it-dlq-${randomUUID().slice(0, 8)}`;
@@ -17,7 +18,7 @@ before(async () => {
   const admin = kafka.admin();
   try {
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopicAndWait(admin, topic, 2);
   } catch (e) {
     throw new Error(`Kafka of the test bed is not reachable: run \`test/infra/up kafka\` (${(e as Error).message})`);
   } finally {

@@ -11,6 +11,7 @@ import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
 import { KafkaOffsetsReader } from '../../../operator/scaling/kafka-offsets.ts';
 import { summarizeLag } from '../../../operator/scaling/lag.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
+import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   applyCrd,
@@ -37,10 +38,7 @@ before(async () => {
   kafka = new Kafka({ clientId: 'operator-scaling-test', brokers, logLevel: logLevel.NOTHING });
   admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
+  await createTopicAndWait(admin, topic, PARTITIONS);
   const producer = kafka.producer();
   await producer.connect();
   for (let p = 0; p < PARTITIONS; p++) {

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
 import type { GeneratedEvent } from '../../support/events.ts';
+import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { type ProduceResult, produceEvents } from '../../support/produce.ts';
 import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed, testbedEnv } from '../../support/testbed.ts';
@@ -57,7 +58,7 @@ export async function createTopic(s: Scenario): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic: s.topic, numPartitions: s.partitions }], waitForLeaders: true });
+    await createTopicAndWait(admin, s.topic, s.partitions);
   } finally {
     await admin.disconnect();
   }
