@@ -7,7 +7,14 @@ export interface LoadBatch {
   firstOffset: string;
   lastOffset: string;
   /** Encoded rows (one CSV or JSON line each, no delimiter) in offset order. */
-  rows: string[];
+  readonly rows: string[];
+  /**
+   * The rows already joined by the line delimiter (no trailing one), when the batch was built as
+   * bytes (the batcher does): the writer sends it as is. `rows` is then decoded from it on first use
+   * (error paths only), and `rowEnds[i]` is where row i ends in it.
+   */
+  body?: Buffer;
+  rowEnds?: readonly number[];
   /** The Kafka offset each row came from (same length as rows), to dead-letter a rejected row. */
   rowOffsets: string[];
   /** Sum of the rows' encoded byte lengths. */

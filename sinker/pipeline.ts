@@ -13,14 +13,15 @@ import type { ContentDedupe } from './dedupe/content.ts';
 import { isUnavailable } from './dedupe/errors.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
-import { offsetDisposition, type ResumePlan } from './dedupe/state.ts';
+import { type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
 import { type DedupeStore, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
 import { recordsForRejected } from './dlq/dlq.ts';
 import type { DlqRecord } from './dlq/record.ts';
 import type { RowEncoder } from './encode/encoders.ts';
 import type { Logger } from './logger.ts';
-import type { Mapper } from './mapper/mapper.ts';
+import type { Mapper, RowPlan } from './mapper/mapper.ts';
+import { RowBuffer } from './mapper/row-buffer.ts';
 import { backoffDelay, sleep } from './writer/backoff.ts';
 import { type LoadResult, StreamLoadError, type StreamLoadWriter } from './writer/writer.ts';
 
@@ -77,10 +78,11 @@ interface PartitionRun {
   /** Exact range being re-loaded (an unsettled intent), if the filling batch is one. */
   exactEnd?: string;
   /** Next offset this run expects: kafkajs re-delivers from the committed offset after a rejoin. */
-  next?: bigint;
+  next?: number | bigint;
 }
 
 const TICK_MS = 100;
+const LOAD: OffsetDisposition = { kind: 'load' };
 
 export class SinkPipeline {
   readonly #d: PipelineDeps;
@@ -94,6 +96,8 @@ export class SinkPipeline {
   #active = 0;
   #mapper: Mapper;
   #encoder: RowEncoder;
+  /** The mapper's byte layout for the encoder: messages become encoded rows without decoding. */
+  #plan: RowPlan;
   /** Indexes of dedupe.key_fields among the mapper's columns (content dedupe keys use exact values). */
   #keyColumns: number[] = [];
   #ticker: NodeJS.Timeout | undefined;
@@ -110,6 +114,7 @@ export class SinkPipeline {
     this.#topic = deps.config.kafka.topic;
     this.#mapper = deps.mapper;
     this.#encoder = deps.encoder;
+    this.#plan = deps.mapper.planFor(deps.encoder);
     this.#keyColumns = keyColumnIndexes(deps.mapper, deps.config.dedupe.key_fields);
     const b = deps.config.batch;
     this.#batcher = new Batcher({
@@ -156,6 +161,7 @@ export class SinkPipeline {
     this.#keyColumns = keyColumnIndexes(mapper, this.#d.config.dedupe.key_fields);
     this.#mapper = mapper;
     this.#encoder = encoder;
+    this.#plan = mapper.planFor(encoder);
   }
 
   #tick(): void {
@@ -276,48 +282,66 @@ export class SinkPipeline {
     if (!isRunning() || isStale() || this.#runs.get(partition) !== run) return;
 
     const dead: DlqRecord[] = [];
-    const accepted: {
-      offset: string;
-      values: (string | null)[] | undefined;
-      /** The mapper's no-escaping-needed flags: the encoder then skips JSON.stringify for those values. */
-      clean: Uint8Array | undefined;
-      exactEnd?: string;
-      key?: string;
-    }[] = [];
+    const messages = batch.messages;
+    // Per accepted message (parallel arrays, no object per message): its offset, its row in `rows`
+    // (-1: none, dead-lettered or duplicate), and the intent's last offset when it is re-loaded.
+    const offsets: string[] = [];
+    const rowOf: number[] = [];
+    let exactEnds: (string | undefined)[] | undefined;
+    const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
     let bytes = 0;
+    for (const m of messages) bytes += m.value?.length ?? 0;
+    const rows = new RowBuffer(bytes + (bytes >> 2) + 1024);
+    // Offsets as numbers (exact below 2^53, which Kafka offsets never reach in practice); a larger
+    // one is compared as a bigint, so the check stays exact either way.
+    const wm = plan.watermark === null ? -1 : Number(plan.watermark);
+    const simple = plan.reload.length === 0 && Number.isSafeInteger(wm);
     let next = run.next;
-    for (const m of batch.messages) {
-      bytes += m.value?.length ?? 0;
+    for (const m of messages) {
       // Already batched by this run (a rebalance that kept the partition re-fetches from the
       // committed offset): those offsets are loading or loaded, never batch them twice.
-      const at = BigInt(m.offset);
+      let at: number | bigint = Number(m.offset);
+      if (!Number.isSafeInteger(at)) at = BigInt(m.offset);
       if (next !== undefined && at < next) continue;
-      next = at + 1n;
-      const d = offsetDisposition(m.offset, plan);
+      next = typeof at === 'number' ? at + 1 : at + 1n;
+      const d = simple && typeof at === 'number' && at > wm ? LOAD : offsetDisposition(m.offset, plan);
       if (d.kind === 'skip') continue;
-      const r = this.#mapper.map(m.value);
-      if (!r.ok) dead.push(this.#dlqRecord(partition, m, `${r.code}: ${r.reason}`));
-      accepted.push({
-        offset: m.offset,
-        values: r.ok ? r.values : undefined,
-        clean: r.ok ? r.clean : undefined,
-        ...(d.kind === 'reload' ? { exactEnd: d.intent.last } : {}),
-      });
+      let row = -1;
+      if (keys === undefined) {
+        const fail = this.#mapper.mapInto(m.value, this.#plan, rows);
+        if (fail) dead.push(this.#dlqRecord(partition, m, `${fail.code}: ${fail.reason}`));
+        else row = rows.rowCount - 1;
+      } else {
+        const r = this.#mapper.map(m.value);
+        if (!r.ok) dead.push(this.#dlqRecord(partition, m, `${r.code}: ${r.reason}`));
+        else {
+          rows.writeString(this.#encoder.encode(r.values, r.clean));
+          rows.endRow();
+          row = rows.rowCount - 1;
+        }
+        keys.push(r.ok ? contentKey(this.#keyColumns.map((i) => r.values[i] ?? null)) : undefined);
+      }
+      if (d.kind === 'reload') {
+        exactEnds ??= new Array(offsets.length);
+        exactEnds[offsets.length] = d.intent.last;
+      }
+      offsets.push(m.offset);
+      rowOf.push(row);
     }
-    this.#obs.consumed(partition, batch.messages.length, bytes);
+    this.#obs.consumed(partition, messages.length, bytes);
     if (dead.length > 0) await this.#writeDlq(dead, 'mapper');
-    if (this.#d.content && this.#keyColumns.length > 0) {
-      const keyed = accepted.filter((a) => a.values !== undefined);
-      for (const a of keyed) a.key = contentKey(this.#keyColumns.map((i) => a.values![i] ?? null));
+    if (keys !== undefined) {
+      const keyed: number[] = [];
+      for (let j = 0; j < keys.length; j++) if (keys[j] !== undefined) keyed.push(j);
       const duplicates = await this.#admitKeys(
-        keyed.map((a) => a.key as string),
+        keyed.map((j) => keys[j] as string),
         heartbeat,
       );
       let dups = 0;
-      keyed.forEach((a, i) => {
-        if (duplicates[i]) {
-          a.values = undefined;
-          a.key = undefined;
+      keyed.forEach((j, n) => {
+        if (duplicates[n]) {
+          rowOf[j] = -1;
+          keys[j] = undefined;
           dups++;
         }
       });
@@ -326,9 +350,9 @@ export class SinkPipeline {
     // Revoked while awaiting the DLQ or Redis: the next owner (or this member's next run) has it.
     if (this.#runs.get(partition) !== run) return;
     const now = Date.now();
-    for (const a of accepted) {
-      const row = a.values === undefined ? undefined : this.#encoder.encode(a.values, a.clean);
-      this.#addToBatch(run, partition, a.offset, row, now, a.key, a.exactEnd);
+    for (let j = 0; j < offsets.length; j++) {
+      const row = rowOf[j]!;
+      this.#addToBatch(run, partition, offsets[j]!, rows, row, now, keys?.[j], exactEnds?.[j]);
     }
     // Only now: a batch that failed before this point is re-delivered and must not be skipped.
     run.next = next;
@@ -351,7 +375,8 @@ export class SinkPipeline {
     run: PartitionRun,
     partition: number,
     offset: string,
-    row: string | undefined,
+    rows: RowBuffer,
+    row: number,
     now: number,
     key: string | undefined,
     exactEnd: string | undefined,
@@ -362,10 +387,10 @@ export class SinkPipeline {
       this.#batcher.setHold(this.#topic, partition, exactEnd !== undefined);
       run.exactEnd = exactEnd;
     }
-    if (row === undefined) this.#batcher.skip(this.#topic, partition, offset, now);
+    if (row < 0) this.#batcher.skip(this.#topic, partition, offset, now);
     else {
       if (key !== undefined) run.fillingKeys.push(key);
-      this.#batcher.add(this.#topic, partition, offset, row, now);
+      this.#batcher.addBytes(this.#topic, partition, offset, rows.buf, rows.start(row), rows.ends[row]!, now);
     }
     if (exactEnd !== undefined && BigInt(offset) >= BigInt(exactEnd)) {
       this.#batcher.flush(this.#topic, partition);
@@ -474,7 +499,7 @@ export class SinkPipeline {
       try {
         let result: LoadResult | undefined;
         let status: 'ok' | 'dead_lettered' = 'ok';
-        if (batch.rows.length === 0) {
+        if (batch.rowOffsets.length === 0) {
           status = 'dead_lettered';
         } else {
           await this.#d.store.recordIntent(batch.partition, intent, run.token);
@@ -485,7 +510,7 @@ export class SinkPipeline {
         // Keys of rows Doris refused are not "seen": leave them out of the completion.
         const rejected = new Set(result?.rejected.map((r) => r.offset));
         const loadedKeys = rejected.size === 0 ? keys : keys.filter((_, i) => !rejected.has(batch.rowOffsets[i]!));
-        if (batch.rows.length > 0) await this.#d.store.complete(batch.partition, intent, loadedKeys);
+        if (batch.rowOffsets.length > 0) await this.#d.store.complete(batch.partition, intent, loadedKeys);
         this.#d.content?.settle(keys);
         run.pendingKeys.delete(batch.firstOffset);
         this.#obs.flushed(batch, result, (performance.now() - started) / 1000, status);

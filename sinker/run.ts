@@ -54,7 +54,7 @@ function observerFor(m: SinkerMetrics, topic: string, mapper: () => Mapper): Pip
     },
     flushed: (batch, result, seconds, status) => {
       m.batchFlush.inc({ status: status === 'ok' ? 'success' : 'dlq' });
-      m.batchSizeRows.observe(batch.rows.length);
+      m.batchSizeRows.observe(batch.rowOffsets.length);
       m.batchSizeBytes.observe(batch.bytes);
       m.batchFlushDuration.observe(seconds);
       if (result) {

@@ -25,15 +25,19 @@ test('cuts a batch when max_batch_rows is reached', () => {
   assert.equal(batches.length, 0);
   b.add('t', 0, '12', 'c', 0);
   assert.equal(batches.length, 1);
-  assert.deepEqual(batches[0], {
+  const { body, rowEnds, rows, ...rest } = batches[0]!;
+  assert.deepEqual(rest, {
     topic: 't',
     partition: 0,
     firstOffset: '10',
     lastOffset: '12',
-    rows: ['a', 'b', 'c'],
     rowOffsets: ['10', '11', '12'],
     bytes: 3,
   });
+  assert.deepEqual(rows, ['a', 'b', 'c']);
+  // the load body: rows joined by "\n", no trailing delimiter
+  assert.equal(body?.toString(), 'a\nb\nc');
+  assert.deepEqual(rowEnds, [1, 3, 5]);
   assert.equal(b.currentRows, 0);
 });
 
@@ -51,6 +55,19 @@ test('cuts before a row that would push the body past max_batch_size', () => {
   assert.deepEqual(batches[2]!.rows, ['dddddd']);
   assert.deepEqual(batches[3]!.rows, ['x'.repeat(50)]);
   assert.equal(batches[3]!.bytes, 50);
+});
+
+test('rows given as bytes land in the body as they are, the body growing past its first size', () => {
+  const { b, batches } = setup({ maxBatchRows: 1000, maxBatchBytes: 1 << 20 });
+  const big = Buffer.from(`{"x":"${'é'.repeat(40_000)}"}`);
+  b.addBytes('t', 0, '1', Buffer.from('xxAByy'), 2, 4, 0);
+  b.addBytes('t', 0, '2', big, 0, big.length, 0);
+  b.add('t', 0, '3', '日本', 0);
+  b.flushAll();
+  const batch = batches[0]!;
+  assert.equal(batch.body?.toString(), `AB\n${big.toString()}\n日本`);
+  assert.deepEqual(batch.rows, ['AB', big.toString(), '日本']);
+  assert.equal(batch.bytes, 2 + big.length + 6);
 });
 
 test('byte sizes are UTF-8 bytes', () => {

@@ -28,7 +28,12 @@ export interface BatcherOptions {
 }
 
 interface Filling {
-  rows: string[];
+  /** Rows joined by `\n` as they come (no trailing delimiter). */
+  body: Buffer;
+  /** Bytes used in body. */
+  used: number;
+  /** Where each row ends in body. */
+  rowEnds: number[];
   rowOffsets: string[];
   bytes: number;
   /** Body bytes: row bytes + one delimiter per row. */
@@ -53,6 +58,34 @@ interface InFlight {
   key: string;
   generation: number;
   bodyBytes: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The batch of a filled body; `rows` is decoded from the body only if asked for (error paths). */
+function bytesBatch(topic: string, partition: number, f: Filling): LoadBatch {
+  const body = f.body.subarray(0, f.used);
+  const rowEnds = f.rowEnds;
+  let rows: string[] | undefined;
+  return {
+    topic,
+    partition,
+    firstOffset: f.firstOffset,
+    lastOffset: f.lastOffset,
+    rowOffsets: f.rowOffsets,
+    bytes: f.bytes,
+    body,
+    rowEnds,
+    get rows(): string[] {
+      if (rows === undefined) {
+        rows = new Array(rowEnds.length);
+        for (let i = 0; i < rowEnds.length; i++) {
+          rows[i] = body.toString('utf8', i === 0 ? 0 : rowEnds[i - 1]! + 1, rowEnds[i]);
+        }
+      }
+      return rows;
+    },
+  };
 }
 
 export function partitionKey(topic: string, partition: number): string {
@@ -103,7 +136,7 @@ export class Batcher {
   revoke(topic: string, partition: number): number {
     const key = partitionKey(topic, partition);
     const st = this.parts.get(key);
-    const dropped = st?.filling?.rows.length ?? 0;
+    const dropped = st?.filling?.rowEnds.length ?? 0;
     this.dropFilling(st);
     this.parts.delete(key);
     this.checkPressure();
@@ -122,7 +155,9 @@ export class Batcher {
 
   private open(offset: string, now: number): Filling {
     return {
-      rows: [],
+      body: EMPTY,
+      used: 0,
+      rowEnds: [],
       rowOffsets: [],
       bytes: 0,
       bodyBytes: 0,
@@ -133,13 +168,27 @@ export class Batcher {
     };
   }
 
-  /** Adds one encoded row (no delimiter) from `offset`. `bytes` defaults to the row's UTF-8 length. */
-  add(topic: string, partition: number, offset: string, row: string, now: number, bytes?: number): void {
+  /** Adds one encoded row (no delimiter) from `offset`. */
+  add(topic: string, partition: number, offset: string, row: string, now: number): void {
+    const bytes = Buffer.from(row, 'utf8');
+    this.addBytes(topic, partition, offset, bytes, 0, bytes.length, now);
+  }
+
+  /** Adds one encoded row given as the bytes src[start, end) (copied). */
+  addBytes(
+    topic: string,
+    partition: number,
+    offset: string,
+    src: Uint8Array,
+    start: number,
+    end: number,
+    now: number,
+  ): void {
     const st = this.state(topic, partition);
-    const size = bytes ?? Buffer.byteLength(row, 'utf8');
+    const size = end - start;
     let f = st.filling;
     // Keep each load within max_batch_size: cut before a row that would overflow it.
-    if (f && !st.hold && f.rows.length > 0 && f.bodyBytes + size + 1 > this.opts.maxBatchBytes) {
+    if (f && !st.hold && f.rowEnds.length > 0 && f.bodyBytes + size + 1 > this.opts.maxBatchBytes) {
       this.cut(st);
       f = undefined;
     }
@@ -147,15 +196,32 @@ export class Batcher {
       f = this.open(offset, now);
       st.filling = f;
     }
-    f.rows.push(row);
+    const at = f.rowEnds.length === 0 ? 0 : f.used + 1;
+    if (at + size > f.body.length) f.body = this.grow(f, at + size);
+    if (at > 0) f.body[f.used] = 0x0a;
+    if (size > 64) f.body.set(src.subarray(start, end), at);
+    else for (let k = 0; k < size; k++) f.body[at + k] = src[start + k]!;
+    f.used = at + size;
+    f.rowEnds.push(f.used);
     f.rowOffsets.push(offset);
     f.bytes += size;
     f.bodyBytes += size + 1;
     f.lastOffset = offset;
     this.fillingBytes += size + 1;
     this.fillingRows++;
-    if (!st.hold && (f.rows.length >= this.opts.maxBatchRows || f.bodyBytes >= this.opts.maxBatchBytes)) this.cut(st);
+    if (!st.hold && (f.rowEnds.length >= this.opts.maxBatchRows || f.bodyBytes >= this.opts.maxBatchBytes))
+      this.cut(st);
     else this.checkPressure();
+  }
+
+  /** A larger body for `f` holding at least `need` bytes: doubling, but one max_batch_size at most when that fits. */
+  private grow(f: Filling, need: number): Buffer {
+    let cap = Math.max(need, f.body.length * 2, 64 * 1024);
+    const limit = this.opts.maxBatchBytes + 64;
+    if (need <= limit) cap = Math.min(cap, limit);
+    const next = Buffer.allocUnsafe(cap);
+    if (f.used > 0) f.body.copy(next, 0, 0, f.used);
+    return next;
   }
 
   /** Records a message that yields no row (dead-lettered, filtered) so the offset range stays contiguous. */
@@ -245,16 +311,8 @@ export class Batcher {
     const f = st.filling!;
     st.filling = undefined;
     this.fillingBytes -= f.bodyBytes;
-    this.fillingRows -= f.rows.length;
-    const batch: LoadBatch = {
-      topic: st.topic,
-      partition: st.partition,
-      firstOffset: f.firstOffset,
-      lastOffset: f.lastOffset,
-      rows: f.rows,
-      rowOffsets: f.rowOffsets,
-      bytes: f.bytes,
-    };
+    this.fillingRows -= f.rowEnds.length;
+    const batch = bytesBatch(st.topic, st.partition, f);
     st.tracker.register(f.firstOffset, f.lastOffset);
     this.inFlight.set(batch, {
       key: partitionKey(st.topic, st.partition),
@@ -269,7 +327,7 @@ export class Batcher {
   private dropFilling(st: PartitionState | undefined): void {
     if (!st?.filling) return;
     this.fillingBytes -= st.filling.bodyBytes;
-    this.fillingRows -= st.filling.rows.length;
+    this.fillingRows -= st.filling.rowEnds.length;
     st.filling = undefined;
   }
 
@@ -292,7 +350,7 @@ export class Batcher {
   private cutLargest(): void {
     let best: PartitionState | undefined;
     for (const st of this.parts.values()) {
-      if (st.hold || !st.filling || st.filling.rows.length === 0) continue;
+      if (st.hold || !st.filling || st.filling.rowEnds.length === 0) continue;
       if (!best || st.filling.bodyBytes > best.filling!.bodyBytes) best = st;
     }
     if (best) this.cut(best);

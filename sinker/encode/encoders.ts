@@ -49,8 +49,26 @@ export interface RowEncoder {
    * need no escaping; without it every string value is checked.
    */
   encode(values: readonly (string | null)[], clean?: Uint8Array): string;
+  /**
+   * The same line piece by piece, for writers that build rows as bytes (mapper/row-writer.ts):
+   * `layout.prefixes[i] + encodeValue(i, v)` per column, then `layout.close`; `layout.empty` when
+   * there are no columns. encodeValue(i, null) is the NULL spelling.
+   */
+  readonly layout: RowLayout;
+  encodeValue(i: number, v: string | null, clean: boolean): string;
   /** Stream Load headers this encoding needs (merge with the writer's own: label, auth, timeout, ...). */
   readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface RowLayout {
+  /** What precedes column i's value (separator, key, opening brace). */
+  readonly prefixes: readonly string[];
+  /** What ends a row (after the last value). */
+  readonly close: string;
+  /** The whole row when there are no columns. */
+  readonly empty: string;
+  /** How column i's value is written. */
+  readonly classes: readonly ValueClass[];
 }
 
 /**
@@ -88,6 +106,15 @@ class JsonLinesEncoder implements RowEncoder {
     this.classes = columns.map((c) => valueClass(c.type));
     // No `columns` header: in JSON mode Doris matches keys to column names, and fills absent ones.
     this.headers = { format: 'json', read_json_by_line: 'true', strip_outer_array: 'false' };
+    this.layout = { prefixes: this.prefixes, close: '}', empty: '{}', classes: this.classes };
+  }
+
+  readonly layout: RowLayout;
+
+  encodeValue(i: number, v: string | null, clean: boolean): string {
+    if (v === null) return 'null';
+    if (this.classes[i] !== 'string') return v;
+    return clean ? `"${v}"` : JSON.stringify(v);
   }
 
   encode(values: readonly (string | null)[], clean?: Uint8Array): string {
@@ -152,6 +179,21 @@ class CsvEncoder implements RowEncoder {
       // Positional format: name the columns so a column added to the table later never shifts values.
       columns: columns.map((c) => quoteColumn(c.name)).join(','),
     };
+    this.layout = {
+      prefixes: this.lead,
+      close: '',
+      empty: '',
+      classes: columns.map((c) => valueClass(c.type)),
+    };
+  }
+
+  readonly layout: RowLayout;
+
+  encodeValue(i: number, v: string | null, clean: boolean): string {
+    if (v === null) return CSV_NULL;
+    if (!this.quoted[i]) return v;
+    if (clean || (v.indexOf('"') < 0 && v.indexOf('\\') < 0)) return CSV_ENCLOSE + v + CSV_ENCLOSE;
+    return csvQuote(v);
   }
 
   encode(values: readonly (string | null)[], clean?: Uint8Array): string {

@@ -77,6 +77,8 @@ let adj = 0;
 let escaped = false;
 /** Set by scanValue: the kind of the value scanned. */
 let lastKind = 0;
+/** Set when a string held a byte ≥ 0x80 (the caller then checks the message is valid UTF-8). */
+let highBytes = false;
 
 function skipWs(i: number): number {
   const b = buf;
@@ -102,6 +104,7 @@ function scanString(i: number): number {
     const c = b[i]!;
     if (c === 0x22) return i + 1;
     if (c >= 0x80) {
+      highBytes = true;
       // continuation bytes add no UTF-16 unit; a 4-byte sequence yields two (a surrogate pair)
       if ((c & 0xc0) === 0x80) adj++;
       else if (c >= 0xf0) adj--;
@@ -258,6 +261,7 @@ function begin(bytes: Uint8Array): void {
   buf = bytes;
   len = bytes.length;
   adj = 0;
+  highBytes = false;
 }
 
 /** True when `text` is exactly one valid JSON value (surrounding whitespace allowed). */
@@ -265,6 +269,7 @@ export function isValidJson(text: string): boolean {
   const saved = buf;
   const savedLen = len;
   const savedAdj = adj;
+  const savedHigh = highBytes;
   try {
     begin(Buffer.from(text, 'utf8'));
     return skipWs(scanValue(skipWs(0), 0)) === len;
@@ -274,6 +279,7 @@ export function isValidJson(text: string): boolean {
     buf = saved;
     len = savedLen;
     adj = savedAdj;
+    highBytes = savedHigh;
   }
 }
 
@@ -289,6 +295,12 @@ export class FieldExtractor {
   readonly kinds: Uint8Array;
   readonly starts: Int32Array;
   readonly ends: Int32Array;
+  /** The same positions as byte offsets in the message, and where each field's key (its `"`) starts. */
+  readonly keyStarts: Int32Array;
+  readonly byteStarts: Int32Array;
+  readonly byteEnds: Int32Array;
+  /** Whether the last scan met non-ASCII bytes (or a BOM): only then can the message be invalid UTF-8. */
+  nonAscii = false;
   /** seen[i] === generation when field i was present in the last scan. */
   private readonly seen: Uint32Array;
   private generation = 0;
@@ -302,6 +314,9 @@ export class FieldExtractor {
     this.kinds = new Uint8Array(names.length);
     this.starts = new Int32Array(names.length);
     this.ends = new Int32Array(names.length);
+    this.keyStarts = new Int32Array(names.length);
+    this.byteStarts = new Int32Array(names.length);
+    this.byteEnds = new Int32Array(names.length);
     this.seen = new Uint32Array(names.length);
   }
 
@@ -328,10 +343,11 @@ export class FieldExtractor {
   }
 
   /**
-   * Scans the message `bytes`, whose UTF-8 decoding is `text`. Throws JsonSyntaxError (with the byte
+   * Scans the message `bytes`, whose UTF-8 decoding is `text` (decoded here when needed if not
+   * given). Throws JsonSyntaxError (with the byte
    * position) for invalid JSON and NotAnObjectError when the top level is valid JSON but not an object.
    */
-  scan(bytes: Uint8Array, text: string): void {
+  scan(bytes: Uint8Array, text?: string): void {
     begin(bytes);
     this.generation = (this.generation + 1) >>> 0;
     if (this.generation === 0) {
@@ -341,7 +357,10 @@ export class FieldExtractor {
     const gen = this.generation;
     const b = bytes;
     const bom = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
-    if (bom) adj = 2; // the BOM's three bytes are one UTF-16 unit
+    if (bom) {
+      adj = 2; // the BOM's three bytes are one UTF-16 unit
+      highBytes = true;
+    }
     let i = skipWs(bom ? 3 : 0);
     if (b[i] !== 0x7b) {
       if (i >= len) throw new JsonSyntaxError('empty message', i);
@@ -359,10 +378,14 @@ export class FieldExtractor {
       const starts = this.starts;
       const ends = this.ends;
       const seen = this.seen;
+      const byteStarts = this.byteStarts;
+      const keyStarts = this.keyStarts;
+      const byteEnds = this.byteEnds;
       for (;;) {
         if (b[i] !== 0x22) throw new JsonSyntaxError(`expected a key string but found ${describeByte(b, i)}`, i);
         // Key. Fast path: plain ASCII without escapes (nearly every key); else the full string scanner.
         const keyAdj = adj;
+        const keyStart = i;
         let j = i + 1;
         while (STOP[b[j]!] === 0) j++;
         let keyEnd: number;
@@ -375,7 +398,10 @@ export class FieldExtractor {
           idx = escaped || adj !== keyAdj ? -2 : this.matchKey(i + 1, keyEnd - 1, guess);
         }
         if (idx === -2) {
-          const raw = text.slice(i - keyAdj, keyEnd - adj);
+          const raw =
+            text === undefined
+              ? Buffer.from(b.buffer, b.byteOffset + i, keyEnd - i).toString('utf8')
+              : text.slice(i - keyAdj, keyEnd - adj);
           idx = this.index.get(escaped && raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)) ?? -1;
         }
         i = keyEnd;
@@ -385,6 +411,7 @@ export class FieldExtractor {
         }
         i = skipWs(i + 1);
         const valueStart = i - adj;
+        const valueStartByte = i;
         let kind: number;
         if (b[i] === 0x22) {
           // String value fast path, as for keys.
@@ -419,6 +446,9 @@ export class FieldExtractor {
           kinds[idx] = kind;
           starts[idx] = valueStart;
           ends[idx] = i - adj;
+          keyStarts[idx] = keyStart;
+          byteStarts[idx] = valueStartByte;
+          byteEnds[idx] = i;
           seen[idx] = gen;
           guess = idx + 1;
         }
@@ -437,6 +467,7 @@ export class FieldExtractor {
     }
     i = skipWs(i + 1);
     if (i < len) throw new JsonSyntaxError('unexpected data after the top-level object', i);
+    this.nonAscii = highBytes;
   }
 
   /** Convenience for tests and callers that hold text: scans its UTF-8 encoding. */

@@ -12,6 +12,7 @@
 //   the whole batch a split, and the DLQ keeps the original bytes for a replay once the table is fixed;
 // - invalid JSON, invalid UTF-8 or a top level that is not an object → DLQ with the reason.
 import { Buffer, isUtf8 } from 'node:buffer';
+import type { RowEncoder } from '../encode/encoders.ts';
 import { formatDorisType } from '../schema/parse-type.ts';
 import { isGeneratedColumn } from '../schema/schema.ts';
 import type { Column, DorisType, TableSchema } from '../schema/types.ts';
@@ -42,6 +43,7 @@ import {
   T_TRUE,
   tokenTypeName,
 } from './extract.ts';
+import type { RowBuffer } from './row-buffer.ts';
 
 /** Why a message went to the DLQ instead of becoming a row (the `reason` label of dlq_messages_total). */
 export type DlqCode = 'invalid_json' | 'not_object' | 'invalid_utf8' | 'out_of_range';
@@ -56,6 +58,99 @@ export type RowValues = (string | null)[];
 export type MapResult =
   | { ok: true; values: RowValues; clean: Uint8Array }
   | { ok: false; code: DlqCode; reason: string };
+
+export type MapFailure = { ok: false; code: DlqCode; reason: string };
+
+// How mapInto writes a present value with no conversion: the token's bytes as they are (see RowPlan).
+const F_SLOW = 0;
+const F_STRING = 1;
+const F_INT = 2;
+const F_FLOAT = 3;
+const F_BOOL = 4;
+const F_DATETIME = 5;
+const F_JSON = 6;
+
+/**
+ * A mapper's columns laid out for one encoder, as bytes: what Mapper.mapInto needs to write a row
+ * straight from the message's bytes. Build it with Mapper.planFor(encoder).
+ */
+export interface RowPlan {
+  readonly encoder: RowEncoder;
+  readonly prefixes: readonly Uint8Array[];
+  readonly close: Uint8Array;
+  readonly empty: Uint8Array;
+  /** The encoded zero value and NULL of each column. */
+  readonly zeros: readonly Uint8Array[];
+  readonly nulls: readonly Uint8Array[];
+  /** F_* per column: which tokens can be copied as they are. */
+  readonly fast: Uint8Array;
+  /** F_STRING: byte limit (0 = none); F_INT: largest value (0 = any 15-digit integer); F_DATETIME: scale. */
+  readonly limit: Float64Array;
+  /** F_DATETIME: 1 for a date column. */
+  readonly isDate: Uint8Array;
+  /** Whether field runs may be copied as they are (JSON lines: the row spells `,"name":value` too). */
+  readonly runs: boolean;
+  /** Bytes of a row's fixed parts at most: prefixes, close, and the longest zero/NULL per column. */
+  readonly fixedBytes: number;
+}
+
+const utf8 = (t: string) => Buffer.from(t, 'utf8');
+
+function fastKind(type: DorisType, cls: string, format: string): { f: number; limit: number } {
+  switch (type.kind) {
+    case 'char':
+    case 'varchar':
+    case 'string':
+      return { f: F_STRING, limit: type.kind === 'string' ? 0 : type.length! };
+    case 'tinyint':
+    case 'smallint':
+    case 'int':
+    case 'bigint': {
+      if (cls !== 'raw') return { f: F_SLOW, limit: 0 };
+      const max =
+        type.kind === 'tinyint' ? 127 : type.kind === 'smallint' ? 32767 : type.kind === 'int' ? 2147483647 : 0;
+      return { f: F_INT, limit: max };
+    }
+    case 'float':
+    case 'double':
+      return { f: cls === 'raw' ? F_FLOAT : F_SLOW, limit: 0 };
+    case 'boolean':
+      return { f: cls === 'raw' ? F_BOOL : F_SLOW, limit: 0 };
+    case 'date':
+    case 'datetime':
+    case 'timestamptz':
+      return { f: F_DATETIME, limit: type.scale ?? 0 };
+    case 'json':
+    case 'variant':
+      return { f: format === 'json' && cls === 'json' ? F_JSON : F_SLOW, limit: 0 };
+    default:
+      return { f: F_SLOW, limit: 0 };
+  }
+}
+
+/** Copies value[a, b) to dst at p; returns the new position. */
+function flushRun(value: Uint8Array, a: number, b: number, dst: Uint8Array, p: number): number {
+  if (b - a > 32) dst.set(value.subarray(a, b), p);
+  else for (let q = a; q < b; q++) dst[p + q - a] = value[q]!;
+  return p + b - a;
+}
+
+function putBytes(out: RowBuffer, src: Uint8Array): void {
+  const n = src.length;
+  out.ensure(n);
+  const dst = out.buf;
+  let p = out.pos;
+  for (let k = 0; k < n; k++) dst[p++] = src[k]!;
+  out.pos = p;
+}
+
+/** Whether the bytes src[a, b) are a canonical date/datetime (see isCanonicalDateTime). */
+function canonicalDateTimeBytes(src: Uint8Array, a: number, b: number, isDate: boolean, scale: number): boolean {
+  const n = b - a;
+  if (isDate ? n !== 10 : n !== 19 && (n < 21 || n > 20 + scale)) return false;
+  for (let k = a; k < b; k++) if (src[k]! >= 0x80) return false;
+  return isCanonicalDateTime(Buffer.from(src.buffer, src.byteOffset + a, n).toString('latin1'), isDate, scale);
+}
 
 export interface MapperOptions {
   /** Zero value of DATE columns (`schema.zero_date`); DATETIME columns get it with 00:00:00. */
@@ -329,6 +424,46 @@ function converterFor(c: Column): Converter {
   }
 }
 
+/**
+ * A plain integer token (digits, optional minus) within ±max, or within bigint when max is 0 (up to
+ * 18 digits always fit; 19 are compared digit by digit); otherwise the general path decides.
+ */
+function plainInteger(src: Uint8Array, a: number, b: number, max: number): boolean {
+  let k = a;
+  const neg = src[k] === 0x2d;
+  if (neg) k++;
+  const digits = b - k;
+  if (digits > (max === 0 ? 19 : 10)) return false;
+  let n = 0;
+  for (let q = k; q < b; q++) {
+    const c = src[q]!;
+    if (c < 0x30 || c > 0x39) return false;
+    n = n * 10 + (c - 0x30);
+  }
+  if (max !== 0) return neg ? n <= max + 1 : n <= max;
+  if (digits < 19) return true;
+  const lim = neg ? INT64_MIN_DIGITS : INT64_MAX_DIGITS;
+  for (let q = 0; q < 19; q++) {
+    const c = src[k + q]!;
+    const l = lim.charCodeAt(q);
+    if (c !== l) return c < l;
+  }
+  return true;
+}
+
+const INT64_MAX_DIGITS = '9223372036854775807';
+const INT64_MIN_DIGITS = '9223372036854775808';
+
+function hasExponent(src: Uint8Array, a: number, b: number): boolean {
+  for (let k = a; k < b; k++) if ((src[k]! | 0x20) === 0x65) return true;
+  return false;
+}
+
+function hasLineBreak(src: Uint8Array, a: number, b: number): boolean {
+  for (let k = a; k < b; k++) if (src[k] === 0x0a || src[k] === 0x0d) return true;
+  return false;
+}
+
 /** The zero value of a column type (seed rule: 0, false, 0.0, ""; dates get `schema.zero_date`). */
 export function zeroValue(type: DorisType, zeroDate: string): string {
   switch (type.kind) {
@@ -492,6 +627,212 @@ export class Mapper {
       }
     }
     return { ok: true, values, clean };
+  }
+
+  /** The byte layout mapInto needs for `encoder` (build once per mapper and encoder). */
+  planFor(encoder: RowEncoder): RowPlan {
+    const n = this.columns.length;
+    const layout = encoder.layout;
+    const fast = new Uint8Array(n);
+    const limit = new Float64Array(n);
+    const isDate = new Uint8Array(n);
+    this.columns.forEach((c, i) => {
+      const k = fastKind(c.type, layout.classes[i]!, encoder.format);
+      fast[i] = k.f;
+      limit[i] = k.limit;
+      isDate[i] = c.type.kind === 'date' ? 1 : 0;
+    });
+    const prefixes = layout.prefixes.map(utf8);
+    const zeros = this.zeros.map((z, i) => utf8(encoder.encodeValue(i, z, true)));
+    const nulls = this.columns.map((_, i) => utf8(encoder.encodeValue(i, null, true)));
+    const close = utf8(layout.close);
+    let fixedBytes = close.length;
+    for (let i = 0; i < n; i++) fixedBytes += prefixes[i]!.length + Math.max(zeros[i]!.length, nulls[i]!.length);
+    // Runs need each prefix to be a separator byte then the JSON key as a message spells it.
+    const runs =
+      encoder.format === 'json' &&
+      this.columns.every((c, i) => layout.prefixes[i] === `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`);
+    return {
+      encoder,
+      prefixes,
+      close,
+      empty: utf8(layout.empty),
+      zeros,
+      nulls,
+      fast,
+      limit,
+      isDate,
+      fixedBytes,
+      runs,
+    };
+  }
+
+  /**
+   * map() and RowEncoder.encode() in one step, from bytes to bytes: appends the message's encoded row
+   * to `out` (ending the row with out.endRow()) and returns undefined, or returns why the message
+   * goes to the DLQ (nothing appended). Values that need no conversion (strings without escapes,
+   * plain integers, canonical dates, ...) are copied as the message's bytes, never decoded: the
+   * bytes written are the same as encode(map(value)) gives. Statistics are counted as map() does.
+   */
+  mapInto(value: Uint8Array | null | undefined, plan: RowPlan, out: RowBuffer): MapFailure | undefined {
+    if (value === null || value === undefined) {
+      this.parseErrors++;
+      return { ok: false, code: 'invalid_json', reason: 'empty message (no value)' };
+    }
+    const ex = this.extractor;
+    try {
+      ex.scan(value);
+    } catch (err) {
+      this.parseErrors++;
+      // the same order of checks as map(): bad UTF-8 first
+      if (!isUtf8(value)) return { ok: false, code: 'invalid_utf8', reason: 'message is not valid UTF-8' };
+      if (err instanceof NotAnObjectError) return { ok: false, code: 'not_object', reason: err.message };
+      if (err instanceof JsonSyntaxError) return { ok: false, code: 'invalid_json', reason: err.message };
+      throw err;
+    }
+    if (ex.nonAscii && !isUtf8(value)) {
+      this.parseErrors++;
+      return { ok: false, code: 'invalid_utf8', reason: 'message is not valid UTF-8' };
+    }
+    const n = this.converters.length;
+    const rowStart = out.pos;
+    if (n === 0) {
+      putBytes(out, plan.empty);
+      out.endRow();
+      return undefined;
+    }
+    // Room for the whole row: fixed parts plus copied values (never more than the message); only
+    // the general path below writes more, and it makes its own room.
+    out.ensure(plan.fixedBytes + value.length);
+    let dst = out.buf;
+    let p = out.pos;
+    const kinds = ex.kinds;
+    const ks = ex.keyStarts;
+    const bs = ex.byteStarts;
+    const be = ex.byteEnds;
+    const fast = plan.fast;
+    const limit = plan.limit;
+    const prefixes = plan.prefixes;
+    const runs = plan.runs;
+    // JSON lines: consecutive fields written in the message exactly as the row spells them
+    // (`,"name":value` with the same separator, no whitespace) are copied as one run of bytes.
+    let runStart = -1;
+    let runEnd = -1;
+    for (let i = 0; i < n; i++) {
+      const pre = prefixes[i]!;
+      let put: Uint8Array | undefined;
+      if (!ex.present(i)) {
+        if (this.autoIncrement[i]) put = plan.nulls[i]!;
+        else {
+          this.missing[i]!++;
+          put = plan.zeros[i]!;
+        }
+      } else {
+        const k = kinds[i]!;
+        const a = bs[i]!;
+        const b = be[i]!;
+        let copy = false;
+        switch (fast[i]) {
+          case F_STRING:
+            // no escapes: the token (quotes included) is the encoded value, its content the exact UTF-8
+            copy = k === T_STRING && (limit[i] === 0 || b - a - 2 <= limit[i]!);
+            break;
+          case F_INT:
+            copy = k === T_NUMBER && plainInteger(value, a, b, limit[i]!);
+            break;
+          case F_FLOAT:
+            copy = k === T_NUMBER && b - a <= 38 && !hasExponent(value, a, b);
+            break;
+          case F_BOOL:
+            copy = k === T_TRUE || k === T_FALSE;
+            break;
+          case F_DATETIME:
+            copy = k === T_STRING && canonicalDateTimeBytes(value, a + 1, b - 1, plan.isDate[i] === 1, limit[i]!);
+            break;
+          case F_JSON:
+            copy = (k === T_OBJECT || k === T_ARRAY) && !hasLineBreak(value, a, b);
+            break;
+        }
+        if (copy) {
+          const key = ks[i]!;
+          // `"name":` exactly (a key spelled otherwise, escaped or spaced, is longer)
+          if (runs && a - key === pre.length - 1) {
+            if (runStart >= 0 && key === runEnd + 1 && value[runEnd] === pre[0]) {
+              runEnd = b;
+              continue;
+            }
+            if (runStart >= 0) p = flushRun(value, runStart, runEnd, dst, p);
+            dst[p++] = pre[0]!;
+            runStart = key;
+            runEnd = b;
+            continue;
+          }
+          if (runStart >= 0) {
+            p = flushRun(value, runStart, runEnd, dst, p);
+            runStart = -1;
+          }
+          for (let q = 0; q < pre.length; q++) dst[p++] = pre[q]!;
+          if (b - a > 48) {
+            dst.set(value.subarray(a, b), p);
+            p += b - a;
+          } else for (let q = a; q < b; q++) dst[p++] = value[q]!;
+          continue;
+        }
+        if (runStart >= 0) {
+          p = flushRun(value, runStart, runEnd, dst, p);
+          runStart = -1;
+        }
+        for (let q = 0; q < pre.length; q++) dst[p++] = pre[q]!;
+        if (k === T_NULL) {
+          if (this.nullable[i] || this.autoIncrement[i]) put = plan.nulls[i]!;
+          else {
+            this.countConversion(i, k);
+            put = plan.zeros[i]!;
+          }
+        } else {
+          // The general path: decode the token, convert and encode as map() + encode() do.
+          const src = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+          const text = src.toString('utf8', a, b);
+          let v: Converted;
+          try {
+            v = this.converters[i]!(text, k, 0, text.length);
+          } catch (err) {
+            if (err instanceof DoesNotFit) {
+              out.pos = rowStart;
+              return { ok: false, code: 'out_of_range', reason: err.message };
+            }
+            throw err;
+          }
+          if (v === FAIL) {
+            this.countConversion(i, k);
+            put = plan.zeros[i]!;
+          } else {
+            const clean = k !== T_STRING_ESC && k !== T_OBJECT && k !== T_ARRAY && this.nested[i] === 0;
+            out.pos = p;
+            out.writeString(plan.encoder.encodeValue(i, v, clean));
+            // room again for the rest of the row
+            out.ensure(plan.fixedBytes + value.length);
+            dst = out.buf;
+            p = out.pos;
+            continue;
+          }
+        }
+        for (let q = 0; q < put.length; q++) dst[p++] = put[q]!;
+        continue;
+      }
+      if (runStart >= 0) {
+        p = flushRun(value, runStart, runEnd, dst, p);
+        runStart = -1;
+      }
+      for (let q = 0; q < pre.length; q++) dst[p++] = pre[q]!;
+      for (let q = 0; q < put.length; q++) dst[p++] = put[q]!;
+    }
+    if (runStart >= 0) p = flushRun(value, runStart, runEnd, dst, p);
+    const close = plan.close;
+    for (let k = 0; k < close.length; k++) dst[p++] = close[k]!;
+    out.pos = p;
+    out.endRow();
+    return undefined;
   }
 
   private countConversion(i: number, kind: number): void {

@@ -211,8 +211,8 @@ export class StreamLoadWriter {
     const ctx: Ctx = { attempts: 0, ...(opts.signal ? { signal: opts.signal } : {}) };
     // Indexes of the rows still to load; null = all of them (the usual case: no copy).
     let current: number[] | null = null;
-    const remaining = () => current ?? batch.rows.map((_, i) => i);
-    const count = () => (current ? current.length : batch.rows.length);
+    const remaining = () => current ?? batch.rowOffsets.map((_, i) => i);
+    const count = () => (current ? current.length : batch.rowOffsets.length);
     const rejected: RejectedRow[] = [];
     const finish = (
       status: LoadResult['status'],
@@ -262,12 +262,16 @@ export class StreamLoadWriter {
             undefined,
           );
         } else {
-          if (!pooled) {
-            pooled = buildBody(batch.rows, this.#opts.encoding.lineDelimiter, batch.bytes, (n) =>
+          // A batch built as bytes brings its body (rows joined by "\n"); else join the rows.
+          let whole: Buffer;
+          if (batch.body !== undefined && this.#opts.encoding.lineDelimiter === '\n') whole = batch.body;
+          else {
+            pooled ??= buildBody(batch.rows, this.#opts.encoding.lineDelimiter, batch.bytes, (n) =>
               this.#bodies.acquire(n),
             );
+            whole = pooled;
           }
-          body = this.#doris.compress && pooled.length > 0 ? await gzipBody(pooled) : pooled;
+          body = this.#doris.compress && whole.length > 0 ? await gzipBody(whole) : whole;
         }
         const t = await this.#loadLabelled(label, body, ctx, false);
         if (t.kind === 'committed') {

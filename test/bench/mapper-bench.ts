@@ -3,6 +3,7 @@
 //   node test/bench/mapper-bench.ts [messages]
 import { createEncoder } from '../../sinker/encode/encoders.ts';
 import { Mapper } from '../../sinker/mapper/mapper.ts';
+import { RowBuffer } from '../../sinker/mapper/row-buffer.ts';
 import { columnsFromManual, tableSchema } from '../../sinker/schema/schema.ts';
 
 /** tb_event (bench/tb_event.doris.sql): 66 columns. */
@@ -134,6 +135,18 @@ if (import.meta.main) {
     const m = mapper.map(b);
     return m.ok && json.encode(m.values).length;
   });
+  // Bytes to bytes (what the pipeline runs): rows appended to one buffer, reset every 1000 rows.
+  for (const [label, enc] of [
+    ['mapInto, JSON lines (bytes → bytes)', json],
+    ['mapInto, CSV (bytes → bytes)', csv],
+  ] as const) {
+    const plan = mapper.planFor(enc);
+    let out = new RowBuffer(2 * 1024 * 1024);
+    bench(label, msgs, total, (b) => {
+      if (out.rowCount >= 1000) out = new RowBuffer(2 * 1024 * 1024);
+      return mapper.mapInto(b, plan, out) === undefined;
+    });
+  }
   const sample = mapper.map(msgs[0]!);
   if (sample.ok)
     console.log(
