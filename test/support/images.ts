@@ -34,14 +34,19 @@ const RECIPE = 'buildah bud --layers=false v1';
 const BUILDAH = ['--storage-driver', 'vfs'];
 const CACHE = process.env.DORIS_SINKER_CACHE ?? join(homedir(), '.cache', 'doris-sinker');
 
+export type ImageName = 'sinker' | 'operator';
+
 export interface ImageSpec {
-  name: 'sinker' | 'operator';
+  /** Names the image in progress lines and its build log. */
+  name: string;
+  /** The build context (default: the repository). */
+  context?: string;
   dockerfile: string;
   /** The first tag is the one images are loaded into containerd under. */
   tags: string[];
 }
 
-export const IMAGES: Record<ImageSpec['name'], ImageSpec> = {
+export const IMAGES: Record<ImageName, ImageSpec> = {
   sinker: {
     name: 'sinker',
     dockerfile: 'Dockerfile.sinker',
@@ -55,7 +60,7 @@ export const IMAGES: Record<ImageSpec['name'], ImageSpec> = {
 };
 
 export interface EnsuredImage {
-  name: ImageSpec['name'];
+  name: string;
   /** The stable tag (…:dev): what pods run. */
   tag: string;
   tags: string[];
@@ -69,7 +74,7 @@ export interface EnsuredImage {
 
 export interface EnsureOptions {
   /** Default: both. */
-  images?: ImageSpec['name'][];
+  images?: ImageName[];
   /** Also load the images into the test-bed node's containerd. */
   load?: boolean;
   /** Progress lines (default: stderr). */
@@ -138,7 +143,8 @@ export function fromImages(dockerfile: string): string[] {
 }
 
 /** SHA-256 over an image's build inputs; also returns how many context files went in. */
-export function inputsHash(spec: ImageSpec, dir = ROOT): { hash: string; files: number } {
+export function inputsHash(spec: ImageSpec): { hash: string; files: number } {
+  const dir = spec.context ?? ROOT;
   const h = createHash('sha256');
   const dockerfile = readFileSync(join(dir, spec.dockerfile), 'utf8');
   h.update(`${RECIPE}\0${spec.dockerfile}\0${dockerfile}\0`);
@@ -230,13 +236,13 @@ function bud(spec: ImageSpec, hash: string, log: (line: string) => void): Promis
   // npm's download cache survives between builds (a mount, not a layer).
   const npmCache = join(CACHE, 'image-npm-cache');
   mkdirSync(npmCache, { recursive: true });
-  args.push('-v', `${npmCache}:/root/.npm`, ROOT);
+  args.push('-v', `${npmCache}:/root/.npm`, spec.context ?? ROOT);
   const logDir = join(CACHE, 'logs');
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `image-${spec.name}.log`);
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('buildah', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('buildah', args, { cwd: spec.context ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let partial = '';
     const onData = (b: Buffer) => {
@@ -283,7 +289,7 @@ async function ensureOne(spec: ImageSpec, log: (line: string) => void): Promise<
     log(`images: ${spec.name}: ${spec.tags[0]} is up to date (image ${id.slice(0, 12)})`);
   } else {
     log(
-      `images: ${spec.name}: building ${spec.tags.join(', ')} from ${spec.dockerfile} (~2.5 min; no image has these inputs)`,
+      `images: ${spec.name}: building ${spec.tags.join(', ')} from ${spec.dockerfile} (no image has these inputs)`,
     );
     const t0 = Date.now();
     await bud(spec, hash, log);
@@ -310,6 +316,14 @@ async function ensureOne(spec: ImageSpec, log: (line: string) => void): Promise<
     built,
     seconds: (Date.now() - started) / 1000,
   };
+}
+
+/** Builds one image if no image in buildah's storage has its inputs (any spec: tests use small ones). */
+export async function ensureImage(
+  spec: ImageSpec,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<EnsuredImage> {
+  return withLock(log, () => ensureOne(spec, log));
 }
 
 /** Hands images to the test-bed node's containerd (needs `test/infra/up node`). */
@@ -350,12 +364,12 @@ export function loadImages(
 }
 
 /** Builds what changed (one build at a time), optionally loads into containerd; returns each image. */
-export async function ensureImages(opts: EnsureOptions = {}): Promise<Record<ImageSpec['name'], EnsuredImage>> {
+export async function ensureImages(opts: EnsureOptions = {}): Promise<Record<ImageName, EnsuredImage>> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const names = opts.images ?? ['sinker', 'operator'];
   if (!imageId(BASE_IMAGE))
     throw new Error(`base image ${BASE_IMAGE} is not in buildah's vfs storage: run test/infra/build-base-image.sh`);
-  const result = {} as Record<ImageSpec['name'], EnsuredImage>;
+  const result = {} as Record<ImageName, EnsuredImage>;
   await withLock(log, async () => {
     for (const n of names) result[n] = await ensureOne(IMAGES[n], log);
   });
@@ -388,7 +402,7 @@ if (import.meta.main) {
   try {
     const r = await ensureImages({
       load: args.includes('--load'),
-      ...(names.length ? { images: names as ImageSpec['name'][] } : {}),
+      ...(names.length ? { images: names as ImageName[] } : {}),
     });
     for (const img of Object.values(r))
       process.stdout.write(
