@@ -288,9 +288,7 @@ async function ensureOne(spec: ImageSpec, log: (line: string) => void): Promise<
     for (const t of spec.tags) if (imageId(t) !== id) buildah(['tag', id, t]);
     log(`images: ${spec.name}: ${spec.tags[0]} is up to date (image ${id.slice(0, 12)})`);
   } else {
-    log(
-      `images: ${spec.name}: building ${spec.tags.join(', ')} from ${spec.dockerfile} (no image has these inputs)`,
-    );
+    log(`images: ${spec.name}: building ${spec.tags.join(', ')} from ${spec.dockerfile} (no image has these inputs)`);
     const t0 = Date.now();
     await bud(spec, hash, log);
     id = imageWithInputs(hash);
