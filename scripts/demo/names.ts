@@ -1,0 +1,25 @@
+// Where the demo puts things on the test bed: its own namespace, release, topics, database and Redis
+// keys, so it never touches what tests use (and tests can find what the demo made).
+
+export const DEMO = {
+  namespace: 'doris-sinker-demo',
+  release: 'doris-sinker',
+  sink: 'tb-event',
+  topic: 'demo-events',
+  dlqTopic: 'demo-events-dlq',
+  partitions: 8,
+  /** Doris database and table (the emulator keeps the rows in MariaDB `<prefix>demo`.`tb_event`). */
+  database: 'demo',
+  table: 'tb_event',
+  minReplicas: 1,
+  maxReplicas: 4,
+  /** Small enough that the default 100,000 events make a backlog that scales the sinkers out. */
+  lagPerReplica: 10_000,
+  scaleDownStabilization: '30s',
+  pollInterval: '2s',
+  seed: 42,
+} as const;
+
+/** The operator's defaults for the sink's consumer group and Redis key prefix (operator/desired/names.ts). */
+export const DEMO_GROUP = `doris-sinker.${DEMO.namespace}.${DEMO.sink}`;
+export const DEMO_REDIS_PREFIX = `doris-sinker:${DEMO.namespace}:${DEMO.sink}`;
