@@ -101,6 +101,8 @@ export class SinkPipeline {
   /** Indexes of dedupe.key_fields among the mapper's columns (content dedupe keys use exact values). */
   #keyColumns: number[] = [];
   #ticker: NodeJS.Timeout | undefined;
+  /** Row buffers of finished eachBatch calls, for reuse (one per call in progress). */
+  readonly #rowBuffers: RowBuffer[] = [];
   #stopping = false;
   #backpressured = false;
   #redisDown = false;
@@ -281,17 +283,35 @@ export class SinkPipeline {
     const plan = run.plan ?? (await this.#waitReady(run, heartbeat));
     if (!isRunning() || isStale() || this.#runs.get(partition) !== run) return;
 
-    const dead: DlqRecord[] = [];
     const messages = batch.messages;
+    let bytes = 0;
+    for (const m of messages) bytes += m.value?.length ?? 0;
+    const rows = this.#rowBuffers.pop() ?? new RowBuffer(bytes + (bytes >> 2) + 1024);
+    rows.clear();
+    try {
+      await this.#mapBatch(payload, run, plan, partition, rows, bytes);
+    } finally {
+      if (this.#rowBuffers.length < 8) this.#rowBuffers.push(rows);
+    }
+  }
+
+  async #mapBatch(
+    payload: EachBatchPayload,
+    run: PartitionRun,
+    plan: ResumePlan,
+    partition: number,
+    rows: RowBuffer,
+    bytes: number,
+  ): Promise<void> {
+    const { batch, heartbeat } = payload;
+    const messages = batch.messages;
+    const dead: DlqRecord[] = [];
     // Per accepted message (parallel arrays, no object per message): its offset, its row in `rows`
     // (-1: none, dead-lettered or duplicate), and the intent's last offset when it is re-loaded.
     const offsets: string[] = [];
     const rowOf: number[] = [];
     let exactEnds: (string | undefined)[] | undefined;
     const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
-    let bytes = 0;
-    for (const m of messages) bytes += m.value?.length ?? 0;
-    const rows = new RowBuffer(bytes + (bytes >> 2) + 1024);
     // Offsets as numbers (exact below 2^53, which Kafka offsets never reach in practice); a larger
     // one is compared as a bigint, so the check stays exact either way.
     const wm = plan.watermark === null ? -1 : Number(plan.watermark);

@@ -102,6 +102,12 @@ export class Batcher {
   private fillingRows = 0;
   private inFlightBytes = 0;
   private pausedState = false;
+  /**
+   * Bodies of settled batches, for reuse: a body is megabytes, and allocating one per batch makes V8
+   * collect garbage far more often (it counts the buffers' memory). A body comes back only on settle,
+   * when no load can still be reading it.
+   */
+  private readonly freeBodies: Buffer[] = [];
 
   constructor(opts: BatcherOptions) {
     if (!(opts.maxBatchRows >= 1) || !(opts.maxBatchBytes >= 1) || !(opts.maxBatchIntervalMs >= 0)) {
@@ -216,10 +222,21 @@ export class Batcher {
 
   /** A larger body for `f` holding at least `need` bytes: doubling, but one max_batch_size at most when that fits. */
   private grow(f: Filling, need: number): Buffer {
-    let cap = Math.max(need, f.body.length * 2, 64 * 1024);
-    const limit = this.opts.maxBatchBytes + 64;
-    if (need <= limit) cap = Math.min(cap, limit);
-    const next = Buffer.allocUnsafe(cap);
+    let next: Buffer | undefined;
+    const free = this.freeBodies;
+    for (let k = free.length - 1; k >= 0; k--) {
+      if (free[k]!.length >= need && free[k]!.length > f.body.length) {
+        next = free[k]!;
+        free.splice(k, 1);
+        break;
+      }
+    }
+    if (!next) {
+      let cap = Math.max(need, f.body.length * 2, 64 * 1024);
+      const limit = this.opts.maxBatchBytes + 64;
+      if (need <= limit) cap = Math.min(cap, limit);
+      next = Buffer.allocUnsafe(cap);
+    }
     if (f.used > 0) f.body.copy(next, 0, 0, f.used);
     return next;
   }
@@ -283,9 +300,17 @@ export class Batcher {
   settle(batch: LoadBatch): string | null {
     const info = this.release(batch);
     if (!info) return null;
+    this.recycle(batch);
     const st = this.parts.get(info.key);
     if (!st || st.generation !== info.generation) return null;
     return st.tracker.settle(batch.firstOffset);
+  }
+
+  private recycle(batch: LoadBatch): void {
+    const ab = batch.body?.buffer;
+    // only whole full-size bodies this batcher allocated (not pool slabs, not small ones)
+    if (!(ab instanceof ArrayBuffer) || ab.byteLength < this.opts.maxBatchBytes || batch.body!.byteOffset !== 0) return;
+    if (this.freeBodies.length < 8) this.freeBodies.push(Buffer.from(ab, 0, ab.byteLength));
   }
 
   /** Frees a batch's memory without settling it (its partition was revoked and the load abandoned). */

@@ -21,6 +21,12 @@ export class RowBuffer {
     return k === 0 ? 0 : this.ends[k - 1]!;
   }
 
+  /** Empties it for reuse (keeps the memory). */
+  clear(): void {
+    this.pos = 0;
+    this.ends.length = 0;
+  }
+
   /** Room for `n` more bytes. */
   ensure(n: number): void {
     const need = this.pos + n;
