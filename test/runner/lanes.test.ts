@@ -3,7 +3,7 @@ import { globSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BED_GLOBS, declaredLane, laneOf, stopsSharedPart, UNIT_GLOBS, unscopedFaults } from './lanes.ts';
+import { BED_GLOBS, declaredLane, laneOf, readsTestbed, stopsSharedPart, UNIT_GLOBS, unscopedFaults } from './lanes.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const glob = (patterns: string[]) => patterns.flatMap((p) => globSync(p, { cwd: ROOT })).sort();
@@ -24,6 +24,17 @@ test('every test file that stops or restarts a test-bed part is in the exclusive
   assert.ok(exclusive >= 3, `only ${exclusive} exclusive files: the marker is not being read`);
 });
 
+test('independent-lane files use no test-bed part', () => {
+  const unit = new Set(glob(UNIT_GLOBS));
+  const wrong: string[] = [];
+  for (const f of glob(BED_GLOBS)) {
+    const src = read(f);
+    if (laneOf(f, src, unit) !== 'independent') continue;
+    if (readsTestbed(src) || stopsSharedPart(src)) wrong.push(`${f} uses the test bed: it belongs in the shared lane`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
 test('shared-lane files arm emulator faults only for their own labels or tables', () => {
   const unit = new Set(glob(UNIT_GLOBS));
   const wrong: string[] = [];
@@ -36,13 +47,15 @@ test('shared-lane files arm emulator faults only for their own labels or tables'
 });
 
 test('unit test files need no server: none reads the test bed', () => {
-  const wrong = glob(UNIT_GLOBS).filter((f) => /support\/testbed\.ts['"]/.test(read(f)));
+  const self = 'test/runner/lanes.test.ts'; // quotes such an import as test data
+  const wrong = glob(UNIT_GLOBS).filter((f) => f !== self && readsTestbed(read(f)));
   assert.deepEqual(wrong, []);
 });
 
 test('declaredLane reads the marker in the leading comment block only', () => {
   assert.equal(declaredLane('a', '// what it tests\n// test-lane: exclusive\nimport x from "y";'), 'exclusive');
   assert.equal(declaredLane('a', '\n// test-lane:   shared — why\n'), 'shared');
+  assert.equal(declaredLane('a', '// test-lane: independent (buildah only)\n'), 'independent');
   assert.equal(declaredLane('a', 'import x from "y";\n// test-lane: exclusive\n'), undefined);
   assert.throws(
     () => declaredLane('a.test.ts', '// test-lane: exlusive\n'),
@@ -50,6 +63,8 @@ test('declaredLane reads the marker in the leading comment block only', () => {
   );
   assert.throws(() => laneOf('u.test.ts', '// test-lane: exclusive\n', new Set(['u.test.ts'])), /unit test file/);
   assert.equal(laneOf('i.test.ts', '// nothing\n', new Set()), 'shared');
+  assert.ok(readsTestbed("import { testbed } from '../../support/testbed.ts';"));
+  assert.ok(!readsTestbed("import { ensureImages } from '../../support/images.ts';"));
 });
 
 test('stopsSharedPart sees the ways a test stops a part, not messages that mention them', () => {

@@ -1,17 +1,21 @@
 // Which test files exist and which lane each runs in. Pure: the runner (run.ts) does the I/O.
 //
 //   unit       need no server (sinker/, operator/, test/unit/, test/emulator/, test/runner/): all in parallel.
+//   independent  under test/integration/ but use no test-bed part (the image builds): start at once and
+//              run beside every other lane, the exclusive one included, at a lower CPU priority.
 //   shared     use the test bed but never stop, restart or kill any part of it (they keep to their own
 //              topics, tables, namespaces and label-scoped emulator faults): several at a time.
 //   exclusive  stop, restart or kill a shared part (Kafka, Redis, MariaDB, the emulator, the apiserver,
 //              etcd, the node), or must not share the machine: alone, one at a time, after the others.
 //
 // A test file under test/integration/ or test/e2e/ is in the shared lane unless its leading comment
-// block has the line `// test-lane: exclusive` (the one place a lane is declared). lanes.test.ts fails
-// when a file that stops a part is not marked.
+// block has the line `// test-lane: exclusive` (or `independent`): the one place a lane is declared.
+// lanes.test.ts fails when a file that stops a part is not exclusive, or an independent one reads
+// the test bed.
 
-export type Lane = 'unit' | 'shared' | 'exclusive';
-export const LANES: readonly Lane[] = ['unit', 'shared', 'exclusive'];
+export type Lane = 'unit' | 'independent' | 'shared' | 'exclusive';
+export const LANES: readonly Lane[] = ['unit', 'independent', 'shared', 'exclusive'];
+const DECLARABLE: readonly Lane[] = ['independent', 'shared', 'exclusive'];
 
 /** Where unit tests live (no server) and where tests against the test bed live. */
 export const UNIT_GLOBS = [
@@ -37,8 +41,8 @@ export function declaredLane(path: string, source: string): Lane | undefined {
     const m = MARKER.exec(t);
     if (!m) continue;
     const lane = m[1] as Lane;
-    if (lane !== 'exclusive' && lane !== 'shared') {
-      throw new Error(`${path}: unknown test-lane ${JSON.stringify(m[1])} (use exclusive or shared)`);
+    if (!DECLARABLE.includes(lane)) {
+      throw new Error(`${path}: unknown test-lane ${JSON.stringify(m[1])} (use ${DECLARABLE.join(', ')})`);
     }
     return lane;
   }
@@ -96,4 +100,9 @@ export function unscopedFaults(source: string): string[] {
     if (!/\b(label|table)\b/.test(call)) bad.push(call.replace(/\s+/g, ' '));
   }
   return bad;
+}
+
+/** Whether a file reads where the test bed listens (so it is no independent-lane file). */
+export function readsTestbed(source: string): boolean {
+  return /support\/testbed\.ts['"]|\btestbed(Env)?\s*\(/.test(source);
 }

@@ -1,17 +1,18 @@
 // `npm test`: runs every test file with node's test runner, one process per file, in lanes (lanes.ts):
 // the unit files all in parallel, the shared-lane files a few at a time, then the exclusive ones (they
-// stop test-bed parts) alone, one after another. A file's output is printed whole when it fails; a
+// stop test-bed parts) alone, one after another; the independent ones (no test bed: image builds)
+// beside all of them from the start, at a lower CPU priority. A file's output is printed whole when it fails; a
 // line per file otherwise (--verbose: every file's output). Ends with the 10 slowest files and the
 // line `N passed, N failed`; exits non-zero when any test failed or any file did not finish.
 //
-//   node test/runner/run.ts [--lane unit,shared,exclusive] [--jobs N] [--serial] [--verbose] [files...]
+//   node test/runner/run.ts [--lane unit,independent,shared,exclusive] [--jobs N] [--serial] [--verbose] [files...]
 //
 // --serial runs every file alone, one at a time (as `node --test --test-concurrency=1` did): the
 // baseline to compare against. Durations are kept in ~/.cache/doris-sinker/test-durations.json so the
 // longest shared-lane files start first.
 import { spawn } from 'node:child_process';
 import { existsSync, globSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
+import { availableParallelism, homedir, setPriority } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BED_GLOBS, LANES, type Lane, laneOf, UNIT_GLOBS } from './lanes.ts';
@@ -77,7 +78,7 @@ function failedCount(r: FileResult): number {
 }
 
 /** Runs one file with `node --test` (spec reporter), capturing its output. */
-function runFile(file: string, lane: Lane, children: Set<number>): Promise<FileResult> {
+function runFile(file: string, lane: Lane, children: Set<number>, nice: boolean): Promise<FileResult> {
   const start = performance.now();
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--test', '--test-reporter=spec', file], {
@@ -88,6 +89,13 @@ function runFile(file: string, lane: Lane, children: Set<number>): Promise<FileR
     });
     const pid = child.pid!;
     children.add(pid);
+    if (nice) {
+      try {
+        setPriority(pid, 10); // inherited by what it starts (buildah)
+      } catch {
+        // not allowed here: same priority then
+      }
+    }
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
@@ -136,12 +144,13 @@ async function pool(
   jobs: number,
   children: Set<number>,
   report: (r: FileResult) => void | Promise<void>,
+  nice = false,
 ): Promise<FileResult[]> {
   const results: FileResult[] = [];
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
-      const r = await runFile(files[next++]!, lane, children);
+      const r = await runFile(files[next++]!, lane, children, nice);
       results.push(r);
       await report(r);
     }
@@ -214,7 +223,7 @@ async function main(): Promise<number> {
     if (o.lanes.includes(lane)) byLane.get(lane)!.push(f);
   }
   const known = loadDurations();
-  // Longest first, so the pool does not end waiting on one long file; unknown (new) files count as long.
+  // Longest first, so a lane does not end waiting on one long file; unknown (new) files count as long.
   const longestFirst = (files: string[]) => [...files].sort((a, b) => (known[b] ?? 120) - (known[a] ?? 120));
 
   const children = new Set<number>();
@@ -231,27 +240,48 @@ async function main(): Promise<number> {
     const failed = failedCount(r);
     const tag = failed ? '✖' : '✔';
     const how = r.timedOut ? ' (timed out)' : r.exit !== 0 && failed ? ` (exit ${r.exit ?? r.signal})` : '';
-    console.log(`  ${tag} ${fmt(r.seconds)}  ${r.file}  ${r.pass} passed, ${failed} failed${how}`);
+    const beside = r.lane === 'independent' && !o.serial ? '  [independent lane]' : '';
+    console.log(`  ${tag} ${fmt(r.seconds)}  ${r.file}  ${r.pass} passed, ${failed} failed${how}${beside}`);
     if (failed || o.verbose) {
       const bar = `---- ${r.file} (${r.lane} lane)`;
       console.log(`${bar} ${'-'.repeat(Math.max(4, 100 - bar.length))}\n${r.output.trimEnd()}\n${'-'.repeat(100)}`);
     }
   };
   const wall = performance.now();
-  for (const lane of LANES) {
+  const runLane = async (lane: Lane): Promise<void> => {
     const files = byLane.get(lane)!;
-    if (files.length === 0) continue;
-    const jobs = o.serial || lane === 'exclusive' ? 1 : lane === 'unit' ? Math.max(2, availableParallelism()) : o.jobs;
-    console.log(`\n==> ${lane} lane: ${files.length} files, ${jobs} at a time`);
+    if (files.length === 0) return;
+    const jobs =
+      o.serial || lane === 'exclusive'
+        ? 1
+        : lane === 'unit'
+          ? Math.max(2, availableParallelism())
+          : lane === 'independent'
+            ? files.length
+            : o.jobs;
+    console.log(
+      `\n==> ${lane} lane: ${files.length} files, ${jobs} at a time${lane === 'independent' && !o.serial ? ', beside the other lanes' : ''}`,
+    );
     const start = performance.now();
-    const ordered = lane === 'unit' ? files : longestFirst(files);
-    const rs = await pool(ordered, lane, jobs, children, async (r) => {
-      report(r);
-      if (lane === 'exclusive' && failedCount(r) > 0) await healTestbed();
-    });
+    const rs = await pool(
+      longestFirst(files),
+      lane,
+      jobs,
+      children,
+      async (r) => {
+        report(r);
+        if (lane === 'exclusive' && failedCount(r) > 0) await healTestbed();
+      },
+      lane === 'independent' && !o.serial,
+    );
     results.push(...rs);
     laneSeconds.push(`${lane} ${((performance.now() - start) / 1000).toFixed(0)} s`);
-  }
+  };
+  // The independent lane needs no test bed: it runs from the start beside the others (--serial: first, alone).
+  const beside = o.serial ? undefined : runLane('independent');
+  if (o.serial) await runLane('independent');
+  for (const lane of LANES) if (lane !== 'independent') await runLane(lane);
+  await beside;
   saveDurations(known, results);
 
   const failedFiles = results.filter((r) => failedCount(r) > 0);

@@ -3,6 +3,7 @@
 // test/support/images.ts, which builds only when the images' inputs changed (the e2e test and the
 // demo share that build), then runs each image's entrypoint in a container and inspects what the
 // final stage holds.
+// test-lane: independent (buildah only, no test-bed part: runs beside the other lanes)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
