@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
 import type { DorisSink } from '../../operator/api/types.ts';
 import { freePort } from '../support/sinker-process.ts';
@@ -510,6 +510,37 @@ export async function deleteKafka(topics: string[], groups: string[] = []): Prom
     await admin.deleteTopics({ topics }).catch(() => {});
   } finally {
     await admin.disconnect().catch(() => {});
+  }
+}
+
+/** Sends raw message values round-robin over `partitions` partitions (acks all). */
+export async function produceValues(topic: string, values: readonly string[], partitions: number): Promise<void> {
+  const producer = kafka().producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let i = 0; i < values.length; i += 1000) {
+      const messages = values.slice(i, i + 1000).map((value, j) => ({ value, partition: (i + j) % partitions }));
+      await producer.send({ topic, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** The consumer group's members now: member id → assigned partitions of `topic` (empty when not Stable). */
+export async function groupAssignment(group: string, topic: string): Promise<{ state: string; members: number[][] }> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([group]);
+    const g = groups[0];
+    const members = (g?.members ?? []).map((m) => {
+      const decoded = AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
+      return [...(decoded?.assignment[topic] ?? [])].sort((a, b) => a - b);
+    });
+    return { state: g?.state ?? 'Unknown', members };
+  } finally {
+    await admin.disconnect();
   }
 }
 
