@@ -20,6 +20,7 @@ import { recordsForRejected } from './dlq/dlq.ts';
 import type { DlqRecord } from './dlq/record.ts';
 import type { RowEncoder } from './encode/encoders.ts';
 import type { Logger } from './logger.ts';
+import { MapPool } from './mapper/map-pool.ts';
 import type { Mapper, RowPlan } from './mapper/mapper.ts';
 import { RowBuffer } from './mapper/row-buffer.ts';
 import { backoffDelay, sleep } from './writer/backoff.ts';
@@ -83,6 +84,8 @@ interface PartitionRun {
 
 const TICK_MS = 100;
 const LOAD: OffsetDisposition = { kind: 'load' };
+/** Fewer messages than this are mapped on the main thread: the hand-over would cost more. */
+const POOL_MIN_MESSAGES = 32;
 
 export class SinkPipeline {
   readonly #d: PipelineDeps;
@@ -101,6 +104,8 @@ export class SinkPipeline {
   /** Indexes of dedupe.key_fields among the mapper's columns (content dedupe keys use exact values). */
   #keyColumns: number[] = [];
   #ticker: NodeJS.Timeout | undefined;
+  /** Mapping worker threads (batch.map_workers > 0). */
+  #pool: MapPool | undefined;
   /** Row buffers of finished eachBatch calls, for reuse (one per call in progress). */
   readonly #rowBuffers: RowBuffer[] = [];
   #stopping = false;
@@ -117,6 +122,7 @@ export class SinkPipeline {
     this.#mapper = deps.mapper;
     this.#encoder = deps.encoder;
     this.#plan = deps.mapper.planFor(deps.encoder);
+    this.#pool = this.#makePool(deps.mapper, deps.encoder);
     this.#keyColumns = keyColumnIndexes(deps.mapper, deps.config.dedupe.key_fields);
     const b = deps.config.batch;
     this.#batcher = new Batcher({
@@ -164,6 +170,14 @@ export class SinkPipeline {
     this.#mapper = mapper;
     this.#encoder = encoder;
     this.#plan = mapper.planFor(encoder);
+    // Tasks already on the old workers finish with the old schema, as rows mapped inline would.
+    void this.#pool?.close();
+    this.#pool = this.#makePool(mapper, encoder);
+  }
+
+  #makePool(mapper: Mapper, encoder: RowEncoder): MapPool | undefined {
+    const n = this.#d.config.batch.map_workers ?? 0;
+    return n > 0 ? new MapPool(n, mapper, encoder.format) : undefined;
   }
 
   #tick(): void {
@@ -291,7 +305,7 @@ export class SinkPipeline {
     try {
       await this.#mapBatch(payload, run, plan, partition, rows, bytes);
     } finally {
-      if (this.#rowBuffers.length < 8) this.#rowBuffers.push(rows);
+      if (this.#rowBuffers.length < 4) this.#rowBuffers.push(rows);
     }
   }
 
@@ -306,12 +320,10 @@ export class SinkPipeline {
     const { batch, heartbeat } = payload;
     const messages = batch.messages;
     const dead: DlqRecord[] = [];
-    // Per accepted message (parallel arrays, no object per message): its offset, its row in `rows`
-    // (-1: none, dead-lettered or duplicate), and the intent's last offset when it is re-loaded.
-    const offsets: string[] = [];
-    const rowOf: number[] = [];
+    // Per accepted message (parallel arrays, no object per message): the message, and the intent's
+    // last offset when it is re-loaded.
+    const accepted: KafkaMessage[] = [];
     let exactEnds: (string | undefined)[] | undefined;
-    const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
     // Offsets as numbers (exact below 2^53, which Kafka offsets never reach in practice); a larger
     // one is compared as a bigint, so the check stays exact either way.
     const wm = plan.watermark === null ? -1 : Number(plan.watermark);
@@ -326,29 +338,50 @@ export class SinkPipeline {
       next = typeof at === 'number' ? at + 1 : at + 1n;
       const d = simple && typeof at === 'number' && at > wm ? LOAD : offsetDisposition(m.offset, plan);
       if (d.kind === 'skip') continue;
-      let row = -1;
-      if (keys === undefined) {
-        const fail = this.#mapper.mapInto(m.value, this.#plan, rows);
-        if (fail) dead.push(this.#dlqRecord(partition, m, `${fail.code}: ${fail.reason}`));
-        else row = rows.rowCount - 1;
-      } else {
-        const r = this.#mapper.map(m.value);
-        if (!r.ok) dead.push(this.#dlqRecord(partition, m, `${r.code}: ${r.reason}`));
-        else {
-          rows.writeString(this.#encoder.encode(r.values, r.clean));
-          rows.endRow();
-          row = rows.rowCount - 1;
-        }
-        keys.push(r.ok ? contentKey(this.#keyColumns.map((i) => r.values[i] ?? null)) : undefined);
-      }
       if (d.kind === 'reload') {
-        exactEnds ??= new Array(offsets.length);
-        exactEnds[offsets.length] = d.intent.last;
+        exactEnds ??= new Array(accepted.length);
+        exactEnds[accepted.length] = d.intent.last;
       }
-      offsets.push(m.offset);
-      rowOf.push(row);
+      accepted.push(m);
     }
     this.#obs.consumed(partition, messages.length, bytes);
+
+    // Map: each accepted message's row (rowOf[j], -1 for none) in body, row r ending at ends[r].
+    let body: Buffer;
+    let ends: ArrayLike<number>;
+    let rowOf: Int32Array;
+    const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
+    const pool = this.#pool;
+    if (keys === undefined && pool !== undefined && accepted.length >= POOL_MIN_MESSAGES) {
+      const mapped = await pool.map(accepted.map((m) => m.value));
+      for (const f of mapped.failures) {
+        dead.push(this.#dlqRecord(partition, accepted[f.index]!, `${f.code}: ${f.reason}`));
+      }
+      ({ body, ends, rowOf } = mapped);
+    } else {
+      rowOf = new Int32Array(accepted.length);
+      for (let j = 0; j < accepted.length; j++) {
+        const m = accepted[j]!;
+        let row = -1;
+        if (keys === undefined) {
+          const fail = this.#mapper.mapInto(m.value, this.#plan, rows);
+          if (fail) dead.push(this.#dlqRecord(partition, m, `${fail.code}: ${fail.reason}`));
+          else row = rows.rowCount - 1;
+        } else {
+          const r = this.#mapper.map(m.value);
+          if (!r.ok) dead.push(this.#dlqRecord(partition, m, `${r.code}: ${r.reason}`));
+          else {
+            rows.writeString(this.#encoder.encode(r.values, r.clean));
+            rows.endRow();
+            row = rows.rowCount - 1;
+          }
+          keys.push(r.ok ? contentKey(this.#keyColumns.map((i) => r.values[i] ?? null)) : undefined);
+        }
+        rowOf[j] = row;
+      }
+      body = rows.buf;
+      ends = rows.ends;
+    }
     if (dead.length > 0) await this.#writeDlq(dead, 'mapper');
     if (keys !== undefined) {
       const keyed: number[] = [];
@@ -367,12 +400,24 @@ export class SinkPipeline {
       });
       this.#obs.duplicate(dups);
     }
-    // Revoked while awaiting the DLQ or Redis: the next owner (or this member's next run) has it.
+    // Revoked while awaiting the workers, the DLQ or Redis: the next owner (or this member's next run) has it.
     if (this.#runs.get(partition) !== run) return;
     const now = Date.now();
-    for (let j = 0; j < offsets.length; j++) {
+    for (let j = 0; j < accepted.length; j++) {
       const row = rowOf[j]!;
-      this.#addToBatch(run, partition, offsets[j]!, rows, row, now, keys?.[j], exactEnds?.[j]);
+      const start = row <= 0 ? 0 : ends[row - 1]!;
+      const end = row < 0 ? 0 : ends[row]!;
+      this.#addToBatch(
+        run,
+        partition,
+        accepted[j]!.offset,
+        body,
+        row < 0 ? -1 : start,
+        end,
+        now,
+        keys?.[j],
+        exactEnds?.[j],
+      );
     }
     // Only now: a batch that failed before this point is re-delivered and must not be skipped.
     run.next = next;
@@ -391,12 +436,14 @@ export class SinkPipeline {
     return p;
   }
 
+  /** One accepted message: its row is body[start, end), or none when start is -1. */
   #addToBatch(
     run: PartitionRun,
     partition: number,
     offset: string,
-    rows: RowBuffer,
-    row: number,
+    body: Buffer,
+    start: number,
+    end: number,
     now: number,
     key: string | undefined,
     exactEnd: string | undefined,
@@ -407,10 +454,10 @@ export class SinkPipeline {
       this.#batcher.setHold(this.#topic, partition, exactEnd !== undefined);
       run.exactEnd = exactEnd;
     }
-    if (row < 0) this.#batcher.skip(this.#topic, partition, offset, now);
+    if (start < 0) this.#batcher.skip(this.#topic, partition, offset, now);
     else {
       if (key !== undefined) run.fillingKeys.push(key);
-      this.#batcher.addBytes(this.#topic, partition, offset, rows.buf, rows.start(row), rows.ends[row]!, now);
+      this.#batcher.addBytes(this.#topic, partition, offset, body, start, end, now);
     }
     if (exactEnd !== undefined && BigInt(offset) >= BigInt(exactEnd)) {
       this.#batcher.flush(this.#topic, partition);
@@ -623,6 +670,7 @@ export class SinkPipeline {
     const flushed = this.#queue.length === 0 && this.#inFlight.size === 0 && this.#failed === 0;
     if (this.#ticker) clearInterval(this.#ticker);
     for (const run of this.#runs.values()) run.abort.abort(new Error('shutting down'));
+    await this.#pool?.close(1000);
     try {
       await this.#d.consumer.stop();
     } catch (err) {

@@ -310,7 +310,7 @@ export class Batcher {
     const ab = batch.body?.buffer;
     // only whole full-size bodies this batcher allocated (not pool slabs, not small ones)
     if (!(ab instanceof ArrayBuffer) || ab.byteLength < this.opts.maxBatchBytes || batch.body!.byteOffset !== 0) return;
-    if (this.freeBodies.length < 8) this.freeBodies.push(Buffer.from(ab, 0, ab.byteLength));
+    if (this.freeBodies.length < 2) this.freeBodies.push(Buffer.from(ab, 0, ab.byteLength));
   }
 
   /** Frees a batch's memory without settling it (its partition was revoked and the load abandoned). */

@@ -75,6 +75,7 @@ test('an empty file gives the seed defaults (pprof off, new keys sane)', () => {
       max_batch_size: 10485760,
       max_batch_interval: 30,
       flush_worker_count: 4,
+      map_workers: 1,
       max_buffer_bytes: undefined,
       merge_partitions: undefined,
     },

@@ -269,6 +269,14 @@ export const CONFIG_SCHEMA: SchemaNode = {
           default: 4,
           description: 'Loads in flight at once (each carries one partition).',
         },
+        map_workers: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 16,
+          default: 1,
+          description:
+            'Worker threads that map and encode messages (0: on the main thread). Each takes one fetched partition batch at a time; order, offsets and exactly-once state stay with the main thread.',
+        },
         max_buffer_bytes: {
           type: 'integer',
           minimum: 1048576,

@@ -56,6 +56,8 @@ export interface BatchConfig {
   max_batch_size: number;
   max_batch_interval: number;
   flush_worker_count: number;
+  /** Mapping worker threads; 0 maps on the main thread. Loading fills the default; optional for configs built in code. */
+  map_workers?: number;
   /** Bound on bytes held in memory (filling + loading); fetching pauses above it. */
   max_buffer_bytes: number;
   /** Merge several partitions' rows into one load (fewer Doris versions; fenced by Redis epochs). */

@@ -518,6 +518,9 @@ export class Mapper {
   /** Columns the sinker leaves to Doris, with the reason (log them at start-up). */
   readonly skipped: ReadonlyArray<{ name: string; reason: string }>;
   readonly schemaHash: string;
+  /** What it was built from (a worker thread builds its own copy from these). */
+  readonly schema: TableSchema;
+  readonly options: MapperOptions;
   private readonly extractor: FieldExtractor;
   private readonly converters: Converter[];
   private readonly zeros: string[];
@@ -544,6 +547,8 @@ export class Mapper {
     this.columns = loaded;
     this.skipped = skipped;
     this.schemaHash = schema.hash;
+    this.schema = schema;
+    this.options = options;
     this.extractor = new FieldExtractor(loaded.map((c) => c.name));
     this.converters = loaded.map(converterFor);
     this.zeros = loaded.map((c) => zeroValue(c.type, options.zeroDate));
@@ -845,6 +850,22 @@ export class Mapper {
   }
 
   /** Counts since the last drain (for field_missing_total, field_type_conversion_errors_total, json_parse_errors_total). */
+  /** Adds counts another mapper of the same schema took (a worker thread's drainStats()). */
+  absorbStats(s: MapStatsSnapshot): void {
+    this.parseErrors += s.parseErrors;
+    for (const m of s.missing) {
+      const i = this.columns.findIndex((c) => c.name === m.field);
+      if (i >= 0) this.missing[i]! += m.count;
+    }
+    for (const c of s.conversions) {
+      const i = this.columns.findIndex((col) => col.name === c.field);
+      const key = `${i}:${c.fromType}`;
+      const t = this.conversions.get(key);
+      if (t) t.count += c.count;
+      else this.conversions.set(key, { ...c });
+    }
+  }
+
   drainStats(): MapStatsSnapshot {
     const missing: MapStatsSnapshot['missing'] = [];
     for (let i = 0; i < this.missing.length; i++) {

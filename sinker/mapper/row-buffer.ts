@@ -10,7 +10,8 @@ export class RowBuffer {
   readonly ends: number[] = [];
 
   constructor(capacity = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(256, capacity));
+    // never from the shared pool: a worker hands the whole ArrayBuffer over to the main thread
+    this.buf = Buffer.allocUnsafeSlow(Math.max(256, capacity));
   }
 
   get rowCount(): number {
@@ -31,7 +32,7 @@ export class RowBuffer {
   ensure(n: number): void {
     const need = this.pos + n;
     if (need <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+    const next = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }

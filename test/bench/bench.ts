@@ -13,7 +13,8 @@
 //
 // Kafka: a private broker from the test bed's jars (own ports; other helpers' fault tests restart the
 // shared one), unless --shared-kafka.
-// Options: --messages N (2000000) --topic T --flush-workers N --batch-rows N --buffer-bytes N --latency-seconds N (40)
+// Options: --messages N (2000000) --topic T --flush-workers N --batch-rows N --buffer-bytes N --map-workers N
+//   --latency-seconds N (40)
 //   --latency-rate N (default half the measured msgs/s) --skip-ceiling --skip-latency --skip-peer
 //   --profile S (CPU-profile S seconds of the throughput run via the pprof endpoint; figures of a
 //   profiled run are marked as such) --sinker-root DIR (the sinker from another tree, for before/after)
@@ -56,6 +57,7 @@ const BATCH: BatchSettings = {
   flush_worker_count: num('flush-workers', DEFAULT_BATCH.flush_worker_count),
   max_batch_rows: num('batch-rows', DEFAULT_BATCH.max_batch_rows),
   max_buffer_bytes: num('buffer-bytes', DEFAULT_BATCH.max_buffer_bytes),
+  ...(arg('map-workers') !== undefined ? { map_workers: num('map-workers', 0) } : {}),
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,4 +1,4 @@
-// `npm run soak -- [--minutes 30] [--rate N] [--no-faults] [--tag NAME] [--shared-kafka]`: the short, repeatable form of
+// `npm run soak -- [--minutes 30] [--rate N] [--no-faults] [--tag NAME] [--shared-kafka] [--node-flags "F ..."]`: the short, repeatable form of
 // the seed's 7×24 stability ask. One sinker child holds a fixed offered load of the DIRTY mix
 // (kafka-producer-perf-test over a payload file of generated dirty events) into a private emulator in
 // counting mode, while a few emulator faults are injected at spread-out times. Every 10 s it samples
@@ -36,6 +36,8 @@ const MINUTES = Number(arg('minutes') ?? 30);
 const FAULTS = !process.argv.includes('--no-faults');
 const TAG = arg('tag');
 const SAMPLE_S = 10;
+/** Extra node flags for the sinker child (as bench.ts: e.g. the image's NODE_OPTIONS). */
+const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? [];
 
 function defaultRate(): { rate: number; from: string } {
   const dir = join(REPO, 'test/bench/results');
@@ -156,6 +158,7 @@ async function soak(brokers: string, bin: string, shared: boolean): Promise<void
     emulator: emu,
     batch: DEFAULT_BATCH,
     workDir: work,
+    ...(NODE_FLAGS.length > 0 ? { nodeFlags: NODE_FLAGS } : {}),
   });
   const admin = kafka(brokers).admin();
   await admin.connect();
@@ -233,6 +236,7 @@ async function soak(brokers: string, bin: string, shared: boolean): Promise<void
     commit,
     command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim(),
     node: process.version,
+    node_flags: NODE_FLAGS,
     minutes: MINUTES,
     offered_msgs_per_sec: rate,
     rate_from: from,

@@ -12,6 +12,8 @@ export interface BatchSettings {
   max_batch_interval: number;
   flush_worker_count: number;
   max_buffer_bytes: number;
+  /** Mapping worker threads (the sinker's default when absent). */
+  map_workers?: number;
 }
 
 /** The config defaults (config.example.yaml): what a user gets without tuning. */

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { takeEvents } from '../../test/support/events.ts';
+import { createEncoder } from '../encode/encoders.ts';
+import { columnsFromManual, tableSchema } from '../schema/schema.ts';
+import { MapPool } from './map-pool.ts';
+import { Mapper } from './mapper.ts';
+import { RowBuffer } from './row-buffer.ts';
+
+const COLUMNS = [
+  { name: 'id', type: 'BIGINT', nullable: false },
+  { name: 'event_type', type: 'VARCHAR(64)', nullable: true },
+  { name: 'title', type: 'VARCHAR(512)', nullable: true },
+  { name: 'priority', type: 'INT', nullable: true },
+  { name: 'amount', type: 'DECIMAL(18, 4)', nullable: true },
+  { name: 'created_at', type: 'DATETIME(3)', nullable: true },
+  { name: 'labels', type: 'JSON', nullable: true },
+];
+
+test('the worker pool gives the rows, DLQ verdicts and statistics of mapping inline, in order', async () => {
+  const schema = tableSchema(columnsFromManual(COLUMNS));
+  const inline = new Mapper(schema, { zeroDate: '1970-01-01' });
+  const main = new Mapper(schema, { zeroDate: '1970-01-01' });
+  const pool = new MapPool(2, main, 'json');
+  try {
+    const plan = inline.planFor(createEncoder('json', inline.columns));
+    const values: (Buffer | null)[] = takeEvents({ seed: 3, mix: 'dirty' }, 2000).map((e) => Buffer.from(e.value));
+    values.splice(5, 0, null);
+    // two tasks at once, on both workers
+    const [a, b] = await Promise.all([pool.map(values.slice(0, 1000)), pool.map(values.slice(1000))]);
+    const out = new RowBuffer();
+    let dlq = 0;
+    for (const [k, r] of [a!, b!].entries()) {
+      for (let i = 0; i < r.rowOf.length; i++) {
+        const v = values[k * 1000 + i]!;
+        const want = inline.mapInto(v, plan, out);
+        const row = r.rowOf[i]!;
+        if (want) {
+          dlq++;
+          assert.equal(row, -1);
+          assert.deepEqual(
+            r.failures.find((f) => f.index === i),
+            { index: i, code: want.code, reason: want.reason },
+          );
+        } else {
+          const got = r.body.toString('utf8', row === 0 ? 0 : r.ends[row - 1], r.ends[row]);
+          assert.equal(got, out.row(out.rowCount - 1));
+        }
+      }
+    }
+    assert.ok(dlq > 0, 'the dirty mix has messages for the DLQ');
+    assert.deepEqual(main.drainStats(), inline.drainStats());
+  } finally {
+    await pool.close();
+  }
+});

@@ -1,0 +1,41 @@
+// A mapping worker thread (see map-pool.ts): builds the mapper and the row plan of its schema once,
+// then turns each task's message values into encoded rows. Pure: no state beyond the statistics,
+// which go back with every result.
+import { Buffer } from 'node:buffer';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createEncoder } from '../encode/encoders.ts';
+import type { MapTask, MapTaskResult, MapWorkerInit } from './map-pool.ts';
+import { Mapper } from './mapper.ts';
+import { RowBuffer } from './row-buffer.ts';
+
+const init = workerData as MapWorkerInit;
+const mapper = new Mapper(init.schema, init.options);
+const plan = mapper.planFor(createEncoder(init.format, mapper.columns));
+
+parentPort!.on('message', (task: MapTask) => {
+  const values = Buffer.from(task.values.buffer, task.values.byteOffset, task.values.byteLength);
+  const n = task.ends.length;
+  const rows = new RowBuffer(values.length + (values.length >> 2) + 1024);
+  const rowOf = new Int32Array(n);
+  const failures: MapTaskResult['failures'] = [];
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const end = task.ends[i]!;
+    const f = mapper.mapInto(task.absent[i] === 1 ? null : values.subarray(start, end), plan, rows);
+    start = end;
+    if (f) {
+      rowOf[i] = -1;
+      failures.push({ index: i, code: f.code, reason: f.reason });
+    } else rowOf[i] = rows.rowCount - 1;
+  }
+  const result: MapTaskResult = {
+    id: task.id,
+    body: rows.buf.buffer as ArrayBuffer,
+    used: rows.pos,
+    ends: Int32Array.from(rows.ends),
+    rowOf,
+    failures,
+    stats: mapper.drainStats(),
+  };
+  parentPort!.postMessage(result, [result.body, result.ends.buffer as ArrayBuffer, rowOf.buffer as ArrayBuffer]);
+});
