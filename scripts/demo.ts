@@ -51,6 +51,10 @@ import { type Reading, Sampler } from './demo/sampler.ts';
 import { Screen } from './demo/screen.ts';
 
 const RATE_WINDOW_MS = 5000;
+/** A reading slower than this is shown as a warning; the panel keeps its refresh rate. */
+const READ_TIMEOUT_MS = 5000;
+/** On the operator's pod template: its image ID, since the tag (:dev) stays when the image changes. */
+const IMAGE_ANNOTATION = 'doris-sinker/image';
 /** --no-follow fails when nothing new arrives for this long. */
 const STALL_MS = 120_000;
 
@@ -127,12 +131,17 @@ function mariadb(database?: string): Promise<mysql.Connection> {
   });
 }
 
-/** The operator's HTTP port: the installed release's (so an upgrade changes nothing), else a free one. */
-async function operatorPort(): Promise<number> {
+/**
+ * The operator's HTTP port: the installed release's while its image is the same (an upgrade then
+ * changes nothing), else a free one. The chart declares the port as a containerPort, which on the
+ * host network is a host port: a new operator pod on the old port would stay Pending next to the
+ * old pod on the one node, and the rolling update would never finish.
+ */
+async function operatorPort(imageId: string): Promise<number> {
   const r = await helm(['get', 'values', DEMO.release, '-n', DEMO.namespace, '-o', 'json']);
   if (r.status === 0) {
-    const port = (JSON.parse(r.stdout || '{}') as { httpPort?: number }).httpPort;
-    if (port) return port;
+    const v = JSON.parse(r.stdout || '{}') as { httpPort?: number; podAnnotations?: Record<string, string> };
+    if (v.httpPort && v.podAnnotations?.[IMAGE_ANNOTATION] === imageId) return v.httpPort;
   }
   return freePort();
 }
@@ -199,18 +208,30 @@ async function up(): Promise<{ operatorDeployment: string; operatorPort: number 
   );
   const op = await step(
     `operator: helm upgrade --install ${DEMO.release} charts/doris-sinker-operator -n ${DEMO.namespace}`,
-    async () =>
-      installOperator({
+    async () => {
+      const imageId = images.operator.id.slice(0, 12);
+      const installed = await installOperator({
         release: DEMO.release,
         namespace: DEMO.namespace,
         watchNamespaces: [DEMO.namespace],
         operatorImage: images.operator.tag,
         sinkerImage: images.sinker.tag,
-        httpPort: await operatorPort(),
+        httpPort: await operatorPort(imageId),
         // The tag stays :dev when the image changes: the ID in the pod template rolls the operator.
-        set: { 'podAnnotations.doris-sinker/image': images.operator.id.slice(0, 12) },
+        set: { [`podAnnotations.${IMAGE_ANNOTATION}`]: imageId },
         timeoutMs: 150_000,
-      }),
+      });
+      // installOperator is content with any ready pod: wait for the new one when the template changed.
+      await mustKubectl([
+        '-n',
+        DEMO.namespace,
+        'rollout',
+        'status',
+        `deploy/${installed.deployment}`,
+        '--timeout=150s',
+      ]);
+      return installed;
+    },
   );
   await step(
     `sample: DorisSink ${DEMO.namespace}/${DEMO.sink} (${DEMO.partitions} partitions, ${DEMO.minReplicas}..${DEMO.maxReplicas} sinkers) → ${DEMO.database}.${DEMO.table}`,
@@ -341,7 +362,12 @@ async function show(started: { operatorDeployment: string; operatorPort: number 
     while (!stopping) {
       const tick = Date.now();
       try {
-        last = await sampler.read();
+        last = await Promise.race([
+          sampler.read(),
+          sleep(READ_TIMEOUT_MS).then(() => {
+            throw new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s (busy machine?)`);
+          }),
+        ]);
         warning = '';
       } catch (err) {
         warning = (err as Error).message.split('\n')[0] ?? '';

@@ -29,6 +29,10 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BASE_IMAGE = 'docker.io/library/node:24-bookworm-slim';
 /** The label that carries an image's input hash. */
 export const INPUTS_LABEL = 'dev.doris-sinker.inputs';
+/** The label that names which image (its first tag's repository) a build is of. */
+export const IMAGE_LABEL = 'dev.doris-sinker.image';
+/** Untagged builds kept per image: switching between two worktrees or branches then re-tags, not rebuilds. */
+const KEEP = 3;
 // Bump when the way an image is built changes in a way its inputs don't show (build flags).
 const RECIPE = 'buildah bud --layers=false v1';
 const BUILDAH = ['--storage-driver', 'vfs'];
@@ -44,6 +48,8 @@ export interface ImageSpec {
   dockerfile: string;
   /** The first tag is the one images are loaded into containerd under. */
   tags: string[];
+  /** Builds of this image kept in buildah's storage, the current one included (default 3; 400 MB each). */
+  keep?: number;
 }
 
 export const IMAGES: Record<ImageName, ImageSpec> = {
@@ -177,12 +183,50 @@ function imageWithInputs(hash: string): string | undefined {
   return id || undefined;
 }
 
-/** Whether an image still has a name (after its tags moved away it has none). */
-function hasNames(id: string): boolean {
-  const r = buildah(['images', '--no-trunc', '--json']);
-  if (r.status !== 0) return true;
-  const images = JSON.parse(r.stdout || '[]') as { id: string; names: string[] | null }[];
-  return images.some((i) => i.id.replace(/^sha256:/, '') === id && (i.names?.length ?? 0) > 0);
+function repository(spec: ImageSpec): string {
+  const tag = spec.tags[0] as string;
+  const at = tag.lastIndexOf(':');
+  return at > tag.lastIndexOf('/') ? tag.slice(0, at) : tag;
+}
+
+interface StoredImage {
+  id: string;
+  names: string[];
+  created: number;
+}
+
+function storedImages(filter?: string): StoredImage[] {
+  const r = buildah(['images', '--no-trunc', '--json', ...(filter ? ['--filter', filter] : [])]);
+  if (r.status !== 0) return [];
+  return (JSON.parse(r.stdout || '[]') as { id: string; names: string[] | null; created: number }[]).map((i) => ({
+    id: i.id.replace(/^sha256:/, ''),
+    names: i.names ?? [],
+    created: i.created,
+  }));
+}
+
+/**
+ * Drops builds of this image beyond the newest `keep` (400 MB each in vfs storage), and images its
+ * tags left that predate the image label; never one that still has a name or a container.
+ */
+function prune(spec: ImageSpec, current: string, previous: Set<string>, log: (line: string) => void): void {
+  const mine = storedImages(`label=${IMAGE_LABEL}=${repository(spec)}`).sort((a, b) => b.created - a.created);
+  const keep = new Set([current, ...mine.slice(0, Math.max(1, spec.keep ?? KEEP) - 1).map((i) => i.id)]);
+  const named = new Set(
+    storedImages()
+      .filter((i) => i.names.length > 0)
+      .map((i) => i.id),
+  );
+  const labelled = new Set(mine.map((i) => i.id));
+  const drop = [...mine.map((i) => i.id), ...[...previous].filter((id) => !labelled.has(id))].filter(
+    (id) => !keep.has(id) && !named.has(id),
+  );
+  for (const old of new Set(drop)) {
+    const rmi = buildah(['rmi', old]);
+    // A container of it (e.g. the image test's, still running) keeps it: a later build retries.
+    if (rmi.status === 0) log(`images: ${spec.name}: removed an older build ${old.slice(0, 12)}`);
+    else log(`images: ${spec.name}: kept an older build ${old.slice(0, 12)}: ${rmi.stderr.trim().split('\n').pop()}`);
+  }
 }
 
 // One build at a time on the machine (buildah's storage is machine-wide): two builds of the same
@@ -228,7 +272,7 @@ async function withLock<T>(log: (line: string) => void, fn: () => Promise<T>): P
 function bud(spec: ImageSpec, hash: string, log: (line: string) => void): Promise<void> {
   const args = [...BUILDAH, 'bud', '--pull=never', '--isolation', 'chroot', '--layers=false', '-f', spec.dockerfile];
   for (const t of spec.tags) args.push('-t', t);
-  args.push('--label', `${INPUTS_LABEL}=${hash}`);
+  args.push('--label', `${INPUTS_LABEL}=${hash}`, '--label', `${IMAGE_LABEL}=${repository(spec)}`);
   // A TLS-intercepting proxy's CA, handed to `npm ci` for the build only (never copied into the image).
   const ca = process.env.NODE_EXTRA_CA_CERTS;
   if (ca && existsSync(ca))
@@ -296,15 +340,7 @@ async function ensureOne(spec: ImageSpec, log: (line: string) => void): Promise<
     built = true;
     log(`images: ${spec.name}: built ${spec.tags[0]} (image ${id.slice(0, 12)}) in ${secs(t0)}`);
   }
-  // The tags moved: drop the images they left (400 MB each in vfs storage) unless something still names them.
-  for (const old of previous) {
-    if (old === id || hasNames(old)) continue;
-    const rmi = buildah(['rmi', old]);
-    // A container of it (e.g. the image test's, still running) keeps it: the next build retries.
-    if (rmi.status === 0) log(`images: ${spec.name}: removed the previous image ${old.slice(0, 12)}`);
-    else
-      log(`images: ${spec.name}: kept the previous image ${old.slice(0, 12)}: ${rmi.stderr.trim().split('\n').pop()}`);
-  }
+  prune(spec, id, previous, log);
   return {
     name: spec.name,
     tag: spec.tags[0] as string,
@@ -368,14 +404,15 @@ export async function ensureImages(opts: EnsureOptions = {}): Promise<Record<Ima
   if (!imageId(BASE_IMAGE))
     throw new Error(`base image ${BASE_IMAGE} is not in buildah's vfs storage: run test/infra/build-base-image.sh`);
   const result = {} as Record<ImageName, EnsuredImage>;
+  // The load too: two runs importing the same 400 MB into containerd at once only slow each other.
   await withLock(log, async () => {
     for (const n of names) result[n] = await ensureOne(IMAGES[n], log);
+    if (opts.load)
+      await loadImages(
+        names.map((n) => result[n].tag),
+        log,
+      );
   });
-  if (opts.load)
-    await loadImages(
-      names.map((n) => result[n].tag),
-      log,
-    );
   return result;
 }
 
