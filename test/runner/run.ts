@@ -236,18 +236,22 @@ async function main(): Promise<number> {
 
   const results: FileResult[] = [];
   const laneSeconds: string[] = [];
+  const wall = performance.now();
   const report = (r: FileResult) => {
     const failed = failedCount(r);
     const tag = failed ? '✖' : '✔';
     const how = r.timedOut ? ' (timed out)' : r.exit !== 0 && failed ? ` (exit ${r.exit ?? r.signal})` : '';
     const beside = r.lane === 'independent' && !o.serial ? '  [independent lane]' : '';
-    console.log(`  ${tag} ${fmt(r.seconds)}  ${r.file}  ${r.pass} passed, ${failed} failed${how}${beside}`);
+    const at = Math.round((performance.now() - wall) / 1000);
+    const clock = `${Math.floor(at / 60)}:${String(at % 60).padStart(2, '0')}`;
+    console.log(
+      `  ${tag} ${fmt(r.seconds)}  ${r.file}  ${r.pass} passed, ${failed} failed${how}${beside}  (at ${clock})`,
+    );
     if (failed || o.verbose) {
       const bar = `---- ${r.file} (${r.lane} lane)`;
       console.log(`${bar} ${'-'.repeat(Math.max(4, 100 - bar.length))}\n${r.output.trimEnd()}\n${'-'.repeat(100)}`);
     }
   };
-  const wall = performance.now();
   const runLane = async (lane: Lane): Promise<void> => {
     const files = byLane.get(lane)!;
     if (files.length === 0) return;
@@ -281,6 +285,7 @@ async function main(): Promise<number> {
   const beside = o.serial ? undefined : runLane('independent');
   if (o.serial) await runLane('independent');
   for (const lane of LANES) if (lane !== 'independent') await runLane(lane);
+  if (beside && children.size > 0) console.log('\n==> waiting for the independent lane');
   await beside;
   saveDurations(known, results);
 
