@@ -3,7 +3,16 @@ import { globSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BED_GLOBS, declaredLane, laneOf, readsTestbed, stopsSharedPart, UNIT_GLOBS, unscopedFaults } from './lanes.ts';
+import {
+  BED_GLOBS,
+  declaredLane,
+  declaredLocks,
+  laneOf,
+  readsTestbed,
+  stopsSharedPart,
+  UNIT_GLOBS,
+  unscopedFaults,
+} from './lanes.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const glob = (patterns: string[]) => patterns.flatMap((p) => globSync(p, { cwd: ROOT })).sort();
@@ -65,6 +74,14 @@ test('declaredLane reads the marker in the leading comment block only', () => {
   assert.equal(laneOf('i.test.ts', '// nothing\n', new Set()), 'shared');
   assert.ok(readsTestbed("import { testbed } from '../../support/testbed.ts';"));
   assert.ok(!readsTestbed("import { ensureImages } from '../../support/images.ts';"));
+});
+
+test('declaredLocks reads every test-lock line of the leading comment block', () => {
+  assert.deepEqual(declaredLocks('// e2e\n// test-lock: operator-chart\n// test-lock: node\nimport x from "y";'), [
+    'operator-chart',
+    'node',
+  ]);
+  assert.deepEqual(declaredLocks('import x from "y";\n// test-lock: operator-chart\n'), []);
 });
 
 test('stopsSharedPart sees the ways a test stops a part, not messages that mention them', () => {

@@ -11,7 +11,7 @@
 // A test file under test/integration/ or test/e2e/ is in the shared lane unless its leading comment
 // block has the line `// test-lane: exclusive` (or `independent`): the one place a lane is declared.
 // lanes.test.ts fails when a file that stops a part is not exclusive, or an independent one reads
-// the test bed.
+// the test bed. `// test-lock: NAME` keeps files that share NAME from running at the same time.
 
 export type Lane = 'unit' | 'independent' | 'shared' | 'exclusive';
 export const LANES: readonly Lane[] = ['unit', 'independent', 'shared', 'exclusive'];
@@ -47,6 +47,25 @@ export function declaredLane(path: string, source: string): Lane | undefined {
     return lane;
   }
   return undefined;
+}
+
+const LOCK = /^\/\/\s*test-lock:\s*([\w-]+)/;
+
+/**
+ * The locks a file declares in its leading comment block (`// test-lock: operator-chart`): files that
+ * share a lock never run at the same time, though each may run beside the rest of its lane (two tests
+ * that install the operator chart, which owns the one cluster-wide CRD, must not interleave).
+ */
+export function declaredLocks(source: string): string[] {
+  const locks: string[] = [];
+  for (const line of source.split('\n')) {
+    const t = line.trim();
+    if (t === '') continue;
+    if (!t.startsWith('//')) break;
+    const m = LOCK.exec(t);
+    if (m) locks.push(m[1]!);
+  }
+  return locks;
 }
 
 /** The lane of a test file: unit by its place, else what it declares, else shared. */

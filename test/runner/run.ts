@@ -15,7 +15,7 @@ import { existsSync, globSync, mkdirSync, readFileSync, writeFileSync } from 'no
 import { availableParallelism, homedir, setPriority } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BED_GLOBS, LANES, type Lane, laneOf, UNIT_GLOBS } from './lanes.ts';
+import { BED_GLOBS, declaredLocks, LANES, type Lane, laneOf, UNIT_GLOBS } from './lanes.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 20 * 60_000);
@@ -137,9 +137,17 @@ function killGroup(pid: number): void {
   }
 }
 
-/** Runs `files` at most `jobs` at a time, in the order given; reports each as it ends. */
+// Locks held by running files, over every lane's pool; wake: workers waiting for a lock to free.
+const held = new Set<string>();
+let wake: (() => void)[] = [];
+
+/**
+ * Runs `files` at most `jobs` at a time, in the order given, except that a file waits while another
+ * holding one of its locks runs (it is skipped for the next free one); reports each as it ends.
+ */
 async function pool(
   files: string[],
+  locksOf: (file: string) => string[],
   lane: Lane,
   jobs: number,
   children: Set<number>,
@@ -147,10 +155,22 @@ async function pool(
   nice = false,
 ): Promise<FileResult[]> {
   const results: FileResult[] = [];
-  let next = 0;
+  const remaining = [...files];
   const worker = async () => {
-    while (next < files.length) {
-      const r = await runFile(files[next++]!, lane, children, nice);
+    while (remaining.length > 0) {
+      const i = remaining.findIndex((f) => locksOf(f).every((l) => !held.has(l)));
+      if (i < 0) {
+        await new Promise<void>((r) => wake.push(r)); // every runnable file is locked out: wait for one to end
+        continue;
+      }
+      const file = remaining.splice(i, 1)[0]!;
+      const locks = locksOf(file);
+      for (const l of locks) held.add(l);
+      const r = await runFile(file, lane, children, nice);
+      for (const l of locks) held.delete(l);
+      const waiting = wake;
+      wake = [];
+      for (const w of waiting) w();
       results.push(r);
       await report(r);
     }
@@ -217,9 +237,12 @@ async function main(): Promise<number> {
   const unitFiles = new Set(glob(UNIT_GLOBS));
   const all = o.files.length > 0 ? o.files : [...unitFiles, ...glob(BED_GLOBS)];
   const byLane = new Map<Lane, string[]>(LANES.map((l) => [l, []]));
+  const locks = new Map<string, string[]>();
   for (const f of all) {
     if (!existsSync(join(ROOT, f))) throw new Error(`no such test file: ${f}`);
-    const lane = laneOf(f, readFileSync(join(ROOT, f), 'utf8'), unitFiles);
+    const source = readFileSync(join(ROOT, f), 'utf8');
+    const lane = laneOf(f, source, unitFiles);
+    locks.set(f, declaredLocks(source));
     if (o.lanes.includes(lane)) byLane.get(lane)!.push(f);
   }
   const known = loadDurations();
@@ -269,6 +292,7 @@ async function main(): Promise<number> {
     const start = performance.now();
     const rs = await pool(
       longestFirst(files),
+      (f) => locks.get(f) ?? [],
       lane,
       jobs,
       children,
