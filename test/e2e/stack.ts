@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
 import type { DorisSink } from '../../operator/api/types.ts';
+import { createTopicAndWait } from '../support/kafka-topic.ts';
 import { freePort } from '../support/sinker-process.ts';
 import { testbed, testbedEnv } from '../support/testbed.ts';
 
@@ -495,7 +496,7 @@ export async function createTopic(topic: string, partitions: number): Promise<vo
   const admin = kafka().admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await createTopicAndWait(admin, topic, partitions);
   } finally {
     await admin.disconnect();
   }
