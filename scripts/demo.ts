@@ -146,6 +146,15 @@ async function operatorPort(imageId: string): Promise<number> {
   return freePort();
 }
 
+/** After `--down` the namespace takes a while to go; installing into it meanwhile fails. */
+async function namespaceNotTerminating(): Promise<void> {
+  const phase = async () =>
+    (await kubectl(['get', 'namespace', DEMO.namespace, '-o', 'jsonpath={.status.phase}'])).stdout.trim();
+  if ((await phase()) !== 'Terminating') return;
+  detail(`namespace ${DEMO.namespace} is still being deleted (npm run demo -- --down): waiting`);
+  await waitFor(`namespace ${DEMO.namespace} deleted`, async () => (await phase()) !== 'Terminating', 240_000, 2000);
+}
+
 /** The sample table in the emulator (created once; its DDL is the canonical tb_event), emptied. */
 async function resetTable(): Promise<void> {
   const conn = await mariadb();
@@ -174,18 +183,24 @@ async function resetTable(): Promise<void> {
   }
 }
 
-/** Removes the sample sink and waits for its pods to go (so none reads the topic being replaced). */
-async function removeSink(): Promise<void> {
+/**
+ * Removes the sample sink and (unless `wait` is false) waits for its pods to go: none may still
+ * read the topic being replaced, or load into the table being emptied, or hold the consumer group.
+ */
+async function removeSink(wait = true): Promise<void> {
   const exists = await kubectl(['-n', DEMO.namespace, 'get', 'dorissinks.dorissinker.io', DEMO.sink, '-o', 'name']);
   if (exists.status !== 0) return;
   await deleteSink(DEMO.namespace, DEMO.sink);
+  if (!wait) return;
+  const t0 = Date.now();
+  // The sinker's grace period is 60 s; a sinker stops in seconds unless the machine is overloaded.
   await waitFor(
-    'the previous sample sink pods to stop',
+    'the previous run’s sinker pods to stop',
     async () => (await listPods(DEMO.namespace, sinkSelector(DEMO.sink))).length === 0,
-    120_000,
+    240_000,
     1000,
   );
-  detail('removed the previous run’s DorisSink');
+  detail(`removed the previous run’s DorisSink (its pods stopped in ${fmtDuration(Date.now() - t0)})`);
 }
 
 /** Topics from scratch: a deleted topic lingers a moment in Kafka, so creation is retried. */
@@ -209,6 +224,7 @@ async function up(): Promise<{ operatorDeployment: string; operatorPort: number 
   const op = await step(
     `operator: helm upgrade --install ${DEMO.release} charts/doris-sinker-operator -n ${DEMO.namespace}`,
     async () => {
+      await namespaceNotTerminating();
       const imageId = images.operator.id.slice(0, 12);
       const installed = await installOperator({
         release: DEMO.release,
@@ -262,10 +278,11 @@ async function up(): Promise<{ operatorDeployment: string; operatorPort: number 
 
 async function down(): Promise<void> {
   await step(`remove the demo from the test bed (namespace ${DEMO.namespace}, topics, table)`, async () => {
-    await removeSink();
+    await removeSink(false);
     const r = await helm(['status', DEMO.release, '-n', DEMO.namespace]);
     if (r.status === 0) await uninstallOperator({ release: DEMO.release, namespace: DEMO.namespace });
-    await kubectl(['delete', 'namespace', DEMO.namespace, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    // The namespace goes in the background (the sinkers' grace period is 60 s).
+    await kubectl(['delete', 'namespace', DEMO.namespace, '--ignore-not-found', '--wait=false']);
     await deleteKafka([DEMO.topic, DEMO.dlqTopic], [DEMO_GROUP]);
     await deleteRedisPrefix(DEMO_REDIS_PREFIX);
     const conn = await mariadb();
