@@ -344,7 +344,6 @@ export class SinkPipeline {
       }
       accepted.push(m);
     }
-    this.#obs.consumed(partition, messages.length, bytes);
 
     // Map: each accepted message's row (rowOf[j], -1 for none) in body, row r ending at ends[r].
     let body: Buffer;
@@ -382,6 +381,8 @@ export class SinkPipeline {
       body = rows.buf;
       ends = rows.ends;
     }
+    // After mapping: the observer also takes the mapper's statistics, the workers' included.
+    this.#obs.consumed(partition, messages.length, bytes);
     if (dead.length > 0) await this.#writeDlq(dead, 'mapper');
     if (keys !== undefined) {
       const keyed: number[] = [];
