@@ -83,7 +83,7 @@ export interface RunningSinker {
   statusPort: number;
 }
 
-/** Writes the bound port for exec probes (sinker/probe.ts); write + rename, so a probe never reads half a file. */
+/** Writes the bound port for exec probes (operator/desired/probe.ts); write + rename, so a probe never reads half a file. */
 function writePortFile(path: string, port: number): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {

@@ -10,9 +10,9 @@ import {
   ANNOTATION_SECRET_VERSIONS,
   labelSelectorString,
   METRICS_PORT_FILE,
-  PROBE_COMMAND,
 } from './names.ts';
 import { desiredObjects } from './objects.ts';
+import { probeCommand } from './probe.ts';
 
 const base = { defaultImage: 'doris-sinker:dev', replicas: 2, secretVersions: { redis: '7' } };
 
@@ -139,11 +139,11 @@ test('hostNetwork: no container ports, any free metrics port written to a file, 
   assert.equal(pod?.dnsPolicy, 'ClusterFirstWithHostNet');
   // A declared port would become a host port: one replica per node.
   assert.equal(c?.ports, undefined);
-  assert.deepEqual(c?.livenessProbe?.exec?.command, [...PROBE_COMMAND, '/healthz']);
-  assert.deepEqual(c?.readinessProbe?.exec?.command, [...PROBE_COMMAND, '/readyz']);
+  assert.deepEqual(c?.livenessProbe?.exec?.command, probeCommand('/healthz'));
+  assert.deepEqual(c?.readinessProbe?.exec?.command, probeCommand('/readyz'));
   assert.equal(c?.livenessProbe?.httpGet, undefined);
   // The port file lives in the pod's own /tmp emptyDir.
-  assert.ok(PROBE_COMMAND.includes(METRICS_PORT_FILE) && METRICS_PORT_FILE.startsWith('/tmp/'));
+  assert.ok(probeCommand('/readyz').includes(METRICS_PORT_FILE) && METRICS_PORT_FILE.startsWith('/tmp/'));
   assert.ok(c?.volumeMounts?.some((m) => m.mountPath === '/tmp' && m.name === 'tmp'));
   const cfg = parse(d.configMap.data?.['config.yaml'] ?? '') as ReturnType<typeof renderSinkerConfig>;
   assert.deepEqual(cfg.metrics, { enabled: true, port: 0, path: '/metrics', port_file: METRICS_PORT_FILE });

@@ -11,8 +11,6 @@ export const CONFIG_DIR = '/etc/doris-sinker';
 export const CONFIG_FILE = 'config.yaml';
 /** hostNetwork pods: where the sinker writes its ephemeral metrics port (the pod's /tmp emptyDir). */
 export const METRICS_PORT_FILE = '/tmp/metrics-port';
-/** The sinker image's exec probe (Dockerfile.sinker: WORKDIR /app, sinker/probe.ts compiled to dist/). */
-export const PROBE_COMMAND = ['node', '/app/dist/sinker/probe.js', METRICS_PORT_FILE];
 
 export function childNames(name: string): { deployment: string; configMap: string; service: string; pdb: string } {
   return { deployment: name, configMap: `${name}-config`, service: `${name}-metrics`, pdb: name };

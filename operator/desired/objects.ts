@@ -32,10 +32,10 @@ import {
   CONTAINER_NAME,
   childNames,
   commonLabels,
-  PROBE_COMMAND,
   referencedSecrets,
   selectorLabels,
 } from './names.ts';
+import { probeCommand } from './probe.ts';
 
 /** The UID the sinker image runs as (Dockerfile.sinker: the official Node image's `node` user). */
 export const SINKER_UID = 1000;
@@ -135,10 +135,10 @@ export function desiredObjects(input: DesiredInput): Desired {
 
   // On the host network a declared containerPort becomes a host port (the scheduler then places one
   // replica per node) and every replica would bind the same metrics port. There the sinker binds any
-  // free port and writes it to a file in its /tmp; exec probes read it and ask their own process.
+  // free port and writes it to a file in its /tmp; exec probes (probe.ts) read it and ask their own process.
   const hostNetwork = Boolean(spec.podTemplate?.hostNetwork);
   const probeAction = (path: string): Pick<V1Probe, 'httpGet' | 'exec'> =>
-    hostNetwork ? { exec: { command: [...PROBE_COMMAND, path] } } : { httpGet: { path, port: 'metrics' } };
+    hostNetwork ? { exec: { command: probeCommand(path) } } : { httpGet: { path, port: 'metrics' } };
 
   const container: V1Container = {
     name: CONTAINER_NAME,

@@ -478,7 +478,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           'x-expected': 'an absolute path',
           pattern: '^/',
           description:
-            'Write the bound port (a line with the number) to this file once listening, and delete a stale one at start; `node dist/sinker/probe.js FILE /healthz` probes through it. Unset: no file.',
+            'Write the bound port (a line with the number) to this file once listening, and delete a stale one at start, so exec probes can find the port. Unset: no file.',
         },
       },
     },
