@@ -63,8 +63,9 @@ const SINK: SinkOptions = {
   maxReplicas: 4,
   // Above the dirty mix of step 3 (one sinker), far below step 4's backlog (more than maxReplicas).
   lagPerReplica: 2000,
-  // Short, to keep the test short (the default is 5m).
-  scaleDownStabilization: '10s',
+  // Short, to keep the test short (the default is 5m), yet long enough that the 4th sinker joins
+  // the group before a drained backlog lets the count fall.
+  scaleDownStabilization: '20s',
   pollInterval: '1s',
   schemaRefreshInterval: '2s',
   maxBatchRows: 2000,

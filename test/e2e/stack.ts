@@ -153,6 +153,39 @@ export async function adoptCrd(release: string, namespace: string): Promise<void
   ]);
 }
 
+/** Runs `fn` holding a per-test-bed lock file (stale when its holder's pid is gone). */
+async function withHelmLock<T>(fn: () => Promise<T>): Promise<T> {
+  const port = new URL(testbed('KUBE_APISERVER')).port;
+  const path = join(tmpdir(), `doris-sinker-helm-${port}.lock`);
+  const end = Date.now() + 300_000;
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let alive = false;
+      try {
+        const text = readFileSync(path, 'utf8').trim();
+        const holder = Number(text);
+        // Empty: its holder is between creating and writing it.
+        if (text === '' || holder > 0) {
+          if (text !== '') process.kill(holder, 0);
+          alive = true;
+        }
+      } catch {}
+      if (!alive) rmSync(path, { force: true });
+      else if (Date.now() > end) throw new Error(`${path}: held by another helm install for 5 min`);
+      else await sleep(500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
 /**
  * `helm upgrade --install` of charts/doris-sinker-operator: the operator as a hostNetwork pod from its
  * own image (imagePullPolicy Never: images come from test/infra/load-image), under the chart's
@@ -168,7 +201,6 @@ export async function installOperator(opts: OperatorOptions): Promise<Operator> 
   const watch = opts.watchNamespaces ?? [opts.namespace];
   await ensureNamespace(opts.namespace);
   for (const ns of watch) await ensureNamespace(ns);
-  await adoptCrd(opts.release, opts.namespace);
   const values = {
     image: { repository: op.repository, tag: op.tag, pullPolicy: 'Never' },
     sinkerImage: { repository: sk.repository, tag: sk.tag },
@@ -187,7 +219,23 @@ export async function installOperator(opts: OperatorOptions): Promise<Operator> 
   writeFileSync(valuesFile, JSON.stringify(values));
   const args = ['upgrade', '--install', opts.release, CHART_DIR, '-n', opts.namespace, '-f', valuesFile];
   for (const [k, v] of Object.entries(opts.set ?? {})) args.push('--set', `${k}=${v}`);
-  await must(helm(args), `helm ${args.join(' ')}`).finally(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    // Adopting the shared CRD and installing must not interleave with another release doing the
+    // same (the demo beside the e2e test): one at a time per test bed, and once more if a process
+    // that doesn't take the lock re-annotated the CRD in between.
+    await withHelmLock(async () => {
+      for (let attempt = 1; ; attempt++) {
+        await adoptCrd(opts.release, opts.namespace);
+        const r = await helm(args);
+        if (r.status === 0) return;
+        const raced = /CustomResourceDefinition .* cannot be imported into the current release/.test(r.stderr);
+        if (!raced || attempt >= 3)
+          throw new Error(`helm ${args.join(' ')} exited ${r.status}:\n${r.stderr}${r.stdout}`);
+      }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const deployment = `${opts.release}-doris-sinker-operator`;
   const pod = await waitFor(
     `operator pod of ${opts.namespace}/${deployment} Ready`,
