@@ -13,6 +13,7 @@ import {
   createTable,
   createTopic,
   disarmFault,
+  drainAndAssert,
   produce,
   type Scenario,
   type SinkerOverrides,
@@ -20,6 +21,7 @@ import {
   sleep,
   startSinker,
   validIds,
+  waitCaughtUp,
   waitQuiet,
 } from './helpers.ts';
 
@@ -50,12 +52,13 @@ test('content dedupe keys survive a kill -9 mid-load: re-produced messages are d
   const b = await startSinker(s, 'b', over);
   procs.push(b);
   const ids = validIds(first.events);
-  await waitQuiet(s, 3000, 60_000);
-  await assertExactlyOnce(s, ids, 'after the kill');
+  // Caught up, not merely quiet: B may sit out A's session (6 s) before it owns the partitions.
+  await waitCaughtUp(s, 60_000);
+  await drainAndAssert(s, ids, 'after the kill');
 
   await produce(s, 2000, 5); // the very same messages (same ids) again
-  await sleep(2000);
-  await waitQuiet(s, 3000, 60_000);
+  await waitCaughtUp(s, 60_000);
+  await waitQuiet(s, 1500, 15_000);
   await assertExactlyOnce(s, ids, 'after the same messages were produced again');
   const settled = b.logLines.filter((l) => l.msg === 'partition settled' && l.watermark !== null).length;
   assert.ok(settled > 0, 'the second sinker settled loads the first one left in flight');

@@ -150,6 +150,33 @@ export async function waitForRows(s: Scenario, n: number, timeoutMs: number): Pr
   return seen;
 }
 
+/**
+ * Waits until the scenario's group has committed every partition up to its end offset: everything
+ * produced so far was consumed and its rows loaded (or dropped as duplicates), since the sinker
+ * commits only what is in Doris. Unlike a quiet row count, it can't be fooled by a pause (a
+ * rebalance, a held load) with messages still to come. Throws with the lag when it times out.
+ */
+export async function waitCaughtUp(s: Scenario, timeoutMs: number): Promise<void> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let lag = 'no commits yet';
+    while (Date.now() < deadline) {
+      const ends = await admin.fetchTopicOffsets(s.topic);
+      const [committed] = await admin.fetchOffsets({ groupId: s.group, topics: [s.topic] });
+      const at = new Map(committed?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+      const behind = ends.filter((e) => (at.get(e.partition) ?? -1n) < BigInt(e.high));
+      if (behind.length === 0) return;
+      lag = behind.map((e) => `p${e.partition} ${at.get(e.partition) ?? -1n}/${e.high}`).join(', ');
+      await sleep(250);
+    }
+    throw new Error(`group ${s.group} not caught up after ${timeoutMs} ms: ${lag}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Waits until the row count holds still for `quietMs` (nothing more arriving). */
 export async function waitQuiet(s: Scenario, quietMs: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
