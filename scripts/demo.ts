@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
 import { METRICS_PORT_FILE } from '../operator/desired/names.ts';
 import {
@@ -50,6 +51,13 @@ import {
 import { type Reading, Sampler } from './demo/sampler.ts';
 import { Screen } from './demo/screen.ts';
 
+/**
+ * This run's topics. Stream Load labels are sink:topic:partition:offset, and Doris (the emulator too)
+ * remembers a label for hours: a topic of the same name would have its loads answered "Label Already
+ * Exists" and not stored. A fresh topic per run gives fresh labels.
+ */
+const TOPIC = `${DEMO.topicPrefix}-${Date.now().toString(36)}`;
+const DLQ_TOPIC = `${TOPIC}-dlq`;
 const RATE_WINDOW_MS = 5000;
 /** A reading slower than this is shown as a warning; the panel keeps its refresh rate. */
 const READ_TIMEOUT_MS = 5000;
@@ -203,13 +211,24 @@ async function removeSink(wait = true): Promise<void> {
   detail(`removed the previous run’s DorisSink (its pods stopped in ${fmtDuration(Date.now() - t0)})`);
 }
 
+/** Every topic a demo run made (the current run's too). */
+async function demoTopics(): Promise<string[]> {
+  const admin = new Kafka({ brokers: testbed('KAFKA_BOOTSTRAP').split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((t) => t.startsWith(`${DEMO.topicPrefix}-`));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Topics from scratch: a deleted topic lingers a moment in Kafka, so creation is retried. */
 async function resetKafka(): Promise<void> {
-  await deleteKafka([DEMO.topic, DEMO.dlqTopic], [DEMO_GROUP]);
+  await deleteKafka(await demoTopics(), [DEMO_GROUP]);
   await deleteRedisPrefix(DEMO_REDIS_PREFIX);
   for (const [topic, partitions] of [
-    [DEMO.topic, DEMO.partitions],
-    [DEMO.dlqTopic, 1],
+    [TOPIC, DEMO.partitions],
+    [DLQ_TOPIC, 1],
   ] as const) {
     await waitFor(`topic ${topic} created`, () => createTopic(topic, partitions).then(() => true), 60_000, 1000);
   }
@@ -257,8 +276,8 @@ async function up(): Promise<{ operatorDeployment: string; operatorPort: number 
       await applySink({
         name: DEMO.sink,
         namespace: DEMO.namespace,
-        topic: DEMO.topic,
-        dlqTopic: DEMO.dlqTopic,
+        topic: TOPIC,
+        dlqTopic: DLQ_TOPIC,
         database: DEMO.database,
         table: DEMO.table,
         minReplicas: DEMO.minReplicas,
@@ -283,7 +302,7 @@ async function down(): Promise<void> {
     if (r.status === 0) await uninstallOperator({ release: DEMO.release, namespace: DEMO.namespace });
     // The namespace goes in the background (the sinkers' grace period is 60 s).
     await kubectl(['delete', 'namespace', DEMO.namespace, '--ignore-not-found', '--wait=false']);
-    await deleteKafka([DEMO.topic, DEMO.dlqTopic], [DEMO_GROUP]);
+    await deleteKafka(await demoTopics(), [DEMO_GROUP]);
     await deleteRedisPrefix(DEMO_REDIS_PREFIX);
     const conn = await mariadb();
     await conn.query(`DROP TABLE IF EXISTS \`${storageDb()}\`.\`${DEMO.table}\``).finally(() => conn.end());
@@ -305,14 +324,14 @@ async function sinkerMetrics(): Promise<{ pod?: string; url?: string }> {
 async function show(started: { operatorDeployment: string; operatorPort: number }): Promise<number> {
   const header = {
     sink: `${DEMO.namespace}/${DEMO.sink}`,
-    topic: DEMO.topic,
+    topic: TOPIC,
     partitions: DEMO.partitions,
     table: `${DEMO.database}.${DEMO.table}`,
   };
   const sampler = new Sampler({
     brokers: testbed('KAFKA_BOOTSTRAP').split(','),
-    topic: DEMO.topic,
-    dlqTopic: DEMO.dlqTopic,
+    topic: TOPIC,
+    dlqTopic: DLQ_TOPIC,
     group: DEMO_GROUP,
     mariadb: {
       host: testbed('MARIADB_HOST'),
@@ -334,7 +353,7 @@ async function show(started: { operatorDeployment: string; operatorPort: number 
   let produceError: Error | undefined;
   const producing = produceDemo({
     brokers: testbed('KAFKA_BOOTSTRAP').split(','),
-    topic: DEMO.topic,
+    topic: TOPIC,
     partitions: DEMO.partitions,
     count: args.events,
     rate: args.rate,
@@ -348,7 +367,7 @@ async function show(started: { operatorDeployment: string; operatorPort: number 
       produceError = e;
     });
   screen.print(
-    `${st.cyan('▸')} producing ${args.events.toLocaleString('en-US')} events${args.rate ? ` at ${args.rate.toLocaleString('en-US')}/s` : ''} into ${DEMO.topic}; live view (refreshed every second)`,
+    `${st.cyan('▸')} producing ${args.events.toLocaleString('en-US')} events${args.rate ? ` at ${args.rate.toLocaleString('en-US')}/s` : ''} into ${TOPIC}; live view (refreshed every second)`,
   );
   let produced: Sample[] = [];
   let loaded: Sample[] = [];
@@ -389,7 +408,7 @@ async function show(started: { operatorDeployment: string; operatorPort: number 
       } catch (err) {
         warning = (err as Error).message.split('\n')[0] ?? '';
       }
-      if (produceError) throw new Error(`producing into ${DEMO.topic} failed: ${produceError.message}`);
+      if (produceError) throw new Error(`producing into ${TOPIC} failed: ${produceError.message}`);
       if (last) {
         const s = snapshot(last);
         produced = trim([...produced, { t: s.t, v: s.produced }], RATE_WINDOW_MS);

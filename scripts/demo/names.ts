@@ -5,8 +5,8 @@ export const DEMO = {
   namespace: 'doris-sinker-demo',
   release: 'doris-sinker',
   sink: 'tb-event',
-  topic: 'demo-events',
-  dlqTopic: 'demo-events-dlq',
+  /** Each run's topic is `demo-events-<run>` and its DLQ `demo-events-<run>-dlq` (scripts/demo.ts says why). */
+  topicPrefix: 'demo-events',
   partitions: 8,
   /** Doris database and table (the emulator keeps the rows in MariaDB `<prefix>demo`.`tb_event`). */
   database: 'demo',

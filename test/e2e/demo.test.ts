@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
+import type { DorisSink } from '../../operator/api/types.ts';
 import { DEMO } from '../../scripts/demo/names.ts';
 import { takeEvents } from '../support/events.ts';
 import { testbed, testbedEnv } from '../support/testbed.ts';
-import { ROOT } from './stack.ts';
+import { mustKubectl, ROOT } from './stack.ts';
 
 const EVENTS = 20_000;
 
@@ -99,14 +100,21 @@ test(`npm run demo -- --no-follow --events ${EVENTS}: exit 0, every valid event 
   } finally {
     await db.end();
   }
+  // The run's topics are in the sink it left running.
+  const sink = JSON.parse(
+    await mustKubectl(['-n', DEMO.namespace, 'get', 'dorissinks.dorissinker.io', DEMO.sink, '-o', 'json']),
+  ) as DorisSink;
+  const dlqTopic = sink.spec.dlq?.kafkaTopic;
+  assert.ok(dlqTopic?.startsWith(`${sink.spec.kafka.topic}`), `the sink's DLQ topic: ${dlqTopic}`);
+  assert.ok(out.includes(`into ${sink.spec.kafka.topic}`), 'the demo produced into the sink topic');
   const admin = new Kafka({ brokers: testbed('KAFKA_BOOTSTRAP').split(','), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const dlq = await admin.fetchTopicOffsets(DEMO.dlqTopic);
+    const dlq = await admin.fetchTopicOffsets(dlqTopic as string);
     assert.equal(
       dlq.reduce((n, p) => n + Number(p.high) - Number(p.low), 0),
       invalid,
-      `messages in ${DEMO.dlqTopic}`,
+      `messages in ${dlqTopic}`,
     );
   } finally {
     await admin.disconnect();
