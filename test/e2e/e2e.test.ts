@@ -123,6 +123,17 @@ async function sinkerLogs(): Promise<string> {
   return r.stdout.slice(-4000);
 }
 
+/** Awaits `p`; on failure adds the namespace's recent events and the sinkers' last log lines. */
+async function explained<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}\n--- events\n${await podEvents()}\n--- sinker logs\n${await sinkerLogs()}`,
+    );
+  }
+}
+
 async function podEvents(): Promise<string> {
   const r = await kubectl(['-n', NS, 'get', 'events', '--sort-by', '.lastTimestamp']);
   return r.stdout.split('\n').slice(-25).join('\n');
@@ -207,7 +218,7 @@ test('2. kubectl apply a DorisSink (1..4 replicas, 8 partitions) with its Secret
     throw new Error(`${err.message}\n${await sinkerLogs()}`);
   });
   assert.equal(sink.status?.partitions, PARTITIONS);
-  const pods = await waitReadyPods(NS, SINK.name, 1, 60_000);
+  const pods = await explained(waitReadyPods(NS, SINK.name, 1, 60_000));
   const spec = JSON.parse(await mustKubectl(['-n', NS, 'get', 'pod', pods[0]!.name, '-o', 'json'])) as {
     spec: {
       hostNetwork?: boolean;
@@ -302,7 +313,7 @@ test('4. a backlog scales the sinkers 1 → 4 (bounded by partitions) and back, 
   const scaled = await waitSinkStatus(NS, SINK.name, '4 replicas desired', (s) => s.desiredReplicas === 4, 60_000);
   await producing;
   assert.equal(scaled.status?.desiredReplicas, 4);
-  const pods = await waitReadyPods(NS, SINK.name, 4, 90_000);
+  const pods = await explained(waitReadyPods(NS, SINK.name, 4, 90_000));
   watching = false;
   await watcher;
   assert.ok(maxLag > (SINK.lagPerReplica ?? 0) * 4, `the lag seen (max ${maxLag}) asks for more than 4 sinkers`);
@@ -334,7 +345,7 @@ test('4. a backlog scales the sinkers 1 → 4 (bounded by partitions) and back, 
   await waitSinkStatus(NS, SINK.name, 'lag 0', (s) => s.lag?.total === 0, 120_000);
   log(`backlog drained after ${(Date.now() - started) / 1000} s`);
   await waitSinkStatus(NS, SINK.name, 'back to 1 replica', (s) => s.desiredReplicas === 1 && s.replicas === 1, 90_000);
-  await waitReadyPods(NS, SINK.name, 1, 90_000);
+  await explained(waitReadyPods(NS, SINK.name, 1, 90_000));
   log(`back to 1 sinker after ${(Date.now() - started) / 1000} s`);
   await drain('backlog across scale-up and scale-down rebalances');
   const [rows] = await storage().query(`SELECT COUNT(*) AS n FROM \`${SINK.table}\``);
@@ -381,16 +392,18 @@ test('5. ALTER TABLE ADD COLUMN: the schema hash changes, the pods roll, new mes
     ]);
     return ann === newHash;
   });
-  const rolled = await waitFor(
-    'the pods rolled',
-    async () => {
-      const pods = await listPods(NS, sinkSelector(SINK.name));
-      const live = pods.filter((p) => !p.deleting && p.ready);
-      if (pods.length === 1 && live.length === 1 && !podsBeforeAlter.includes(live[0]!.name)) return live;
-      return undefined;
-    },
-    120_000,
-    1000,
+  const rolled = await explained(
+    waitFor(
+      'the pods rolled',
+      async () => {
+        const pods = await listPods(NS, sinkSelector(SINK.name));
+        const live = pods.filter((p) => !p.deleting && p.ready);
+        if (pods.length === 1 && live.length === 1 && !podsBeforeAlter.includes(live[0]!.name)) return live;
+        return undefined;
+      },
+      120_000,
+      1000,
+    ),
   );
   assert.equal(rolled[0]?.annotations['dorissinker.io/schema-hash'], newHash);
 
