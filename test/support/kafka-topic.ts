@@ -10,7 +10,11 @@ export async function createTopicAndWait(
   partitions: number,
   timeoutMs = 30_000,
 ): Promise<void> {
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+  // waitForLeaders defaults to true in kafkajs: off, the loop below waits instead.
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    waitForLeaders: false,
+  });
   const deadline = Date.now() + timeoutMs;
   let last = 'no metadata yet';
   for (;;) {
