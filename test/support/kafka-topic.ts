@@ -15,6 +15,16 @@ export async function createTopicAndWait(
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
     waitForLeaders: false,
   });
+  await waitForTopicLeaders(admin, topic, partitions, timeoutMs);
+}
+
+/** Waits until `topic` has `partitions` partitions, each with a leader; retries on any error. */
+export async function waitForTopicLeaders(
+  admin: Admin,
+  topic: string,
+  partitions: number,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no metadata yet';
   for (;;) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type Admin, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { waitForTopicLeaders } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
 import { requireListening } from './require-up.ts';
 
@@ -36,9 +37,10 @@ test('produce, consume in a group, commit; kafka-consumer-groups reads the commi
   timeout: 120_000,
 }, async () => {
   assert.equal(
-    await admin.createTopics({ topics: [{ topic, numPartitions: 4, replicationFactor: 1 }], waitForLeaders: true }),
+    await admin.createTopics({ topics: [{ topic, numPartitions: 4, replicationFactor: 1 }], waitForLeaders: false }),
     true,
   );
+  await waitForTopicLeaders(admin, topic, 4);
   const meta = await admin.fetchTopicMetadata({ topics: [topic] });
   assert.equal(meta.topics[0]?.partitions.length, 4);
 
