@@ -351,8 +351,13 @@ export class SinkPipeline {
     let rowOf: Int32Array;
     const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
     const pool = this.#pool;
-    if (keys === undefined && pool !== undefined && accepted.length >= POOL_MIN_MESSAGES) {
-      const mapped = await pool.map(accepted.map((m) => m.value));
+    if (pool?.broken) {
+      this.#log.error({ err: pool.lastError?.message }, 'mapping workers keep failing: mapping on the main thread');
+      this.#pool = undefined;
+      void pool.close(0);
+    }
+    if (keys === undefined && this.#pool !== undefined && accepted.length >= POOL_MIN_MESSAGES) {
+      const mapped = await this.#pool.map(accepted.map((m) => m.value));
       for (const f of mapped.failures) {
         dead.push(this.#dlqRecord(partition, accepted[f.index]!, `${f.code}: ${f.reason}`));
       }

@@ -235,7 +235,8 @@ export class Batcher {
       let cap = Math.max(need, f.body.length * 2, 64 * 1024);
       const limit = this.opts.maxBatchBytes + 64;
       if (need <= limit) cap = Math.min(cap, limit);
-      next = Buffer.allocUnsafe(cap);
+      // never from the shared pool: a body is handed back for reuse whole (see recycle)
+      next = Buffer.allocUnsafeSlow(cap);
     }
     if (f.used > 0) f.body.copy(next, 0, 0, f.used);
     return next;

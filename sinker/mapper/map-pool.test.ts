@@ -54,3 +54,20 @@ test('the worker pool gives the rows, DLQ verdicts and statistics of mapping inl
     await pool.close();
   }
 });
+
+test('workers that die at once are not respawned forever: the pool reports itself broken', async () => {
+  const schema = tableSchema(columnsFromManual(COLUMNS));
+  // a zero date the worker's Mapper refuses: each worker throws on start
+  const bad = { schema, options: { zeroDate: 'never' }, absorbStats: () => {} } as unknown as Mapper;
+  const pool = new MapPool(1, bad, 'json');
+  try {
+    await assert.rejects(pool.map([Buffer.from('{}')]), /mapping worker/);
+    const deadline = Date.now() + 20_000;
+    while (!pool.broken && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(pool.broken, true);
+    assert.match(String(pool.lastError?.message), /mapping worker/);
+    await assert.rejects(pool.map([Buffer.from('{}')]), /closed/);
+  } finally {
+    await pool.close(0);
+  }
+});

@@ -50,13 +50,20 @@ interface Slot {
 // The worker's source next to this file: .ts when run from the sources, .js when built into dist/.
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './map-worker.ts' : './map-worker.js', import.meta.url);
 
+const MAX_DEATHS = 5;
+
 export class MapPool {
   readonly size: number;
+  /** Workers kept dying: the caller should map on its own thread instead. */
+  broken = false;
+  lastError: Error | undefined;
   readonly #init: MapWorkerInit;
   readonly #mapper: Mapper;
   readonly #slots: Slot[] = [];
   #nextId = 1;
   #closed = false;
+  /** When workers died lately: past MAX_DEATHS a minute the pool gives up (see broken). */
+  #deaths: number[] = [];
 
   /** `mapper` is the main thread's mapper of the same schema: the workers' statistics are added to it. */
   constructor(size: number, mapper: Mapper, format: LoadFormat) {
@@ -80,9 +87,16 @@ export class MapPool {
     const fail = (err: Error) => {
       for (const p of slot.pending.values()) p.reject(err);
       slot.pending.clear();
-      // A dead worker is replaced; the batches it held fail and kafkajs delivers them again.
+      // A dead worker is replaced; the batches it held fail and kafkajs delivers them again. A
+      // worker that cannot run at all (it dies at once, again and again) is not respawned forever.
       const i = this.#slots.indexOf(slot);
-      if (i >= 0 && !this.#closed) this.#slots[i] = this.#spawn();
+      if (i < 0 || this.#closed) return;
+      const now = Date.now();
+      this.#deaths = this.#deaths.filter((t) => now - t < 60_000);
+      this.#deaths.push(now);
+      this.lastError = err;
+      if (this.#deaths.length > MAX_DEATHS) this.broken = true;
+      else this.#slots[i] = this.#spawn();
     };
     worker.on('error', (err) => fail(new Error(`mapping worker failed: ${err.message}`)));
     worker.on('exit', (code) => fail(new Error(`mapping worker exited with code ${code}`)));
@@ -91,7 +105,7 @@ export class MapPool {
 
   /** Maps the values (one fetched batch, in order) on the least busy worker. */
   map(values: ReadonlyArray<Uint8Array | null>): Promise<MappedRows> {
-    if (this.#closed) return Promise.reject(new Error('mapping pool closed'));
+    if (this.#closed || this.broken) return Promise.reject(new Error('mapping pool closed'));
     let total = 0;
     for (const v of values) if (v) total += v.length;
     // One copy into a buffer of its own, handed over (transferred) to the worker.
