@@ -189,7 +189,8 @@ async function withHelmLock<T>(fn: () => Promise<T>): Promise<T> {
 /**
  * `helm upgrade --install` of charts/doris-sinker-operator: the operator as a hostNetwork pod from its
  * own image (imagePullPolicy Never: images come from test/infra/load-image), under the chart's
- * ServiceAccount and RBAC, talking to the apiserver at 127.0.0.1. Resolves once its pod is Ready.
+ * ServiceAccount and RBAC, talking to the apiserver at 127.0.0.1. Resolves once the Deployment is rolled
+ * out (every replica updated and available) with the name of a Ready pod.
  */
 export async function installOperator(opts: OperatorOptions): Promise<Operator> {
   const operatorImage = opts.operatorImage ?? DEFAULT_OPERATOR_IMAGE;
@@ -240,6 +241,26 @@ export async function installOperator(opts: OperatorOptions): Promise<Operator> 
   const pod = await waitFor(
     `operator pod of ${opts.namespace}/${deployment} Ready`,
     async () => {
+      // After an upgrade that changed the pod template, an old pod may still be the ready one.
+      const d = JSON.parse(
+        await mustKubectl(['-n', opts.namespace, 'get', 'deployment', deployment, '-o', 'json']),
+      ) as {
+        metadata: { generation: number };
+        spec: { replicas: number };
+        status: {
+          observedGeneration?: number;
+          updatedReplicas?: number;
+          availableReplicas?: number;
+          replicas?: number;
+        };
+      };
+      const st = d.status;
+      const rolledOut =
+        st.observedGeneration === d.metadata.generation &&
+        st.updatedReplicas === d.spec.replicas &&
+        st.availableReplicas === d.spec.replicas &&
+        st.replicas === d.spec.replicas;
+      if (!rolledOut) throw new Error(`rollout: ${JSON.stringify(st)}`);
       const pods = await listPods(opts.namespace, `app.kubernetes.io/instance=${opts.release}`);
       return pods.find((p) => p.ready && !p.deleting)?.name;
     },
