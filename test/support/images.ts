@@ -18,6 +18,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -229,42 +230,45 @@ function prune(spec: ImageSpec, current: string, previous: Set<string>, log: (li
   }
 }
 
-// One build at a time on the machine (buildah's storage is machine-wide): two builds of the same
-// inputs would waste 2.5 min each, and two at once starve the 2 cores.
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// One build (and load) at a time on the machine (buildah's storage is machine-wide): two builds of
+// the same inputs would waste minutes each, and two at once starve the 2 cores. First come, first
+// served: each waiter queues a ticket (time-pid); the oldest ticket of a live process goes next.
 async function withLock<T>(log: (line: string) => void, fn: () => Promise<T>): Promise<T> {
-  const path = join(tmpdir(), 'doris-sinker-images.lock');
+  const dir = join(tmpdir(), 'doris-sinker-images.queue');
+  mkdirSync(dir, { recursive: true });
+  const mine = `${String(Date.now()).padStart(15, '0')}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  writeFileSync(join(dir, mine), '');
   let said = 0;
-  for (;;) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(path, 'utf8').trim());
-      let alive = false;
-      try {
-        if (holder > 0) {
-          process.kill(holder, 0);
-          alive = true;
-        }
-      } catch {}
-      if (!alive) {
-        rmSync(path, { force: true });
-        continue;
-      }
+  try {
+    for (;;) {
+      const queue = readdirSync(dir).sort();
+      const live = queue.filter((t) => {
+        if (alive(Number(t.split('-')[1]))) return true;
+        rmSync(join(dir, t), { force: true });
+        return false;
+      });
+      const at = live.indexOf(mine);
+      if (at < 0) writeFileSync(join(dir, mine), '');
+      if (at === 0) break;
       if (Date.now() - said > 30_000) {
-        log(`images: waiting for another image build (pid ${holder}, lock ${path})`);
+        const holder = live[0]?.split('-')[1];
+        log(`images: waiting for another image build (pid ${holder}; ${Math.max(0, at)} ahead in ${dir})`);
         said = Date.now();
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-  }
-  try {
     return await fn();
   } finally {
-    rmSync(path, { force: true });
+    rmSync(join(dir, mine), { force: true });
   }
 }
 
