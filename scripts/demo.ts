@@ -435,6 +435,7 @@ async function show(started: { operatorDeployment: string; operatorPort: number 
               events: progress.sent,
               rows: s.rows,
               dlq: s.dlq,
+              invalid: progress.invalid,
               produceMs,
               loadMs: doneAt - t0,
               peakLoad: rates.peakLoad,

@@ -155,10 +155,19 @@ test('drained: every produced event arrived (rows and dead letters)', () => {
 
 test('summary and hints name the real commands and never a password', () => {
   const s = summary(
-    { events: 20_000, rows: 19_980, dlq: 20, produceMs: 2_500, loadMs: 9_000, peakLoad: 4000, maxReplicas: 1 },
+    {
+      events: 20_000,
+      rows: 19_980,
+      dlq: 21,
+      invalid: 20,
+      produceMs: 2_500,
+      loadMs: 9_000,
+      peakLoad: 4000,
+      maxReplicas: 1,
+    },
     false,
   ).join('\n');
-  assert.match(s, /19,980 rows loaded, 20 invalid events dead-lettered, of 20,000 produced/);
+  assert.match(s, /19,980 rows loaded and 20 invalid events dead-lettered \(21 DLQ messages\), of 20,000 produced/);
   assert.match(s, /up to 1 sinker;?$/m);
   const hints = lookAround(
     {

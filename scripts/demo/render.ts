@@ -210,7 +210,9 @@ export function drained(s: Snapshot): boolean {
 export interface Summary {
   events: number;
   rows: number;
+  /** Messages in the DLQ, and the invalid events produced (the DLQ is written at least once). */
   dlq: number;
+  invalid: number;
   produceMs: number;
   /** From the first event produced to the last row loaded. */
   loadMs: number;
@@ -223,7 +225,7 @@ export function summary(s: Summary, color: boolean): string[] {
   const avg = s.loadMs > 0 ? (s.rows * 1000) / s.loadMs : 0;
   return [
     st.green(
-      `✔ ${fmtInt(s.rows)} rows loaded, ${fmtInt(s.dlq)} invalid events dead-lettered, of ${fmtInt(s.events)} produced`,
+      `✔ ${fmtInt(s.rows)} rows loaded and ${fmtInt(s.invalid)} invalid events dead-lettered (${fmtInt(s.dlq)} DLQ messages), of ${fmtInt(s.events)} produced`,
     ),
     `  produced in ${fmtDuration(s.produceMs)}; all loaded ${fmtDuration(s.loadMs)} after the first event (${fmtRate(avg)} rows/s average, ${fmtRate(s.peakLoad)}/s peak); up to ${s.maxReplicas} sinker${s.maxReplicas === 1 ? '' : 's'}`,
   ];
