@@ -44,7 +44,12 @@ test('produce, consume in a group, commit; kafka-consumer-groups reads the commi
   const meta = await admin.fetchTopicMetadata({ topics: [topic] });
   assert.equal(meta.topics[0]?.partitions.length, 4);
 
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  // Idempotent: a send retried under load must not write a batch twice (the end offsets are counted).
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   await producer.send({
     topic,
