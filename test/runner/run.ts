@@ -1,7 +1,7 @@
 // `npm test`: runs every test file with node's test runner, one process per file, in lanes (lanes.ts):
-// the unit files all in parallel, the shared-lane files a few at a time, then the exclusive ones (they
-// stop test-bed parts) alone, one after another; the independent ones (no test bed: image builds)
-// beside all of them from the start, at a lower CPU priority. A file's output is printed whole when it fails; a
+// the unit files all in parallel, then the exclusive ones (they stop test-bed parts) alone, one after
+// another, then the shared-lane files a few at a time; the independent ones (no test bed: image
+// builds) beside all of them from the start, at a lower CPU priority. A file's output is printed whole when it fails; a
 // line per file otherwise (--verbose: every file's output). Ends with the 10 slowest files and the
 // line `N passed, N failed`; exits non-zero when any test failed or any file did not finish.
 //
