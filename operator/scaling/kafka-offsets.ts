@@ -73,35 +73,65 @@ export class KafkaOffsetsReader {
     return entry.admin;
   }
 
-  /** Offsets of every partition of `topic` with `groupId`'s commits. Throws naming topic and group. */
+  /** Closes and forgets the admin client of `c`, so the next call starts with fresh metadata. */
+  async #forget(c: KafkaConnection): Promise<void> {
+    const key = connectionKey(c);
+    const entry = this.#admins.get(key);
+    if (!entry) return;
+    this.#admins.delete(key);
+    await entry.admin.disconnect().catch(() => {});
+  }
+
+  /**
+   * Offsets of every partition of `topic` with `groupId`'s commits. Throws naming topic and group.
+   * A kafkajs client refreshes metadata for every topic it ever read; once one of them is deleted,
+   * each refresh fails with UNKNOWN_TOPIC_OR_PARTITION and so does every read, of any topic, for
+   * good. On a failure the client is replaced and the read tried once more.
+   */
   async read(c: KafkaConnection, topic: string, groupId: string): Promise<PartitionOffsets[]> {
     try {
-      const admin = await this.#admin(c);
-      const [ends, groups] = await Promise.all([
-        admin.fetchTopicOffsets(topic),
-        admin.fetchOffsets({ groupId, topics: [topic] }),
-      ]);
-      const committed = new Map<number, string>();
-      for (const t of groups) {
-        if (t.topic !== topic) continue;
-        for (const p of t.partitions) committed.set(p.partition, p.offset);
-      }
-      return ends
-        .map((e) => {
-          const at = `topic ${topic} partition ${e.partition}`;
-          const p: PartitionOffsets = {
-            partition: e.partition,
-            low: parseOffset(e.low, at) ?? 0n,
-            high: parseOffset(e.high, at) ?? 0n,
-          };
-          const c = parseOffset(committed.get(e.partition), at);
-          if (c !== undefined) p.committed = c;
-          return p;
-        })
-        .sort((a, b) => a.partition - b.partition);
+      return await this.#read(c, topic, groupId);
+    } catch {
+      await this.#forget(c);
+    }
+    try {
+      return await this.#read(c, topic, groupId);
     } catch (err) {
+      await this.#forget(c);
       throw new Error(`reading offsets of topic ${topic} for group ${groupId}: ${(err as Error).message}`);
     }
+  }
+
+  async #read(c: KafkaConnection, topic: string, groupId: string): Promise<PartitionOffsets[]> {
+    const admin = await this.#admin(c);
+    // allSettled, not all: a request still retrying when its sibling failed would otherwise run on
+    // inside a client being replaced, reconnecting it and keeping the process alive.
+    const [endsResult, groupsResult] = await Promise.allSettled([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
+    if (endsResult.status === 'rejected') throw endsResult.reason;
+    if (groupsResult.status === 'rejected') throw groupsResult.reason;
+    const ends = endsResult.value;
+    const groups = groupsResult.value;
+    const committed = new Map<number, string>();
+    for (const t of groups) {
+      if (t.topic !== topic) continue;
+      for (const p of t.partitions) committed.set(p.partition, p.offset);
+    }
+    return ends
+      .map((e) => {
+        const at = `topic ${topic} partition ${e.partition}`;
+        const p: PartitionOffsets = {
+          partition: e.partition,
+          low: parseOffset(e.low, at) ?? 0n,
+          high: parseOffset(e.high, at) ?? 0n,
+        };
+        const c = parseOffset(committed.get(e.partition), at);
+        if (c !== undefined) p.committed = c;
+        return p;
+      })
+      .sort((a, b) => a.partition - b.partition);
   }
 
   async close(): Promise<void> {

@@ -88,6 +88,33 @@ test('the admin reader returns end offsets and the group commits; lag follows th
   }
 });
 
+test('the admin reader keeps working when a topic it read is deleted and another created (the demo does this)', async () => {
+  const reader = new KafkaOffsetsReader();
+  const gone = `${topic}-gone`;
+  const late = `${topic}-late`;
+  // Its own admin: the file's shared one would otherwise carry the deleted topic into later tests.
+  const topics = kafka.admin();
+  await topics.connect();
+  try {
+    await createTopicAndWait(topics, gone, 1);
+    assert.equal((await reader.read({ brokers }, gone, group)).length, 1);
+    await topics.deleteTopics({ topics: [gone] });
+    await createTopicAndWait(topics, late, 2);
+    const offsets = await reader.read({ brokers }, late, group);
+    assert.deepEqual(
+      offsets.map((o) => [o.partition, o.high]),
+      [
+        [0, 0n],
+        [1, 0n],
+      ],
+    );
+  } finally {
+    await reader.close();
+    await topics.deleteTopics({ topics: [late] }).catch(() => {});
+    await topics.disconnect();
+  }
+});
+
 test('the controller scales on lag: up at once (change-limited), capped at partitions, down after the window', async () => {
   const kc: KubeConfig = kubeConfig();
   await applyCrd(kc);
