@@ -87,6 +87,18 @@ test('the operator Deployment runs non-root on a read-only root filesystem, with
   assert.deepEqual(svc.spec.selector, find(objs, 'Deployment').spec.selector.matchLabels);
 });
 
+test('hostNetwork: the operator joins the node network and upgrades without a surge pod (its port is a host port)', () => {
+  const plain = find(renderChart({}), 'Deployment').spec;
+  assert.equal(plain.template.spec.hostNetwork, undefined);
+  assert.equal(plain.strategy, undefined, 'default Deployments keep the default rolling update');
+  const objs = renderChart({ namespace: 'default', set: ['hostNetwork=true'] });
+  dryRunServer(objs);
+  const spec = find(objs, 'Deployment').spec;
+  assert.equal(spec.template.spec.hostNetwork, true);
+  assert.equal(spec.template.spec.dnsPolicy, 'ClusterFirstWithHostNet');
+  assert.deepEqual(spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+});
+
 test('RBAC grants exactly what the operator needs: no wildcards, Secrets read-only, Leases only in its namespace', () => {
   const objs = renderChart();
   const role = find(objs, 'ClusterRole');
