@@ -26,6 +26,7 @@ export const UNIT_GLOBS = [
   'test/unit/**/*.test.ts',
   'test/emulator/**/*.test.ts',
   'test/runner/**/*.test.ts',
+  'scripts/**/*.test.ts',
 ];
 export const BED_GLOBS = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'];
 
