@@ -114,7 +114,11 @@ export class SinkConsumer {
       this.#assigned = next;
       this.#joined = true;
       this.#generation++;
-      for (const p of revoked) this.#paused.delete(p);
+      // kafkajs keeps a partition paused across rebalances: forgetting only our own record of it would
+      // leave the partition paused for good when it comes back to this member, so resume it in kafkajs too.
+      const pausedRevoked = revoked.filter((p) => this.#paused.has(p));
+      for (const p of pausedRevoked) this.#paused.delete(p);
+      if (pausedRevoked.length > 0) this.consumer.resume([{ topic, partitions: pausedRevoked }]);
       this.#logger.info(
         { assigned, revoked, current: this.assignment, generation: this.#generation },
         'consumer group assignment',

@@ -196,6 +196,8 @@ export class SinkPipeline {
   #onAssignment(change: AssignmentChange): void {
     for (const p of change.revoked) this.#revoke(p);
     for (const p of change.assigned) this.#assign(p);
+    // New partitions join the current pause state (paused while backpressured, else fetching).
+    this.#applyPause();
   }
 
   #revoke(partition: number): void {
