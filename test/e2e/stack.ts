@@ -17,6 +17,7 @@ import type { DorisSink } from '../../operator/api/types.ts';
 import { createTopicAndWait } from '../support/kafka-topic.ts';
 import { freePort } from '../support/sinker-process.ts';
 import { testbed, testbedEnv } from '../support/testbed.ts';
+import { waitFor as waitUntil } from '../support/wait-for.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHART_DIR = join(ROOT, 'charts', 'doris-sinker-operator');
@@ -72,24 +73,13 @@ export function helm(args: string[], timeoutMs = 300_000): Promise<Cmd> {
 }
 
 /** Polls `fn` until it returns something other than undefined/false; throws naming `what` on timeout. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 60_000,
   intervalMs = 500,
 ): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+  return waitUntil(what, fn, timeoutMs, intervalMs);
 }
 
 /** A short random suffix for names that must not collide with other runs on the shared test bed. */

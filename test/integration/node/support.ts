@@ -2,10 +2,10 @@
 // node's containerd, free host ports for hostNetwork pods, polling and plain HTTP probes.
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { type CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { testbed } from '../../support/testbed.ts';
+import { waitFor as waitUntil } from '../../support/wait-for.ts';
 
 /** The image every test pod runs: the Dockerfiles' base image, built by test/infra/build-base-image.sh. */
 export const BASE_IMAGE = 'docker.io/library/node:24-bookworm-slim';
@@ -67,24 +67,13 @@ export async function httpText(url: string): Promise<string | undefined> {
   }
 }
 
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 60_000,
   intervalMs = 200,
 ): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+  return waitUntil(what, fn, timeoutMs, intervalMs);
 }
 
 /**
