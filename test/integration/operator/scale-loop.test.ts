@@ -212,11 +212,13 @@ test('a backlog scales the sinkers up to the partition cap; they load it exactly
   });
   assert.ok(down.lastScaleTime);
   await waitFor('one sinker left', () => (kubelet?.pods.length === 1 ? true : undefined), 60_000);
+  // The Deployment's status trails its pods (terminating replicas stay counted ready for a moment),
+  // and the sink's status follows the Deployment's: wait for both to show the one replica.
   const ready = await waitFor(
-    'Ready from the Deployment status',
+    'Ready from the Deployment status, 1 ready replica',
     async () => {
       const st = (await getSink(kc, ns, 'loop')).status;
-      return getCondition(st?.conditions, 'Ready')?.reason === 'Running' ? st : undefined;
+      return getCondition(st?.conditions, 'Ready')?.reason === 'Running' && st?.readyReplicas === 1 ? st : undefined;
     },
     30_000,
   );
