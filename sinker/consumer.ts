@@ -60,6 +60,15 @@ export function kafkaClientConfig(config: KafkaConfig, logger: Logger): KafkaJsC
   return out;
 }
 
+/**
+ * Bytes one fetch request may return, all partitions together: 16 partitions' worth, within Kafka's
+ * own default fetch.max.bytes (50 MiB). Fewer, larger fetches: kafkajs fetches again only once the
+ * last fetch's batches are handed over.
+ */
+export function fetchMaxBytes(perPartition: number): number {
+  return Math.max(perPartition, Math.min(4 * perPartition, 52_428_800));
+}
+
 export class SinkConsumer {
   readonly consumer: Consumer;
   readonly #config: KafkaConfig;
@@ -79,8 +88,8 @@ export class SinkConsumer {
       groupId: config.group_id,
       sessionTimeout: config.session_timeout * 1000,
       heartbeatInterval: config.heartbeat_interval * 1000,
-      maxBytes: config.max_fetch_bytes,
-      maxBytesPerPartition: Math.max(1, Math.floor(config.max_fetch_bytes / 2)),
+      maxBytes: fetchMaxBytes(config.max_fetch_bytes),
+      maxBytesPerPartition: config.max_fetch_bytes,
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
     });

@@ -20,7 +20,7 @@ import { recordsForRejected } from './dlq/dlq.ts';
 import type { DlqRecord } from './dlq/record.ts';
 import type { RowEncoder } from './encode/encoders.ts';
 import type { Logger } from './logger.ts';
-import { MapPool } from './mapper/map-pool.ts';
+import { MapPool, type MappedRows } from './mapper/map-pool.ts';
 import type { Mapper, RowPlan } from './mapper/mapper.ts';
 import { RowBuffer } from './mapper/row-buffer.ts';
 import { backoffDelay, sleep } from './writer/backoff.ts';
@@ -80,12 +80,16 @@ interface PartitionRun {
   exactEnd?: string;
   /** Next offset this run expects: kafkajs re-delivers from the committed offset after a rejoin. */
   next?: number | bigint;
+  /** The last chunk taken and still being finished: the next one is finished after it, in offset order. */
+  tail: Promise<void>;
 }
 
 const TICK_MS = 100;
 const LOAD: OffsetDisposition = { kind: 'load' };
 /** Fewer messages than this are mapped on the main thread: the hand-over would cost more. */
 const POOL_MIN_MESSAGES = 32;
+/** Fetched bytes being mapped (not yet in the batcher) past which eachBatch waits, holding the next fetch. */
+const MAP_AHEAD_BYTES = 8 * 1024 * 1024;
 
 export class SinkPipeline {
   readonly #d: PipelineDeps;
@@ -108,6 +112,9 @@ export class SinkPipeline {
   #pool: MapPool | undefined;
   /** Row buffers of finished eachBatch calls, for reuse (one per call in progress). */
   readonly #rowBuffers: RowBuffer[] = [];
+  /** Chunks taken but not yet in the batcher, and their fetched bytes. */
+  readonly #mapping = new Set<Promise<void>>();
+  #mappingBytes = 0;
   #stopping = false;
   #backpressured = false;
   #redisDown = false;
@@ -222,7 +229,8 @@ export class SinkPipeline {
     this.#log.info({ partition, droppedRows: dropped }, 'partition revoked');
   }
 
-  #assign(partition: number): void {
+  /** `forceSeek`: kafkajs's fetch position is past the resume point (a reset run), so seek even to the committed offset. */
+  #assign(partition: number, forceSeek = false): void {
     const abort = new AbortController();
     const run: PartitionRun = {
       token: `${process.pid}-${randomUUID()}`,
@@ -230,8 +238,9 @@ export class SinkPipeline {
       pendingKeys: new Map(),
       fillingKeys: [],
       ready: Promise.resolve() as unknown as Promise<ResumePlan>,
+      tail: Promise.resolve(),
     };
-    run.ready = this.#settle(partition, run.token, abort.signal).then((plan) => {
+    run.ready = this.#settle(partition, run.token, abort.signal, forceSeek).then((plan) => {
       run.plan = plan;
       return plan;
     });
@@ -240,7 +249,7 @@ export class SinkPipeline {
     this.#runs.set(partition, run);
   }
 
-  async #settle(partition: number, token: string, signal: AbortSignal): Promise<ResumePlan> {
+  async #settle(partition: number, token: string, signal: AbortSignal, forceSeek: boolean): Promise<ResumePlan> {
     for (let attempt = 0; ; attempt++) {
       try {
         // Claim first: from here on a previous owner (a zombie) cannot record new intents, so the
@@ -258,7 +267,8 @@ export class SinkPipeline {
         });
         this.#batcher.assign(this.#topic, partition, plan.seekOffset);
         const needsSeek =
-          committed === null ? plan.watermark !== null || plan.reload.length > 0 : plan.seekOffset !== committed;
+          forceSeek ||
+          (committed === null ? plan.watermark !== null || plan.reload.length > 0 : plan.seekOffset !== committed);
         if (needsSeek) this.#d.consumer.consumer.seek({ topic: this.#topic, partition, offset: plan.seekOffset });
         // Everything below the resume point is in Doris: say so to Kafka too, or the group shows
         // phantom lag (and lag-based scaling never settles) until the next batch commits.
@@ -290,6 +300,12 @@ export class SinkPipeline {
   }
 
   // ---- consuming ----------------------------------------------------------------------------
+  //
+  // kafkajs fetches again only once every eachBatch of the last fetch has returned, so eachBatch
+  // does only the quick part (which offsets to take) and starts the mapping; the rest — DLQ,
+  // content dedupe, adding rows to the batcher — runs after it, chained per partition to keep
+  // offset order. The worker maps while kafkajs fetches the next batch. Bytes fetched but not yet
+  // in the batcher are bounded (MAP_AHEAD_BYTES): past it eachBatch waits, which holds the fetch.
 
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale } = payload;
@@ -300,28 +316,20 @@ export class SinkPipeline {
     if (!isRunning() || isStale() || this.#runs.get(partition) !== run) return;
 
     const messages = batch.messages;
-    let bytes = 0;
-    for (const m of messages) bytes += m.value?.length ?? 0;
-    const rows = this.#rowBuffers.pop() ?? new RowBuffer(bytes + (bytes >> 2) + 1024);
-    rows.clear();
-    try {
-      await this.#mapBatch(payload, run, plan, partition, rows, bytes);
-    } finally {
-      if (this.#rowBuffers.length < 4) this.#rowBuffers.push(rows);
+    const limit = this.#d.config.kafka.max_fetch_records;
+    for (let from = 0; from < messages.length; from += limit) {
+      const chunk = from === 0 && messages.length <= limit ? messages : messages.slice(from, from + limit);
+      this.#takeChunk(run, plan, partition, chunk);
     }
+    while (this.#mappingBytes > MAP_AHEAD_BYTES && this.#runs.get(partition) === run) {
+      await Promise.race([...this.#mapping, sleep(1000)]);
+      await heartbeat();
+    }
+    await heartbeat();
   }
 
-  async #mapBatch(
-    payload: EachBatchPayload,
-    run: PartitionRun,
-    plan: ResumePlan,
-    partition: number,
-    rows: RowBuffer,
-    bytes: number,
-  ): Promise<void> {
-    const { batch, heartbeat } = payload;
-    const messages = batch.messages;
-    const dead: DlqRecord[] = [];
+  /** Takes one chunk of a fetched batch: picks the offsets to batch, starts mapping them, chains the rest. */
+  #takeChunk(run: PartitionRun, plan: ResumePlan, partition: number, messages: KafkaMessage[]): void {
     // Per accepted message (parallel arrays, no object per message): the message, and the intent's
     // last offset when it is re-loaded.
     const accepted: KafkaMessage[] = [];
@@ -331,8 +339,10 @@ export class SinkPipeline {
     const wm = plan.watermark === null ? -1 : Number(plan.watermark);
     const simple = plan.reload.length === 0 && Number.isSafeInteger(wm);
     let next = run.next;
+    let bytes = 0;
     for (const m of messages) {
-      // Already batched by this run (a rebalance that kept the partition re-fetches from the
+      bytes += m.value?.length ?? 0;
+      // Already taken by this run (a rebalance that kept the partition re-fetches from the
       // committed offset): those offsets are loading or loaded, never batch them twice.
       let at: number | bigint = Number(m.offset);
       if (!Number.isSafeInteger(at)) at = BigInt(m.offset);
@@ -346,25 +356,62 @@ export class SinkPipeline {
       }
       accepted.push(m);
     }
-
-    // Map: each accepted message's row (rowOf[j], -1 for none) in body, row r ending at ends[r].
-    let body: Buffer;
-    let ends: ArrayLike<number>;
-    let rowOf: Int32Array;
-    const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
+    // From here the offsets are this run's: a failure further on resets the partition (see #finishChunk).
+    run.next = next;
+    const content = this.#d.content !== undefined && this.#keyColumns.length > 0;
     const pool = this.#pool;
     if (pool?.broken) {
       this.#log.error({ err: pool.lastError?.message }, 'mapping workers keep failing: mapping on the main thread');
       this.#pool = undefined;
       void pool.close(0);
     }
-    if (keys === undefined && this.#pool !== undefined && accepted.length >= POOL_MIN_MESSAGES) {
-      const mapped = await this.#pool.map(accepted.map((m) => m.value));
+    const onWorker =
+      !content && this.#pool !== undefined && accepted.length >= POOL_MIN_MESSAGES
+        ? this.#pool.map(accepted.map((m) => m.value))
+        : undefined;
+    // A worker that dies fails its task: those messages are mapped here instead.
+    onWorker?.catch(() => {});
+    const task = run.tail
+      .then(() => this.#finishChunk(run, partition, messages.length, bytes, accepted, exactEnds, onWorker))
+      .catch((err: Error) => this.#resetPartition(partition, run, err));
+    run.tail = task;
+    this.#mappingBytes += bytes;
+    this.#mapping.add(task);
+    void task.finally(() => {
+      this.#mappingBytes -= bytes;
+      this.#mapping.delete(task);
+    });
+  }
+
+  async #finishChunk(
+    run: PartitionRun,
+    partition: number,
+    fetched: number,
+    bytes: number,
+    accepted: KafkaMessage[],
+    exactEnds: (string | undefined)[] | undefined,
+    onWorker: Promise<MappedRows> | undefined,
+  ): Promise<void> {
+    if (this.#runs.get(partition) !== run) return;
+    const dead: DlqRecord[] = [];
+    // Map: each accepted message's row (rowOf[j], -1 for none) in body, row r ending at ends[r].
+    let body: Buffer;
+    let ends: ArrayLike<number>;
+    let rowOf: Int32Array;
+    const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
+    const mapped = await onWorker?.catch((err: Error) => {
+      this.#log.warn({ partition, err: err.message }, 'mapping worker failed: mapping this batch on the main thread');
+      return undefined;
+    });
+    let rows: RowBuffer | undefined;
+    if (mapped) {
       for (const f of mapped.failures) {
         dead.push(this.#dlqRecord(partition, accepted[f.index]!, `${f.code}: ${f.reason}`));
       }
       ({ body, ends, rowOf } = mapped);
     } else {
+      rows = this.#rowBuffers.pop() ?? new RowBuffer(bytes + (bytes >> 2) + 1024);
+      rows.clear();
       rowOf = new Int32Array(accepted.length);
       for (let j = 0; j < accepted.length; j++) {
         const m = accepted[j]!;
@@ -388,48 +435,59 @@ export class SinkPipeline {
       body = rows.buf;
       ends = rows.ends;
     }
-    // After mapping: the observer also takes the mapper's statistics, the workers' included.
-    this.#obs.consumed(partition, messages.length, bytes);
-    if (dead.length > 0) await this.#writeDlq(dead, 'mapper');
-    if (keys !== undefined) {
-      const keyed: number[] = [];
-      for (let j = 0; j < keys.length; j++) if (keys[j] !== undefined) keyed.push(j);
-      const duplicates = await this.#admitKeys(
-        keyed.map((j) => keys[j] as string),
-        heartbeat,
-      );
-      let dups = 0;
-      keyed.forEach((j, n) => {
-        if (duplicates[n]) {
-          rowOf[j] = -1;
-          keys[j] = undefined;
-          dups++;
-        }
-      });
-      this.#obs.duplicate(dups);
+    try {
+      // After mapping: the observer also takes the mapper's statistics, the workers' included.
+      this.#obs.consumed(partition, fetched, bytes);
+      if (dead.length > 0) await this.#writeDlq(dead, 'mapper');
+      if (keys !== undefined) {
+        const keyed: number[] = [];
+        for (let j = 0; j < keys.length; j++) if (keys[j] !== undefined) keyed.push(j);
+        const duplicates = await this.#admitKeys(keyed.map((j) => keys[j] as string));
+        let dups = 0;
+        keyed.forEach((j, n) => {
+          if (duplicates[n]) {
+            rowOf[j] = -1;
+            keys[j] = undefined;
+            dups++;
+          }
+        });
+        this.#obs.duplicate(dups);
+      }
+      // Revoked while awaiting the workers, the DLQ or Redis: the next owner (or this member's next run) has it.
+      if (this.#runs.get(partition) !== run) return;
+      const now = Date.now();
+      for (let j = 0; j < accepted.length; j++) {
+        const row = rowOf[j]!;
+        const start = row <= 0 ? 0 : ends[row - 1]!;
+        const end = row < 0 ? 0 : ends[row]!;
+        this.#addToBatch(
+          run,
+          partition,
+          accepted[j]!.offset,
+          body,
+          row < 0 ? -1 : start,
+          end,
+          now,
+          keys?.[j],
+          exactEnds?.[j],
+        );
+      }
+    } finally {
+      // The batcher copies rows out of the buffer, so it can serve the next chunk.
+      if (rows && this.#rowBuffers.length < 4) this.#rowBuffers.push(rows);
     }
-    // Revoked while awaiting the workers, the DLQ or Redis: the next owner (or this member's next run) has it.
+  }
+
+  /**
+   * A chunk of the partition could not be taken (its offsets are past kafkajs's fetch position but
+   * not in the batcher): start the partition over as if it had been revoked and assigned again,
+   * settling from Redis and Kafka's committed offset, so no offset is skipped.
+   */
+  #resetPartition(partition: number, run: PartitionRun, err: Error): void {
     if (this.#runs.get(partition) !== run) return;
-    const now = Date.now();
-    for (let j = 0; j < accepted.length; j++) {
-      const row = rowOf[j]!;
-      const start = row <= 0 ? 0 : ends[row - 1]!;
-      const end = row < 0 ? 0 : ends[row]!;
-      this.#addToBatch(
-        run,
-        partition,
-        accepted[j]!.offset,
-        body,
-        row < 0 ? -1 : start,
-        end,
-        now,
-        keys?.[j],
-        exactEnds?.[j],
-      );
-    }
-    // Only now: a batch that failed before this point is re-delivered and must not be skipped.
-    run.next = next;
-    await heartbeat();
+    this.#log.error({ partition, err: err.message }, 'taking a fetched batch failed: restarting the partition');
+    this.#revoke(partition);
+    this.#assign(partition, true);
   }
 
   async #waitReady(run: PartitionRun, heartbeat: () => Promise<void>): Promise<ResumePlan> {
@@ -474,7 +532,7 @@ export class SinkPipeline {
     }
   }
 
-  async #admitKeys(keys: string[], heartbeat: () => Promise<void>): Promise<boolean[]> {
+  async #admitKeys(keys: string[]): Promise<boolean[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         const dup = await this.#d.content!.admit(keys);
@@ -485,7 +543,6 @@ export class SinkPipeline {
         this.#setRedisDown(true);
         this.#obs.degraded('admit');
         await sleep(backoffDelay(attempt, { baseMs: 200, capMs: 5000 }));
-        await heartbeat();
       }
     }
   }
@@ -670,12 +727,17 @@ export class SinkPipeline {
   async stop(graceMs: number): Promise<boolean> {
     this.#stopping = true;
     this.#applyPause();
-    this.#batcher.flushAll();
     const deadline = Date.now() + graceMs;
+    // Chunks already taken go into the batcher first, so they are loaded with the rest.
+    while (this.#mapping.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.#mapping]), sleep(100)]);
+    }
+    this.#batcher.flushAll();
     while ((this.#queue.length > 0 || this.#inFlight.size > 0) && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(100)]);
     }
-    const flushed = this.#queue.length === 0 && this.#inFlight.size === 0 && this.#failed === 0;
+    const flushed =
+      this.#mapping.size === 0 && this.#queue.length === 0 && this.#inFlight.size === 0 && this.#failed === 0;
     if (this.#ticker) clearInterval(this.#ticker);
     for (const run of this.#runs.values()) run.abort.abort(new Error('shutting down'));
     await this.#pool?.close(1000);

@@ -142,8 +142,12 @@ async function measureThroughput(
       lastPrint = s.t;
       const prev = samples[Math.max(0, samples.length - 11)]!;
       const rate = (s.rows - prev.rows) / (s.t - prev.t || 1);
+      // Where the memory is: V8's heap, buffers outside it, and the rows the batcher holds.
+      const mm = await sinker.metrics().catch(() => new Map<string, number>());
+      const mib = (name: string) => (metricSum(mm, name) / 1048576).toFixed(0);
       console.log(
-        `  t=${s.t.toFixed(0)}s rows ${s.rows.toLocaleString('en')} (${Math.round(rate).toLocaleString('en')}/s) rss ${s.rssMb.toFixed(0)} MiB`,
+        `  t=${s.t.toFixed(0)}s rows ${s.rows.toLocaleString('en')} (${Math.round(rate).toLocaleString('en')}/s) rss ${s.rssMb.toFixed(0)} MiB` +
+          ` (heap ${mib('nodejs_heap_size_used_bytes')}/${mib('nodejs_heap_size_total_bytes')}, external ${mib('nodejs_external_memory_bytes')}, batches ${mib('batch_buffer_bytes')})`,
       );
     }
     if (PROFILE_S > 0 && !profile && s.rows >= MESSAGES * 0.15) {

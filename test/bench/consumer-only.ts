@@ -1,12 +1,13 @@
 // Consumer-only loops on the bench topic: how fast a Node Kafka client alone reads the canonical
 // messages (no mapping, no loads), to tell whether the client library is the sinker's ceiling.
-//   node test/bench/consumer-only.ts [--messages N] [--clients kafkajs,kafkajs-tuned,platformatic] [--shared-kafka]
-// kafkajs        — the sinker's consumer settings (maxBytes = max_fetch_bytes 1 MiB, half per partition);
-// kafkajs-tuned  — 1 MiB per partition, 16 MiB per fetch;
+//   node test/bench/consumer-only.ts [--messages N] [--clients kafkajs,kafkajs-small,platformatic] [--shared-kafka]
+// kafkajs        — the sinker's consumer settings (max_fetch_bytes 1 MiB per partition, 16 MiB per fetch);
+// kafkajs-small  — the sinker's settings before 2026-11-24 (1 MiB per fetch, 512 KiB per partition);
 // platformatic   — @platformatic/kafka (devDependency) with the same 1 MiB / 16 MiB limits.
 // Each: fresh group, from earliest, counts messages and value bytes; msgs/s from first to last message,
 // CPU seconds of this process per million messages.
 import { Kafka, logLevel } from 'kafkajs';
+import { fetchMaxBytes } from '../../sinker/consumer.ts';
 import { testbed } from '../support/testbed.ts';
 import { startPrivateKafka } from './support/private-kafka.ts';
 
@@ -16,7 +17,7 @@ function arg(name: string): string | undefined {
 }
 const MESSAGES = Number(arg('messages') ?? 1_000_000);
 const TOPIC = arg('topic') ?? 'bench-tb-event-clean-8p';
-const CLIENTS = (arg('clients') ?? 'kafkajs,kafkajs-tuned,platformatic').split(',');
+const CLIENTS = (arg('clients') ?? 'kafkajs,kafkajs-small,platformatic').split(',');
 
 interface LoopResult {
   client: string;
@@ -32,13 +33,13 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function kafkajsLoop(brokers: string, tuned: boolean): Promise<LoopResult> {
+async function kafkajsLoop(brokers: string, small: boolean): Promise<LoopResult> {
   const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: 'consumer-only' });
   const consumer = kafka.consumer({
     groupId: `consumer-only-${Date.now()}`,
-    ...(tuned
-      ? { maxBytes: 16 * 1048576, maxBytesPerPartition: 1048576 }
-      : { maxBytes: 1048576, maxBytesPerPartition: 524288 }),
+    ...(small
+      ? { maxBytes: 1048576, maxBytesPerPartition: 524288 }
+      : { maxBytes: fetchMaxBytes(1048576), maxBytesPerPartition: 1048576 }),
     maxWaitTimeInMs: 500,
   });
   await consumer.connect();
@@ -74,7 +75,7 @@ async function kafkajsLoop(brokers: string, tuned: boolean): Promise<LoopResult>
   await consumer.disconnect();
   const s = (t1 - t0) / 1000;
   return {
-    client: tuned ? 'kafkajs-tuned' : 'kafkajs',
+    client: small ? 'kafkajs-small' : 'kafkajs',
     messages: n,
     seconds: Math.round(s * 10) / 10,
     msgs_per_sec: Math.round(n / s),
@@ -130,7 +131,7 @@ const results: LoopResult[] = [];
 try {
   for (const c of CLIENTS) {
     const r =
-      c === 'platformatic' ? await platformaticLoop(brokers) : await kafkajsLoop(brokers, c === 'kafkajs-tuned');
+      c === 'platformatic' ? await platformaticLoop(brokers) : await kafkajsLoop(brokers, c === 'kafkajs-small');
     results.push(r);
     console.log(JSON.stringify(r));
   }
