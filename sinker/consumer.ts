@@ -61,7 +61,7 @@ export function kafkaClientConfig(config: KafkaConfig, logger: Logger): KafkaJsC
 }
 
 /**
- * Bytes one fetch request may return, all partitions together: 16 partitions' worth, within Kafka's
+ * Bytes one fetch request may return, all partitions together: 4 partitions' worth, within Kafka's
  * own default fetch.max.bytes (50 MiB). Fewer, larger fetches: kafkajs fetches again only once the
  * last fetch's batches are handed over.
  */

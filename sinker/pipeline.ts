@@ -475,6 +475,7 @@ export class SinkPipeline {
     } finally {
       // The batcher copies rows out of the buffer, so it can serve the next chunk.
       if (rows && this.#rowBuffers.length < 4) this.#rowBuffers.push(rows);
+      mapped?.release();
     }
   }
 

@@ -107,7 +107,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           minimum: 1024,
           default: 1048576,
           description:
-            "Most bytes fetched per partition per request (Kafka `max.partition.fetch.bytes`); a request takes up to 16 partitions' worth, at most 50 MiB (`fetch.max.bytes`).",
+            "Most bytes fetched per partition per request (Kafka `max.partition.fetch.bytes`); a request takes up to 4 partitions' worth, at most 50 MiB (`fetch.max.bytes`).",
         },
         session_timeout: {
           type: 'integer',

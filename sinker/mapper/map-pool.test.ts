@@ -55,6 +55,32 @@ test('the worker pool gives the rows, DLQ verdicts and statistics of mapping inl
   }
 });
 
+test('released result bodies and returned values buffers are reused, and later results stay exact', async () => {
+  const schema = tableSchema(columnsFromManual(COLUMNS));
+  const inline = new Mapper(schema, { zeroDate: '1970-01-01' });
+  const pool = new MapPool(1, new Mapper(schema, { zeroDate: '1970-01-01' }), 'json');
+  try {
+    const plan = inline.planFor(createEncoder('json', inline.columns));
+    const events = takeEvents({ seed: 9, mix: 'clean' }, 900).map((e) => Buffer.from(e.value));
+    const first = await pool.map(events.slice(0, 300));
+    const firstBody = first.body.buffer;
+    first.release();
+    // the released body goes to the worker with the next task: it is no longer ours (detached)
+    const second = await pool.map(events.slice(300, 600));
+    assert.equal(firstBody.byteLength, 0, 'the released body was handed over for reuse');
+    second.release();
+    const third = await pool.map(events.slice(600, 900));
+    const out = new RowBuffer();
+    for (let i = 0; i < 300; i++) {
+      assert.equal(inline.mapInto(events[600 + i]!, plan, out), undefined);
+      const row = third.rowOf[i]!;
+      assert.equal(third.body.toString('utf8', row === 0 ? 0 : third.ends[row - 1], third.ends[row]), out.row(i));
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
 test('workers that die at once are not respawned forever: the pool reports itself broken', async () => {
   const schema = tableSchema(columnsFromManual(COLUMNS));
   // a zero date the worker's Mapper refuses: each worker throws on start

@@ -21,6 +21,8 @@ export interface MapTask {
   ends: Int32Array;
   /** 1 where the message had no value (null). */
   absent: Uint8Array;
+  /** Result bodies the main thread is done with, for the worker to write the next rows into. */
+  spares: ArrayBuffer[];
 }
 
 export interface MapTaskResult {
@@ -33,6 +35,8 @@ export interface MapTaskResult {
   rowOf: Int32Array;
   failures: Array<{ index: number; code: DlqCode; reason: string }>;
   stats: MapStatsSnapshot;
+  /** The task's values buffer, handed back for the next task. */
+  values: ArrayBuffer;
 }
 
 export interface MappedRows {
@@ -40,6 +44,8 @@ export interface MappedRows {
   ends: Int32Array;
   rowOf: Int32Array;
   failures: MapTaskResult['failures'];
+  /** Call once the rows are copied out of body: its memory goes back to the workers. */
+  release(): void;
 }
 
 interface Slot {
@@ -51,6 +57,9 @@ interface Slot {
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './map-worker.ts' : './map-worker.js', import.meta.url);
 
 const MAX_DEATHS = 5;
+/** Buffers kept for reuse each way: fresh megabyte buffers per task are garbage that holds resident memory until V8 collects it. */
+const KEEP_BUFFERS = 4;
+const WORKER_YOUNG_GENERATION_MB = 16;
 
 export class MapPool {
   readonly size: number;
@@ -64,6 +73,9 @@ export class MapPool {
   #closed = false;
   /** When workers died lately: past MAX_DEATHS a minute the pool gives up (see broken). */
   #deaths: number[] = [];
+  /** Values buffers back from the workers, and result bodies released by the caller, for reuse. */
+  readonly #inputs: ArrayBuffer[] = [];
+  readonly #spares: ArrayBuffer[] = [];
 
   /** `mapper` is the main thread's mapper of the same schema: the workers' statistics are added to it. */
   constructor(size: number, mapper: Mapper, format: LoadFormat) {
@@ -74,7 +86,12 @@ export class MapPool {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(WORKER_URL, { workerData: this.#init });
+    // A small young generation: the worker's garbage is short-lived rows and token text, and V8's
+    // default lets it grow to tens of megabytes of resident memory per worker.
+    const worker = new Worker(WORKER_URL, {
+      workerData: this.#init,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     worker.unref();
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', (r: MapTaskResult) => {
@@ -82,7 +99,18 @@ export class MapPool {
       if (!p) return;
       slot.pending.delete(r.id);
       this.#mapper.absorbStats(r.stats);
-      p.resolve({ body: Buffer.from(r.body, 0, r.used), ends: r.ends, rowOf: r.rowOf, failures: r.failures });
+      if (this.#inputs.length < KEEP_BUFFERS) this.#inputs.push(r.values);
+      let released = false;
+      p.resolve({
+        body: Buffer.from(r.body, 0, r.used),
+        ends: r.ends,
+        rowOf: r.rowOf,
+        failures: r.failures,
+        release: () => {
+          if (!released && this.#spares.length < KEEP_BUFFERS) this.#spares.push(r.body);
+          released = true;
+        },
+      });
     });
     const fail = (err: Error) => {
       for (const p of slot.pending.values()) p.reject(err);
@@ -108,8 +136,15 @@ export class MapPool {
     if (this.#closed || this.broken) return Promise.reject(new Error('mapping pool closed'));
     let total = 0;
     for (const v of values) if (v) total += v.length;
-    // One copy into a buffer of its own, handed over (transferred) to the worker.
-    const buf = Buffer.allocUnsafeSlow(total);
+    // One copy into a buffer of its own (a returned one when large enough), handed over (transferred) to the worker.
+    let ab: ArrayBuffer | undefined;
+    for (let k = 0; k < this.#inputs.length; k++) {
+      if (this.#inputs[k]!.byteLength >= total) {
+        ab = this.#inputs.splice(k, 1)[0]!;
+        break;
+      }
+    }
+    const buf = ab ? Buffer.from(ab, 0, total) : Buffer.allocUnsafeSlow(total);
     const ends = new Int32Array(values.length);
     const absent = new Uint8Array(values.length);
     let at = 0;
@@ -124,10 +159,11 @@ export class MapPool {
     let slot = this.#slots[0]!;
     for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
     const id = this.#nextId++;
-    const task: MapTask = { id, values: buf, ends, absent };
+    const spares = this.#spares.splice(0, 2);
+    const task: MapTask = { id, values: buf, ends, absent, spares };
     return new Promise<MappedRows>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage(task, [buf.buffer as ArrayBuffer, ends.buffer, absent.buffer]);
+      slot.worker.postMessage(task, [buf.buffer as ArrayBuffer, ends.buffer, absent.buffer, ...spares]);
     });
   }
 

@@ -12,10 +12,17 @@ const init = workerData as MapWorkerInit;
 const mapper = new Mapper(init.schema, init.options);
 const plan = mapper.planFor(createEncoder(init.format, mapper.columns));
 
+/** Result bodies handed back by the main thread: the next task's rows are written into one of them. */
+const spares: ArrayBuffer[] = [];
+
 parentPort!.on('message', (task: MapTask) => {
   const values = Buffer.from(task.values.buffer, task.values.byteOffset, task.values.byteLength);
   const n = task.ends.length;
-  const rows = new RowBuffer(values.length + (values.length >> 2) + 1024);
+  spares.push(...task.spares);
+  if (spares.length > 4) spares.splice(0, spares.length - 4);
+  const want = values.length + (values.length >> 2) + 1024;
+  const k = spares.findIndex((b) => b.byteLength >= want);
+  const rows = k >= 0 ? RowBuffer.over(Buffer.from(spares.splice(k, 1)[0]!)) : new RowBuffer(want);
   const rowOf = new Int32Array(n);
   const failures: MapTaskResult['failures'] = [];
   let start = 0;
@@ -36,6 +43,12 @@ parentPort!.on('message', (task: MapTask) => {
     rowOf,
     failures,
     stats: mapper.drainStats(),
+    values: task.values.buffer as ArrayBuffer,
   };
-  parentPort!.postMessage(result, [result.body, result.ends.buffer as ArrayBuffer, rowOf.buffer as ArrayBuffer]);
+  parentPort!.postMessage(result, [
+    result.body,
+    result.ends.buffer as ArrayBuffer,
+    rowOf.buffer as ArrayBuffer,
+    result.values,
+  ]);
 });

@@ -14,6 +14,13 @@ export class RowBuffer {
     this.buf = Buffer.allocUnsafeSlow(Math.max(256, capacity));
   }
 
+  /** A row buffer writing into `buf` (a whole ArrayBuffer, reused). */
+  static over(buf: Buffer): RowBuffer {
+    const r = new RowBuffer(0);
+    r.buf = buf;
+    return r;
+  }
+
   get rowCount(): number {
     return this.ends.length;
   }

@@ -18,7 +18,7 @@
 //   --latency-rate N (default half the measured msgs/s) --skip-ceiling --skip-latency --skip-peer
 //   --profile S (CPU-profile S seconds of the throughput run via the pprof endpoint; figures of a
 //   profiled run are marked as such) --sinker-root DIR (the sinker from another tree, for before/after)
-//   --node-flags "F ..." (extra node flags for the sinker) --key-fields id (content dedupe on) --tag NAME --no-write
+//   --node-flags "F ..." (node flags for the sinker instead of its image's) --key-fields id (content dedupe on) --tag NAME --no-write
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,14 @@ import { type ConsumerPerf, consumerPerfTest, runTool } from './support/kafka-to
 import { probePeer } from './support/peer.ts';
 import { startPrivateKafka } from './support/private-kafka.ts';
 import { cpuSeconds, loadAverage, machineCpu, memory } from './support/proc.ts';
-import { type BatchSettings, DEFAULT_BATCH, metricSum, startSinker } from './support/sinker.ts';
+import {
+  type BatchSettings,
+  DEFAULT_BATCH,
+  IMAGE_MALLOC_ENV,
+  IMAGE_NODE_FLAGS,
+  metricSum,
+  startSinker,
+} from './support/sinker.ts';
 import { chartSvg } from './support/svg.ts';
 import { createTopic, deleteTopic, ensurePrefilled } from './support/topic.ts';
 
@@ -51,7 +58,7 @@ const TAG = arg('tag');
 /** A/B: the sinker from another tree, e.g. `git archive <commit> sinker package.json | tar -x -C DIR` + a node_modules link. */
 const SINKER_ROOT = arg('sinker-root');
 /** Extra node flags for the sinker child, space separated (e.g. "--max-old-space-size=192"). */
-const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? [];
+const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
 const BATCH: BatchSettings = {
   ...DEFAULT_BATCH,
   flush_worker_count: num('flush-workers', DEFAULT_BATCH.flush_worker_count),
@@ -270,6 +277,7 @@ async function measureLatency(
     batch,
     workDir: work,
     keyFields: KEY_FIELDS,
+    nodeFlags: NODE_FLAGS,
   });
   try {
     const total = Math.round(rate * seconds);
@@ -463,6 +471,7 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
     commit_dirty: dirty,
     sinker_root: SINKER_ROOT ?? null,
     sinker_node_flags: NODE_FLAGS,
+    sinker_env: IMAGE_MALLOC_ENV,
     command,
     node: process.version,
     profiled: PROFILE_S > 0,

@@ -1,7 +1,7 @@
 // Consumer-only loops on the bench topic: how fast a Node Kafka client alone reads the canonical
 // messages (no mapping, no loads), to tell whether the client library is the sinker's ceiling.
 //   node test/bench/consumer-only.ts [--messages N] [--clients kafkajs,kafkajs-small,platformatic] [--shared-kafka]
-// kafkajs        — the sinker's consumer settings (max_fetch_bytes 1 MiB per partition, 16 MiB per fetch);
+// kafkajs        — the sinker's consumer settings (max_fetch_bytes 1 MiB per partition, 4 MiB per fetch);
 // kafkajs-small  — the sinker's settings before 2026-11-24 (1 MiB per fetch, 512 KiB per partition);
 // platformatic   — @platformatic/kafka (devDependency) with the same 1 MiB / 16 MiB limits.
 // Each: fresh group, from earliest, counts messages and value bytes; msgs/s from first to last message,

@@ -20,7 +20,7 @@ import { REPO, startBenchEmulator } from './support/emulator.ts';
 import { runTool } from './support/kafka-tools.ts';
 import { startPrivateKafka } from './support/private-kafka.ts';
 import { cpuSeconds, loadAverage } from './support/proc.ts';
-import { DEFAULT_BATCH, metricSum, startSinker } from './support/sinker.ts';
+import { DEFAULT_BATCH, IMAGE_NODE_FLAGS, metricSum, startSinker } from './support/sinker.ts';
 import { chartSvg } from './support/svg.ts';
 import { createTopic, deleteTopic, groupLag, kafka } from './support/topic.ts';
 
@@ -36,8 +36,8 @@ const MINUTES = Number(arg('minutes') ?? 30);
 const FAULTS = !process.argv.includes('--no-faults');
 const TAG = arg('tag');
 const SAMPLE_S = 10;
-/** Extra node flags for the sinker child (as bench.ts: e.g. the image's NODE_OPTIONS). */
-const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? [];
+/** Node flags for the sinker child instead of its image's (as bench.ts). */
+const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
 
 function defaultRate(): { rate: number; from: string } {
   const dir = join(REPO, 'test/bench/results');
@@ -158,7 +158,7 @@ async function soak(brokers: string, bin: string, shared: boolean): Promise<void
     emulator: emu,
     batch: DEFAULT_BATCH,
     workDir: work,
-    ...(NODE_FLAGS.length > 0 ? { nodeFlags: NODE_FLAGS } : {}),
+    nodeFlags: NODE_FLAGS,
   });
   const admin = kafka(brokers).admin();
   await admin.connect();

@@ -25,6 +25,13 @@ export const DEFAULT_BATCH: BatchSettings = {
   max_buffer_bytes: 134_217_728,
 };
 
+/**
+ * How the sinker runs in its image (Dockerfile.sinker's NODE_OPTIONS and MALLOC_* lines; a unit test
+ * keeps the two the same), so a benchmark measures the process users run.
+ */
+export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=16'];
+export const IMAGE_MALLOC_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
+
 export interface SinkerOptions {
   name: string;
   topic: string;
@@ -36,7 +43,7 @@ export interface SinkerOptions {
   workDir: string;
   format?: 'json' | 'csv';
   keyFields?: string[];
-  /** Extra node flags (e.g. --cpu-prof). */
+  /** Node flags instead of the image's (IMAGE_NODE_FLAGS), e.g. to add --cpu-prof. */
   nodeFlags?: string[];
   pprof?: boolean;
   logLevel?: string;
@@ -100,12 +107,12 @@ export async function startSinker(o: SinkerOptions): Promise<SinkerChild> {
   const configPath = join(o.workDir, `${o.name}.yaml`);
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
   // No env overrides leak in from the caller's shell: the config file is the whole truth.
-  const env = { ...process.env };
+  const env = { ...process.env, ...IMAGE_MALLOC_ENV };
   for (const k of ['DORIS_PASSWORD', 'DORIS_FE_HOSTS', 'KAFKA_BROKERS', 'REDIS_URL', 'KAFKA_SASL_PASSWORD'])
     delete env[k];
   const child = spawn(
     NODE,
-    [...(o.nodeFlags ?? []), resolve(o.sinkerRoot ?? REPO, 'sinker/main.ts'), '--config', configPath],
+    [...(o.nodeFlags ?? IMAGE_NODE_FLAGS), resolve(o.sinkerRoot ?? REPO, 'sinker/main.ts'), '--config', configPath],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
