@@ -5,6 +5,8 @@ import {
   formatDecimal,
   integerFits,
   isCanonicalDateTime,
+  isCanonicalDateTimeBytes,
+  isCanonicalDecimalBytes,
   isIpv4,
   isIpv6,
   isJsonNumber,
@@ -92,4 +94,60 @@ test('ip addresses', () => {
     assert.equal(isIpv6(ok), true, ok);
   for (const bad of ['1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', 'g::1', '1.2.3.4'])
     assert.equal(isIpv6(bad), false, bad);
+});
+
+test('the byte form of the canonical date check agrees with the text form, inside a larger buffer and beyond ASCII', () => {
+  const texts = ['2024-02-29', '2023-02-29', '2024-01-01 10:11:12', '2024-01-01 10:11:12.123', '2024-01-01 10:11:1x'];
+  for (const text of texts) {
+    for (const [isDate, scale] of [
+      [true, 0],
+      [false, 3],
+    ] as const) {
+      const buf = Buffer.from(`{"k":"${text}"}`, 'latin1');
+      assert.equal(
+        isCanonicalDateTimeBytes(buf, 6, 6 + text.length, isDate, scale),
+        isCanonicalDateTime(text, isDate, scale),
+        text,
+      );
+    }
+  }
+  // "\u0132" would read as the digit "2" in latin1: never canonical
+  assert.equal(isCanonicalDateTime('2024-01-0\u0132', true, 0), false);
+});
+
+test('a number token counts as a canonical decimal exactly when the converter would give it back unchanged', () => {
+  const tokens = [
+    '0',
+    '-0',
+    '0.0',
+    '0.5',
+    '-0.5',
+    '1.50',
+    '00.5',
+    '01',
+    '1e3',
+    '1E-2',
+    '-',
+    '1.',
+    '.5',
+    '7',
+    '664694.7858',
+    '-664694.7858',
+    '12345678901234.1234',
+    '123456789012345.1234',
+    '1.23456',
+    '1.2345',
+    '99999999999999',
+    '999999999999999',
+    '-99999999999999.9999',
+    '10',
+    '100.001',
+  ];
+  for (const t of tokens) {
+    const ok = isJsonNumber(t) && !/[eE]/.test(t) && formatDecimal(decimalParts(t)) === t;
+    const p = ok ? decimalParts(t) : undefined;
+    const fits = p !== undefined && p.int.length <= 18 - 4 && p.frac.length <= 4;
+    const buf = Buffer.from(`[${t}]`);
+    assert.equal(isCanonicalDecimalBytes(buf, 1, 1 + t.length, 18, 4), ok && fits, t);
+  }
 });

@@ -1,6 +1,7 @@
 // Exact conversions on number and date text, without going through a double: integer range checks for
 // every Doris integer width (int64 and int128 included), decimal precision/scale, date and datetime
 // validation and canonical spelling.
+import { Buffer } from 'node:buffer';
 /** A decimal number split into digits: `int` without leading zeros, `frac` without trailing zeros. */
 export interface DecimalParts {
   neg: boolean;
@@ -84,9 +85,9 @@ function daysInMonth(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
-function d2(t: string, i: number): number {
-  const a = t.charCodeAt(i) - 48;
-  const b = t.charCodeAt(i + 1) - 48;
+function d2(t: Uint8Array, i: number): number {
+  const a = t[i]! - 48;
+  const b = t[i + 1]! - 48;
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
@@ -96,26 +97,57 @@ function d2(t: string, i: number): number {
  * False means "take the general parser", not "invalid".
  */
 export function isCanonicalDateTime(text: string, isDate: boolean, scale: number): boolean {
-  const n = text.length;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return isCanonicalDateTimeBytes(Buffer.from(text, 'latin1'), 0, text.length, isDate, scale);
+}
+
+/** isCanonicalDateTime of the bytes src[a, b), without making a string (the mapper's copy path). */
+export function isCanonicalDateTimeBytes(src: Uint8Array, a: number, b: number, isDate: boolean, scale: number): boolean {
+  const n = b - a;
   if (isDate ? n !== 10 : n !== 19 && (n < 21 || n > 20 + scale)) return false;
-  const y1 = d2(text, 0);
-  const y2 = d2(text, 2);
-  const mo = d2(text, 5);
-  const d = d2(text, 8);
-  if (y1 < 0 || y2 < 0 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return false;
+  const y1 = d2(src, a);
+  const y2 = d2(src, a + 2);
+  const mo = d2(src, a + 5);
+  const d = d2(src, a + 8);
+  if (y1 < 0 || y2 < 0 || src[a + 4] !== 0x2d || src[a + 7] !== 0x2d) return false;
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y1 * 100 + y2, mo)) return false;
   if (isDate) return true;
-  if (text.charCodeAt(10) !== 0x20 || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a) return false;
-  const h = d2(text, 11);
-  const mi = d2(text, 14);
-  const sec = d2(text, 17);
+  if (src[a + 10] !== 0x20 || src[a + 13] !== 0x3a || src[a + 16] !== 0x3a) return false;
+  const h = d2(src, a + 11);
+  const mi = d2(src, a + 14);
+  const sec = d2(src, a + 17);
   if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return false;
   if (n === 19) return true;
-  if (text.charCodeAt(19) !== 0x2e) return false;
-  for (let i = 20; i < n; i++) {
-    const c = text.charCodeAt(i);
+  if (src[a + 19] !== 0x2e) return false;
+  for (let i = a + 20; i < b; i++) {
+    const c = src[i]!;
     if (c < 0x30 || c > 0x39) return false;
   }
+  return true;
+}
+
+/**
+ * Whether the number token src[a, b) is already the canonical spelling of its decimal value
+ * (formatDecimal(decimalParts(token)) gives it back: no exponent, no leading zeros, no trailing
+ * fraction zeros, no "-0") and fits decimal(precision, scale), so it can be used as is.
+ * False means "take the general converter", not "invalid".
+ */
+export function isCanonicalDecimalBytes(src: Uint8Array, a: number, b: number, precision: number, scale: number): boolean {
+  let i = a;
+  const neg = src[i] === 0x2d;
+  if (neg) i++;
+  const intStart = i;
+  while (i < b && src[i]! >= 0x30 && src[i]! <= 0x39) i++;
+  const intDigits = i - intStart;
+  if (intDigits === 0 || (intDigits > 1 && src[intStart] === 0x30)) return false;
+  const zeroInt = intDigits === 1 && src[intStart] === 0x30;
+  if (!zeroInt && intDigits > precision - scale) return false;
+  if (i === b) return !(neg && zeroInt);
+  if (src[i] !== 0x2e) return false;
+  const fracStart = ++i;
+  while (i < b && src[i]! >= 0x30 && src[i]! <= 0x39) i++;
+  const fracDigits = i - fracStart;
+  if (i !== b || fracDigits === 0 || fracDigits > scale || src[b - 1] === 0x30) return false;
   return true;
 }
 

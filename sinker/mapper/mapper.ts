@@ -22,6 +22,8 @@ import {
   integerFits,
   integerRange,
   isCanonicalDateTime,
+  isCanonicalDateTimeBytes,
+  isCanonicalDecimalBytes,
   isIpv4,
   isIpv6,
   isJsonNumber,
@@ -69,6 +71,7 @@ const F_FLOAT = 3;
 const F_BOOL = 4;
 const F_DATETIME = 5;
 const F_JSON = 6;
+const F_DECIMAL = 7;
 
 /**
  * A mapper's columns laid out for one encoder, as bytes: what Mapper.mapInto needs to write a row
@@ -84,8 +87,10 @@ export interface RowPlan {
   readonly nulls: readonly Uint8Array[];
   /** F_* per column: which tokens can be copied as they are. */
   readonly fast: Uint8Array;
-  /** F_STRING: byte limit (0 = none); F_INT: largest value (0 = any 15-digit integer); F_DATETIME: scale. */
+  /** F_STRING: byte limit (0 = none); F_INT: largest value (0 = any 15-digit integer); F_DATETIME, F_DECIMAL: scale. */
   readonly limit: Float64Array;
+  /** F_DECIMAL: the precision. */
+  readonly precision: Uint8Array;
   /** F_DATETIME: 1 for a date column. */
   readonly isDate: Uint8Array;
   /** Whether field runs may be copied as they are (JSON lines: the row spells `,"name":value` too). */
@@ -123,6 +128,9 @@ function fastKind(type: DorisType, cls: string, format: string): { f: number; li
     case 'json':
     case 'variant':
       return { f: format === 'json' && cls === 'json' ? F_JSON : F_SLOW, limit: 0 };
+    case 'decimal':
+      // written as quoted digits in both formats (`"1.5"`)
+      return { f: cls === 'string' ? F_DECIMAL : F_SLOW, limit: type.scale ?? 0 };
     default:
       return { f: F_SLOW, limit: 0 };
   }
@@ -144,13 +152,6 @@ function putBytes(out: RowBuffer, src: Uint8Array): void {
   out.pos = p;
 }
 
-/** Whether the bytes src[a, b) are a canonical date/datetime (see isCanonicalDateTime). */
-function canonicalDateTimeBytes(src: Uint8Array, a: number, b: number, isDate: boolean, scale: number): boolean {
-  const n = b - a;
-  if (isDate ? n !== 10 : n !== 19 && (n < 21 || n > 20 + scale)) return false;
-  for (let k = a; k < b; k++) if (src[k]! >= 0x80) return false;
-  return isCanonicalDateTime(Buffer.from(src.buffer, src.byteOffset + a, n).toString('latin1'), isDate, scale);
-}
 
 export interface MapperOptions {
   /** Zero value of DATE columns (`schema.zero_date`); DATETIME columns get it with 00:00:00. */
@@ -641,11 +642,13 @@ export class Mapper {
     const fast = new Uint8Array(n);
     const limit = new Float64Array(n);
     const isDate = new Uint8Array(n);
+    const precision = new Uint8Array(n);
     this.columns.forEach((c, i) => {
       const k = fastKind(c.type, layout.classes[i]!, encoder.format);
       fast[i] = k.f;
       limit[i] = k.limit;
       isDate[i] = c.type.kind === 'date' ? 1 : 0;
+      precision[i] = c.type.kind === 'decimal' ? (c.type.precision ?? 0) : 0;
     });
     const prefixes = layout.prefixes.map(utf8);
     const zeros = this.zeros.map((z, i) => utf8(encoder.encodeValue(i, z, true)));
@@ -666,6 +669,7 @@ export class Mapper {
       nulls,
       fast,
       limit,
+      precision,
       isDate,
       fixedBytes,
       runs,
@@ -752,10 +756,24 @@ export class Mapper {
             copy = k === T_TRUE || k === T_FALSE;
             break;
           case F_DATETIME:
-            copy = k === T_STRING && canonicalDateTimeBytes(value, a + 1, b - 1, plan.isDate[i] === 1, limit[i]!);
+            copy = k === T_STRING && isCanonicalDateTimeBytes(value, a + 1, b - 1, plan.isDate[i] === 1, limit[i]!);
             break;
           case F_JSON:
             copy = (k === T_OBJECT || k === T_ARRAY) && !hasLineBreak(value, a, b);
+            break;
+          case F_DECIMAL:
+            // canonical digits that fit: the value as written, in the quotes the row puts around it
+            if (k === T_NUMBER && isCanonicalDecimalBytes(value, a, b, plan.precision[i]!, limit[i]!)) {
+              if (runStart >= 0) {
+                p = flushRun(value, runStart, runEnd, dst, p);
+                runStart = -1;
+              }
+              for (let q = 0; q < pre.length; q++) dst[p++] = pre[q]!;
+              dst[p++] = 0x22;
+              for (let q = a; q < b; q++) dst[p++] = value[q]!;
+              dst[p++] = 0x22;
+              continue;
+            }
             break;
         }
         if (copy) {
