@@ -16,7 +16,8 @@ import { settlePartition } from './dedupe/settle.ts';
 import { type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
 import { type DedupeStore, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
-import { recordsForRejected } from './dlq/dlq.ts';
+import { rejectedRecordsWithOriginals } from './dlq/dlq.ts';
+import type { OriginalsReader } from './dlq/originals.ts';
 import type { DlqRecord } from './dlq/record.ts';
 import type { RowEncoder } from './encode/encoders.ts';
 import type { Logger } from './logger.ts';
@@ -59,6 +60,8 @@ export interface PipelineDeps {
   /** Present when dedupe.key_fields is set. */
   content?: ContentDedupe;
   dlq: DeadLetterQueue;
+  /** Reads refused rows' original messages back from Kafka for their dead letters (else they carry the encoded row). */
+  originals?: OriginalsReader;
   mapper: Mapper;
   encoder: RowEncoder;
   observer?: PipelineObserver;
@@ -673,10 +676,12 @@ export class SinkPipeline {
             'load refused for good: batch dead-lettered',
           );
           await this.#writeDlq(
-            recordsForRejected(
+            await rejectedRecordsWithOriginals(
               this.#d.config.name,
               batch,
               batch.rows.map((row, index) => ({ index, row, offset: batch.rowOffsets[index]!, reason: err.message })),
+              this.#d.originals,
+              this.#log,
             ),
             'load_failed',
           );

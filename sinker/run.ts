@@ -7,7 +7,8 @@ import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig, SinkConsumer } from './consumer.ts';
 import { ContentDedupe } from './dedupe/content.ts';
 import { DedupeStore } from './dedupe/store.ts';
-import { DeadLetterQueue, recordsForRejected } from './dlq/dlq.ts';
+import { DeadLetterQueue, rejectedRecordsWithOriginals } from './dlq/dlq.ts';
+import { kafkaOriginalsReader } from './dlq/originals.ts';
 import { createEncoder, LINE_DELIMITER, type RowEncoder } from './encode/encoders.ts';
 import { startProfilingServer, startStatusServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
@@ -142,6 +143,13 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   await admin.connect();
   consumer = new SinkConsumer(kafka, config.kafka, logger);
   const dlq = DeadLetterQueue.fromConfig(config.dlq, kafka);
+  const originals = kafkaOriginalsReader({
+    kafka,
+    admin,
+    topic: config.kafka.topic,
+    groupPrefix: config.kafka.group_id,
+    logger,
+  });
   const store = new DedupeStore({
     config: config.dedupe,
     sink: config.name,
@@ -167,7 +175,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     doris: config.doris,
     encoding: { headers: { ...encoder.headers }, lineDelimiter: LINE_DELIMITER },
     deadLetter: async (batch, rows) => {
-      await dlq.write(recordsForRejected(config.name, batch, rows));
+      await dlq.write(await rejectedRecordsWithOriginals(config.name, batch, rows, originals, logger));
     },
     onAttempt: (a) => {
       metrics.dorisStreamLoad.inc({ status: a.outcome });
@@ -184,6 +192,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     store,
     ...(config.dedupe.key_fields.length > 0 ? { content: new ContentDedupe(store) } : {}),
     dlq,
+    originals,
     mapper,
     encoder,
     observer: observerFor(metrics, config.kafka.topic, () => pipeline.mapper),

@@ -2,9 +2,11 @@
 // (Kafka topic and/or file). With neither configured, writing fails: nothing is silently dropped.
 import type { Kafka } from 'kafkajs';
 import type { DlqConfig } from '../config/types.ts';
+import type { Logger } from '../logger.ts';
 import type { RejectedRow } from '../writer/writer.ts';
 import { FileDlqSink } from './file-sink.ts';
 import { KafkaDlqSink } from './kafka-sink.ts';
+import type { OriginalMessage, OriginalsReader } from './originals.ts';
 import type { DlqRecord } from './record.ts';
 
 export interface DlqSink {
@@ -50,14 +52,15 @@ export class DeadLetterQueue {
 }
 
 /**
- * Records for rows the writer refused. `original(offset)` gives the message's original bytes when
- * the pipeline kept them; otherwise the encoded row stands in (it is what Doris refused).
+ * Records for rows the writer refused. `original(offset)` gives the message's original bytes (read
+ * back from Kafka); where it has none the encoded row stands in (it is what Doris refused), and the
+ * reason says so.
  */
 export function recordsForRejected(
   sink: string,
   batch: { topic: string; partition: number },
   rows: readonly RejectedRow[],
-  original?: (offset: string) => { value: Buffer | null; key: Buffer | null } | undefined,
+  original?: (offset: string) => OriginalMessage | undefined,
   now: Date = new Date(),
 ): DlqRecord[] {
   const time = now.toISOString();
@@ -68,10 +71,29 @@ export function recordsForRejected(
       topic: batch.topic,
       partition: batch.partition,
       offset: r.offset,
-      reason: r.reason,
+      reason: o || !original ? r.reason : `${r.reason} (original message not readable: the value is the encoded row)`,
       time,
       value: o ? o.value : Buffer.from(r.row),
       key: o ? o.key : null,
     };
   });
+}
+
+/** recordsForRejected with the original messages read back by `reader` (none given: encoded rows). */
+export async function rejectedRecordsWithOriginals(
+  sink: string,
+  batch: { topic: string; partition: number },
+  rows: readonly RejectedRow[],
+  reader: OriginalsReader | undefined,
+  logger?: Logger,
+): Promise<DlqRecord[]> {
+  if (!reader || rows.length === 0) return recordsForRejected(sink, batch, rows);
+  const originals = await reader(
+    batch.partition,
+    rows.map((r) => r.offset),
+  ).catch((err: Error) => {
+    logger?.warn({ partition: batch.partition, err: err.message }, 'reading refused rows back from Kafka failed');
+    return new Map<string, OriginalMessage>();
+  });
+  return recordsForRejected(sink, batch, rows, (offset) => originals.get(offset));
 }

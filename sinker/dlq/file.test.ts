@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DeadLetterQueue, recordsForRejected } from './dlq.ts';
+import { DeadLetterQueue, recordsForRejected, rejectedRecordsWithOriginals } from './dlq.ts';
 import { FileDlqSink } from './file-sink.ts';
 import { readDlqFile } from './reader.ts';
 import type { DlqRecord } from './record.ts';
@@ -101,4 +101,27 @@ test('recordsForRejected prefers the original bytes when the pipeline kept them'
   );
   assert.equal(r?.value?.toString(), 'orig');
   assert.equal(r?.key?.toString(), 'k');
+});
+
+test('a refused row whose original cannot be read back carries the encoded row, and its reason says so', async () => {
+  const rows = [
+    { index: 0, offset: '5', row: 'enc5', reason: 'too long' },
+    { index: 1, offset: '6', row: 'enc6', reason: 'too long' },
+  ];
+  const read = async (_p: number, offsets: readonly string[]) =>
+    new Map(offsets.filter((o) => o === '5').map((o) => [o, { value: Buffer.from('orig5'), key: null }]));
+  const [a, b] = await rejectedRecordsWithOriginals('s', { topic: 't', partition: 3 }, rows, read);
+  assert.equal(a?.value?.toString(), 'orig5');
+  assert.equal(a?.reason, 'too long');
+  assert.equal(b?.value?.toString(), 'enc6');
+  assert.match(b?.reason ?? '', /^too long \(original message not readable: the value is the encoded row\)$/);
+  // A reader that fails altogether: every row keeps its encoded form, nothing is lost.
+  const failing = async () => {
+    throw new Error('broker down');
+  };
+  const all = await rejectedRecordsWithOriginals('s', { topic: 't', partition: 3 }, rows, failing);
+  assert.deepEqual(
+    all.map((r) => r.value?.toString()),
+    ['enc5', 'enc6'],
+  );
 });

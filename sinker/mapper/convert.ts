@@ -102,7 +102,13 @@ export function isCanonicalDateTime(text: string, isDate: boolean, scale: number
 }
 
 /** isCanonicalDateTime of the bytes src[a, b), without making a string (the mapper's copy path). */
-export function isCanonicalDateTimeBytes(src: Uint8Array, a: number, b: number, isDate: boolean, scale: number): boolean {
+export function isCanonicalDateTimeBytes(
+  src: Uint8Array,
+  a: number,
+  b: number,
+  isDate: boolean,
+  scale: number,
+): boolean {
   const n = b - a;
   if (isDate ? n !== 10 : n !== 19 && (n < 21 || n > 20 + scale)) return false;
   const y1 = d2(src, a);
@@ -132,7 +138,13 @@ export function isCanonicalDateTimeBytes(src: Uint8Array, a: number, b: number, 
  * fraction zeros, no "-0") and fits decimal(precision, scale), so it can be used as is.
  * False means "take the general converter", not "invalid".
  */
-export function isCanonicalDecimalBytes(src: Uint8Array, a: number, b: number, precision: number, scale: number): boolean {
+export function isCanonicalDecimalBytes(
+  src: Uint8Array,
+  a: number,
+  b: number,
+  precision: number,
+  scale: number,
+): boolean {
   let i = a;
   const neg = src[i] === 0x2d;
   if (neg) i++;

@@ -152,7 +152,6 @@ function putBytes(out: RowBuffer, src: Uint8Array): void {
   out.pos = p;
 }
 
-
 export interface MapperOptions {
   /** Zero value of DATE columns (`schema.zero_date`); DATETIME columns get it with 00:00:00. */
   zeroDate: string;

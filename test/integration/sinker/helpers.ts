@@ -84,6 +84,11 @@ export async function createTable(s: Scenario): Promise<void> {
   await control('/tables', 'POST', { ddl });
 }
 
+/** Creates a table in the emulator (and so in MariaDB) from Doris DDL. */
+export async function createTableFromDdl(ddl: string): Promise<void> {
+  await control('/tables', 'POST', { ddl });
+}
+
 export interface FaultSpec {
   type: string;
   count?: number;
