@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
-import { LogSampler, loggerOptions, removeOlderThan } from './logger.ts';
+import { LogSampler, loggerOptions, logProcessWarnings, removeOlderThan } from './logger.ts';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -74,4 +75,22 @@ test('max_age sweep removes only old rotated files of this log', () => {
   const removed = removeOlderThan(join(dir, 'sinker.log'), 7 * 86_400_000, Date.now());
   assert.deepEqual(removed, [join(dir, 'sinker.1.log')]);
   assert.deepEqual(readdirSync(dir).sort(), ['other.1.log', 'sinker.2.log']);
+});
+
+test('process warnings become log lines; the known kafkajs negative-timeout warning is dropped', () => {
+  const proc = new EventEmitter();
+  let printed = 0;
+  proc.on('warning', () => printed++); // stands for Node's own stderr printer
+  const lines: unknown[] = [];
+  logProcessWarnings({ warn: ((obj: unknown, msg: string) => lines.push([obj, msg])) as never }, proc);
+  const negative = new Error('-1795530378126 is a negative number.');
+  negative.name = 'TimeoutNegativeWarning';
+  proc.emit('warning', negative);
+  const other = new Error('Possible EventEmitter memory leak detected');
+  other.name = 'MaxListenersExceededWarning';
+  proc.emit('warning', other);
+  assert.equal(printed, 0, "Node's default printer is replaced");
+  assert.deepEqual(lines, [
+    [{ warning: 'MaxListenersExceededWarning', detail: 'Possible EventEmitter memory leak detected' }, 'node warning'],
+  ]);
 });

@@ -95,6 +95,19 @@ export function removeOlderThan(filePath: string, maxAgeMs: number, now: number)
 }
 
 /**
+ * Node's process warnings as log lines (JSON like the rest) instead of bare text on stderr. kafkajs
+ * 2.2.4 arms a timer from a timestamp difference that Node 24 reports as TimeoutNegativeWarning on
+ * every connection (tulios/kafkajs#1751); the timer just fires at once, so that one is left out.
+ */
+export function logProcessWarnings(logger: Pick<Logger, 'warn'>, proc: NodeJS.EventEmitter = process): void {
+  proc.removeAllListeners('warning');
+  proc.on('warning', (w: Error) => {
+    if (w.name === 'TimeoutNegativeWarning') return;
+    logger.warn({ warning: w.name, detail: w.message }, 'node warning');
+  });
+}
+
+/**
  * Lets through the first `burst` lines per key in each `periodMs`, then one in `every`; counts
  * what it drops so the next line that passes can say how many were suppressed.
  */

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseCli, USAGE, UsageError } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { CONFIG_SCHEMA } from './config/schema.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, logProcessWarnings } from './logger.ts';
 import { startSinker } from './run.ts';
 
 function version(): string {
@@ -55,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     return runReplay(config, args, process.stdout);
   }
   const logger = createLogger(config.log, { sink: config.name });
+  logProcessWarnings(logger);
   const sinker = await startSinker(config, logger);
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
