@@ -6,6 +6,7 @@ import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import pkg from '../package.json' with { type: 'json' };
 import { startStatusServer } from '../sinker/http-server.ts';
+import { logProcessWarnings } from '../sinker/logger.ts';
 import { parseDuration } from './api/units.ts';
 import { Controller } from './controller/controller.ts';
 import { kubeLeaseStore, LeaderElector } from './controller/leader.ts';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
   }
   const ms = (flag: keyof typeof values) => parseDuration(String(values[flag]), `--${flag}`) * 1000;
   const log = pino({ level: values['log-level'], base: { component: 'operator', identity: values.identity } });
+  logProcessWarnings(log);
   const logFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
     log[level](fields ?? {}, msg);
 
