@@ -93,3 +93,34 @@ test('reports unterminated strings and excessive nesting with a position', () =>
   const deep = `{"a":${'['.repeat(600)}${']'.repeat(600)}}`;
   assert.throws(() => ex.scanText(deep), /nesting deeper than 512/);
 });
+
+test('finds keys in and out of column order, escaped, prefixed, unknown, duplicated and non-ASCII, as JSON.parse does', () => {
+  const names = Array.from({ length: 20 }, (_, i) => `extend${i + 1}`);
+  names.push('naïve', 'a"b', 'x');
+  const ex = new FieldExtractor(names);
+  const r = rng(7);
+  const spell = (name: string): string => {
+    const plain = JSON.stringify(name);
+    if (r() < 0.15) {
+      // the same key with one character written as a \u escape
+      const c = name.charCodeAt(0);
+      return `"\\u${c.toString(16).padStart(4, '0')}${JSON.stringify(name).slice(2)}`;
+    }
+    return plain;
+  };
+  for (let n = 0; n < 2000; n++) {
+    const keys: string[] = [];
+    for (const name of names) if (r() < 0.6) keys.push(name);
+    // out of order now and then, unknown keys that share prefixes, a duplicate
+    if (r() < 0.3) keys.reverse();
+    if (r() < 0.3) keys.splice(Math.floor(r() * keys.length), 0, 'extend1x', 'extend', 'extend100');
+    if (r() < 0.2 && keys.length > 0) keys.push(keys[0]!);
+    const text = `{${keys.map((k, i) => `${spell(k)}:${i}`).join(',')}}`;
+    const obj = JSON.parse(text) as Record<string, number>;
+    ex.scanText(text);
+    for (const [i, name] of names.entries()) {
+      assert.equal(ex.present(i), name in obj, `${name} in ${text}`);
+      if (ex.present(i)) assert.equal(Number(text.slice(ex.starts[i], ex.ends[i])), obj[name], `${name} in ${text}`);
+    }
+  }
+});

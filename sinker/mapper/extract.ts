@@ -291,6 +291,8 @@ export class FieldExtractor {
   readonly names: readonly string[];
   private readonly index = new Map<string, number>();
   private readonly nameBytes: Uint8Array[];
+  /** 1 where the name is plain (see the constructor): such a key can be compared in place. */
+  private readonly plain: Uint8Array;
   /** Per wanted field: token kind, and the value's start and end (exclusive) in UTF-16 units of the text. */
   readonly kinds: Uint8Array;
   readonly starts: Int32Array;
@@ -311,6 +313,8 @@ export class FieldExtractor {
       this.index.set(n, i);
     });
     this.nameBytes = names.map((n) => Buffer.from(n, 'utf8'));
+    // Names a key spells byte for byte without escapes: printable ASCII other than `"` and `\\`.
+    this.plain = Uint8Array.from(names, (n) => (/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/.test(n) ? 1 : 0));
     this.kinds = new Uint8Array(names.length);
     this.starts = new Int32Array(names.length);
     this.ends = new Int32Array(names.length);
@@ -381,21 +385,41 @@ export class FieldExtractor {
       const byteStarts = this.byteStarts;
       const keyStarts = this.keyStarts;
       const byteEnds = this.byteEnds;
+      const nameBytes = this.nameBytes;
+      const nNames = nameBytes.length;
+      const plain = this.plain;
       for (;;) {
         if (b[i] !== 0x22) throw new JsonSyntaxError(`expected a key string but found ${describeByte(b, i)}`, i);
         // Key. Fast path: plain ASCII without escapes (nearly every key); else the full string scanner.
         const keyAdj = adj;
         const keyStart = i;
         let j = i + 1;
-        while (STOP[b[j]!] === 0) j++;
-        let keyEnd: number;
-        let idx: number;
-        if (b[j] === 0x22) {
-          keyEnd = j + 1;
-          idx = this.matchKey(i + 1, j, guess);
-        } else {
-          keyEnd = scanString(i);
-          idx = escaped || adj !== keyAdj ? -2 : this.matchKey(i + 1, keyEnd - 1, guess);
+        let keyEnd = -1;
+        let idx = -2;
+        // Fastest path: one of the next expected columns, compared in place (a plain name followed
+        // by the closing quote is exactly that key); producers write keys in column order.
+        const stop = guess + 8 < nNames ? guess + 8 : nNames;
+        for (let g = guess; g < stop; g++) {
+          const name = nameBytes[g]!;
+          const L = name.length;
+          if (b[j + L] !== 0x22 || plain[g] === 0) continue;
+          let k = L - 1; // from the end: names often share prefixes (extend1..extend50)
+          while (k >= 0 && name[k] === b[j + k]) k--;
+          if (k < 0) {
+            idx = g;
+            keyEnd = j + L + 1;
+            break;
+          }
+        }
+        if (keyEnd < 0) {
+          while (STOP[b[j]!] === 0) j++;
+          if (b[j] === 0x22) {
+            keyEnd = j + 1;
+            idx = this.matchKey(i + 1, j, guess);
+          } else {
+            keyEnd = scanString(i);
+            idx = escaped || adj !== keyAdj ? -2 : this.matchKey(i + 1, keyEnd - 1, guess);
+          }
         }
         if (idx === -2) {
           const raw =
