@@ -342,7 +342,7 @@ test('4. a backlog scales the sinkers 1 → 4 (bounded by partitions) and back, 
   assert.equal(new Set(pods.map((p) => p.name)).size, 4);
 
   // The lag drains, then after the stabilization window the sinkers go back to minReplicas.
-  await waitSinkStatus(NS, SINK.name, 'lag 0', (s) => s.lag?.total === 0, 120_000);
+  await explained(waitSinkStatus(NS, SINK.name, 'lag 0', (s) => s.lag?.total === 0, 120_000));
   log(`backlog drained after ${(Date.now() - started) / 1000} s`);
   await waitSinkStatus(NS, SINK.name, 'back to 1 replica', (s) => s.desiredReplicas === 1 && s.replicas === 1, 90_000);
   await explained(waitReadyPods(NS, SINK.name, 1, 90_000));
@@ -485,17 +485,27 @@ test('6. kubectl delete garbage-collects the children; helm uninstall leaves onl
     'jsonpath={.metadata.annotations.helm\\.sh/resource-policy}',
   ]);
   assert.equal(policy, 'keep');
-  // Nothing labelled with the release is left anywhere, and Helm forgot the release.
-  const labelled = await mustKubectl([
-    'get',
-    'deployments,replicasets,pods,services,configmaps,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings',
-    '-A',
-    '-l',
-    `app.kubernetes.io/instance=${released.release}`,
-    '-o',
-    'name',
-  ]);
-  assert.equal(labelled.trim(), '');
+  // Nothing labelled with the release is left anywhere (the operator's ReplicaSet and pod go by
+  // garbage collection after the Deployment, so a terminating pod may linger a moment), and Helm
+  // forgot the release.
+  await waitFor(
+    'nothing labelled with the release left',
+    async () => {
+      const labelled = await mustKubectl([
+        'get',
+        'deployments,replicasets,pods,services,configmaps,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings',
+        '-A',
+        '-l',
+        `app.kubernetes.io/instance=${released.release}`,
+        '-o',
+        'name',
+      ]);
+      if (labelled.trim() === '') return true;
+      throw new Error(`still there: ${labelled.trim().split('\n').join(', ')}`);
+    },
+    60_000,
+    1000,
+  );
   const helmSecrets = await mustKubectl([
     '-n',
     NS,
