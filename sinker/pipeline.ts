@@ -115,6 +115,12 @@ export class SinkPipeline {
   #pool: MapPool | undefined;
   /** Row buffers of finished eachBatch calls, for reuse (one per call in progress). */
   readonly #rowBuffers: RowBuffer[] = [];
+  /** Per partition, the offset whose commit failed last (retried by the ticker), and when it last tried. */
+  readonly #uncommitted = new Map<number, string>();
+  /** Per partition, the highest offset this member committed (its run's). */
+  readonly #committedHigh = new Map<number, string>();
+  #retryingCommits = false;
+  #lastCommitRetry = 0;
   /** Chunks taken but not yet in the batcher, and their fetched bytes. */
   readonly #mapping = new Set<Promise<void>>();
   #mappingBytes = 0;
@@ -191,8 +197,13 @@ export class SinkPipeline {
   }
 
   #tick(): void {
-    this.#batcher.tick(Date.now());
+    const now = Date.now();
+    this.#batcher.tick(now);
     this.#obs.buffer(this.#batcher.currentRows, this.#batcher.bufferedBytes);
+    if (now - this.#lastCommitRetry >= 1000) {
+      this.#lastCommitRetry = now;
+      this.#retryCommits();
+    }
   }
 
   #applyPause(): void {
@@ -213,6 +224,8 @@ export class SinkPipeline {
   #revoke(partition: number): void {
     const run = this.#runs.get(partition);
     this.#runs.delete(partition);
+    this.#uncommitted.delete(partition);
+    this.#committedHigh.delete(partition);
     const dropped = this.#batcher.revoke(this.#topic, partition);
     if (run) {
       run.abort.abort(new Error(`partition ${partition} revoked`));
@@ -276,10 +289,7 @@ export class SinkPipeline {
         // Everything below the resume point is in Doris: say so to Kafka too, or the group shows
         // phantom lag (and lag-based scaling never settles) until the next batch commits.
         if (committed === null ? plan.watermark !== null : BigInt(plan.seekOffset) > BigInt(committed)) {
-          this.#d.consumer.commit(new Map([[partition, plan.seekOffset]])).then(
-            () => this.#obs.committed(partition, plan.seekOffset),
-            (err: Error) => this.#log.warn({ partition, err: err.message }, 'committing the resume offset failed'),
-          );
+          void this.#commit(partition, plan.seekOffset);
         }
         this.#log.info(
           { partition, committed, watermark: plan.watermark, resume: plan.seekOffset, reload: plan.reload.length },
@@ -707,13 +717,44 @@ export class SinkPipeline {
   async #settle_(batch: LoadBatch): Promise<void> {
     const offset = this.#batcher.settle(batch);
     if (offset === null) return;
+    await this.#commit(batch.partition, offset);
+  }
+
+  async #commit(partition: number, offset: string): Promise<void> {
     try {
-      await this.#d.consumer.commit(new Map([[batch.partition, offset]]));
-      this.#obs.committed(batch.partition, offset);
+      await this.#d.consumer.commit(new Map([[partition, offset]]));
+      this.#obs.committed(partition, offset);
+      // (a retry of an older offset must never follow a newer commit: Kafka would take it backwards)
+      const high = this.#committedHigh.get(partition);
+      if (high === undefined || BigInt(offset) > BigInt(high)) this.#committedHigh.set(partition, offset);
+      const pending = this.#uncommitted.get(partition);
+      if (pending !== undefined && BigInt(pending) <= BigInt(offset)) this.#uncommitted.delete(partition);
     } catch (err) {
-      // A failed commit is harmless: the watermark in Redis already covers the batch.
-      this.#log.warn({ partition: batch.partition, offset, err: (err as Error).message }, 'offset commit failed');
+      // Safe (the watermark in Redis covers the batch), but Kafka's lag would stay behind until the
+      // partition's next load, perhaps for good on a quiet topic, and scaling reads that lag: keep it
+      // and try again on the ticker.
+      const prev = this.#uncommitted.get(partition);
+      const high = this.#committedHigh.get(partition);
+      const newer =
+        (prev === undefined || BigInt(offset) > BigInt(prev)) && (high === undefined || BigInt(offset) > BigInt(high));
+      if (newer) this.#uncommitted.set(partition, offset);
+      this.#log.warn({ partition, offset, err: (err as Error).message }, 'offset commit failed; will retry');
     }
+  }
+
+  /** Commits that failed (a rebalance, a coordinator move), retried once a second while the partition is ours. */
+  #retryCommits(): void {
+    if (this.#uncommitted.size === 0 || this.#retryingCommits) return;
+    this.#retryingCommits = true;
+    const assigned = new Set(this.#d.consumer.assignment);
+    const work: Promise<void>[] = [];
+    for (const [partition, offset] of this.#uncommitted) {
+      if (!assigned.has(partition) || !this.#runs.has(partition)) this.#uncommitted.delete(partition);
+      else work.push(this.#commit(partition, offset));
+    }
+    void Promise.allSettled(work).finally(() => {
+      this.#retryingCommits = false;
+    });
   }
 
   #setRedisDown(down: boolean): void {
