@@ -24,6 +24,7 @@ import type { Logger } from './logger.ts';
 import { MapPool, type MappedRows } from './mapper/map-pool.ts';
 import type { Mapper, RowPlan } from './mapper/mapper.ts';
 import { RowBuffer } from './mapper/row-buffer.ts';
+import { PendingCommits } from './pending-commits.ts';
 import { backoffDelay, sleep } from './writer/backoff.ts';
 import { type LoadResult, StreamLoadError, type StreamLoadWriter } from './writer/writer.ts';
 
@@ -115,10 +116,8 @@ export class SinkPipeline {
   #pool: MapPool | undefined;
   /** Row buffers of finished eachBatch calls, for reuse (one per call in progress). */
   readonly #rowBuffers: RowBuffer[] = [];
-  /** Per partition, the offset whose commit failed last (retried by the ticker), and when it last tried. */
-  readonly #uncommitted = new Map<number, string>();
-  /** Per partition, the highest offset this member committed (its run's). */
-  readonly #committedHigh = new Map<number, string>();
+  /** Commits that failed, retried by the ticker once a second. */
+  readonly #pendingCommits = new PendingCommits();
   #retryingCommits = false;
   #lastCommitRetry = 0;
   /** Chunks taken but not yet in the batcher, and their fetched bytes. */
@@ -224,8 +223,7 @@ export class SinkPipeline {
   #revoke(partition: number): void {
     const run = this.#runs.get(partition);
     this.#runs.delete(partition);
-    this.#uncommitted.delete(partition);
-    this.#committedHigh.delete(partition);
+    this.#pendingCommits.forget(partition);
     const dropped = this.#batcher.revoke(this.#topic, partition);
     if (run) {
       run.abort.abort(new Error(`partition ${partition} revoked`));
@@ -724,35 +722,21 @@ export class SinkPipeline {
     try {
       await this.#d.consumer.commit(new Map([[partition, offset]]));
       this.#obs.committed(partition, offset);
-      // (a retry of an older offset must never follow a newer commit: Kafka would take it backwards)
-      const high = this.#committedHigh.get(partition);
-      if (high === undefined || BigInt(offset) > BigInt(high)) this.#committedHigh.set(partition, offset);
-      const pending = this.#uncommitted.get(partition);
-      if (pending !== undefined && BigInt(pending) <= BigInt(offset)) this.#uncommitted.delete(partition);
+      this.#pendingCommits.succeeded(partition, offset);
     } catch (err) {
-      // Safe (the watermark in Redis covers the batch), but Kafka's lag would stay behind until the
-      // partition's next load, perhaps for good on a quiet topic, and scaling reads that lag: keep it
-      // and try again on the ticker.
-      const prev = this.#uncommitted.get(partition);
-      const high = this.#committedHigh.get(partition);
-      const newer =
-        (prev === undefined || BigInt(offset) > BigInt(prev)) && (high === undefined || BigInt(offset) > BigInt(high));
-      if (newer) this.#uncommitted.set(partition, offset);
+      // Safe (the watermark in Redis covers the batch), but Kafka's lag would stay behind: retry.
+      this.#pendingCommits.failed(partition, offset);
       this.#log.warn({ partition, offset, err: (err as Error).message }, 'offset commit failed; will retry');
     }
   }
 
   /** Commits that failed (a rebalance, a coordinator move), retried once a second while the partition is ours. */
   #retryCommits(): void {
-    if (this.#uncommitted.size === 0 || this.#retryingCommits) return;
+    if (this.#pendingCommits.size === 0 || this.#retryingCommits) return;
     this.#retryingCommits = true;
     const assigned = new Set(this.#d.consumer.assignment);
-    const work: Promise<void>[] = [];
-    for (const [partition, offset] of this.#uncommitted) {
-      if (!assigned.has(partition) || !this.#runs.has(partition)) this.#uncommitted.delete(partition);
-      else work.push(this.#commit(partition, offset));
-    }
-    void Promise.allSettled(work).finally(() => {
+    const due = this.#pendingCommits.due((p) => assigned.has(p) && this.#runs.has(p));
+    void Promise.allSettled(due.map(([partition, offset]) => this.#commit(partition, offset))).finally(() => {
       this.#retryingCommits = false;
     });
   }
