@@ -114,7 +114,7 @@ export class SinkPipeline {
   #ticker: NodeJS.Timeout | undefined;
   /** Mapping worker threads (batch.map_workers > 0). */
   #pool: MapPool | undefined;
-  /** Row buffers of finished eachBatch calls, for reuse (one per call in progress). */
+  /** Row buffers of chunks mapped on this thread, for reuse (one per chunk being finished). */
   readonly #rowBuffers: RowBuffer[] = [];
   /** Commits that failed, retried by the ticker once a second. */
   readonly #pendingCommits = new PendingCommits();
@@ -339,6 +339,11 @@ export class SinkPipeline {
     await heartbeat();
   }
 
+  /** Content dedupe is on: rows are mapped on this thread, as values, to derive their keys. */
+  get #contentKeyed(): boolean {
+    return this.#d.content !== undefined && this.#keyColumns.length > 0;
+  }
+
   /** Takes one chunk of a fetched batch: picks the offsets to batch, starts mapping them, chains the rest. */
   #takeChunk(run: PartitionRun, plan: ResumePlan, partition: number, messages: KafkaMessage[]): void {
     // Per accepted message (parallel arrays, no object per message): the message, and the intent's
@@ -369,7 +374,6 @@ export class SinkPipeline {
     }
     // From here the offsets are this run's: a failure further on resets the partition (see #finishChunk).
     run.next = next;
-    const content = this.#d.content !== undefined && this.#keyColumns.length > 0;
     const pool = this.#pool;
     if (pool?.broken) {
       this.#log.error({ err: pool.lastError?.message }, 'mapping workers keep failing: mapping on the main thread');
@@ -377,7 +381,7 @@ export class SinkPipeline {
       void pool.close(0);
     }
     const onWorker =
-      !content && this.#pool !== undefined && accepted.length >= POOL_MIN_MESSAGES
+      !this.#contentKeyed && this.#pool !== undefined && accepted.length >= POOL_MIN_MESSAGES
         ? this.#pool.map(accepted.map((m) => m.value))
         : undefined;
     // A worker that dies fails its task: those messages are mapped here instead.
@@ -409,7 +413,7 @@ export class SinkPipeline {
     let body: Buffer;
     let ends: ArrayLike<number>;
     let rowOf: Int32Array;
-    const keys: (string | undefined)[] | undefined = this.#d.content && this.#keyColumns.length > 0 ? [] : undefined;
+    const keys: (string | undefined)[] | undefined = this.#contentKeyed ? [] : undefined;
     const mapped = await onWorker?.catch((err: Error) => {
       this.#log.warn({ partition, err: err.message }, 'mapping worker failed: mapping this batch on the main thread');
       return undefined;

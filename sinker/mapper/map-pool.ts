@@ -58,7 +58,7 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './map-worker.ts' :
 
 const MAX_DEATHS = 5;
 /** Buffers kept for reuse each way: fresh megabyte buffers per task are garbage that holds resident memory until V8 collects it. */
-const KEEP_BUFFERS = 4;
+export const KEEP_BUFFERS = 4;
 const WORKER_YOUNG_GENERATION_MB = 16;
 
 export class MapPool {

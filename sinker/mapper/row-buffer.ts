@@ -9,16 +9,10 @@ export class RowBuffer {
   /** End of each row (exclusive); a row starts where the previous one ended. */
   readonly ends: number[] = [];
 
-  constructor(capacity = 64 * 1024) {
+  /** `capacity` in bytes, or a buffer to write into (a whole ArrayBuffer, reused). */
+  constructor(capacity: number | Buffer = 64 * 1024) {
     // never from the shared pool: a worker hands the whole ArrayBuffer over to the main thread
-    this.buf = Buffer.allocUnsafeSlow(Math.max(256, capacity));
-  }
-
-  /** A row buffer writing into `buf` (a whole ArrayBuffer, reused). */
-  static over(buf: Buffer): RowBuffer {
-    const r = new RowBuffer(0);
-    r.buf = buf;
-    return r;
+    this.buf = typeof capacity === 'number' ? Buffer.allocUnsafeSlow(Math.max(256, capacity)) : capacity;
   }
 
   get rowCount(): number {
