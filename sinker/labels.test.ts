@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { derivedLabel, isValidLabel, loadLabel, MAX_LABEL_LENGTH, sanitizeLabelPart } from './labels.ts';
+import { derivedLabel, isValidLabel, loadLabel, MAX_LABEL_LENGTH, mergedLabel, sanitizeLabelPart } from './labels.ts';
 
 test('clean inputs give a readable label', () => {
   assert.equal(loadLabel('events-sink', 'tb_event', 3, '12345'), 'events-sink:tb_event:3:12345');
@@ -85,4 +85,21 @@ test('derived labels stay valid, distinct from the base and from load labels', (
   assert.notEqual(d1, d2);
   assert.throws(() => derivedLabel(base, '12'), /start with a letter/);
   assert.throws(() => derivedLabel(base, 'a.b'), /clean/);
+});
+
+test('a merged label is valid, stable for the same parts in any order, and differs per token and range', () => {
+  const a = { partition: 0, first: '10', last: '19', token: 't1' };
+  const b = { partition: 3, first: '5', last: '7', token: 't2' };
+  const l = mergedLabel('events-sink', 'tb.event', [a, b]);
+  assert.ok(isValidLabel(l), l);
+  assert.match(l, /^events-sink:tb_event:m2:h[0-9a-f]{24}$/);
+  assert.equal(mergedLabel('events-sink', 'tb.event', [b, a]), l);
+  assert.notEqual(mergedLabel('events-sink', 'tb.event', [a, { ...b, token: 't3' }]), l);
+  assert.notEqual(mergedLabel('events-sink', 'tb.event', [a, { ...b, last: '8' }]), l);
+  // never the label of a single-partition load or of a probe
+  assert.doesNotMatch(l, /:\d+:\d+(:h[0-9a-f]+)?$/);
+  const long = mergedLabel('s'.repeat(200), 't', [a, b]);
+  assert.equal(long.length, MAX_LABEL_LENGTH);
+  assert.ok(isValidLabel(long));
+  assert.throws(() => mergedLabel('s', 't', [a]), /at least 2 parts/);
 });

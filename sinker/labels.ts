@@ -66,3 +66,29 @@ export function derivedLabel(base: string, suffix: string): string {
   if (tail.length >= MAX_LABEL_LENGTH) throw new Error(`label: derived suffix too long (${suffix.length} chars)`);
   return sanitizeLabelPart(base).slice(0, MAX_LABEL_LENGTH - tail.length) + tail;
 }
+
+/** One partition's share of a merged load: its inclusive offset range and the owner token (epoch) of the run loading it. */
+export interface MergedPart {
+  partition: number;
+  first: string;
+  last: string;
+  token: string;
+}
+
+/**
+ * The label of a load that merges several partitions' ranges (batch.merge_partitions). Such a load
+ * is fenced by the owner tokens in Redis and 2PC, not by label collisions, so the label only has to
+ * be unique and the same on a retry: a hash of every part, tokens included (a new owner of the
+ * same ranges gets another label). Its third ':'-part is `m<count>`, which a `loadLabel` (digits)
+ * or `derivedLabel` (`_<letter>` suffix) never has.
+ */
+export function mergedLabel(sink: string, topic: string, parts: readonly MergedPart[]): string {
+  if (parts.length < 2) throw new Error(`label: a merged load needs at least 2 parts, got ${parts.length}`);
+  if (sink === '' || topic === '') throw new Error('label: sink and topic names must not be empty');
+  const key = [...parts]
+    .sort((a, b) => a.partition - b.partition)
+    .flatMap((p) => [String(p.partition), p.first, p.last, p.token]);
+  const tail = `:m${parts.length}:h${digest([sink, topic, ...key])}`;
+  const head = `${sanitizeLabelPart(sink)}:${sanitizeLabelPart(topic)}`.slice(0, MAX_LABEL_LENGTH - tail.length);
+  return head + tail;
+}

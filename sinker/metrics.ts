@@ -32,6 +32,8 @@ export interface SinkerMetrics {
   batchSizeRows: Histogram;
   batchSizeBytes: Histogram;
   batchFlushDuration: Histogram;
+  batchMergedLoads: Counter<'outcome'>;
+  batchMergedPartitions: Histogram;
   batchCurrentRows: Gauge;
   batchCurrentBytes: Gauge;
   bufferBytes: Gauge;
@@ -86,6 +88,16 @@ export function createMetrics(opts: MetricsOptions): SinkerMetrics {
       'batch_flush_duration_seconds',
       'Time from cutting a batch to it being settled.',
       SECONDS_BUCKETS,
+    ),
+    batchMergedLoads: counter(
+      'batch_merged_loads_total',
+      "Loads merging several partitions' batches (batch.merge_partitions), by outcome (committed, fallback).",
+      ['outcome'],
+    ),
+    batchMergedPartitions: histogram(
+      'batch_merged_partitions',
+      'Partitions per committed merged load.',
+      [2, 4, 8, 16, 32, 64, 128],
     ),
     batchCurrentRows: gauge('batch_current_rows', 'Rows in batches still filling.'),
     batchCurrentBytes: gauge('batch_current_bytes', 'Bytes in batches still filling.'),

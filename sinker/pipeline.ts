@@ -14,12 +14,13 @@ import { isUnavailable } from './dedupe/errors.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
 import { type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
-import { type DedupeStore, PartitionFencedError } from './dedupe/store.ts';
+import { type DedupeStore, type MergedEntry, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
 import { rejectedRecordsWithOriginals } from './dlq/dlq.ts';
 import type { OriginalsReader } from './dlq/originals.ts';
 import type { DlqRecord } from './dlq/record.ts';
 import type { RowEncoder } from './encode/encoders.ts';
+import { loadLabel, mergedLabel } from './labels.ts';
 import type { Logger } from './logger.ts';
 import { MapPool, type MappedRows } from './mapper/map-pool.ts';
 import type { Mapper, RowPlan } from './mapper/mapper.ts';
@@ -35,6 +36,8 @@ export interface PipelineObserver {
   duplicate(count: number): void;
   flushed(batch: LoadBatch, result: LoadResult | undefined, seconds: number, status: 'ok' | 'dead_lettered'): void;
   loadFailed(batch: LoadBatch, err: Error, willRetry: boolean): void;
+  /** A load merging `batches` partitions' batches committed, or fell back to one load per batch. */
+  merged(batches: number, outcome: 'committed' | 'fallback'): void;
   committed(partition: number, offset: string): void;
   degraded(operation: string): void;
   buffer(rows: number, bytes: number): void;
@@ -46,6 +49,7 @@ export const NO_OBSERVER: PipelineObserver = {
   duplicate: () => {},
   flushed: () => {},
   loadFailed: () => {},
+  merged: () => {},
   committed: () => {},
   degraded: () => {},
   buffer: () => {},
@@ -124,6 +128,11 @@ export class SinkPipeline {
   readonly #mapping = new Set<Promise<void>>();
   #mappingBytes = 0;
   #stopping = false;
+  /** Aborted when shutdown gives up waiting: ends loads that do not belong to one partition's run. */
+  readonly #shutdown = new AbortController();
+  /** batch.merge_partitions: batches queued together load as one two-phase load. */
+  readonly #merge: boolean;
+  #pumpScheduled = false;
   #backpressured = false;
   #redisDown = false;
   /** Batches that could not be settled (a load that gave up for good); shutdown reports them. */
@@ -140,7 +149,9 @@ export class SinkPipeline {
     this.#pool = this.#makePool(deps.mapper, deps.encoder);
     this.#keyColumns = keyColumnIndexes(deps.mapper, deps.config.dedupe.key_fields);
     const b = deps.config.batch;
+    this.#merge = b.merge_partitions;
     this.#batcher = new Batcher({
+      alignIntervalCuts: b.merge_partitions,
       maxBatchRows: b.max_batch_rows,
       maxBatchBytes: b.max_batch_size,
       maxBatchIntervalMs: b.max_batch_interval * 1000,
@@ -276,6 +287,8 @@ export class SinkPipeline {
           committed,
           labelState: (label) => this.#d.writer.labelState(label),
           commitPrecommitted: (label) => this.#d.writer.commitPrecommitted(label),
+          abortPrecommitted: (label) => this.#d.writer.abortPrecommitted(label),
+          singleLabel: (first) => loadLabel(this.#d.config.name, this.#topic, partition, first),
           signal,
           onWarning: (msg) => this.#log.warn({ partition }, msg),
         });
@@ -603,15 +616,23 @@ export class SinkPipeline {
       run.fillingKeys = [];
     }
     this.#queue.push(batch);
-    this.#pump();
+    if (!this.#merge) this.#pump();
+    else if (!this.#pumpScheduled) {
+      // Batches cut together (an interval tick cuts every partition's) queue up before loading.
+      this.#pumpScheduled = true;
+      queueMicrotask(() => {
+        this.#pumpScheduled = false;
+        this.#pump();
+      });
+    }
   }
 
   #pump(): void {
     const limit = Math.max(1, this.#d.config.batch.flush_worker_count);
     while (this.#active < limit && this.#queue.length > 0) {
-      const batch = this.#queue.shift()!;
+      const group = this.#merge ? this.#takeGroup() : [this.#queue.shift()!];
       this.#active++;
-      const p = this.#load(batch).finally(() => {
+      const p = (group.length === 1 ? this.#load(group[0]!) : this.#loadMerged(group)).finally(() => {
         this.#active--;
         this.#inFlight.delete(p);
         this.#pump();
@@ -620,12 +641,45 @@ export class SinkPipeline {
     }
   }
 
+  /**
+   * The next queued batch and, to merge with it, queued batches of other partitions while the sum
+   * stays within max_batch_rows and max_batch_size. Full batches and batches with no rows load alone.
+   */
+  #takeGroup(): LoadBatch[] {
+    const first = this.#queue.shift()!;
+    const group = [first];
+    if (first.rowOffsets.length === 0) return group;
+    const { max_batch_rows: maxRows, max_batch_size: maxBytes } = this.#d.config.batch;
+    let rows = first.rowOffsets.length;
+    let bytes = first.bytes + rows;
+    const partitions = new Set([first.partition]);
+    for (let i = 0; i < this.#queue.length && rows < maxRows && bytes < maxBytes; ) {
+      const b = this.#queue[i]!;
+      const n = b.rowOffsets.length;
+      if (n === 0 || partitions.has(b.partition) || rows + n > maxRows || bytes + b.bytes + n > maxBytes) {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
+      group.push(b);
+      partitions.add(b.partition);
+      rows += n;
+      bytes += b.bytes + n;
+    }
+    return group;
+  }
+
   async #load(batch: LoadBatch): Promise<void> {
     const run = this.#runs.get(batch.partition);
     if (!run) {
       this.#batcher.abandon(batch);
       return;
     }
+    await this.#loadSingle(batch, run);
+  }
+
+  /** Loads one partition's batch under its own deterministic label (DESIGN §3). */
+  async #loadSingle(batch: LoadBatch, run: PartitionRun): Promise<void> {
     const signal = run.abort.signal;
     const label = this.#d.writer.labelOf(batch);
     const keys = run.pendingKeys.get(batch.firstOffset) ?? [];
@@ -716,6 +770,219 @@ export class SinkPipeline {
     }
   }
 
+  /**
+   * Loads several partitions' batches as one two-phase load (batch.merge_partitions, DESIGN §3).
+   * Fenced by the owner tokens instead of label collisions: the intents are recorded only while
+   * every partition is this run's, the load pre-commits, and it is committed only after a Redis
+   * step checked the tokens again and recorded 'commit'. A partition claimed by another owner
+   * meanwhile makes it abort; the batches still this run's then load one by one, as does a merged
+   * load Doris refuses (the single path dead-letters refused rows).
+   */
+  async #loadMerged(group: LoadBatch[]): Promise<void> {
+    // Each batch with the run that cut it: one revoked and assigned again since is another run.
+    let parts: { batch: LoadBatch; run: PartitionRun }[] = [];
+    for (const batch of group) {
+      const run = this.#runs.get(batch.partition);
+      if (run && !run.abort.signal.aborted) parts.push({ batch, run });
+      else this.#batcher.abandon(batch);
+    }
+    const started = performance.now();
+    const signal = this.#shutdown.signal;
+    let precommitted: string | undefined;
+    /** Set once Redis holds 'commit' for it: the parts are fixed from then on. */
+    let decided: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted) {
+        for (const { batch } of parts) this.#batcher.abandon(batch);
+        return;
+      }
+      if (decided !== undefined) {
+        try {
+          return await this.#finishDecided(decided, parts, started, signal);
+        } catch (err) {
+          if (signal.aborted) continue;
+          const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
+          this.#log.warn(
+            { label: decided, err: (err as Error).message, retryInMs: delay },
+            'finishing a merged load failed',
+          );
+          await sleep(delay, signal).catch(() => {});
+          continue;
+        }
+      }
+      if (parts.length < 2) return this.#loadOneByOne(parts);
+      const spec = parts.map(({ batch, run }) => ({
+        partition: batch.partition,
+        first: batch.firstOffset,
+        last: batch.lastOffset,
+        token: run.token,
+      }));
+      const label = mergedLabel(this.#d.config.name, this.#topic, spec);
+      if (precommitted !== undefined && precommitted !== label) {
+        // The parts changed after an earlier try pre-committed: that txn is never decided, abort it.
+        void this.#d.writer.abortPrecommitted(precommitted).catch(() => {});
+        precommitted = undefined;
+      }
+      const merged = { parts: spec.map((p): [number, string, string] => [p.partition, p.first, p.last]) };
+      const created = Date.now();
+      const entries: MergedEntry[] = parts.map(({ batch, run }) => {
+        const keys = run.pendingKeys.get(batch.firstOffset) ?? [];
+        return {
+          partition: batch.partition,
+          token: run.token,
+          intent: {
+            label,
+            first: batch.firstOffset,
+            last: batch.lastOffset,
+            created,
+            ...(keys.length > 0 ? { keys } : {}),
+            merged,
+          },
+        };
+      });
+      try {
+        const fenced = await this.#d.store.recordMerged(entries);
+        this.#setRedisDown(false);
+        if (fenced >= 0) {
+          this.#log.warn({ partition: spec[fenced]!.partition }, 'partition claimed by another owner: batch dropped');
+          this.#batcher.abandon(parts[fenced]!.batch);
+          parts = parts.filter((_, i) => i !== fenced);
+          continue;
+        }
+        const r = await this.#d.writer.precommit(
+          parts.map((p) => p.batch),
+          label,
+          signal,
+        );
+        if (r.kind === 'refused') return this.#loadOneByOne(parts, `refused by Doris: ${r.reason}`);
+        if (r.kind === 'precommitted') {
+          precommitted = label;
+          const lost = await this.#d.store.decideMerged(label, entries);
+          if (lost >= 0) {
+            await this.#d.writer.abortPrecommitted(label).catch((err: Error) => {
+              this.#log.warn({ label, err: err.message }, 'abort of a fenced merged load failed; Doris times it out');
+            });
+            const claimed = spec[lost]?.partition;
+            return this.#loadOneByOne(
+              parts.filter((p) => p.batch.partition !== claimed),
+              `partition ${claimed} claimed by another owner`,
+            );
+          }
+        }
+        // Decided (or already in Doris): from here the txn must be committed, by this run or by
+        // whoever settles one of its partitions next.
+        decided = label;
+        attempt = -1;
+      } catch (err) {
+        if (signal.aborted) continue;
+        if (isUnavailable(err)) {
+          this.#setRedisDown(true);
+          this.#obs.degraded('load');
+        } else {
+          this.#obs.loadFailed(parts[0]!.batch, err as Error, true);
+        }
+        const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
+        this.#log.warn(
+          { label, partitions: spec.map((p) => p.partition), err: (err as Error).message, retryInMs: delay },
+          'merged load not settled; retrying with the same label',
+        );
+        await sleep(delay, signal).catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * Loads batches of a merged load that did not commit one by one under their own labels; a batch
+   * whose partition was revoked (or assigned again) since is left to the partition's next run.
+   */
+  async #loadOneByOne(parts: readonly { batch: LoadBatch; run: PartitionRun }[], why?: string): Promise<void> {
+    if (why !== undefined) {
+      this.#log.warn(
+        { batches: parts.length, reason: why },
+        'merged load not committed: loading the batches one by one',
+      );
+      this.#obs.merged(parts.length, 'fallback');
+    }
+    await Promise.all(
+      parts.map(({ batch, run }) =>
+        this.#runs.get(batch.partition) === run ? this.#loadSingle(batch, run) : this.#batcher.abandon(batch),
+      ),
+    );
+  }
+
+  /** Commits a merged load decided 'commit', records it in Redis, settles its batches. */
+  async #finishDecided(
+    label: string,
+    parts: { batch: LoadBatch; run: PartitionRun }[],
+    started: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (!(await this.#commitDecided(label, signal))) {
+      // Doris aborted it (pre-commit timeout) before the commit: nothing of it is in Doris.
+      return this.#loadOneByOne(parts, `Doris aborted the pre-committed txn ${label} before its commit`);
+    }
+    await this.#completeMerged(label, parts, signal);
+    this.#obs.merged(parts.length, 'committed');
+    const seconds = (performance.now() - started) / 1000;
+    for (const { batch, run } of parts) {
+      this.#d.content?.settle(run.pendingKeys.get(batch.firstOffset) ?? []);
+      run.pendingKeys.delete(batch.firstOffset);
+      this.#obs.flushed(batch, mergedPartResult(label, batch, seconds), seconds, 'ok');
+    }
+    await Promise.all(parts.map(({ batch }) => this.#settle_(batch)));
+  }
+
+  /**
+   * Commits a merged load decided 'commit'. Returns false when Doris aborted the txn first (its
+   * pre-commit timeout): nothing of it is in Doris. Retries until then or shutdown; a run that
+   * stops here leaves the decision for whoever settles the partitions next.
+   */
+  async #commitDecided(label: string, signal: AbortSignal): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#d.writer.commitPrecommitted(label, signal);
+        return true;
+      } catch (err) {
+        const state = await this.#d.writer.labelState(label).catch(() => 'UNKNOWN' as const);
+        if (state === 'VISIBLE' || state === 'COMMITTED') return true;
+        if (state === 'ABORTED') return false;
+        if (signal.aborted) throw err;
+        const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
+        this.#log.warn(
+          { label, state, err: (err as Error).message, retryInMs: delay },
+          'commit of a merged load failed',
+        );
+        await sleep(delay, signal).catch(() => {});
+      }
+    }
+  }
+
+  /** Records a committed merged load in Redis (watermarks, intents, content keys), retrying while Redis is away. */
+  async #completeMerged(
+    label: string,
+    parts: readonly { batch: LoadBatch; run: PartitionRun }[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const keys = parts.flatMap(({ batch, run }) => run.pendingKeys.get(batch.firstOffset) ?? []);
+    const ranges = parts.map(({ batch }) => ({
+      partition: batch.partition,
+      first: batch.firstOffset,
+      last: batch.lastOffset,
+    }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#d.store.completeMerged(label, ranges, keys);
+        this.#setRedisDown(false);
+        return;
+      } catch (err) {
+        if (!isUnavailable(err) || signal.aborted) throw err;
+        this.#setRedisDown(true);
+        this.#obs.degraded('complete');
+        await sleep(backoffDelay(attempt, { baseMs: 200, capMs: 5000 }), signal).catch(() => {});
+      }
+    }
+  }
+
   async #settle_(batch: LoadBatch): Promise<void> {
     const offset = this.#batcher.settle(batch);
     if (offset === null) return;
@@ -775,6 +1042,7 @@ export class SinkPipeline {
       this.#mapping.size === 0 && this.#queue.length === 0 && this.#inFlight.size === 0 && this.#failed === 0;
     if (this.#ticker) clearInterval(this.#ticker);
     for (const run of this.#runs.values()) run.abort.abort(new Error('shutting down'));
+    this.#shutdown.abort(new Error('shutting down'));
     await this.#pool?.close(1000);
     try {
       await this.#d.consumer.stop();
@@ -783,6 +1051,22 @@ export class SinkPipeline {
     }
     return flushed;
   }
+}
+
+/** A merged load's share for one batch, for the observer: the batch's rows, all loaded. */
+function mergedPartResult(label: string, batch: LoadBatch, seconds: number): LoadResult {
+  return {
+    label,
+    status: 'loaded',
+    loadedRows: batch.rowOffsets.length,
+    filteredRows: 0,
+    unselectedRows: 0,
+    deadLetteredRows: 0,
+    rejected: [],
+    publishTimeout: false,
+    attempts: 1,
+    elapsedMs: seconds * 1000,
+  };
 }
 
 /** Where each dedupe key field sits in the mapped row; a key field that is not a loaded column is an error. */

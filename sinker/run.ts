@@ -69,6 +69,10 @@ function observerFor(m: SinkerMetrics, topic: string, mapper: () => Mapper): Pip
       m.dorisStreamLoadErrors.inc({ error_type: willRetry ? 'retryable' : 'fatal' });
       void err;
     },
+    merged: (batches, outcome) => {
+      m.batchMergedLoads.inc({ outcome });
+      if (outcome === 'committed') m.batchMergedPartitions.observe(batches);
+    },
     committed: () => m.kafkaCommits.inc({ status: 'ok' }),
     degraded: (op) => m.dedupeRedisErrors.inc({ op }),
     buffer: (rows, bytes) => {

@@ -96,6 +96,28 @@ test('cuts on max_batch_interval from the first message, driven by the clock pas
   assert.equal(b.nextDeadline(), undefined);
 });
 
+test('aligned interval cuts (merge_partitions): one partition due cuts every filling batch, held ones excepted', () => {
+  const { b, batches } = setup({ maxBatchRows: 100, alignIntervalCuts: true });
+  b.add('t', 0, '1', 'a', 1000);
+  b.add('t', 1, '7', 'z', 1050);
+  b.add('t', 2, '3', 'h', 1060);
+  b.setHold('t', 2, true);
+  b.tick(1099);
+  assert.equal(batches.length, 0);
+  b.tick(1100);
+  assert.deepEqual(
+    batches.map((x) => [x.partition, x.rows]),
+    [
+      [0, ['a']],
+      [1, ['z']],
+    ],
+  );
+  assert.equal(b.nextDeadline(), undefined, 'the held batch has no deadline');
+  b.setHold('t', 2, false);
+  b.tick(1200);
+  assert.equal(batches.length, 3);
+});
+
 test('one batch per partition: partitions never mix', () => {
   const { b, batches } = setup({ maxBatchRows: 2 });
   b.add('t', 0, '1', 'p0a', 0);

@@ -6,8 +6,9 @@
 // Memory is accounted globally (rows filling + batches cut and not yet settled): above
 // max_buffer_bytes the batcher says "pause fetching", below the resume mark "resume".
 //
-// Merging several partitions into one load (batch.merge_partitions) is not implemented here yet: it
-// needs per-partition epochs in the Redis intents (DESIGN §3) and can come later as a second cutter.
+// With batch.merge_partitions the pipeline loads batches queued together as one load; the batcher
+// helps by cutting every partition's batch when one reaches its interval (alignIntervalCuts), so a
+// sink with many quiet partitions makes one load per interval instead of one per partition.
 import { Buffer } from 'node:buffer';
 import type { LoadBatch } from '../batch.ts';
 import { CommitTracker } from './commit-tracker.ts';
@@ -17,6 +18,8 @@ export interface BatcherOptions {
   /** Body bytes of one load (rows plus one delimiter byte each). */
   maxBatchBytes: number;
   maxBatchIntervalMs: number;
+  /** When one partition's batch reaches max_batch_interval, cut every partition's filling batch too. */
+  alignIntervalCuts?: boolean;
   /** Pause fetching when buffered bytes reach this. */
   maxBufferBytes: number;
   /** Resume fetching when buffered bytes fall to this; default half of maxBufferBytes. */
@@ -257,9 +260,15 @@ export class Batcher {
 
   /** Cuts every batch whose interval has passed. Call it at `nextDeadline()` (or on any timer tick). */
   tick(now: number): void {
-    for (const st of this.parts.values()) {
-      if (st.filling && !st.hold && now - st.filling.openedAt >= this.opts.maxBatchIntervalMs) this.cut(st);
+    const due = (st: PartitionState) =>
+      st.filling !== undefined && !st.hold && now - st.filling.openedAt >= this.opts.maxBatchIntervalMs;
+    if (this.opts.alignIntervalCuts) {
+      let any = false;
+      for (const st of this.parts.values()) if (due(st)) any = true;
+      if (any) for (const st of this.parts.values()) if (st.filling && !st.hold) this.cut(st);
+      return;
     }
+    for (const st of this.parts.values()) if (due(st)) this.cut(st);
   }
 
   /** Earliest time `tick` has work, or undefined when nothing is filling. */

@@ -271,10 +271,6 @@ test('cross-field checks', () => {
       'batch.max_buffer_bytes: expected at least batch.max_batch_size (10485760), found 2000000',
     ],
     [
-      'batch: {merge_partitions: true}',
-      'batch.merge_partitions: expected false (merging partitions into one load is not implemented yet), found true',
-    ],
-    [
       'metrics: {port: 7000}\npprof: {enabled: true, port: 7000}',
       'pprof.port: expected a port other than metrics.port (7000), found 7000',
     ],

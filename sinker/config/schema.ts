@@ -287,7 +287,8 @@ export const CONFIG_SCHEMA: SchemaNode = {
         merge_partitions: {
           type: 'boolean',
           default: false,
-          description: "Merge several partitions' rows into one load. Not implemented yet: must be false.",
+          description:
+            "Load batches of several partitions that are ready together as one two-phase load, and cut every partition's batch when one reaches max_batch_interval: fewer Doris transactions and tablet versions for sinks owning many partitions, at the cost of a 2PC commit round trip per load. Exactly once is kept by owner tokens in Redis instead of label collisions; see docs/exactly-once.md.",
         },
       },
     },

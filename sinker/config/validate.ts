@@ -225,13 +225,6 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
   if (typeof batchSize === 'number' && typeof buffer === 'number' && buffer < batchSize) {
     add('batch.max_buffer_bytes', `expected at least batch.max_batch_size (${batchSize}), found ${buffer}`);
   }
-  if (get(c, ['batch', 'merge_partitions']) === true) {
-    add(
-      'batch.merge_partitions',
-      'expected false (merging partitions into one load is not implemented yet), found true',
-    );
-  }
-
   if (get(c, ['metrics', 'enabled']) === true && get(c, ['pprof', 'enabled']) === true) {
     const mp = get(c, ['metrics', 'port']);
     if (mp === get(c, ['pprof', 'port']))

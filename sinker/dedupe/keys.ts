@@ -11,11 +11,19 @@ export interface DedupeKeys {
   contentPrefix: string;
   /** Hash: partition → token of the run that owns it (fences a zombie owner's new intents). */
   owners: string;
+  /** Hash: merged load label → 'commit' | 'abort' (batch.merge_partitions). */
+  decisions: string;
 }
 
 export function dedupeKeys(keyPrefix: string, sink: string, topic: string): DedupeKeys {
   const base = `${keyPrefix}{${sink}:${topic}}`;
-  return { watermarks: `${base}:wm`, intents: `${base}:intents`, contentPrefix: `${base}:k:`, owners: `${base}:owner` };
+  return {
+    watermarks: `${base}:wm`,
+    intents: `${base}:intents`,
+    contentPrefix: `${base}:k:`,
+    owners: `${base}:owner`,
+    decisions: `${base}:decided`,
+  };
 }
 
 export function intentField(partition: number, first: string): string {

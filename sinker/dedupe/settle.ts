@@ -3,11 +3,19 @@
 // ones, and compute where to resume and which holes to reload with their exact labels.
 import { sleep } from '../writer/backoff.ts';
 import type { LabelState } from '../writer/fe-replies.ts';
-import { decideIntent, type Intent, planResume, type ResumePlan } from './state.ts';
+import {
+  decideIntent,
+  decideMergedIntent,
+  type Intent,
+  type MergedIntentDecision,
+  planResume,
+  type ResumePlan,
+  unmergedIntent,
+} from './state.ts';
 import type { DedupeStore } from './store.ts';
 
 export interface SettleOptions {
-  store: Pick<DedupeStore, 'partitionState' | 'complete' | 'dropIntent'>;
+  store: Pick<DedupeStore, 'partitionState' | 'complete' | 'dropIntent' | 'mergedDecision'>;
   partition: number;
   /** Kafka's committed offset for the group (next offset to read), null if none. */
   committed: string | null;
@@ -17,6 +25,10 @@ export interface SettleOptions {
   labelState: (label: string) => Promise<LabelState>;
   /** Commit a pre-committed txn by label (2PC); only needed if such intents can exist. */
   commitPrecommitted?: (label: string) => Promise<void>;
+  /** Abort a pre-committed txn by label (a merged load that was never decided 'commit'). */
+  abortPrecommitted?: (label: string) => Promise<void>;
+  /** The partition's own label for a load starting at `first` (a merged part found not in Doris re-loads under it). */
+  singleLabel?: (first: string) => string;
   /** Delay between polls of a label still PREPARE, ms. */
   pollMs?: number;
   signal?: AbortSignal;
@@ -35,7 +47,15 @@ export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> 
   for (const intent of intents) {
     for (;;) {
       if (opts.signal?.aborted) throw new Error(`settle partition ${opts.partition}: aborted`);
-      const d = decideIntent(intent, await opts.labelState(intent.label), now());
+      const state = await opts.labelState(intent.label);
+      const d: MergedIntentDecision = intent.merged
+        ? decideMergedIntent(intent, state, await opts.store.mergedDecision(intent.label), now())
+        : decideIntent(intent, state, now());
+      if (d.action === 'abort') {
+        // Best effort: the txn can never be committed (its decision step sees our claim); Doris
+        // would time it out anyway.
+        await opts.abortPrecommitted?.(intent.label).catch(() => {});
+      }
       if (d.action === 'wait') {
         await sleep(pollMs, opts.signal);
         continue;
@@ -52,8 +72,14 @@ export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> 
       if (d.action === 'complete') {
         watermark = (await opts.store.complete(opts.partition, intent, intent.keys ?? [])) ?? watermark;
       } else {
-        if (d.warning) opts.onWarning?.(d.warning, intent);
-        toReload.push(intent);
+        if ('warning' in d && d.warning) opts.onWarning?.(d.warning, intent);
+        if (!intent.merged) toReload.push(intent);
+        else {
+          if (!opts.singleLabel) {
+            throw new Error(`settle partition ${opts.partition}: merged intent ${intent.label} needs a single label`);
+          }
+          toReload.push(unmergedIntent(intent, opts.singleLabel(intent.first)));
+        }
       }
       break;
     }

@@ -3,11 +3,13 @@ import { test } from 'node:test';
 import {
   cmpOffset,
   decideIntent,
+  decideMergedIntent,
   type Intent,
   LABEL_RETENTION_MS,
   nextOffset,
   offsetDisposition,
   planResume,
+  unmergedIntent,
 } from './state.ts';
 
 const NOW = 1_800_000_000_000;
@@ -91,4 +93,40 @@ test('several holes: seek to the lowest, skip what lies between', () => {
   assert.equal(offsetDisposition('25', plan).kind, 'skip');
   assert.equal(offsetDisposition('35', plan).kind, 'reload');
   assert.equal(offsetDisposition('50', plan).kind, 'load');
+});
+
+test('a merged part decided commit settles like a single load: PRECOMMITTED → commit, VISIBLE → complete', () => {
+  const m = { ...intent('0', '9'), merged: { parts: [[0, '0', '9'] as [number, string, string]] } };
+  assert.deepEqual(decideMergedIntent(m, 'PRECOMMITTED', 'commit', NOW), { action: 'commit' });
+  assert.deepEqual(decideMergedIntent(m, 'VISIBLE', 'commit', NOW), { action: 'complete' });
+  assert.deepEqual(decideMergedIntent(m, 'PREPARE', 'commit', NOW), { action: 'wait' });
+  assert.deepEqual(decideMergedIntent(m, 'ABORTED', 'commit', NOW), { action: 'reload' });
+});
+
+test('an undecided merged part is never committed: PRECOMMITTED → abort, PREPARE → reload without waiting', () => {
+  const m = { ...intent('0', '9'), merged: { parts: [[0, '0', '9'] as [number, string, string]] } };
+  for (const decision of [null, 'abort'] as const) {
+    assert.deepEqual(decideMergedIntent(m, 'PRECOMMITTED', decision, NOW), { action: 'abort' });
+    assert.deepEqual(decideMergedIntent(m, 'PREPARE', decision, NOW), { action: 'reload' });
+    assert.deepEqual(decideMergedIntent(m, 'UNKNOWN', decision, NOW), { action: 'reload' });
+    assert.deepEqual(decideMergedIntent(m, 'ABORTED', decision, NOW), { action: 'reload' });
+    // rows that are in Doris are never loaded twice, decision or not
+    assert.deepEqual(decideMergedIntent(m, 'VISIBLE', decision, NOW), { action: 'complete' });
+  }
+  const old = { ...m, created: NOW - LABEL_RETENTION_MS - 1 };
+  assert.match(
+    (decideMergedIntent(old, 'UNKNOWN', null, NOW) as { warning?: string }).warning ?? '',
+    /older than Doris keeps labels/,
+  );
+});
+
+test('a merged part re-loads as a single intent: same range, created and keys, its own label', () => {
+  const m: Intent = { ...intent('5', '9'), label: 's:t:m2:habc', keys: ['k'], merged: { parts: [[0, '5', '9']] } };
+  assert.deepEqual(unmergedIntent(m, 's:t:0:5'), {
+    label: 's:t:0:5',
+    first: '5',
+    last: '9',
+    created: m.created,
+    keys: ['k'],
+  });
 });

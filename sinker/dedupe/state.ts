@@ -13,7 +13,16 @@ export interface Intent {
   created: number;
   /** Content-dedupe keys of the batch's rows (dedupe.key_fields), marked seen when it completes. */
   keys?: string[];
+  /**
+   * Set when this range is one part of a load merging several partitions (batch.merge_partitions):
+   * every part as [partition, first, last]. Such a load is two-phase: it commits only after the
+   * owner tokens of all its partitions were checked and a 'commit' decision recorded in Redis.
+   */
+  merged?: { parts: [number, string, string][] };
 }
+
+/** What was decided for a merged load after it pre-committed: null while nothing was. */
+export type MergedDecision = 'commit' | 'abort' | null;
 
 export interface PartitionState {
   /** Highest offset known to be in Doris; null when nothing was ever loaded. */
@@ -71,6 +80,46 @@ export function decideIntent(intent: Intent, state: LabelState, now: number): In
       }
       return { action: 'reload' };
   }
+}
+
+export type MergedIntentDecision =
+  | IntentDecision
+  /** Pre-committed but never decided (or decided 'abort'): abort the txn, then load the range again. */
+  | { action: 'abort' };
+
+/**
+ * What to do with a part of a merged load found in Redis, given its label's state and the decision.
+ * The partition was claimed before this runs, so an undecided load can never be committed any more
+ * (its owner's decision step checks the claim): the range is simply not in Doris.
+ */
+export function decideMergedIntent(
+  intent: Intent,
+  state: LabelState,
+  decision: MergedDecision,
+  now: number,
+): MergedIntentDecision {
+  if (decision === 'commit') return decideIntent(intent, state, now);
+  switch (state) {
+    case 'VISIBLE':
+    case 'COMMITTED':
+      // Committed although undecided cannot happen with 2PC; the rows are there, so never load them twice.
+      return { action: 'complete' };
+    case 'PRECOMMITTED':
+      return { action: 'abort' };
+    default:
+      // PREPARE (still streaming: it will be refused at the decision), ABORTED, UNKNOWN.
+      return decideIntent(intent, state === 'PREPARE' ? 'ABORTED' : state, now);
+  }
+}
+
+/**
+ * The single-partition intent that re-loads one part of a merged load found not in Doris: the
+ * same exact range under the partition's own deterministic label, so every later attempt (a crash
+ * while re-loading, a zombie's fallback to per-partition loads) collides on that label.
+ */
+export function unmergedIntent(intent: Intent, label: string): Intent {
+  const { merged: _merged, ...rest } = intent;
+  return { ...rest, label };
 }
 
 export interface ReloadRange {

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { DedupeConfig } from '../config/types.ts';
 import { DedupeUnavailableError, isUnavailable } from './errors.ts';
 import { type DedupeKeys, dedupeKeys, intentField } from './keys.ts';
-import type { Intent, PartitionState } from './state.ts';
+import type { Intent, MergedDecision, PartitionState } from './state.ts';
 
 // Offsets are non-negative decimals without leading zeros, so "longer, else lexically greater"
 // is numeric order with no precision loss (Lua numbers are doubles).
@@ -33,6 +33,69 @@ if owner and ARGV[2] ~= '' and owner ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 return 1
 `;
+
+// A merged load (batch.merge_partitions) records one intent per partition, all or none, and only
+// while every partition's owner token is the caller's. Returns 0, or the 1-based index of the
+// first fenced part. ARGV: then per part partition, token, field, intent JSON.
+const RECORD_MERGED_LUA = `
+local n = (#ARGV) / 4
+for i = 0, n - 1 do
+  local owner = redis.call('HGET', KEYS[1], ARGV[i * 4 + 1])
+  local token = ARGV[i * 4 + 2]
+  if owner and token ~= '' and owner ~= token then return i + 1 end
+end
+for i = 0, n - 1 do redis.call('HSET', KEYS[2], ARGV[i * 4 + 3], ARGV[i * 4 + 4]) end
+return 0
+`;
+
+// The fence of a merged load, run once it pre-committed: 'commit' only if every partition is still
+// owned by the token that loaded it, else 'abort'. A later claim makes any undecided load abort, so
+// a new owner that reads no decision after its claim knows the load will never commit.
+// ARGV[1] = label, then per part partition, token. Returns 0 (commit) or the 1-based fenced index.
+const DECIDE_MERGED_LUA = `
+local prior = redis.call('HGET', KEYS[2], ARGV[1])
+if prior == 'commit' then return 0 end
+if prior == 'abort' then return -1 end
+local n = (#ARGV - 1) / 2
+for i = 0, n - 1 do
+  local owner = redis.call('HGET', KEYS[1], ARGV[2 + i * 2])
+  local token = ARGV[3 + i * 2]
+  if owner and token ~= '' and owner ~= token then
+    redis.call('HSET', KEYS[2], ARGV[1], 'abort')
+    return i + 1
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[1], 'commit')
+return 0
+`;
+
+// A merged load is in Doris: every part's watermark raised (never lowered), every part's intent and
+// the decision deleted, the content keys marked, in one step. KEYS: watermarks, intents, decisions,
+// then content keys. ARGV: label, ttl, part count, then per part partition, field, last.
+const COMPLETE_MERGED_LUA = `
+local function gt(a, b) if #a ~= #b then return #a > #b end return a > b end
+local n = tonumber(ARGV[3])
+for i = 0, n - 1 do
+  local p, field, last = ARGV[4 + i * 3], ARGV[5 + i * 3], ARGV[6 + i * 3]
+  local cur = redis.call('HGET', KEYS[1], p)
+  if (not cur) or gt(last, cur) then redis.call('HSET', KEYS[1], p, last) end
+  redis.call('HDEL', KEYS[2], field)
+end
+redis.call('HDEL', KEYS[3], ARGV[1])
+local ttl = tonumber(ARGV[2])
+for i = 4, #KEYS do
+  if ttl and ttl > 0 then redis.call('SET', KEYS[i], '1', 'EX', ttl) else redis.call('SET', KEYS[i], '1') end
+end
+return n
+`;
+
+/** One partition's part of a merged load, as the store records and completes it. */
+export interface MergedEntry {
+  partition: number;
+  /** The owner token of the run loading the partition. */
+  token: string;
+  intent: Intent;
+}
 
 /** The partition was claimed by another owner after this one: its new loads must not run. */
 export class PartitionFencedError extends Error {
@@ -63,6 +126,7 @@ const MGET_CHUNK = 1000;
 
 type CompleteFn = (numKeys: number, ...args: string[]) => Promise<string>;
 type RecordIntentFn = (numKeys: number, ...args: string[]) => Promise<number>;
+type ScriptFn = (numKeys: number, ...args: string[]) => Promise<number>;
 
 export class DedupeStore {
   readonly keys: DedupeKeys;
@@ -94,6 +158,9 @@ export class DedupeStore {
     this.#redis.on('error', () => {});
     this.#redis.defineCommand('sinkerComplete', { lua: COMPLETE_LUA });
     this.#redis.defineCommand('sinkerRecordIntent', { lua: RECORD_INTENT_LUA });
+    this.#redis.defineCommand('sinkerRecordMerged', { lua: RECORD_MERGED_LUA });
+    this.#redis.defineCommand('sinkerDecideMerged', { lua: DECIDE_MERGED_LUA });
+    this.#redis.defineCommand('sinkerCompleteMerged', { lua: COMPLETE_MERGED_LUA });
   }
 
   /** Connect (when the client is lazy). Rejects with DedupeUnavailableError unless degrading. */
@@ -182,6 +249,81 @@ export class DedupeStore {
         intentField(partition, intent.first),
         intent.last,
         String(this.ttl),
+      );
+    });
+  }
+
+  #script(name: string): ScriptFn {
+    return ((this.#redis as unknown as Record<string, ScriptFn>)[name] as ScriptFn).bind(this.#redis);
+  }
+
+  /**
+   * Record the intents of a merged load, all or none, while every partition is owned by its token.
+   * Returns -1 when recorded, else the index in `entries` of the first partition claimed by another run.
+   */
+  async recordMerged(entries: readonly MergedEntry[]): Promise<number> {
+    const r = await this.#run('recordMerged', 0, () =>
+      this.#script('sinkerRecordMerged')(
+        2,
+        this.keys.owners,
+        this.keys.intents,
+        ...entries.flatMap((e) => [
+          String(e.partition),
+          e.token,
+          intentField(e.partition, e.intent.first),
+          JSON.stringify(e.intent),
+        ]),
+      ),
+    );
+    return r === 0 ? -1 : r - 1;
+  }
+
+  /**
+   * The fence of a pre-committed merged load: records 'commit' and returns -1 when every partition
+   * is still owned by its token; else records 'abort' and returns the index of a fenced partition
+   * (or `entries.length` when the load was decided 'abort' before).
+   */
+  async decideMerged(label: string, entries: readonly Pick<MergedEntry, 'partition' | 'token'>[]): Promise<number> {
+    const r = await this.#run('decideMerged', 0, () =>
+      this.#script('sinkerDecideMerged')(
+        2,
+        this.keys.owners,
+        this.keys.decisions,
+        label,
+        ...entries.flatMap((e) => [String(e.partition), e.token]),
+      ),
+    );
+    return r === 0 ? -1 : r < 0 ? entries.length : r - 1;
+  }
+
+  /** The decision recorded for a merged load (degraded: none). */
+  async mergedDecision(label: string): Promise<MergedDecision> {
+    return this.#run('mergedDecision', null, async () => {
+      const d = await this.#redis.hget(this.keys.decisions, label);
+      return d === 'commit' || d === 'abort' ? d : null;
+    });
+  }
+
+  /** A merged load is in Doris: raise every part's watermark, delete its intents and decision, mark `contentKeys`. */
+  async completeMerged(
+    label: string,
+    parts: readonly { partition: number; first: string; last: string }[],
+    contentKeys: readonly string[] = [],
+  ): Promise<void> {
+    await this.#run('completeMerged', undefined, async () => {
+      const keys = [
+        this.keys.watermarks,
+        this.keys.intents,
+        this.keys.decisions,
+        ...contentKeys.map((k) => this.keys.contentPrefix + k),
+      ];
+      await this.#script('sinkerCompleteMerged')(
+        keys.length,
+        ...keys,
+        label,
+        String(this.ttl),
+        String(parts.length),
+        ...parts.flatMap((p) => [String(p.partition), intentField(p.partition, p.first), p.last]),
       );
     });
   }

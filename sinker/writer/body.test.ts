@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { buildBody, gzipBody, loadHeaders } from './body.ts';
+import { buildBody, gzipBody, loadHeaders, mergedBody } from './body.ts';
 
 test('buildBody joins rows with the delimiter, no trailing delimiter, multi-byte safe', () => {
   const rows = ['a\t1', 'ü\t2', '日本\t3'];
@@ -95,4 +95,16 @@ test('BodyPool reuses released buffers that are big enough, smallest first, and 
   // buildBody writes into the pool's buffer.
   const body = buildBody(['x', 'y'], '\n', 2, (n) => pool.acquire(n));
   assert.equal(body.toString(), 'x\ny');
+});
+
+test('a merged body joins the batches bodies with \\n, skipping empty batches; else joins every row', () => {
+  const b = (rows: string[], withBody = true) => ({
+    rows,
+    bytes: rows.reduce((n, r) => n + Buffer.byteLength(r), 0),
+    ...(withBody ? { body: Buffer.from(rows.join('\n')) } : {}),
+  });
+  assert.equal(mergedBody([b(['a', 'bé']), b([]), b(['c'])], '\n').toString(), 'a\nbé\nc');
+  assert.equal(mergedBody([b(['a']), b(['c'], false)], '\n').toString(), 'a\nc');
+  assert.equal(mergedBody([b(['a', 'b']), b(['c'])], '\x02').toString(), 'a\x02b\x02c');
+  assert.equal(mergedBody([b([]), b([])], '\n').length, 0);
 });

@@ -40,6 +40,38 @@ export function buildBody(
 }
 
 /**
+ * The body of a load merging several batches: their bodies joined by `\n` into one buffer from
+ * `alloc` when every batch brings one and the delimiter is `\n` (the batcher's), else every row
+ * joined by `delimiter`.
+ */
+export function mergedBody(
+  batches: readonly { body?: Buffer; rows: readonly string[]; bytes: number }[],
+  delimiter: string,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
+  const parts = batches.filter((b) => b.rows.length > 0 || (b.body?.length ?? 0) > 0);
+  if (delimiter === '\n' && parts.every((b) => b.body !== undefined)) {
+    let total = Math.max(0, parts.length - 1);
+    for (const b of parts) total += b.body!.length;
+    const out = alloc(total);
+    let off = 0;
+    for (const b of parts) {
+      if (off > 0) out[off++] = 0x0a;
+      off += b.body!.copy(out, off);
+    }
+    return out;
+  }
+  let bytes = 0;
+  for (const b of parts) bytes += b.bytes;
+  return buildBody(
+    parts.flatMap((b) => b.rows),
+    delimiter,
+    bytes,
+    alloc,
+  );
+}
+
+/**
  * Reusable body buffers: a batch body is megabytes, and allocating one per load keeps the garbage
  * collector busy freeing them. A buffer goes back only after its load is over (no request of it
  * can still be writing), and at most `maxFree` wait for reuse.

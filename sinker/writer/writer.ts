@@ -7,7 +7,7 @@ import type { DorisConfig } from '../config/types.ts';
 import { derivedLabel, loadLabel } from '../labels.ts';
 import { BackendRoute, NoBackendError } from './backend-route.ts';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
-import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders } from './body.ts';
+import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders, mergedBody } from './body.ts';
 import { classifyReply, type LoadOutcome } from './classify.ts';
 import { matchErrorLog, parseErrorLog } from './error-log.ts';
 import { expectPut } from './expect-put.ts';
@@ -112,6 +112,15 @@ export class StreamLoadError extends Error {
   }
 }
 
+/** What the two-phase load of a merged batch came to. */
+export type PrecommitResult =
+  /** Pre-committed: in Doris once committed by label, invisible until then. */
+  | { kind: 'precommitted'; txnId: string }
+  /** Already committed under this label (the caller's own earlier commit). */
+  | { kind: 'in-doris' }
+  /** Refused for data quality or for good: nothing loaded; load the batches one by one instead. */
+  | { kind: 'refused'; reason: string };
+
 /** What one labelled load came to after retries. */
 type Terminal =
   | { kind: 'committed'; reply: BeLoadReply; publishTimeout: boolean }
@@ -199,6 +208,39 @@ export class StreamLoadWriter {
       }
     }
     throw new StreamLoadError(`2PC commit of ${label} failed: ${last}`, { label, retryable: true, attempts: 0 });
+  }
+
+  /**
+   * Load several partitions' batches as one two-phase load under `label` (batch.merge_partitions):
+   * on success the rows are pre-committed, and become visible only once the caller commits the
+   * label after its fence (DESIGN §3). Retries keep the label; gives up with a retryable
+   * StreamLoadError like `load`. A refusal is returned, not split: the caller falls back to
+   * per-partition loads, which dead-letter the refused rows.
+   */
+  async precommit(batches: readonly LoadBatch[], label: string, signal?: AbortSignal): Promise<PrecommitResult> {
+    const ctx: Ctx = { attempts: 0, ...(signal ? { signal } : {}) };
+    const whole = mergedBody(batches, this.#opts.encoding.lineDelimiter, (n) => this.#bodies.acquire(n));
+    try {
+      const body = this.#doris.compress && whole.length > 0 ? await gzipBody(whole) : whole;
+      const t = await this.#loadLabelled(label, body, ctx, true);
+      switch (t.kind) {
+        case 'precommitted':
+          return { kind: 'precommitted', txnId: t.reply.txnId };
+        case 'committed':
+        case 'already-committed':
+          return { kind: 'in-doris' };
+        default:
+          return { kind: 'refused', reason: t.reason };
+      }
+    } finally {
+      this.#bodies.release(whole);
+    }
+  }
+
+  /** Abort a pre-committed (2PC) transaction by label; "already aborted" or "not found" counts as done. */
+  async abortPrecommitted(label: string): Promise<void> {
+    const r = await this.fe.twoPhase(this.#doris.database, this.#doris.table, label, 'abort');
+    if (r.result === 'failed') throw new Error(`2PC abort of ${label} failed: ${r.msg}`);
   }
 
   /**
