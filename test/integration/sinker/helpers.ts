@@ -309,6 +309,39 @@ export async function produce(s: Scenario, count: number, seed: number, firstId 
   });
 }
 
+/**
+ * Produces the dirty mix in chunks until stopped; `stop` resolves with the ids that must become
+ * rows, and `invalid` holds the values that must reach the DLQ.
+ */
+export function backgroundProducer(
+  s: Scenario,
+  chunk: number,
+  everyMs: number,
+  firstSeed = 1,
+): { stop: () => Promise<bigint[]>; invalid: string[] } {
+  let stopped = false;
+  const ids: bigint[] = [];
+  const invalid: string[] = [];
+  const done = (async () => {
+    let next = 1n;
+    for (let seed = firstSeed; !stopped; seed++) {
+      const r = await produce(s, chunk, seed, next);
+      ids.push(...validIds(r.events));
+      for (const e of r.events) if (e.kind === 'invalid_json') invalid.push(e.value);
+      next += BigInt(chunk);
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    invalid,
+    stop: async () => {
+      stopped = true;
+      await done;
+      return ids;
+    },
+  };
+}
+
 /** Produces raw message values round-robin over the scenario's partitions. */
 export async function produceValues(s: Scenario, values: readonly string[]): Promise<void> {
   const producer = kafka().producer({ allowAutoTopicCreation: false });

@@ -7,19 +7,18 @@ import { after, before, test } from 'node:test';
 import type { SinkerProcess } from '../../support/sinker-process.ts';
 import {
   armFault,
+  backgroundProducer,
   cleanup,
   closeStorage,
   createTable,
   createTopic,
   disarmFault,
   drainAndAssert,
-  produce,
   readDlq,
   type Scenario,
   scenario,
   sleep,
   startSinker,
-  validIds,
 } from './helpers.ts';
 
 const RUNS = Number(process.env.KILL9_RUNS ?? 10);
@@ -39,31 +38,6 @@ after(async () => {
   await closeStorage();
 });
 
-/** Produces chunks of messages until stopped; resolves with the ids that must become rows. */
-function backgroundProducer(chunk: number, everyMs: number): { stop: () => Promise<bigint[]>; invalid: string[] } {
-  let stopped = false;
-  const ids: bigint[] = [];
-  const invalid: string[] = [];
-  const done = (async () => {
-    let next = 1n;
-    for (let seed = 1; !stopped; seed++) {
-      const r = await produce(s, chunk, seed, next);
-      ids.push(...validIds(r.events));
-      for (const e of r.events) if (e.kind === 'invalid_json') invalid.push(e.value);
-      next += BigInt(chunk);
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    invalid,
-    stop: async () => {
-      stopped = true;
-      await done;
-      return ids;
-    },
-  };
-}
-
 test(`kill -9 at random points, ${RUNS} times while producing, then drain: every message exactly once`, async () => {
   const seed = Number(process.env.KILL9_SEED ?? Date.now() % 100_000);
   let state = seed;
@@ -74,7 +48,7 @@ test(`kill -9 at random points, ${RUNS} times while producing, then drain: every
   // Loads held 0.5 s in the emulator (committed at the end of it): most kills land with loads in
   // flight and their intents open, which the next sinker must settle.
   fault = await armFault({ type: 'slow_reply', delayMs: 500, commit: 'after', count: 300, label: `^${s.name}:` });
-  const producer = backgroundProducer(100, 300);
+  const producer = backgroundProducer(s, 100, 300);
   const waits: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const p = await startSinker(s, `run${run}`, {

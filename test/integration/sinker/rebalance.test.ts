@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import type { SinkerProcess } from '../../support/sinker-process.ts';
 import {
   armFault,
+  backgroundProducer,
   cleanup,
   closeStorage,
   createTable,
@@ -39,27 +40,6 @@ after(async () => {
   await closeStorage();
 });
 
-function producer(chunk: number, everyMs: number): { stop: () => Promise<bigint[]> } {
-  let stopped = false;
-  const ids: bigint[] = [];
-  const done = (async () => {
-    let next = 1n;
-    for (let seed = 500; !stopped; seed++) {
-      const r = await produce(s, chunk, seed, next);
-      ids.push(...validIds(r.events));
-      next += BigInt(chunk);
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await done;
-      return ids;
-    },
-  };
-}
-
 const assignedTo = (p: SinkerProcess): number[][] =>
   p.logLines.filter((l) => l.msg === 'consumer group assignment').map((l) => l.current as number[]);
 
@@ -73,7 +53,7 @@ test('a second sinker joins and leaves (SIGTERM, then SIGKILL) during loads: exa
   faults.push(await armFault({ type: 'slow_reply', delayMs: 1500, commit: 'before', count: 40, label: `^${s.name}:` }));
   const a = await startSinker(s, 'a', over);
   procs.push(a);
-  const prod = producer(150, 200);
+  const prod = backgroundProducer(s, 150, 200, 500);
   await sleep(2000);
 
   const b = await startSinker(s, 'b', over);
