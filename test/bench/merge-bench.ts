@@ -4,8 +4,9 @@
 //          --seconds) with max_batch_interval 1 s — the case merging is for: Doris transactions
 //          (each a tablet version, the -235 "too many versions" risk), Stream Load requests, rows per
 //          load, sinker CPU, and how long after the last message the sink caught up;
-//   busy:  an 8-partition backlog (--backlog messages) consumed as fast as possible with the default
-//          batch settings — what the 2PC round trip costs when batches are full anyway.
+//   busy:  an 8-partition backlog (--backlog messages, produced once and kept) consumed as fast as
+//          possible with the default batch settings but a 1 s interval — what the 2PC round trip
+//          costs when batches fill up anyway.
 // The Doris emulator is private and counts (stores nothing); Kafka and Redis are the test bed's.
 // Prints a table and writes test/bench/results/<date>-<commit>-merge[-tag].json unless --no-write.
 import { execFileSync } from 'node:child_process';
@@ -13,12 +14,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { takeEvents } from '../support/events.ts';
-import { produceEvents } from '../support/produce.ts';
 import { testbed } from '../support/testbed.ts';
 import { type BenchEmulator, REPO, startBenchEmulator } from './support/emulator.ts';
 import { cpuSeconds } from './support/proc.ts';
 import { type BatchSettings, DEFAULT_BATCH, metricSum, type SinkerChild, startSinker } from './support/sinker.ts';
-import { createTopic, deleteTopic, kafka } from './support/topic.ts';
+import { createTopic, deleteTopic, ensurePrefilled, kafka } from './support/topic.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,8 +28,9 @@ const num = (name: string, dflt: number) => Number(arg(name) ?? dflt);
 const PARTITIONS = num('partitions', 32);
 const RATE = num('rate', 4000);
 const SECONDS = num('seconds', 30);
-const BACKLOG = num('backlog', 400_000);
+const BACKLOG = num('backlog', 1_000_000);
 const TAG = arg('tag');
+const BUSY_TOPIC = 'bench-merge-busy-8p';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,17 +75,15 @@ async function runMode(
   const partitions = scenario === 'quiet' ? PARTITIONS : 8;
   const mode = merge ? 'merged' : 'per-partition';
   const name = `mb${scenario[0]}${merge ? 'm' : 's'}${runId}`;
-  const topic = `bench-merge-${name}`;
-  await createTopic(brokers, topic, partitions);
+  // The busy backlog is produced once and read by each mode with its own group.
+  const topic = scenario === 'quiet' ? `bench-merge-${name}` : BUSY_TOPIC;
+  if (scenario === 'quiet') await createTopic(brokers, topic, partitions);
   const batch: BatchSettings & { merge_partitions: boolean } = {
     ...DEFAULT_BATCH,
-    max_batch_interval: scenario === 'quiet' ? 1 : DEFAULT_BATCH.max_batch_interval,
+    max_batch_interval: 1,
     merge_partitions: merge,
   };
-  const total = scenario === 'quiet' ? RATE * SECONDS : BACKLOG;
-  if (scenario === 'busy') {
-    await produceEvents({ brokers: brokers.split(','), topic, count: total, seed: 1, mix: 'clean', partitions });
-  }
+  const total = scenario === 'quiet' ? RATE * SECONDS : await ensurePrefilled(brokers, BUSY_TOPIC, partitions, BACKLOG);
   const before = await emu.counters();
   const sinker = await startSinker({
     name,
@@ -145,7 +144,7 @@ async function runMode(
     };
   } finally {
     await sinker.stop();
-    await deleteTopic(brokers, topic);
+    if (scenario === 'quiet') await deleteTopic(brokers, topic);
   }
 }
 
@@ -186,7 +185,9 @@ async function main(): Promise<void> {
   );
   console.log(head);
   for (const f of results.quiet!) console.log(row(f));
-  console.log(`\nbusy: 8 partitions, ${BACKLOG.toLocaleString('en')}-message backlog, default batch settings`);
+  console.log(
+    `\nbusy: 8 partitions, ${BACKLOG.toLocaleString('en')}-message backlog, default batch settings, max_batch_interval 1 s`,
+  );
   console.log(head);
   for (const f of results.busy!) console.log(row(f));
   const [qs, qm] = results.quiet as [Figures, Figures];
