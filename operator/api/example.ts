@@ -41,6 +41,7 @@ export function fullSpec(): DorisSinkSpec {
     },
     batch: {
       maxBatchRows: 50000,
+      mergePartitions: true,
       maxBatchSize: '32Mi',
       maxBatchInterval: '2s',
       flushWorkerCount: 8,

@@ -151,6 +151,10 @@ const batch = obj(
     maxBufferBytes: quantity('Bound on bytes held (filling + loading); fetching pauses above it.', {
       default: '256Mi',
     }),
+    mergePartitions: bool(
+      "Load batches of several partitions that are ready together as one two-phase load: about one Doris transaction per maxBatchInterval instead of one per partition, for sinks owning many quiet partitions (docs/exactly-once.md).",
+      { default: false },
+    ),
   },
   { default: {} },
 );

@@ -55,6 +55,7 @@ export interface BatchSpec {
   maxBatchInterval?: string;
   flushWorkerCount?: number;
   maxBufferBytes?: number | string;
+  mergePartitions?: boolean;
 }
 
 export interface ColumnSpec {

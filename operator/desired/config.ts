@@ -59,8 +59,7 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
       max_batch_interval: sec(batch.maxBatchInterval, 'batch.maxBatchInterval'),
       flush_worker_count: batch.flushWorkerCount,
       max_buffer_bytes: parseBytes(batch.maxBufferBytes, 'spec.batch.maxBufferBytes'),
-      // Not offered in the API until the sinker implements merged loads.
-      merge_partitions: false,
+      merge_partitions: batch.mergePartitions,
     },
     schema: {
       mode: schema.mode,

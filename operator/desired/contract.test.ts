@@ -35,6 +35,7 @@ test('the sinker accepts the config rendered from a sink that sets every field',
   assert.equal(c.kafka.sasl?.password, 'sasl-secret');
   assert.equal(c.schema.manual.columns.length, 2);
   assert.equal(c.batch.max_batch_rows, rendered.batch.max_batch_rows);
+  assert.equal(c.batch.merge_partitions, true);
   assert.deepEqual(c.dlq, rendered.dlq);
 });
 
