@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LoadBatch } from '../batch.ts';
-import { Batcher, type BatcherOptions } from './batcher.ts';
+import { Batcher, type BatcherOptions, CHUNK_BYTES } from './batcher.ts';
 
 function setup(over: Partial<BatcherOptions> = {}) {
   const batches: LoadBatch[] = [];
@@ -244,4 +244,26 @@ test('a held partition ignores row, size and interval limits until flushed, so a
   // Released: limits apply again.
   for (let o = 27; o <= 29; o++) b.add('t', 0, String(o), 'r', 0);
   assert.equal(batches.length, 2);
+});
+
+test('rows crossing chunk boundaries join into one exact body; chunks and bodies are reused, later bodies exact too', () => {
+  const { b, batches } = setup({ maxBatchRows: 1000, maxBatchBytes: 8 * CHUNK_BYTES, maxBufferBytes: 64 * CHUNK_BYTES });
+  const rows: Buffer[] = [];
+  for (let i = 0; i < 7; i++) rows.push(Buffer.alloc(Math.floor(CHUNK_BYTES * 0.6) + i, 97 + i));
+  rows.push(Buffer.from('tail 日本'));
+  for (let round = 0; round < 3; round++) {
+    rows.forEach((r, i) => {
+      b.addBytes('t', 0, String(round * 100 + i), r, 0, r.length, 0);
+    });
+    b.flush('t', 0);
+    const batch = batches[round]!;
+    const want = Buffer.concat(rows.flatMap((r, i) => (i === 0 ? [r] : [Buffer.from('\n'), r])));
+    assert.equal(batch.body!.length, want.length);
+    assert.ok(batch.body!.equals(want), `round ${round}: body is the rows joined by \\n`);
+    assert.equal(batch.rowEnds![rows.length - 1], want.length);
+    assert.equal(batch.rows[7], 'tail 日本');
+    b.settle(batch);
+  }
+  // the third round's body is the first round's buffer again (settled, then reused)
+  assert.equal(batches[2]!.body!.buffer, batches[0]!.body!.buffer);
 });
