@@ -342,6 +342,45 @@ export function backgroundProducer(
   };
 }
 
+/**
+ * A zombie owner (DESIGN §3): sinkers A and B share the topic; with loads held `holdMs` in the
+ * emulator, A freezes (SIGSTOP) past its session, B takes every partition and settles A's open
+ * intents, more messages arrive, then A wakes up. Doris must hold every message exactly once, and
+ * both stop cleanly. `procs` and `faults` collect what the caller's `after` cleans up.
+ */
+export async function frozenOwnerScenario(
+  z: Scenario,
+  over: SinkerOverrides,
+  opts: { seed: number; holdMs: number; procs: SinkerProcess[]; faults: number[] },
+): Promise<{ a: SinkerProcess; b: SinkerProcess }> {
+  const a = await startSinker(z, 'a', over);
+  opts.procs.push(a);
+  const b = await startSinker(z, 'b', over);
+  opts.procs.push(b);
+  opts.faults.push(
+    await armFault({ type: 'slow_reply', delayMs: opts.holdMs, commit: 'after', count: 20, label: `^${z.name}:` }),
+  );
+  const first = await produce(z, 3000, opts.seed);
+  await sleep(1000);
+  a.freeze();
+  // Past A's session: the group drops A and B takes every partition, settling A's open intents.
+  await sleep(9000);
+  const second = await produce(z, 2000, opts.seed + 1, 3001n);
+  await sleep(3000);
+  a.resume();
+  const ids = [...validIds(first.events), ...validIds(second.events)];
+  await drainAndAssert(z, ids, 'after a zombie owner woke up', 90_000);
+  assert.ok(a.running && b.running, `${a.tail()}\n---\n${b.tail()}`);
+  const exits = await Promise.all([a.term(), b.term()]);
+  assert.deepEqual(
+    exits.map((e) => e.code),
+    [0, 0],
+    `${a.tail()}\n---\n${b.tail()}`,
+  );
+  await assertExactlyOnce(z, ids, 'after both stopped');
+  return { a, b };
+}
+
 /** Produces raw message values round-robin over the scenario's partitions. */
 export async function produceValues(s: Scenario, values: readonly string[]): Promise<void> {
   const producer = kafka().producer({ allowAutoTopicCreation: false });

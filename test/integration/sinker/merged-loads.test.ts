@@ -17,7 +17,7 @@ import {
   createTopic,
   disarmFault,
   drainAndAssert,
-  produce,
+  frozenOwnerScenario,
   produceValues,
   readDlq,
   type Scenario,
@@ -25,7 +25,6 @@ import {
   scenario,
   sleep,
   startSinker,
-  validIds,
   waitForRows,
   waitQuiet,
 } from './helpers.ts';
@@ -128,31 +127,17 @@ test(`merged loads: kill -9 ${RUNS} times with loads in flight, a member joining
 test('merged loads: a member frozen with merged loads in flight wakes up after its partitions moved: exactly once', async () => {
   const z = await fresh('mzombie', 4);
   await createTable(z);
-  const over: SinkerOverrides = { ...MERGED, batch: { ...MERGED.batch, max_batch_rows: 200 } };
-  const a = await startSinker(z, 'a', over);
-  procs.push(a);
-  const b = await startSinker(z, 'b', over);
-  procs.push(b);
   // Pre-commits held 3 s: A freezes between its pre-commit and its decision step.
-  faults.push(await armFault({ type: 'slow_reply', delayMs: 3000, commit: 'after', count: 20, label: `^${z.name}:` }));
-  const first = await produce(z, 3000, 911);
-  await sleep(1000);
-  a.freeze();
-  // Past A's session: B takes every partition and settles A's open merged intents.
-  await sleep(9000);
-  const second = await produce(z, 2000, 912, 3001n);
-  await sleep(3000);
-  a.resume();
-  const ids = [...validIds(first.events), ...validIds(second.events)];
-  await drainAndAssert(z, ids, 'merged loads after a zombie owner woke up', 90_000);
-  assert.ok(a.running && b.running, `${a.tail()}\n---\n${b.tail()}`);
-  const exits = await Promise.all([a.term(), b.term()]);
-  assert.deepEqual(
-    exits.map((e) => e.code),
-    [0, 0],
-    `${a.tail()}\n---\n${b.tail()}`,
+  await frozenOwnerScenario(
+    z,
+    { ...MERGED, batch: { ...MERGED.batch, max_batch_rows: 200 } },
+    {
+      seed: 911,
+      holdMs: 3000,
+      procs,
+      faults,
+    },
   );
-  await assertExactlyOnce(z, ids, 'after both stopped');
 });
 
 test('a merged load Doris refuses falls back to per-partition loads: the bad row dead-lettered, the rest once', async () => {

@@ -15,13 +15,12 @@ import {
   createTopic,
   disarmFault,
   drainAndAssert,
-  produce,
+  frozenOwnerScenario,
   type Scenario,
   type SinkerOverrides,
   scenario,
   sleep,
   startSinker,
-  validIds,
 } from './helpers.ts';
 
 const s: Scenario = scenario('rebalance', 6);
@@ -98,37 +97,13 @@ test('a zombie owner: a sinker frozen mid-load past its session wakes up after i
       batch: { max_batch_interval: 0.3, max_batch_rows: 200 },
       doris: { timeout: 20 },
     };
-    const a = await startSinker(z, 'a', over);
-    mine.push(a);
-    const b = await startSinker(z, 'b', over);
-    mine.push(b);
     // Loads held 3 s (committed first): A freezes with loads in flight and intents open.
-    faults.push(
-      await armFault({ type: 'slow_reply', delayMs: 3000, commit: 'after', count: 20, label: `^${z.name}:` }),
-    );
-    const first = await produce(z, 3000, 601);
-    await sleep(1000);
-    a.freeze();
-    // Past A's session: the group drops A and B takes every partition, settling A's open intents.
-    await sleep(9000);
-    const second = await produce(z, 2000, 602, 3001n);
-    await sleep(3000);
-    a.resume();
-    const ids = [...validIds(first.events), ...validIds(second.events)];
-    await drainAndAssert(z, ids, 'after a zombie owner woke up', 90_000);
-    // B owned all four partitions while A was frozen; A rejoined afterwards.
+    const { b } = await frozenOwnerScenario(z, over, { seed: 601, holdMs: 3000, procs: mine, faults });
+    // B owned all four partitions while A was frozen.
     assert.ok(
       assignedTo(b).some((cur) => cur.length === 4),
       `B took over: ${JSON.stringify(assignedTo(b))}`,
     );
-    assert.ok(a.running && b.running, `${a.tail()}\n---\n${b.tail()}`);
-    const exits = await Promise.all([a.term(), b.term()]);
-    assert.deepEqual(
-      exits.map((e) => e.code),
-      [0, 0],
-      `${a.tail()}\n---\n${b.tail()}`,
-    );
-    await drainAndAssert(z, ids, 'after both stopped', 10_000);
   } finally {
     for (const p of mine) await p.kill();
     await cleanup(z);
