@@ -276,7 +276,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           maximum: 16,
           default: 1,
           description:
-            'Worker threads that map and encode messages (0: on the main thread). Each takes one fetched partition batch at a time; order, offsets and exactly-once state stay with the main thread.',
+            'Worker threads that map and encode messages (0: on the main thread). Each takes one fetched partition batch at a time; order, offsets and exactly-once state stay with the main thread. A worker costs memory: in the bench, 0 gave 54k msg/s at 330 MB peak RSS, 1 gave 77–95k msg/s at about 400 MB.',
         },
         max_buffer_bytes: {
           type: 'integer',
