@@ -78,7 +78,7 @@ async function runMode(
   // The busy backlog is produced once and read by each mode with its own group.
   const topic = scenario === 'quiet' ? `bench-merge-${name}` : BUSY_TOPIC;
   if (scenario === 'quiet') await createTopic(brokers, topic, partitions);
-  const batch: BatchSettings & { merge_partitions: boolean } = {
+  const batch: BatchSettings = {
     ...DEFAULT_BATCH,
     max_batch_interval: 1,
     merge_partitions: merge,

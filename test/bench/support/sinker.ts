@@ -14,6 +14,8 @@ export interface BatchSettings {
   max_buffer_bytes: number;
   /** Mapping worker threads (the sinker's default when absent). */
   map_workers?: number;
+  /** Merged multi-partition loads (the sinker's default, off, when absent). */
+  merge_partitions?: boolean;
 }
 
 /** The config defaults (config.example.yaml): what a user gets without tuning. */
