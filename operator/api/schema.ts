@@ -152,7 +152,7 @@ const batch = obj(
       default: '256Mi',
     }),
     mergePartitions: bool(
-      "Load batches of several partitions that are ready together as one two-phase load: about one Doris transaction per maxBatchInterval instead of one per partition, for sinks owning many quiet partitions (docs/exactly-once.md).",
+      'Load batches of several partitions that are ready together as one two-phase load: about one Doris transaction per maxBatchInterval instead of one per partition, for sinks owning many quiet partitions (docs/exactly-once.md).',
       { default: false },
     ),
   },
