@@ -215,6 +215,9 @@ export class Engine {
   async publish(txn: Txn): Promise<void> {
     const s = this.table(txn.db, txn.table);
     const storage = this.storage;
+    if (this.faults.take(['publish_fail'], txn.label, txn.table)) {
+      throw new Error(`publish of txn ${txn.id} failed (injected publish_fail)`);
+    }
     txn.committing = true;
     try {
       await this.publishRows(txn, s, storage);
@@ -223,6 +226,19 @@ export class Engine {
     }
     txn.pending = undefined;
     this.txns.visible(txn, Date.now());
+  }
+
+  /**
+   * Publishes a COMMITTED txn until it is VISIBLE, as Doris's publish daemon does: a committed txn
+   * is never lost, only late (its label reads COMMITTED meanwhile). First try after `delayMs`.
+   */
+  publishEventually(txn: Txn, delayMs = 0, attempt = 0): void {
+    const timer = setTimeout(() => {
+      this.publish(txn).catch(() => {
+        if (txn.state === 'COMMITTED') this.publishEventually(txn, Math.min(2000, 100 * 2 ** attempt), attempt + 1);
+      });
+    }, delayMs);
+    timer.unref();
   }
 
   private async publishRows(txn: Txn, s: TableSchema | undefined, storage: Storage | undefined): Promise<void> {

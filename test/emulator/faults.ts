@@ -18,6 +18,7 @@ export const FAULT_TYPES = [
   'wal_space', // 11: group commit async: no space for WAL
   'commit_2pc_fail', // 12: a 2PC commit fails with get tableList write lock timeout (txn stays PRECOMMITTED)
   'fe_error', // 13: FE answers an error JSON: shape 'rest' ({status,msg}) or 'response' ({msg,code,data,count})
+  'publish_fail', // publishing a committed txn's rows fails `count` times; it stays COMMITTED and is published again
 ] as const;
 
 export type FaultType = (typeof FAULT_TYPES)[number];

@@ -175,6 +175,30 @@ test('2PC FE pre-checks; empty-body 2PC load is a PRECOMMITTED empty txn', async
   assert.equal(JSON.parse(s.body).data, 'PRECOMMITTED');
 });
 
+test('a committed txn whose publish fails stays COMMITTED and is published again until visible, as the publish daemon does', async () => {
+  await t.control('POST', '/faults', { type: 'publish_fail', count: 2, label: '^tpc-pf$' });
+  const pre = await put('tpc-pf', [190, 191], { two_phase_commit: 'true' });
+  assert.equal(pre.Status, 'Success');
+  const c = await twoPc({ label: 'tpc-pf', txn_operation: 'commit' });
+  assert.equal(c.json.status, 'Success', 'Doris answers once the txn is committed');
+  const state = async () =>
+    JSON.parse(
+      (
+        await request(`http://${t.fe}/api/test_db/get_load_state?label=tpc-pf`, {
+          method: 'GET',
+          headers: { Authorization: basic() },
+          expect: false,
+        })
+      ).body,
+    ).data as string;
+  assert.equal(await state(), 'COMMITTED');
+  assert.equal(await count(190, 191), 0, 'not visible while publishing fails');
+  const deadline = Date.now() + 10_000;
+  while ((await state()) !== 'VISIBLE' && Date.now() < deadline) await sleep(50);
+  assert.equal(await state(), 'VISIBLE');
+  assert.equal(await count(190, 191), 2, 'published once it could be');
+});
+
 test('precommit timeout aborts with "timeout by txn manager"; a later commit says so; label reusable', async () => {
   await t.control('POST', '/config', { precommitTimeoutMs: 300 });
   try {
