@@ -19,4 +19,9 @@ export interface LoadBatch {
   rowOffsets: string[];
   /** Sum of the rows' encoded byte lengths. */
   bytes: number;
+  /**
+   * Re-loads an unsettled intent's exact range: it must load alone, under its own label, so a
+   * zombie owner still sending that label collides with it (never merged with other partitions).
+   */
+  exact?: boolean;
 }

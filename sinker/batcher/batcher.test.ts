@@ -228,6 +228,7 @@ test('abandoning a batch frees its memory without committing', () => {
 });
 
 test('a held partition ignores row, size and interval limits until flushed, so a range stays exact', () => {
+  // (its batch is marked exact: it re-loads an intent under its own label and is never merged)
   const { b, batches } = setup({ maxBatchBytes: 4 });
   b.setHold('t', 0, true);
   for (let o = 20; o <= 25; o++) b.add('t', 0, String(o), 'row', 0);
@@ -241,13 +242,39 @@ test('a held partition ignores row, size and interval limits until flushed, so a
   assert.equal(batches[0]!.firstOffset, '20');
   assert.equal(batches[0]!.lastOffset, '26');
   assert.equal(batches[0]!.rows.length, 6);
+  assert.equal(batches[0]!.exact, true);
   // Released: limits apply again.
   for (let o = 27; o <= 29; o++) b.add('t', 0, String(o), 'r', 0);
   assert.equal(batches.length, 2);
+  assert.equal(batches[1]!.exact, undefined);
+});
+
+test('shutdown leaves a held batch short of its range uncut; a schema switch cuts it', () => {
+  const { b, batches } = setup({ maxBatchRows: 100 });
+  b.add('t', 1, '5', 'free', 0);
+  b.setHold('t', 0, true);
+  b.add('t', 0, '20', 'held', 0);
+  b.flushAll(true);
+  assert.deepEqual(
+    batches.map((x) => x.partition),
+    [1],
+  );
+  b.flushAll();
+  assert.deepEqual(
+    batches.map((x) => [x.partition, x.exact]),
+    [
+      [1, undefined],
+      [0, true],
+    ],
+  );
 });
 
 test('rows crossing chunk boundaries join into one exact body; chunks and bodies are reused, later bodies exact too', () => {
-  const { b, batches } = setup({ maxBatchRows: 1000, maxBatchBytes: 8 * CHUNK_BYTES, maxBufferBytes: 64 * CHUNK_BYTES });
+  const { b, batches } = setup({
+    maxBatchRows: 1000,
+    maxBatchBytes: 8 * CHUNK_BYTES,
+    maxBufferBytes: 64 * CHUNK_BYTES,
+  });
   const rows: Buffer[] = [];
   for (let i = 0; i < 7; i++) rows.push(Buffer.alloc(Math.floor(CHUNK_BYTES * 0.6) + i, 97 + i));
   rows.push(Buffer.from('tail 日本'));

@@ -349,9 +349,21 @@ export class Batcher {
     if (st?.filling) this.cut(st);
   }
 
-  /** Cuts every filling batch now (shutdown). */
-  flushAll(): void {
-    for (const st of this.parts.values()) if (st.filling) this.cut(st);
+  /**
+   * Cuts every filling batch now (a schema switch). With `keepHeld` (shutdown), a held batch that
+   * has not reached the end of its range is left uncut: loaded short under its label, it would let
+   * a zombie's full-range load of that label be refused as "already loaded" and its tail be lost;
+   * left alone, its offsets stay uncommitted and the next owner settles the intent again. Returns
+   * the rows left uncut.
+   */
+  flushAll(keepHeld = false): number {
+    let left = 0;
+    for (const st of this.parts.values()) {
+      if (!st.filling) continue;
+      if (keepHeld && st.hold) left += st.filling.rowEnds.length;
+      else this.cut(st);
+    }
+    return left;
   }
 
   /**
@@ -407,6 +419,7 @@ export class Batcher {
     this.fillingBytes -= f.bodyBytes;
     this.fillingRows -= f.rowEnds.length;
     const batch = bytesBatch(st.topic, st.partition, f, this.joinChunks(f));
+    if (st.hold) batch.exact = true;
     st.tracker.register(f.firstOffset, f.lastOffset);
     this.inFlight.set(batch, {
       key: partitionKey(st.topic, st.partition),

@@ -210,6 +210,13 @@ export async function closeStorage(): Promise<void> {
 }
 
 export async function cleanup(s: Scenario): Promise<void> {
+  // SINKER_IT_KEEP=1 keeps the table, topic, group and Redis keys for a post-mortem.
+  if (process.env.SINKER_IT_KEEP === '1') {
+    process.stderr.write(
+      `kept for inspection: table ${s.table}, topic ${s.topic}, Redis ${s.prefix}*, logs ${s.dir}\n`,
+    );
+    return;
+  }
   await dropTable(s);
   const admin = kafka().admin();
   try {

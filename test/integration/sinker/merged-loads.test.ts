@@ -59,10 +59,12 @@ after(async () => {
 /** Merged loads a sinker committed (and fell back), from its /metrics. */
 async function mergedLoads(p: SinkerProcess): Promise<{ committed: number; fallback: number; partitions: number }> {
   const text = await p.scrape();
+  // A series never incremented is absent (NaN): count it as 0.
+  const value = (name: string, labels: Record<string, string> = {}) => metricValue(text, name, labels) || 0;
   return {
-    committed: metricValue(text, 'batch_merged_loads_total', { outcome: 'committed' }),
-    fallback: metricValue(text, 'batch_merged_loads_total', { outcome: 'fallback' }),
-    partitions: metricValue(text, 'batch_merged_partitions_sum'),
+    committed: value('batch_merged_loads_total', { outcome: 'committed' }),
+    fallback: value('batch_merged_loads_total', { outcome: 'fallback' }),
+    partitions: value('batch_merged_partitions_sum'),
   };
 }
 
