@@ -12,6 +12,7 @@ import type { SinkerConfig } from './config/types.ts';
 import type { AssignmentChange, SinkConsumer } from './consumer.ts';
 import type { ContentDedupe } from './dedupe/content.ts';
 import { isUnavailable } from './dedupe/errors.ts';
+import { IntentOrder } from './dedupe/intent-order.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
 import { type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
@@ -91,6 +92,8 @@ interface PartitionRun {
   next?: number | bigint;
   /** The last chunk taken and still being finished: the next one is finished after it, in offset order. */
   tail: Promise<void>;
+  /** Keeps this run's intents recorded in offset order. */
+  order: IntentOrder;
 }
 
 const TICK_MS = 100;
@@ -265,6 +268,7 @@ export class SinkPipeline {
       fillingKeys: [],
       ready: Promise.resolve() as unknown as Promise<ResumePlan>,
       tail: Promise.resolve(),
+      order: new IntentOrder(),
     };
     run.ready = this.#settle(partition, run.token, abort.signal, forceSeek).then((plan) => {
       run.plan = plan;
@@ -304,7 +308,14 @@ export class SinkPipeline {
           void this.#commit(partition, plan.seekOffset);
         }
         this.#log.info(
-          { partition, committed, watermark: plan.watermark, resume: plan.seekOffset, reload: plan.reload.length },
+          {
+            partition,
+            committed,
+            watermark: plan.watermark,
+            resume: plan.seekOffset,
+            reload: plan.reload.length,
+            reloadRanges: plan.reload.map((r) => `${r.intent.first}-${r.intent.last}`),
+          },
           'partition settled',
         );
         return plan;
@@ -612,6 +623,7 @@ export class SinkPipeline {
 
   #enqueue(batch: LoadBatch): void {
     const run = this.#runs.get(batch.partition);
+    run?.order.add(batch.firstOffset);
     if (run && this.#d.content) {
       run.pendingKeys.set(batch.firstOffset, run.fillingKeys);
       run.fillingKeys = [];
@@ -654,6 +666,14 @@ export class SinkPipeline {
 
   /** Loads one partition's batch under its own deterministic label (DESIGN §3). */
   async #loadSingle(batch: LoadBatch, run: PartitionRun): Promise<void> {
+    try {
+      await this.#loadSingleInOrder(batch, run);
+    } finally {
+      run.order.done(batch.firstOffset);
+    }
+  }
+
+  async #loadSingleInOrder(batch: LoadBatch, run: PartitionRun): Promise<void> {
     const signal = run.abort.signal;
     const label = this.#d.writer.labelOf(batch);
     const keys = run.pendingKeys.get(batch.firstOffset) ?? [];
@@ -678,7 +698,10 @@ export class SinkPipeline {
         if (batch.rowOffsets.length === 0) {
           status = 'dead_lettered';
         } else {
+          await run.order.turn(batch.firstOffset, signal);
+          if (signal.aborted) continue;
           await this.#d.store.recordIntent(batch.partition, intent, run.token);
+          run.order.done(batch.firstOffset);
           this.#setRedisDown(false);
           result = await this.#d.writer.load(batch, { label, signal });
           if (result.status === 'dead-lettered') status = 'dead_lettered';
@@ -753,6 +776,15 @@ export class SinkPipeline {
    * load Doris refuses (the single path dead-letters refused rows).
    */
   async #loadMerged(group: LoadBatch[]): Promise<void> {
+    const runs = group.map((b) => this.#runs.get(b.partition));
+    try {
+      await this.#loadMergedInOrder(group);
+    } finally {
+      for (let i = 0; i < group.length; i++) runs[i]?.order.done(group[i]!.firstOffset);
+    }
+  }
+
+  async #loadMergedInOrder(group: LoadBatch[]): Promise<void> {
     // Each batch with the run that cut it: one revoked and assigned again since is another run.
     let parts: { batch: LoadBatch; run: PartitionRun }[] = [];
     for (const batch of group) {
@@ -815,14 +847,20 @@ export class SinkPipeline {
         };
       });
       try {
+        await Promise.all(
+          parts.map(({ batch, run }) => run.order.turn(batch.firstOffset, AbortSignal.any([signal, run.abort.signal]))),
+        );
+        if (signal.aborted) continue;
         const fenced = await this.#d.store.recordMerged(entries);
         this.#setRedisDown(false);
         if (fenced >= 0) {
           this.#log.warn({ partition: spec[fenced]!.partition }, 'partition claimed by another owner: batch dropped');
           this.#batcher.abandon(parts[fenced]!.batch);
+          parts[fenced]!.run.order.done(parts[fenced]!.batch.firstOffset);
           parts = parts.filter((_, i) => i !== fenced);
           continue;
         }
+        for (const { batch, run } of parts) run.order.done(batch.firstOffset);
         const r = await this.#d.writer.precommit(
           parts.map((p) => p.batch),
           label,

@@ -101,6 +101,11 @@ test('a merged part decided commit settles like a single load: PRECOMMITTED → 
   assert.deepEqual(decideMergedIntent(m, 'VISIBLE', 'commit', NOW), { action: 'complete' });
   assert.deepEqual(decideMergedIntent(m, 'PREPARE', 'commit', NOW), { action: 'wait' });
   assert.deepEqual(decideMergedIntent(m, 'ABORTED', 'commit', NOW), { action: 'reload' });
+  // unknown to Doris: committed and forgotten (label eviction), unless older than the pre-commit timeout
+  assert.deepEqual(decideMergedIntent(m, 'UNKNOWN', 'commit', NOW), { action: 'complete' });
+  assert.deepEqual(decideMergedIntent({ ...m, created: NOW - 3600_001 }, 'UNKNOWN', 'commit', NOW), {
+    action: 'reload',
+  });
 });
 
 test('an undecided merged part is never committed: PRECOMMITTED → abort, PREPARE → reload without waiting', () => {

@@ -47,6 +47,9 @@ export function maxOffset(a: string, b: string): string {
 /** Doris forgets a finished label after 12 h (or 2000 newer loads per db), §4 of the protocol doc. */
 export const LABEL_RETENTION_MS = 12 * 3600 * 1000;
 
+/** How long Doris keeps a pre-committed txn before aborting it (stream_load_default_precommit_timeout_second). */
+export const PRECOMMIT_TIMEOUT_MS = 3600 * 1000;
+
 export type IntentDecision =
   /** The load is in Doris: advance the watermark to `last` and delete the intent (one atomic step). */
   | { action: 'complete' }
@@ -98,7 +101,13 @@ export function decideMergedIntent(
   decision: MergedDecision,
   now: number,
 ): MergedIntentDecision {
-  if (decision === 'commit') return decideIntent(intent, state, now);
+  if (decision === 'commit') {
+    // Decided after it pre-committed, and nobody aborts a decided load: unknown to Doris within the
+    // pre-commit timeout means committed and then forgotten (a busy database keeps only its newest
+    // 2000 labels), not aborted. Loading it again would duplicate it.
+    if (state === 'UNKNOWN' && now - intent.created < PRECOMMIT_TIMEOUT_MS) return { action: 'complete' };
+    return decideIntent(intent, state, now);
+  }
   switch (state) {
     case 'VISIBLE':
     case 'COMMITTED':
