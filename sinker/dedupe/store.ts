@@ -124,9 +124,7 @@ export interface DedupeStoreOptions {
 
 const MGET_CHUNK = 1000;
 
-type CompleteFn = (numKeys: number, ...args: string[]) => Promise<string>;
-type RecordIntentFn = (numKeys: number, ...args: string[]) => Promise<number>;
-type ScriptFn = (numKeys: number, ...args: string[]) => Promise<number>;
+type ScriptFn<T = number> = (numKeys: number, ...args: string[]) => Promise<T>;
 
 export class DedupeStore {
   readonly keys: DedupeKeys;
@@ -214,10 +212,7 @@ export class DedupeStore {
    */
   async recordIntent(partition: number, intent: Intent, token = ''): Promise<void> {
     const ok = await this.#run('recordIntent', 1, async () => {
-      const fn = (this.#redis as unknown as { sinkerRecordIntent: RecordIntentFn }).sinkerRecordIntent.bind(
-        this.#redis,
-      );
-      return fn(
+      return this.#script('sinkerRecordIntent')(
         2,
         this.keys.owners,
         this.keys.intents,
@@ -240,7 +235,7 @@ export class DedupeStore {
     contentKeys: readonly string[] = [],
   ): Promise<string | null> {
     return this.#run('complete', null, async () => {
-      const fn = (this.#redis as unknown as { sinkerComplete: CompleteFn }).sinkerComplete.bind(this.#redis);
+      const fn = this.#script<string>('sinkerComplete');
       const keys = [this.keys.watermarks, this.keys.intents, ...contentKeys.map((k) => this.keys.contentPrefix + k)];
       return fn(
         keys.length,
@@ -253,8 +248,9 @@ export class DedupeStore {
     });
   }
 
-  #script(name: string): ScriptFn {
-    return ((this.#redis as unknown as Record<string, ScriptFn>)[name] as ScriptFn).bind(this.#redis);
+  /** A Lua script defined in the constructor, as a function. */
+  #script<T = number>(name: string): ScriptFn<T> {
+    return ((this.#redis as unknown as Record<string, ScriptFn<T>>)[name] as ScriptFn<T>).bind(this.#redis);
   }
 
   /**

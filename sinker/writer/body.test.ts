@@ -100,6 +100,7 @@ test('BodyPool reuses released buffers that are big enough, smallest first, and 
 test('a merged body joins the batches bodies with \\n, skipping empty batches; else joins every row', () => {
   const b = (rows: string[], withBody = true) => ({
     rows,
+    rowOffsets: rows.map((_, i) => String(i)),
     bytes: rows.reduce((n, r) => n + Buffer.byteLength(r), 0),
     ...(withBody ? { body: Buffer.from(rows.join('\n')) } : {}),
   });

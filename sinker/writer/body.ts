@@ -45,11 +45,12 @@ export function buildBody(
  * joined by `delimiter`.
  */
 export function mergedBody(
-  batches: readonly { body?: Buffer; rows: readonly string[]; bytes: number }[],
+  batches: readonly { body?: Buffer; rows: readonly string[]; rowOffsets: readonly string[]; bytes: number }[],
   delimiter: string,
   alloc: (size: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer {
-  const parts = batches.filter((b) => b.rows.length > 0 || (b.body?.length ?? 0) > 0);
+  // rowOffsets, not rows: a batch built as bytes decodes its rows only when asked
+  const parts = batches.filter((b) => b.rowOffsets.length > 0);
   if (delimiter === '\n' && parts.every((b) => b.body !== undefined)) {
     let total = Math.max(0, parts.length - 1);
     for (const b of parts) total += b.body!.length;

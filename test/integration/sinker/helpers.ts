@@ -474,6 +474,15 @@ export function readDlq(s: Scenario): DlqLine[] {
     .map((l) => JSON.parse(l) as DlqLine);
 }
 
+/** A seeded pseudo-random generator in [0, 1): a failing run's kill points can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -17,6 +17,7 @@ import {
   readDlq,
   type Scenario,
   scenario,
+  seededRandom,
   sleep,
   startSinker,
 } from './helpers.ts';
@@ -40,11 +41,7 @@ after(async () => {
 
 test(`kill -9 at random points, ${RUNS} times while producing, then drain: every message exactly once`, async () => {
   const seed = Number(process.env.KILL9_SEED ?? Date.now() % 100_000);
-  let state = seed;
-  const rand = () => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state / 2147483648;
-  };
+  const rand = seededRandom(seed);
   // Loads held 0.5 s in the emulator (committed at the end of it): most kills land with loads in
   // flight and their intents open, which the next sinker must settle.
   fault = await armFault({ type: 'slow_reply', delayMs: 500, commit: 'after', count: 300, label: `^${s.name}:` });

@@ -23,6 +23,7 @@ import {
   type Scenario,
   type SinkerOverrides,
   scenario,
+  seededRandom,
   sleep,
   startSinker,
   waitForRows,
@@ -72,11 +73,7 @@ test(`merged loads: kill -9 ${RUNS} times with loads in flight, a member joining
   const s = await fresh('merged', 8);
   await createTable(s);
   const seed = Number(process.env.MERGED_SEED ?? Date.now() % 100_000);
-  let state = seed;
-  const rand = () => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state / 2147483648;
-  };
+  const rand = seededRandom(seed);
   // Pre-commits held 0.5 s: kills land between record, pre-commit, decision, commit and complete.
   const slow = await armFault({ type: 'slow_reply', delayMs: 500, commit: 'after', count: 200, label: `^${s.name}:` });
   faults.push(slow);
