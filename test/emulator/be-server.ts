@@ -331,6 +331,7 @@ async function runLoad(
   const r = parseRows(ctx, opts, schema, data);
   if (r.fatal) return rollback(r.fatal);
   if (tooManyFiltered(r, opts.maxFilterRatio)) return rollback(beMessage(p, p.filterCode, 'too many filtered rows'));
+  txn.rows = r.rows.length;
 
   const tw = now();
   if (info.twoPhase) {

@@ -20,6 +20,8 @@ export interface Txn {
   pending: unknown;
   /** A commit is writing the rows: the txn manager must not abort it now (Doris holds the txn lock). */
   committing?: boolean;
+  /** Rows the load carried past filtering (the control API shows it; tests read it when a count is off). */
+  rows?: number;
 }
 
 export interface TxnConfig {

@@ -429,11 +429,49 @@ export async function exactlyOnceReport(s: Scenario, expected: readonly bigint[]
 
 export async function assertExactlyOnce(s: Scenario, expected: readonly bigint[], context = ''): Promise<void> {
   const r = await exactlyOnceReport(s, expected);
+  const ok =
+    r.missing.length === 0 && r.duplicated.length === 0 && r.unexpected.length === 0 && r.rows === expected.length;
   const show = (xs: string[]) => `${xs.length}${xs.length ? ` (e.g. ${xs.slice(0, 10).join(', ')})` : ''}`;
   assert.ok(
-    r.missing.length === 0 && r.duplicated.length === 0 && r.unexpected.length === 0 && r.rows === expected.length,
-    `${context}: expected ${expected.length} rows once each; table has ${r.rows}: missing ${show(r.missing)}, duplicated ${show(r.duplicated)}, unexpected ${show(r.unexpected)}`,
+    ok,
+    `${context}: expected ${expected.length} rows once each; table has ${r.rows}: missing ${show(r.missing)}, duplicated ${show(r.duplicated)}, unexpected ${show(r.unexpected)}${ok ? '' : await whereRowsCameFrom(s)}`,
   );
+}
+
+/**
+ * What a failed exactly-once check needs to tell a duplicate's source apart: how many messages each
+ * partition holds (a producer retry writes them twice) and every Doris load into the table with its
+ * rows (a load carrying rows twice, or two loads of one range).
+ */
+async function whereRowsCameFrom(s: Scenario): Promise<string> {
+  const parts: string[] = [];
+  const admin = kafka().admin();
+  try {
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(s.topic);
+    parts.push(
+      `topic end offsets ${[...offsets]
+        .sort((a, b) => a.partition - b.partition)
+        .map((o) => `${o.partition}:${o.low}-${o.high}`)
+        .join(' ')}`,
+    );
+  } catch (err) {
+    parts.push(`topic offsets unavailable: ${(err as Error).message}`);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+  try {
+    const { txns } = (await control('/txns?db=test_db')) as {
+      txns: { id: number; table: string; label: string; state: string; rows?: number; reason: string }[];
+    };
+    const mine = txns.filter((t) => t.table.toLowerCase() === s.table.toLowerCase());
+    parts.push(
+      `loads ${mine.map((t) => `${t.label.replace(/^.*?:[^:]*:/, '')}=${t.state}/${t.rows ?? '?'}${t.state === 'ABORTED' ? `(${t.reason.slice(0, 40)})` : ''}`).join(' ')}`,
+    );
+  } catch (err) {
+    parts.push(`emulator txns unavailable: ${(err as Error).message}`);
+  }
+  return `\n  ${parts.join('\n  ')}`;
 }
 
 /** Waits for the expected ids to settle in the table, then asserts exactly once. */
