@@ -13,18 +13,13 @@
 //
 // Kafka: a private broker from the test bed's jars (own ports; other helpers' fault tests restart the
 // shared one), unless --shared-kafka.
-// Options: --messages N (2000000) --topic T --flush-workers N --batch-rows N --buffer-bytes N --map-workers N
-//   --latency-seconds N (40)
-//   --latency-rate N (default half the measured msgs/s) --skip-ceiling --skip-latency --skip-peer
-//   --profile S (CPU-profile S seconds of the throughput run via the pprof endpoint; figures of a
-//   profiled run are marked as such) --sinker-root DIR (the sinker from another tree, for before/after)
-//   --node-flags "F ..." (node flags for the sinker instead of its image's) --key-fields id (content dedupe on) --tag NAME --no-write
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { takeEvents } from '../support/events.ts';
 import { testbed } from '../support/testbed.ts';
+import { defineCli } from './support/cli.ts';
 import { summarizeProfile } from './support/cpuprofile.ts';
 import { type BenchEmulator, REPO, startBenchEmulator } from './support/emulator.ts';
 import { type ConsumerPerf, consumerPerfTest, runTool } from './support/kafka-tools.ts';
@@ -42,29 +37,117 @@ import {
 import { chartSvg } from './support/svg.ts';
 import { createTopic, deleteTopic, ensurePrefilled } from './support/topic.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
-const num = (name: string, dflt: number) => Number(arg(name) ?? dflt);
+export const CLI = defineCli(import.meta, {
+  npm: 'bench',
+  options: {
+    messages: {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: 2_000_000,
+      value: 'N',
+      description: 'messages the topic holds (pre-filled up to this) and the throughput run consumes',
+    },
+    topic: { type: 'string', default: 'bench-tb-event-clean-8p', value: 'T', description: 'the pre-filled topic' },
+    'flush-workers': {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: DEFAULT_BATCH.flush_worker_count,
+      value: 'N',
+      description: 'batch.flush_worker_count',
+    },
+    'batch-rows': {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: DEFAULT_BATCH.max_batch_rows,
+      value: 'N',
+      description: 'batch.max_batch_rows',
+    },
+    'buffer-bytes': {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: DEFAULT_BATCH.max_buffer_bytes,
+      value: 'N',
+      description: 'batch.max_buffer_bytes',
+    },
+    'map-workers': {
+      type: 'string',
+      number: 'non-negative',
+      integer: true,
+      defaultText: "the sinker's own",
+      value: 'N',
+      description: 'batch.map_workers (0: map on the main thread)',
+    },
+    'latency-seconds': {
+      type: 'string',
+      number: 'positive',
+      default: 40,
+      value: 'S',
+      description: 'how long the latency run produces',
+    },
+    'latency-rate': {
+      type: 'string',
+      number: 'positive',
+      defaultText: 'half the measured msgs/s',
+      value: 'N',
+      description: 'msg/s offered in the latency run',
+    },
+    'skip-ceiling': { type: 'boolean', description: 'no kafka-consumer-perf-test ceiling' },
+    'skip-throughput': { type: 'boolean', description: 'no throughput run (its figures are then n/a)' },
+    'skip-latency': { type: 'boolean', description: 'no latency run' },
+    'skip-peer': { type: 'boolean', description: 'no probe for the Doris Kafka connector' },
+    profile: {
+      type: 'string',
+      number: 'non-negative',
+      default: 0,
+      value: 'S',
+      description:
+        "CPU-profile S seconds of the throughput run via the sinker's pprof endpoint (0: off; a profiled run's figures are marked as such)",
+    },
+    'sinker-root': {
+      type: 'string',
+      defaultText: 'this tree',
+      value: 'DIR',
+      description: 'run the sinker from another tree, for before/after comparisons',
+    },
+    'node-flags': {
+      type: 'string',
+      defaultText: `the image's: ${IMAGE_NODE_FLAGS.join(' ')}`,
+      value: '"F ..."',
+      description: "node flags for the sinker child, space separated, instead of its image's",
+    },
+    'key-fields': {
+      type: 'string',
+      defaultText: 'none, content dedupe off',
+      value: 'F,...',
+      description: 'dedupe.key_fields (content dedupe on), e.g. id',
+    },
+    tag: { type: 'string', defaultText: 'none', value: 'NAME', description: 'suffix of the result file names' },
+    'no-write': { type: 'boolean', description: 'write no result files' },
+    'shared-kafka': { type: 'boolean', description: "use the test bed's broker instead of a private one" },
+  },
+});
+const opts = CLI.parse();
 
-const MESSAGES = num('messages', 2_000_000);
-const TOPIC = arg('topic') ?? 'bench-tb-event-clean-8p';
+const MESSAGES = opts.messages;
+const TOPIC = opts.topic;
 const PARTITIONS = 8;
-const PROFILE_S = num('profile', 0);
-const KEY_FIELDS = arg('key-fields')?.split(',') ?? [];
-const TAG = arg('tag');
+const PROFILE_S = opts.profile;
+const KEY_FIELDS = opts['key-fields']?.split(',') ?? [];
+const TAG = opts.tag;
 /** A/B: the sinker from another tree, e.g. `git archive <commit> sinker package.json | tar -x -C DIR` + a node_modules link. */
-const SINKER_ROOT = arg('sinker-root');
+const SINKER_ROOT = opts['sinker-root'];
 /** Extra node flags for the sinker child, space separated (e.g. "--max-old-space-size=192"). */
-const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
+const NODE_FLAGS = opts['node-flags']?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
 const BATCH: BatchSettings = {
   ...DEFAULT_BATCH,
-  flush_worker_count: num('flush-workers', DEFAULT_BATCH.flush_worker_count),
-  max_batch_rows: num('batch-rows', DEFAULT_BATCH.max_batch_rows),
-  max_buffer_bytes: num('buffer-bytes', DEFAULT_BATCH.max_buffer_bytes),
-  ...(arg('map-workers') !== undefined ? { map_workers: num('map-workers', 0) } : {}),
+  flush_worker_count: opts['flush-workers'],
+  max_batch_rows: opts['batch-rows'],
+  max_buffer_bytes: opts['buffer-bytes'],
+  ...(opts['map-workers'] !== undefined ? { map_workers: opts['map-workers'] } : {}),
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -409,7 +492,7 @@ function gitCommit(): { commit: string; dirty: boolean } {
 async function main(): Promise<void> {
   const redisUrl = testbed('REDIS_URL');
   const bin = testbed('KAFKA_BIN');
-  const shared = flag('shared-kafka');
+  const shared = opts['shared-kafka'];
   const privateKafka = shared ? undefined : await startPrivateKafka(testbed('KAFKA_LIBS'), bin);
   const brokers = privateKafka?.bootstrap ?? testbed('KAFKA_BOOTSTRAP');
   try {
@@ -432,7 +515,7 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
   await ensurePrefilled(brokers, TOPIC, PARTITIONS, MESSAGES);
 
   let ceiling: ConsumerPerf | undefined;
-  if (!flag('skip-ceiling')) {
+  if (!opts['skip-ceiling']) {
     console.log('ceiling: kafka-consumer-perf-test ...');
     ceiling = await consumerPerfTest(bin, brokers, TOPIC, MESSAGES);
     console.log(
@@ -445,20 +528,20 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
   let latency: Latency | undefined;
   try {
     console.log(`throughput: emulator (count mode) fe=${emu.fe} be=${emu.be}`);
-    tp = flag('skip-throughput') ? emptyThroughput() : await measureThroughput(brokers, redisUrl, emu, work, runId);
-    if (!flag('skip-latency')) {
-      const rate = num('latency-rate', Math.round(tp.msgs_per_sec / 2));
-      latency = await measureLatency(bin, brokers, redisUrl, emu, work, runId, rate, num('latency-seconds', 40));
+    tp = opts['skip-throughput'] ? emptyThroughput() : await measureThroughput(brokers, redisUrl, emu, work, runId);
+    if (!opts['skip-latency']) {
+      const rate = opts['latency-rate'] ?? Math.round(tp.msgs_per_sec / 2);
+      latency = await measureLatency(bin, brokers, redisUrl, emu, work, runId, rate, opts['latency-seconds']);
     }
   } finally {
     await emu.stop();
   }
-  const peer = flag('skip-peer') ? undefined : probePeer();
+  const peer = opts['skip-peer'] ? undefined : probePeer();
 
   const ceilingRate = ceiling?.fetchMsgsPerSec;
   const ratio = ceilingRate ? round(tp.msgs_per_sec / ceilingRate, 3) : undefined;
   // (null: not measured in this run)
-  const measured = !flag('skip-throughput');
+  const measured = !opts['skip-throughput'];
   const targets = {
     msgs_per_sec_ge_150000: measured ? tp.msgs_per_sec >= 150_000 : null,
     ratio_ge_0_5: ratio === undefined || !measured ? null : ratio >= 0.5,
@@ -556,7 +639,7 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
   );
 
   const stamp = `${result.date.slice(0, 10)}-${commit}${TAG ? `-${TAG}` : ''}`;
-  if (!flag('no-write')) {
+  if (!opts['no-write']) {
     const dir = join(REPO, 'test/bench/results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
@@ -595,10 +678,11 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+if (import.meta.main)
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );

@@ -9,15 +9,39 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { fetchMaxBytes } from '../../sinker/consumer.ts';
 import { testbed } from '../support/testbed.ts';
+import { defineCli, oneOfEach } from './support/cli.ts';
 import { startPrivateKafka } from './support/private-kafka.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
-}
-const MESSAGES = Number(arg('messages') ?? 1_000_000);
-const TOPIC = arg('topic') ?? 'bench-tb-event-clean-8p';
-const CLIENTS = (arg('clients') ?? 'kafkajs,kafkajs-small,platformatic').split(',');
+export const CLI = defineCli(import.meta, {
+  options: {
+    messages: {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: 1_000_000,
+      value: 'N',
+      description: 'messages each client reads',
+    },
+    topic: {
+      type: 'string',
+      default: 'bench-tb-event-clean-8p',
+      value: 'T',
+      description: 'the topic read (pre-filled)',
+    },
+    clients: {
+      type: 'string',
+      default: 'kafkajs,kafkajs-small,platformatic',
+      value: 'C,...',
+      check: oneOfEach(['kafkajs', 'kafkajs-small', 'platformatic']),
+      description: 'the clients to run, in order',
+    },
+    'shared-kafka': { type: 'boolean', description: "read from the test bed's broker instead of the private one" },
+  },
+});
+const opts = CLI.parse();
+const MESSAGES = opts.messages;
+const TOPIC = opts.topic;
+const CLIENTS = opts.clients.split(',');
 
 interface LoopResult {
   client: string;
@@ -123,19 +147,23 @@ async function platformaticLoop(brokers: string): Promise<LoopResult> {
   };
 }
 
-const pk = process.argv.includes('--shared-kafka')
-  ? undefined
-  : await startPrivateKafka(testbed('KAFKA_LIBS'), testbed('KAFKA_BIN'));
-const brokers = pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP');
-const results: LoopResult[] = [];
-try {
-  for (const c of CLIENTS) {
-    const r =
-      c === 'platformatic' ? await platformaticLoop(brokers) : await kafkajsLoop(brokers, c === 'kafkajs-small');
-    results.push(r);
-    console.log(JSON.stringify(r));
+async function main(): Promise<void> {
+  const pk = opts['shared-kafka'] ? undefined : await startPrivateKafka(testbed('KAFKA_LIBS'), testbed('KAFKA_BIN'));
+  const brokers = pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP');
+  const results: LoopResult[] = [];
+  try {
+    for (const c of CLIENTS) {
+      const r =
+        c === 'platformatic' ? await platformaticLoop(brokers) : await kafkajsLoop(brokers, c === 'kafkajs-small');
+      results.push(r);
+      console.log(JSON.stringify(r));
+    }
+  } finally {
+    await pk?.stop();
   }
-} finally {
-  await pk?.stop();
 }
-process.exit(0);
+
+if (import.meta.main) {
+  await main();
+  process.exit(0);
+}

@@ -5,8 +5,7 @@
 //           core, no HTTP;
 //   http  — real stream loads to an emulator child process (BE direct, keep-alive), rows per second
 //           of wall time and rows per CPU-second of the emulator process (from /proc/<pid>/stat).
-// Usage: npm run bench:emulator -- [--rows-per-load 10000] [--loads 20] [--modes full,validate,count]
-//        [--formats csv,json] [--out results.json]
+// `npm run bench:emulator -- --help` lists the options.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -19,20 +18,54 @@ import { headerChecks, planOptions } from '../emulator/load-options.ts';
 import { getProfile } from '../emulator/profile.ts';
 import { type Mode, processRows } from '../emulator/rows.ts';
 import { testbedEnv } from '../support/testbed.ts';
+import { defineCli, oneOfEach } from './support/cli.ts';
+
+export const CLI = defineCli(import.meta, {
+  npm: 'bench:emulator',
+  options: {
+    'rows-per-load': {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: 10_000,
+      value: 'N',
+      description: 'rows in each stream load body',
+    },
+    loads: {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: 20,
+      value: 'N',
+      description: 'stream loads per HTTP case (full mode: a quarter, at least 2)',
+    },
+    modes: {
+      type: 'string',
+      default: 'count,validate,full',
+      value: 'M,...',
+      check: oneOfEach(['count', 'validate', 'full']),
+      description: 'emulator modes to measure, in order',
+    },
+    formats: {
+      type: 'string',
+      default: 'csv,json',
+      value: 'F,...',
+      check: oneOfEach(['csv', 'json']),
+      description: 'load formats to measure, in order',
+    },
+    out: { type: 'string', defaultText: 'none', value: 'FILE', description: 'also write the results as JSON here' },
+  },
+});
+const opts = CLI.parse();
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-}
-
-const ROWS_PER_LOAD = Number(arg('rows-per-load', '10000'));
-const LOADS = Number(arg('loads', '20'));
-const MODES = arg('modes', 'count,validate,full').split(',') as Mode[];
-const FORMATS = arg('formats', 'csv,json').split(',');
-const OUT = arg('out', '');
+const ROWS_PER_LOAD = opts['rows-per-load'];
+const LOADS = opts.loads;
+const MODES = opts.modes.split(',') as Mode[];
+const FORMATS = opts.formats.split(',');
+const OUT = opts.out ?? '';
 const PASSWORD = 'bench';
 
 /** Deterministic canonical event of about 1 KiB: ~30 of 50 extend fields filled. */
@@ -286,7 +319,8 @@ async function main(): Promise<void> {
     writeFileSync(OUT, `${JSON.stringify({ node: process.version, rowsPerLoad: ROWS_PER_LOAD, results }, null, 2)}\n`);
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+if (import.meta.main)
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -5,6 +5,18 @@ import { createEncoder } from '../../sinker/encode/encoders.ts';
 import { Mapper } from '../../sinker/mapper/mapper.ts';
 import { RowBuffer } from '../../sinker/mapper/row-buffer.ts';
 import { columnsFromManual, tableSchema } from '../../sinker/schema/schema.ts';
+import { defineCli } from './support/cli.ts';
+
+export const CLI = defineCli(import.meta, {
+  positionals: {
+    messages: {
+      number: 'positive',
+      integer: true,
+      default: 100_000,
+      description: 'messages per timed run (each case: best of 5 runs)',
+    },
+  },
+});
 
 /** tb_event (bench/tb_event.doris.sql): 66 columns. */
 export function tbEventColumns(): Array<{ name: string; type: string; nullable: boolean }> {
@@ -108,7 +120,7 @@ function bench(name: string, msgs: Buffer[], total: number, fn: (b: Buffer) => u
 }
 
 if (import.meta.main) {
-  const total = Number(process.argv[2] ?? 100_000);
+  const total = CLI.parse().messages;
   const r = rng(7);
   const msgs = Array.from({ length: 2000 }, (_, i) => Buffer.from(canonicalEvent(i, r)));
   const avg = msgs.reduce((a, b) => a + b.length, 0) / msgs.length;

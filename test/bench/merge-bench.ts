@@ -15,21 +15,55 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { takeEvents } from '../support/events.ts';
 import { testbed } from '../support/testbed.ts';
+import { defineCli } from './support/cli.ts';
 import { type BenchEmulator, REPO, startBenchEmulator } from './support/emulator.ts';
 import { cpuSeconds } from './support/proc.ts';
 import { type BatchSettings, DEFAULT_BATCH, metricSum, type SinkerChild, startSinker } from './support/sinker.ts';
 import { createTopic, deleteTopic, ensurePrefilled, kafka } from './support/topic.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
-}
-const num = (name: string, dflt: number) => Number(arg(name) ?? dflt);
-const PARTITIONS = num('partitions', 32);
-const RATE = num('rate', 4000);
-const SECONDS = num('seconds', 30);
-const BACKLOG = num('backlog', 1_000_000);
-const TAG = arg('tag');
+export const CLI = defineCli(import.meta, {
+  options: {
+    partitions: {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: 32,
+      value: 'N',
+      description: 'partitions of the quiet topic',
+    },
+    rate: {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: 4000,
+      value: 'N',
+      description: 'msg/s produced into the quiet topic',
+    },
+    seconds: {
+      type: 'string',
+      number: 'positive',
+      default: 30,
+      value: 'S',
+      description: 'how long the quiet topic is fed',
+    },
+    backlog: {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      default: 1_000_000,
+      value: 'N',
+      description: 'messages of the busy 8-partition backlog (bench-merge-busy-8p, kept between runs)',
+    },
+    tag: { type: 'string', defaultText: 'none', value: 'NAME', description: 'suffix of the result file name' },
+    'no-write': { type: 'boolean', description: 'write no result file' },
+  },
+});
+const opts = CLI.parse();
+const PARTITIONS = opts.partitions;
+const RATE = opts.rate;
+const SECONDS = opts.seconds;
+const BACKLOG = opts.backlog;
+const TAG = opts.tag;
 const BUSY_TOPIC = 'bench-merge-busy-8p';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -195,7 +229,7 @@ async function main(): Promise<void> {
   console.log(
     `\nmerged / per-partition: quiet transactions ×${(qm.transactions / qs.transactions).toFixed(3)}, CPU/M ×${(qm.cpuSecondsPerMillion / qs.cpuSecondsPerMillion).toFixed(2)}; busy msg/s ×${(bm.msgPerSecond / bs.msgPerSecond).toFixed(2)}`,
   );
-  if (process.argv.includes('--no-write')) return;
+  if (opts['no-write']) return;
   const commit = execFileSync('git', ['rev-parse', '--short=10', 'HEAD'], { cwd: REPO }).toString().trim();
   const dir = join(REPO, 'test/bench/results');
   mkdirSync(dir, { recursive: true });
@@ -207,4 +241,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-await main();
+if (import.meta.main) await main();

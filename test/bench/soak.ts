@@ -1,4 +1,4 @@
-// `npm run soak -- [--minutes 30] [--rate N] [--no-faults] [--merge-partitions] [--batch-interval S] [--tag NAME] [--shared-kafka] [--node-flags "F ..."]`: the short, repeatable form of
+// `npm run soak -- [--minutes 30] [options]` (`--help` lists them): the short, repeatable form of
 // the seed's 7×24 stability ask. One sinker child holds a fixed offered load of the DIRTY mix
 // (kafka-producer-perf-test over a payload file of generated dirty events) into a private emulator in
 // counting mode, while a few emulator faults are injected at spread-out times. Every 10 s it samples
@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { takeEvents } from '../support/events.ts';
 import { testbed } from '../support/testbed.ts';
+import { defineCli } from './support/cli.ts';
 import { REPO, startBenchEmulator } from './support/emulator.ts';
 import { runTool } from './support/kafka-tools.ts';
 import { startPrivateKafka } from './support/private-kafka.ts';
@@ -25,27 +26,68 @@ import { DEFAULT_BATCH, IMAGE_NODE_FLAGS, metricSum, startSinker } from './suppo
 import { chartSvg } from './support/svg.ts';
 import { createTopic, deleteTopic, groupLag, kafka } from './support/topic.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? '') : undefined;
-}
+export const CLI = defineCli(import.meta, {
+  npm: 'soak',
+  options: {
+    minutes: {
+      type: 'string',
+      number: 'positive',
+      default: 30,
+      value: 'M',
+      description: 'how long the load is offered',
+    },
+    rate: {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      defaultText: 'half the msgs_per_sec of the newest bench result, else 20000',
+      value: 'N',
+      description: 'msg/s offered',
+    },
+    'no-faults': { type: 'boolean', description: 'inject no emulator faults' },
+    'merge-partitions': { type: 'boolean', description: 'batch.merge_partitions on (merged two-phase loads)' },
+    'batch-interval': {
+      type: 'string',
+      number: 'positive',
+      defaultText: String(DEFAULT_BATCH.max_batch_interval),
+      value: 'S',
+      description: 'batch.max_batch_interval in seconds',
+    },
+    tag: { type: 'string', defaultText: 'none', value: 'NAME', description: 'suffix of the result file names' },
+    'shared-kafka': { type: 'boolean', description: "use the test bed's broker instead of a private one" },
+    'node-flags': {
+      type: 'string',
+      defaultText: `the image's: ${IMAGE_NODE_FLAGS.join(' ')}`,
+      value: '"F ..."',
+      description: "node flags for the sinker child, space separated, instead of its image's",
+    },
+    recompute: {
+      type: 'string',
+      value: 'FILE',
+      defaultText: 'none',
+      description: "recompute a soak result file's verdicts from its own samples and rewrite it (no run)",
+    },
+  },
+});
+const opts = CLI.parse();
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, d = 0) => Math.round(v * 10 ** d) / 10 ** d;
 /** The q-quantile (nearest rank below) of xs. */
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q)]!;
 
-const MINUTES = Number(arg('minutes') ?? 30);
-const FAULTS = !process.argv.includes('--no-faults');
+const MINUTES = opts.minutes;
+const FAULTS = !opts['no-faults'];
 /** batch.merge_partitions on: the same soak through merged two-phase loads. */
 const BATCH = {
   ...DEFAULT_BATCH,
-  ...(process.argv.includes('--merge-partitions') ? { merge_partitions: true } : {}),
-  ...(arg('batch-interval') ? { max_batch_interval: Number(arg('batch-interval')) } : {}),
+  ...(opts['merge-partitions'] ? { merge_partitions: true } : {}),
+  ...(opts['batch-interval'] !== undefined ? { max_batch_interval: opts['batch-interval'] } : {}),
 };
-const TAG = arg('tag');
+const TAG = opts.tag;
 const SAMPLE_S = 10;
 /** Node flags for the sinker child instead of its image's (as bench.ts). */
-const NODE_FLAGS = arg('node-flags')?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
+const NODE_FLAGS = opts['node-flags']?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
 
 function defaultRate(): { rate: number; from: string } {
   const dir = join(REPO, 'test/bench/results');
@@ -134,7 +176,7 @@ interface SoakSample {
 
 async function main(): Promise<void> {
   const bin = testbed('KAFKA_BIN');
-  const shared = process.argv.includes('--shared-kafka');
+  const shared = opts['shared-kafka'];
   const pk = shared ? undefined : await startPrivateKafka(testbed('KAFKA_LIBS'), bin);
   try {
     await soak(pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP'), bin, shared);
@@ -145,9 +187,9 @@ async function main(): Promise<void> {
 
 async function soak(brokers: string, bin: string, shared: boolean): Promise<void> {
   const redisUrl = testbed('REDIS_URL');
-  const given = arg('rate');
+  const given = opts.rate;
   const { rate: dflt, from: dfltFrom } = defaultRate();
-  const rate = Number(given ?? dflt);
+  const rate = given ?? dflt;
   const from = given === undefined ? dfltFrom : '--rate';
   const seconds = Math.round(MINUTES * 60);
   const runId = Date.now().toString(36);
@@ -356,11 +398,12 @@ async function recompute(file: string): Promise<void> {
   console.log(JSON.stringify(v, null, 2));
 }
 
-const recomputeFile = arg('recompute');
-(recomputeFile ? recompute(recomputeFile) : main()).then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+const recomputeFile = opts.recompute;
+if (import.meta.main)
+  (recomputeFile ? recompute(recomputeFile) : main()).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );

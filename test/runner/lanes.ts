@@ -1,6 +1,7 @@
 // Which test files exist and which lane each runs in. Pure: the runner (run.ts) does the I/O.
 //
-//   unit       need no server (sinker/, operator/, test/unit/, test/emulator/, test/runner/): all in parallel.
+//   unit       need no server (sinker/, operator/, test/unit/, test/emulator/, test/runner/, test/bench/,
+//              scripts/): all in parallel.
 //   independent  under test/integration/ but use no test-bed part (the image builds): start at once and
 //              run beside every other lane, the exclusive one included, at a lower CPU priority.
 //   shared     use the test bed but never stop, restart or kill any part of it (they keep to their own
@@ -26,6 +27,7 @@ export const UNIT_GLOBS = [
   'test/unit/**/*.test.ts',
   'test/emulator/**/*.test.ts',
   'test/runner/**/*.test.ts',
+  'test/bench/**/*.test.ts',
   'scripts/**/*.test.ts',
 ];
 export const BED_GLOBS = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'];
