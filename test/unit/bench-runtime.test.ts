@@ -20,6 +20,6 @@ test("the bench's sinker node flags and malloc settings are the image's", () => 
   const env = imageEnv();
   const flags = (env.get('NODE_OPTIONS') ?? '').split(/\s+/).filter((f) => f !== '--enable-source-maps');
   assert.deepEqual(flags, IMAGE_NODE_FLAGS, 'NODE_OPTIONS in Dockerfile.sinker vs IMAGE_NODE_FLAGS');
-  const malloc = Object.fromEntries([...env].filter(([k]) => k.startsWith('MALLOC_')));
-  assert.deepEqual(malloc, IMAGE_MALLOC_ENV, 'MALLOC_* in Dockerfile.sinker vs IMAGE_MALLOC_ENV');
+  const malloc = Object.fromEntries([...env].filter(([k]) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES'));
+  assert.deepEqual(malloc, IMAGE_MALLOC_ENV, 'MALLOC_* and GLIBC_TUNABLES in Dockerfile.sinker vs IMAGE_MALLOC_ENV');
 });

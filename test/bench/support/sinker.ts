@@ -32,7 +32,11 @@ export const DEFAULT_BATCH: BatchSettings = {
  * keeps the two the same), so a benchmark measures the process users run.
  */
 export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=16'];
-export const IMAGE_MALLOC_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
+export const IMAGE_MALLOC_ENV: Record<string, string> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1',
+};
 
 export interface SinkerOptions {
   name: string;
