@@ -398,7 +398,7 @@ export class FieldExtractor {
         let idx = -2;
         // Fastest path: one of the next expected columns, compared in place (a plain name followed
         // by the closing quote is exactly that key); producers write keys in column order.
-        const stop = guess + 8 < nNames ? guess + 8 : nNames;
+        const stop = Math.min(guess + 8, nNames);
         for (let g = guess; g < stop; g++) {
           const name = nameBytes[g]!;
           const L = name.length;
