@@ -15,7 +15,7 @@ import { isUnavailable } from './dedupe/errors.ts';
 import { IntentOrder } from './dedupe/intent-order.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
-import { type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
+import { decideMergedIntent, type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
 import { type DedupeStore, type MergedEntry, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
 import { rejectedRecordsWithOriginals } from './dlq/dlq.ts';
@@ -797,6 +797,8 @@ export class SinkPipeline {
     let precommitted: string | undefined;
     /** Set once Redis holds 'commit' for it: the parts are fixed from then on. */
     let decided: string | undefined;
+    /** When the decided load's intents were recorded. */
+    let decidedCreated = 0;
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted) {
         for (const { batch } of parts) this.#batcher.abandon(batch);
@@ -804,7 +806,7 @@ export class SinkPipeline {
       }
       if (decided !== undefined) {
         try {
-          return await this.#finishDecided(decided, parts, started, signal);
+          return await this.#finishDecided(decided, decidedCreated, parts, started, signal);
         } catch (err) {
           if (signal.aborted) continue;
           const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
@@ -884,6 +886,7 @@ export class SinkPipeline {
         // Decided (or already in Doris): from here the txn must be committed, by this run or by
         // whoever settles one of its partitions next.
         decided = label;
+        decidedCreated = created;
         attempt = -1;
       } catch (err) {
         if (signal.aborted) continue;
@@ -925,11 +928,12 @@ export class SinkPipeline {
   /** Commits a merged load decided 'commit', records it in Redis, settles its batches. */
   async #finishDecided(
     label: string,
+    created: number,
     parts: { batch: LoadBatch; run: PartitionRun }[],
     started: number,
     signal: AbortSignal,
   ): Promise<void> {
-    if (!(await this.#commitDecided(label, signal))) {
+    if (!(await this.#commitDecided(label, created, signal))) {
       // Doris aborted it (pre-commit timeout) before the commit: nothing of it is in Doris.
       return this.#loadOneByOne(parts, `Doris aborted the pre-committed txn ${label} before its commit`);
     }
@@ -949,15 +953,20 @@ export class SinkPipeline {
    * pre-commit timeout): nothing of it is in Doris. Retries until then or shutdown; a run that
    * stops here leaves the decision for whoever settles the partitions next.
    */
-  async #commitDecided(label: string, signal: AbortSignal): Promise<boolean> {
+  async #commitDecided(label: string, created: number, signal: AbortSignal): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#d.writer.commitPrecommitted(label, signal);
         return true;
       } catch (err) {
-        const state = await this.#d.writer.labelState(label).catch(() => 'UNKNOWN' as const);
-        if (state === 'VISIBLE' || state === 'COMMITTED') return true;
-        if (state === 'ABORTED') return false;
+        const state = await this.#d.writer.labelState(label).catch(() => undefined);
+        if (state !== undefined) {
+          // As a settle decides it (one rule): committed, or unknown to Doris within the pre-commit
+          // timeout (committed, then its label evicted by 2000 newer loads) → in Doris; aborted → not.
+          const d = decideMergedIntent({ label, first: '0', last: '0', created }, state, 'commit', Date.now());
+          if (d.action === 'complete') return true;
+          if (d.action === 'reload') return false;
+        }
         if (signal.aborted) throw err;
         const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
         this.#log.warn(
