@@ -16,7 +16,7 @@ export const FAULT_TYPES = [
   'commit_fail', // 10: Fail get tableList write lock timeout with NumberLoadedRows > 0, rolled back
   'schema_change_block', // 11: group commit async: insert table t is blocked on schema change
   'wal_space', // 11: group commit async: no space for WAL
-  'commit_2pc_fail', // 12: a 2PC commit fails with get tableList write lock timeout (txn stays PRECOMMITTED)
+  'commit_2pc_fail', // 12: a 2PC commit fails with get tableList write lock timeout (txn stays PRECOMMITTED; commit: true commits it anyway, evict: true then forgets its label)
   'fe_error', // 13: FE answers an error JSON: shape 'rest' ({status,msg}) or 'response' ({msg,code,data,count})
   'publish_fail', // publishing a committed txn's rows fails `count` times; it stays COMMITTED and is published again
 ] as const;
@@ -41,6 +41,8 @@ export interface FaultSpec {
   how?: 'close' | 'rst';
   rows?: number;
   shape?: 'rest' | 'response';
+  /** commit_2pc_fail with commit: true — forget the label once committed (as 2000 newer loads would). */
+  evict?: boolean;
   msg?: string;
 }
 

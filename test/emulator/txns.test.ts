@@ -122,3 +122,17 @@ test('the txn manager does not abort a committing txn; abort of a finished txn i
   assert.equal(a.state, 'VISIBLE');
   assert.equal(a.reason, '');
 });
+
+test('evict: a finished txn is forgotten at once (its label free again); a running one is kept', () => {
+  const r = reg();
+  const a = r.begin('d', 't', 'L', 0, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] };
+  r.evict(a.txn);
+  assert.equal((r.begin('d', 't', 'L', 1, 1000) as { existing: string }).existing, 'RUNNING', 'not finished: kept');
+  r.precommit(a.txn, 2);
+  r.commit(a.txn, 3);
+  r.visible(a.txn, 4);
+  r.evict(a.txn);
+  assert.equal(r.latest('d', 'L'), undefined);
+  assert.equal(r.get(a.txn.id), undefined);
+  assert.equal(r.begin('d', 't', 'L', 5, 1000).kind, 'ok', 'the label is free again');
+});

@@ -218,6 +218,15 @@ export class TxnRegistry {
     this.trim(t.db, now);
   }
 
+  /** Forgets a finished txn now, as the count cap does once enough newer loads finished (the evict fault). */
+  evict(t: Txn): void {
+    const list = this.finished.get(t.db);
+    const at = list?.indexOf(t) ?? -1;
+    if (at < 0) return;
+    list!.splice(at, 1);
+    this.forget(t);
+  }
+
   private forget(t: Txn): void {
     this.byId.delete(t.id);
     this.listener?.(t, 'forget');

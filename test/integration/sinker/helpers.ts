@@ -100,6 +100,7 @@ export interface FaultSpec {
   commit?: boolean | 'before' | 'after' | 'never';
   mode?: 'refused' | 'hang';
   how?: 'close' | 'rst';
+  evict?: boolean;
 }
 
 export async function armFault(spec: FaultSpec): Promise<number> {

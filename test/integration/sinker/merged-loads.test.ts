@@ -17,6 +17,7 @@ import {
   createTopic,
   disarmFault,
   drainAndAssert,
+  faultsFired,
   frozenOwnerScenario,
   produceValues,
   readDlq,
@@ -26,6 +27,7 @@ import {
   seededRandom,
   sleep,
   startSinker,
+  waitCaughtUp,
   waitForRows,
   waitQuiet,
 } from './helpers.ts';
@@ -176,6 +178,42 @@ test('a merged load Doris refuses falls back to per-partition loads: the bad row
   assert.match(dlq[0]!.reason, /too long/i);
   const m = await mergedLoads(p);
   assert.ok(m.fallback >= 1, `the refused merged load fell back: ${JSON.stringify(m)}`);
+  const exit = await p.term(30_000);
+  assert.equal(exit.code, 0, p.tail(20));
+});
+
+test('a merged load committed whose reply was lost and whose label Doris then forgot is completed, not retried forever: exactly once, offsets committed', async () => {
+  const s = await fresh('mevicted', 4);
+  await createTable(s);
+  const values: string[] = [];
+  const ids: bigint[] = [];
+  for (let id = 1; id <= 400; id++) {
+    values.push(`{"id": ${id}, "integration_id": 7, "arrive_time": 1700000000000, "event_time": 1700000000000}`);
+    ids.push(BigInt(id));
+  }
+  await produceValues(s, values);
+  // The first merged commit: Doris commits it, the sinker hears a failure, and its label is gone
+  // before the sinker asks (2000 newer loads in a busy database).
+  const fault = await armFault({
+    type: 'commit_2pc_fail',
+    commit: true,
+    evict: true,
+    label: ':m\\d+:',
+    table: s.table,
+  });
+  faults.push(fault);
+  const p = await startSinker(s, 'evicted', {
+    batch: { merge_partitions: true, max_batch_interval: 1, max_batch_rows: 5000 },
+  });
+  procs.push(p);
+  await waitForRows(s, ids.length, 60_000);
+  await waitCaughtUp(s, 30_000);
+  await waitQuiet(s, 1500, 15_000);
+  await assertExactlyOnce(s, ids, 'committed merged load with its label forgotten');
+  // A fault is listed until its one use is taken (it matches this test's table only).
+  assert.equal((await faultsFired()).has(fault), false, 'the commit fault fired');
+  const m = await mergedLoads(p);
+  assert.ok(m.committed >= 1, `the merged load counted as committed: ${JSON.stringify(m)}`);
   const exit = await p.term(30_000);
   assert.equal(exit.code, 0, p.tail(20));
 });
