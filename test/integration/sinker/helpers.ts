@@ -84,6 +84,27 @@ export async function createTable(s: Scenario): Promise<void> {
   await control('/tables', 'POST', { ddl });
 }
 
+/**
+ * A table whose `name` holds 8 characters, for a sinker given NARROW_NAME_LOOSE_SCHEMA: longer names
+ * pass the mapper and Doris refuses those rows for data quality (the DLQ paths after mapping).
+ */
+export async function createNarrowNameTable(s: Scenario): Promise<void> {
+  await createTableFromDdl(
+    `CREATE TABLE test_db.${s.table} (id BIGINT NOT NULL, name VARCHAR(8) NULL) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1`,
+  );
+}
+
+/** A manual schema looser than createNarrowNameTable's table (`name` up to 100). */
+export const NARROW_NAME_LOOSE_SCHEMA = {
+  mode: 'manual',
+  manual: {
+    columns: [
+      { name: 'id', type: 'bigint', nullable: false },
+      { name: 'name', type: 'varchar(100)' },
+    ],
+  },
+};
+
 /** Creates a table in the emulator (and so in MariaDB) from Doris DDL. */
 export async function createTableFromDdl(ddl: string): Promise<void> {
   await control('/tables', 'POST', { ddl });

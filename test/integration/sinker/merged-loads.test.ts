@@ -12,13 +12,14 @@ import {
   backgroundProducer,
   cleanup,
   closeStorage,
+  createNarrowNameTable,
   createTable,
-  createTableFromDdl,
   createTopic,
   disarmFault,
   drainAndAssert,
   faultsFired,
   frozenOwnerScenario,
+  NARROW_NAME_LOOSE_SCHEMA,
   produceValues,
   readDlq,
   type Scenario,
@@ -143,9 +144,7 @@ test('merged loads: a member frozen with merged loads in flight wakes up after i
 
 test('a merged load Doris refuses falls back to per-partition loads: the bad row dead-lettered, the rest once', async () => {
   const s = await fresh('mrefused', 4);
-  await createTableFromDdl(
-    `CREATE TABLE test_db.${s.table} (id BIGINT NOT NULL, name VARCHAR(8) NULL) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1`,
-  );
+  await createNarrowNameTable(s);
   const values: string[] = [];
   const loaded: bigint[] = [];
   for (let id = 1; id <= 400; id++) {
@@ -156,15 +155,7 @@ test('a merged load Doris refuses falls back to per-partition loads: the bad row
   await produceValues(s, values);
   const p = await startSinker(s, 'refused', {
     batch: { merge_partitions: true, max_batch_interval: 1, max_batch_rows: 5000 },
-    schema: {
-      mode: 'manual',
-      manual: {
-        columns: [
-          { name: 'id', type: 'bigint', nullable: false },
-          { name: 'name', type: 'varchar(100)' },
-        ],
-      },
-    },
+    schema: NARROW_NAME_LOOSE_SCHEMA,
   });
   procs.push(p);
   await waitForRows(s, loaded.length, 60_000);

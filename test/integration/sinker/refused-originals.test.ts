@@ -11,8 +11,9 @@ import {
   assertExactlyOnce,
   cleanup,
   closeStorage,
-  createTableFromDdl,
+  createNarrowNameTable,
   createTopic,
+  NARROW_NAME_LOOSE_SCHEMA,
   produceValues,
   readDlq,
   type Scenario,
@@ -27,9 +28,7 @@ let sinker: SinkerProcess | undefined;
 
 before(async () => {
   await createTopic(s);
-  await createTableFromDdl(
-    `CREATE TABLE test_db.${s.table} (id BIGINT NOT NULL, name VARCHAR(8) NULL) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1`,
-  );
+  await createNarrowNameTable(s);
 });
 
 after(async () => {
@@ -54,15 +53,7 @@ test('rows Doris refuses go to the DLQ as their original Kafka bytes, with Doris
   await produceValues(s, values);
   sinker = await startSinker(s, 'refused', {
     doris: { format: 'csv' },
-    schema: {
-      mode: 'manual',
-      manual: {
-        columns: [
-          { name: 'id', type: 'bigint', nullable: false },
-          { name: 'name', type: 'varchar(100)' },
-        ],
-      },
-    },
+    schema: NARROW_NAME_LOOSE_SCHEMA,
   });
   await waitForRows(s, loaded.length, 90_000);
   await waitQuiet(s, 1500, 15_000);
