@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { takeEvents } from '../support/events.ts';
+import { idempotentProducer } from '../support/produce.ts';
 import { testbed } from '../support/testbed.ts';
 import { defineCli } from './support/cli.ts';
 import { type BenchEmulator, REPO, startBenchEmulator } from './support/emulator.ts';
@@ -136,7 +137,7 @@ async function runMode(
     if (scenario === 'quiet') {
       // RATE msg/s in ten steps a second, round-robin over every partition.
       const values = takeEvents({ seed: 7, mix: 'clean' }, 20_000).map((e) => e.value);
-      const producer = kafka(brokers).producer({ allowAutoTopicCreation: false });
+      const producer = idempotentProducer(kafka(brokers));
       await producer.connect();
       try {
         const step = Math.max(1, Math.round(RATE / 10));

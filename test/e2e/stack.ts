@@ -15,6 +15,7 @@ import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
 import type { DorisSink } from '../../operator/api/types.ts';
 import { createTopicAndWait } from '../support/kafka-topic.ts';
+import { produceValues as produceTo } from '../support/produce.ts';
 import { freePort } from '../support/sinker-process.ts';
 import { testbed, testbedEnv } from '../support/testbed.ts';
 import { waitFor as waitUntil } from '../support/wait-for.ts';
@@ -575,16 +576,7 @@ export async function deleteKafka(topics: string[], groups: string[] = []): Prom
 
 /** Sends raw message values round-robin over `partitions` partitions (acks all). */
 export async function produceValues(topic: string, values: readonly string[], partitions: number): Promise<void> {
-  const producer = kafka().producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  try {
-    for (let i = 0; i < values.length; i += 1000) {
-      const messages = values.slice(i, i + 1000).map((value, j) => ({ value, partition: (i + j) % partitions }));
-      await producer.send({ topic, messages, acks: -1 });
-    }
-  } finally {
-    await producer.disconnect();
-  }
+  await produceTo(kafka(), topic, values, partitions);
 }
 
 /** The consumer group's members now: member id → assigned partitions of `topic` (empty when not Stable). */

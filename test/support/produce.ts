@@ -1,6 +1,7 @@
-// Produces the canonical workload (test/support/events.ts) into a Kafka topic: used by integration
-// tests, benchmarks and the demo. As a command: `node test/support/produce.ts TOPIC COUNT [seed] [clean|dirty]`.
-import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+// Produces into Kafka for tests, benchmarks and the demo: the canonical workload (test/support/events.ts)
+// or given values, always through an idempotent producer. As a command:
+// `node test/support/produce.ts TOPIC COUNT [seed] [clean|dirty]`.
+import { CompressionTypes, Kafka, logLevel, type Producer, type ProducerConfig } from 'kafkajs';
 import { type EventKind, type GeneratedEvent, generateEvents } from './events.ts';
 
 export interface ProduceOptions {
@@ -22,6 +23,36 @@ export interface ProduceResult {
   events: GeneratedEvent[];
 }
 
+/**
+ * The producer every test and benchmark writes with: idempotent, so each message lands once. kafkajs
+ * retries a whole broker request when any one partition of it fails (a fresh topic's partition not
+ * led yet, a broker restart), and without idempotence the partitions that had succeeded get their
+ * messages again — duplicates in Kafka, at offsets of their own, that an exactly-once check would
+ * blame on the sinker.
+ */
+export function idempotentProducer(kafka: Kafka, opts: ProducerConfig = {}): Producer {
+  return kafka.producer({ allowAutoTopicCreation: false, ...opts, idempotent: true, maxInFlightRequests: 1 });
+}
+
+/** Sends raw message values round-robin over `partitions` partitions, 1000 a request. */
+export async function produceValues(
+  kafka: Kafka,
+  topic: string,
+  values: readonly string[],
+  partitions: number,
+): Promise<void> {
+  const producer = idempotentProducer(kafka);
+  await producer.connect();
+  try {
+    for (let i = 0; i < values.length; i += 1000) {
+      const messages = values.slice(i, i + 1000).map((value, j) => ({ value, partition: (i + j) % partitions }));
+      await producer.send({ topic, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 export async function produceEvents(opts: ProduceOptions): Promise<ProduceResult> {
   const kafka = new Kafka({ brokers: opts.brokers, logLevel: logLevel.ERROR, clientId: 'doris-sinker-producer' });
   let partitions = opts.partitions;
@@ -32,7 +63,7 @@ export async function produceEvents(opts: ProduceOptions): Promise<ProduceResult
     await admin.disconnect();
     partitions = meta.topics[0]?.partitions.length ?? 1;
   }
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = idempotentProducer(kafka);
   await producer.connect();
   const kinds = { clean: 0, missing_required: 0, extra_fields: 0, number_as_string: 0, wrong_type: 0, invalid_json: 0 };
   const events: GeneratedEvent[] = [];

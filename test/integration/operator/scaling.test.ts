@@ -12,6 +12,7 @@ import { KafkaOffsetsReader } from '../../../operator/scaling/kafka-offsets.ts';
 import { summarizeLag } from '../../../operator/scaling/lag.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
+import { idempotentProducer } from '../../support/produce.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   applyCrd,
@@ -39,7 +40,7 @@ before(async () => {
   admin = kafka.admin();
   await admin.connect();
   await createTopicAndWait(admin, topic, PARTITIONS);
-  const producer = kafka.producer();
+  const producer = idempotentProducer(kafka);
   await producer.connect();
   for (let p = 0; p < PARTITIONS; p++) {
     const messages = Array.from({ length: PER_PARTITION }, (_, i) => ({

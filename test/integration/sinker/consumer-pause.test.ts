@@ -9,6 +9,7 @@ import { parseConfig } from '../../../sinker/config/load.ts';
 import { type AssignmentChange, SinkConsumer } from '../../../sinker/consumer.ts';
 import { createLogger } from '../../../sinker/logger.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
+import { idempotentProducer } from '../../support/produce.ts';
 import { testbed } from '../../support/testbed.ts';
 
 const brokers = [testbed('KAFKA_BOOTSTRAP')];
@@ -40,7 +41,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promi
 test('a paused partition that is revoked and assigned back is fetched again', async () => {
   await admin.connect();
   await createTopicAndWait(admin, topic, 2);
-  const producer = kafka.producer();
+  const producer = idempotentProducer(kafka);
   await producer.connect();
   const send = (n: number) =>
     producer.send({

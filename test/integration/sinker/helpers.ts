@@ -13,7 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import mysql from 'mysql2/promise';
 import type { GeneratedEvent } from '../../support/events.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
-import { type ProduceResult, produceEvents } from '../../support/produce.ts';
+import { type ProduceResult, produceEvents, produceValues as produceTo } from '../../support/produce.ts';
 import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed, testbedEnv } from '../../support/testbed.ts';
 
@@ -412,16 +412,7 @@ export async function frozenOwnerScenario(
 
 /** Produces raw message values round-robin over the scenario's partitions. */
 export async function produceValues(s: Scenario, values: readonly string[]): Promise<void> {
-  const producer = kafka().producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  try {
-    for (let i = 0; i < values.length; i += 1000) {
-      const messages = values.slice(i, i + 1000).map((value, j) => ({ value, partition: (i + j) % s.partitions }));
-      await producer.send({ topic: s.topic, messages, acks: -1 });
-    }
-  } finally {
-    await producer.disconnect();
-  }
+  await produceTo(kafka(), s.topic, values, s.partitions);
 }
 
 /** Ids of the events that must become rows (everything but invalid JSON). */

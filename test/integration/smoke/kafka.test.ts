@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type Admin, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { waitForTopicLeaders } from '../../support/kafka-topic.ts';
+import { idempotentProducer } from '../../support/produce.ts';
 import { testbed } from '../../support/testbed.ts';
 import { requireListening } from './require-up.ts';
 
@@ -16,6 +17,7 @@ const suffix = randomUUID().slice(0, 8);
 const topic = `smoke-${suffix}`;
 const groupId = `smoke-group-${suffix}`;
 const messages = 40;
+const partlyFailed = [`smoke-once-${suffix}`, `smoke-gone-${suffix}`];
 
 let kafka: Kafka;
 let admin: Admin;
@@ -29,7 +31,7 @@ before(async () => {
 });
 
 after(async () => {
-  await admin?.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin?.deleteTopics({ topics: [topic, ...partlyFailed] }).catch(() => {});
   await admin?.disconnect();
 });
 
@@ -45,11 +47,7 @@ test('produce, consume in a group, commit; kafka-consumer-groups reads the commi
   assert.equal(meta.topics[0]?.partitions.length, 4);
 
   // Idempotent: a send retried under load must not write a batch twice (the end offsets are counted).
-  const producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    idempotent: true,
-    maxInFlightRequests: 1,
-  });
+  const producer = idempotentProducer(kafka, { createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   await producer.send({
     topic,
@@ -102,4 +100,48 @@ test('produce, consume in a group, commit; kafka-consumer-groups reads the commi
     [...endByPartition].filter(([, end]) => end > 0).sort((a, b) => a[0] - b[0]),
     `committed offsets per partition as kafka-consumer-groups shows them:\n${stdout}`,
   );
+});
+
+test("a request that fails for one topic and is retried writes the other topic's messages once (the test producer)", {
+  timeout: 120_000,
+}, async () => {
+  // kafkajs retries a whole broker request when any partition of it fails, so without idempotence
+  // the partitions that had succeeded are written again on every retry. Provoked here by a request
+  // for two topics, the second deleted behind the producer's back (its metadata still names it).
+  const [once, gone] = partlyFailed as [string, string];
+  await admin.createTopics({
+    topics: [
+      { topic: once, numPartitions: 2, replicationFactor: 1 },
+      { topic: gone, numPartitions: 1, replicationFactor: 1 },
+    ],
+    waitForLeaders: false,
+  });
+  await waitForTopicLeaders(admin, once, 2);
+  await waitForTopicLeaders(admin, gone, 1);
+  const retrying = new Kafka({
+    clientId: 'smoke-once',
+    brokers: [testbed('KAFKA_BOOTSTRAP')],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3, initialRetryTime: 100 },
+  });
+  const producer = idempotentProducer(retrying);
+  await producer.connect();
+  const both = (n: number) => [
+    { topic: once, messages: Array.from({ length: n }, (_, i) => ({ value: `v${i}`, partition: i % 2 })) },
+    { topic: gone, messages: [{ value: 'x', partition: 0 }] },
+  ];
+  try {
+    await producer.sendBatch({ acks: -1, topicMessages: both(2) });
+    await admin.deleteTopics({ topics: [gone] });
+    await assert.rejects(
+      producer.sendBatch({ acks: -1, topicMessages: both(10) }),
+      /does not host this topic-partition|topic-partition|retries/i,
+      'the second request failed for the deleted topic, after retries',
+    );
+  } finally {
+    await producer.disconnect();
+  }
+  const ends = (await admin.fetchTopicOffsets(once)).sort((a, b) => a.partition - b.partition).map((o) => o.high);
+  // 1 + 5 messages per partition; a producer that is not idempotent leaves 21 each (4 tries).
+  assert.deepEqual(ends, ['6', '6'], `end offsets of ${once}`);
 });
