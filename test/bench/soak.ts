@@ -12,7 +12,7 @@
 // Also checks the books: rows loaded + messages dead-lettered = messages produced (each exactly once,
 // faults and retries included). Writes test/bench/results/soak-<date>-<commit>.json and .svg.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { takeEvents } from '../support/events.ts';
@@ -179,13 +179,41 @@ async function main(): Promise<void> {
   const shared = opts['shared-kafka'];
   const pk = shared ? undefined : await startPrivateKafka(testbed('KAFKA_LIBS'), bin);
   try {
-    await soak(pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP'), bin, shared);
+    await soak(pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP'), pk?.dataDir ?? testbed('TESTBED_RUN_DIR'), bin, shared);
   } finally {
     await pk?.stop();
   }
 }
 
-async function soak(brokers: string, bin: string, shared: boolean): Promise<void> {
+/**
+ * The soak topic keeps at most RETENTION_BYTES a partition (whole SEGMENT_BYTES segments are deleted
+ * once read): 30 minutes at 40k msg/s is ~85 GB of messages, more than a test machine's disk. A
+ * gigabyte a partition is minutes of data at any rate measured here, far more than the bounded lag.
+ */
+const PARTITIONS = 8;
+const RETENTION_BYTES = 1 << 30;
+const SEGMENT_BYTES = 128 << 20;
+/** Free space the soak needs before it starts: every partition full, plus room for everything else. */
+const DISK_NEEDED = PARTITIONS * (RETENTION_BYTES + 3 * SEGMENT_BYTES) + (2 << 30);
+/** Below this much free space during the run the soak stops (a full disk takes the broker down). */
+const DISK_FLOOR = 2 << 30;
+/** Samples in a row without the group's lag (Kafka unreachable) before the soak gives up. */
+const LAG_MISSES = 6;
+
+const gib = (n: number) => `${(n / (1 << 30)).toFixed(1)} GiB`;
+
+function freeBytes(dir: string): number {
+  const st = statfsSync(dir);
+  return st.bavail * st.bsize;
+}
+
+async function soak(brokers: string, kafkaDir: string, bin: string, shared: boolean): Promise<void> {
+  const free = freeBytes(kafkaDir);
+  if (free < DISK_NEEDED) {
+    throw new Error(
+      `soak needs ${gib(DISK_NEEDED)} free where Kafka keeps its data (${kafkaDir}), ${gib(free)} free: remove old topics or free space`,
+    );
+  }
   const redisUrl = testbed('REDIS_URL');
   const given = opts.rate;
   const { rate: dflt, from: dfltFrom } = defaultRate();
@@ -201,7 +229,10 @@ async function soak(brokers: string, bin: string, shared: boolean): Promise<void
   );
   console.log(`load average at start: ${loadAverage().join(' ')} (2 shared cores)`);
 
-  await createTopic(brokers, topic, 8);
+  await createTopic(brokers, topic, PARTITIONS, {
+    'retention.bytes': String(RETENTION_BYTES),
+    'segment.bytes': String(SEGMENT_BYTES),
+  });
   const payload = join(work, 'dirty.txt');
   const events = takeEvents({ seed: 11, mix: 'dirty' }, 20_000);
   if (events.some((e) => e.value.includes('\n')))
@@ -242,6 +273,7 @@ async function soak(brokers: string, bin: string, shared: boolean): Promise<void
   });
   const plan = FAULTS ? [...FAULT_PLAN] : [];
   let drainedAt: number | undefined;
+  let lagMisses = 0;
   let cpu = 0;
   let exit: number | null = null;
   let counters: Awaited<ReturnType<typeof emu.counters>> | undefined;
@@ -258,13 +290,25 @@ async function soak(brokers: string, bin: string, shared: boolean): Promise<void
         await sleep(250);
       }
       if (sinker.child.exitCode !== null) throw new Error(`sinker exited with ${sinker.child.exitCode}`);
+      const left = freeBytes(kafkaDir);
+      if (left < DISK_FLOOR)
+        throw new Error(`only ${gib(left)} free under ${kafkaDir}: soak stopped before the disk fills`);
+      const lag = await groupLag(admin, topic, group).catch(() => undefined);
+      lagMisses = lag === undefined ? lagMisses + 1 : 0;
+      if (lagMisses >= LAG_MISSES)
+        throw new Error(`Kafka at ${brokers} unreachable for ${LAG_MISSES * SAMPLE_S} s: soak stopped`);
+      if (lag && lag.overtaken.length > 0) {
+        throw new Error(
+          `retention deleted messages the sinker had not read (${lag.overtaken.join('; ')}): raise RETENTION_BYTES`,
+        );
+      }
       const m = await sinker.metrics();
       const s: SoakSample = {
         t: round((performance.now() - t0) / 1000),
         rss_mb: round(metricSum(m, 'process_resident_memory_bytes') / 1048576, 1),
         heap_used_mb: round(metricSum(m, 'nodejs_heap_size_used_bytes') / 1048576, 1),
         event_loop_lag_p99_ms: round(metricSum(m, 'nodejs_eventloop_lag_p99_seconds') * 1000, 1),
-        consumer_lag: await groupLag(admin, topic, group).catch(() => Number.NaN),
+        consumer_lag: lag?.lag ?? Number.NaN,
         rows_loaded: metricSum(m, 'doris_rows_loaded_total'),
         dlq: metricSum(m, 'dlq_messages_total'),
       };

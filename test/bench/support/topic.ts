@@ -21,12 +21,25 @@ export async function topicCounts(brokers: string, topic: string): Promise<numbe
   }
 }
 
-export async function createTopic(brokers: string, topic: string, partitions: number): Promise<void> {
+/** Creates `topic`; `configs` are topic-level settings (e.g. retention.bytes). */
+export async function createTopic(
+  brokers: string,
+  topic: string,
+  partitions: number,
+  configs: Record<string, string> = {},
+): Promise<void> {
   const admin = kafka(brokers).admin();
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+        },
+      ],
       waitForLeaders: true,
     });
   } finally {
@@ -94,14 +107,25 @@ export async function ensurePrefilled(
 }
 
 /** Consumer group lag: Σ (high watermark − committed) over the topic's partitions (uncommitted counts from low). */
-export async function groupLag(admin: ReturnType<Kafka['admin']>, topic: string, group: string): Promise<number> {
+export interface GroupLag {
+  /** Messages not yet committed by the group, all partitions together. */
+  lag: number;
+  /** Partitions whose oldest kept message is past the group's commit: retention deleted unread messages. */
+  overtaken: string[];
+}
+
+export async function groupLag(admin: ReturnType<Kafka['admin']>, topic: string, group: string): Promise<GroupLag> {
   const ends = await admin.fetchTopicOffsets(topic);
   const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
   const byP = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   let lag = 0;
+  const overtaken: string[] = [];
   for (const e of ends) {
     const c = byP.get(e.partition);
-    lag += Number(e.high) - (c === undefined || c < 0 ? Number(e.low) : c);
+    const low = Number(e.low);
+    if (c !== undefined && c >= 0 && c < low)
+      overtaken.push(`partition ${e.partition}: committed ${c}, oldest kept ${low}`);
+    lag += Number(e.high) - (c === undefined || c < 0 ? low : c);
   }
-  return lag;
+  return { lag, overtaken };
 }
