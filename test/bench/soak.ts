@@ -179,7 +179,12 @@ async function main(): Promise<void> {
   const shared = opts['shared-kafka'];
   const pk = shared ? undefined : await startPrivateKafka(testbed('KAFKA_LIBS'), bin);
   try {
-    await soak(pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP'), pk?.dataDir ?? testbed('TESTBED_RUN_DIR'), bin, shared);
+    await soak(
+      pk?.bootstrap ?? testbed('KAFKA_BOOTSTRAP'),
+      pk?.dataDir ?? join(testbed('TESTBED_RUN_DIR'), 'kafka', 'data'),
+      bin,
+      shared,
+    );
   } finally {
     await pk?.stop();
   }
@@ -201,6 +206,19 @@ const DISK_FLOOR = 2 << 30;
 const LAG_MISSES = 6;
 
 const gib = (n: number) => `${(n / (1 << 30)).toFixed(1)} GiB`;
+
+/**
+ * Waits (at most a minute) until Kafka has removed the deleted topic's files: a broker stopped before
+ * that keeps gigabytes of `-delete` directories until its next start.
+ */
+async function waitDeleted(kafkaDir: string, topic: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const left = () => readdirSync(kafkaDir).filter((d) => d.startsWith(`${topic}-`));
+  while (left().length > 0 && Date.now() < deadline) await sleep(1000);
+  const still = left();
+  if (still.length > 0)
+    console.log(`Kafka has not removed ${still.length} directories of ${topic} yet (under ${kafkaDir})`);
+}
 
 function freeBytes(dir: string): number {
   const st = statfsSync(dir);
@@ -331,6 +349,7 @@ async function soak(brokers: string, kafkaDir: string, bin: string, shared: bool
     counters = await emu.counters();
     await emu.stop();
     await deleteTopic(brokers, topic);
+    await waitDeleted(kafkaDir, topic);
   }
 
   const v = verdicts(samples, rate, seconds);

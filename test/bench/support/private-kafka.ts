@@ -64,6 +64,8 @@ export async function startPrivateKafka(libs: string, bin: string): Promise<Priv
       // Size-bounded topics (the soak's) are trimmed every 30 s, not every 5 minutes: at 40k msg/s a
       // partition grows by gigabytes in 5 minutes.
       'log.retention.check.interval.ms=30000',
+      // A deleted topic's files go within half a minute (default: a minute or more), before a soak stops the broker.
+      'log.segment.delete.delay.ms=1000',
       '',
     ].join('\n'),
   );
