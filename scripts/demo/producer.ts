@@ -2,6 +2,7 @@
 // optionally at a bounded rate, counting as it goes so the live panel can draw its progress bar.
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { generateEvents } from '../../test/support/events.ts';
+import { idempotentProducer } from '../../test/support/produce.ts';
 
 export interface ProduceProgress {
   sent: number;
@@ -30,7 +31,8 @@ export function allowance(rate: number, elapsedMs: number, count: number): numbe
 
 export async function produceDemo(o: DemoProduceOptions): Promise<void> {
   const kafka = new Kafka({ brokers: o.brokers, logLevel: logLevel.ERROR, clientId: 'doris-sinker-demo' });
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  // Idempotent: a retried request must not write events twice (the panel compares rows with events sent).
+  const producer = idempotentProducer(kafka);
   await producer.connect();
   // Kafka refuses a record batch over 1 MB per partition: ~400 canonical events each.
   const batchMax = Math.min(2000, 400 * o.partitions);
