@@ -228,26 +228,36 @@ async function streamLoad(
   // Headers are fine: now (and only now) ask for the body.
   if (expect) res.writeContinue();
   const tr = Date.now();
-  const got = await readBody(req, info.timeoutS * 1000);
-  ctx.reply.receiveDataTimeMs = Date.now() - tr;
-  ctx.reply.loadBytes = got.body.length;
-  if (got.timedOut) {
-    engine.txns.abort(txn, Date.now(), 'timeout');
-    return failEarly(
-      ctx,
-      beMessage(p, 'TIMEOUT', `FragmentMgr cancel worker going to cancel timeout instance, timeout ${info.timeoutS}s`),
-    );
+  // Counting mode keeps nothing of a body once its rows are counted, so its buffer is reused.
+  const pool = engine.config.mode === 'count' ? engine.bodyPool : undefined;
+  const got = await readBody(req, info.timeoutS * 1000, pool);
+  try {
+    ctx.reply.receiveDataTimeMs = Date.now() - tr;
+    ctx.reply.loadBytes = got.body.length;
+    if (got.timedOut) {
+      engine.txns.abort(txn, Date.now(), 'timeout');
+      return failEarly(
+        ctx,
+        beMessage(
+          p,
+          'TIMEOUT',
+          `FragmentMgr cancel worker going to cancel timeout instance, timeout ${info.timeoutS}s`,
+        ),
+      );
+    }
+    if (!got.complete) {
+      // The client went away mid-body: Doris cancels the pipe ("sender is gone") and rolls back.
+      engine.txns.abort(txn, Date.now(), 'sender is gone');
+      return failEarly(ctx, beMessage(p, 'NETWORK_ERROR', "receive body don't equal with body bytes"));
+    }
+    if (info.contentLength !== undefined && got.body.length !== info.contentLength) {
+      engine.txns.abort(txn, Date.now(), 'body size mismatch');
+      return failEarly(ctx, beMessage(p, 'NETWORK_ERROR', "receive body don't equal with body bytes"));
+    }
+    await runLoad(ctx, info, opts, schema, txn, got.body, fault);
+  } finally {
+    if (got.backing) pool?.give(got.backing);
   }
-  if (!got.complete) {
-    // The client went away mid-body: Doris cancels the pipe ("sender is gone") and rolls back.
-    engine.txns.abort(txn, Date.now(), 'sender is gone');
-    return failEarly(ctx, beMessage(p, 'NETWORK_ERROR', "receive body don't equal with body bytes"));
-  }
-  if (info.contentLength !== undefined && got.body.length !== info.contentLength) {
-    engine.txns.abort(txn, Date.now(), 'body size mismatch');
-    return failEarly(ctx, beMessage(p, 'NETWORK_ERROR', "receive body don't equal with body bytes"));
-  }
-  await runLoad(ctx, info, opts, schema, txn, got.body, fault);
 }
 
 function decompress(ctx: LoadCtx, opts: LoadOptions, body: Buffer): Buffer | undefined {

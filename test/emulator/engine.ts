@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ColumnDef, parseDdlFile, type TableSchema } from './ddl.ts';
 import { FaultRegistry, newCounters } from './faults.ts';
+import { BodyPool } from './http-util.ts';
 import { getProfile, type Profile, type ProfileName } from './profile.ts';
 import type { Mode } from './rows.ts';
 import type { Storage, TxnRecord } from './storage.ts';
@@ -61,6 +62,8 @@ export class Engine {
   readonly errorLogs = new Map<string, string>();
   readonly groups = new Map<string, GroupCommitGroup>();
   readonly seenLabels = new Set<string>();
+  /** Stream Load bodies' buffers, reused in counting mode. */
+  readonly bodyPool = new BodyPool();
   /** BE http ports, filled in by the servers. */
   bePorts: number[] = [];
   private rr = 0;
