@@ -6,7 +6,7 @@ import { parseCli, USAGE, UsageError } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { CONFIG_SCHEMA } from './config/schema.ts';
 import { createLogger, logProcessWarnings } from './logger.ts';
-import { startSinker } from './run.ts';
+import { StartupError, startSinker } from './run.ts';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -56,7 +56,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger(config.log, { sink: config.name });
   logProcessWarnings(logger);
-  const sinker = await startSinker(config, logger);
+  let sinker: Awaited<ReturnType<typeof startSinker>>;
+  try {
+    sinker = await startSinker(config, logger);
+  } catch (err) {
+    if (err instanceof StartupError) {
+      logger.fatal({ err: err.message }, 'start-up refused');
+      process.stderr.write(`doris-sinker: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       // A second signal while stopping exits at once.

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createMetrics, recordMapStats } from './metrics.ts';
 
 const SEED_NAMES = [
@@ -65,4 +68,17 @@ test('mapper stats land in the parse, missing-field and conversion counters', as
     text,
     /^field_type_conversion_errors_total\{field="priority",from_type="string",to_type="int",sink="s"\} 1$/m,
   );
+});
+
+test('every metric is updated somewhere in the sinker (a registered but never-set metric misleads dashboards)', () => {
+  const m = createMetrics({ sink: 's', defaultMetrics: false });
+  const names = Object.keys(m).filter((k) => k !== 'registry');
+  const root = fileURLToPath(new URL('.', import.meta.url));
+  const sources = readdirSync(root, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.includes('testkit'))
+    .map((f) => readFileSync(join(root, f), 'utf8'))
+    .join('\n');
+  const unused = names.filter((n) => !new RegExp(`\\.${n}\\.(inc|set|observe|remove|reset)\\(`).test(sources));
+  assert.ok(names.length > 20, `only ${names.length} metrics found`);
+  assert.deepEqual(unused, [], `registered but never updated: ${unused.join(', ')}`);
 });

@@ -42,7 +42,16 @@ export interface PipelineObserver {
   merged(batches: number, outcome: 'committed' | 'fallback'): void;
   committed(partition: number, offset: string): void;
   degraded(operation: string): void;
-  buffer(rows: number, bytes: number): void;
+  /** Every tick: the batcher's memory and whether the in-memory bound holds fetching paused. */
+  buffer(state: BufferState): void;
+}
+
+export interface BufferState {
+  fillingRows: number;
+  fillingBytes: number;
+  /** Filling plus cut and not yet settled: what max_buffer_bytes bounds. */
+  bufferedBytes: number;
+  fetchPaused: boolean;
 }
 
 export const NO_OBSERVER: PipelineObserver = {
@@ -213,7 +222,12 @@ export class SinkPipeline {
   #tick(): void {
     const now = Date.now();
     this.#batcher.tick(now);
-    this.#obs.buffer(this.#batcher.currentRows, this.#batcher.bufferedBytes);
+    this.#obs.buffer({
+      fillingRows: this.#batcher.currentRows,
+      fillingBytes: this.#batcher.currentBytes,
+      bufferedBytes: this.#batcher.bufferedBytes,
+      fetchPaused: this.#backpressured,
+    });
     if (now - this.#lastCommitRetry >= 1000) {
       this.#lastCommitRetry = now;
       this.#retryCommits();

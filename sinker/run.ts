@@ -16,10 +16,18 @@ import { Mapper } from './mapper/mapper.ts';
 import { createMetrics, recordMapStats, type SinkerMetrics } from './metrics.ts';
 import { type PipelineObserver, SinkPipeline } from './pipeline.ts';
 import { describeTable, feHostName } from './schema/describe.ts';
-import { columnsFromManual, tableSchema } from './schema/schema.ts';
+import { columnsFromManual, SchemaError, tableSchema } from './schema/schema.ts';
 import type { TableSchema } from './schema/types.ts';
 import { backoffDelay, sleep } from './writer/backoff.ts';
 import { StreamLoadWriter } from './writer/writer.ts';
+
+/** Start-up refused for a reason the user has to fix (exit code 2, like a bad config). */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
 
 /** Reads the table's schema the way the config says: DESCRIBE on an FE's query port, or the manual list. */
 export async function loadSchema(config: SinkerConfig): Promise<TableSchema> {
@@ -75,9 +83,11 @@ function observerFor(m: SinkerMetrics, topic: string, mapper: () => Mapper): Pip
     },
     committed: () => m.kafkaCommits.inc({ status: 'ok' }),
     degraded: (op) => m.dedupeRedisErrors.inc({ op }),
-    buffer: (rows, bytes) => {
-      m.batchCurrentRows.set(rows);
-      m.bufferBytes.set(bytes);
+    buffer: (b) => {
+      m.batchCurrentRows.set(b.fillingRows);
+      m.batchCurrentBytes.set(b.fillingBytes);
+      m.bufferBytes.set(b.bufferedBytes);
+      m.kafkaFetchPaused.set(b.fetchPaused ? 1 : 0);
     },
   };
 }
@@ -129,6 +139,11 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
       schema = await loadSchema(config);
     } catch (err) {
       if (config.schema.mode === 'manual') throw err;
+      if (config.schema.auto.validate_on_start && err instanceof SchemaError && err.permanent) {
+        throw new StartupError(
+          `${err.message}\n(schema.auto.validate_on_start is true: fix the table or the doris settings, or set it to false to wait until the table can be read)`,
+        );
+      }
       const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
       logger.error({ err: (err as Error).message, retryInMs: delay }, 'reading the table schema failed');
       await sleep(delay);
@@ -146,6 +161,10 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   const admin = kafka.admin();
   await admin.connect();
   consumer = new SinkConsumer(kafka, config.kafka, logger);
+  // kafkajs's own trouble: a crashed consumer (restarted by SinkConsumer) and requests that timed out.
+  const kc = consumer.consumer;
+  kc.on(kc.events.CRASH, () => metrics.kafkaConsumeErrors.inc({ error_type: 'crash' }));
+  kc.on(kc.events.REQUEST_TIMEOUT, () => metrics.kafkaConsumeErrors.inc({ error_type: 'request_timeout' }));
   const dlq = DeadLetterQueue.fromConfig(config.dlq, kafka);
   const originals = kafkaOriginalsReader({
     kafka,
@@ -162,6 +181,10 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     onDegraded: (op) => {
       metrics.dedupeRedisErrors.inc({ op });
       metrics.dedupeAtLeastOnce.set(1);
+    },
+    onRecovered: (op) => {
+      metrics.dedupeAtLeastOnce.set(0);
+      logger.info({ operation: op }, 'Redis reachable again: loading exactly once again');
     },
   });
   for (let attempt = 0; ; attempt++) {
@@ -183,6 +206,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     },
     onAttempt: (a) => {
       metrics.dorisStreamLoad.inc({ status: a.outcome });
+      if (a.retry) metrics.dorisStreamLoadRetries.inc();
       metrics.dorisStreamLoadDuration.observe(a.ms / 1000);
     },
     logger,
@@ -241,9 +265,17 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     };
     timers.push(setInterval(refresh, config.schema.auto.refresh_interval * 1000));
   }
-  // Consumer lag per assigned partition, for the kafka_consumer_lag gauge.
+  // Consumer lag per assigned partition, for the kafka_consumer_lag gauge. A partition this member
+  // no longer owns loses its series: its last value would count twice in a sum over the group.
+  const lagSeries = new Set<number>();
   timers.push(
     setInterval(async () => {
+      const owned = new Set(consumer?.assignment ?? []);
+      for (const p of lagSeries) {
+        if (owned.has(p)) continue;
+        metrics.kafkaConsumerLag.remove({ topic: config.kafka.topic, partition: String(p) });
+        lagSeries.delete(p);
+      }
       try {
         const ends = await admin.fetchTopicOffsets(config.kafka.topic);
         const committed = await admin.fetchOffsets({ groupId: config.kafka.group_id, topics: [config.kafka.topic] });
@@ -257,6 +289,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
             { topic: config.kafka.topic, partition: String(p) },
             Number(lag < 0n ? 0n : lag),
           );
+          lagSeries.add(p);
         }
       } catch {
         // Lag is informative only; the next tick tries again.

@@ -319,7 +319,8 @@ export const CONFIG_SCHEMA: SchemaNode = {
             validate_on_start: {
               type: 'boolean',
               default: true,
-              description: 'Refuse to start when DESCRIBE fails or returns a type the sinker cannot load.',
+              description:
+                'Refuse to start (exit 2) when DESCRIBE answers that the table cannot be read (no such database or table, access denied) or returns a type the sinker cannot load. false: wait and retry until it can be read. An unreachable FE is retried either way.',
             },
           },
         },

@@ -115,6 +115,8 @@ export interface DedupeStoreOptions {
   topic: string;
   /** Called each time an operation is skipped because Redis is down and `required` is false. */
   onDegraded?: (operation: string, err: Error) => void;
+  /** Called on the first operation that reaches Redis again after one was degraded. */
+  onRecovered?: (operation: string) => void;
   logger?: DedupeLogger;
   /** Per-command deadline, ms (a stalled Redis counts as unreachable). */
   commandTimeoutMs?: number;
@@ -132,6 +134,9 @@ export class DedupeStore {
   readonly ttl: number;
   readonly #redis: Redis;
   readonly #onDegraded: ((operation: string, err: Error) => void) | undefined;
+  readonly #onRecovered: ((operation: string) => void) | undefined;
+  /** An operation was degraded and none has reached Redis since. */
+  #degraded = false;
   readonly #logger: DedupeLogger | undefined;
   readonly #owned: boolean;
 
@@ -140,6 +145,7 @@ export class DedupeStore {
     this.required = opts.config.required;
     this.ttl = opts.config.ttl;
     this.#onDegraded = opts.onDegraded;
+    this.#onRecovered = opts.onRecovered;
     this.#logger = opts.logger;
     this.#owned = !opts.redis;
     this.#redis =
@@ -181,12 +187,14 @@ export class DedupeStore {
 
   /** Run a Redis operation; map "Redis is away" to DedupeUnavailableError, or degrade to `fallback`. */
   async #run<T>(operation: string, fallback: T, fn: () => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      return await fn();
+      result = await fn();
     } catch (err) {
       if (!isUnavailable(err)) throw err;
       const typed = new DedupeUnavailableError(operation, err);
       if (this.required) throw typed;
+      this.#degraded = true;
       this.#logger?.warn(
         { operation, err: typed.message },
         'Redis unreachable: running at-least-once (dedupe.required is false)',
@@ -194,6 +202,11 @@ export class DedupeStore {
       this.#onDegraded?.(operation, typed);
       return fallback;
     }
+    if (this.#degraded) {
+      this.#degraded = false;
+      this.#onRecovered?.(operation);
+    }
+    return result;
   }
 
   /**

@@ -24,6 +24,12 @@ export function feHostName(feHost: string): string {
   return m ? m[1]! : feHost;
 }
 
+/**
+ * MySQL-protocol errors that asking again will not fix: access denied (login, database, table),
+ * unknown database, unknown table (Doris answers 1051; MySQL's own spelling is 1146).
+ */
+const PERMANENT_ERRNOS = new Set([1044, 1045, 1049, 1051, 1142, 1146]);
+
 /** Runs DESCRIBE and returns the parsed schema. Errors name the host, the table and Doris's message. */
 export async function describeTable(opts: DescribeOptions): Promise<TableSchema> {
   const target = `${opts.database}.${opts.table} on ${opts.host}:${opts.port}`;
@@ -43,8 +49,11 @@ export async function describeTable(opts: DescribeOptions): Promise<TableSchema>
     return tableSchema(columnsFromDescribe(normalizeRows(rows)));
   } catch (err) {
     if (err instanceof SchemaError) throw new SchemaError(`DESCRIBE ${target}: ${err.message}`);
-    const e = err as { message?: string; code?: string };
-    throw new SchemaError(`DESCRIBE ${target} failed: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`);
+    const e = err as { message?: string; code?: string; errno?: number };
+    throw new SchemaError(
+      `DESCRIBE ${target} failed: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`,
+      e.errno !== undefined && PERMANENT_ERRNOS.has(e.errno),
+    );
   } finally {
     await conn?.end().catch(() => conn?.destroy());
   }

@@ -15,7 +15,15 @@ export interface DescribeRow {
   Extra: string | null;
 }
 
-export class SchemaError extends Error {}
+export class SchemaError extends Error {
+  /** True when asking again cannot help (no such table, access denied, a type no loader knows). */
+  readonly permanent: boolean;
+  constructor(message: string, permanent = true) {
+    super(message);
+    this.name = 'SchemaError';
+    this.permanent = permanent;
+  }
+}
 
 /** Columns Doris keeps to itself (`show_hidden_columns=true` shows them); never loaded by the sinker. */
 export function isHiddenColumn(name: string): boolean {

@@ -34,6 +34,8 @@ export interface AttemptInfo {
   /** Outcome kind, or `transport` / `no-route`. */
   outcome: string;
   ms: number;
+  /** The same label was sent before in this load (doris_stream_load_retries_total). */
+  retry: boolean;
 }
 
 export interface WriterLogger {
@@ -532,6 +534,7 @@ export class StreamLoadWriter {
       probe ? { two_phase_commit: 'true' } : {},
     );
     let failures = 0;
+    let sent = 0;
     let lastReason = '';
     for (;;) {
       if (ctx.signal?.aborted) {
@@ -541,7 +544,7 @@ export class StreamLoadWriter {
           attempts: ctx.attempts,
         });
       }
-      const r = await this.#attempt(label, headers, body, ctx);
+      const r = await this.#attempt(label, headers, body, ctx, sent++ > 0);
       let settleByLabel = false;
       let reroute = false;
       if (r.kind === 'outcome') {
@@ -643,13 +646,19 @@ export class StreamLoadWriter {
     return Date.now() < this.#beFallbackUntil ? 'frontend' : 'backend';
   }
 
-  async #attempt(label: string, headers: Record<string, string>, body: Buffer, ctx: Ctx): Promise<AttemptResult> {
+  async #attempt(
+    label: string,
+    headers: Record<string, string>,
+    body: Buffer,
+    ctx: Ctx,
+    retry: boolean,
+  ): Promise<AttemptResult> {
     const route = this.#route();
     ctx.route = route;
     const t0 = performance.now();
     let target = '';
     const report = (outcome: string) =>
-      this.#opts.onAttempt?.({ label, route, target, outcome, ms: performance.now() - t0 });
+      this.#opts.onAttempt?.({ label, route, target, outcome, ms: performance.now() - t0, retry });
     ctx.attempts++;
     let reply: HttpReply;
     try {

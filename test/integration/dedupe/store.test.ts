@@ -209,6 +209,45 @@ test('Redis unreachable: required → DedupeUnavailableError; not required → d
   await loose.close();
 });
 
+test('dedupe.required false: the store reports when Redis is reachable again after degrading', async () => {
+  const client = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    retryStrategy: () => 200,
+  });
+  client.on('error', () => {});
+  const events: string[] = [];
+  const store = new DedupeStore({
+    config: config({ required: false }),
+    sink: 'sink1',
+    topic: 'topic-recover',
+    redis: client,
+    onDegraded: (op) => events.push(`degraded ${op}`),
+    onRecovered: (op) => events.push(`recovered ${op}`),
+  });
+  await store.connect();
+  try {
+    await store.complete(0, { first: '0', last: '9' });
+    assert.equal(events.length, 0, 'a healthy store reports nothing');
+    const id = await client.client('ID');
+    await admin.client('KILL', 'ID', String(id));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await store.partitionState(0), { watermark: null, intents: [] }, 'degraded: the fallback');
+    let state: Awaited<ReturnType<DedupeStore['partitionState']>> | undefined;
+    for (let i = 0; i < 50 && state?.watermark !== '9'; i++) {
+      state = await store.partitionState(0);
+      if (state.watermark !== '9') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state?.watermark, '9', 'the real state once ioredis reconnected');
+    assert.equal(events.filter((e) => e.startsWith('recovered')).length, 1, events.join(', '));
+    assert.deepEqual(events.slice(-1), ['recovered partitionState']);
+  } finally {
+    client.disconnect();
+  }
+});
+
 test('a dropped Redis connection fails fast with DedupeUnavailableError, then the store recovers by itself', async () => {
   const client = new Redis(REDIS_URL, {
     lazyConnect: true,

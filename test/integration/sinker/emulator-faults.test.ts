@@ -4,7 +4,7 @@
 // dropped connection / publish timeout) are where a retry without the label would duplicate rows.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { SinkerProcess } from '../../support/sinker-process.ts';
+import { metricValue, type SinkerProcess } from '../../support/sinker-process.ts';
 import {
   armFault,
   cleanup,
@@ -71,6 +71,15 @@ function faultSuite(route: 'backend' | 'frontend' | 'auto', faults: Omit<FaultSp
         assert.ok(sinker!.running, `the sinker exited:\n${sinker!.tail()}`);
       });
     }
+
+    test('the retries show in doris_stream_load_retries_total, the memory gauges are exported', async () => {
+      const text = await sinker!.scrape();
+      // every fault above makes at least one load send its label again
+      assert.ok(metricValue(text, 'doris_stream_load_retries_total', { sink: s.name }) > 0, text);
+      for (const name of ['kafka_fetch_paused', 'batch_current_bytes', 'batch_buffer_bytes']) {
+        assert.match(text, new RegExp(`^${name}\\{[^}]*sink="${s.name}"[^}]*\\} \\d`, 'm'), `${name} missing`);
+      }
+    });
 
     test('graceful stop after the faults', async () => {
       const exit = await sinker!.term();
