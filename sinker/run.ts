@@ -11,6 +11,7 @@ import { DeadLetterQueue, rejectedRecordsWithOriginals } from './dlq/dlq.ts';
 import { kafkaOriginalsReader } from './dlq/originals.ts';
 import { createEncoder, LINE_DELIMITER, type RowEncoder } from './encode/encoders.ts';
 import { startProfilingServer, startStatusServer } from './http-server.ts';
+import { LagSeries, partitionLags } from './lag.ts';
 import type { Logger } from './logger.ts';
 import { Mapper } from './mapper/mapper.ts';
 import { createMetrics, recordMapStats, type SinkerMetrics } from './metrics.ts';
@@ -265,32 +266,17 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     };
     timers.push(setInterval(refresh, config.schema.auto.refresh_interval * 1000));
   }
-  // Consumer lag per assigned partition, for the kafka_consumer_lag gauge. A partition this member
-  // no longer owns loses its series: its last value would count twice in a sum over the group.
-  const lagSeries = new Set<number>();
+  // Consumer lag per owned partition, for the kafka_consumer_lag gauge.
+  const lagSeries = new LagSeries(metrics.kafkaConsumerLag, config.kafka.topic);
   timers.push(
     setInterval(async () => {
-      const owned = new Set(consumer?.assignment ?? []);
-      for (const p of lagSeries) {
-        if (owned.has(p)) continue;
-        metrics.kafkaConsumerLag.remove({ topic: config.kafka.topic, partition: String(p) });
-        lagSeries.delete(p);
-      }
+      lagSeries.forget(new Set(consumer?.assignment ?? []));
       try {
         const ends = await admin.fetchTopicOffsets(config.kafka.topic);
         const committed = await admin.fetchOffsets({ groupId: config.kafka.group_id, topics: [config.kafka.topic] });
-        const byPartition = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
-        for (const p of consumer?.assignment ?? []) {
-          const end = ends.find((e) => e.partition === p);
-          const c = byPartition.get(p);
-          if (!end || c === undefined || c === '-1') continue;
-          const lag = BigInt(end.high) - BigInt(c);
-          metrics.kafkaConsumerLag.set(
-            { topic: config.kafka.topic, partition: String(p) },
-            Number(lag < 0n ? 0n : lag),
-          );
-          lagSeries.add(p);
-        }
+        // owned as of now: the assignment may have changed while the offsets were read
+        const owned = new Set(consumer?.assignment ?? []);
+        lagSeries.show(partitionLags(owned, ends, committed[0]?.partitions ?? []), owned);
       } catch {
         // Lag is informative only; the next tick tries again.
       }
