@@ -16,6 +16,16 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 /** Children are named after the sink with suffixes; 55 keeps "<name>-metrics" within a 63-character DNS label. */
 export const MAX_NAME_LENGTH = 55;
 
+/** Kafka's longest topic name. */
+export const MAX_TOPIC_LENGTH = 249;
+/** The dead-letter topic of a sink that names none: `<kafka.topic>-dlq`. */
+export const DLQ_TOPIC_SUFFIX = '-dlq';
+/**
+ * The only writable directory of a sinker pod: an emptyDir. The image's own filesystem (its working
+ * directory /app included) is read-only (readOnlyRootFilesystem), so a DLQ file must live here.
+ */
+export const POD_WRITABLE_DIR = '/tmp';
+
 function secretKeyRef(what: string): Schema {
   return obj(
     `Secret (in the DorisSink's namespace) and key holding ${what}.`,
@@ -34,7 +44,7 @@ const kafka = obj(
       minItems: 1,
       maxItems: 64,
     }),
-    topic: str('Topic to consume.', { minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' }),
+    topic: str('Topic to consume.', { minLength: 1, maxLength: MAX_TOPIC_LENGTH, pattern: '^[a-zA-Z0-9._-]+$' }),
     groupId: str(
       'Consumer group shared by the sinker replicas; the operator reads its committed offsets for lag. Defaults to "doris-sinker.<namespace>.<name>". Immutable once set: a new group starts over.',
       {
@@ -233,16 +243,27 @@ const dedupe = obj(
   { required: ['redisUrlSecretRef'] },
 );
 
-const dlq = obj('Dead-letter queue for messages that cannot be loaded (invalid JSON, rejected rows).', {
-  kafkaTopic: str('Kafka topic (same cluster) that receives dead letters with the reason in headers.', {
-    maxLength: 249,
-    pattern: '^[a-zA-Z0-9._-]+$',
-  }),
-  filePath: str('File inside the pod that receives dead letters; /tmp is a writable emptyDir.', {
-    maxLength: 1024,
-    pattern: '^/',
-  }),
-});
+const dlq = obj(
+  `Dead-letter queue for messages that cannot be loaded (invalid JSON, rows Doris refuses). With neither field set, dead letters go to the Kafka topic "<kafka.topic>${DLQ_TOPIC_SUFFIX}".`,
+  {
+    kafkaTopic: str(
+      `Kafka topic (same cluster) that receives dead letters: the original bytes, the reason in headers. Defaults to "<kafka.topic>${DLQ_TOPIC_SUFFIX}" when filePath is not set either. The topic must exist (the sinker creates none; only brokers with auto.create.topics.enable would): the operator reports a missing one as Degraded=True DeadLetterTopicMissing, and until it exists the first dead letter holds its partition.`,
+      { maxLength: MAX_TOPIC_LENGTH, pattern: '^[a-zA-Z0-9._-]+$' },
+    ),
+    filePath: str(
+      `File under ${POD_WRITABLE_DIR} (the pod's writable emptyDir; the rest of the pod's filesystem is read-only) that receives dead letters, one JSON line each. The file goes with the pod (rollout, rescheduling, scale-down): use it for tests or beside kafkaTopic, not as the only DLQ of a production sink. Given alone, no topic is defaulted.`,
+      {
+        maxLength: 1024,
+        'x-kubernetes-validations': [
+          {
+            rule: `self.matches('^${POD_WRITABLE_DIR}(/[^/]+)+$') && !self.matches('/[.][.]?(/|$)')`,
+            message: `dlq.filePath must be a file under ${POD_WRITABLE_DIR}, the pod's only writable directory, without "." or ".." segments`,
+          },
+        ],
+      },
+    ),
+  },
+);
 
 const scaling = obj(
   "How many sinker replicas run. builtin: the operator scales on the consumer group's lag. external: an HPA or KEDA scales this DorisSink through its scale subresource and the operator copies spec.replicas.",
@@ -391,7 +412,16 @@ export const specSchema: Schema = obj(
     logging,
     podTemplate,
   },
-  { required: ['kafka', 'doris', 'dedupe'] },
+  {
+    required: ['kafka', 'doris', 'dedupe'],
+    'x-kubernetes-validations': [
+      {
+        rule: `(has(self.dlq) && (has(self.dlq.kafkaTopic) || has(self.dlq.filePath))) || size(self.kafka.topic) <= ${MAX_TOPIC_LENGTH - DLQ_TOPIC_SUFFIX.length}`,
+        message: `kafka.topic is too long for the default dead-letter topic "<kafka.topic>${DLQ_TOPIC_SUFFIX}" (Kafka allows ${MAX_TOPIC_LENGTH} characters): set dlq.kafkaTopic`,
+        fieldPath: '.dlq',
+      },
+    ],
+  },
 );
 
 const condition = obj(

@@ -157,6 +157,7 @@ export class Controller {
       secrets: this.secrets,
       kube: new KubeClient(o.kc, o.identity),
       readOffsets: (c, topic, group) => this.#offsets.read(c, topic, group),
+      topicExists: (c, topic) => this.#offsets.topicExists(c, topic),
       describe: (r) => describeTable(r),
       defaultImage: o.defaultImage,
       log: (level, msg, fields) => o.log(level, msg, fields),

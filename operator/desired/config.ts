@@ -3,9 +3,10 @@
 // REDIS_URL and KAFKA_SASL_PASSWORD from the referenced Secrets, which the sinker reads as overrides.
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import type { SinkerConfig } from '../../sinker/config/types.ts';
+import type { DlqConfig, SinkerConfig } from '../../sinker/config/types.ts';
 import { defaultSpec } from '../api/defaults.ts';
-import type { DorisSink } from '../api/types.ts';
+import { DLQ_TOPIC_SUFFIX, MAX_TOPIC_LENGTH, POD_WRITABLE_DIR } from '../api/schema.ts';
+import type { DorisSink, DorisSinkSpec } from '../api/types.ts';
 import { parseBytes, parseDuration } from '../api/units.ts';
 import { groupId, METRICS_PORT_FILE, redisKeyPrefix, sinkerName } from './names.ts';
 
@@ -20,6 +21,43 @@ export const TLS_MOUNT = '/etc/doris-sinker/kafka-tls';
 
 /** The sinker's drain time on SIGTERM; the pod's grace period (objects.ts) leaves room above it. */
 export const SHUTDOWN_TIMEOUT_SECONDS = 45;
+
+/** Why `path` cannot hold a sinker pod's DLQ file (the CRD's rule on spec.dlq.filePath), or undefined. */
+export function dlqFilePathProblem(path: string): string | undefined {
+  const segments = path.split('/').slice(1);
+  if (!path.startsWith(`${POD_WRITABLE_DIR}/`) || segments.length < 2 || segments.some((s) => s === '')) {
+    return `${path} is not a file under ${POD_WRITABLE_DIR}, the pod's only writable directory (the image's filesystem is read-only)`;
+  }
+  if (segments.some((s) => s === '.' || s === '..')) return `${path} has "." or ".." segments`;
+  return undefined;
+}
+
+/**
+ * The sinker's `dlq` section. Never empty: given neither key, the sinker would write dead letters to
+ * `<name>-dlq.jsonl` in its working directory, read-only in these pods, and the first one would hold
+ * its partition for good. So a sink without spec.dlq gets the topic `<kafka.topic>-dlq`, and a file
+ * is only ever rendered under the pod's writable /tmp.
+ */
+export function renderDlq(spec: Pick<DorisSinkSpec, 'kafka' | 'dlq'>): DlqConfig {
+  const dlq: DlqConfig = {};
+  const { kafkaTopic, filePath } = spec.dlq ?? {};
+  if (kafkaTopic) dlq.kafka_topic = kafkaTopic;
+  if (filePath) {
+    const problem = dlqFilePathProblem(filePath);
+    if (problem) throw new Error(`spec.dlq.filePath: ${problem}`);
+    dlq.file_path = filePath;
+  }
+  if (!dlq.kafka_topic && !dlq.file_path) {
+    const topic = `${spec.kafka.topic}${DLQ_TOPIC_SUFFIX}`;
+    if (topic.length > MAX_TOPIC_LENGTH) {
+      throw new Error(
+        `spec.dlq: the default dead-letter topic ${topic} is longer than Kafka's ${MAX_TOPIC_LENGTH} characters: set spec.dlq.kafkaTopic`,
+      );
+    }
+    dlq.kafka_topic = topic;
+  }
+  return dlq;
+}
 
 export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
   const spec = defaultSpec(sink.spec);
@@ -79,7 +117,7 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
       key_fields: dedupe.keyFields ?? [],
       ttl: sec(dedupe.ttl, 'dedupe.ttl'),
     },
-    dlq: {},
+    dlq: renderDlq(spec),
     log: {
       level: logging.level,
       output: 'stdout',
@@ -99,8 +137,6 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
     pprof: { enabled: false, port: 6060, host: '127.0.0.1' },
     shutdown_timeout: SHUTDOWN_TIMEOUT_SECONDS,
   };
-  if (spec.dlq?.kafkaTopic) config.dlq.kafka_topic = spec.dlq.kafkaTopic;
-  if (spec.dlq?.filePath) config.dlq.file_path = spec.dlq.filePath;
   if (kafka.sasl) {
     config.kafka.sasl = { mechanism: kafka.sasl.mechanism ?? 'plain', username: kafka.sasl.username, password: '' };
   }

@@ -26,6 +26,8 @@ test('the sinker accepts the config rendered from a minimal sink, secrets from e
   assert.equal(c.kafka.topic, 'events');
   assert.equal(c.dedupe.redis_url, 'redis://redis:6379/0');
   assert.equal(c.doris.password, 'doris-secret');
+  // the sinker's own fallback (<name>-dlq.jsonl in its read-only working directory) never applies
+  assert.deepEqual(c.dlq, { kafka_topic: 'events-dlq' });
 });
 
 test('the sinker accepts the config rendered from a sink that sets every field', () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { fullSpec, minimalSink } from '../api/example.ts';
 import type { DorisSink } from '../api/types.ts';
-import { renderSinkerConfig, SECRET_ENV } from './config.ts';
+import { dlqFilePathProblem, renderDlq, renderSinkerConfig, SECRET_ENV } from './config.ts';
 import {
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_SCHEMA_HASH,
@@ -39,7 +39,7 @@ test('minimal sink renders a complete config with defaults, derived names and no
   assert.equal(c.metrics.port, 9464);
   assert.equal(c.kafka.sasl, undefined);
   assert.equal(c.kafka.tls, undefined);
-  assert.deepEqual(c.dlq, {});
+  assert.deepEqual(c.dlq, { kafka_topic: 'events-dlq' }, 'no spec.dlq: the topic <kafka.topic>-dlq');
 });
 
 test('full sink maps every section; SASL and TLS point at env and mounted files', () => {
@@ -185,4 +185,59 @@ test('invalid duration is reported with its field path', () => {
   const s = minimalSink();
   s.spec.batch = { maxBatchInterval: '5' };
   assert.throws(() => renderSinkerConfig(s), /spec\.batch\.maxBatchInterval/);
+});
+
+test("dlq: a topic by default, never a file outside the pod's writable /tmp", () => {
+  const kafka = { brokers: ['k:9092'], topic: 'orders.v1' };
+  // Without a DLQ the sinker would fall back to <name>-dlq.jsonl in /app, read-only in the pod.
+  assert.deepEqual(renderDlq({ kafka }), { kafka_topic: 'orders.v1-dlq' });
+  assert.deepEqual(renderDlq({ kafka, dlq: {} }), { kafka_topic: 'orders.v1-dlq' });
+  assert.deepEqual(renderDlq({ kafka, dlq: { kafkaTopic: 'dead' } }), { kafka_topic: 'dead' });
+  // a file asked for alone stays alone (no topic is made up), on the emptyDir
+  assert.deepEqual(renderDlq({ kafka, dlq: { filePath: '/tmp/dlq/orders.jsonl' } }), {
+    file_path: '/tmp/dlq/orders.jsonl',
+  });
+  assert.deepEqual(renderDlq({ kafka, dlq: { kafkaTopic: 'dead', filePath: '/tmp/x' } }), {
+    kafka_topic: 'dead',
+    file_path: '/tmp/x',
+  });
+  for (const bad of [
+    '/app/dlq.jsonl',
+    '/dlq.jsonl',
+    '/tmp',
+    '/tmp/',
+    '/tmp/a/',
+    '/tmp//a',
+    '/tmpx/a',
+    '/etc/doris-sinker/x',
+  ]) {
+    assert.match(dlqFilePathProblem(bad) ?? '', /is not a file under \/tmp/, bad);
+    assert.throws(() => renderDlq({ kafka, dlq: { filePath: bad } }), /spec\.dlq\.filePath/, bad);
+  }
+  for (const bad of ['/tmp/../app/dlq.jsonl', '/tmp/./x', '/tmp/a/..']) {
+    assert.match(dlqFilePathProblem(bad) ?? '', /"\." or "\.\." segments/, bad);
+  }
+  for (const ok of ['/tmp/x', '/tmp/.dlq', '/tmp/a/..b/c', '/tmp/a.b.jsonl'])
+    assert.equal(dlqFilePathProblem(ok), undefined, ok);
+  // <topic>-dlq must still be a legal Kafka topic name (249 characters)
+  assert.deepEqual(renderDlq({ kafka: { ...kafka, topic: 't'.repeat(245) } }), {
+    kafka_topic: `${'t'.repeat(245)}-dlq`,
+  });
+  assert.throws(() => renderDlq({ kafka: { ...kafka, topic: 't'.repeat(246) } }), /set spec\.dlq\.kafkaTopic/);
+  assert.deepEqual(renderDlq({ kafka: { ...kafka, topic: 't'.repeat(249) }, dlq: { kafkaTopic: 'd' } }), {
+    kafka_topic: 'd',
+  });
+});
+
+test('dlq: the rendered file is on the volume the Deployment mounts writable', () => {
+  const sink = minimalSink();
+  sink.spec.dlq = { filePath: '/tmp/dead/letters.jsonl' };
+  const d = desiredObjects({ ...base, sink });
+  const cfg = parse(d.configMap.data?.['config.yaml'] ?? '') as ReturnType<typeof renderSinkerConfig>;
+  const c = d.deployment.spec?.template.spec?.containers[0];
+  assert.equal(c?.securityContext?.readOnlyRootFilesystem, true);
+  const mount = c?.volumeMounts?.find((m) => cfg.dlq.file_path?.startsWith(`${m.mountPath}/`));
+  assert.equal(mount?.name, 'tmp');
+  assert.notEqual(mount?.readOnly, true);
+  assert.ok(d.deployment.spec?.template.spec?.volumes?.some((v) => v.name === mount?.name && v.emptyDir));
 });

@@ -1,4 +1,5 @@
 // Names and labels of a sink's child objects, and the identities the sinker derives from the sink.
+import { POD_WRITABLE_DIR } from '../api/schema.ts';
 import type { DorisSink, DorisSinkSpec } from '../api/types.ts';
 
 export const LABEL_SINK = 'dorissinker.io/sink';
@@ -10,7 +11,7 @@ export const CONTAINER_NAME = 'sinker';
 export const CONFIG_DIR = '/etc/doris-sinker';
 export const CONFIG_FILE = 'config.yaml';
 /** hostNetwork pods: where the sinker writes its ephemeral metrics port (the pod's /tmp emptyDir). */
-export const METRICS_PORT_FILE = '/tmp/metrics-port';
+export const METRICS_PORT_FILE = `${POD_WRITABLE_DIR}/metrics-port`;
 
 export function childNames(name: string): { deployment: string; configMap: string; service: string; pdb: string } {
   return { deployment: name, configMap: `${name}-config`, service: `${name}-metrics`, pdb: name };

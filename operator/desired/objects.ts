@@ -14,6 +14,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { defaultSpec } from '../api/defaults.ts';
+import { POD_WRITABLE_DIR } from '../api/schema.ts';
 import type { DorisSink } from '../api/types.ts';
 import {
   configYaml,
@@ -106,7 +107,8 @@ export function desiredObjects(input: DesiredInput): Desired {
   ];
   const mounts: V1VolumeMount[] = [
     { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-    { name: 'tmp', mountPath: '/tmp' },
+    // The only writable path (readOnlyRootFilesystem): a DLQ file (config.ts) and the metrics port file live here.
+    { name: 'tmp', mountPath: POD_WRITABLE_DIR },
   ];
   const tls = spec.kafka.tls;
   if (tls && tls.enabled !== false && tls.caSecretRef) {

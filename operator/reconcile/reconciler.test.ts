@@ -47,12 +47,18 @@ function harness(sink: DorisSink) {
   let offsets: () => Promise<PartitionOffsets[]> = async () =>
     Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 1000n }));
   let describe: () => Promise<TableSchema> = async () => ({ columns: [], hash: 'h1' });
+  const topics = new Set(['events', 'events-dlq']);
+  const topicLookups: string[] = [];
   const deps: ReconcilerDeps = {
     sinks,
     deployments,
     secrets,
     kube,
     readOffsets: () => offsets(),
+    topicExists: async (_c, topic) => {
+      topicLookups.push(topic);
+      return topics.has(topic);
+    },
     describe: () => describe(),
     defaultImage: 'img',
     lagTimeoutMs: 200,
@@ -65,6 +71,8 @@ function harness(sink: DorisSink) {
     statuses,
     events,
     deployments,
+    topics,
+    topicLookups,
     advance: (ms: number) => {
       clock += ms;
     },
@@ -178,4 +186,75 @@ test('a child the apiserver refuses (422) becomes Ready=False InvalidSpec, not a
     throw Object.assign(new Error('503'), { code: 503 });
   };
   await assert.rejects(h.r.reconcile('default/events'), /503/, 'other failures are retried with backoff');
+});
+
+test('a missing dead-letter topic: Degraded=True DeadLetterTopicMissing and one Warning; created, it clears', async () => {
+  const h = harness(sink());
+  h.topics.delete('events-dlq');
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.topicLookups, ['events-dlq'], 'the default topic <kafka.topic>-dlq is looked up');
+  const degraded = getCondition(h.last().conditions, 'Degraded');
+  assert.equal(degraded?.status, 'True');
+  assert.equal(degraded?.reason, 'DeadLetterTopicMissing');
+  assert.match(degraded?.message ?? '', /dead-letter topic events-dlq does not exist/);
+  assert.equal(h.last().desiredReplicas, 1, 'the sinkers still run: clean messages keep loading');
+  assert.deepEqual(
+    h.events.map((e) => [e.type, e.reason]),
+    [['Warning', 'DeadLetterTopicMissing']],
+  );
+  // before the next poll nothing is asked; at the next poll it is, without a second Warning
+  h.advance(1000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.topicLookups.length, 1);
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.topicLookups.length, 2);
+  assert.equal(h.events.length, 1, 'warned once');
+  assert.equal(getCondition(h.last().conditions, 'Degraded')?.reason, 'DeadLetterTopicMissing');
+
+  h.topics.add('events-dlq');
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(getCondition(h.last().conditions, 'Degraded')?.status, 'False');
+});
+
+test('the dead-letter topic: a changed one is looked up at once; a file-only DLQ and an unreachable cluster ask nothing', async () => {
+  const s = sink();
+  const h = harness(s);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.topicLookups, ['events-dlq']);
+  // a spec edit names another topic: checked on this reconcile, not at the next poll
+  s.spec.dlq = { kafkaTopic: 'elsewhere' };
+  h.advance(1000);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.topicLookups, ['events-dlq', 'elsewhere']);
+  assert.equal(getCondition(h.last().conditions, 'Degraded')?.reason, 'DeadLetterTopicMissing');
+  // a file DLQ only: no topic to check, and nothing degraded
+  s.spec.dlq = { filePath: '/tmp/dlq.jsonl' };
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.topicLookups.length, 2);
+  assert.equal(getCondition(h.last().conditions, 'Degraded')?.status, 'False');
+  // offsets unreadable: the topic is not asked about (the same cluster), and no DLQ problem is claimed
+  s.spec.dlq = { kafkaTopic: 'elsewhere' };
+  h.setOffsets(async () => {
+    throw new Error('connect ECONNREFUSED');
+  });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.topicLookups.length, 2);
+  const degraded = getCondition(h.last().conditions, 'Degraded');
+  assert.equal(degraded?.reason, 'LagUnknown');
+  assert.doesNotMatch(degraded?.message ?? '', /dead-letter/);
+});
+
+test('a DLQ file outside /tmp (stored before the CRD refused it) is Ready=False InvalidSpec', async () => {
+  const s = sink();
+  s.spec.dlq = { filePath: '/app/dlq.jsonl' };
+  const h = harness(s);
+  assert.equal(await h.r.reconcile('default/events'), undefined);
+  assert.equal(h.applied.length, 0, 'no child rendered with a path the sinker cannot write');
+  const ready = getCondition(h.last().conditions, 'Ready');
+  assert.equal(ready?.reason, 'InvalidSpec');
+  assert.match(ready?.message ?? '', /spec\.dlq\.filePath: \/app\/dlq\.jsonl is not a file under \/tmp/);
 });

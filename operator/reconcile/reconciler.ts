@@ -17,7 +17,14 @@ import type { KafkaConnection } from '../scaling/kafka-offsets.ts';
 import { lagToNumber, type PartitionOffsets, summarizeLag } from '../scaling/lag.ts';
 import { planReplicas } from './replicas.ts';
 import { type ResolvedSecrets, resolveSecrets } from './secrets.ts';
-import { buildStatus, type LagObservation, type SchemaObservation } from './status.ts';
+import {
+  buildStatus,
+  DLQ_TOPIC_MISSING,
+  type DlqObservation,
+  dlqTopicMissingMessage,
+  type LagObservation,
+  type SchemaObservation,
+} from './status.ts';
 
 export interface Lookup<T> {
   get(namespace: string, name: string): T | undefined;
@@ -39,6 +46,8 @@ export interface ReconcilerDeps {
   secrets: Lookup<V1Secret>;
   kube: KubeWriter;
   readOffsets: (c: KafkaConnection, topic: string, group: string) => Promise<PartitionOffsets[]>;
+  /** Whether a topic exists on the cluster (the dead-letter topic, which the sinker needs but never creates). */
+  topicExists: (c: KafkaConnection, topic: string) => Promise<boolean>;
   describe: (r: DescribeRequest) => Promise<TableSchema>;
   defaultImage: string;
   /** Bound on one offsets read (default 15 s). */
@@ -56,6 +65,8 @@ interface SinkRuntime {
   lagAt: number;
   lag: LagObservation;
   lagTotal?: bigint;
+  /** The dead-letter topic as last checked (with the lag, on the poll interval). */
+  dlq?: DlqObservation;
   schemaAt: number;
   schemaTarget: string;
   schema?: SchemaObservation;
@@ -111,9 +122,10 @@ export class Reconciler {
     }
     const now = this.#now();
     let spec: DefaultedSpec;
+    let dlqTopic: string | undefined;
     try {
       spec = defaultSpec(sink.spec);
-      renderSinkerConfig(sink);
+      dlqTopic = renderSinkerConfig(sink).dlq.kafka_topic;
     } catch (err) {
       await this.#statusOnly(sink, { reason: 'InvalidSpec', message: (err as Error).message });
       return undefined;
@@ -136,7 +148,7 @@ export class Reconciler {
     const refreshMs = parseDuration(spec.schema.refreshInterval, 'spec.schema.refreshInterval') * 1000;
 
     const schema = await this.#schema(sink, spec, secrets, rt, now, refreshMs);
-    await this.#lag(sink, spec, secrets, rt, now, pollMs);
+    await this.#kafka(sink, spec, secrets, rt, now, pollMs, dlqTopic);
 
     const deployment = this.#d.deployments.get(namespace, name);
     // The operator's own last decision is the current count: an edit of the Deployment's replicas is
@@ -211,6 +223,7 @@ export class Reconciler {
     };
     if (deployment) statusInput.deployment = deployment;
     if (rt.lastScaleTime) statusInput.lastScaleTime = rt.lastScaleTime;
+    if (rt.dlq) statusInput.dlq = rt.dlq;
     await this.#d.kube.applyStatus(sink, buildStatus(statusInput));
     const observed: { lag?: number; desiredReplicas: number; partitions?: number } = { desiredReplicas: plan.replicas };
     if (rt.lag.known && rt.lag.total !== undefined) observed.lag = rt.lag.total;
@@ -308,31 +321,28 @@ export class Reconciler {
     return obs;
   }
 
-  async #lag(
+  /** Reads the group's lag and checks the dead-letter topic, at most once per poll interval. */
+  async #kafka(
     sink: DorisSink,
     spec: DefaultedSpec,
     secrets: ResolvedSecrets,
     rt: SinkRuntime,
     now: number,
     pollMs: number,
+    dlqTopic: string | undefined,
   ): Promise<void> {
-    if (rt.lagAt > 0 && now - rt.lagAt < pollMs) return;
-    rt.lagAt = now;
-    const conn: KafkaConnection = { brokers: spec.kafka.brokers, clientId: 'doris-sinker-operator' };
-    if (spec.kafka.sasl && secrets.saslPassword !== undefined) {
-      conn.sasl = {
-        mechanism: spec.kafka.sasl.mechanism ?? 'plain',
-        username: spec.kafka.sasl.username,
-        password: secrets.saslPassword,
-      };
+    // A changed dead-letter topic is checked at once; the last answer was about another one.
+    const dlqDue = dlqTopic !== rt.dlq?.topic;
+    if (rt.lagAt > 0 && now - rt.lagAt < pollMs && !dlqDue) return;
+    const conn = kafkaConnection(spec, secrets);
+    if (!(rt.lagAt > 0 && now - rt.lagAt < pollMs)) {
+      rt.lagAt = now;
+      await this.#lag(sink, spec, conn, rt, now);
     }
-    const tls = spec.kafka.tls;
-    if (tls && tls.enabled !== false) {
-      conn.tls = { insecureSkipVerify: tls.insecureSkipVerify ?? false };
-      if (secrets.tlsCa) conn.tls.ca = secrets.tlsCa;
-      if (secrets.tlsCert) conn.tls.cert = secrets.tlsCert;
-      if (secrets.tlsKey) conn.tls.key = secrets.tlsKey;
-    }
+    await this.#dlqTopic(sink, conn, rt, dlqTopic);
+  }
+
+  async #lag(sink: DorisSink, spec: DefaultedSpec, conn: KafkaConnection, rt: SinkRuntime, now: number): Promise<void> {
     try {
       const offsets = await withDeadline(
         this.#d.readOffsets(conn, spec.kafka.topic, groupId(sink)),
@@ -357,4 +367,54 @@ export class Reconciler {
       rt.lag = lag;
     }
   }
+
+  /**
+   * Whether the dead-letter topic exists. The sinker needs it only for its first dead letter, so a
+   * missing one does not stop the sink: it is reported (Degraded, a Warning Event) before that
+   * letter would hold its partition. Not asked while the cluster is unreachable (the offsets read
+   * just failed): the answer would be an error too, and unknown reports nothing.
+   */
+  async #dlqTopic(sink: DorisSink, conn: KafkaConnection, rt: SinkRuntime, topic: string | undefined): Promise<void> {
+    if (topic === undefined) {
+      delete rt.dlq;
+      return;
+    }
+    // An unanswered check keeps the last answer about the same topic.
+    const last: DlqObservation = rt.dlq?.topic === topic ? rt.dlq : { topic };
+    rt.dlq = last;
+    if (!rt.lag.known) return;
+    try {
+      const exists = await withDeadline(
+        this.#d.topicExists(conn, topic),
+        this.#d.lagTimeoutMs ?? LAG_TIMEOUT_MS,
+        `looking up topic ${topic}`,
+      );
+      rt.dlq = { topic, exists };
+    } catch (err) {
+      this.#d.log?.('warn', 'checking the dead-letter topic failed', { topic, err: (err as Error).message });
+      return;
+    }
+    if (!rt.dlq.exists && last.exists !== false) {
+      await this.#event(sink, 'Warning', DLQ_TOPIC_MISSING, dlqTopicMissingMessage(topic));
+    }
+  }
+}
+
+function kafkaConnection(spec: DefaultedSpec, secrets: ResolvedSecrets): KafkaConnection {
+  const conn: KafkaConnection = { brokers: spec.kafka.brokers, clientId: 'doris-sinker-operator' };
+  if (spec.kafka.sasl && secrets.saslPassword !== undefined) {
+    conn.sasl = {
+      mechanism: spec.kafka.sasl.mechanism ?? 'plain',
+      username: spec.kafka.sasl.username,
+      password: secrets.saslPassword,
+    };
+  }
+  const tls = spec.kafka.tls;
+  if (tls && tls.enabled !== false) {
+    conn.tls = { insecureSkipVerify: tls.insecureSkipVerify ?? false };
+    if (secrets.tlsCa) conn.tls.ca = secrets.tlsCa;
+    if (secrets.tlsCert) conn.tls.cert = secrets.tlsCert;
+    if (secrets.tlsKey) conn.tls.key = secrets.tlsKey;
+  }
+  return conn;
 }

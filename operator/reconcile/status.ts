@@ -25,6 +25,18 @@ export interface LagObservation {
   error?: string;
 }
 
+/** The dead-letter topic the sinkers are configured with; `exists` absent = not known yet. */
+export interface DlqObservation {
+  topic: string;
+  exists?: boolean;
+}
+
+export const DLQ_TOPIC_MISSING = 'DeadLetterTopicMissing';
+
+export function dlqTopicMissingMessage(topic: string): string {
+  return `dead-letter topic ${topic} does not exist (or the sink's Kafka user cannot see it): create it, or set spec.dlq.kafkaTopic. The sinkers run, but unless the brokers create topics on first use, the first message that cannot be loaded holds its partition until the topic exists`;
+}
+
 export interface StatusInput {
   sink: DorisSink;
   now: Date;
@@ -40,6 +52,7 @@ export interface StatusInput {
   deployment?: V1Deployment;
   configHash?: string;
   lastScaleTime?: Date;
+  dlq?: DlqObservation;
 }
 
 export function buildStatus(i: StatusInput): DorisSinkStatus {
@@ -116,16 +129,21 @@ export function buildStatus(i: StatusInput): DorisSinkStatus {
     updates.push({ type: 'Scaling', status: 'False', reason: 'LagUnknown', message: i.scaleMessage });
   } else updates.push({ type: 'Scaling', status: 'True', reason: i.scaleReason, message: i.scaleMessage });
 
-  const degraded: string[] = [];
-  if (!i.lag.known && i.lag.error) degraded.push(`lag unknown: ${i.lag.error}`);
-  if (i.schema.state === 'error' && schemaKnown) degraded.push(`schema refresh failed: ${i.schema.message ?? ''}`);
+  // Running, but something is wrong: the reason is the first problem's, the message lists them all.
+  const degraded: { reason: string; message: string }[] = [];
+  if (!i.lag.known && i.lag.error) degraded.push({ reason: 'LagUnknown', message: `lag unknown: ${i.lag.error}` });
+  if (i.schema.state === 'error' && schemaKnown) {
+    degraded.push({ reason: 'SchemaRefreshFailed', message: `schema refresh failed: ${i.schema.message ?? ''}` });
+  }
+  if (i.dlq?.exists === false)
+    degraded.push({ reason: DLQ_TOPIC_MISSING, message: dlqTopicMissingMessage(i.dlq.topic) });
   updates.push(
     degraded.length > 0
       ? {
           type: 'Degraded',
           status: 'True',
-          reason: i.lag.known ? 'SchemaRefreshFailed' : 'LagUnknown',
-          message: degraded.join('; '),
+          reason: degraded[0]!.reason,
+          message: degraded.map((d) => d.message).join('; '),
         }
       : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '' },
   );

@@ -134,6 +134,20 @@ export class KafkaOffsetsReader {
       .sort((a, b) => a.partition - b.partition);
   }
 
+  /**
+   * Whether `topic` exists (and the connection's user may see it). Lists the cluster's topics: a
+   * metadata request naming the topic fails when it is missing, and replaces the metadata the admin
+   * client keeps for the offset reads.
+   */
+  async topicExists(c: KafkaConnection, topic: string): Promise<boolean> {
+    try {
+      const admin = await this.#admin(c);
+      return (await admin.listTopics()).includes(topic);
+    } catch (err) {
+      throw new Error(`listing the topics to find ${topic}: ${(err as Error).message}`);
+    }
+  }
+
   async close(): Promise<void> {
     const entries = [...this.#admins.values()];
     this.#admins.clear();

@@ -49,6 +49,22 @@ test('a minimal sink is accepted and stored with the schema defaults', async () 
   assert.equal(s.spec.paused, false);
 });
 
+test('DLQ: a file under /tmp, and a topic of 249 characters with its own DLQ topic, are accepted', () => {
+  const file = apply(
+    sinkYaml((s) => {
+      s.spec.dlq = { filePath: '/tmp/dead/letters.jsonl' };
+    }, 'dlq-file'),
+  );
+  assert.equal(file.status, 0, file.stderr);
+  const long = apply(
+    sinkYaml((s) => {
+      s.spec.kafka.topic = 't'.repeat(249);
+      s.spec.dlq = { kafkaTopic: 'dead-letters' };
+    }, 'dlq-long'),
+  );
+  assert.equal(long.status, 0, long.stderr);
+});
+
 test('the example setting every field is accepted', () => {
   const r = apply(
     sinkYaml((s) => {
@@ -135,6 +151,27 @@ const invalid: [string, (s: DorisSink) => void, RegExp][] = [
       s.spec.podTemplate = { tolerations: [{ key: 'k', effect: 'NoSchedule', tolerationSeconds: 5 }] };
     },
     /spec\.podTemplate\.tolerations\[0\]: Invalid value: .*tolerationSeconds requires effect NoExecute/,
+  ],
+  [
+    "a DLQ file outside the pod's writable /tmp (the image's filesystem is read-only)",
+    (s) => {
+      s.spec.dlq = { filePath: '/app/dlq.jsonl' };
+    },
+    /spec\.dlq\.filePath: Invalid value: .*dlq\.filePath must be a file under \/tmp/,
+  ],
+  [
+    'a DLQ file that climbs out of /tmp',
+    (s) => {
+      s.spec.dlq = { filePath: '/tmp/../app/dlq.jsonl' };
+    },
+    /spec\.dlq\.filePath: Invalid value: .*without "\." or "\.\." segments/,
+  ],
+  [
+    'a topic too long for the default DLQ topic <topic>-dlq',
+    (s) => {
+      s.spec.kafka.topic = 't'.repeat(246);
+    },
+    /spec\.dlq: Invalid value: .*too long for the default dead-letter topic.*set dlq\.kafkaTopic/,
   ],
   [
     'negative lagPerReplica',

@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { parse } from 'yaml';
 import { minimalSink } from '../../../operator/api/example.ts';
 import { Controller } from '../../../operator/controller/controller.ts';
 import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
+import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
@@ -41,6 +43,20 @@ let kc: KubeConfig;
 let ns: string;
 let s: Scenario;
 let controller: Controller;
+
+/**
+ * The sink names no DLQ, so the operator renders the topic <topic>-dlq; it exists, as it must in
+ * production (a test bed broker would create it on the first dead letter, and it would be left over).
+ */
+async function dlqTopic(f: (admin: Admin) => Promise<unknown>): Promise<void> {
+  const admin = new Kafka({ brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await f(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 /** Runs sinker processes for one Deployment the way a kubelet + ReplicaSet would (roughly). */
 class StandInKubelet {
@@ -125,6 +141,7 @@ before(async () => {
   s = scenario('op-loop', PARTITIONS);
   await createTopic(s);
   await createTable(s);
+  await dlqTopic((admin) => createTopicAndWait(admin, `${s.topic}-dlq`, 1));
   controller = new Controller({
     kc,
     namespace: ns,
@@ -140,6 +157,7 @@ let kubelet: StandInKubelet | undefined;
 after(async () => {
   await kubelet?.stop();
   await controller?.stop();
+  if (s) await dlqTopic((admin) => admin.deleteTopics({ topics: [`${s.topic}-dlq`] })).catch(() => {});
   if (s) await cleanup(s);
   await closeStorage();
   if (ns) await deleteNamespace(kc, ns);

@@ -1,13 +1,18 @@
 // The operator → sinker contract end to end, without a kubelet: the ConfigMap, environment and args
 // the operator wrote into the apiserver run the real sinker process (as the pod would), the rows land
-// in the Doris emulator exactly once, and the operator sees the sinker's commits as lag 0.
+// in the Doris emulator exactly once, and the operator sees the sinker's commits as lag 0. The sink
+// names no DLQ: the operator renders the topic <topic>-dlq, reports it missing until it is created,
+// and the sinker's dead letters land in it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1EnvVar } from '@kubernetes/client-node';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { parse } from 'yaml';
 import { minimalSink } from '../../../operator/api/example.ts';
 import { Controller } from '../../../operator/controller/controller.ts';
 import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import { getCondition } from '../../../operator/status/conditions.ts';
+import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
@@ -17,6 +22,7 @@ import {
   createTable,
   createTopic,
   produce,
+  produceValues,
   type Scenario,
   scenario,
   validIds,
@@ -39,6 +45,8 @@ let ns: string;
 let s: Scenario;
 let controller: Controller;
 let sinker: SinkerProcess | undefined;
+let admin: Admin;
+const dlqTopic = () => `${s.topic}-dlq`;
 
 before(async () => {
   kc = kubeConfig();
@@ -47,6 +55,8 @@ before(async () => {
   s = scenario('op-pod', 2);
   await createTopic(s);
   await createTable(s);
+  admin = new Kafka({ brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
   controller = new Controller({
     kc,
     namespace: ns,
@@ -61,6 +71,8 @@ before(async () => {
 after(async () => {
   await sinker?.term().catch(() => {});
   await controller?.stop();
+  await admin?.deleteTopics({ topics: [dlqTopic()] }).catch(() => {});
+  await admin?.disconnect();
   if (s) await cleanup(s);
   await closeStorage();
   if (ns) await deleteNamespace(kc, ns);
@@ -112,21 +124,48 @@ test('the sinker runs from what the operator wrote, loads every row once, and th
   const container = d.spec?.template.spec?.containers[0];
   assert.deepEqual(container?.args, ['-config', '/etc/doris-sinker/config.yaml']);
   const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: ns, name: 'events-config' });
+  const config = parse(cm.data?.['config.yaml'] ?? '') as Record<string, unknown>;
+  // no spec.dlq: the topic <kafka.topic>-dlq, not the sinker's file in its read-only working directory
+  assert.deepEqual(config.dlq, { kafka_topic: dlqTopic() });
+  const degraded = await waitFor('the missing DLQ topic reported', async () => {
+    const c = getCondition((await getSink(kc, ns, 'events')).status?.conditions, 'Degraded');
+    return c?.reason === 'DeadLetterTopicMissing' ? c : undefined;
+  });
+  assert.equal(degraded.status, 'True');
+  assert.match(degraded.message ?? '', new RegExp(`dead-letter topic ${dlqTopic()} does not exist`));
+  await createTopicAndWait(admin, dlqTopic(), 1);
+  await waitFor('Degraded cleared once the DLQ topic exists', async () => {
+    const c = getCondition((await getSink(kc, ns, 'events')).status?.conditions, 'Degraded');
+    return c?.status === 'False' ? c : undefined;
+  });
+
   const env: Record<string, string> = {};
   for (const e of container?.env ?? []) env[e.name] = await resolveEnv(e);
   assert.deepEqual(Object.keys(env).sort(), ['DORIS_PASSWORD', 'POD_NAME', 'REDIS_URL']);
   sinker = new SinkerProcess({
     dir: s.dir,
     tag: 'pod',
-    config: parse(cm.data?.['config.yaml'] ?? '') as Record<string, unknown>,
+    config,
     env,
   });
   await sinker.waitReady(60_000);
 
   const produced = await produce(s, 600, 7);
+  const invalid = ['not json', '{"id": ', '[1, 2]'];
+  await produceValues(s, invalid);
   const ids = validIds(produced.events);
   await waitForRows(s, ids.length, 60_000);
   await assertExactlyOnce(s, ids, 'operator-rendered sinker');
+  // every message that could not be loaded is in the DLQ topic
+  const deadLetters = produced.events.length - ids.length + invalid.length;
+  await waitFor(
+    `${deadLetters} dead letters in ${dlqTopic()}`,
+    async () => {
+      const offsets = await admin.fetchTopicOffsets(dlqTopic());
+      return offsets.reduce((n, o) => n + Number(o.high), 0) === deadLetters ? true : undefined;
+    },
+    30_000,
+  );
 
   // the sinker committed its offsets in the group the operator watches
   const status = await waitFor(
