@@ -46,6 +46,7 @@ export function fullSpec(): DorisSinkSpec {
       maxBatchInterval: '2s',
       flushWorkerCount: 8,
       maxBufferBytes: '512Mi',
+      mapWorkers: 2,
     },
     schema: {
       mode: 'manual',

@@ -161,6 +161,10 @@ const batch = obj(
     maxBufferBytes: quantity('Bound on bytes held (filling + loading); fetching pauses above it.', {
       default: '256Mi',
     }),
+    mapWorkers: int(
+      "Worker threads per sinker that map and encode messages (0: on the main thread); order, offsets and exactly-once state stay on the main thread. A worker buys throughput for memory (its own V8 heap; figures in docs/operations.md). Defaults to 1, the sinker's own default.",
+      { minimum: 0, maximum: 16, default: 1 },
+    ),
     mergePartitions: bool(
       'Load batches of several partitions that are ready together as one two-phase load: about one Doris transaction per maxBatchInterval instead of one per partition, for sinks owning many quiet partitions (docs/exactly-once.md).',
       { default: false },

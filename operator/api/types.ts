@@ -55,6 +55,7 @@ export interface BatchSpec {
   maxBatchInterval?: string;
   flushWorkerCount?: number;
   maxBufferBytes?: number | string;
+  mapWorkers?: number;
   mergePartitions?: boolean;
 }
 

@@ -97,6 +97,7 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
       max_batch_interval: sec(batch.maxBatchInterval, 'batch.maxBatchInterval'),
       flush_worker_count: batch.flushWorkerCount,
       max_buffer_bytes: parseBytes(batch.maxBufferBytes, 'spec.batch.maxBufferBytes'),
+      map_workers: batch.mapWorkers,
       merge_partitions: batch.mergePartitions,
     },
     schema: {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCli } from '../../sinker/cli-args.ts';
 import { parseConfig } from '../../sinker/config/load.ts';
+import { CONFIG_SCHEMA } from '../../sinker/config/schema.ts';
 import { fullSpec, minimalSink } from '../api/example.ts';
+import { specSchema } from '../api/schema.ts';
 import { configYaml, renderSinkerConfig, SECRET_ENV } from './config.ts';
 import { METRICS_PORT_FILE } from './names.ts';
 import { desiredObjects } from './objects.ts';
@@ -38,7 +40,26 @@ test('the sinker accepts the config rendered from a sink that sets every field',
   assert.equal(c.schema.manual.columns.length, 2);
   assert.equal(c.batch.max_batch_rows, rendered.batch.max_batch_rows);
   assert.equal(c.batch.merge_partitions, true);
+  assert.equal(c.batch.map_workers, 2);
   assert.deepEqual(c.dlq, rendered.dlq);
+});
+
+test("spec.batch.mapWorkers takes the sinker's batch.map_workers range, and its default when absent", () => {
+  const field = specSchema.properties?.batch?.properties?.mapWorkers;
+  const key = CONFIG_SCHEMA.properties?.batch?.properties?.map_workers;
+  assert.ok(field && key);
+  assert.deepEqual(
+    { minimum: field.minimum, maximum: field.maximum, default: field.default },
+    { minimum: key.minimum, maximum: key.maximum, default: key.default },
+  );
+  for (const mapWorkers of [0, 16]) {
+    const sink = minimalSink();
+    sink.spec.batch = { mapWorkers };
+    assert.equal(
+      parseConfig(configYaml(renderSinkerConfig(sink)), { source: 'configmap', env }).batch.map_workers,
+      mapWorkers,
+    );
+  }
 });
 
 test('the sinker accepts the hostNetwork config: metrics port 0 and the port file the probes read', () => {

@@ -34,6 +34,7 @@ test('minimal sink renders a complete config with defaults, derived names and no
   assert.equal(c.dedupe.key_prefix, 'doris-sinker:team-a:events');
   assert.equal(c.batch.max_batch_size, 64 * 1024 * 1024);
   assert.equal(c.batch.max_batch_interval, 5);
+  assert.equal(c.batch.map_workers, 1, "spec.batch.mapWorkers absent: the sinker's default, 1");
   assert.equal(c.schema.mode, 'auto');
   assert.equal(c.schema.auto.refresh_interval, 300);
   assert.equal(c.metrics.port, 9464);
@@ -60,6 +61,7 @@ test('full sink maps every section; SASL and TLS point at env and mounted files'
   assert.deepEqual(c.dedupe.key_fields, ['id']);
   assert.equal(c.dedupe.ttl, 12 * 3600);
   assert.equal(c.dedupe.required, false);
+  assert.equal(c.batch.map_workers, 2);
   assert.deepEqual(c.dlq, { kafka_topic: 'events-dlq', file_path: '/tmp/dlq.jsonl' });
   assert.equal(c.log.level, 'debug');
   assert.equal(c.log.enable_sampling, true);

@@ -44,6 +44,7 @@ test('a minimal sink is accepted and stored with the schema defaults', async () 
   assert.equal(s.spec.scaling?.mode, 'builtin');
   assert.equal(s.spec.schema?.mode, 'auto');
   assert.equal(s.spec.batch?.maxBatchInterval, '5s');
+  assert.equal(s.spec.batch?.mapWorkers, 1);
   assert.equal(s.spec.doris.queryPort, 9030);
   assert.equal(s.spec.doris.streamLoad?.format, 'json');
   assert.equal(s.spec.paused, false);
@@ -172,6 +173,13 @@ const invalid: [string, (s: DorisSink) => void, RegExp][] = [
       s.spec.kafka.topic = 't'.repeat(246);
     },
     /spec\.dlq: Invalid value: .*too long for the default dead-letter topic.*set dlq\.kafkaTopic/,
+  ],
+  [
+    'more map workers than the sinker allows',
+    (s) => {
+      s.spec.batch = { mapWorkers: 17 };
+    },
+    /spec\.batch\.mapWorkers: Invalid value: 17/,
   ],
   [
     'negative lagPerReplica',
