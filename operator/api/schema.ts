@@ -424,6 +424,11 @@ export const specSchema: Schema = obj(
         message: `kafka.topic is too long for the default dead-letter topic "<kafka.topic>${DLQ_TOPIC_SUFFIX}" (Kafka allows ${MAX_TOPIC_LENGTH} characters): set dlq.kafkaTopic`,
         fieldPath: '.dlq',
       },
+      {
+        rule: '!has(self.dlq) || !has(self.dlq.kafkaTopic) || self.dlq.kafkaTopic != self.kafka.topic',
+        message: 'dlq.kafkaTopic must differ from kafka.topic: the sinkers would consume their own dead letters again',
+        fieldPath: '.dlq.kafkaTopic',
+      },
     ],
   },
 );

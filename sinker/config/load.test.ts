@@ -267,6 +267,10 @@ test('cross-field checks', () => {
       'kafka.tls.key_file: expected a PEM file path (mutual TLS needs both cert_file and key_file), found nothing',
     ],
     [
+      'kafka: {topic: events}\ndlq: {kafka_topic: events}',
+      'dlq.kafka_topic: expected a topic other than kafka.topic (the sinker would consume its own dead letters again), found "events"',
+    ],
+    [
       'batch: {max_buffer_bytes: 2000000}',
       'batch.max_buffer_bytes: expected at least batch.max_batch_size (10485760), found 2000000',
     ],

@@ -220,6 +220,14 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
     );
   }
 
+  const dlqTopic = get(c, ['dlq', 'kafka_topic']);
+  if (typeof dlqTopic === 'string' && dlqTopic === get(c, ['kafka', 'topic'])) {
+    add(
+      'dlq.kafka_topic',
+      `expected a topic other than kafka.topic (the sinker would consume its own dead letters again), found ${describeFound(dlqTopic)}`,
+    );
+  }
+
   const batchSize = get(c, ['batch', 'max_batch_size']);
   const buffer = get(c, ['batch', 'max_buffer_bytes']);
   if (typeof batchSize === 'number' && typeof buffer === 'number' && buffer < batchSize) {

@@ -175,6 +175,13 @@ const invalid: [string, (s: DorisSink) => void, RegExp][] = [
     /spec\.dlq: Invalid value: .*too long for the default dead-letter topic.*set dlq\.kafkaTopic/,
   ],
   [
+    'a DLQ topic that is the source topic',
+    (s) => {
+      s.spec.dlq = { kafkaTopic: s.spec.kafka.topic };
+    },
+    /spec\.dlq\.kafkaTopic: Invalid value: .*must differ from kafka\.topic/,
+  ],
+  [
     'more map workers than the sinker allows',
     (s) => {
       s.spec.batch = { mapWorkers: 17 };
