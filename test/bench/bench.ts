@@ -32,6 +32,7 @@ import {
   IMAGE_MALLOC_ENV,
   IMAGE_NODE_FLAGS,
   metricSum,
+  operatorDefaults,
   startSinker,
 } from './support/sinker.ts';
 import { chartSvg } from './support/svg.ts';
@@ -49,11 +50,18 @@ export const CLI = defineCli(import.meta, {
       description: 'messages the topic holds (pre-filled up to this) and the throughput run consumes',
     },
     topic: { type: 'string', default: 'bench-tb-event-clean-8p', value: 'T', description: 'the pre-filled topic' },
+    settings: {
+      type: 'string',
+      default: 'sinker',
+      value: 'sinker|operator',
+      description:
+        "the batch and fetch settings: the sinker's own config defaults, or what the operator renders for a DorisSink that sets none of them",
+    },
     'flush-workers': {
       type: 'string',
       number: 'positive',
       integer: true,
-      default: DEFAULT_BATCH.flush_worker_count,
+      defaultText: 'from --settings',
       value: 'N',
       description: 'batch.flush_worker_count',
     },
@@ -61,7 +69,7 @@ export const CLI = defineCli(import.meta, {
       type: 'string',
       number: 'positive',
       integer: true,
-      default: DEFAULT_BATCH.max_batch_rows,
+      defaultText: 'from --settings',
       value: 'N',
       description: 'batch.max_batch_rows',
     },
@@ -69,7 +77,7 @@ export const CLI = defineCli(import.meta, {
       type: 'string',
       number: 'positive',
       integer: true,
-      default: DEFAULT_BATCH.max_buffer_bytes,
+      defaultText: 'from --settings',
       value: 'N',
       description: 'batch.max_buffer_bytes',
     },
@@ -142,13 +150,20 @@ const TAG = opts.tag;
 const SINKER_ROOT = opts['sinker-root'];
 /** Extra node flags for the sinker child, space separated (e.g. "--max-old-space-size=192"). */
 const NODE_FLAGS = opts['node-flags']?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
+if (opts.settings !== 'sinker' && opts.settings !== 'operator') {
+  console.error(`--settings: expected sinker or operator, found ${JSON.stringify(opts.settings)}`);
+  process.exit(2);
+}
+const BASE = opts.settings === 'operator' ? operatorDefaults() : { batch: DEFAULT_BATCH, fetch: {} };
 const BATCH: BatchSettings = {
-  ...DEFAULT_BATCH,
-  flush_worker_count: opts['flush-workers'],
-  max_batch_rows: opts['batch-rows'],
-  max_buffer_bytes: opts['buffer-bytes'],
+  ...BASE.batch,
+  ...(opts['flush-workers'] !== undefined ? { flush_worker_count: opts['flush-workers'] } : {}),
+  ...(opts['batch-rows'] !== undefined ? { max_batch_rows: opts['batch-rows'] } : {}),
+  ...(opts['buffer-bytes'] !== undefined ? { max_buffer_bytes: opts['buffer-bytes'] } : {}),
   ...(opts['map-workers'] !== undefined ? { map_workers: opts['map-workers'] } : {}),
 };
+/** kafka.max_fetch_* when they differ from the sinker's defaults (the operator's). */
+const FETCH = BASE.fetch;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, d = 0) => Math.round(v * 10 ** d) / 10 ** d;
@@ -197,6 +212,7 @@ async function measureThroughput(
     redisUrl,
     emulator: emu,
     batch: BATCH,
+    fetch: FETCH,
     workDir: work,
     keyFields: KEY_FIELDS,
     pprof: PROFILE_S > 0,
@@ -358,6 +374,7 @@ async function measureLatency(
     emulator: emu,
     ...(SINKER_ROOT ? { sinkerRoot: SINKER_ROOT } : {}),
     batch,
+    fetch: FETCH,
     workDir: work,
     keyFields: KEY_FIELDS,
     nodeFlags: NODE_FLAGS,
@@ -564,7 +581,9 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
     kafka: shared ? 'shared test-bed broker' : 'private broker (test bed Kafka jars, own ports and data dir)',
     format: 'json',
     load_route: 'backend',
+    settings: opts.settings,
     batch: BATCH,
+    fetch: FETCH,
     dedupe: { redis: true, content_key_fields: KEY_FIELDS },
     emulator: 'private instance, counting mode (frames rows, stores nothing)',
     ...tpFigures,

@@ -3,6 +3,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { API_VERSION, KIND } from '../../../operator/api/schema.ts';
+import type { DorisSink } from '../../../operator/api/types.ts';
+import { renderSinkerConfig } from '../../../operator/desired/config.ts';
 import type { BenchEmulator } from './emulator.ts';
 import { freePort, NODE, REPO } from './emulator.ts';
 
@@ -16,6 +19,42 @@ export interface BatchSettings {
   map_workers?: number;
   /** Merged multi-partition loads (the sinker's default, off, when absent). */
   merge_partitions?: boolean;
+}
+
+/** kafka.max_fetch_bytes / max_fetch_records, when not the sinker's defaults. */
+export interface FetchSettings {
+  max_fetch_bytes?: number;
+  max_fetch_records?: number;
+}
+
+/**
+ * What the operator renders for a DorisSink that sets no batch or fetch field: its CRD defaults, taken
+ * from the operator's own renderer so the bench follows them.
+ */
+export function operatorDefaults(): { batch: BatchSettings; fetch: FetchSettings } {
+  const config = renderSinkerConfig({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: 'bench', namespace: 'bench' },
+    spec: {
+      kafka: { brokers: ['127.0.0.1:9092'], topic: 'bench' },
+      doris: { feHosts: ['127.0.0.1:8030'], database: 'test_db', table: 'tb_event' },
+      dedupe: {},
+    },
+  } as DorisSink);
+  const b = config.batch;
+  return {
+    batch: {
+      max_batch_rows: b.max_batch_rows,
+      max_batch_size: b.max_batch_size,
+      max_batch_interval: b.max_batch_interval,
+      flush_worker_count: b.flush_worker_count,
+      max_buffer_bytes: b.max_buffer_bytes,
+      ...(b.map_workers !== undefined ? { map_workers: b.map_workers } : {}),
+      ...(b.merge_partitions !== undefined ? { merge_partitions: b.merge_partitions } : {}),
+    },
+    fetch: { max_fetch_bytes: config.kafka.max_fetch_bytes, max_fetch_records: config.kafka.max_fetch_records },
+  };
 }
 
 /** The config defaults (config.example.yaml): what a user gets without tuning. */
@@ -46,6 +85,7 @@ export interface SinkerOptions {
   redisUrl: string;
   emulator: BenchEmulator;
   batch: BatchSettings;
+  fetch?: FetchSettings;
   workDir: string;
   format?: 'json' | 'csv';
   keyFields?: string[];
@@ -91,7 +131,7 @@ export async function startSinker(o: SinkerOptions): Promise<SinkerChild> {
   const config = {
     name: o.name,
     shutdown_timeout: 30,
-    kafka: { brokers: o.brokers.split(','), topic: o.topic, group_id: o.group, from_earliest: true },
+    kafka: { brokers: o.brokers.split(','), topic: o.topic, group_id: o.group, from_earliest: true, ...o.fetch },
     doris: {
       fe_hosts: [o.emulator.fe],
       query_port: o.emulator.queryPort,
