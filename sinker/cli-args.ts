@@ -9,7 +9,10 @@ Usage:
   doris-sinker check -config FILE          validate FILE and reach Kafka, Doris (query port and
                                            Stream Load) and Redis; report each in plain words
   doris-sinker replay -config FILE [--from-file PATH | --from-topic TOPIC] [--dry-run] [--limit N]
-                                           put dead-lettered records back through the pipeline
+                                           put dead-lettered records back through the pipeline;
+                                           each record loads once across replays (Redis keeps
+                                           which were loaded), so replay again after a fix or
+                                           when the DLQ grew
   doris-sinker config-schema               print the config file's JSON Schema
   doris-sinker --help | --version
 
@@ -17,8 +20,8 @@ Options:
   -config, --config FILE   the YAML config (see docs/config.md and config.example.yaml)
   --from-file PATH         replay: a DLQ file written by dlq.file_path (default: that path)
   --from-topic TOPIC       replay: a DLQ Kafka topic (default: dlq.kafka_topic)
-  --dry-run                replay: map and report, load nothing
-  --limit N                replay: stop after N records
+  --dry-run                replay: map and report, load nothing (Redis is only read)
+  --limit N                replay: read only the first N records; a later replay loads the rest
   -h, --help               this text
   -v, --version            the version
 

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { derivedLabel, isValidLabel, loadLabel, MAX_LABEL_LENGTH, mergedLabel, sanitizeLabelPart } from './labels.ts';
+import {
+  derivedLabel,
+  digest,
+  isValidLabel,
+  loadLabel,
+  MAX_LABEL_LENGTH,
+  mergedLabel,
+  replayLabel,
+  sanitizeLabelPart,
+} from './labels.ts';
 
 test('clean inputs give a readable label', () => {
   assert.equal(loadLabel('events-sink', 'tb_event', 3, '12345'), 'events-sink:tb_event:3:12345');
@@ -102,4 +111,89 @@ test('a merged label is valid, stable for the same parts in any order, and diffe
   assert.equal(long.length, MAX_LABEL_LENGTH);
   assert.ok(isValidLabel(long));
   assert.throws(() => mergedLabel('s', 't', [a]), /at least 2 parts/);
+});
+
+test('a replay label names its exact offsets: the same records give the same label, any other set another', () => {
+  const a = replayLabel('events-sink', 'tb_event', 0, ['5', '9']);
+  assert.ok(isValidLabel(a), a);
+  assert.match(a, /^events-sink:tb_event:0:5_replay-[0-9a-f]{24}$/);
+  assert.equal(replayLabel('events-sink', 'tb_event', 0, ['5', '9']), a);
+  // The bug this prevents: a later replay whose chunk starts at the same offset with more records.
+  const grown = replayLabel('events-sink', 'tb_event', 0, ['5', '9', '20', '30']);
+  assert.notEqual(grown, a);
+  assert.ok(grown.startsWith('events-sink:tb_event:0:5_replay-'));
+  // Never the label of the pipeline's load of that offset, nor the old first-offset-only replay label.
+  assert.notEqual(a, loadLabel('events-sink', 'tb_event', 0, '5'));
+  assert.notEqual(a, derivedLabel(loadLabel('events-sink', 'tb_event', 0, '5'), 'replay'));
+  // Its probe labels (bisecting a refused replay load) differ from it and from every replay label.
+  assert.notEqual(derivedLabel(a, 'p0'), a);
+});
+
+test('a replay label changes with the refusal count of any of its offsets', () => {
+  const base = replayLabel('s', 't', 0, ['5', '9']);
+  const once = replayLabel('s', 't', 0, ['5', '9'], new Map([['9', 1]]));
+  const twice = replayLabel('s', 't', 0, ['5', '9'], new Map([['9', 2]]));
+  assert.equal(new Set([base, once, twice]).size, 3);
+  assert.equal(replayLabel('s', 't', 0, ['5', '9'], new Map([['9', 1]])), once);
+  // Counts of offsets not in the load, or zero, change nothing.
+  assert.equal(
+    replayLabel(
+      's',
+      't',
+      0,
+      ['5', '9'],
+      new Map([
+        ['11', 3],
+        ['5', 0],
+      ]),
+    ),
+    base,
+  );
+});
+
+test('replay labels of distinct offset sets, partitions, topics and sinks never collide', () => {
+  const seen = new Map<string, string>();
+  const sets: string[][] = [
+    ['0'],
+    ['1'],
+    ['0', '1'],
+    ['0', '2'],
+    ['1', '2'],
+    ['0', '1', '2'],
+    ['5', '9'],
+    ['5', '9', '20'],
+  ];
+  for (const sink of ['s', 's.x', 'x'.repeat(130)]) {
+    for (const topic of ['t', 't.y', 'y'.repeat(130)]) {
+      for (const p of [0, 1, 10]) {
+        for (const offsets of sets) {
+          const label = replayLabel(sink, topic, p, offsets);
+          assert.ok(isValidLabel(label), label);
+          assert.ok(label.length <= MAX_LABEL_LENGTH);
+          const key = JSON.stringify([sink, topic, p, offsets]);
+          assert.equal(seen.get(label), undefined, `${key} collides with ${seen.get(label)} on ${label}`);
+          seen.set(label, key);
+        }
+      }
+    }
+  }
+  // A huge chunk keeps a short label.
+  const many = Array.from({ length: 10_000 }, (_, i) => String(i * 3));
+  assert.ok(isValidLabel(replayLabel('s', 't', 0, many)));
+});
+
+test('replay labels refuse an empty, unsorted, repeated or non-decimal offset list', () => {
+  assert.throws(() => replayLabel('s', 't', 0, []), /at least one offset/);
+  assert.throws(() => replayLabel('s', 't', 0, ['9', '5']), /ascending and distinct/);
+  assert.throws(() => replayLabel('s', 't', 0, ['5', '5']), /ascending and distinct/);
+  // Numeric, not lexical order: 10 after 9 is fine.
+  assert.ok(isValidLabel(replayLabel('s', 't', 0, ['9', '10'])));
+  assert.throws(() => replayLabel('s', 't', 0, ['5', '07']), /decimal/);
+});
+
+test('digest is stable and keeps tuples apart', () => {
+  assert.equal(digest(['a', 'b']), digest(['a', 'b']));
+  assert.notEqual(digest(['a', 'b']), digest(['ab']));
+  assert.notEqual(digest(['a,b']), digest(['a', 'b']));
+  assert.match(digest(['x']), /^[0-9a-f]{24}$/);
 });

@@ -20,7 +20,8 @@ export function sanitizeLabelPart(part: string): string {
   return part.replace(/[^-_A-Za-z0-9]/g, '_');
 }
 
-function digest(parts: readonly string[]): string {
+/** A short hex digest (96 bits of SHA-256) of a tuple of strings, for labels that must name exact inputs. */
+export function digest(parts: readonly string[]): string {
   // JSON of the array keeps the tuple unambiguous whatever the parts contain.
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, HASH_HEX);
 }
@@ -91,4 +92,36 @@ export function mergedLabel(sink: string, topic: string, parts: readonly MergedP
   const tail = `:m${parts.length}:h${digest([sink, topic, ...key])}`;
   const head = `${sanitizeLabelPart(sink)}:${sanitizeLabelPart(topic)}`.slice(0, MAX_LABEL_LENGTH - tail.length);
   return head + tail;
+}
+
+/**
+ * The label of a `doris-sinker replay` load of exactly `offsets` (ascending, distinct) of
+ * `topic`/`partition`: derived from the load label of its first offset with the suffix
+ * `replay-<digest of every offset>`. Two chunks with the same first offset but other records (the
+ * DLQ grew, an earlier run used --limit) get different labels, and the same records always get the
+ * same one. `refusedBefore` counts how often Doris refused an offset in earlier replays: a load whose
+ * rows were all refused still commits its label (empty), so the next attempt at the same records
+ * needs another one. Its last ':'-part holds `_replay-`, which no load, probe or merged label has.
+ */
+export function replayLabel(
+  sink: string,
+  topic: string,
+  partition: number,
+  offsets: readonly string[],
+  refusedBefore: ReadonlyMap<string, number> = new Map(),
+): string {
+  if (offsets.length === 0) throw new Error('label: a replay load needs at least one offset');
+  const parts: string[] = ['replay', sink, topic, String(partition)];
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i] as string;
+    if (!DECIMAL_RE.test(o)) {
+      throw new Error(`label: replay offset must be a non-negative decimal int64, got ${JSON.stringify(o)}`);
+    }
+    if (i > 0 && BigInt(o) <= BigInt(offsets[i - 1] as string)) {
+      throw new Error(`label: replay offsets must be ascending and distinct (${offsets[i - 1]} then ${o})`);
+    }
+    const n = refusedBefore.get(o) ?? 0;
+    parts.push(n > 0 ? `${o}#${n}` : o);
+  }
+  return derivedLabel(loadLabel(sink, topic, partition, offsets[0] as string), `replay-${digest(parts)}`);
 }

@@ -1,52 +1,135 @@
-// `doris-sinker replay`: puts dead-lettered records back through the mapper and the writer. Each
-// replayed batch loads under a label derived from the records' original partition and first offset,
-// so replaying the same DLQ twice does not load a row twice (within Doris's label retention).
+// `doris-sinker replay`: puts dead-lettered records back through the mapper and the writer, each
+// record (original topic, partition, offset) into Doris once across any number of replays, however
+// the DLQ grows, with --limit, and across a crash of the replay itself. Redis (dedupe.redis_url,
+// dlq/replay-state.ts) holds per partition the offsets already replayed and, per load about to run,
+// an intent: its label and exact offsets. A load's label is derived from a digest of its exact
+// offsets (labels.ts: replayLabel), so another set of records never meets an earlier label. A run
+//   1. settles the intents an interrupted replay left: loads exactly those records again under the
+//      intent's label (Doris answers "Label Already Exists" if they had loaded, else loads them
+//      once), or, when not all of them were read this time, asks Doris for the label's state;
+//   2. loads only records not yet marked, in chunks of batch.max_batch_rows per partition: intent
+//      first, then the load, then marks them replayed and drops the intent in one Redis step.
+// Records still invalid or refused by Doris are not marked: a later replay loads them after a fix
+// (under another label: a refusal is counted in Redis and the count is part of the next label).
+// Without Redis nothing loads; --dry-run only reads Redis (and works without it).
 import { Kafka } from 'kafkajs';
 import type { LoadBatch } from './batch.ts';
 import type { CliArgs } from './cli-args.ts';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig } from './consumer.ts';
+import { LABEL_RETENTION_MS } from './dedupe/state.ts';
 import { readDlqFile, readDlqTopic } from './dlq/reader.ts';
 import type { DlqRecord } from './dlq/record.ts';
+import {
+  cmpOffsets,
+  decideByLabelState,
+  decideLeftover,
+  olderThanLabelRetention,
+  pendingOffsets,
+  planLoads,
+  type ReplayIntent,
+  sortOffsets,
+} from './dlq/replay-plan.ts';
+import { ReplayState, ReplayStateError } from './dlq/replay-state.ts';
 import { createEncoder, LINE_DELIMITER } from './encode/encoders.ts';
-import { derivedLabel, loadLabel } from './labels.ts';
 import { createLogger } from './logger.ts';
 import { Mapper } from './mapper/mapper.ts';
 import { loadSchema } from './run.ts';
-import { StreamLoadWriter } from './writer/writer.ts';
+import type { LabelState } from './writer/fe-replies.ts';
+import { type RejectedRow, StreamLoadWriter } from './writer/writer.ts';
 
 export interface ReplaySummary {
+  /** Records read from the DLQ. */
   read: number;
+  /** Records the DLQ held more than once (same topic, partition, offset): counted once. */
+  repeated: number;
   stillInvalid: number;
+  /** Distinct records an earlier replay had loaded: not loaded again. */
+  alreadyReplayed: number;
+  /** Rows Doris loaded in this run. */
   loaded: number;
+  /** Rows Doris refused (not marked: replay them again after a fix). */
   rejected: number;
+  /** Records in loads that failed or could not be settled; their intents stay for the next run. */
+  failed: number;
+  /** Stream Loads that returned. */
   batches: number;
 }
 
+/** Test seams: a throw here is a crash of the replay at that point. */
+export interface ReplayHooks {
+  /** After a load's intent is in Redis, before the load. */
+  afterIntent?: (intent: ReplayIntent) => Promise<void> | void;
+  /** After the load returned, before its records are marked replayed. */
+  afterLoad?: (intent: ReplayIntent) => Promise<void> | void;
+}
+
+export interface ReplayOptions {
+  source: AsyncIterable<DlqRecord>;
+  /** For the first line: `file PATH` or `topic NAME`. */
+  sourceName: string;
+  dryRun?: boolean;
+  /** Read at most this many records. */
+  limit?: number;
+  hooks?: ReplayHooks;
+}
+
+/** Refused rows printed per load; the rest are counted. */
+const MAX_REFUSED_LINES = 20;
+
 export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS.WritableStream): Promise<number> {
-  const logger = createLogger(
-    { ...config.log, output: 'stdout', level: 'warn' },
-    { sink: config.name, command: 'replay' },
-  );
-  const schema = await loadSchema(config);
-  const mapper = new Mapper(schema, { zeroDate: config.schema.zero_date });
-  const encoder = createEncoder(config.doris.format, mapper.columns);
   const fromTopic = args.fromTopic ?? (args.fromFile ? undefined : config.dlq.kafka_topic);
   const fromFile = fromTopic ? undefined : (args.fromFile ?? config.dlq.file_path ?? `${config.name}-dlq.jsonl`);
+  const logger = replayLogger(config);
   const source: AsyncIterable<DlqRecord> = fromTopic
     ? readDlqTopic({ kafka: new Kafka(kafkaClientConfig(config.kafka, logger)), topic: fromTopic })
     : readDlqFile(fromFile!);
-  out.write(
-    `replaying from ${fromTopic ? `topic ${fromTopic}` : `file ${fromFile}`}${args.dryRun ? ' (dry run)' : ''}\n`,
+  return replayDlq(
+    config,
+    {
+      source,
+      sourceName: fromTopic ? `topic ${fromTopic}` : `file ${fromFile}`,
+      dryRun: args.dryRun,
+      ...(args.limit !== undefined ? { limit: args.limit } : {}),
+    },
+    out,
   );
+}
 
-  // Group rows by their original partition, in offset order, as the pipeline would have batched them.
-  // Keyed by offset: the DLQ is at-least-once (a crash between the dead-letter write and the offset
-  // commit writes the message again on restart), and one offset must load at most once.
-  const groups = new Map<string, { topic: string; partition: number; rows: Map<string, string> }>();
-  const summary: ReplaySummary = { read: 0, stillInvalid: 0, loaded: 0, rejected: 0, batches: 0 };
-  for await (const record of source) {
-    if (args.limit !== undefined && summary.read >= args.limit) break;
+function replayLogger(config: SinkerConfig) {
+  return createLogger({ ...config.log, output: 'stdout', level: 'warn' }, { sink: config.name, command: 'replay' });
+}
+
+/** Rows to load: original topic → partition → offset → encoded row. */
+type Groups = Map<string, Map<number, Map<string, string>>>;
+
+/** The replay itself, from any source of DLQ records. Resolves with the exit code. */
+export async function replayDlq(
+  config: SinkerConfig,
+  opts: ReplayOptions,
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  const logger = replayLogger(config);
+  const schema = await loadSchema(config);
+  const mapper = new Mapper(schema, { zeroDate: config.schema.zero_date });
+  const encoder = createEncoder(config.doris.format, mapper.columns);
+  out.write(`replaying from ${opts.sourceName}${opts.dryRun ? ' (dry run)' : ''}\n`);
+
+  // Group rows by their original partition, keyed by offset: the DLQ is at-least-once (a crash
+  // between the dead-letter write and the offset commit writes the message again on restart).
+  const groups: Groups = new Map();
+  const summary: ReplaySummary = {
+    read: 0,
+    repeated: 0,
+    stillInvalid: 0,
+    alreadyReplayed: 0,
+    loaded: 0,
+    rejected: 0,
+    failed: 0,
+    batches: 0,
+  };
+  for await (const record of opts.source) {
+    if (opts.limit !== undefined && summary.read >= opts.limit) break;
     summary.read++;
     const r = mapper.map(record.value);
     if (!r.ok) {
@@ -54,65 +137,239 @@ export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS
       out.write(`  still invalid: ${record.topic}/${record.partition}@${record.offset}: ${r.reason}\n`);
       continue;
     }
-    const key = `${record.topic}\u0000${record.partition}`;
-    let g = groups.get(key);
-    if (!g) {
-      g = { topic: record.topic, partition: record.partition, rows: new Map() };
-      groups.set(key, g);
+    const byPartition = getOrSet(groups, record.topic, () => new Map());
+    const rows = getOrSet(byPartition, record.partition, () => new Map());
+    if (rows.has(record.offset)) {
+      summary.repeated++;
+      out.write(`  duplicate record ${record.topic}/${record.partition}@${record.offset}: counted once\n`);
     }
-    if (g.rows.has(record.offset))
-      out.write(`  duplicate record ${record.topic}/${record.partition}@${record.offset}: loaded once\n`);
-    g.rows.set(record.offset, encoder.encode(r.values));
-  }
-  if (args.dryRun) {
-    const loadable = summary.read - summary.stillInvalid;
-    out.write(`dry run: ${summary.read} records read, ${loadable} would load, ${summary.stillInvalid} still invalid\n`);
-    return 0;
+    rows.set(record.offset, encoder.encode(r.values));
   }
 
+  const state = new ReplayState({
+    redisUrl: config.dedupe.redis_url,
+    keyPrefix: config.dedupe.key_prefix,
+    sink: config.name,
+  });
+  if (opts.dryRun) {
+    try {
+      return await dryRun(state, groups, summary, out);
+    } finally {
+      await state.close();
+    }
+  }
+
+  // Rows Doris refuses are already in the DLQ: the writer hands them here, and the load's intent
+  // records them before the rest loads, so a crash after that load never marks them replayed. Their
+  // refusal count goes up with it: the label then committed (with the rest, or empty when every
+  // row was refused) is never planned again for them, and their next load gets a fresh label.
+  let onRefused: ((rows: RejectedRow[]) => Promise<void>) | undefined;
   const writer = new StreamLoadWriter({
     sink: config.name,
     doris: config.doris,
     encoding: { headers: { ...encoder.headers }, lineDelimiter: LINE_DELIMITER },
     logger,
+    deadLetter: async (_batch, rows) => {
+      if (!onRefused) throw new Error('replay: rows refused outside a replay load');
+      await onRefused(rows);
+    },
   });
+  const hooks = opts.hooks ?? {};
+
+  /**
+   * Load the records `intent` carries under its label, then mark the ones in Doris replayed and
+   * drop the intent. A load that fails leaves the intent for the next run to settle.
+   */
+  const load = async (topic: string, intent: ReplayIntent, rows: Map<string, string>): Promise<void> => {
+    const offsets = pendingOffsets(intent);
+    if (offsets.length === 0) {
+      await state.complete(topic, intent, []);
+      return;
+    }
+    const batchRows = offsets.map((o) => rows.get(o) as string);
+    const batch: LoadBatch = {
+      topic,
+      partition: intent.partition,
+      firstOffset: offsets[0] as string,
+      lastOffset: offsets[offsets.length - 1] as string,
+      rows: batchRows,
+      rowOffsets: offsets,
+      bytes: batchRows.reduce((n, row) => n + Buffer.byteLength(row), 0),
+    };
+    const refused: RejectedRow[] = [];
+    onRefused = async (rejected) => {
+      refused.push(...rejected);
+      const offsets = rejected.map((r) => r.offset);
+      intent.refused = [...(intent.refused ?? []), ...offsets];
+      await state.recordRefused(topic, intent, offsets);
+    };
+    let status: string;
+    let loadedRows: number;
+    try {
+      ({ status, loadedRows } = await writer.load(batch, { label: intent.label }));
+    } catch (err) {
+      if (err instanceof ReplayStateError) throw err;
+      out.write(
+        `  load of ${intent.label} failed: ${(err as Error).message}; its intent stays in Redis and the next replay settles it\n`,
+      );
+      summary.failed += offsets.length;
+      return;
+    } finally {
+      onRefused = undefined;
+    }
+    await hooks.afterLoad?.(intent);
+    summary.batches++;
+    for (const rej of refused.slice(0, MAX_REFUSED_LINES)) {
+      out.write(`  refused by Doris: ${topic}/${intent.partition}@${rej.offset}: ${rej.reason}\n`);
+    }
+    if (refused.length > MAX_REFUSED_LINES) {
+      out.write(`  ... and ${refused.length - MAX_REFUSED_LINES} more rows of ${intent.label} refused\n`);
+    }
+    summary.rejected += refused.length;
+    const bad = new Set(refused.map((r) => r.offset));
+    const good = offsets.filter((o) => !bad.has(o));
+    await state.complete(topic, intent, good);
+    if (status === 'already-loaded') {
+      summary.alreadyReplayed += good.length;
+      out.write(`  batch ${intent.label} was already in Doris (an earlier replay loaded it); marked replayed\n`);
+    } else {
+      summary.loaded += loadedRows;
+    }
+  };
+
+  /**
+   * Settle an intent an interrupted replay left. Returns the offsets of the partition this run must
+   * not load as new records: those it settled, or those still held by the intent.
+   */
+  const settle = async (topic: string, intent: ReplayIntent, rows: Map<string, string> | undefined) => {
+    const offsets = pendingOffsets(intent);
+    const read = offsets.filter((o) => rows?.has(o));
+    const name = `${intent.label} (${offsets.length} records, left by an interrupted replay)`;
+    const old = olderThanLabelRetention(intent, Date.now(), LABEL_RETENTION_MS);
+    if (decideLeftover(intent, (o) => rows?.has(o) === true).action === 'reload') {
+      if (old) out.write(`  warning: ${name} is older than Doris keeps labels; if it had loaded, it loads twice\n`);
+      out.write(`  settling ${name}: loading exactly its records again under its label\n`);
+      await load(topic, intent, rows!);
+      return offsets;
+    }
+    let labelState: LabelState;
+    try {
+      labelState = await writer.labelState(intent.label);
+    } catch (err) {
+      out.write(`  cannot settle ${name}: its state in Doris: ${(err as Error).message}; left for the next replay\n`);
+      summary.failed += read.length;
+      return offsets;
+    }
+    const decision = decideByLabelState(labelState);
+    if (decision.action === 'complete') {
+      await state.complete(topic, intent, offsets);
+      summary.alreadyReplayed += read.length;
+      out.write(`  settled ${name}: in Doris (${labelState}); its records are marked replayed\n`);
+      return offsets;
+    }
+    if (decision.action === 'wait') {
+      out.write(`  ${name} is still ${labelState} in Doris; left for the next replay\n`);
+      summary.failed += read.length;
+      return offsets;
+    }
+    if (old) out.write(`  warning: ${name} is older than Doris keeps labels; if it had loaded, it loads twice\n`);
+    await state.dropIntent(topic, intent.label);
+    out.write(`  settled ${name}: never reached Doris (${labelState}); its records load as new ones\n`);
+    return [];
+  };
+
+  let stopped = false;
   try {
-    for (const g of groups.values()) {
-      const rows = [...g.rows]
-        .map(([offset, row]) => ({ offset, row }))
-        .sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
-      for (let i = 0; i < rows.length; i += config.batch.max_batch_rows) {
-        const chunk = rows.slice(i, i + config.batch.max_batch_rows);
-        const batch: LoadBatch = {
-          topic: g.topic,
-          partition: g.partition,
-          firstOffset: chunk[0]!.offset,
-          lastOffset: chunk[chunk.length - 1]!.offset,
-          rows: chunk.map((c) => c.row),
-          rowOffsets: chunk.map((c) => c.offset),
-          bytes: chunk.reduce((n, c) => n + Buffer.byteLength(c.row), 0),
-        };
-        const label = derivedLabel(loadLabel(config.name, g.topic, g.partition, batch.firstOffset), 'replay');
-        try {
-          const result = await writer.load(batch, { label });
-          summary.batches++;
-          summary.loaded += result.status === 'already-loaded' ? 0 : result.loadedRows;
-          summary.rejected += result.rejected.length;
-          for (const rej of result.rejected) {
-            out.write(`  refused by Doris: ${g.topic}/${g.partition}@${rej.offset}: ${rej.reason}\n`);
-          }
-          if (result.status === 'already-loaded') out.write(`  batch ${label} was already replayed; skipped\n`);
-        } catch (err) {
-          out.write(`  load of ${label} failed: ${(err as Error).message}\n`);
-          summary.rejected += batch.rows.length;
+    await state.connect();
+    // The sink's own topic too: an interrupted replay's intents there settle even if none of its records were read.
+    for (const topic of new Set([...groups.keys(), config.kafka.topic])) {
+      const byPartition = groups.get(topic) ?? new Map<number, Map<string, string>>();
+      const skip = new Map<number, Set<string>>();
+      const leftovers = (await state.intents(topic)).sort(
+        (a, b) => a.partition - b.partition || cmpOffsets(a.offsets[0] ?? '0', b.offsets[0] ?? '0'),
+      );
+      for (const intent of leftovers) {
+        const done = await settle(topic, intent, byPartition.get(intent.partition));
+        const s = getOrSet(skip, intent.partition, () => new Set());
+        for (const o of done) s.add(o);
+      }
+      for (const [partition, rows] of [...byPartition].sort((a, b) => a[0] - b[0])) {
+        const held = skip.get(partition) ?? new Set<string>();
+        const candidates = sortOffsets(rows.keys()).filter((o) => !held.has(o));
+        const replayed = await state.replayedAmong(topic, partition, candidates);
+        const intents = planLoads({
+          sink: config.name,
+          topic,
+          partition,
+          loadable: candidates,
+          replayed,
+          refusedBefore: await state.refusalsAmong(topic, partition, candidates),
+          maxRows: config.batch.max_batch_rows,
+          now: Date.now(),
+        });
+        summary.alreadyReplayed += replayed.size;
+        const toLoad = intents.reduce((n, i) => n + i.offsets.length, 0);
+        out.write(`  ${topic}/${partition}: ${toLoad} to load, ${replayed.size} already replayed\n`);
+        for (const intent of intents) {
+          await state.recordIntent(topic, intent);
+          await hooks.afterIntent?.(intent);
+          await load(topic, intent, rows);
         }
       }
     }
+  } catch (err) {
+    if (!(err instanceof ReplayStateError)) throw err;
+    out.write(
+      `replay stopped: ${err.message}. Nothing loads without Redis; what was loaded is recorded or stays as an intent the next replay settles\n`,
+    );
+    stopped = true;
   } finally {
     await writer.close();
+    await state.close();
   }
   out.write(
-    `replay: ${summary.read} read, ${summary.loaded} loaded in ${summary.batches} batches, ${summary.stillInvalid} still invalid, ${summary.rejected} refused\n`,
+    `replay: ${summary.read} read, ${summary.loaded} loaded in ${summary.batches} batches, ${summary.alreadyReplayed} already replayed, ${summary.stillInvalid} still invalid, ${summary.rejected} refused, ${summary.repeated} repeated in the DLQ, ${summary.failed} in failed loads\n`,
   );
-  return summary.rejected > 0 ? 1 : 0;
+  return stopped || summary.rejected > 0 || summary.failed > 0 ? 1 : 0;
+}
+
+function getOrSet<K, V>(m: Map<K, V>, key: K, make: () => V): V {
+  let v = m.get(key);
+  if (v === undefined) {
+    v = make();
+    m.set(key, v);
+  }
+  return v;
+}
+
+/** --dry-run: report what would load, reading (never writing) Redis to tell replayed records apart. */
+async function dryRun(
+  state: ReplayState,
+  groups: Groups,
+  summary: ReplaySummary,
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  const loadable = [...groups.values()].reduce(
+    (n, byPartition) => n + [...byPartition.values()].reduce((m, rows) => m + rows.size, 0),
+    0,
+  );
+  try {
+    await state.connect();
+    let already = 0;
+    for (const [topic, byPartition] of groups) {
+      for (const [partition, rows] of byPartition) {
+        already += (await state.replayedAmong(topic, partition, [...rows.keys()])).size;
+      }
+    }
+    out.write(
+      `dry run: ${summary.read} records read, ${loadable - already} would load, ${already} already replayed, ${summary.stillInvalid} still invalid\n`,
+    );
+  } catch (err) {
+    if (!(err instanceof ReplayStateError)) throw err;
+    out.write(`  cannot tell which records were replayed before: ${err.message}\n`);
+    out.write(
+      `dry run: ${summary.read} records read, ${loadable} would load (some may be replayed already), ${summary.stillInvalid} still invalid\n`,
+    );
+  }
+  return 0;
 }

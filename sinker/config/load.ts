@@ -123,7 +123,8 @@ export function loadConfig(path: string, env: Env = process.env): SinkerConfig {
   return parseConfig(text, { source: path, env });
 }
 
-function redactUrl(url: string): string {
+/** `url` with its password (if any) replaced by `***`. */
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

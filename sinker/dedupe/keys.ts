@@ -26,6 +26,29 @@ export function dedupeKeys(keyPrefix: string, sink: string, topic: string): Dedu
   };
 }
 
+/**
+ * Keys of `doris-sinker replay` for one sink and topic: the same prefix and hash tag as the
+ * pipeline's, under `:replay:`, so its two writes that go together (mark records replayed, drop the
+ * intent) run on one slot, and no pipeline key is ever touched.
+ */
+export interface ReplayKeys {
+  /** Hash: replay load label → replay intent JSON (label, partition, exact offsets). */
+  intents: string;
+  /** Set of the offsets of `partition` already replayed into Doris. */
+  replayed(partition: number): string;
+  /** Hash: offset of `partition` → how often Doris refused it in a replay (part of its next label). */
+  refused(partition: number): string;
+}
+
+export function replayKeys(keyPrefix: string, sink: string, topic: string): ReplayKeys {
+  const base = `${keyPrefix}{${sink}:${topic}}:replay`;
+  return {
+    intents: `${base}:intents`,
+    replayed: (partition) => `${base}:done:${partition}`,
+    refused: (partition) => `${base}:refused:${partition}`,
+  };
+}
+
 export function intentField(partition: number, first: string): string {
   return `${partition}:${first}`;
 }
