@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `doris-sinker`: the sinker process and its tools (check, replay). Exit codes: 0 clean stop with
-// everything flushed, 1 failure or unflushed stop, 2 bad command line or config.
+// everything flushed, 1 failure or unflushed stop, 2 bad command line or config (or a table that
+// DESCRIBE cannot read, with schema.auto.validate_on_start).
 import { readFileSync } from 'node:fs';
 import { parseCli, USAGE, UsageError } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
