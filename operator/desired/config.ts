@@ -3,6 +3,7 @@
 // REDIS_URL and KAFKA_SASL_PASSWORD from the referenced Secrets, which the sinker reads as overrides.
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
+import { ConfigError, parseConfig } from '../../sinker/config/load.ts';
 import type { DlqConfig, SinkerConfig } from '../../sinker/config/types.ts';
 import { defaultSpec } from '../api/defaults.ts';
 import { DLQ_TOPIC_SUFFIX, MAX_TOPIC_LENGTH, POD_WRITABLE_DIR } from '../api/schema.ts';
@@ -159,6 +160,29 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
 
 export function configYaml(config: SinkerConfig): string {
   return `# Rendered by doris-sinker-operator from a DorisSink; secrets come from the environment.\n${stringify(config, { lineWidth: 0 })}`;
+}
+
+/** Stand-ins for the Secret values the pods get from the environment: valid, and never echoed in a message. */
+const PLACEHOLDER_ENV = {
+  [SECRET_ENV.dorisPassword]: 'placeholder',
+  [SECRET_ENV.redisUrl]: 'redis://placeholder:6379/0',
+  [SECRET_ENV.kafkaSaslPassword]: 'placeholder',
+};
+
+/**
+ * What the sinker's own config check (the one it runs at start, exiting 2) says about `config`, or
+ * undefined when it accepts it. The CRD cannot express all of it (heartbeat below the session timeout,
+ * a buffer that holds a whole batch, every Stream Load header the sinker sets itself), and a config the
+ * sinker refuses would only show as pods that crash-loop.
+ */
+export function sinkerConfigProblem(config: SinkerConfig): string | undefined {
+  try {
+    parseConfig(configYaml(config), { source: 'rendered from this DorisSink', env: PLACEHOLDER_ENV });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return `the sinker would refuse its config (keys of the sinker's config file): ${err.problems.join('; ')}`;
+  }
 }
 
 export function shortHash(text: string): string {

@@ -258,3 +258,44 @@ test('a DLQ file outside /tmp (stored before the CRD refused it) is Ready=False 
   assert.equal(ready?.reason, 'InvalidSpec');
   assert.match(ready?.message ?? '', /spec\.dlq\.filePath: \/app\/dlq\.jsonl is not a file under \/tmp/);
 });
+
+test('a spec the sinker would refuse at start is Ready=False InvalidSpec; nothing is rolled out', async () => {
+  const cases: [string, (s: DorisSink) => void, RegExp][] = [
+    [
+      'heartbeat not below the session timeout',
+      (s) => {
+        s.spec.kafka.sessionTimeout = '10s';
+        s.spec.kafka.heartbeatInterval = '10s';
+      },
+      /kafka\.heartbeat_interval: expected less than kafka\.session_timeout \(10\), found 10/,
+    ],
+    [
+      'a batch larger than the buffer',
+      (s) => {
+        s.spec.batch = { maxBatchSize: '512Mi' };
+      },
+      /batch\.max_buffer_bytes: expected at least batch\.max_batch_size/,
+    ],
+    [
+      'a Stream Load header the sinker sets itself',
+      (s) => {
+        s.spec.doris.streamLoad = { properties: { two_phase_commit: 'true', Timeout: '600' } };
+      },
+      /doris\.stream_load_properties\.Timeout: expected no "Timeout" header.*two_phase_commit/,
+    ],
+  ];
+  for (const [what, mutate, message] of cases) {
+    const s = sink();
+    mutate(s);
+    const h = harness(s);
+    assert.equal(await h.r.reconcile('default/events'), undefined, what);
+    assert.equal(h.applied.length, 0, `${what}: no child rendered with a config the sinker refuses`);
+    const ready = getCondition(h.last().conditions, 'Ready');
+    assert.equal(ready?.status, 'False', what);
+    assert.equal(ready?.reason, 'InvalidSpec', what);
+    assert.match(ready?.message ?? '', /the sinker would refuse its config/, what);
+    assert.match(ready?.message ?? '', message, what);
+    assert.doesNotMatch(ready?.message ?? '', /placeholder/, `${what}: no stand-in secret in the message`);
+    assert.equal(h.events.at(-1)?.reason, 'InvalidSpec', what);
+  }
+});

@@ -9,7 +9,7 @@ import { defaultSpec } from '../api/defaults.ts';
 import type { DefaultedSpec, DorisSink } from '../api/types.ts';
 import { parseDuration } from '../api/units.ts';
 import type { KubeWriter } from '../controller/kube.ts';
-import { renderSinkerConfig } from '../desired/config.ts';
+import { renderSinkerConfig, sinkerConfigProblem } from '../desired/config.ts';
 import { groupId } from '../desired/names.ts';
 import { desiredObjects } from '../desired/objects.ts';
 import { newScaleState, type ScaleState } from '../scaling/decide.ts';
@@ -125,7 +125,11 @@ export class Reconciler {
     let dlqTopic: string | undefined;
     try {
       spec = defaultSpec(sink.spec);
-      dlqTopic = renderSinkerConfig(sink).dlq.kafka_topic;
+      const config = renderSinkerConfig(sink);
+      dlqTopic = config.dlq.kafka_topic;
+      // Refused here, the running sinkers keep their last good config instead of crash-looping on this one.
+      const problem = sinkerConfigProblem(config);
+      if (problem) throw new Error(problem);
     } catch (err) {
       await this.#statusOnly(sink, { reason: 'InvalidSpec', message: (err as Error).message });
       return undefined;
