@@ -103,7 +103,9 @@ test('a failed watch restarts with backoff from a fresh list, and counts the res
     onError: (e) => errors.push(e),
     backoffInitialMs: 50,
   });
+  assert.equal(inf.health().running, false, 'not running before start (a standby operator)');
   await inf.start();
+  assert.equal(inf.health().running, true);
   await until('watch', () => s.sessions.length === 1);
   s.sessions[0]?.end(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
   await until('restart', () => s.sessions.length === 2);
@@ -112,6 +114,7 @@ test('a failed watch restarts with backoff from a fresh list, and counts the res
   assert.match(inf.health().lastError ?? '', /connection reset/);
   assert.equal(errors.length, 1);
   await inf.stop();
+  assert.equal(inf.health().running, false);
 });
 
 test('the watchdog relists a watch that went silent', async () => {

@@ -25,6 +25,8 @@ export interface InformerOptions<T extends KubernetesObject> {
 
 export interface InformerHealth {
   name: string;
+  /** Started and not stopped: a standby operator's informers never are, and report no watch age. */
+  running: boolean;
   synced: boolean;
   /** Milliseconds since the last list, watch event or bookmark. */
   sinceHeardMs: number;
@@ -80,6 +82,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   health(): InformerHealth {
     const h: InformerHealth = {
       name: this.#o.name,
+      running: !this.#stopped,
       synced: this.#synced,
       sinceHeardMs: Date.now() - this.#lastHeard,
       restarts: this.#restarts,

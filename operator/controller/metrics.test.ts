@@ -5,7 +5,7 @@ import { OperatorMetrics } from './metrics.ts';
 test('operator metrics: names, per-sink series, scrape-time gauges', async () => {
   const m = new OperatorMetrics();
   m.setSources(
-    () => [{ name: 'dorissinks', synced: true, sinceHeardMs: 2500, restarts: 3 }],
+    () => [{ name: 'dorissinks', running: true, synced: true, sinceHeardMs: 2500, restarts: 3 }],
     () => 7,
   );
   m.observeSink('ns1/events', { lag: 1234, desiredReplicas: 3, partitions: 8 });
@@ -30,4 +30,23 @@ test('operator metrics: names, per-sink series, scrape-time gauges', async () =>
   assert.doesNotMatch(await m.registry.metrics(), /^doris_sinker_operator_sink_lag\{/m);
   m.forgetSink('ns1/events');
   assert.doesNotMatch(await m.registry.metrics(), /sink="events"/);
+});
+
+test('a standby operator (informers not started) reports no watch age, so WatchStale cannot fire on it', async () => {
+  const m = new OperatorMetrics();
+  let running = false;
+  const since = 3_600_000; // an hour since the process started, waiting for the Lease
+  m.setSources(
+    () => [{ name: 'dorissinks', running, synced: false, sinceHeardMs: since, restarts: 0 }],
+    () => 0,
+  );
+  const standby = await m.registry.metrics();
+  assert.doesNotMatch(standby, /^doris_sinker_operator_watch_seconds_since_event\{/m);
+  assert.doesNotMatch(standby, /^doris_sinker_operator_watch_restarts\{/m);
+  // once leading, the informers run and their age is reported
+  running = true;
+  assert.match(
+    await m.registry.metrics(),
+    /^doris_sinker_operator_watch_seconds_since_event\{informer="dorissinks"\} 3600$/m,
+  );
 });

@@ -56,7 +56,12 @@ export class OperatorMetrics {
     labelNames: ['informer'] as const,
     registers: [this.registry],
     collect: () => {
-      for (const h of this.#health()) this.watchAge.set({ informer: h.name }, h.sinceHeardMs / 1000);
+      // Only running informers: one that never started (a standby replica waiting for the Lease) has
+      // heard nothing since the process started, which is no staleness (DorisSinkerOperatorWatchStale).
+      this.watchAge.reset();
+      for (const h of this.#health()) {
+        if (h.running) this.watchAge.set({ informer: h.name }, h.sinceHeardMs / 1000);
+      }
     },
   });
   readonly watchRestarts = new Gauge({
@@ -65,7 +70,10 @@ export class OperatorMetrics {
     labelNames: ['informer'] as const,
     registers: [this.registry],
     collect: () => {
-      for (const h of this.#health()) this.watchRestarts.set({ informer: h.name }, h.restarts);
+      this.watchRestarts.reset();
+      for (const h of this.#health()) {
+        if (h.running) this.watchRestarts.set({ informer: h.name }, h.restarts);
+      }
     },
   });
   readonly leader = new Gauge({
