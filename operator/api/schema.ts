@@ -2,6 +2,7 @@
 // operator applies and `kubectl explain` all come from. types.ts mirrors it for the compiler; a unit
 // test checks the two agree field by field. CEL rules guard fields with has(): the apiserver checks
 // them against a section's `default: {}` before nested defaults fill it in.
+import { RESERVED_STREAM_LOAD_HEADERS } from '../../sinker/config/schema.ts';
 import { arr, bool, duration, int, int64, obj, quantity, type Schema, str, stringMap } from './openapi.ts';
 
 export const GROUP = 'dorissinker.io';
@@ -133,13 +134,14 @@ const doris = obj(
         format: str('Body format sent to Doris.', { enum: ['json', 'csv'], default: 'json' }),
         compress: bool('gzip the body.', { default: false }),
         properties: stringMap(
-          'Extra Stream Load headers, e.g. strict_mode: "true", max_filter_ratio: "0.1". The sinker sets label, format, columns and timeout itself.',
+          `Extra Stream Load headers, e.g. strict_mode: "true", max_filter_ratio: "0.1". The sinker sets these itself, and refuses them here in any case: ${RESERVED_STREAM_LOAD_HEADERS.join(', ')}.`,
           {
             maxProperties: 64,
             'x-kubernetes-validations': [
               {
-                rule: "!('label' in self) && !('format' in self) && !('columns' in self)",
-                message: 'label, format and columns are set by the sinker and cannot be given as properties',
+                // The sinker's own list (it exits 2 on any of them, compared case-insensitively).
+                rule: `self.all(k, !(k.lowerAscii() in [${RESERVED_STREAM_LOAD_HEADERS.map((h) => `'${h}'`).join(', ')}]))`,
+                message: `Stream Load headers the sinker sets itself cannot be given as properties: ${RESERVED_STREAM_LOAD_HEADERS.join(', ')}`,
               },
             ],
           },

@@ -130,7 +130,22 @@ const invalid: [string, (s: DorisSink) => void, RegExp][] = [
     (s) => {
       s.spec.doris.streamLoad = { properties: { label: 'x' } };
     },
-    /label, format and columns are set by the sinker/,
+    /Stream Load headers the sinker sets itself cannot be given as properties: label, format, columns/,
+  ],
+  [
+    // The sinker refuses every header it sets, in any case (exit 2 at start), not only label/format/columns.
+    'Stream Load property the sinker owns, in another case',
+    (s) => {
+      s.spec.doris.streamLoad = { properties: { strict_mode: 'true', Timeout: '600' } };
+    },
+    /spec\.doris\.streamLoad\.properties: Invalid value: .*headers the sinker sets itself/,
+  ],
+  [
+    'Stream Load two-phase commit, which the sinker drives itself',
+    (s) => {
+      s.spec.doris.streamLoad = { properties: { two_phase_commit: 'true' } };
+    },
+    /headers the sinker sets itself cannot be given as properties/,
   ],
   [
     'plaintext password instead of a Secret reference',
