@@ -115,6 +115,8 @@ test('RBAC grants exactly what the operator needs: no wildcards, Secrets read-on
     'dorissinker.io/dorissinks': ['get', 'list', 'watch'],
     'dorissinker.io/dorissinks/status': ['get', 'patch', 'update'],
     'dorissinker.io/dorissinks/scale': ['get'],
+    // blockOwnerDeletion on the children, under OwnerReferencesPermissionEnforcement
+    'dorissinker.io/dorissinks/finalizers': ['update'],
     '/configmaps': rw,
     '/services': rw,
     'apps/deployments': rw,
