@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
 import { defaultSpec } from '../api/defaults.ts';
 import { fullSpec, minimalSink } from '../api/example.ts';
 import { newScaleState } from '../scaling/decide.ts';
 import { getCondition } from '../status/conditions.ts';
 import { planReplicas } from './replicas.ts';
 import { resolveSecrets } from './secrets.ts';
-import { buildStatus, type StatusInput } from './status.ts';
+import { buildStatus, heldStatus, type StatusInput } from './status.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 function secret(name: string, rv: string, data: Record<string, string>): V1Secret {
@@ -121,4 +121,28 @@ test('status: problem, paused, progressing; transition time kept across reconcil
     input({ sink, now: new Date('2026-01-01T01:00:00Z'), deployment: { status: { readyReplicas: 1 } } }),
   );
   assert.equal(getCondition(later.conditions, 'Ready')?.lastTransitionTime, '2026-01-01T00:00:00.000Z');
+});
+
+test('held status (InvalidSpec, SecretMissing): replicas of the Deployment still running, 0 without one', () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+  const problem = { reason: 'SecretMissing', message: 'redis/url' };
+  const running: V1Deployment = {
+    spec: { replicas: 3, selector: {}, template: {} },
+    status: { replicas: 3, readyReplicas: 2 },
+  };
+  const sink = { ...minimalSink(), status: { desiredReplicas: 3, schema: { hash: 'h1' } } };
+  const s = heldStatus(sink, running, problem, now);
+  assert.equal(s.replicas, 3, 'what the scale subresource (and an HPA) reads: not 0 while pods run');
+  assert.equal(s.readyReplicas, 2);
+  assert.equal(s.desiredReplicas, 3);
+  assert.equal(s.schema?.hash, 'h1', 'the last known schema is kept');
+  const ready = getCondition(s.conditions, 'Ready');
+  assert.equal(ready?.status, 'False');
+  assert.equal(ready?.reason, 'SecretMissing');
+  // no status yet (first reconcile held): desired from the Deployment's spec
+  assert.equal(heldStatus(minimalSink(), running, problem, now).desiredReplicas, 3);
+  const none = heldStatus(minimalSink(), undefined, problem, now);
+  assert.equal(none.replicas, 0);
+  assert.equal(none.readyReplicas, 0);
+  assert.equal(none.desiredReplicas, 0);
 });

@@ -299,3 +299,21 @@ test('a spec the sinker would refuse at start is Ready=False InvalidSpec; nothin
     assert.equal(h.events.at(-1)?.reason, 'InvalidSpec', what);
   }
 });
+
+test('held by a later problem, the status reports the replicas of the Deployment that keeps running', async () => {
+  const s = sink();
+  const h = harness(s);
+  await h.r.reconcile('default/events');
+  const d = h.deployments.m.get('default/events');
+  assert.ok(d);
+  d.status = { replicas: 1, readyReplicas: 1 };
+  // an edit the sinker would refuse: the children (and so the running pods) are left alone
+  s.spec.kafka.sessionTimeout = '10s';
+  s.spec.kafka.heartbeatInterval = '10s';
+  h.advance(1000);
+  assert.equal(await h.r.reconcile('default/events'), undefined);
+  assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'InvalidSpec');
+  assert.equal(h.last().replicas, 1, 'not 0: the scale subresource would tell an HPA the target has no pods');
+  assert.equal(h.last().readyReplicas, 1);
+  assert.equal(h.last().desiredReplicas, 1);
+});

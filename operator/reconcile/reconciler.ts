@@ -22,6 +22,7 @@ import {
   DLQ_TOPIC_MISSING,
   type DlqObservation,
   dlqTopicMissingMessage,
+  heldStatus,
   type LagObservation,
   type SchemaObservation,
 } from './status.ts';
@@ -241,20 +242,9 @@ export class Reconciler {
 
   async #statusOnly(sink: DorisSink, problem: { reason: string; message: string }): Promise<void> {
     const prev = sink.status;
-    const schema: SchemaObservation = { state: 'pending', manual: false };
-    if (prev?.schema?.hash) schema.hash = prev.schema.hash;
-    const status = buildStatus({
-      sink,
-      now: new Date(this.#now()),
-      problem,
-      schema,
-      lag: { known: false },
-      mode: sink.spec.scaling?.mode ?? 'builtin',
-      paused: sink.spec.paused ?? false,
-      desiredReplicas: prev?.desiredReplicas ?? 0,
-      scaleReason: problem.reason,
-      scaleMessage: problem.message,
-    });
+    // The children are left alone: the running Deployment's replicas are what status reports.
+    const deployment = this.#d.deployments.get(sink.metadata.namespace ?? 'default', sink.metadata.name);
+    const status = heldStatus(sink, deployment, problem, new Date(this.#now()));
     const readyBefore = prev?.conditions?.find((c) => c.type === 'Ready');
     if (readyBefore?.reason !== problem.reason) await this.#event(sink, 'Warning', problem.reason, problem.message);
     await this.#d.kube.applyStatus(sink, status);

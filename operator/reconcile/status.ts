@@ -176,3 +176,34 @@ export function buildStatus(i: StatusInput): DorisSinkStatus {
   if (lastScale) status.lastScaleTime = lastScale;
   return status;
 }
+
+/**
+ * The status of a sink held by a problem (InvalidSpec, SecretMissing): the children are left as they
+ * are, so the Deployment from the last good spec keeps running, and replicas / readyReplicas report it
+ * (none → 0). Reporting 0 while it runs would tell an HPA reading the scale subresource that the
+ * target has no pods (scaling disabled).
+ */
+export function heldStatus(
+  sink: DorisSink,
+  deployment: V1Deployment | undefined,
+  problem: { reason: string; message: string },
+  now: Date,
+): DorisSinkStatus {
+  const prev = sink.status;
+  const schema: SchemaObservation = { state: 'pending', manual: false };
+  if (prev?.schema?.hash) schema.hash = prev.schema.hash;
+  const input: StatusInput = {
+    sink,
+    now,
+    problem,
+    schema,
+    lag: { known: false },
+    mode: sink.spec.scaling?.mode ?? 'builtin',
+    paused: sink.spec.paused ?? false,
+    desiredReplicas: prev?.desiredReplicas ?? deployment?.spec?.replicas ?? 0,
+    scaleReason: problem.reason,
+    scaleMessage: problem.message,
+  };
+  if (deployment) input.deployment = deployment;
+  return buildStatus(input);
+}
