@@ -7,6 +7,7 @@ import type { TableSchema } from '../../sinker/schema/types.ts';
 import { minimalSink } from '../api/example.ts';
 import type { DorisSink, DorisSinkStatus } from '../api/types.ts';
 import type { KubeWriter } from '../controller/kube.ts';
+import type { SinkObservation } from '../controller/metrics.ts';
 import { ANNOTATION_SCHEMA_HASH } from '../desired/names.ts';
 import type { PartitionOffsets } from '../scaling/lag.ts';
 import { getCondition } from '../status/conditions.ts';
@@ -49,6 +50,7 @@ function harness(sink: DorisSink) {
   let describe: () => Promise<TableSchema> = async () => ({ columns: [], hash: 'h1' });
   const topics = new Set(['events', 'events-dlq']);
   const topicLookups: string[] = [];
+  const observed: [string, SinkObservation | undefined][] = [];
   const deps: ReconcilerDeps = {
     sinks,
     deployments,
@@ -63,9 +65,13 @@ function harness(sink: DorisSink) {
     defaultImage: 'img',
     lagTimeoutMs: 200,
     now: () => clock,
+    observe: (key, o) => observed.push([key, o]),
   };
   return {
     r: new Reconciler(deps),
+    sinks,
+    secrets,
+    observed,
     kube,
     applied,
     statuses,
@@ -316,4 +322,32 @@ test('held by a later problem, the status reports the replicas of the Deployment
   assert.equal(h.last().replicas, 1, 'not 0: the scale subresource would tell an HPA the target has no pods');
   assert.equal(h.last().readyReplicas, 1);
   assert.equal(h.last().desiredReplicas, 1);
+});
+
+test('metrics: every reconcile reports readiness; a held sink is not ready and keeps no stale lag; a gone one is dropped', async () => {
+  const h = harness(sink());
+  h.deployments.m.set('default/events', { status: { readyReplicas: 1 } } as V1Deployment);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.observed.at(-1), [
+    'default/events',
+    { desiredReplicas: 1, lag: 0, partitions: 4, ready: true, reason: 'Running' },
+  ]);
+  // The Redis Secret goes: held (status only), Ready=False SecretMissing, lag and partitions not polled.
+  h.secrets.m.delete('default/redis');
+  h.advance(60_000);
+  await h.r.reconcile('default/events');
+  assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'SecretMissing');
+  assert.deepEqual(h.observed.at(-1), [
+    'default/events',
+    { desiredReplicas: 1, ready: false, reason: 'SecretMissing' },
+  ]);
+  // An invalid spec is held too.
+  const bad = sink();
+  bad.spec.dlq = { filePath: '/app/dlq.jsonl' };
+  h.sinks.m.set('default/events', bad);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.observed.at(-1)?.[1], { desiredReplicas: 1, ready: false, reason: 'InvalidSpec' });
+  h.sinks.m.delete('default/events');
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.observed.at(-1), ['default/events', undefined]);
 });

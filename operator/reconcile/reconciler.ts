@@ -9,6 +9,7 @@ import { defaultSpec } from '../api/defaults.ts';
 import type { DefaultedSpec, DorisSink } from '../api/types.ts';
 import { parseDuration } from '../api/units.ts';
 import type { KubeWriter } from '../controller/kube.ts';
+import { type SinkObservation, sinkObservation } from '../controller/metrics.ts';
 import { renderSinkerConfig, sinkerConfigProblem } from '../desired/config.ts';
 import { groupId } from '../desired/names.ts';
 import { desiredObjects } from '../desired/objects.ts';
@@ -55,8 +56,8 @@ export interface ReconcilerDeps {
   lagTimeoutMs?: number;
   now?: () => number;
   log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
-  /** Called after each reconcile with what the metrics show per sink. */
-  observe?: (key: string, o: { lag?: number; desiredReplicas: number; partitions?: number }) => void;
+  /** Called on each reconcile with what the metrics show per sink (held ones too); undefined: gone. */
+  observe?: (key: string, o: SinkObservation | undefined) => void;
 }
 
 interface SinkRuntime {
@@ -119,6 +120,7 @@ export class Reconciler {
     if (!sink || sink.metadata.deletionTimestamp) {
       // Children go with the owner (garbage collection); nothing outside Kubernetes to clean up.
       this.forget(key);
+      this.#d.observe?.(key, undefined);
       return undefined;
     }
     const now = this.#now();
@@ -229,11 +231,9 @@ export class Reconciler {
     if (deployment) statusInput.deployment = deployment;
     if (rt.lastScaleTime) statusInput.lastScaleTime = rt.lastScaleTime;
     if (rt.dlq) statusInput.dlq = rt.dlq;
-    await this.#d.kube.applyStatus(sink, buildStatus(statusInput));
-    const observed: { lag?: number; desiredReplicas: number; partitions?: number } = { desiredReplicas: plan.replicas };
-    if (rt.lag.known && rt.lag.total !== undefined) observed.lag = rt.lag.total;
-    if (rt.lag.partitions !== undefined) observed.partitions = rt.lag.partitions;
-    this.#d.observe?.(key, observed);
+    const status = buildStatus(statusInput);
+    this.#d.observe?.(key, sinkObservation(status, rt.lag));
+    await this.#d.kube.applyStatus(sink, status);
 
     const nextLag = rt.lagAt + pollMs - now;
     const nextSchema = spec.schema.mode === 'auto' ? rt.schemaAt + refreshMs - now : Number.POSITIVE_INFINITY;
@@ -247,6 +247,8 @@ export class Reconciler {
     const status = heldStatus(sink, deployment, problem, new Date(this.#now()));
     const readyBefore = prev?.conditions?.find((c) => c.type === 'Ready');
     if (readyBefore?.reason !== problem.reason) await this.#event(sink, 'Warning', problem.reason, problem.message);
+    // Held: Ready=False, and no lag or partitions (not polled) instead of the last healthy values.
+    this.#d.observe?.(`${sink.metadata.namespace}/${sink.metadata.name}`, sinkObservation(status));
     await this.#d.kube.applyStatus(sink, status);
   }
 
