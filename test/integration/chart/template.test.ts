@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { minimalSink } from '../../../operator/api/example.ts';
+import { desiredObjects } from '../../../operator/desired/objects.ts';
 import { CHART_DIR, find, helm, type K8sObject, kubectl, kubeVersion, renderChart } from './tools.ts';
 
 const MONITORING = 'monitoring.coreos.com/v1';
@@ -177,6 +179,25 @@ test('ServiceMonitor, PodMonitor and PrometheusRule need both their value and th
   });
   assert.equal(pm.spec.podMetricsEndpoints[0].port, 'metrics');
   assert.deepEqual(pm.spec.namespaceSelector, { any: true });
+});
+
+test('the PodMonitor port is declared by sinker pods except host-network ones, and the README says so', () => {
+  const port = find(renderChart({ set: ['metrics.podMonitor.enabled=true'], apiVersions: [MONITORING] }), 'PodMonitor')
+    .spec.podMetricsEndpoints[0].port;
+  const declared = (hostNetwork: boolean) => {
+    const sink = minimalSink();
+    if (hostNetwork) sink.spec.podTemplate = { hostNetwork: true };
+    const pod = desiredObjects({ sink, defaultImage: 'img', replicas: 1, secretVersions: {} }).deployment.spec?.template
+      .spec;
+    return (pod?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.name));
+  };
+  assert.deepEqual(declared(false), [port]);
+  // On the host network each sinker binds a free port and names none: the PodMonitor cannot find them.
+  assert.deepEqual(declared(true), []);
+  const readme = readFileSync(join(CHART_DIR, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  const claim = readme.match(/The PodMonitor scrapes .*?\.(?= [A-Z])/)?.[0] ?? '';
+  assert.doesNotMatch(claim, /every sinker pod/, 'the README must not promise every sinker pod');
+  assert.match(claim, /hostNetwork/, 'the README must say host-network sinkers are not scraped');
 });
 
 test('dashboards are ConfigMaps with the Grafana sidecar label and valid dashboard JSON', () => {
