@@ -4,7 +4,7 @@
 // seen are dropped: the table holds each id once, also for the rows of the loads the crash cut off.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { SinkerProcess } from '../../support/sinker-process.ts';
+import { metricValue, type SinkerProcess } from '../../support/sinker-process.ts';
 import {
   armFault,
   assertExactlyOnce,
@@ -47,7 +47,13 @@ test('content dedupe keys survive a kill -9 mid-load: re-produced messages are d
   const a = await startSinker(s, 'a', over);
   procs.push(a);
   const first = await produce(s, 2000, 5);
-  await sleep(1200);
+  // Kill once A has finished a load (so B has a watermark to settle from) while others are in flight
+  // (every reply is held 2 s): a fixed sleep missed the first completion on a busy machine.
+  const deadline = Date.now() + 30_000;
+  while (!(metricValue(await a.scrape(), 'batch_flush_total', { status: 'success' }) > 0)) {
+    assert.ok(Date.now() < deadline, `sinker A finished no load in 30 s:\n${a.tail()}`);
+    await sleep(100);
+  }
   await a.kill();
   const b = await startSinker(s, 'b', over);
   procs.push(b);
