@@ -133,3 +133,26 @@ test('every metric the dashboards and alerts use is registered by the sinker or 
     assert.ok(used.has(n), `${n} is used by no panel or alert`);
   }
 });
+
+test('dashboards select series by their metrics, not by a job or release name; an event-loop panel plots the event loop', () => {
+  // `job` (and `service`, `container`) come from the scrape config: the Service's name with the
+  // Prometheus Operator, so a fullnameOverride or another release name would empty the panel.
+  const scrapeLabels = dashboardExprs().filter(({ expr }) => /[{,]\s*(job|service|container)\s*[=!]~?/.test(expr));
+  assert.deepEqual(
+    scrapeLabels.map((u) => `${u.where}: ${u.expr}`),
+    [],
+    'panels filtering on scrape-config labels',
+  );
+  const dir = join(CHART_DIR, 'files', 'dashboards');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dash = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    for (const p of dash.panels.filter((p) => /event.loop/i.test(p.title))) {
+      assert.ok(
+        (p.targets ?? []).some((t) => metricNames(t.expr).some((n) => n.startsWith('nodejs_eventloop_'))),
+        `${file}: panel "${p.title}" has no event-loop series`,
+      );
+    }
+  }
+});
