@@ -156,3 +156,34 @@ test('dashboards select series by their metrics, not by a job or release name; a
     }
   }
 });
+
+/** The `status` values of doris_stream_load_total: the writer reports each LoadOutcome kind
+ *  (sinker/writer/classify.ts) and its own `report('...')` outcomes (sinker/writer/writer.ts). */
+function streamLoadOutcomes(): Set<string> {
+  const src = (f: string) => readFileSync(join(CHART_DIR, '..', '..', 'sinker', 'writer', f), 'utf8');
+  const union = /export type LoadOutcome =([\s\S]*?);\n/.exec(src('classify.ts'))?.[1] ?? '';
+  const kinds = [...union.matchAll(/kind: '([a-z-]+)'/g)].map((m) => m[1]!);
+  const reported = [...src('writer.ts').matchAll(/report\('([a-z-]+)'\)/g)].map((m) => m[1]!);
+  assert.ok(src('writer.ts').includes('report(outcome.kind)'), 'the writer no longer reports the LoadOutcome kind');
+  return new Set([...kinds, ...reported]);
+}
+
+test('Stream Load status regexes name only outcomes the sinker reports, and alert and dashboard agree on failure', () => {
+  const outcomes = streamLoadOutcomes();
+  assert.ok(outcomes.has('committed') && outcomes.has('transport') && outcomes.has('running'), [...outcomes].join());
+  const failureSets: string[] = [];
+  for (const { where, expr } of [...dashboardExprs(), ...alertExprs()]) {
+    for (const m of expr.matchAll(/doris_stream_load_total\{[^}]*status(=~|!~|=|!=)\\?"([^"\\]*)\\?"/g)) {
+      const named = m[2]!.split('|');
+      const unknown = named.filter((s) => !outcomes.has(s));
+      assert.deepEqual(unknown, [], `${where}: status values the sinker never reports`);
+      if (m[1] === '=~') failureSets.push([...named].sort().join('|'));
+    }
+  }
+  // Failed = neither a success (committed, precommitted, already-committed) nor "ask again" (running).
+  const failed = [...outcomes].filter(
+    (o) => !['committed', 'precommitted', 'already-committed', 'running'].includes(o),
+  );
+  assert.ok(failureSets.length >= 2, 'the alert and the success panel both select failures');
+  for (const set of failureSets) assert.equal(set, failed.sort().join('|'));
+});
