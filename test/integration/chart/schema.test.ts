@@ -22,6 +22,12 @@ const BAD: { args: string[]; message: RegExp }[] = [
   { args: ['--set', 'httpPort=70000'], message: /httpPort.*maximum/ },
   { args: ['--set', 'podSecurityContext.runAsNonRoot=false'], message: /runAsNonRoot/ },
   { args: ['--set', 'dashboards.labels.grafana_dashboard=1'], message: /grafana_dashboard.*string/ },
+  // The chart's own pod labels: the Deployment's selector and the Service select on them; a podLabels
+  // key of the same name would be a duplicate key in the pod template, replacing them.
+  ...['name', 'instance', 'component'].map((k) => ({
+    args: ['--set-string', `podLabels.app\\.kubernetes\\.io/${k}=other`],
+    message: new RegExp(`podLabels/app\\.kubernetes\\.io~1${k}`),
+  })),
 ];
 
 for (const { args, message } of BAD) {
@@ -41,6 +47,7 @@ test('values.schema.json accepts the documented variations', () => {
     ['--set', 'resources.limits.cpu=500m', '--set', 'resources.limits.memory=1Gi', '--set-string', 'image.tag=0.2.0'],
     ['--set', 'metrics.podMonitor.enabled=true', '--set', 'metrics.podMonitor.interval=15s'],
     ['--set', 'extraEnv[0].name=NODE_OPTIONS', '--set', 'extraEnv[0].value=--max-old-space-size=200'],
+    ['--set-string', 'podLabels.team=a', '--set-string', 'podLabels.app\\.kubernetes\\.io/part-of=x'],
   ]) {
     const r = template(args);
     assert.equal(r.status, 0, `helm template ${args.join(' ')}: ${r.stderr}`);
