@@ -12,6 +12,7 @@
 // Records still invalid or refused by Doris are not marked: a later replay loads them after a fix
 // (under another label: a refusal is counted in Redis and the count is part of the next label).
 // Without Redis nothing loads; --dry-run only reads Redis (and works without it).
+import { hostname } from 'node:os';
 import { Kafka } from 'kafkajs';
 import type { LoadBatch } from './batch.ts';
 import type { CliArgs } from './cli-args.ts';
@@ -281,6 +282,7 @@ export async function replayDlq(
   let stopped = false;
   try {
     await state.connect();
+    await state.lock(`${hostname()}:${process.pid}`);
     // The sink's own topic too: an interrupted replay's intents there settle even if none of its records were read.
     for (const topic of new Set([...groups.keys(), config.kafka.topic])) {
       const byPartition = groups.get(topic) ?? new Map<number, Map<string, string>>();
@@ -311,6 +313,7 @@ export async function replayDlq(
         const toLoad = intents.reduce((n, i) => n + i.offsets.length, 0);
         out.write(`  ${topic}/${partition}: ${toLoad} to load, ${replayed.size} already replayed\n`);
         for (const intent of intents) {
+          state.assertLocked();
           await state.recordIntent(topic, intent);
           await hooks.afterIntent?.(intent);
           await load(topic, intent, rows);

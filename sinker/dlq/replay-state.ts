@@ -26,6 +26,8 @@ export interface ReplayStateOptions {
   commandTimeoutMs?: number;
   /** An existing client (tests); otherwise one is made from `redisUrl`. */
   redis?: Redis;
+  /** The replay lock's lifetime without renewal, ms (default LOCK_TTL_MS; tests shorten it). */
+  lockTtlMs?: number;
 }
 
 async function execAll(tx: ReturnType<Redis['multi']>): Promise<void> {
@@ -37,11 +39,18 @@ async function execAll(tx: ReturnType<Redis['multi']>): Promise<void> {
 /** Commands per pipeline round trip (SISMEMBER) and members per SADD. */
 const CHUNK = 1000;
 
+/** How long a replay's lock lives without being renewed (a killed replay frees it after this). */
+export const LOCK_TTL_MS = 60_000;
+const EXTEND_LOCK_LUA = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE_LOCK_LUA = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+
 export class ReplayState {
   readonly #opts: ReplayStateOptions;
   readonly #redis: Redis | undefined;
   readonly #owned: boolean;
   readonly #keys = new Map<string, ReplayKeys>();
+  /** The lock's value while this run holds it, and the timer that renews it. */
+  #lock: { key: string; value: string; timer: NodeJS.Timeout; lost: boolean } | undefined;
 
   constructor(opts: ReplayStateOptions) {
     this.#opts = opts;
@@ -82,7 +91,72 @@ export class ReplayState {
     });
   }
 
+  /**
+   * Takes the sink's replay lock: two replays at once could plan different chunks of the same
+   * records and load them twice. Held while the run lasts, renewed every third of LOCK_TTL_MS; a
+   * killed replay's lock expires on its own. `owner` says who holds it, for the refusal message.
+   */
+  get #lockTtl(): number {
+    return this.#opts.lockTtlMs ?? LOCK_TTL_MS;
+  }
+
+  async lock(owner: string): Promise<void> {
+    const key = `${this.#opts.keyPrefix}{${this.#opts.sink}}:replay:lock`;
+    const value = JSON.stringify({
+      owner,
+      since: new Date().toISOString(),
+      token: Math.random().toString(36).slice(2),
+    });
+    const got = await this.#run('take the replay lock', (r) => r.set(key, value, 'PX', this.#lockTtl, 'NX'));
+    if (got !== 'OK') {
+      const held = await this.#run('read the replay lock', (r) => r.get(key));
+      let who = 'another replay';
+      try {
+        const h = JSON.parse(held ?? '{}') as { owner?: string; since?: string };
+        who = `the replay of ${h.owner ?? '?'} started ${h.since ?? '?'}`;
+      } catch {
+        // an unreadable value still means held
+      }
+      throw new ReplayStateError(
+        `another replay of sink ${this.#opts.sink} is running (${who}): run one at a time; if it was killed, its lock in Redis expires within ${Math.ceil(this.#lockTtl / 1000)} s`,
+      );
+    }
+    const lock = { key, value, lost: false, timer: setInterval(() => void this.#extendLock(), this.#lockTtl / 3) };
+    lock.timer.unref();
+    this.#lock = lock;
+  }
+
+  async #extendLock(): Promise<void> {
+    const lock = this.#lock;
+    if (!lock || !this.#redis) return;
+    try {
+      const ok = await this.#redis.eval(EXTEND_LOCK_LUA, 1, lock.key, lock.value, String(this.#lockTtl));
+      if (ok !== 1) lock.lost = true;
+    } catch {
+      // Redis away: the next load's bookkeeping fails and stops the replay anyway
+    }
+  }
+
+  /** Throws when the lock expired under this run (it stalled past LOCK_TTL_MS): another replay may run. */
+  assertLocked(): void {
+    if (this.#lock?.lost) {
+      throw new ReplayStateError(
+        `the replay lock of sink ${this.#opts.sink} expired while this run held it (stalled over ${Math.ceil(this.#lockTtl / 1000)} s)`,
+      );
+    }
+  }
+
+  async unlock(): Promise<void> {
+    const lock = this.#lock;
+    if (!lock) return;
+    this.#lock = undefined;
+    clearInterval(lock.timer);
+    if (this.#redis?.status !== 'ready') return;
+    await this.#redis.eval(RELEASE_LOCK_LUA, 1, lock.key, lock.value).catch(() => {});
+  }
+
   async close(): Promise<void> {
+    await this.unlock();
     if (!this.#owned || !this.#redis) return;
     try {
       if (this.#redis.status === 'ready') await this.#redis.quit();
