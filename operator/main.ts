@@ -26,6 +26,10 @@ const USAGE = `doris-sinker-operator [flags]
   --workers N               concurrent reconciles (default 4)
   --idle-timeout D          relist a watch silent this long (default 90s); /healthz fails after twice that
   --relist-interval D       full relist period (default 10m)
+  --secret-resync D         longest time between two reconciles of a sink, each re-reading the Secrets it
+                            references: a rotated Secret rolls the pods within this + --secret-cache-ttl
+                            (default 1m; Secrets are read by name, never watched)
+  --secret-cache-ttl D      how long a Secret read is reused (default 30s)
   --log-level LEVEL         (env LOG_LEVEL; default info)
   --version, --help`;
 
@@ -48,6 +52,8 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: '4' },
       'idle-timeout': { type: 'string', default: '90s' },
       'relist-interval': { type: 'string', default: '10m' },
+      'secret-resync': { type: 'string', default: '1m' },
+      'secret-cache-ttl': { type: 'string', default: '30s' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL || 'info' },
       identity: { type: 'string', default: process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
       version: { type: 'boolean', default: false },
@@ -90,6 +96,8 @@ async function main(): Promise<void> {
         log: logFn,
         idleTimeoutMs,
         relistIntervalMs: ms('relist-interval'),
+        secretResyncMs: ms('secret-resync'),
+        secretCacheTtlMs: ms('secret-cache-ttl'),
         backoffMaxMs: 10_000,
       }),
   );

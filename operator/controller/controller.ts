@@ -1,5 +1,7 @@
 // Wires informers, the work queue and the reconciler: sink events enqueue the sink, child events
-// enqueue their owner, Secret events enqueue the sinks that reference the Secret.
+// enqueue their owner. Secrets are not watched: a reconcile reads the ones its sink references by name
+// (reconcile/secret-cache.ts), and every sink is reconciled at least once per secretResyncMs, so a
+// rotated Secret reaches the pod template within about secretResyncMs + secretCacheTtlMs.
 import {
   AppsV1Api,
   CoreV1Api,
@@ -9,14 +11,13 @@ import {
   type KubernetesObject,
   PolicyV1Api,
   type V1Deployment,
-  type V1Secret,
   Watch,
 } from '@kubernetes/client-node';
 import { describeTable } from '../../sinker/schema/describe.ts';
 import { GROUP, KIND, PLURAL, VERSION } from '../api/schema.ts';
 import type { DorisSink } from '../api/types.ts';
-import { referencedSecrets } from '../desired/names.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
+import { SecretCache } from '../reconcile/secret-cache.ts';
 import { KafkaOffsetsReader } from '../scaling/kafka-offsets.ts';
 import { type InformerHealth, ResilientInformer } from './informer.ts';
 import { describeError, KubeClient } from './kube.ts';
@@ -35,6 +36,10 @@ export interface ControllerOptions {
   idleTimeoutMs?: number;
   relistIntervalMs?: number;
   backoffMaxMs?: number;
+  /** How long a Secret read by name is reused (default 30 s). */
+  secretCacheTtlMs?: number;
+  /** The longest a sink goes without a reconcile, hence without re-reading its Secrets (default 60 s). */
+  secretResyncMs?: number;
 }
 
 const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=doris-sinker-operator';
@@ -43,7 +48,7 @@ export class Controller {
   readonly queue = new WorkQueue();
   readonly sinks: ResilientInformer<DorisSink>;
   readonly deployments: ResilientInformer<V1Deployment>;
-  readonly secrets: ResilientInformer<V1Secret>;
+  readonly secrets: SecretCache;
   readonly children: ResilientInformer<KubernetesObject>[];
   readonly reconciler: Reconciler;
   readonly #o: ControllerOptions;
@@ -132,22 +137,15 @@ export class Controller {
           : policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
       ),
     ];
-    this.secrets = new ResilientInformer<V1Secret>({
-      ...common,
-      name: ns ? `secrets/${ns}` : 'secrets',
-      path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
-      list: () => (ns ? core.listNamespacedSecret({ namespace: ns }) : core.listSecretForAllNamespaces()),
-      onEvent: (_type, s) => {
-        const sns = s.metadata?.namespace;
-        for (const sink of this.sinks.list()) {
-          if (sink.metadata.namespace !== sns) continue;
-          try {
-            if (referencedSecrets(sink.spec).includes(s.metadata?.name ?? '')) {
-              this.queue.add(`${sns}/${sink.metadata.name}`);
-            }
-          } catch {
-            // A sink with a malformed spec references nothing; its own reconcile reports it.
-          }
+    // Only the Secrets sinks reference, each read by name (RBAC: get on secrets, no list/watch).
+    this.secrets = new SecretCache({
+      ttlMs: o.secretCacheTtlMs ?? 30_000,
+      fetch: async (namespace, name) => {
+        try {
+          return await core.readNamespacedSecret({ namespace, name });
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return undefined;
+          throw new Error(`reading Secret ${namespace}/${name}: ${describeError(err)}`);
         }
       },
     });
@@ -155,6 +153,7 @@ export class Controller {
       sinks: this.sinks,
       deployments: this.deployments,
       secrets: this.secrets,
+      ...(o.secretResyncMs ? { secretResyncMs: o.secretResyncMs } : {}),
       kube: new KubeClient(o.kc, o.identity),
       readOffsets: (c, topic, group) => this.#offsets.read(c, topic, group),
       topicExists: (c, topic) => this.#offsets.topicExists(c, topic),
@@ -171,8 +170,8 @@ export class Controller {
   }
 
   async start(): Promise<void> {
-    // Children and Secrets first, so the first sink reconciles see them.
-    await Promise.all([this.deployments.start(), this.secrets.start(), ...this.children.map((c) => c.start())]);
+    // Children first, so the first sink reconciles see them.
+    await Promise.all([this.deployments.start(), ...this.children.map((c) => c.start())]);
     await this.sinks.start();
     this.#running = true;
     for (let i = 0; i < (this.#o.workers ?? 4); i++) this.#workers.push(this.#work());
@@ -207,13 +206,13 @@ export class Controller {
   }
 
   health(): InformerHealth[] {
-    return [this.sinks, this.deployments, this.secrets, ...this.children].map((i) => i.health());
+    return [this.sinks, this.deployments, ...this.children].map((i) => i.health());
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     this.queue.shutdown();
-    await Promise.all([this.sinks, this.deployments, this.secrets, ...this.children].map((i) => i.stop()));
+    await Promise.all([this.sinks, this.deployments, ...this.children].map((i) => i.stop()));
     await Promise.all(this.#workers);
     await this.#offsets.close();
   }

@@ -8,20 +8,41 @@ import { minimalSink } from '../api/example.ts';
 import type { DorisSink, DorisSinkStatus } from '../api/types.ts';
 import type { KubeWriter } from '../controller/kube.ts';
 import type { SinkObservation } from '../controller/metrics.ts';
-import { ANNOTATION_SCHEMA_HASH } from '../desired/names.ts';
+import { ANNOTATION_SCHEMA_HASH, ANNOTATION_SECRET_VERSIONS } from '../desired/names.ts';
 import type { PartitionOffsets } from '../scaling/lag.ts';
 import { getCondition } from '../status/conditions.ts';
 import { Reconciler, type ReconcilerDeps } from './reconciler.ts';
+import type { SecretSource } from './secret-cache.ts';
 
 function map<T>(entries: [string, T][] = []) {
   const m = new Map(entries);
   return { m, get: (ns: string, name: string) => m.get(`${ns}/${name}`) };
 }
 
+/** Secrets read by name (what the SecretCache serves), recording the reads and invalidations. */
+function secretSource(entries: [string, V1Secret][] = []) {
+  const m = new Map(entries);
+  const reads: string[] = [];
+  const invalidated: string[] = [];
+  const source: SecretSource & { m: typeof m; reads: string[]; invalidated: string[] } = {
+    m,
+    reads,
+    invalidated,
+    async get(ns, name) {
+      reads.push(`${ns}/${name}`);
+      return m.get(`${ns}/${name}`);
+    },
+    invalidate(ns, names) {
+      for (const n of names) invalidated.push(`${ns}/${n}`);
+    },
+  };
+  return source;
+}
+
 function harness(sink: DorisSink) {
   const sinks = map<DorisSink>([['default/events', sink]]);
   const deployments = map<V1Deployment>();
-  const secrets = map<V1Secret>([
+  const secrets = secretSource([
     [
       'default/redis',
       { metadata: { name: 'redis', resourceVersion: '1' }, data: { url: Buffer.from('redis://r').toString('base64') } },
@@ -350,4 +371,44 @@ test('metrics: every reconcile reports readiness; a held sink is not ready and k
   h.sinks.m.delete('default/events');
   await h.r.reconcile('default/events');
   assert.deepEqual(h.observed.at(-1), ['default/events', undefined]);
+});
+
+test('Secrets are read by name on each reconcile; a rotated one rolls the pods; a spec change reads them afresh', async () => {
+  const s = sink();
+  const h = harness(s);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.secrets.reads, ['default/redis'], 'only the referenced Secret');
+  assert.deepEqual(h.secrets.invalidated, ['default/redis'], 'first reconcile of this generation: fresh read');
+  const versions = () =>
+    (h.applied.findLast((o) => o.kind === 'Deployment') as V1Deployment).spec?.template.metadata?.annotations?.[
+      ANNOTATION_SECRET_VERSIONS
+    ];
+  assert.equal(versions(), 'redis=1');
+  // rotated: the next reconcile (at the latest one resync later) sees the new resourceVersion
+  h.secrets.m.set('default/redis', {
+    metadata: { name: 'redis', resourceVersion: '2' },
+    data: { url: Buffer.from('redis://other').toString('base64') },
+  });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(versions(), 'redis=2');
+  assert.equal(h.secrets.invalidated.length, 1, 'same generation: the cache decides');
+  // a spec change (new generation) drops the cached Secrets it references
+  s.metadata.generation = 2;
+  s.spec.dedupe = { redisUrlSecretRef: { name: 'redis', key: 'url' } };
+  h.advance(1000);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.secrets.invalidated, ['default/redis', 'default/redis']);
+});
+
+test('every sink comes back within the Secret resync period, whatever its poll intervals; a missing Secret sooner', async () => {
+  const s = sink();
+  s.spec.scaling = { ...s.spec.scaling, pollInterval: '10m' };
+  s.spec.schema = { refreshInterval: '1h' };
+  const h = harness(s);
+  assert.equal(await h.r.reconcile('default/events'), 60_000, 'default resync: 1 minute');
+  h.secrets.m.delete('default/redis');
+  h.advance(60_000);
+  assert.equal(await h.r.reconcile('default/events'), 10_000, 'SecretMissing: looked for every 10 s');
+  assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'SecretMissing');
 });

@@ -11,12 +11,13 @@ import { parseDuration } from '../api/units.ts';
 import type { KubeWriter } from '../controller/kube.ts';
 import { type SinkObservation, sinkObservation } from '../controller/metrics.ts';
 import { renderSinkerConfig, sinkerConfigProblem } from '../desired/config.ts';
-import { groupId } from '../desired/names.ts';
+import { groupId, referencedSecrets } from '../desired/names.ts';
 import { desiredObjects } from '../desired/objects.ts';
 import { newScaleState, type ScaleState } from '../scaling/decide.ts';
 import type { KafkaConnection } from '../scaling/kafka-offsets.ts';
 import { lagToNumber, type PartitionOffsets, summarizeLag } from '../scaling/lag.ts';
 import { planReplicas } from './replicas.ts';
+import type { SecretSource } from './secret-cache.ts';
 import { type ResolvedSecrets, resolveSecrets } from './secrets.ts';
 import {
   buildStatus,
@@ -45,7 +46,14 @@ export interface DescribeRequest {
 export interface ReconcilerDeps {
   sinks: Lookup<DorisSink>;
   deployments: Lookup<V1Deployment>;
-  secrets: Lookup<V1Secret>;
+  /** Reads the Secrets a sink references (by name; no watch of all Secrets). */
+  secrets: SecretSource;
+  /**
+   * The longest a sink goes without a reconcile (default 60 s), whatever its poll intervals: each
+   * one re-reads the referenced Secrets once their cache entry expired, which is how a rotated
+   * Secret reaches the pod template without watching Secrets.
+   */
+  secretResyncMs?: number;
   kube: KubeWriter;
   readOffsets: (c: KafkaConnection, topic: string, group: string) => Promise<PartitionOffsets[]>;
   /** Whether a topic exists on the cluster (the dead-letter topic, which the sinker needs but never creates). */
@@ -88,7 +96,9 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
-const SECRET_RETRY_MS = 30_000;
+/** A missing Secret is looked for again this often (or every resync, if shorter). */
+const SECRET_RETRY_MS = 10_000;
+const SECRET_RESYNC_MS = 60_000;
 
 export function classifySchemaError(message: string): string {
   return /ER_NO_SUCH_TABLE|ER_BAD_DB_ERROR|doesn't exist|Unknown table|Unknown database|does not exist/i.test(message)
@@ -99,6 +109,8 @@ export function classifySchemaError(message: string): string {
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   readonly #runtime = new Map<string, SinkRuntime>();
+  /** The generation each sink's Secrets were last read for: a spec change reads them afresh. */
+  readonly #secretsGeneration = new Map<string, number | undefined>();
   readonly #now: () => number;
 
   constructor(deps: ReconcilerDeps) {
@@ -109,6 +121,7 @@ export class Reconciler {
   /** Forget a sink's in-memory state (deleted). */
   forget(key: string): void {
     this.#runtime.delete(key);
+    this.#secretsGeneration.delete(key);
   }
 
   /** Reconciles `namespace/name`; returns the delay before it should run again, if any. */
@@ -137,13 +150,14 @@ export class Reconciler {
       await this.#statusOnly(sink, { reason: 'InvalidSpec', message: (err as Error).message });
       return undefined;
     }
-    const secrets = resolveSecrets(spec, (n) => this.#d.secrets.get(namespace, n));
+    const resyncMs = this.#d.secretResyncMs ?? SECRET_RESYNC_MS;
+    const secrets = await this.#secrets(key, sink, spec);
     if (secrets.missing.length > 0) {
       await this.#statusOnly(sink, {
         reason: 'SecretMissing',
         message: `referenced Secret keys not found: ${secrets.missing.join(', ')}`,
       });
-      return SECRET_RETRY_MS;
+      return Math.min(SECRET_RETRY_MS, resyncMs);
     }
 
     let rt = this.#runtime.get(key);
@@ -237,7 +251,25 @@ export class Reconciler {
 
     const nextLag = rt.lagAt + pollMs - now;
     const nextSchema = spec.schema.mode === 'auto' ? rt.schemaAt + refreshMs - now : Number.POSITIVE_INFINITY;
-    return Math.max(MIN_REQUEUE_MS, Math.min(nextLag, nextSchema));
+    return Math.max(MIN_REQUEUE_MS, Math.min(nextLag, nextSchema, resyncMs));
+  }
+
+  /** Reads the referenced Secrets (through the cache; afresh after a spec change) and resolves the refs. */
+  async #secrets(key: string, sink: DorisSink, spec: DefaultedSpec): Promise<ResolvedSecrets> {
+    const namespace = sink.metadata.namespace ?? 'default';
+    const names = referencedSecrets(spec);
+    const generation = sink.metadata.generation;
+    if (!this.#secretsGeneration.has(key) || this.#secretsGeneration.get(key) !== generation) {
+      this.#d.secrets.invalidate(namespace, names);
+      this.#secretsGeneration.set(key, generation);
+    }
+    const read = new Map<string, V1Secret | undefined>();
+    await Promise.all(
+      names.map(async (n) => {
+        read.set(n, await this.#d.secrets.get(namespace, n));
+      }),
+    );
+    return resolveSecrets(spec, (n) => read.get(n));
   }
 
   async #statusOnly(sink: DorisSink, problem: { reason: string; message: string }): Promise<void> {

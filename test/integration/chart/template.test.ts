@@ -124,7 +124,8 @@ test('RBAC grants exactly what the operator needs: no wildcards, Secrets read-on
     '/services': rw,
     'apps/deployments': rw,
     'policy/poddisruptionbudgets': rw,
-    '/secrets': ['get', 'list', 'watch'],
+    // read by name only: no list/watch, so the operator never holds the cluster's other Secrets
+    '/secrets': ['get'],
     // core/v1 Events, created (never patched: no event series)
     '/events': ['create'],
   });

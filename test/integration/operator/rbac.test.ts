@@ -160,7 +160,7 @@ test("with exactly the chart's ClusterRole bound in the namespace, the operator 
   // RBAC changes reach the authorizer's cache asynchronously.
   const kc = await serviceAccountConfig('operator');
   await waitFor('the binding to take effect', async () =>
-    (await kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns })) ? true : undefined,
+    (await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: ns, name: 'redis' })) ? true : undefined,
   );
   const c = controllerAs(kc);
   try {
@@ -179,6 +179,8 @@ test("with exactly the chart's ClusterRole bound in the namespace, the operator 
       return events.items.find((e) => e.reason === 'Scaled' && e.involvedObject.name === 'guarded');
     });
     assert.ok(c.health().every((h) => h.synced && !/403/.test(h.lastError ?? '')));
+    // Secrets are read by name only: the role does not let the operator list (or watch) them.
+    await assert.rejects(kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns }), /403|forbidden/i);
   } finally {
     await c.stop();
   }

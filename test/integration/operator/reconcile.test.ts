@@ -67,6 +67,9 @@ before(async () => {
     identity: 'reconcile-test',
     metrics: new OperatorMetrics(),
     log: quietLog(),
+    // Secrets are read by name, not watched: short periods so a rotation shows within a test's wait.
+    secretCacheTtlMs: 1000,
+    secretResyncMs: 3000,
   });
   await controller.start();
 });
@@ -180,6 +183,37 @@ test('a Secret change rolls the pods (its resourceVersion is in the template)', 
     return v !== before ? v : undefined;
   });
   assert.match(after, /redis=\d+/);
+});
+
+test('a rotated Secret reaches a sink that polls rarely: the resync period bounds it, no Secret watch', async () => {
+  await createSecret(kc, ns, 'redis-rotate', { url: 'redis://127.0.0.1:16379' });
+  await create(
+    'rotate',
+    spec({
+      dedupe: { redisUrlSecretRef: { name: 'redis-rotate', key: 'url' } },
+      schema: { refreshInterval: '10m' },
+      scaling: { pollInterval: '10m' },
+    }),
+  );
+  const before = await waitFor('rotate deployed', async () =>
+    deployment('rotate')
+      .then((d) => annotations(d)[ANNOTATION_SECRET_VERSIONS])
+      .catch(() => undefined),
+  );
+  assert.match(before, /redis-rotate=\d+/);
+  await kc.makeApiClient(CoreV1Api).replaceNamespacedSecret({
+    namespace: ns,
+    name: 'redis-rotate',
+    body: { metadata: { name: 'redis-rotate' }, stringData: { url: 'redis://rotated:6379' } },
+  });
+  const started = Date.now();
+  const after = await waitFor('rotated version in the template', async () => {
+    const v = annotations(await deployment('rotate'))[ANNOTATION_SECRET_VERSIONS];
+    return v !== before ? v : undefined;
+  });
+  assert.match(after, /redis-rotate=\d+/);
+  // within resync (3 s) + cache TTL (1 s) + a reconcile, far below the sink's 10 min poll interval
+  assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
 });
 
 test('ALTER TABLE ADD COLUMN changes the status hash, the pod template and emits an Event', async () => {
