@@ -81,6 +81,22 @@ export const CLI = defineCli(import.meta, {
       value: 'N',
       description: 'batch.max_buffer_bytes',
     },
+    'batch-bytes': {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      defaultText: 'from --settings',
+      value: 'N',
+      description: 'batch.max_batch_size',
+    },
+    'fetch-bytes': {
+      type: 'string',
+      number: 'positive',
+      integer: true,
+      defaultText: 'from --settings',
+      value: 'N',
+      description: 'kafka.max_fetch_bytes (per partition)',
+    },
     'map-workers': {
       type: 'string',
       number: 'non-negative',
@@ -160,10 +176,11 @@ const BATCH: BatchSettings = {
   ...(opts['flush-workers'] !== undefined ? { flush_worker_count: opts['flush-workers'] } : {}),
   ...(opts['batch-rows'] !== undefined ? { max_batch_rows: opts['batch-rows'] } : {}),
   ...(opts['buffer-bytes'] !== undefined ? { max_buffer_bytes: opts['buffer-bytes'] } : {}),
+  ...(opts['batch-bytes'] !== undefined ? { max_batch_size: opts['batch-bytes'] } : {}),
   ...(opts['map-workers'] !== undefined ? { map_workers: opts['map-workers'] } : {}),
 };
 /** kafka.max_fetch_* when they differ from the sinker's defaults (the operator's). */
-const FETCH = BASE.fetch;
+const FETCH = { ...BASE.fetch, ...(opts['fetch-bytes'] !== undefined ? { max_fetch_bytes: opts['fetch-bytes'] } : {}) };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, d = 0) => Math.round(v * 10 ** d) / 10 ** d;
