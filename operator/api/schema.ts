@@ -68,7 +68,10 @@ const kafka = obj(
       minimum: 1,
       default: 5000,
     }),
-    maxFetchBytes: quantity('Upper bound on bytes per fetch request.', { default: '10Mi' }),
+    maxFetchBytes: quantity(
+      "Most bytes fetched per partition per request (Kafka max.partition.fetch.bytes; a request takes up to 4 partitions' worth). 1Mi measured best: 10Mi cost the sinker more CPU per message and about 110 MB more memory.",
+      { default: '1Mi' },
+    ),
     sessionTimeout: duration('Consumer group session timeout.', '30s'),
     heartbeatInterval: duration('Consumer group heartbeat interval (less than a third of sessionTimeout).', '3s'),
     sasl: obj(
