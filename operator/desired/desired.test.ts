@@ -25,7 +25,7 @@ test('minimal sink renders a complete config with defaults, derived names and no
   assert.equal(c.name, 'team-a_events');
   assert.equal(c.kafka.group_id, 'doris-sinker.team-a.events');
   assert.equal(c.kafka.client_id, 'events');
-  assert.equal(c.kafka.max_fetch_bytes, 10 * 1024 * 1024);
+  assert.equal(c.kafka.max_fetch_bytes, 1024 * 1024);
   assert.equal(c.kafka.session_timeout, 30);
   assert.equal(c.doris.timeout, 600);
   assert.equal(c.doris.retry_backoff_ms, 1000);
