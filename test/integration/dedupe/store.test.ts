@@ -209,7 +209,8 @@ test('Redis unreachable: required → DedupeUnavailableError; not required → d
   await loose.close();
 });
 
-test('dedupe.required false: the store reports when Redis is reachable again after degrading', async () => {
+/** A client of its own, as the store makes one (fail fast, reconnect), so a test can kill just its connection. */
+function droppableClient(): Redis {
   const client = new Redis(REDIS_URL, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -218,6 +219,11 @@ test('dedupe.required false: the store reports when Redis is reachable again aft
     retryStrategy: () => 200,
   });
   client.on('error', () => {});
+  return client;
+}
+
+test('dedupe.required false: the store reports when Redis is reachable again after degrading', async () => {
+  const client = droppableClient();
   const events: string[] = [];
   const store = new DedupeStore({
     config: config({ required: false }),
@@ -249,14 +255,7 @@ test('dedupe.required false: the store reports when Redis is reachable again aft
 });
 
 test('a dropped Redis connection fails fast with DedupeUnavailableError, then the store recovers by itself', async () => {
-  const client = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 1000,
-    retryStrategy: () => 200,
-  });
-  client.on('error', () => {});
+  const client = droppableClient();
   const store = new DedupeStore({ config: config(), sink: 'sink1', topic: 'topic-f', redis: client });
   await store.connect();
   try {
