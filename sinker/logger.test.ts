@@ -77,6 +77,19 @@ test('max_age sweep removes only old rotated files of this log', () => {
   assert.deepEqual(readdirSync(dir).sort(), ['other.1.log', 'sinker.2.log']);
 });
 
+test('max_age sweep spares files that only share the stem, and the file being written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logsweep-'));
+  const names = ['sinker.yaml', 'sinker.dlq.jsonl', 'sinker.1.log', 'sinker.2.log', 'sinker.3.log'];
+  const old = (Date.now() - 10 * 86_400_000) / 1000;
+  for (const name of names) {
+    writeFileSync(join(dir, name), 'x');
+    utimesSync(join(dir, name), old, old);
+  }
+  const removed = removeOlderThan(join(dir, 'sinker.log'), 7 * 86_400_000, Date.now());
+  assert.deepEqual(removed.sort(), [join(dir, 'sinker.1.log'), join(dir, 'sinker.2.log')]);
+  assert.deepEqual(readdirSync(dir).sort(), ['sinker.3.log', 'sinker.dlq.jsonl', 'sinker.yaml']);
+});
+
 test('process warnings become log lines; the known kafkajs negative-timeout warning is dropped', () => {
   const proc = new EventEmitter();
   let printed = 0;

@@ -69,9 +69,28 @@ function scheduleAgeSweep(config: LogConfig): void {
   setInterval(sweep, 3_600_000).unref();
 }
 
+/**
+ * The rotated files pino-roll writes for `filePath`: `<stem>.<n><.ext>` (pino-roll takes the last
+ * extension off the name, `.log` when there is none, and puts the number before it).
+ */
+function rotatedFilePattern(filePath: string): RegExp {
+  const name = basename(filePath);
+  const dot = name.lastIndexOf('.');
+  const ext = dot < 0 ? 'log' : name.slice(dot + 1);
+  const stem = dot < 0 ? name : name.slice(0, dot);
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const suffix = ext.length > 1 ? `\\.${esc(ext)}` : '';
+  return new RegExp(`^${esc(stem)}\\.(\\d+)${suffix}$`);
+}
+
+/**
+ * Deletes this log's rotated files older than maxAgeMs. Only files named as pino-roll names them
+ * are candidates (never another file that shares the stem, such as a config or a DLQ file), and the
+ * highest-numbered one is the file being written, so it is kept however old.
+ */
 export function removeOlderThan(filePath: string, maxAgeMs: number, now: number): string[] {
   const dir = dirname(filePath);
-  const stem = basename(filePath).replace(/\.[^.]*$/, '');
+  const pattern = rotatedFilePattern(filePath);
   const removed: string[] = [];
   let names: string[];
   try {
@@ -79,8 +98,12 @@ export function removeOlderThan(filePath: string, maxAgeMs: number, now: number)
   } catch {
     return removed;
   }
-  for (const name of names) {
-    if (!name.startsWith(`${stem}.`)) continue;
+  const rotated = names
+    .map((name) => ({ name, n: Number(pattern.exec(name)?.[1] ?? Number.NaN) }))
+    .filter((f) => Number.isSafeInteger(f.n));
+  const current = Math.max(...rotated.map((f) => f.n));
+  for (const { name, n } of rotated) {
+    if (n === current) continue;
     const full = join(dir, name);
     try {
       if (now - statSync(full).mtimeMs > maxAgeMs) {
