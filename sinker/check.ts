@@ -91,6 +91,7 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
 
   results.push(
     await attempt('Redis', async () => {
+      if (config.dedupe.redis_url === '') return 'dedupe.redis_url is empty: no Redis, loads are at-least-once';
       const store = new DedupeStore({
         config: { ...config.dedupe, required: true },
         sink: config.name,

@@ -139,6 +139,8 @@ export class DedupeStore {
   #degraded = false;
   readonly #logger: DedupeLogger | undefined;
   readonly #owned: boolean;
+  /** `dedupe.redis_url` is empty: there is no Redis, and every operation takes its fallback. */
+  readonly #absent: boolean;
 
   constructor(opts: DedupeStoreOptions) {
     this.keys = dedupeKeys(opts.config.key_prefix, opts.sink, opts.topic);
@@ -148,6 +150,8 @@ export class DedupeStore {
     this.#onRecovered = opts.onRecovered;
     this.#logger = opts.logger;
     this.#owned = !opts.redis;
+    // ioredis reads "" as localhost:6379; an empty URL means no Redis at all, not that one.
+    this.#absent = !opts.redis && opts.config.redis_url === '';
     this.#redis =
       opts.redis ??
       new Redis(opts.config.redis_url, {
@@ -177,7 +181,7 @@ export class DedupeStore {
   }
 
   async close(): Promise<void> {
-    if (!this.#owned) return;
+    if (!this.#owned || this.#absent) return;
     try {
       await this.#redis.quit();
     } catch {
@@ -187,6 +191,16 @@ export class DedupeStore {
 
   /** Run a Redis operation; map "Redis is away" to DedupeUnavailableError, or degrade to `fallback`. */
   async #run<T>(operation: string, fallback: T, fn: () => Promise<T>): Promise<T> {
+    if (this.#absent) {
+      const typed = new DedupeUnavailableError(operation, new Error('dedupe.redis_url is empty (no Redis)'));
+      if (this.required) throw typed;
+      if (!this.#degraded) {
+        this.#degraded = true;
+        this.#logger?.warn({ operation }, 'dedupe.redis_url is empty: running at-least-once without Redis');
+        this.#onDegraded?.(operation, typed);
+      }
+      return fallback;
+    }
     let result: T;
     try {
       result = await fn();

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DedupeStore } from './store.ts';
+
+test('an empty redis_url means no Redis: nothing is connected (ioredis would take "" as localhost:6379)', async () => {
+  const degraded: string[] = [];
+  const warnings: string[] = [];
+  const store = new DedupeStore({
+    config: { redis_url: '', required: false, key_prefix: '', key_fields: [], ttl: 60 },
+    sink: 's',
+    topic: 't',
+    logger: { warn: (_obj, msg) => warnings.push(msg ?? '') },
+    onDegraded: (_op, err) => degraded.push(err.message),
+  });
+  await store.connect();
+  assert.deepEqual(await store.partitionState(0), { watermark: null, intents: [] });
+  await store.close();
+  assert.equal(degraded.length, 1, 'degraded once, not once per operation');
+  assert.match(degraded[0]!, /dedupe\.redis_url is empty/);
+  assert.deepEqual(warnings, ['dedupe.redis_url is empty: running at-least-once without Redis']);
+});
