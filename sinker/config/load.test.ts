@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { renderConfigDocs } from './docs.ts';
-import { ConfigError, loadConfig, parseConfig, redactConfig } from './load.ts';
+import { ConfigError, loadConfig, parseConfig, redactConfig, redactUrl } from './load.ts';
 import { CONFIG_SCHEMA, type SchemaNode } from './schema.ts';
 
 const NO_ENV = {};
@@ -382,4 +382,19 @@ test('config.example.yaml is valid, and mentions every key (set or commented out
       `config.example.yaml does not mention ${key}`,
     );
   }
+});
+
+test('a bad Redis URL in an error shows its credentials redacted; a password query parameter is redacted too', () => {
+  for (const [yaml, env] of [
+    ['dedupe: {redis_url: "http://:s3cret@redis:6379"}', NO_ENV],
+    ['', { REDIS_URL: 'mysql://u:s3cret@redis:6379' }],
+  ] as const) {
+    assert.throws(
+      () => parseConfig(yaml, { env }),
+      (e: Error) => e instanceof ConfigError && /dedupe\.redis_url/.test(e.message) && !e.message.includes('s3cret'),
+    );
+  }
+  const r = redactConfig(parseConfig('dedupe: {redis_url: "redis://redis:6379/0?password=s3cret"}', { env: NO_ENV }));
+  assert.equal(r.dedupe.redis_url, 'redis://redis:6379/0?password=***');
+  assert.equal(redactUrl('redis://redis:6379/0'), 'redis://redis:6379/0');
 });

@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { SinkerConfig } from './types.ts';
-import { configProblems, finishConfig } from './validate.ts';
+import { configProblems, finishConfig, redactUrl } from './validate.ts';
+
+export { redactUrl };
 
 export class ConfigError extends Error {
   /** One line per problem: `<path.to.key>: expected X, found Y`. */
@@ -121,17 +123,6 @@ export function loadConfig(path: string, env: Env = process.env): SinkerConfig {
     throw new ConfigError(path, [`cannot read the file: ${e.code === 'ENOENT' ? 'no such file' : e.message}`]);
   }
   return parseConfig(text, { source: path, env });
-}
-
-/** `url` with its password (if any) replaced by `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-  }
 }
 
 /** A copy safe to log: passwords replaced by `***`, credentials in the Redis URL masked. */

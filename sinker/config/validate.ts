@@ -57,6 +57,22 @@ export function describeExpected(n: SchemaNode | undefined): string {
   }
 }
 
+/**
+ * `url` with its password (if any) replaced by `***`: the userinfo's, and a `password` query
+ * parameter's (ioredis reads `redis://host?password=...` too).
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password && !u.searchParams.has('password')) return url;
+    if (u.password) u.password = '***';
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
+    return u.toString().replace('password=%2A%2A%2A', 'password=***');
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
+  }
+}
+
 /** A value as an error message shows it; secrets are never shown. */
 export function describeFound(v: unknown, secret = false): string {
   if (v === undefined) return 'nothing';
@@ -125,7 +141,11 @@ function formatAjvError(e: ErrorObject): { path: string; text: string } {
   const node = parent;
   return {
     path,
-    text: `${path}: expected ${describeExpected(node)}, found ${describeFound(e.data, node?.['x-secret'] === true)}`,
+    text: `${path}: expected ${describeExpected(node)}, found ${describeFound(
+      // The Redis URL may carry a password: an error shows it redacted, as the logs do.
+      path === 'dedupe.redis_url' && typeof e.data === 'string' ? redactUrl(e.data) : e.data,
+      node?.['x-secret'] === true,
+    )}`,
   };
 }
 
