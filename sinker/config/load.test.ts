@@ -398,3 +398,11 @@ test('a bad Redis URL in an error shows its credentials redacted; a password que
   assert.equal(r.dedupe.redis_url, 'redis://redis:6379/0?password=***');
   assert.equal(redactUrl('redis://redis:6379/0'), 'redis://redis:6379/0');
 });
+
+test('log.max_backups 0 is a config error, not a crash of the log transport at start (pino-roll needs a count > 0)', () => {
+  assert.throws(
+    () => parseConfig('log: {max_backups: 0}', { env: NO_ENV }),
+    (e: Error) => e instanceof ConfigError && /log\.max_backups: expected an integer ≥ 1, found 0/.test(e.message),
+  );
+  assert.equal(parseConfig('log: {max_backups: 1}', { env: NO_ENV }).log.max_backups, 1);
+});

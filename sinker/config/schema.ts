@@ -451,7 +451,12 @@ export const CONFIG_SCHEMA: SchemaNode = {
           default: 7,
           description: 'Delete rotated files older than this many days.',
         },
-        max_backups: { type: 'integer', minimum: 0, default: 10, description: 'Rotated files kept.' },
+        max_backups: {
+          type: 'integer',
+          minimum: 1,
+          default: 10,
+          description: 'Rotated files kept besides the one being written (at least 1: the rotation cannot keep none).',
+        },
       },
     },
     metrics: {
