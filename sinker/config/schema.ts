@@ -218,7 +218,8 @@ export const CONFIG_SCHEMA: SchemaNode = {
           type: 'integer',
           minimum: 1,
           default: 1000,
-          description: 'First retry delay, milliseconds; doubles each retry.',
+          description:
+            'Bound of the first retry delay, milliseconds; it doubles each retry, up to 30 s, and each wait is random between 0 and the bound (full jitter).',
         },
         load_route: {
           type: 'string',
@@ -440,11 +441,22 @@ export const CONFIG_SCHEMA: SchemaNode = {
           type: 'string',
           minLength: 1,
           default: '/var/log/doris-sinker.log',
-          description: 'Log file, when output is file or both.',
+          description:
+            'Log file, when output is file or both. The files are numbered before the extension: `/var/log/doris-sinker.log` is written as `/var/log/doris-sinker.1.log`, then `.2.log`, ...',
         },
         format: { type: 'string', enum: ['json'], default: 'json', description: 'Log format (JSON only).' },
-        enable_sampling: { type: 'boolean', default: true, description: 'Sample high-frequency per-message lines.' },
-        max_size: { type: 'integer', minimum: 1, default: 100, description: 'Rotate the file at this many megabytes.' },
+        enable_sampling: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Has no effect yet: per-message lines are bounded either way (the first 3 records of each dead-letter write are logged; the rest are counted in metrics).',
+        },
+        max_size: {
+          type: 'integer',
+          minimum: 1,
+          default: 100,
+          description: 'Rotate the file at this many megabytes (MiB); it is also rotated daily.',
+        },
         max_age: {
           type: 'integer',
           minimum: 1,
@@ -465,7 +477,12 @@ export const CONFIG_SCHEMA: SchemaNode = {
       additionalProperties: false,
       default: {},
       properties: {
-        enabled: { type: 'boolean', default: true, description: 'Serve metrics and health endpoints.' },
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Serve the Prometheus metrics. false: `path` answers 404; /healthz and /readyz are served on `port` either way.',
+        },
         port: {
           type: 'integer',
           minimum: 0,
