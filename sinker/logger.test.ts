@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
-import { LogSampler, loggerOptions, logProcessWarnings, removeOlderThan } from './logger.ts';
+import { createLogger, LogSampler, loggerOptions, logProcessWarnings, removeOlderThan } from './logger.ts';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -88,6 +88,23 @@ test('max_age sweep spares files that only share the stem, and the file being wr
   const removed = removeOlderThan(join(dir, 'sinker.log'), 7 * 86_400_000, Date.now());
   assert.deepEqual(removed.sort(), [join(dir, 'sinker.1.log'), join(dir, 'sinker.2.log')]);
   assert.deepEqual(readdirSync(dir).sort(), ['sinker.3.log', 'sinker.dlq.jsonl', 'sinker.yaml']);
+});
+
+test('a log file whose directory cannot be made is an error at once, naming log.file_path (not a crash of the log worker)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logdir-'));
+  writeFileSync(join(dir, 'plain-file'), 'x');
+  const file_path = join(dir, 'plain-file', 'sub', 'sinker.log');
+  const config = {
+    level: 'info',
+    output: 'file',
+    file_path,
+    format: 'json',
+    enable_sampling: true,
+    max_size: 1,
+    max_age: 1,
+    max_backups: 1,
+  } as const;
+  assert.throws(() => createLogger(config), new RegExp(`log\\.file_path ${file_path}: directory .* is not writable`));
 });
 
 test('process warnings become log lines; the known kafkajs negative-timeout warning is dropped', () => {

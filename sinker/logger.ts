@@ -1,6 +1,6 @@
 // pino logger built from the `log` config: stdout, a rotated file, or both; credentials redacted;
 // a sampler that keeps per-message lines from flooding the log when enable_sampling is on.
-import { readdirSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { LogConfig } from './config/types.ts';
@@ -39,6 +39,7 @@ export function loggerOptions(
 export function createLogger(config: LogConfig, base: Record<string, unknown> = {}): Logger {
   const options = loggerOptions(config, base);
   if (config.output === 'stdout') return pino(options, pino.destination({ fd: 1, sync: false }));
+  checkLogDirectory(config.file_path);
 
   const file = pino.transport({
     target: 'pino-roll',
@@ -56,6 +57,25 @@ export function createLogger(config: LogConfig, base: Record<string, unknown> = 
   }
   scheduleAgeSweep(config);
   return pino(options, pino.multistream([{ stream: pino.destination({ fd: 1, sync: false }) }, { stream: file }]));
+}
+
+export class LogFileError extends Error {
+  override name = 'LogFileError';
+}
+
+/**
+ * The log file's directory exists (made if need be) and is writable. pino-roll finds out in its
+ * worker thread, where the failure is an unhandled 'error' event that kills the process with a bare
+ * stack trace (exit 1) some time after start.
+ */
+function checkLogDirectory(filePath: string): void {
+  const dir = dirname(filePath);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new LogFileError(`log.file_path ${filePath}: directory ${dir} is not writable: ${(err as Error).message}`);
+  }
 }
 
 /**

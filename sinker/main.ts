@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseCli, USAGE, UsageError } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { CONFIG_SCHEMA } from './config/schema.ts';
-import { createLogger, logProcessWarnings } from './logger.ts';
+import { createLogger, LogFileError, logProcessWarnings } from './logger.ts';
 import { StartupError, startSinker } from './run.ts';
 
 function version(): string {
@@ -55,7 +55,16 @@ async function main(argv: string[]): Promise<number> {
     const { runReplay } = await import('./replay.ts');
     return runReplay(config, args, process.stdout);
   }
-  const logger = createLogger(config.log, { sink: config.name });
+  let logger: ReturnType<typeof createLogger>;
+  try {
+    logger = createLogger(config.log, { sink: config.name });
+  } catch (err) {
+    if (err instanceof LogFileError) {
+      process.stderr.write(`doris-sinker: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   logProcessWarnings(logger);
   let sinker: Awaited<ReturnType<typeof startSinker>>;
   try {
