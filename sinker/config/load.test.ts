@@ -206,6 +206,10 @@ test('type, range and enum problems name the key, what was expected and what was
       'schema.manual.columns[0]: expected a column {name, type, nullable}, found "id"',
     ],
     ['dedupe: {ttl: -1}', 'dedupe.ttl: expected an integer ≥ 1, found -1'],
+    [
+      'kafka: {max_fetch_bytes: 60000000}',
+      'kafka.max_fetch_bytes: expected an integer from 1024 to 52428800, found 60000000',
+    ],
     ['dedupe: {key_fields: [id, id]}', 'dedupe.key_fields: expected a list of non-empty strings, found a list'],
     ['log: {level: loud}', 'log.level: expected one of trace, debug, info, warn, error, fatal, found "loud"'],
     ['log: {output: syslog}', 'log.output: expected one of stdout, file, both, found "syslog"'],
@@ -269,6 +273,10 @@ test('cross-field checks', () => {
     [
       'kafka: {topic: events}\ndlq: {kafka_topic: events}',
       'dlq.kafka_topic: expected a topic other than kafka.topic (the sinker would consume its own dead letters again), found "events"',
+    ],
+    [
+      'metrics: {path: /readyz}',
+      'metrics.path: expected a path other than /healthz and /readyz (the probes answer there), found "/readyz"',
     ],
     [
       'batch: {max_buffer_bytes: 2000000}',

@@ -105,6 +105,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
         max_fetch_bytes: {
           type: 'integer',
           minimum: 1024,
+          maximum: 52428800,
           default: 1048576,
           description:
             "Most bytes fetched per partition per request (Kafka `max.partition.fetch.bytes`); a request takes up to 4 partitions' worth, at most 50 MiB (`fetch.max.bytes`).",

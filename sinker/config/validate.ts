@@ -253,6 +253,13 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
   if (typeof batchSize === 'number' && typeof buffer === 'number' && buffer < batchSize) {
     add('batch.max_buffer_bytes', `expected at least batch.max_batch_size (${batchSize}), found ${buffer}`);
   }
+  const metricsPath = get(c, ['metrics', 'path']);
+  if (metricsPath === '/healthz' || metricsPath === '/readyz') {
+    add(
+      'metrics.path',
+      `expected a path other than /healthz and /readyz (the probes answer there), found "${metricsPath}"`,
+    );
+  }
   if (get(c, ['metrics', 'enabled']) === true && get(c, ['pprof', 'enabled']) === true) {
     const mp = get(c, ['metrics', 'port']);
     if (mp === get(c, ['pprof', 'port']))
