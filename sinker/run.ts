@@ -161,6 +161,22 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   const kafka = new Kafka(kafkaClientConfig(config.kafka, logger));
   const admin = kafka.admin();
   await admin.connect();
+  // The sinker never creates its topic: wait for it (not ready) with a line that names it, rather
+  // than letting kafkajs's metadata error end the process with a stack trace.
+  for (let attempt = 0; ; attempt++) {
+    const topics = await admin.listTopics().catch((err: Error) => err);
+    if (Array.isArray(topics) && topics.includes(config.kafka.topic)) break;
+    const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
+    if (Array.isArray(topics)) {
+      logger.error(
+        { topic: config.kafka.topic, brokers: config.kafka.brokers, retryInMs: delay },
+        'kafka.topic does not exist; waiting for it (the sinker never creates topics)',
+      );
+    } else {
+      logger.error({ err: topics.message, retryInMs: delay }, 'listing Kafka topics failed at start');
+    }
+    await sleep(delay);
+  }
   consumer = new SinkConsumer(kafka, config.kafka, logger);
   // kafkajs's own trouble: a crashed consumer (restarted by SinkConsumer) and requests that timed out.
   const kc = consumer.consumer;
