@@ -12,6 +12,7 @@
 // Records still invalid or refused by Doris are not marked: a later replay loads them after a fix
 // (under another label: a refusal is counted in Redis and the count is part of the next label).
 // Without Redis nothing loads; --dry-run only reads Redis (and works without it).
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Kafka } from 'kafkajs';
 import type { LoadBatch } from './batch.ts';
@@ -81,6 +82,15 @@ const MAX_REFUSED_LINES = 20;
 export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS.WritableStream): Promise<number> {
   const fromTopic = args.fromTopic ?? (args.fromFile ? undefined : config.dlq.kafka_topic);
   const fromFile = fromTopic ? undefined : (args.fromFile ?? config.dlq.file_path ?? `${config.name}-dlq.jsonl`);
+  if (fromFile !== undefined && !existsSync(fromFile)) {
+    // Asked for by name, a missing file is a mistake; the configured file not written yet means no dead letters.
+    if (args.fromFile !== undefined) {
+      out.write(`replay: --from-file ${fromFile} does not exist\n`);
+      return 2;
+    }
+    out.write(`replay: no dead letters: the DLQ file ${fromFile} does not exist (none written yet)\n`);
+    return 0;
+  }
   const logger = replayLogger(config);
   const source: AsyncIterable<DlqRecord> = fromTopic
     ? readDlqTopic({ kafka: new Kafka(kafkaClientConfig(config.kafka, logger)), topic: fromTopic })

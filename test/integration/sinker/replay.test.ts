@@ -109,3 +109,25 @@ test('replay of a DLQ holding one message twice (a kill -9 between the dead-lett
     await cleanup(z);
   }
 });
+
+test('no DLQ file yet: replay says there are no dead letters (exit 0); a --from-file that does not exist is an error (exit 2)', async () => {
+  const z = scenario('replay-nofile', 1);
+  try {
+    const config = await sinkerConfig(z);
+    const none = await runSinkerCommand({ dir: z.dir, tag: 'none', config, command: ['replay'] });
+    assert.equal(none.exit.code, 0, none.output);
+    assert.match(none.output, /no dead letters: the DLQ file .*dlq\.jsonl does not exist/);
+    const typo = await runSinkerCommand({
+      dir: z.dir,
+      tag: 'typo',
+      config,
+      command: ['replay'],
+      extraArgs: ['--from-file', `${z.dir}/dlq.jsnol`],
+    });
+    assert.equal(typo.exit.code, 2, typo.output);
+    assert.match(typo.output, /--from-file .*dlq\.jsnol does not exist/);
+    assert.doesNotMatch(typo.output, /ENOENT|\n {4}at /, 'no stack trace');
+  } finally {
+    await cleanup(z);
+  }
+});
