@@ -47,6 +47,11 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  // kafkajs's harmless Node 24 timer warning stays out of every command's output (run logs the others).
+  logProcessWarnings({
+    warn: (o: { warning?: string; detail?: string }, msg?: string) =>
+      process.stderr.write(`doris-sinker: ${msg}: ${o.warning}: ${o.detail}\n`),
+  });
   if (args.command === 'check') {
     const { runCheck } = await import('./check.ts');
     return runCheck(config, process.stdout);

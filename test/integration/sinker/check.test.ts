@@ -26,6 +26,7 @@ test('check: every component reachable → OK lines and exit 0', async () => {
   const { exit, output } = await check('ok', await sinkerConfig(s));
   assert.equal(exit.code, 0, output);
   assert.match(output, /all checks passed/);
+  assert.doesNotMatch(output, /TimeoutNegativeWarning/, 'a Node warning in the report');
   assert.doesNotMatch(output, /^FAIL/m);
   for (const part of [/kafka/i, /redis/i, /doris|stream load|query/i]) assert.match(output, part);
 });
