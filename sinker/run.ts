@@ -30,6 +30,28 @@ export class StartupError extends Error {
   }
 }
 
+class TopicMissingError extends Error {}
+
+/**
+ * What start-up waits for (the table's schema, the topic, Redis): `step` until it succeeds, backing
+ * off between tries. `failed` logs each failure, or throws to stop waiting.
+ */
+async function waitAtStart<T>(
+  backoff: { baseMs: number; capMs: number },
+  step: () => Promise<T>,
+  failed: (err: Error, retryInMs: number) => void,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      const delay = backoffDelay(attempt, backoff);
+      failed(err as Error, delay);
+      await sleep(delay);
+    }
+  }
+}
+
 /** Reads the table's schema the way the config says: DESCRIBE on an FE's query port, or the manual list. */
 export async function loadSchema(config: SinkerConfig): Promise<TableSchema> {
   if (config.schema.mode === 'manual') return tableSchema(columnsFromManual(config.schema.manual.columns));
@@ -134,22 +156,19 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   const profiling = config.pprof.enabled ? await startProfilingServer(config.pprof.host, config.pprof.port) : undefined;
   if (profiling) logger.warn({ host: config.pprof.host, port: profiling.port }, 'profiling endpoints enabled');
 
-  let schema: TableSchema | undefined;
-  for (let attempt = 0; !schema; attempt++) {
-    try {
-      schema = await loadSchema(config);
-    } catch (err) {
+  const schema = await waitAtStart(
+    { baseMs: 1000, capMs: 30_000 },
+    () => loadSchema(config),
+    (err, retryInMs) => {
       if (config.schema.mode === 'manual') throw err;
       if (config.schema.auto.validate_on_start && err instanceof SchemaError && err.permanent) {
         throw new StartupError(
           `${err.message}\n(schema.auto.validate_on_start is true: fix the table or the doris settings, or set it to false to wait until the table can be read)`,
         );
       }
-      const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
-      logger.error({ err: (err as Error).message, retryInMs: delay }, 'reading the table schema failed');
-      await sleep(delay);
-    }
-  }
+      logger.error({ err: err.message, retryInMs }, 'reading the table schema failed');
+    },
+  );
   const makeMapper = (s: TableSchema) => new Mapper(s, { zeroDate: config.schema.zero_date });
   let mapper = makeMapper(schema);
   let encoder: RowEncoder = createEncoder(config.doris.format, mapper.columns);
@@ -163,20 +182,20 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   await admin.connect();
   // The sinker never creates its topic: wait for it (not ready) with a line that names it, rather
   // than letting kafkajs's metadata error end the process with a stack trace.
-  for (let attempt = 0; ; attempt++) {
-    const topics = await admin.listTopics().catch((err: Error) => err);
-    if (Array.isArray(topics) && topics.includes(config.kafka.topic)) break;
-    const delay = backoffDelay(attempt, { baseMs: 1000, capMs: 30_000 });
-    if (Array.isArray(topics)) {
-      logger.error(
-        { topic: config.kafka.topic, brokers: config.kafka.brokers, retryInMs: delay },
-        'kafka.topic does not exist; waiting for it (the sinker never creates topics)',
-      );
-    } else {
-      logger.error({ err: topics.message, retryInMs: delay }, 'listing Kafka topics failed at start');
-    }
-    await sleep(delay);
-  }
+  await waitAtStart(
+    { baseMs: 1000, capMs: 30_000 },
+    async () => {
+      if (!(await admin.listTopics()).includes(config.kafka.topic)) throw new TopicMissingError();
+    },
+    (err, retryInMs) => {
+      if (err instanceof TopicMissingError) {
+        logger.error(
+          { topic: config.kafka.topic, brokers: config.kafka.brokers, retryInMs },
+          'kafka.topic does not exist; waiting for it (the sinker never creates topics)',
+        );
+      } else logger.error({ err: err.message, retryInMs }, 'listing Kafka topics failed at start');
+    },
+  );
   consumer = new SinkConsumer(kafka, config.kafka, logger);
   // kafkajs's own trouble: a crashed consumer (restarted by SinkConsumer) and requests that timed out.
   const kc = consumer.consumer;
@@ -204,16 +223,12 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
       logger.info({ operation: op }, 'Redis reachable again: loading exactly once again');
     },
   });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await store.connect();
-      break;
-    } catch (err) {
-      const delay = backoffDelay(attempt, { baseMs: 500, capMs: 10_000 });
-      logger.error({ err: (err as Error).message, retryInMs: delay }, 'Redis unreachable at start');
-      await sleep(delay);
-    }
-  }
+  await waitAtStart(
+    { baseMs: 500, capMs: 10_000 },
+    () => store.connect(),
+    (err, retryInMs) => logger.error({ err: err.message, retryInMs }, 'Redis unreachable at start'),
+  );
+
   const writer = new StreamLoadWriter({
     sink: config.name,
     doris: config.doris,
