@@ -121,6 +121,22 @@ export class SinkerProcess {
     throw new Error(`sinker not ready within ${timeoutMs} ms:\n${this.tail()}`);
   }
 
+  /**
+   * Resolves with the first JSON log line whose `msg` matches; throws with the log tail if the process
+   * exits or time runs out. A start on a loaded machine can take seconds before its first line.
+   */
+  async waitForLog(msg: RegExp, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.logLines.find((l) => msg.test(String(l.msg)));
+      if (line) return line;
+      if (!this.running)
+        throw new Error(`sinker exited ${JSON.stringify(this.#exit)} before logging ${msg}:\n${this.tail()}`);
+      if (Date.now() >= deadline) throw new Error(`sinker logged no ${msg} within ${timeoutMs} ms:\n${this.tail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** The Prometheus text of /metrics. */
   async scrape(): Promise<string> {
     const r = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });

@@ -55,7 +55,7 @@ test('Redis restart mid-stream: consumption pauses, resumes, every message exact
   const stillAt = await rowCount(s);
   assert.equal(stillAt, pausedAt, 'rows kept arriving while Redis was down: a load ran without its intent');
   assert.ok(sinker.running, `the sinker died with Redis down:\n${sinker.tail()}`);
-  assert.match(sinker.output, /Redis unreachable/);
+  await sinker.waitForLog(/^Redis unreachable/, 10_000);
   const m = await sinker.scrape();
   assert.ok(metricValue(m, 'dedupe_redis_errors_total') > 0, 'dedupe_redis_errors_total counts the outage');
 
@@ -63,7 +63,7 @@ test('Redis restart mid-stream: consumption pauses, resumes, every message exact
   const ids = [...validIds(first.events), ...validIds((await second).events)];
   assert.ok(stillAt < ids.length, `the pause held back rows (${stillAt} of ${ids.length} loaded during the outage)`);
   await drainAndAssert(s, ids, 'after a Redis restart', 90_000);
-  assert.match(sinker.output, /Redis reachable again/);
+  await sinker.waitForLog(/^Redis reachable again/, 10_000);
   const exit = await sinker.term();
   assert.deepEqual(exit, { code: 0, signal: null }, sinker.tail());
 });

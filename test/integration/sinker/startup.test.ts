@@ -29,7 +29,7 @@ after(async () => {
 });
 
 /**
- * Starts a sinker that must wait: after 3 s it still runs, is not ready and has logged `waitLine`;
+ * Starts a sinker that must wait: it logs `waitLine`, and 3 s later it still runs and is not ready;
  * then `provide` creates what it waited for, and it becomes ready and loads.
  */
 async function waitsThenLoads(
@@ -40,6 +40,8 @@ async function waitsThenLoads(
 ): Promise<Record<string, unknown>> {
   const p = new SinkerProcess({ dir: s.dir, tag: 'waiting', config: await sinkerConfig(s, over) });
   try {
+    // The wait line first (a start on a loaded machine takes seconds), then 3 s more of waiting.
+    const line = await p.waitForLog(waitLine);
     await sleep(3000);
     assert.ok(p.running, `exited while waiting:\n${p.tail()}`);
     const ready = await fetch(`http://127.0.0.1:${p.metricsPort}/readyz`).then(
@@ -47,8 +49,6 @@ async function waitsThenLoads(
       () => 0,
     );
     assert.notEqual(ready, 200, 'ready before it could load');
-    const line = p.logLines.find((l) => waitLine.test(String(l.msg)));
-    assert.ok(line, p.tail());
 
     await provide();
     await p.waitReady(60_000);
