@@ -295,6 +295,10 @@ test('cross-field checks', () => {
       'doris.stream_load_properties.timeout: expected no "timeout" header (the sinker sets it itself), found 5',
     ],
     [
+      'doris: {stream_load_properties: {txn_operation: abort}}',
+      'doris.stream_load_properties.txn_operation: expected no "txn_operation" header (the sinker sets it itself), found "abort"',
+    ],
+    [
       'doris: {format: csv}\nschema: {mode: manual, manual: {columns: [{name: id, type: bigint}, {name: l, type: json}]}}',
       'doris.format: expected json, found "csv" (CSV cannot carry the JSON/nested columns l; use json)',
     ],

@@ -544,6 +544,9 @@ export const RESERVED_STREAM_LOAD_HEADERS = [
   'timeout',
   'compress_type',
   'two_phase_commit',
+  // the 2PC commit/abort calls' own headers: the sinker sends them there, and they mean nothing on a load
+  'txn_operation',
+  'txn_id',
   'group_commit',
   'expect',
   'authorization',
