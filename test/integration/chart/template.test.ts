@@ -164,6 +164,17 @@ test('ServiceMonitor, PodMonitor and PrometheusRule need both their value and th
   const rule = find(objs, 'PrometheusRule');
   const file = parse(readFileSync(join(CHART_DIR, 'files', 'alerts.yaml'), 'utf8'));
   assert.deepEqual(rule.spec, file, 'the PrometheusRule must carry files/alerts.yaml verbatim');
+  // Without the operator's ServiceMonitor, the alert that fires on "no operator series" stays out.
+  const unscraped = find(
+    renderChart({ set: ['prometheusRule.enabled=true'], apiVersions: [MONITORING] }),
+    'PrometheusRule',
+  ).spec as typeof file;
+  assert.deepEqual(
+    unscraped,
+    { groups: file.groups.filter((g: { name: string }) => g.name !== 'doris-sinker-operator-presence') },
+    'without the ServiceMonitor: every group but the presence group, verbatim',
+  );
+  assert.ok(file.groups.some((g: { name: string }) => g.name === 'doris-sinker-operator-presence'));
 
   const sm = find(objs, 'ServiceMonitor');
   const svcLabels = find(objs, 'Service').metadata.labels ?? {};
