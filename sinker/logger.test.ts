@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
-import { createLogger, LogSampler, loggerOptions, logProcessWarnings, removeOlderThan } from './logger.ts';
+import {
+  createLogger,
+  DEAD_LETTER_SAMPLING,
+  deadLetterSampler,
+  LogSampler,
+  logDeadLetters,
+  loggerOptions,
+  logProcessWarnings,
+  removeOlderThan,
+} from './logger.ts';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -64,6 +73,59 @@ test('sampler keeps a burst, then one in N, and reports what it dropped', () => 
   // A new window starts fresh and carries the count dropped at the end of the last one.
   assert.equal(s.admit('bad-json', 1200), 2);
   assert.equal(new LogSampler(false).admit('x'), 0);
+});
+
+function deadLetters(n: number, from = 0) {
+  return Array.from({ length: n }, (_, i) => ({ partition: 2, offset: String(from + i), reason: 'invalid JSON' }));
+}
+
+function warnings(): {
+  log: { warn: (obj: unknown, msg: string) => void };
+  lines: [Record<string, unknown>, string][];
+} {
+  const lines: [Record<string, unknown>, string][] = [];
+  return { log: { warn: (obj, msg) => lines.push([obj as Record<string, unknown>, msg]) }, lines };
+}
+
+test('sampling on: dead letters log a burst, then one in N, the next line saying how many were suppressed', () => {
+  const { burst, every } = DEAD_LETTER_SAMPLING;
+  const sampler = deadLetterSampler(true);
+  const { log, lines } = warnings();
+  // One dead-letter write of 1000 records, then a second one within the same second.
+  const first = logDeadLetters(log, sampler, deadLetters(1000), 5000);
+  const second = logDeadLetters(log, sampler, deadLetters(every, 1000), 5500);
+  const expectedFirst = burst + Math.floor((1000 - burst) / every);
+  assert.equal(first, expectedFirst);
+  assert.equal(second, 1);
+  assert.ok(lines.every(([, msg]) => msg === 'message dead-lettered'));
+  assert.deepEqual(
+    lines[0],
+    [{ partition: 2, offset: '0', reason: 'invalid JSON' }, 'message dead-lettered'],
+    'the burst carries no suppressed',
+  );
+  assert.ok(lines.slice(0, burst).every(([o]) => !('suppressed' in o)));
+  const afterBurst = lines[burst]![0];
+  assert.equal(afterBurst.offset, String(burst + every - 1));
+  assert.equal(afterBurst.suppressed, every - 1);
+  // Every record is accounted for: logged, or counted in a later line's suppressed.
+  const suppressed = lines.reduce((n, [o]) => n + ((o.suppressed as number | undefined) ?? 0), 0);
+  const stillDropped = 1000 + every - lines.length - suppressed;
+  assert.ok(stillDropped >= 0 && stillDropped < every, `${stillDropped} dropped and never reported`);
+  // The next second starts a new burst, and its first line reports what the last one dropped.
+  const { log: log2, lines: next } = warnings();
+  assert.equal(logDeadLetters(log2, sampler, deadLetters(3, 5000), 6001), 3);
+  assert.equal(next[0]![0].suppressed, stillDropped);
+  assert.ok(!('suppressed' in next[1]![0]));
+});
+
+test('sampling off: every dead-lettered record gets its line, none says suppressed', () => {
+  const { log, lines } = warnings();
+  assert.equal(logDeadLetters(log, deadLetterSampler(false), deadLetters(500), 5000), 500);
+  assert.deepEqual(
+    lines.map(([o]) => o.offset),
+    deadLetters(500).map((r) => r.offset),
+  );
+  assert.ok(lines.every(([o]) => !('suppressed' in o)));
 });
 
 test('max_age sweep removes only old rotated files of this log', () => {

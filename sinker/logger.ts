@@ -189,3 +189,39 @@ export class LogSampler {
     return undefined;
   }
 }
+
+/**
+ * log.enable_sampling for the one per-message line, 'message dead-lettered': the first 10 per
+ * second, then one in 100 (zap's scheme; a stream of bad messages logs about 100 lines a second
+ * rather than one per message). The dlq_messages_total metric counts every record either way.
+ */
+export const DEAD_LETTER_SAMPLING = { burst: 10, every: 100, periodMs: 1000 } as const;
+
+export function deadLetterSampler(enabled: boolean): LogSampler {
+  const { burst, every, periodMs } = DEAD_LETTER_SAMPLING;
+  return new LogSampler(enabled, burst, every, periodMs);
+}
+
+const DEAD_LETTERED = 'message dead-lettered';
+
+/**
+ * One 'message dead-lettered' line per record the sampler admits (all of them when sampling is
+ * off), with `suppressed`: how many were dropped since the last line, when any were. Returns how
+ * many lines were written.
+ */
+export function logDeadLetters(
+  log: { warn: (fields: object, msg: string) => void },
+  sampler: LogSampler,
+  records: readonly { partition: number; offset: string; reason: string }[],
+  now = Date.now(),
+): number {
+  let logged = 0;
+  for (const r of records) {
+    const suppressed = sampler.admit(DEAD_LETTERED, now);
+    if (suppressed === undefined) continue;
+    const fields = { partition: r.partition, offset: r.offset, reason: r.reason };
+    log.warn(suppressed > 0 ? { ...fields, suppressed } : fields, DEAD_LETTERED);
+    logged++;
+  }
+  return logged;
+}

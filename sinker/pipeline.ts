@@ -23,7 +23,7 @@ import type { OriginalsReader } from './dlq/originals.ts';
 import type { DlqRecord } from './dlq/record.ts';
 import type { RowEncoder } from './encode/encoders.ts';
 import { loadLabel, mergedLabel } from './labels.ts';
-import type { Logger } from './logger.ts';
+import { deadLetterSampler, type Logger, type LogSampler, logDeadLetters } from './logger.ts';
 import { MapPool, type MappedRows } from './mapper/map-pool.ts';
 import type { Mapper, RowPlan } from './mapper/mapper.ts';
 import { RowBuffer } from './mapper/row-buffer.ts';
@@ -81,6 +81,8 @@ export interface PipelineDeps {
   mapper: Mapper;
   encoder: RowEncoder;
   observer?: PipelineObserver;
+  /** Samples the 'message dead-lettered' lines; default: from log.enable_sampling. */
+  dlqLogSampler?: LogSampler;
 }
 
 interface PartitionRun {
@@ -116,6 +118,7 @@ export class SinkPipeline {
   readonly #d: PipelineDeps;
   readonly #log: Logger;
   readonly #obs: PipelineObserver;
+  readonly #dlqLogSampler: LogSampler;
   readonly #topic: string;
   readonly #batcher: Batcher;
   readonly #runs = new Map<number, PartitionRun>();
@@ -155,6 +158,7 @@ export class SinkPipeline {
     this.#d = deps;
     this.#log = deps.logger;
     this.#obs = deps.observer ?? NO_OBSERVER;
+    this.#dlqLogSampler = deps.dlqLogSampler ?? deadLetterSampler(deps.config.log.enable_sampling);
     this.#topic = deps.config.kafka.topic;
     this.#mapper = deps.mapper;
     this.#encoder = deps.encoder;
@@ -621,9 +625,7 @@ export class SinkPipeline {
       try {
         await this.#d.dlq.write(records);
         this.#obs.deadLettered(records, code);
-        for (const r of records.slice(0, 3)) {
-          this.#log.warn({ partition: r.partition, offset: r.offset, reason: r.reason }, 'message dead-lettered');
-        }
+        logDeadLetters(this.#log, this.#dlqLogSampler, records);
         return;
       } catch (err) {
         const delay = backoffDelay(attempt, { baseMs: 500, capMs: 30_000 });

@@ -450,7 +450,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           type: 'boolean',
           default: true,
           description:
-            'Has no effect yet: per-message lines are bounded either way (the first 3 records of each dead-letter write are logged; the rest are counted in metrics).',
+            'Sample the per-message line "message dead-lettered": each second the first 10 are logged, then one in 100, and a logged line carries `suppressed`, how many were left out since the previous one. false: every dead-lettered message gets its line. `dlq_messages_total` counts them all either way.',
         },
         max_size: {
           type: 'integer',

@@ -4,6 +4,7 @@
 // agree, and SIGTERM stops it cleanly (exit 0, everything flushed).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { DEAD_LETTER_SAMPLING } from '../../../sinker/logger.ts';
 import type { GeneratedEvent } from '../../support/events.ts';
 import { metricValue, type SinkerProcess } from '../../support/sinker-process.ts';
 import {
@@ -130,6 +131,17 @@ test('dirty mix: every valid message once with its values, every invalid one in 
     assert.equal(d.partition, Number((e.id - 1n) % BigInt(s.partitions)));
     assert.equal(d.offset, String((e.id - 1n) / BigInt(s.partitions)));
   }
+
+  // Each dead letter is logged (sampling keeps the first DEAD_LETTER_SAMPLING.burst a second), pointing at it.
+  const logged = sinker.logLines.filter((l) => l.msg === 'message dead-lettered');
+  const where = new Set(dlq.map((d) => `${d.partition}/${d.offset}`));
+  for (const l of logged) {
+    assert.ok(where.has(`${l.partition}/${l.offset}`), `logged dead letter not in the DLQ: ${JSON.stringify(l)}`);
+    assert.match(String(l.reason), /json/i);
+  }
+  const suppressed = logged.reduce((n, l) => n + Number(l.suppressed ?? 0), 0);
+  assert.ok(logged.length + suppressed <= dlq.length, `${logged.length} lines + ${suppressed} suppressed`);
+  assert.ok(logged.length >= Math.min(dlq.length, DEAD_LETTER_SAMPLING.burst), `${logged.length} dead-letter lines`);
 
   // Metrics agree with what happened.
   const m = await sinker.scrape();
