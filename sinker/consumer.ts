@@ -1,7 +1,6 @@
 // kafkajs consumer-group adapter: manual commits only, assignment changes reported as
 // assigned/revoked partition lists, pause/resume per partition for backpressure, and kafkajs's own
 // log lines routed into the sinker's logger.
-import { readFileSync } from 'node:fs';
 import {
   type Consumer,
   type EachBatchPayload,
@@ -10,6 +9,7 @@ import {
   logLevel,
   type SASLOptions,
 } from 'kafkajs';
+import { readConfigFile } from './config/files.ts';
 import type { KafkaConfig } from './config/types.ts';
 import type { Logger } from './logger.ts';
 
@@ -52,9 +52,9 @@ export function kafkaClientConfig(config: KafkaConfig, logger: Logger): KafkaJsC
   if (config.tls?.enabled) {
     out.ssl = {
       rejectUnauthorized: !config.tls.insecure_skip_verify,
-      ...(config.tls.ca_file ? { ca: [readFileSync(config.tls.ca_file, 'utf8')] } : {}),
-      ...(config.tls.cert_file ? { cert: readFileSync(config.tls.cert_file, 'utf8') } : {}),
-      ...(config.tls.key_file ? { key: readFileSync(config.tls.key_file, 'utf8') } : {}),
+      ...(config.tls.ca_file ? { ca: [readConfigFile('kafka.tls.ca_file', config.tls.ca_file)] } : {}),
+      ...(config.tls.cert_file ? { cert: readConfigFile('kafka.tls.cert_file', config.tls.cert_file) } : {}),
+      ...(config.tls.key_file ? { key: readConfigFile('kafka.tls.key_file', config.tls.key_file) } : {}),
     };
   }
   return out;

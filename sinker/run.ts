@@ -3,6 +3,7 @@
 // bounded graceful shutdown; refreshes the schema when asked to.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Kafka } from 'kafkajs';
+import { ConfigFileError } from './config/files.ts';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig, SinkConsumer } from './consumer.ts';
 import { ContentDedupe } from './dedupe/content.ts';
@@ -49,6 +50,16 @@ async function waitAtStart<T>(
       failed(err as Error, delay);
       await sleep(delay);
     }
+  }
+}
+
+/** A TLS file gone since the config was loaded stops start-up the way a bad config does (exit 2). */
+function kafkaClientOrStop(config: SinkerConfig, logger: Logger): ReturnType<typeof kafkaClientConfig> {
+  try {
+    return kafkaClientConfig(config.kafka, logger);
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new StartupError(err.message);
+    throw err;
   }
 }
 
@@ -177,7 +188,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   schemaLoaded = true;
   logger.info({ columns: mapper.columns.length, hash: schema.hash }, 'table schema loaded');
 
-  const kafka = new Kafka(kafkaClientConfig(config.kafka, logger));
+  const kafka = new Kafka(kafkaClientOrStop(config, logger));
   const admin = kafka.admin();
   await admin.connect();
   // The sinker never creates its topic: wait for it (not ready) with a line that names it, rather

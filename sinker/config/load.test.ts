@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -340,6 +340,37 @@ test('loadConfig reads a file and names it; a missing file is a ConfigError', ()
     (e: Error) => e instanceof ConfigError && e.message.startsWith(`invalid config ${file}:`),
   );
   assert.throws(() => loadConfig(join(dir, 'nope.yaml'), NO_ENV), /cannot read the file: no such file/);
+});
+
+test('a TLS file the config names that cannot be read is a ConfigError naming the key, the path and why', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sinker-config-'));
+  const file = join(dir, 'c.yaml');
+  const ca = join(dir, 'ca.pem');
+  const cert = join(dir, 'client.pem');
+  writeFileSync(cert, '-----BEGIN CERTIFICATE-----\n');
+  const key = join(dir, 'keys'); // a directory, not a file
+  mkdirSync(key);
+  writeFileSync(file, `kafka: {tls: {ca_file: ${ca}, cert_file: ${cert}, key_file: ${key}}}\n`);
+  const err = (() => {
+    try {
+      loadConfig(file, NO_ENV);
+    } catch (e) {
+      return e as ConfigError;
+    }
+    assert.fail('loadConfig accepted unreadable TLS files');
+  })();
+  assert.ok(err instanceof ConfigError);
+  assert.deepEqual(err.problems, [
+    `kafka.tls.ca_file: cannot read ${ca}: no such file`,
+    `kafka.tls.key_file: cannot read ${key}: it is a directory, not a file`,
+  ]);
+  // With TLS off the files are not read, so not checked.
+  writeFileSync(file, `kafka: {tls: {enabled: false, ca_file: ${ca}}}\n`);
+  assert.equal(loadConfig(file, NO_ENV).kafka.tls?.enabled, false);
+  // Readable files pass.
+  writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n');
+  writeFileSync(file, `kafka: {tls: {ca_file: ${ca}}}\n`);
+  assert.equal(loadConfig(file, NO_ENV).kafka.tls?.ca_file, ca);
 });
 
 test('the redacted view hides passwords and Redis credentials, and leaves the config itself alone', () => {

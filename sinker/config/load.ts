@@ -2,6 +2,7 @@
 // validate (defaults filled), and on failure throw one ConfigError listing every problem.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { unreadableFiles } from './files.ts';
 import type { SinkerConfig } from './types.ts';
 import { configProblems, finishConfig, redactUrl } from './validate.ts';
 
@@ -113,7 +114,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig
   return finishConfig(raw as Record<string, unknown>);
 }
 
-/** Reads, parses and validates a YAML config file. Throws ConfigError (also for an unreadable file). */
+/** Reads, parses and validates a YAML config file. Throws ConfigError (also for an unreadable file, or a file it names). */
 export function loadConfig(path: string, env: Env = process.env): SinkerConfig {
   let text: string;
   try {
@@ -122,7 +123,12 @@ export function loadConfig(path: string, env: Env = process.env): SinkerConfig {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(path, [`cannot read the file: ${e.code === 'ENOENT' ? 'no such file' : e.message}`]);
   }
-  return parseConfig(text, { source: path, env });
+  const config = parseConfig(text, { source: path, env });
+  // Files the config names (TLS PEMs) are read later, in Kafka's set-up: a missing one is the
+  // config's problem, said now.
+  const unreadable = unreadableFiles(config);
+  if (unreadable.length > 0) throw new ConfigError(path, unreadable);
+  return config;
 }
 
 /** A copy safe to log: passwords replaced by `***`, credentials in the Redis URL masked. */

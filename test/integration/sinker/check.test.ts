@@ -1,7 +1,8 @@
 // `doris-sinker check -config FILE` against the real test bed: everything reachable → exit 0; a
 // component that is not there (Redis or Doris on a dead port) → a FAIL line in plain words and exit 1;
-// a bad config file → exit 2 naming the key.
+// a bad config file, or a TLS file it names that cannot be read → exit 2 naming the key.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort, runSinkerCommand } from '../../support/sinker-process.ts';
 import { cleanup, closeStorage, createTable, createTopic, type Scenario, scenario, sinkerConfig } from './helpers.ts';
@@ -78,4 +79,19 @@ test('check: a bad config file → exit 2 naming the key, what was expected and 
   assert.equal(r2.exit.code, 2, r2.output);
   assert.match(r2.output, /kafka\.group_idd/);
   assert.match(r2.output, /group_id/);
+});
+
+test('check and the sinker: a TLS file that cannot be read → exit 2 naming the key, the path and why', async () => {
+  const ca = join(s.dir, 'missing-ca.pem');
+  const config = await sinkerConfig(s, { kafka: { tls: { ca_file: ca } } });
+  const { exit, output } = await check('tls-missing', config);
+  assert.equal(exit.code, 2, output);
+  assert.ok(output.includes(`kafka.tls.ca_file: cannot read ${ca}: no such file`), output);
+  assert.doesNotMatch(output, /ENOENT|^\s+at /m, 'a raw error or a stack trace');
+
+  // The sinker itself stops the same way at start-up.
+  const run = await runSinkerCommand({ dir: s.dir, tag: 'tls-missing-run', config }, 30_000);
+  assert.equal(run.exit.code, 2, run.output);
+  assert.ok(run.output.includes(`kafka.tls.ca_file: cannot read ${ca}: no such file`), run.output);
+  assert.doesNotMatch(run.output, /ENOENT|^\s+at /m, 'a raw error or a stack trace');
 });
