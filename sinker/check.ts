@@ -5,8 +5,9 @@ import { dirname, resolve } from 'node:path';
 import { Kafka } from 'kafkajs';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig } from './consumer.ts';
+import type { PartitionState } from './dedupe/state.ts';
 import { DedupeStore } from './dedupe/store.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, probeLogDirectory } from './logger.ts';
 import { loadSchema } from './run.ts';
 import { FeClient } from './writer/fe-client.ts';
 
@@ -36,6 +37,8 @@ async function attempt(name: string, fn: () => Promise<string>, timeoutMs = 15_0
 export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
   const quiet = createLogger({ ...config.log, output: 'stdout', level: 'fatal' });
   const results: CheckResult[] = [];
+  /** The topic's partition count, once the Kafka check has read it: the Redis check reads each one's state. */
+  let topicPartitions: number | undefined;
 
   results.push(
     await attempt('Kafka', async () => {
@@ -48,6 +51,7 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
           );
         });
         const partitions = meta.topics[0]?.partitions.length ?? 0;
+        topicPartitions = partitions;
         const groups = await admin.describeGroups([config.kafka.group_id]);
         const members = groups.groups[0]?.members.length ?? 0;
         return `${config.kafka.brokers.join(',')} reachable; topic "${config.kafka.topic}" has ${partitions} partitions; group "${config.kafka.group_id}" has ${members} members`;
@@ -100,13 +104,31 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
       });
       try {
         await store.connect();
-        const state = await store.partitionState(0);
-        return `reachable; partition 0 watermark ${state.watermark ?? 'none'}, ${state.intents.length} open intents`;
+        if (topicPartitions === undefined) {
+          const state = await store.partitionState(0);
+          return `reachable; partition 0 ${dedupeSummary([state], Date.now())} (the topic's partition count is unknown: the Kafka check failed)`;
+        }
+        const partitions = Array.from({ length: topicPartitions }, (_, p) => p);
+        const states = await Promise.all(partitions.map((p) => store.partitionState(p)));
+        return `reachable; ${dedupeSummary(states, Date.now())}`;
       } finally {
         await store.close();
       }
     }),
   );
+
+  if (config.log.output !== 'stdout') {
+    results.push(
+      await attempt('Log file', async () => {
+        const where = `log.file_path ${config.log.file_path}`;
+        try {
+          return `${where}: ${probeLogDirectory(config.log.file_path)}`;
+        } catch (err) {
+          throw new Error(`${where}: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
 
   if (config.dlq.file_path) {
     const path = config.dlq.file_path;
@@ -135,6 +157,38 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
     );
   }
   return results;
+}
+
+/** Lists at most `max` items, then how many more. */
+function some(items: string[], max: number): string {
+  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
+}
+
+/**
+ * The dedupe state of the topic's partitions (index = partition) in one line: which have a
+ * watermark (offsets known to be in Doris), which have none yet, and the intents not settled.
+ */
+export function dedupeSummary(states: readonly PartitionState[], now: number): string {
+  if (states.length === 1) {
+    const [s] = states;
+    const intents = s!.intents.length;
+    return `watermark ${s!.watermark ?? 'none'}, ${intents === 0 ? 'no unsettled intents' : `${intents} unsettled ${intents === 1 ? 'intent' : 'intents'}`}`;
+  }
+  const withWm = states.flatMap((s, p) => (s.watermark === null ? [] : [`p${p} ${s.watermark}`]));
+  const without = states.flatMap((s, p) => (s.watermark === null ? [`p${p}`] : []));
+  const parts = [
+    `${withWm.length} of ${states.length} partitions ${withWm.length === 1 ? 'has a watermark' : 'have a watermark'}${withWm.length > 0 ? ` (${some(withWm, 8)})` : ''}`,
+  ];
+  if (withWm.length > 0 && without.length > 0) parts.push(`none yet on ${some(without, 8)}`);
+  const intents = states.flatMap((s, p) =>
+    s.intents.map((i) => `p${p} ${i.first}-${i.last}, ${Math.max(0, Math.round((now - i.created) / 1000))} s old`),
+  );
+  parts.push(
+    intents.length === 0
+      ? 'no unsettled intents'
+      : `${intents.length} unsettled ${intents.length === 1 ? 'intent' : 'intents'} (${some(intents, 4)}; the partition's next owner loads it again under its label)`,
+  );
+  return parts.join('; ');
 }
 
 export async function runCheck(config: SinkerConfig, out: NodeJS.WritableStream): Promise<number> {

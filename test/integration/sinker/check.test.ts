@@ -1,9 +1,14 @@
-// `doris-sinker check -config FILE` against the real test bed: everything reachable → exit 0; a
-// component that is not there (Redis or Doris on a dead port) → a FAIL line in plain words and exit 1;
+// `doris-sinker check -config FILE` against the real test bed: everything reachable → exit 0, with
+// the Redis state of every partition and the log file's directory; a component that is not there
+// (Redis or Doris on a dead port) or a log directory that cannot be made → a FAIL line in plain
+// words and exit 1;
 // a bad config file, or a TLS file it names that cannot be read → exit 2 naming the key.
 import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseConfig } from '../../../sinker/config/load.ts';
+import { DedupeStore } from '../../../sinker/dedupe/store.ts';
 import { freePort, runSinkerCommand } from '../../support/sinker-process.ts';
 import { cleanup, closeStorage, createTable, createTopic, type Scenario, scenario, sinkerConfig } from './helpers.ts';
 
@@ -94,4 +99,41 @@ test('check and the sinker: a TLS file that cannot be read → exit 2 naming the
   assert.equal(run.exit.code, 2, run.output);
   assert.ok(run.output.includes(`kafka.tls.ca_file: cannot read ${ca}: no such file`), run.output);
   assert.doesNotMatch(run.output, /ENOENT|^\s+at /m, 'a raw error or a stack trace');
+});
+
+test("check: Redis state of every partition of the topic, and the log file's directory", async () => {
+  // Partition 0 has loaded up to 41; partition 1 has an intent not settled yet and no watermark.
+  const config = await sinkerConfig(s);
+  const parsed = parseConfig(JSON.stringify(config), { env: {} });
+  const store = new DedupeStore({ config: parsed.dedupe, sink: parsed.name, topic: parsed.kafka.topic });
+  await store.connect();
+  try {
+    await store.recordIntent(0, { label: 'check-it-0', first: '0', last: '41', created: Date.now() });
+    await store.complete(0, { first: '0', last: '41' });
+    await store.recordIntent(1, { label: 'check-it-1', first: '42', last: '99', created: Date.now() });
+  } finally {
+    await store.close();
+  }
+  const logDir = join(s.dir, 'logs', 'sub');
+  config.log = { level: 'info', output: 'file', file_path: join(logDir, 'sinker.log') };
+  const { exit, output } = await check('partitions', config);
+  assert.equal(exit.code, 0, output);
+  const redis = output.split('\n').find((l) => l.startsWith('OK   Redis:'));
+  assert.ok(redis, output);
+  assert.match(redis, /1 of 2 partitions has a watermark \(p0 41\); none yet on p1/);
+  assert.match(redis, /1 unsettled intent \(p1 42-99, \d+ s old/);
+  const log = output.split('\n').find((l) => l.includes('Log file:'));
+  assert.ok(log?.startsWith('OK'), output);
+  assert.ok(log !== undefined);
+  assert.ok(log.includes(`directory ${logDir} does not exist yet; the sinker creates it`), log);
+  assert.equal(existsSync(join(s.dir, 'logs')), false, 'check created the log directory');
+
+  // A log file whose directory cannot be made: a FAIL line naming log.file_path, exit 1.
+  writeFileSync(join(s.dir, 'plain-file'), 'x');
+  config.log = { level: 'info', output: 'both', file_path: join(s.dir, 'plain-file', 'sinker.log') };
+  const bad = await check('log-bad', config);
+  assert.equal(bad.exit.code, 1, bad.output);
+  const fail = bad.output.split('\n').filter((l) => l.startsWith('FAIL'));
+  assert.equal(fail.length, 1, bad.output);
+  assert.match(fail[0]!, /^FAIL Log file: log\.file_path .*plain-file.* is a file, not a directory/);
 });

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { dedupeSummary } from './check.ts';
+import type { Intent } from './dedupe/state.ts';
+
+const intent = (first: string, last: string, created: number): Intent => ({ label: 'l', first, last, created });
+
+test("check's Redis line summarises every partition: watermarks, the ones without, unsettled intents", () => {
+  const now = 100_000;
+  assert.equal(
+    dedupeSummary(
+      [
+        { watermark: '41', intents: [] },
+        { watermark: null, intents: [intent('42', '99', now - 12_000)] },
+        { watermark: '7', intents: [] },
+      ],
+      now,
+    ),
+    "2 of 3 partitions have a watermark (p0 41, p2 7); none yet on p1; 1 unsettled intent (p1 42-99, 12 s old; the partition's next owner loads it again under its label)",
+  );
+  assert.equal(
+    dedupeSummary(
+      [
+        { watermark: null, intents: [] },
+        { watermark: null, intents: [] },
+      ],
+      now,
+    ),
+    '0 of 2 partitions have a watermark; no unsettled intents',
+  );
+  const many = Array.from({ length: 12 }, (_, p) => ({ watermark: String(p * 10), intents: [] }));
+  assert.equal(
+    dedupeSummary(many, now),
+    '12 of 12 partitions have a watermark (p0 0, p1 10, p2 20, p3 30, p4 40, p5 50, p6 60, p7 70 and 4 more); no unsettled intents',
+  );
+  assert.equal(dedupeSummary([{ watermark: '5', intents: [] }], now), 'watermark 5, no unsettled intents');
+});
