@@ -2,7 +2,7 @@
 // or a user does: writes the config file, spawns it, waits for /readyz, scrapes /metrics, stops it
 // with SIGTERM (graceful) or SIGKILL (crash), and keeps its log for assertions and post-mortems.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SINKER_MAIN = join(ROOT, 'sinker', 'main.ts');
 
-/** A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine). */
+/**
+ * A free TCP port on 127.0.0.1, bound and released. Another process may take it before it is bound
+ * again (outgoing connections draw from the same ephemeral range): for a sinker's metrics port, give
+ * port 0 instead and SinkerProcess reads the port the sinker bound.
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -46,8 +50,10 @@ export class SinkerProcess {
   readonly child: ChildProcess;
   readonly configPath: string;
   readonly logPath: string;
-  readonly metricsPort: number;
   readonly exited: Promise<Exit>;
+  /** The configured metrics port, or the bound one once read from the port file (port 0). */
+  #metricsPort: number | undefined;
+  readonly #portFile: string | undefined;
   #out: string[] = [];
   #exit: Exit | undefined;
 
@@ -55,9 +61,15 @@ export class SinkerProcess {
     mkdirSync(opts.dir, { recursive: true });
     this.configPath = join(opts.dir, `${opts.tag}.config.yaml`);
     this.logPath = join(opts.dir, `${opts.tag}.log`);
-    writeFileSync(this.configPath, `${JSON.stringify(opts.config, null, 2)}\n`);
-    const metrics = opts.config.metrics as { port?: number } | undefined;
-    this.metricsPort = metrics?.port ?? 9090;
+    let config = opts.config;
+    const metrics = config.metrics as { port?: number; port_file?: string } | undefined;
+    if (metrics?.port === 0) {
+      // Port 0: the sinker binds any free port and writes it to this file (metrics.port_file).
+      this.#portFile = metrics.port_file ?? join(opts.dir, `${opts.tag}.metrics-port`);
+      rmSync(this.#portFile, { force: true });
+      config = { ...config, metrics: { ...metrics, port_file: this.#portFile } };
+    } else this.#metricsPort = metrics?.port ?? 9090;
+    writeFileSync(this.configPath, `${JSON.stringify(config, null, 2)}\n`);
     this.child = spawn(
       process.execPath,
       [SINKER_MAIN, ...(opts.command ?? []), '-config', this.configPath, ...(opts.extraArgs ?? [])],
@@ -101,8 +113,39 @@ export class SinkerProcess {
     return lines;
   }
 
+  /** The port of /metrics, /healthz and /readyz; throws while a port-0 sinker has not bound yet. */
+  get metricsPort(): number {
+    const port = this.#boundPort();
+    if (port === undefined) throw new Error(`the sinker has not written its metrics port yet:\n${this.tail()}`);
+    return port;
+  }
+
+  #boundPort(): number | undefined {
+    if (this.#metricsPort === undefined && this.#portFile !== undefined) {
+      try {
+        const port = Number(readFileSync(this.#portFile, 'utf8').trim());
+        if (port > 0) this.#metricsPort = port;
+      } catch {
+        // not written yet
+      }
+    }
+    return this.#metricsPort;
+  }
+
   get running(): boolean {
     return this.#exit === undefined;
+  }
+
+  /** Whether /readyz answers 200 now (false while not bound or not listening). */
+  async isReady(): Promise<boolean> {
+    const port = this.#boundPort();
+    if (port === undefined) return false;
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) });
+      return r.status === 200;
+    } catch {
+      return false;
+    }
   }
 
   /** Resolves when /readyz answers 200; throws with the log tail if the process exits or time runs out. */
@@ -110,12 +153,7 @@ export class SinkerProcess {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`sinker exited ${JSON.stringify(this.#exit)} before ready:\n${this.tail()}`);
-      try {
-        const r = await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`, { signal: AbortSignal.timeout(1000) });
-        if (r.status === 200) return;
-      } catch {
-        // not listening yet
-      }
+      if (await this.isReady()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`sinker not ready within ${timeoutMs} ms:\n${this.tail()}`);

@@ -12,7 +12,7 @@ import { Controller } from '../../../operator/controller/controller.ts';
 import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
-import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
+import { SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   assertExactlyOnce,
@@ -88,8 +88,8 @@ class StandInKubelet {
         while (this.pods.length < want) {
           const cm = await core.readNamespacedConfigMap({ namespace: ns, name: `${this.name}-config` });
           const config = parse(cm.data?.['config.yaml'] ?? '') as { metrics: { port: number } };
-          // each pod has its own network namespace; here they share one, so each gets its own port
-          config.metrics.port = await freePort();
+          // each pod has its own network namespace; here they share one, so each binds a free port
+          config.metrics.port = 0;
           const pod = new SinkerProcess({
             dir: s.dir,
             tag: `pod-${this.#seq++}`,
@@ -102,8 +102,7 @@ class StandInKubelet {
         this.maxRunning = Math.max(this.maxRunning, this.pods.length);
         let ready = 0;
         for (const p of this.pods) {
-          const r = await fetch(`http://127.0.0.1:${p.metricsPort}/readyz`).catch(() => undefined);
-          if (r?.status === 200) ready++;
+          if (await p.isReady()) ready++;
         }
         await apps.patchNamespacedDeploymentStatus(
           {

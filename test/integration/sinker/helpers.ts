@@ -14,7 +14,7 @@ import mysql from 'mysql2/promise';
 import type { GeneratedEvent } from '../../support/events.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { type ProduceResult, produceEvents, produceValues as produceTo } from '../../support/produce.ts';
-import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
+import { SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed, testbedEnv } from '../../support/testbed.ts';
 
 const DDL = readFileSync(new URL('../../../../shared/bench/tb_event.doris.sql', import.meta.url), 'utf8');
@@ -312,7 +312,8 @@ export async function sinkerConfig(s: Scenario, over: SinkerOverrides = {}): Pro
     dedupe: { redis_url: testbed('REDIS_URL'), key_prefix: s.prefix, ...over.dedupe },
     dlq: { file_path: s.dlqFile },
     log: { level: 'info', output: 'stdout' },
-    metrics: { enabled: true, port: await freePort() },
+    // port 0: the sinker binds a free port and SinkerProcess reads it (no race for a port picked here)
+    metrics: { enabled: true, port: 0 },
   };
 }
 
