@@ -11,19 +11,23 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SINKER_MAIN = join(ROOT, 'sinker', 'main.ts');
 
 /**
- * A free TCP port on 127.0.0.1, bound and released. Another process may take it before it is bound
- * again (outgoing connections draw from the same ephemeral range): for a sinker's metrics port, give
- * port 0 instead and SinkerProcess reads the port the sinker bound.
+ * A TCP port on 127.0.0.1 that nothing listens on right now, for a process to bind next. Drawn at
+ * random from 30000–32767: above the test beds' fixed ports and below the kernel's ephemeral range
+ * (32768+), so an outgoing connection cannot take it before it is bound, as one could with a port the
+ * kernel hands out for `listen(0)`. Where the process can bind port 0 itself (a sinker's metrics port),
+ * prefer that.
  */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 30000 + Math.floor(Math.random() * 2768);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error('no free port in 30000-32767 after 100 tries');
 }
 
 export interface Exit {

@@ -1,7 +1,6 @@
 // Shared helpers of the node tests: API clients for the test bed, the base image handed to the
 // node's containerd, free host ports for hostNetwork pods, polling and plain HTTP probes.
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { type CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { testbed } from '../../support/testbed.ts';
@@ -46,16 +45,7 @@ export async function loadBaseImage(): Promise<void> {
 }
 
 /** A TCP port nothing listens on right now, for a hostNetwork pod to take. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../support/sinker-process.ts';
 
 /** The body of GET url, or undefined when nothing answers (refused, reset, timeout). */
 export async function httpText(url: string): Promise<string | undefined> {
