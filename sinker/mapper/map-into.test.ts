@@ -136,6 +136,15 @@ const CASES = [
   '{"i8":01}',
   '',
   '{"i8":1,"txt":"\u0000"}',
+  '{"i8":-0,"i16":-0.0,"i32":-0e5,"i64":-0,"big":-0,"dec":-0.00,"d":-0}',
+  '{"i8":1,"i64":"-0","big":-0.0,"dec":-0}',
+  '{"i8":1,"txt":"\\ud83d\\ude00 \\uD83D\\uDE00"}',
+  '{"i8":1,"txt":"\\ud800"}',
+  '{"i8":1,"s":"\\udc00"}',
+  '{"i8":1,"txt":"\\ud800\\u0041"}',
+  '{"i8":1,"txt":"x\\udbff"}',
+  '{"i8":1,"j":{"a":"\\ud800"},"arr":"[1]","m":{"\\udc00":1}}',
+  '{"i8":1,"j":"{\\"a\\":\\"\\ud800\\"}"}',
 ];
 
 test('mapInto = encode(map()) for odd values of every kind, JSON lines', () => {
@@ -172,4 +181,30 @@ test('RowBuffer grows and keeps earlier rows', () => {
   assert.equal(out.rowCount, 100);
   assert.equal(out.row(0), 'row 0 ');
   assert.equal(out.row(99), `row 99 ${'é'.repeat(99)}`);
+});
+
+test('mapInto writes -0 as 0 into integer columns and dead-letters a lone surrogate escape', () => {
+  for (const format of ['json', 'csv'] as const) {
+    const m = mapperOf(
+      [
+        ['i', 'INT', true],
+        ['b', 'BIGINT', true],
+        ['s', 'STRING', true],
+      ],
+      {},
+    );
+    const plan = m.planFor(createEncoder(format, m.columns));
+    const out = new RowBuffer();
+    assert.equal(m.mapInto(Buffer.from('{"i":-0,"b":-0,"s":"x"}'), plan, out), undefined);
+    assert.equal(out.row(0), format === 'json' ? '{"i":0,"b":0,"s":"x"}' : '0,0,"x"');
+    const v = m.mapInto(Buffer.from(String.raw`{"i":1,"s":"ok \ud800"}`), plan, out);
+    assert.deepEqual(v, {
+      ok: false,
+      code: 'out_of_range',
+      reason: String.raw`field "s": string has a lone UTF-16 surrogate escape \ud800, which has no UTF-8 form`,
+    });
+    assert.equal(out.rowCount, 1);
+    assert.equal(m.mapInto(Buffer.from(String.raw`{"s":"\ud83d\ude00"}`), plan, out), undefined);
+    assert.ok(out.row(1).includes('😀'), out.row(1));
+  }
 });

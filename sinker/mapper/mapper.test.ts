@@ -273,6 +273,81 @@ test('strings survive with every kind of content; escapes are decoded exactly', 
   assert.deepEqual(values(m.map('{"\\u0073":"x","k":"\\ud83d\\ude00"}')), ['x', '😀']);
 });
 
+test('a lone surrogate escape has no UTF-8 form: the message goes to the DLQ naming the field', () => {
+  const m = mapperFor([
+    ['name', 'text'],
+    ['v', 'varchar(20)'],
+    ['j', 'json'],
+    ['arr', 'array<text>'],
+  ]);
+  const cases: Array<[string, string]> = [
+    [String.raw`{"name":"a\ud800b"}`, 'name": string has a lone UTF-16 surrogate escape \\ud800,'], // lone high
+    [String.raw`{"name":"\udc00"}`, '\\udc00'], // lone low
+    [String.raw`{"name":"\ude00\ud83d"}`, '\\ude00'], // a pair in the wrong order
+    [String.raw`{"name":"\ud800\u0041"}`, '\\ud800'], // high followed by a non-surrogate escape
+    [String.raw`{"name":"\ud800\n"}`, '\\ud800'], // high followed by another kind of escape
+    [String.raw`{"name":"\ud83d\ud83d\ude00"}`, '\\ud83d'], // high, then a valid pair
+    [String.raw`{"name":"😀 x\uDBFF"}`, '\\udbff'], // at the end of the string, upper-case hex
+    [String.raw`{"v":"\ud800"}`, 'field "v": '], // a varchar (the byte-limit converter)
+    // a string holding JSON text is written decoded, so its lone surrogate would be lost too
+    [String.raw`{"j":"{\"a\":\"\ud800\"}"}`, 'field "j": string has a lone UTF-16 surrogate escape \\ud800'],
+    [String.raw`{"arr":"[\"\udfff\"]"}`, 'field "arr": '],
+  ];
+  for (const [msg, reason] of cases) {
+    const v = dlq(m.map(Buffer.from(msg)));
+    assert.equal(v.code, 'out_of_range', msg);
+    assert.ok(v.reason.includes(reason), `${msg}: ${v.reason}`);
+    assert.match(
+      v.reason,
+      /^field "\w+": string has a lone UTF-16 surrogate escape \\u[0-9a-f]{4}, which has no UTF-8 form$/,
+    );
+  }
+  // a valid pair is one 4-byte UTF-8 character, in either case of hex
+  const ok = values(m.map(Buffer.from(String.raw`{"name":"\ud83d\ude00","v":"x\uD83D\uDE00y"}`)));
+  assert.deepEqual(ok.slice(0, 2), ['😀', 'x😀y']);
+  assert.equal(Buffer.from(ok[0]!, 'utf8').toString('hex'), 'f09f9880');
+  // JSON text keeps the escape as written: Doris parses it, nothing is decoded by the sinker
+  assert.deepEqual(values(m.map(Buffer.from(String.raw`{"j":{"a":"\ud800"},"arr":["\udc00"]}`))).slice(2), [
+    String.raw`{"a":"\ud800"}`,
+    String.raw`["\udc00"]`,
+  ]);
+  assert.deepEqual(values(m.map(Buffer.from(String.raw`{"j":"\ud800"}`)))[2], String.raw`"\ud800"`);
+  assert.deepEqual(values(m.map(Buffer.from(String.raw`{"j":"{\"a\":\"\\ud800\"}"}`)))[2], String.raw`{"a":"\ud800"}`);
+  // fields the table lacks are not looked at
+  assert.deepEqual(values(m.map(Buffer.from(String.raw`{"other":"\ud800","\udc00":1,"name":"n"}`)))[0], 'n');
+});
+
+test('-0 is 0 in integer and decimal columns, in every spelling', () => {
+  const m = mapperFor([
+    ['t', 'tinyint'],
+    ['s', 'smallint'],
+    ['i', 'int'],
+    ['b', 'bigint'],
+    ['l', 'largeint'],
+    ['dec', 'decimal(5,2)'],
+    ['d', 'double'],
+  ]);
+  assert.deepEqual(values(m.map('{"t":-0,"s":-0,"i":-0,"b":-0,"l":-0,"dec":-0.00,"d":-0}')), [
+    '0',
+    '0',
+    '0',
+    '0',
+    '0',
+    '0',
+    '-0', // a double keeps its sign: -0 is its own IEEE value, and Doris stores it as such
+  ]);
+  assert.deepEqual(values(m.map('{"t":-0.0,"s":-0e5,"i":-0E-3,"b":"-0","l":-0.000,"dec":"-0.00"}')).slice(0, 6), [
+    '0',
+    '0',
+    '0',
+    '0',
+    '0',
+    '0',
+  ]);
+  assert.deepEqual(values(m.map('{"dec":-0}'))[5], '0');
+  assert.deepEqual(m.drainStats().conversions, []);
+});
+
 test('JSON values for json/array/map/struct columns stay JSON text on one line', () => {
   const m = mapperFor([
     ['j', 'json'],

@@ -7,7 +7,8 @@
 //   else the zero value plus a conversion error counted per (field, from_type, to_type);
 // - a value of the right type that does not fit the column (integer out of range, more decimal places
 //   or digits than the decimal holds, more fractional seconds than the datetime, a string longer than
-//   the varchar/char in bytes) → the whole message goes to the DLQ with the reason. The sinker never
+//   the varchar/char in bytes, a string with a lone surrogate escape such as `\ud800`, which has no
+//   UTF-8 form) → the whole message goes to the DLQ with the reason. The sinker never
 //   rounds, truncates or clamps data on its own: Doris would filter such a row anyway, which costs
 //   the whole batch a split, and the DLQ keeps the original bytes for a replay once the table is fixed;
 // - invalid JSON, invalid UTF-8 or a top level that is not an object → DLQ with the reason.
@@ -195,18 +196,49 @@ function stringContent(s: string, kind: number, a: number, b: number): string {
   return kind === T_STRING ? s.slice(a + 1, b - 1) : (JSON.parse(s.slice(a, b)) as string);
 }
 
+/**
+ * The content of a string with escapes, for a column that stores it. A lone surrogate escape (`\ud800`
+ * not followed by a low one, or a lone `\udc00`) decodes to a UTF-16 unit that has no UTF-8 form:
+ * writing it would put U+FFFD in its place, so the message is dead-lettered instead. Only escapes can
+ * make one (raw UTF-8 bytes of a surrogate are invalid UTF-8, refused before).
+ */
+function unescapedText(name: string, s: string, a: number, b: number): string {
+  return wellFormed(name, JSON.parse(s.slice(a, b)) as string);
+}
+
+/** `t` when it has no unpaired surrogate; else throws DoesNotFit naming the field and the escape. */
+function wellFormed(name: string, t: string): string {
+  // native, and immediate for a one-byte string (no surrogates possible)
+  if (t.isWellFormed()) return t;
+  throw new DoesNotFit(
+    `field "${name}": string has a lone UTF-16 surrogate escape ${loneSurrogate(t)}, which has no UTF-8 form`,
+  );
+}
+
+/** The first unpaired surrogate in `t`, spelled as a JSON escape. */
+function loneSurrogate(t: string): string {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    const d = t.charCodeAt(i + 1);
+    if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) i++;
+    else return `\\u${c.toString(16)}`;
+  }
+  return '';
+}
+
 /** JSON text on one line: a raw nested value may hold newlines as whitespace, which would break JSON lines. */
 function oneLine(json: string): string {
   return json.indexOf('\n') < 0 && json.indexOf('\r') < 0 ? json : json.replace(/[\r\n]+/g, ' ');
 }
 
 /** Text of any token for a string column: strings decoded, numbers as written, objects/arrays as JSON text. */
-function asText(s: string, kind: number, a: number, b: number): string {
+function asText(name: string, s: string, kind: number, a: number, b: number): string {
   switch (kind) {
     case T_STRING:
       return s.slice(a + 1, b - 1);
     case T_STRING_ESC:
-      return JSON.parse(s.slice(a, b)) as string;
+      return unescapedText(name, s, a, b);
     case T_TRUE:
       return 'true';
     case T_FALSE:
@@ -228,12 +260,16 @@ function numericText(s: string, kind: number, a: number, b: number): string | nu
   return null;
 }
 
-/** A string holding JSON object/array text (double-encoded JSON, common from producers) → that text. */
-function embeddedJson(s: string, kind: number, a: number, b: number, open: string): string | null {
+/**
+ * A string holding JSON object/array text (double-encoded JSON, common from producers) → that text.
+ * Its content is written, so an escape there decoding to a lone surrogate dead-letters the message
+ * (wellFormed); one inside the embedded text (`\\ud800`) stays an escape, as in an object sent as is.
+ */
+function embeddedJson(name: string, s: string, kind: number, a: number, b: number, open: string): string | null {
   if (kind !== T_STRING && kind !== T_STRING_ESC) return null;
   const text = stringContent(s, kind, a, b).trim();
   if (!open.includes(text[0] ?? '') || !isValidJson(text)) return null;
-  return oneLine(text);
+  return oneLine(kind === T_STRING_ESC ? wellFormed(name, text) : text);
 }
 
 function integerConverter(name: string, type: DorisType): Converter {
@@ -251,6 +287,8 @@ function integerConverter(name: string, type: DorisType): Converter {
         }
       }
       if (plain) {
+        // -0 is 0: Doris gets the canonical digits, as from the general path below
+        if (s.charCodeAt(a) === 0x2d && b - a === 2 && s.charCodeAt(a + 1) === 0x30) return '0';
         const text = s.slice(a, b);
         if (smallMax !== Infinity) {
           const n = Number(text);
@@ -347,9 +385,9 @@ function dateTimeConverter(name: string, type: DorisType): Converter {
 function stringConverter(name: string, type: DorisType): Converter {
   const limit = type.kind === 'char' || type.kind === 'varchar' ? type.length! : 0;
   const spelled = formatDorisType(type);
-  if (limit === 0) return asText;
+  if (limit === 0) return (s, k, a, b) => asText(name, s, k, a, b);
   return (s, k, a, b) => {
-    const text = asText(s, k, a, b);
+    const text = asText(name, s, k, a, b);
     // UTF-16 length × 3 bounds the UTF-8 length: only long strings need the exact byte count.
     if (text.length * 3 > limit) {
       const bytes = Buffer.byteLength(text, 'utf8');
@@ -359,16 +397,19 @@ function stringConverter(name: string, type: DorisType): Converter {
   };
 }
 
-const jsonConverter: Converter = (s, k, a, b) => {
-  if (k === T_OBJECT || k === T_ARRAY) return oneLine(s.slice(a, b));
-  if (k === T_STRING || k === T_STRING_ESC) return embeddedJson(s, k, a, b, '{[') ?? s.slice(a, b);
-  return s.slice(a, b);
-};
+/** An object/array, or a string that is not JSON text, is written as the message spells it: escapes (`\ud800` too) and all. */
+function jsonConverter(name: string): Converter {
+  return (s, k, a, b) => {
+    if (k === T_OBJECT || k === T_ARRAY) return oneLine(s.slice(a, b));
+    if (k === T_STRING || k === T_STRING_ESC) return embeddedJson(name, s, k, a, b, '{[') ?? s.slice(a, b);
+    return s.slice(a, b);
+  };
+}
 
-function nestedConverter(open: string, tokenKind: number): Converter {
+function nestedConverter(name: string, open: string, tokenKind: number): Converter {
   return (s, k, a, b) => {
     if (k === tokenKind) return oneLine(s.slice(a, b));
-    return embeddedJson(s, k, a, b, open) ?? FAIL;
+    return embeddedJson(name, s, k, a, b, open) ?? FAIL;
   };
 }
 
@@ -409,12 +450,12 @@ function converterFor(c: Column): Converter {
       return stringConverter(c.name, t);
     case 'json':
     case 'variant':
-      return jsonConverter;
+      return jsonConverter(c.name);
     case 'array':
-      return nestedConverter('[', T_ARRAY);
+      return nestedConverter(c.name, '[', T_ARRAY);
     case 'map':
     case 'struct':
-      return nestedConverter('{', T_OBJECT);
+      return nestedConverter(c.name, '{', T_OBJECT);
     case 'ipv4':
       return patternConverter(isIpv4);
     case 'ipv6':
@@ -440,6 +481,7 @@ function plainInteger(src: Uint8Array, a: number, b: number, max: number): boole
     if (c < 0x30 || c > 0x39) return false;
     n = n * 10 + (c - 0x30);
   }
+  if (neg && n === 0) return false; // -0: the converter writes 0
   if (max !== 0) return neg ? n <= max + 1 : n <= max;
   if (digits < 19) return true;
   const lim = neg ? INT64_MIN_DIGITS : INT64_MAX_DIGITS;
