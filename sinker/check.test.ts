@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { dedupeSummary } from './check.ts';
+import { dedupeSummary, probeFileDirectory } from './check.ts';
 import type { Intent } from './dedupe/state.ts';
 
 const intent = (first: string, last: string, created: number): Intent => ({ label: 'l', first, last, created });
@@ -34,4 +37,20 @@ test("check's Redis line summarises every partition: watermarks, the ones withou
     '12 of 12 partitions have a watermark (p0 0, p1 10, p2 20, p3 30, p4 40, p5 50, p6 60, p7 70 and 4 more); no unsettled intents',
   );
   assert.equal(dedupeSummary([{ watermark: '5', intents: [] }], now), 'watermark 5, no unsettled intents');
+});
+
+test("check's probe of a written file's directory (log, DLQ file): a writable directory, a missing one it would create, one under a file; nothing is created", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logprobe-'));
+  assert.equal(probeFileDirectory(join(dir, 'sinker.log')), `directory ${dir} is writable`);
+  const deep = join(dir, 'a', 'b');
+  assert.equal(
+    probeFileDirectory(join(deep, 'sinker.log')),
+    `directory ${deep} does not exist yet; the sinker creates it (${dir} is writable)`,
+  );
+  assert.deepEqual(readdirSync(dir), [], 'the probe created something');
+  writeFileSync(join(dir, 'plain-file'), 'x');
+  assert.throws(
+    () => probeFileDirectory(join(dir, 'plain-file', 'sub', 'sinker.log')),
+    new RegExp(`directory ${join(dir, 'plain-file', 'sub')} cannot be created: ${join(dir, 'plain-file')} is a file`),
+  );
 });

@@ -1,13 +1,13 @@
 // `doris-sinker check`: the config is valid (it was loaded to get here); now reach every service the
 // sinker needs and say, in plain words, what works and what does not. Changes nothing anywhere.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kafka } from 'kafkajs';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig } from './consumer.ts';
 import type { PartitionState } from './dedupe/state.ts';
 import { DedupeStore } from './dedupe/store.ts';
-import { createLogger, probeLogDirectory } from './logger.ts';
+import { createLogger } from './logger.ts';
 import { loadSchema } from './run.ts';
 import { FeClient } from './writer/fe-client.ts';
 
@@ -31,6 +31,48 @@ async function attempt(name: string, fn: () => Promise<string>, timeoutMs = 15_0
     return { name, ok: false, detail: (err as Error).message };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * What `check` says about the directory of a file the sinker writes (its log, its DLQ file), changing
+ * nothing: it is writable, or it is missing and the nearest existing parent is writable, so the sinker
+ * will create it (both create theirs). Throws, in plain words, where the sinker could not write.
+ */
+export function probeFileDirectory(filePath: string): string {
+  const dir = dirname(resolve(filePath));
+  for (let at = dir; ; ) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(at).isDirectory();
+    } catch (err) {
+      const up = dirname(at);
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && up !== at) {
+        at = up;
+        continue;
+      }
+      throw new Error(`cannot look at ${at}: ${(err as Error).message}`);
+    }
+    if (!isDir) {
+      throw new Error(
+        at === dir
+          ? `${dir} is a file, not a directory`
+          : `directory ${dir} cannot be created: ${at} is a file, not a directory`,
+      );
+    }
+    try {
+      accessSync(at, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new Error(
+        at === dir
+          ? `directory ${dir} is not writable`
+          : `directory ${dir} does not exist and cannot be created: ${at} is not writable`,
+      );
+    }
+    return at === dir
+      ? `directory ${dir} is writable`
+      : `directory ${dir} does not exist yet; the sinker creates it (${at} is writable)`;
   }
 }
 
@@ -122,7 +164,7 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
       await attempt('Log file', async () => {
         const where = `log.file_path ${config.log.file_path}`;
         try {
-          return `${where}: ${probeLogDirectory(config.log.file_path)}`;
+          return `${where}: ${probeFileDirectory(config.log.file_path)}`;
         } catch (err) {
           throw new Error(`${where}: ${(err as Error).message}`);
         }
@@ -132,13 +174,7 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
 
   if (config.dlq.file_path) {
     const path = config.dlq.file_path;
-    results.push(
-      await attempt('DLQ file', async () => {
-        const dir = dirname(resolve(path));
-        accessSync(dir, constants.W_OK);
-        return `${path}: directory ${dir} is writable`;
-      }),
-    );
+    results.push(await attempt('DLQ file', async () => `${path}: ${probeFileDirectory(path)}`));
   }
   if (config.dlq.kafka_topic) {
     const topic = config.dlq.kafka_topic;

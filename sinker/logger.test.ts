@@ -14,7 +14,6 @@ import {
   logDeadLetters,
   loggerOptions,
   logProcessWarnings,
-  probeLogDirectory,
   removeOlderThan,
 } from './logger.ts';
 
@@ -168,22 +167,6 @@ test('a log file whose directory cannot be made is an error at once, naming log.
     max_backups: 1,
   } as const;
   assert.throws(() => createLogger(config), new RegExp(`log\\.file_path ${file_path}: directory .* is not writable`));
-});
-
-test("check's log probe: a writable directory, a missing one it would create, one under a file; nothing is created", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'logprobe-'));
-  assert.equal(probeLogDirectory(join(dir, 'sinker.log')), `directory ${dir} is writable`);
-  const deep = join(dir, 'a', 'b');
-  assert.equal(
-    probeLogDirectory(join(deep, 'sinker.log')),
-    `directory ${deep} does not exist yet; the sinker creates it (${dir} is writable)`,
-  );
-  assert.deepEqual(readdirSync(dir), [], 'the probe created something');
-  writeFileSync(join(dir, 'plain-file'), 'x');
-  assert.throws(
-    () => probeLogDirectory(join(dir, 'plain-file', 'sub', 'sinker.log')),
-    new RegExp(`directory ${join(dir, 'plain-file', 'sub')} cannot be created: ${join(dir, 'plain-file')} is a file`),
-  );
 });
 
 test('process warnings become log lines; the known kafkajs negative-timeout warning is dropped', () => {

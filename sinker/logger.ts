@@ -1,7 +1,7 @@
 // pino logger built from the `log` config: stdout, a rotated file, or both; credentials redacted;
 // a sampler that keeps per-message lines from flooding the log when enable_sampling is on.
 import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { LogConfig } from './config/types.ts';
 
@@ -75,48 +75,6 @@ function checkLogDirectory(filePath: string): void {
     accessSync(dir, constants.W_OK);
   } catch (err) {
     throw new LogFileError(`log.file_path ${filePath}: directory ${dir} is not writable: ${(err as Error).message}`);
-  }
-}
-
-/**
- * What `check` says about the log file's directory, changing nothing: it is writable, or it is missing
- * and the nearest existing parent is writable, so the sinker will create it. Throws, in plain words,
- * where the sinker could not write.
- */
-export function probeLogDirectory(filePath: string): string {
-  const dir = dirname(resolve(filePath));
-  for (let at = dir; ; ) {
-    let isDir: boolean;
-    try {
-      isDir = statSync(at).isDirectory();
-    } catch (err) {
-      const up = dirname(at);
-      const code = (err as NodeJS.ErrnoException).code;
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && up !== at) {
-        at = up;
-        continue;
-      }
-      throw new Error(`cannot look at ${at}: ${(err as Error).message}`);
-    }
-    if (!isDir) {
-      throw new Error(
-        at === dir
-          ? `${dir} is a file, not a directory`
-          : `directory ${dir} cannot be created: ${at} is a file, not a directory`,
-      );
-    }
-    try {
-      accessSync(at, constants.W_OK | constants.X_OK);
-    } catch {
-      throw new Error(
-        at === dir
-          ? `directory ${dir} is not writable`
-          : `directory ${dir} does not exist and cannot be created: ${at} is not writable`,
-      );
-    }
-    return at === dir
-      ? `directory ${dir} is writable`
-      : `directory ${dir} does not exist yet; the sinker creates it (${at} is writable)`;
   }
 }
 
