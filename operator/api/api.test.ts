@@ -96,6 +96,8 @@ test('defaults fill nested sections like the apiserver', () => {
   assert.equal(spec.kafka.fromEarliest, false);
   assert.equal(spec.paused, false);
   assert.equal(spec.logging.level, 'info');
+  // as the sinker's own log.enable_sampling: a flood of dead letters is sampled unless asked otherwise
+  assert.equal(spec.logging.sampling, true);
   // explicit values win, and defaulting does not mutate its input
   const input = { ...minimalSink().spec, scaling: { minReplicas: 0 } };
   const out = defaultSpec(input);

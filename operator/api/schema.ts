@@ -319,7 +319,10 @@ const logging = obj(
   'Sinker log options (JSON lines on stdout).',
   {
     level: str('Log level.', { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], default: 'info' }),
-    sampling: bool('Sample high-frequency log lines.', { default: false }),
+    sampling: bool(
+      'Sample high-frequency log lines (the per-message "message dead-lettered": each second the first 10, then one in 100), as the sinker does by default.',
+      { default: true },
+    ),
   },
   { default: {} },
 );
