@@ -81,8 +81,6 @@ export interface PipelineDeps {
   mapper: Mapper;
   encoder: RowEncoder;
   observer?: PipelineObserver;
-  /** Samples the 'message dead-lettered' lines; default: from log.enable_sampling. */
-  dlqLogSampler?: LogSampler;
 }
 
 interface PartitionRun {
@@ -158,7 +156,7 @@ export class SinkPipeline {
     this.#d = deps;
     this.#log = deps.logger;
     this.#obs = deps.observer ?? NO_OBSERVER;
-    this.#dlqLogSampler = deps.dlqLogSampler ?? deadLetterSampler(deps.config.log.enable_sampling);
+    this.#dlqLogSampler = deadLetterSampler(deps.config.log.enable_sampling);
     this.#topic = deps.config.kafka.topic;
     this.#mapper = deps.mapper;
     this.#encoder = deps.encoder;
