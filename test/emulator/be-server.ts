@@ -294,12 +294,13 @@ function parseRows(ctx: LoadCtx, opts: LoadOptions, schema: TableSchema, data: B
     r.rows.splice(0, n);
     r.filtered += n;
     for (let i = 0; i < n; i++) r.errors.unshift('Reason: injected by the emulator (filter_rows fault). src line []; ');
-    if (n > 0) r.firstError ??= 'injected by the emulator (filter_rows fault)';
+    if (r.errors.length > 51) r.errors.length = 51; // the BE logs the first 51 bad rows only
+    if (n > 0) r.firstError = 'injected by the emulator (filter_rows fault). Src line: ';
   }
   ctx.reply.readDataTimeMs = Date.now() - t;
   applyRowCounts(ctx, r);
   if (r.errors.length > 0) {
-    ctx.reply.errorUrl = engine.errorUrl(ctx.db, ctx.reply.label, ctx.port, r.errors);
+    ctx.reply.errorUrl = engine.errorUrl(ctx.port, r.errors);
     ctx.reply.firstErrorMsg = r.firstError;
   }
   return r;

@@ -202,10 +202,15 @@ export class Engine {
     return port;
   }
 
-  /** Stores an error log and returns its ErrorURL. */
-  errorUrl(db: string, label: string, bePort: number, lines: string[]): string {
-    const file = `__shard_${this.shard++ % 100}/error_log_${db}_${label}_${randomBytes(8).toString('hex')}`;
-    this.errorLogs.set(file, lines.join('\n'));
+  /**
+   * Stores an error log and returns its ErrorURL. The file is named as the BE names it: the runtime
+   * state's db is "insert_stmt" and its label the fragment instance id (hi-lo), not the load's.
+   */
+  errorUrl(bePort: number, lines: string[]): string {
+    const hi = BigInt(`0x${randomBytes(8).toString('hex')}`).toString(16);
+    const lo = BigInt(`0x${randomBytes(8).toString('hex')}`).toString(16);
+    const file = `__shard_${this.shard++ % 100}/error_log_insert_stmt_${hi}-${lo}_${hi}_${lo}`;
+    this.errorLogs.set(file, lines.map((l) => `${l}\n`).join(''));
     // Doris keeps error logs 48 h; the emulator keeps the newest MAX_ERROR_LOGS in memory.
     if (this.errorLogs.size > MAX_ERROR_LOGS) this.errorLogs.delete(this.errorLogs.keys().next().value!);
     return `http://${this.config.host}:${bePort}/api/_load_error_log?file=${encodeURIComponent(file).replace(/%2F/g, '/')}`;

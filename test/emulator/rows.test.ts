@@ -30,7 +30,7 @@ test('CSV: conversion failure is NULL without strict mode, filtered with it; ran
   assert.equal(strict.filtered, 1);
   assert.match(
     strict.errors[0]!,
-    /^Reason: column\(ts\) value is incorrect while strict mode is true, src value is nonsense\. src line \[1,ab,1,nonsense,true,\{\},1\]; $/,
+    /^Reason: column\(ts\) value is incorrect while strict mode is true, src value is nonsense\. src line \[1 ab 1 nonsense true \{\} 1\]; $/,
   );
   const nonStrict = load('1,ab,1,nonsense,true,{},1\n', { column_separator: ',' });
   assert.deepEqual(nonStrict.rows[0]![3], null);
@@ -42,7 +42,9 @@ test('CSV: NOT NULL, column count, columns mapping and where', () => {
   assert.equal(r.filtered, 2);
   assert.equal(r.unselected, 1);
   assert.deepEqual(r.rows, [['7', 'c', null, null, null, null, null]]);
-  assert.match(r.errors[1]!, /actual column number in csv file is {2}less than {2}schema column number/);
+  // The reader's column-count error is logged before the block's NOT NULL error of an earlier row.
+  assert.match(r.errors[0]!, /actual column number in csv file is {2}less than {2}schema column number/);
+  assert.equal(r.errors[1], 'Reason: column(id) values is null while columns is not nullable. src line [NULL a]; ');
   assert.equal(tooManyFiltered(r, 0), true);
   assert.equal(tooManyFiltered(r, 0.7), false);
 });
@@ -71,16 +73,51 @@ test('JSON lines, arrays, jsonpaths, json_root, big numbers keep their digits', 
   const root = load('{"data": {"id": 9}}', { format: 'json', json_root: '$.data' });
   assert.equal(root.rows[0]![0], '9');
   const missing = load('{"name": "x"}\n', { format: 'json', read_json_by_line: 'true', max_filter_ratio: '1' });
-  assert.match(missing.errors[0]!, /The column `id` is not nullable, but it's not found in jsondata/);
+  // Source slots are nullable: a missing NOT NULL key is the scanner's NULL error, not the reader's.
+  assert.equal(
+    missing.errors[0],
+    'Reason: column(id) values is null while columns is not nullable. src line [NULL x NULL NULL NULL NULL NULL]; ',
+  );
   const bad = load('{"id": 1\n', { format: 'json', read_json_by_line: 'true' });
   assert.equal(bad.filtered, 1);
 });
 
-test('more than 50 bad rows with max_filter_ratio 0 stops the load early', () => {
-  const body = Array.from({ length: 60 }, () => 'x,y,z').join('\n');
-  const r = load(body, { column_separator: ',' });
+test('more than 51 bad rows with max_filter_ratio 0 stops the load early; 51 do not', () => {
+  const rows = (n: number) => Array.from({ length: n }, () => 'x,y,z').join('\n');
+  const r = load(rows(60), { column_separator: ',' });
   assert.match(r.fatal!, /^\[DATA_QUALITY_ERROR\]Encountered unqualified data, stop processing/);
-  assert.equal(r.filtered, 51);
+  assert.equal(r.filtered, 52, 'the 52nd bad row stops the load');
+  const at51 = load(rows(51), { column_separator: ',' });
+  assert.equal(at51.fatal, undefined);
+  assert.equal(at51.filtered, 51);
+});
+
+test('the error log holds the first 51 bad rows only', () => {
+  const body = Array.from({ length: 80 }, (_, i) => `${i}`).join('\n');
+  const r = load(body, { column_separator: ',', max_filter_ratio: '1' });
+  assert.equal(r.filtered, 80);
+  assert.equal(r.errors.length, 51);
+  assert.match(r.errors[50]!, /src line \[50\]; $/);
+});
+
+test('sink errors (length, decimal range) carry an empty src line and come after the scanner errors', () => {
+  const r = load('1,abcdef,1,x,1,[],2\n2,ok,1,y,1,[],2\n3,ok,99999,2024-01-01,0,null,3\n', {
+    column_separator: ',',
+    strict_mode: 'true',
+    max_filter_ratio: '1',
+  });
+  assert.equal(r.filtered, 3);
+  assert.deepEqual(r.errors, [
+    // row 1 has a bad date too: the scanner refuses it first, so the sink never sees its long name
+    'Reason: column(ts) value is incorrect while strict mode is true, src value is x. src line [1 abcdef 1 x 1 [] 2]; ',
+    'Reason: column(ts) value is incorrect while strict mode is true, src value is y. src line [2 ok 1 y 1 [] 2]; ',
+    'Reason: column_name[amount], decimal value is not valid for definition, value=99999.00, precision=5, scale=2, min=-999.99, max=999.99; . src line []; ',
+  ]);
+});
+
+test('JSON booleans reach their columns as 1 / 0, as the JSON reader writes them', () => {
+  const r = load('{"id": true, "name": false, "flag": true}\n', { format: 'json', read_json_by_line: 'true' });
+  assert.deepEqual(r.rows[0]!.slice(0, 5), ['1', '0', null, null, '1']);
 });
 
 test('counting mode frames rows and checks column counts only', () => {

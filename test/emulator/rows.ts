@@ -23,8 +23,29 @@ export interface RowsResult {
   fatal: string | undefined;
 }
 
+// RuntimeState::append_error_msg_to_file: a call whose running count (before it) exceeds
+// MAX_ERROR_NUM writes nothing, and with max_filter_ratio 0 stops the load. So the error log holds
+// the first 51 bad rows and the 52nd stops a zero-tolerance load.
 const MAX_ERROR_NUM = 50;
-const MAX_ERROR_LINES = 1000;
+/** Rows per block (the batch_size query option): Doris checks and logs bad rows block by block. */
+const BLOCK_ROWS = 4064;
+/**
+ * Where Doris notices a bad row. Within a block the reader's errors come first (as rows are read),
+ * then the scanner's conversion and NOT NULL errors, then the table sink's range and length errors,
+ * the last two column by column; a row is logged once, by the first stage that refuses it.
+ */
+const READER = 0;
+const SCANNER = 1;
+const SINK = 2;
+
+interface PendingError {
+  stage: number;
+  col: number;
+  seq: number;
+  reason: string;
+  /** The `src line` text; undefined once the log is full (never printed). */
+  line: string | undefined;
+}
 // A number token of 16+ chars after `:` `,` or `[`: only those can lose digits in a double.
 const LONG_NUMBER = /[:,[]\s*(-?\d[\d.eE+-]{15,})/g;
 
@@ -37,10 +58,12 @@ function needsNumberSource(text: string): boolean {
   return false;
 }
 
+/** A JSON value as the JSON reader puts it in its (text) source column: booleans become 1 / 0. */
 function sourceText(v: unknown): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v === 'number') return String(v);
   return JSON.stringify(v);
 }
 
@@ -81,6 +104,13 @@ class RowBuilder {
     fatal: undefined,
   };
   private readonly targetIndex = new Map<string, number>();
+  /** Per source column: the value a missing JSON key gets (the same-named column's default). */
+  private readonly sourceDefault: (string | null)[];
+  private pending: PendingError[] = [];
+  private seq = 0;
+  private blockRows = 0;
+  /** append_error_msg_to_file calls so far (Doris's _num_print_error_rows). */
+  private logCalls = 0;
 
   readonly schema: TableSchema;
   readonly opts: LoadOptions;
@@ -97,6 +127,10 @@ class RowBuilder {
     this.sources = opts.columns ? opts.columns.sources : schema.columns.map((c) => c.name);
     for (let i = 0; i < this.sources.length; i++) this.sourceIndex.set(this.sources[i]!.toLowerCase(), i);
     for (let i = 0; i < this.columns.length; i++) this.targetIndex.set(this.columns[i]!.name.toLowerCase(), i);
+    this.sourceDefault = this.sources.map((name) => {
+      const t = this.targetIndex.get(name.toLowerCase());
+      return t === undefined ? null : this.columns[t]!.defaultValue;
+    });
     const derived = opts.columns?.derived;
     this.targetSource = this.columns.map((c) => {
       const key = c.name.toLowerCase();
@@ -122,26 +156,70 @@ class RowBuilder {
     }
   }
 
-  /** Records a filtered row; returns false when the load must stop early. */
-  filter(reason: string, raw: string): boolean {
+  /**
+   * Records a filtered row; `line` is its `src line` text. A reader error is logged at once, the
+   * others when their block is done, in Doris's order (stage, column, row). False once the load stops.
+   */
+  reject(stage: number, col: number, reason: string, line: string | (() => string)): boolean {
+    this.result.filtered++;
+    const text = this.logCalls > MAX_ERROR_NUM ? undefined : typeof line === 'string' ? line : line();
+    // The reader logs as it reads, before the block's scanner and sink stages see any row of it.
+    if (stage === READER) this.log(reason, text);
+    else this.pending.push({ stage, col, seq: this.seq++, reason, line: text });
+    return this.result.fatal === undefined;
+  }
+
+  /** A row the reader refuses before it has values (column count, JSON shape): logged with `line`. */
+  readerError(reason: string, line: string): boolean {
+    this.result.total++;
+    return this.reject(READER, 0, reason, line);
+  }
+
+  private log(reason: string, line: string | undefined): void {
     const r = this.result;
-    r.filtered++;
-    if (r.errors.length < MAX_ERROR_LINES) r.errors.push(`Reason: ${reason}. src line [${raw}]; `);
-    if (r.firstError === undefined) r.firstError = `${reason}. Src line: ${raw}`;
-    if (this.opts.maxFilterRatio <= 0 && r.filtered > MAX_ERROR_NUM) {
-      r.fatal = beMessage(
-        this.profile,
-        'DATA_QUALITY_ERROR',
-        'Encountered unqualified data, stop processing. Please check if the source data matches the schema, and consider disabling strict mode or increasing max_filter_ratio.',
-      );
-      return false;
+    if (r.fatal !== undefined) return;
+    if (this.logCalls++ > MAX_ERROR_NUM) {
+      if (this.opts.maxFilterRatio <= 0) r.fatal = stopMessage(this.profile);
+      return;
     }
-    return true;
+    r.errors.push(`Reason: ${reason}. src line [${line ?? ''}]; `);
+    if (r.firstError === undefined) r.firstError = `${reason}. Src line: ${line ?? ''}`;
+  }
+
+  /** Writes the pending error-log lines of the block in Doris's order; may stop the load. */
+  flush(): boolean {
+    const list = this.pending;
+    if (list.length === 0) return this.result.fatal === undefined;
+    this.pending = [];
+    if (list.length > 1) list.sort((a, b) => a.stage - b.stage || a.col - b.col || a.seq - b.seq);
+    for (const e of list) this.log(e.reason, e.line);
+    return this.result.fatal === undefined;
+  }
+
+  /** The source values as Doris's Block::dump_one_line prints them: joined by spaces, NULL for null. */
+  dumpLine(src: (string | null | undefined)[]): string {
+    let s = '';
+    for (let k = 0; k < this.sources.length; k++) {
+      let v = src[k];
+      if (v === undefined) v = this.sourceDefault[k];
+      if (k > 0) s += ' ';
+      s += v === null || v === undefined ? 'NULL' : v;
+    }
+    return s;
   }
 
   /** Converts one row of source values (undefined = absent); returns false to stop the load. */
-  add(src: (string | null | undefined)[], raw: () => string): boolean {
+  add(src: (string | null | undefined)[]): boolean {
     this.result.total++;
+    const ok = this.convert(src);
+    if (++this.blockRows >= BLOCK_ROWS) {
+      this.blockRows = 0;
+      return this.flush() && ok;
+    }
+    return ok;
+  }
+
+  private convert(src: (string | null | undefined)[]): boolean {
     const n = this.columns.length;
     const out: (string | null)[] = new Array(n);
     const derived = this.opts.columns?.derived;
@@ -149,6 +227,9 @@ class RowBuilder {
       const i = this.sourceIndex.get(name.toLowerCase());
       return i === undefined ? undefined : src[i];
     };
+    // A range or length error is the table sink's: only rows the scanner passed (and `where` kept) get there.
+    let sinkCol = -1;
+    let sinkReason = '';
     for (let i = 0; i < n; i++) {
       const col = this.columns[i]!;
       const si = this.targetSource[i]!;
@@ -167,17 +248,25 @@ class RowBuilder {
         }
       }
       if (v === null) {
-        if (!col.nullable)
-          return this.filter(`column(${col.name}) values is null while columns is not nullable`, raw());
+        if (!col.nullable) return this.notNull(i, src);
         out[i] = null;
         continue;
       }
       const c = this.converters[i]!(v);
       if (c instanceof Failure) {
-        if (c.always || this.opts.strictMode) return this.filter(c.reason, raw());
-        if (!col.nullable)
-          return this.filter(`column(${col.name}) values is null while columns is not nullable`, raw());
-        out[i] = null;
+        if (c.always) {
+          if (sinkCol < 0) {
+            sinkCol = i;
+            sinkReason = c.reason;
+          }
+          out[i] = null;
+        } else if (this.opts.strictMode) {
+          return this.reject(SCANNER, i, c.reason, () => this.dumpLine(src));
+        } else if (!col.nullable) {
+          return this.notNull(i, src);
+        } else {
+          out[i] = null;
+        }
       } else {
         out[i] = c;
       }
@@ -192,9 +281,26 @@ class RowBuilder {
         return true;
       }
     }
+    // The sink's own log lines carry no source row (OlapTableBlockConvertor logs an empty src line).
+    if (sinkCol >= 0) return this.reject(SINK, sinkCol, sinkReason, '');
     if (this.mode === 'full') this.result.rows.push(out);
     return true;
   }
+
+  private notNull(i: number, src: (string | null | undefined)[]): boolean {
+    const name = this.columns[i]!.name;
+    return this.reject(SCANNER, i, `column(${name}) values is null while columns is not nullable`, () =>
+      this.dumpLine(src),
+    );
+  }
+}
+
+function stopMessage(profile: Profile): string {
+  return beMessage(
+    profile,
+    'DATA_QUALITY_ERROR',
+    'Encountered unqualified data, stop processing. Please check if the source data matches the schema, and consider disabling strict mode or increasing max_filter_ratio.',
+  );
 }
 
 function loadCsv(b: RowBuilder, body: Buffer): void {
@@ -202,10 +308,10 @@ function loadCsv(b: RowBuilder, body: Buffer): void {
   const sc = new CsvScanner(body, opts.csv);
   const width = b.sources.length;
   let skipped = 0;
-  const raw = () => rowText(body, sc);
   const src: (string | null | undefined)[] = new Array(width);
+  // CsvReader prints both separators as they are (a "\n" delimiter breaks the log line).
   const sep = opts.csv.columnSeparator.toString();
-  const delim = JSON.stringify(opts.csv.lineDelimiter.toString()).slice(1, -1);
+  const delim = opts.csv.lineDelimiter.toString();
   while (sc.next()) {
     if (skipped < opts.skipLines) {
       skipped++;
@@ -213,35 +319,39 @@ function loadCsv(b: RowBuilder, body: Buffer): void {
     }
     if (sc.isEmptyLine()) continue;
     if (sc.fieldCount !== width) {
-      b.result.total++;
       const word = sc.fieldCount < width ? 'less' : 'more';
-      const ok = b.filter(
+      const ok = b.readerError(
         `actual column number in csv file is  ${word} than  schema column number.actual number: ${sc.fieldCount}, column separator: [${sep}], line delimiter: [${delim}], schema column number: ${width}; `,
-        raw(),
+        rowText(body, sc),
       );
       if (!ok) return;
       continue;
     }
     for (let i = 0; i < width; i++) src[i] = fieldText(body, sc, i, opts.csv);
-    if (!b.add(src, raw)) return;
+    if (!b.add(src)) return;
   }
 }
 
-function addJsonObject(b: RowBuilder, obj: unknown, rawText: string): boolean {
+function addJsonObject(b: RowBuilder, obj: unknown, rawText: string, item: boolean): boolean {
   const opts = b.opts;
-  const raw = () => rawText;
   if (opts.jsonRoot) obj = walk(obj, opts.jsonRoot);
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    b.result.total++;
-    return b.filter('Parse json data failed: the row is not a JSON object', rawText);
+    return b.readerError(item ? 'Not object item' : 'Not an json object or json array', item ? '' : rawText);
   }
   const src: (string | null | undefined)[] = new Array(b.sources.length);
+  let matched = 0;
   if (opts.jsonpaths) {
-    opts.jsonpaths.forEach((path, i) => {
-      if (i < src.length) src[i] = sourceText(walk(obj, path));
-    });
+    for (let i = 0; i < opts.jsonpaths.length && i < src.length; i++) {
+      const v = walk(obj, opts.jsonpaths[i]!);
+      // A path that finds nothing is a missing column (its default, else NULL), not a JSON null.
+      if (v !== undefined) {
+        src[i] = sourceText(v);
+        matched++;
+      }
+    }
   } else {
-    let matched = 0;
+    // Keys match column names exactly; missing keys get their column's default, else NULL (the
+    // source slots are nullable, so a NOT NULL column is refused later, by the scanner).
     const rec = obj as Record<string, unknown>;
     for (const key in rec) {
       let i = b.sourceIndex.get(key);
@@ -251,20 +361,9 @@ function addJsonObject(b: RowBuilder, obj: unknown, rawText: string): boolean {
         matched++;
       }
     }
-    if (matched === 0) {
-      b.result.total++;
-      return b.filter('All fields is null, this is a invalid row.', rawText);
-    }
-    for (let i = 0; i < b.columns.length; i++) {
-      const col = b.columns[i]!;
-      const si = b.targetSource[i]!;
-      if (si >= 0 && src[si] === undefined && !col.nullable && col.defaultValue === null) {
-        b.result.total++;
-        return b.filter(`The column \`${col.name}\` is not nullable, but it's not found in jsondata.`, rawText);
-      }
-    }
   }
-  return b.add(src, raw);
+  if (matched === 0) return b.readerError('All fields is null, this is a invalid row.', rawText);
+  return b.add(src);
 }
 
 function addJsonDocument(b: RowBuilder, text: string): boolean {
@@ -272,8 +371,7 @@ function addJsonDocument(b: RowBuilder, text: string): boolean {
   try {
     doc = parseJsonKeepingNumbers(text);
   } catch (e) {
-    b.result.total++;
-    return b.filter(`Parse json data for JsonDoc failed. code: 3, error info: ${(e as Error).message}`, text);
+    return b.readerError(`Parse json data for JsonDoc failed. code: 3, error info: ${(e as Error).message}`, text);
   }
   if (b.opts.jsonRoot && !Array.isArray(doc)) {
     const rooted = walk(doc, b.opts.jsonRoot);
@@ -281,19 +379,17 @@ function addJsonDocument(b: RowBuilder, text: string): boolean {
   }
   if (Array.isArray(doc)) {
     if (!b.opts.stripOuterArray) {
-      b.result.total++;
-      return b.filter('JSON data is array-object, `strip_outer_array` must be TRUE.', text);
+      return b.readerError('JSON data is array-object, `strip_outer_array` must be TRUE.', text);
     }
     for (const item of doc) {
-      if (!addJsonObject(b, item, JSON.stringify(item))) return false;
+      if (!addJsonObject(b, item, JSON.stringify(item), true)) return false;
     }
     return true;
   }
   if (b.opts.stripOuterArray) {
-    b.result.total++;
-    return b.filter('JSON data is not an array-object, `strip_outer_array` must be FALSE.', text);
+    return b.readerError('JSON data is not an array-object, `strip_outer_array` must be FALSE.', text);
   }
-  return addJsonObject(b, doc, text);
+  return addJsonObject(b, doc, text, false);
 }
 
 function forEachLine(body: Buffer, delim: Buffer, fn: (s: number, e: number) => boolean): void {
@@ -362,9 +458,7 @@ function countRows(schema: TableSchema, opts: LoadOptions, body: Buffer, profile
     result.filtered = bad;
   }
   if (result.filtered > 0) result.firstError = 'column count does not match (counting mode)';
-  if (opts.maxFilterRatio <= 0 && result.filtered > MAX_ERROR_NUM) {
-    result.fatal = beMessage(profile, 'DATA_QUALITY_ERROR', 'Encountered unqualified data, stop processing.');
-  }
+  if (opts.maxFilterRatio <= 0 && result.filtered > MAX_ERROR_NUM + 1) result.fatal = stopMessage(profile);
   return result;
 }
 
@@ -380,6 +474,7 @@ export function processRows(
   const b = new RowBuilder(schema, opts, profile, mode);
   if (opts.format === 'json') loadJson(b, body);
   else loadCsv(b, body);
+  b.flush();
   return b.result;
 }
 

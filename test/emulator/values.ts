@@ -196,14 +196,17 @@ function convertDecimal(col: ColumnDef, text: string): Converted {
     }
   }
   frac = frac.padEnd(scale, '0');
+  const isZero = /^0*$/.test(intPart + frac);
+  const value = `${neg && !isZero ? '-' : ''}${intPart}${scale > 0 ? `.${frac}` : ''}`;
   if (intPart !== '0' && intPart.length > precision - scale) {
+    // Refused by the table sink (OlapTableBlockConvertor), in its words.
+    const max = `${'9'.repeat(precision - scale) || '0'}${scale > 0 ? `.${'9'.repeat(scale)}` : ''}`;
     return new Failure(
       true,
-      `column(${col.name}) value ${text} out of range for DECIMAL(${precision}, ${scale}): at most ${precision - scale} integer digits`,
+      `column_name[${col.name}], decimal value is not valid for definition, value=${value}, precision=${precision}, scale=${scale}, min=-${max}, max=${max}; `,
     );
   }
-  const isZero = /^0*$/.test(intPart + frac);
-  return `${neg && !isZero ? '-' : ''}${intPart}${scale > 0 ? `.${frac}` : ''}`;
+  return value;
 }
 
 const DT_RE =
