@@ -89,6 +89,20 @@ function authenticate(
   return auth;
 }
 
+// java.net.URI keeps these in user info (unreserved and punct); it quotes every other ASCII character,
+// '%' included, and toASCIIString escapes the rest as UTF-8.
+const USERINFO_KEEP = /[A-Za-z0-9_\-!.~'()*,;:$&+=]/;
+
+/** The user info of the FE's redirect as Java's URI spells it (`:` `;` `&` `=` `+` `$` `,` stay raw). */
+export function javaUserInfo(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    if (USERINFO_KEEP.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
 async function redirect(
   engine: Engine,
   extras: DeadBes,
@@ -115,9 +129,12 @@ async function redirect(
   if (f?.type === 'dead_be') port = f.mode === 'hang' ? await extras.hang() : await extras.refused();
   else port = engine.nextBePort()!;
   const url = new URL(req.url ?? '/', 'http://fe');
-  const userinfo = `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}`;
-  // URI(scheme, userInfo, host, port, path, "", null) + query: the trailing `?` is always there.
-  const location = `http://${userinfo}@${engine.config.host}:${port}${url.pathname}?${url.search.slice(1)}`;
+  const userinfo = javaUserInfo(`${auth.user}:${auth.password}`);
+  // URI(scheme, userInfo, host, port, path, "", null).toASCIIString() + the request's query string as
+  // it came (getQueryString): the trailing `?` is always there.
+  const rawUrl = req.url ?? '/';
+  const query = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';
+  const location = `http://${userinfo}@${engine.config.host}:${port}${url.pathname}?${query}`;
   engine.counters.redirects++;
   const headers: Record<string, string | number> = {
     Location: location,
