@@ -91,15 +91,24 @@ export function headerChecks(h: Headers, p: Profile): HeaderInfo {
     !partial &&
     header(h, 'partitions') === undefined &&
     header(h, 'temporary_partitions') === undefined;
-  if (useGroupCommit && label !== '') {
+  // _can_group_commit: a chunked group-commit load loses its label instead of failing on it.
+  let effectiveLabel = label;
+  if (useGroupCommit && chunked) effectiveLabel = '';
+  if (useGroupCommit && effectiveLabel !== '') {
     throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', "label and group_commit can't be set at the same time"));
   }
   const auth = basicAuth(header(h, 'authorization'));
   if (!auth) throw new LoadError(beMessage(p, p.authCode, 'no valid Basic authorization'));
-  const format = (header(h, 'format') ?? '').toLowerCase() || 'csv';
+  const formatHeader = header(h, 'format') ?? '';
+  const format = formatHeader.toLowerCase() || 'csv';
+  // Before JSON compression was supported the BE refused it here, before the txn began.
+  if (!p.jsonCompress && format === 'json' && (header(h, 'compress_type') ?? '') !== '') {
+    throw new LoadError(beMessage(p, 'INTERNAL_ERROR', 'compress data of JSON format is not supported.'));
+  }
   if (!FORMATS.has(format))
-    throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `unknown data format, format=${header(h, 'format')}`));
-  const byLine = readJsonByLine(h, p);
+    throw new LoadError(beMessage(p, 'DATA_FILE_TYPE_ERROR', `unknown data format, format=${formatHeader}`));
+  // The size check reads the header itself: the by-line default (when neither header is sent) comes later.
+  const byLine = (header(h, 'read_json_by_line') ?? '').toLowerCase() === 'true';
   if (format === 'json' && !byLine && (contentLength ?? 0) > JSON_MAX_BYTES) {
     throw new LoadError(
       `[E-217]The size of this batch exceed the max size [${JSON_MAX_BYTES}]  of json type data  data [ ${contentLength} ]. Split the file, or use 'read_json_by_line'`,
@@ -128,7 +137,7 @@ export function headerChecks(h: Headers, p: Profile): HeaderInfo {
     timeoutS = Number.parseInt(timeoutText, 10);
   }
   return {
-    label,
+    label: effectiveLabel,
     twoPhase,
     groupCommit: gc,
     useGroupCommit,
@@ -192,17 +201,18 @@ export function planOptions(h: Headers, p: Profile, info: HeaderInfo): LoadOptio
     throw new LoadError(beMessage(p, 'NOT_IMPLEMENTED_ERROR', `the Doris emulator does not read format ${format}`));
   }
   const compress = (header(h, 'compress_type') ?? '').toLowerCase();
-  if (compress !== '' && format === 'json' && !p.jsonCompress) {
-    throw new LoadError(beMessage(p, 'INTERNAL_ERROR', 'compress data of JSON format is not supported.'));
-  }
   if (compress !== '' && compress !== 'gz' && compress !== 'plain') {
     throw new LoadError(beMessage(p, 'NOT_IMPLEMENTED_ERROR', `the Doris emulator does not decompress ${compress}`));
   }
   const skipText = header(h, 'skip_lines');
   let skipLines = 0;
-  if (skipText !== undefined) {
+  if (skipText !== undefined && skipText !== '') {
+    // safe_stoi, then the sign check of _process_put
+    if (!/^\s*[+-]?\d+/.test(skipText)) {
+      throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `Invalid format of 'skip_lines': '${skipText}', stoi`));
+    }
     skipLines = Number.parseInt(skipText, 10);
-    if (!(skipLines >= 0)) throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `Invalid skip_lines: ${skipText}`));
+    if (skipLines < 0) throw new LoadError(beMessage(p, 'INVALID_ARGUMENT', `Invalid 'skip_lines': ${skipLines}`));
   }
   if (format === 'csv_with_names') skipLines = 1;
   if (format === 'csv_with_names_and_types') skipLines = 2;
