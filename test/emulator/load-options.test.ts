@@ -26,7 +26,7 @@ test('BE header errors, in the BE order, with their texts', () => {
   assert.equal(check({ 'content-length': '1' }, getProfile('1.2')), 'no valid Basic authorization');
   assert.equal(
     check({ authorization: auth, 'content-length': '1', format: 'xml' }),
-    '[INVALID_ARGUMENT]unknown data format, format=xml',
+    '[DATA_FILE_TYPE_ERROR]unknown data format, format=xml',
   );
   assert.match(check({ authorization: auth }), /content_length is empty and transfer-encoding!=chunked/);
   assert.equal(
