@@ -91,6 +91,8 @@ class RowBuilder {
   readonly converters: Converter[];
   /** Source column names (lower case) → index into the source values. */
   readonly sourceIndex = new Map<string, number>();
+  /** Source column names as written → index: the JSON reader matches keys exactly (case-sensitive). */
+  readonly sourceExact = new Map<string, number>();
   readonly sources: string[];
   /** Per target column: index of its source, or -1 when derived / defaulted. */
   readonly targetSource: number[];
@@ -125,7 +127,10 @@ class RowBuilder {
     this.columns = schema.columns;
     this.converters = schema.columns.map((c) => makeConverter(c, opts.zone));
     this.sources = opts.columns ? opts.columns.sources : schema.columns.map((c) => c.name);
-    for (let i = 0; i < this.sources.length; i++) this.sourceIndex.set(this.sources[i]!.toLowerCase(), i);
+    for (let i = 0; i < this.sources.length; i++) {
+      this.sourceIndex.set(this.sources[i]!.toLowerCase(), i);
+      this.sourceExact.set(this.sources[i]!, i);
+    }
     for (let i = 0; i < this.columns.length; i++) this.targetIndex.set(this.columns[i]!.name.toLowerCase(), i);
     this.sourceDefault = this.sources.map((name) => {
       const t = this.targetIndex.get(name.toLowerCase());
@@ -350,12 +355,12 @@ function addJsonObject(b: RowBuilder, obj: unknown, rawText: string, item: boole
       }
     }
   } else {
-    // Keys match column names exactly; missing keys get their column's default, else NULL (the
-    // source slots are nullable, so a NOT NULL column is refused later, by the scanner).
+    // Keys match source column names exactly (NewJsonReader's _slot_desc_index: "ID" is not "id");
+    // missing keys get their column's default, else NULL (the source slots are nullable, so a NOT
+    // NULL column is refused later, by the scanner).
     const rec = obj as Record<string, unknown>;
     for (const key in rec) {
-      let i = b.sourceIndex.get(key);
-      if (i === undefined) i = b.sourceIndex.get(key.toLowerCase());
+      const i = b.sourceExact.get(key);
       if (i !== undefined) {
         src[i] = sourceText(rec[key]);
         matched++;

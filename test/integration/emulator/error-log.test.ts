@@ -73,6 +73,21 @@ test('JSON: booleans reach their columns as 1 / 0; a missing NOT NULL key is the
   );
 });
 
+test('JSON keys match column names exactly: "S" is not the column s (NewJsonReader _slot_desc_index)', async () => {
+  const reply = await put('{"k": 7, "S": "upper", "ti": 1}\n{"k": 8, "s": "lower", "ti": 1}\n', {
+    format: 'json',
+    read_json_by_line: 'true',
+  });
+  assert.equal(reply.NumberLoadedRows, 2, JSON.stringify(reply));
+  const [rows] = await t.maria.query(
+    `SELECT k, s FROM ${t.tableName('test_db', 't_log')} WHERE k IN (7, 8) ORDER BY k`,
+  );
+  assert.deepEqual(rows, [
+    { k: '7', s: null },
+    { k: '8', s: 'lower' },
+  ]);
+});
+
 test('the column-count reason prints the line delimiter as it is; the src line is the raw row', async () => {
   const reply = await put('1,a\n', { column_separator: ',', max_filter_ratio: '1' });
   assert.equal(
