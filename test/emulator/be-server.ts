@@ -631,12 +631,8 @@ async function twoPc(engine: Engine, req: IncomingMessage, res: ServerResponse, 
     return reply('ANALYSIS_ERROR', fe(`get tableList write lock timeout, tableList=(${engine.txns.dbId(db) + 1})`));
   }
   engine.txns.commit(txn, Date.now());
-  // Doris answers once the txn is committed; publishing is the publish daemon's, retried until the
-  // rows are visible (the label reads COMMITTED until then).
-  try {
-    await engine.publish(txn);
-  } catch {
-    engine.publishEventually(txn, 100);
-  }
+  // Doris answers once the txn is committed, without waiting for publish: the publish daemon makes
+  // the rows visible afterwards, retrying until it can (the label reads COMMITTED until then).
   reply('Success', `${what} commit successfully.`);
+  void engine.persisted().then(() => engine.publishEventually(txn, engine.config.publishDelayMs));
 }

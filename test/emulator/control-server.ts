@@ -8,7 +8,7 @@
 //   DELETE /faults[/ID]                → disarm all / one
 //   GET    /txns?db=&label=            → transactions (id, label, state, reason, times)
 //   POST   /txns/expire {db, label | txnId} → abort a PREPARE/PRECOMMITTED txn as the txn manager's timeout would
-//   GET    /config                     → current config;  POST /config {profile?, mode?, labelTtlMs?, labelMax?,
+//   GET    /config                     → current config;  POST /config {profile?, mode?, labelTtlMs?, labelMax?, publishDelayMs?,
 //                                         precommitTimeoutMs?, groupCommitIntervalMs?}
 //   POST   /tables   {ddl, db?}        → register Doris CREATE TABLE statements (creates the MariaDB tables)
 //   POST   /reset    {txns?: bool}     → zero counters, disarm faults, drop error logs (and forget txns)
@@ -96,6 +96,7 @@ async function handle(engine: Engine, req: IncomingMessage, res: ServerResponse)
     if (b.precommitTimeoutMs !== undefined)
       tc.precommitTimeoutMs = engine.config.precommitTimeoutMs = Number(b.precommitTimeoutMs);
     if (b.groupCommitIntervalMs !== undefined) engine.config.groupCommitIntervalMs = Number(b.groupCommitIntervalMs);
+    if (b.publishDelayMs !== undefined) engine.config.publishDelayMs = Number(b.publishDelayMs);
     if (b.maxRunningTxnPerDb !== undefined) tc.maxRunningPerDb = Number(b.maxRunningTxnPerDb);
     return send(res, 200, engine.config);
   }

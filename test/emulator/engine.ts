@@ -23,6 +23,11 @@ export interface EngineConfig {
   labelMax: number;
   precommitTimeoutMs: number;
   groupCommitIntervalMs: number;
+  /**
+   * A 2PC commit answers once the txn is COMMITTED; the publish daemon makes it VISIBLE this long
+   * after the reply (GlobalTransactionMgr.commitTransaction2PC does not wait for publish).
+   */
+  publishDelayMs: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
@@ -36,6 +41,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   labelMax: DEFAULT_TXN_CONFIG.labelMax,
   precommitTimeoutMs: DEFAULT_TXN_CONFIG.precommitTimeoutMs,
   groupCommitIntervalMs: 10_000,
+  publishDelayMs: 20,
 };
 
 export interface GroupCommitGroup {

@@ -11,6 +11,7 @@ import {
   sleep,
   startTestEmulator,
   type TestEmulator,
+  until,
 } from './helpers.ts';
 
 let t: TestEmulator;
@@ -186,7 +187,8 @@ test('12 2PC commit failure keeps the txn PRECOMMITTED; the retried commit succe
   assert.match(a.msg, /get tableList write lock timeout/);
   assert.equal(await count(180, 180), 0);
   assert.equal(JSON.parse((await commit()).body).status, 'Success');
-  assert.equal(await count(180, 180), 1);
+  // visible once published, which the commit reply does not wait for (§5)
+  await until(async () => (await count(180, 180)) === 1, 5000, 'rows visible after publish');
 });
 
 test('13 FE JSON-shape variety on demand', async () => {

@@ -268,3 +268,12 @@ export async function queryRows(
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** Polls `check` until it returns true (e.g. rows visible after a 2PC commit's asynchronous publish). */
+export async function until(check: () => Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}

@@ -14,6 +14,7 @@ import {
   sleep,
   startTestEmulator,
   type TestEmulator,
+  until,
 } from './helpers.ts';
 
 let t: TestEmulator;
@@ -46,6 +47,15 @@ const count = async (lo: number, hi: number) =>
       )
     )[0]!.n,
   );
+
+async function loadState(label: string): Promise<string> {
+  const r = await request(`http://${t.fe}/api/test_db/get_load_state?label=${label}`, {
+    method: 'GET',
+    headers: { Authorization: basic() },
+    expect: false,
+  });
+  return JSON.parse(r.body).data as string;
+}
 
 async function twoPc(headers: Record<string, string>, viaFe = true) {
   const base = viaFe ? t.fe : t.be;
@@ -109,10 +119,21 @@ test('2PC: precommitted rows are invisible until commit (via FE 307, by txn_id);
   assert.equal(pre.CommitAndPublishTimeMs, 0);
   assert.equal(await count(130, 131), 0, 'invisible before commit');
   assert.equal((await put('tpc-1', [130])).ExistingJobStatus, 'PRECOMMITTED');
+  // The commit answers without waiting for publish (§5): COMMITTED and invisible until the publish daemon ran.
+  t.emu.engine.config.publishDelayMs = 400;
   const c = await twoPc({ txn_id: String(pre.TxnId), txn_operation: 'commit' });
+  t.emu.engine.config.publishDelayMs = 20;
   assert.equal(c.hops.length, 2, 'the FE redirects 2PC to a BE');
   assert.equal(c.text, `{\n    "status": "Success",\n    "msg": "transaction [${pre.TxnId}] commit successfully."\n}`);
-  assert.equal(await count(130, 131), 2);
+  assert.equal(await loadState('tpc-1'), 'COMMITTED');
+  assert.equal(await count(130, 131), 0, 'not visible yet');
+  const committed = await twoPc({ txn_id: String(pre.TxnId), txn_operation: 'commit' });
+  assert.equal(
+    committed.json.msg,
+    `TStatus: errCode = 2, detailMessage = transaction [${pre.TxnId}] is already committed, not pre-committed.`,
+  );
+  await until(async () => (await count(130, 131)) === 2, 5000, 'rows visible after publish');
+  assert.equal(await loadState('tpc-1'), 'VISIBLE');
   const again = await twoPc({ txn_id: String(pre.TxnId), txn_operation: 'commit' });
   assert.equal(again.json.status, 'ANALYSIS_ERROR');
   assert.equal(

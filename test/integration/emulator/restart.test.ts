@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import mysql from 'mysql2/promise';
 import { startEmulator } from '../../emulator/emulator.ts';
-import { basic, CANONICAL_DDL, event, jsonLines, load, mariaConfig, PASSWORD, queryRows } from './helpers.ts';
+import { basic, CANONICAL_DDL, event, jsonLines, load, mariaConfig, PASSWORD, queryRows, until } from './helpers.ts';
 
 test('labels, PRECOMMITTED txns and their rows survive a restart', async () => {
   const prefix = `emu_${randomBytes(4).toString('hex')}_`;
@@ -52,7 +52,10 @@ test('labels, PRECOMMITTED txns and their rows survive a restart', async () => {
         expect: false,
       });
       assert.equal(JSON.parse(commit.body).status, 'Success', commit.body);
-      const rows = await queryRows(maria, `SELECT id FROM \`${prefix}test_db\`.tb_event ORDER BY id`);
+      const ids = async () => await queryRows(maria, `SELECT id FROM \`${prefix}test_db\`.tb_event ORDER BY id`);
+      // the commit reply does not wait for publish (§5)
+      await until(async () => (await ids()).length === 4, 5000, 'rows visible after publish');
+      const rows = await ids();
       assert.deepEqual(
         rows.map((r) => r.id),
         ['1', '2', '3', '4'],
