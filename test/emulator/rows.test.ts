@@ -116,6 +116,18 @@ test('sink errors (length, decimal range) carry an empty src line and come after
   ]);
 });
 
+test('JSON numbers reach their columns as their own text: 1.0 stays 1.0, 1e2 is not 100', () => {
+  const r = load('{"id": 1, "name": 1.50, "amount": 1e2, "j": {"x": 2.0}}\n', {
+    format: 'json',
+    read_json_by_line: 'true',
+  });
+  // name is VARCHAR: the token text; amount DECIMAL(5,2): "1e2" converts; j keeps the nested text
+  assert.deepEqual(r.rows[0]!.slice(0, 3), ['1', '1.50', '100.00']);
+  assert.equal(r.rows[0]![5], '{"x":2.0}');
+  const asInt = load('{"id": 1e2}\n', { format: 'json', read_json_by_line: 'true', max_filter_ratio: '1' });
+  assert.equal(asInt.filtered, 1, '"1e2" is no BIGINT: NULL, and id is NOT NULL');
+});
+
 test('JSON booleans reach their columns as 1 / 0, as the JSON reader writes them', () => {
   const r = load('{"id": true, "name": false, "flag": true}\n', { format: 'json', read_json_by_line: 'true' });
   assert.deepEqual(r.rows[0]!.slice(0, 5), ['1', '0', null, null, '1']);

@@ -46,13 +46,14 @@ interface PendingError {
   /** The `src line` text; undefined once the log is full (never printed). */
   line: string | undefined;
 }
-// A number token of 16+ chars after `:` `,` or `[`: only those can lose digits in a double.
-const LONG_NUMBER = /[:,[]\s*(-?\d[\d.eE+-]{15,})/g;
+// A number token after `:` `,` or `[`. The JSON reader hands a number to its column as the token's
+// own text (simdjson to_json_string): `1.0`, `1e2` and 20-digit ids must not become `1`, `100`, a double.
+const NUMBER_TOKEN = /[:,[]\s*(-?\d[\d.eE+-]*)/g;
 
 /** True when some number literal would not survive JSON.parse → String unchanged. */
 function needsNumberSource(text: string): boolean {
-  LONG_NUMBER.lastIndex = 0;
-  for (let m = LONG_NUMBER.exec(text); m; m = LONG_NUMBER.exec(text)) {
+  NUMBER_TOKEN.lastIndex = 0;
+  for (let m = NUMBER_TOKEN.exec(text); m; m = NUMBER_TOKEN.exec(text)) {
     if (String(Number(m[1])) !== m[1]) return true;
   }
   return false;

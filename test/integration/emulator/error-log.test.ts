@@ -88,6 +88,22 @@ test('JSON keys match column names exactly: "S" is not the column s (NewJsonRead
   ]);
 });
 
+test('JSON numbers reach their columns as their own token text (1.0 stays 1.0 in a VARCHAR)', async () => {
+  const reply = await put('{"k": 11, "s": 1.0, "ti": 1, "d": 2.50}\n{"k": 12, "s": "x", "ti": 1e1}\n', {
+    format: 'json',
+    read_json_by_line: 'true',
+    max_filter_ratio: '1',
+  });
+  assert.equal(reply.NumberLoadedRows, 1, JSON.stringify(reply));
+  const [rows] = await t.maria.query(`SELECT k, s, d FROM ${t.tableName('test_db', 't_log')} WHERE k IN (11, 12)`);
+  assert.deepEqual(rows, [{ k: '11', s: '1.0', d: '2.5' }]);
+  // "1e1" is no TINYINT: NULL, and ti is NOT NULL
+  assert.match(
+    await errorLog(reply),
+    /column\(ti\) values is null while columns is not nullable\. src line \[12 x NULL 1e1 NULL\]/,
+  );
+});
+
 test('the column-count reason prints the line delimiter as it is; the src line is the raw row', async () => {
   const reply = await put('1,a\n', { column_separator: ',', max_filter_ratio: '1' });
   assert.equal(
