@@ -63,7 +63,7 @@ export class Engine {
   readonly txns: TxnRegistry;
   readonly faults = new FaultRegistry();
   counters = newCounters();
-  /** db → lower-case table name → schema. */
+  /** db → table name → schema. Names are case-sensitive, as with Doris's default lower_case_table_names = 0. */
   readonly tables = new Map<string, Map<string, TableSchema>>();
   readonly errorLogs = new Map<string, string>();
   readonly groups = new Map<string, GroupCommitGroup>();
@@ -143,7 +143,7 @@ export class Engine {
   }
 
   table(db: string, name: string): TableSchema | undefined {
-    return this.tables.get(db)?.get(name.toLowerCase());
+    return this.tables.get(db)?.get(name);
   }
 
   /**
@@ -162,7 +162,7 @@ export class Engine {
         m = new Map();
         this.tables.set(target, m);
       }
-      m.set(s.name.toLowerCase(), s);
+      m.set(s.name, s);
     }
     if (log && schemas.length > 0) await this.storage?.logDdl('create_table', db, sql);
     return schemas;
