@@ -88,3 +88,11 @@ test('time zones: zone-suffixed instants go to the load zone; plain wall times a
   assert.equal(parseDateTime('2024-01-02T00:00:00Z', 3, zoneOffset('-05:30')), '2024-01-01 18:30:00.000');
   assert.throws(() => zoneOffset('Mars/Olympus'), /Unknown or incorrect time zone: 'Mars\/Olympus'/);
 });
+
+test('STRING: the 1 MiB soft limit (string_type_length_soft_limit_bytes) refuses longer values always', () => {
+  const text = makeConverter({ ...col('STRING'), name: 'description' });
+  assert.equal(text('é'.repeat(524_288)), 'é'.repeat(524_288), 'exactly 1 MiB of UTF-8 loads');
+  const over = text(`${'é'.repeat(524_288)}x`);
+  assert.ok(over instanceof Failure && over.always);
+  assert.match(over.reason, /^column_name\[description\], the length of input string is too long than vec schema\./);
+});

@@ -18,6 +18,8 @@ export type Converted = string | null | Failure;
 export type Converter = (text: string) => Converted;
 
 const INT_RE = /^[+-]?\d+$/;
+/** BE config string_type_length_soft_limit_bytes (default 1 MiB): the most a STRING value may hold. */
+const STRING_SOFT_LIMIT = 1_048_576;
 const NUM_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const INT_RANGES: Record<string, [bigint, bigint]> = {
   tinyint: [-128n, 127n],
@@ -142,6 +144,18 @@ export function makeConverter(col: ColumnDef, zone: ZoneOffset = UTC): Converter
         );
       };
     }
+    case 'string':
+      // STRING has no declared length, but the table sink refuses values over the BE's
+      // string_type_length_soft_limit_bytes (default 1 MiB).
+      return (text) => {
+        if (text.length * 3 <= STRING_SOFT_LIMIT) return text;
+        const len = Buffer.byteLength(text, 'utf8');
+        if (len <= STRING_SOFT_LIMIT) return text;
+        return new Failure(
+          true,
+          `column_name[${col.name}], the length of input string is too long than vec schema. first 32 bytes of input str: [${Buffer.from(text).subarray(0, 32).toString()}] schema length: -1; limit length: ${STRING_SOFT_LIMIT}; actual length: ${len}; `,
+        );
+      };
     case 'json':
       return (text) => {
         try {

@@ -5,7 +5,7 @@
 // with all of it; these are the cases where the emulator used to be kinder than Doris.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { basic, load, request, startTestEmulator, type TestEmulator } from './helpers.ts';
+import { basic, event, jsonLines, load, request, startTestEmulator, type TestEmulator } from './helpers.ts';
 
 let t: TestEmulator;
 before(async () => {
@@ -101,6 +101,24 @@ test('JSON numbers reach their columns as their own token text (1.0 stays 1.0 in
   assert.match(
     await errorLog(reply),
     /column\(ti\) values is null while columns is not nullable\. src line \[12 x NULL 1e1 NULL\]/,
+  );
+});
+
+test('a STRING value over 1 MiB (string_type_length_soft_limit_bytes) is refused by the sink; 1 MiB loads', async () => {
+  const body = jsonLines([
+    event(21, { description: 'x'.repeat(1_048_577) }),
+    event(22, { description: 'y'.repeat(1_048_576) }),
+  ]);
+  const r = await load(`http://${t.fe}/api/test_db/tb_event/_stream_load`, {
+    headers: { Authorization: basic(), format: 'json', read_json_by_line: 'true', max_filter_ratio: '1' },
+    body,
+  });
+  const reply = JSON.parse(r.body) as Record<string, unknown>;
+  assert.equal(reply.NumberLoadedRows, 1, r.body);
+  assert.equal(reply.NumberFilteredRows, 1);
+  assert.equal(
+    await errorLog(reply),
+    `Reason: column_name[description], the length of input string is too long than vec schema. first 32 bytes of input str: [${'x'.repeat(32)}] schema length: -1; limit length: 1048576; actual length: 1048577; . src line []; \n`,
   );
 });
 
