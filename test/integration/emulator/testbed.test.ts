@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mysql from 'mysql2/promise';
-import { testbed } from '../../support/testbed.ts';
+import { testbed, testbedEnv } from '../../support/testbed.ts';
 import { event, jsonLines, load, mariaConfig, request } from './helpers.ts';
 
 test('test-bed emulator: FE 307 → BE load lands in MariaDB; DESCRIBE and control API answer', async () => {
@@ -25,7 +25,9 @@ test('test-bed emulator: FE 307 → BE load lands in MariaDB; DESCRIBE and contr
   assert.equal(j.Status, 'Success', r.body);
   assert.equal(j.NumberLoadedRows, 2);
 
-  const maria = await mysql.createConnection({ ...mariaConfig(), database: testbed('MARIADB_DATABASE') });
+  // Doris db test_db is MariaDB `<prefix>test_db` (the env file names a prefix when the emulator has one).
+  const storageDb = `${testbedEnv().DORIS_EMULATOR_DB_PREFIX ?? ''}test_db`;
+  const maria = await mysql.createConnection({ ...mariaConfig(), database: storageDb });
   try {
     const [rows] = await maria.query<mysql.RowDataPacket[]>(
       'SELECT COUNT(*) AS n FROM tb_event WHERE id BETWEEN ? AND ?',
