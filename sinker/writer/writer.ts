@@ -9,7 +9,7 @@ import { BackendRoute, NoBackendError } from './backend-route.ts';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
 import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders, mergedBody } from './body.ts';
 import { classifyReply, type LoadOutcome } from './classify.ts';
-import { matchErrorLog, parseErrorLog } from './error-log.ts';
+import { type ErrorLogEntry, matchErrorLog, parseErrorLog } from './error-log.ts';
 import { expectPut } from './expect-put.ts';
 import { FeClient } from './fe-client.ts';
 import type { LabelState } from './fe-replies.ts';
@@ -445,19 +445,10 @@ export class StreamLoadWriter {
     t: { errorUrl?: string; reason: string },
   ): Promise<Map<number, string>> {
     const bad = new Map<number, string>();
-    if (!t.errorUrl) return bad;
-    let text: string;
-    try {
-      text = await this.fe.fetchText(t.errorUrl);
-    } catch (err) {
-      this.#opts.logger?.warn(
-        { errorUrl: t.errorUrl, err: (err as Error).message },
-        'cannot read the ErrorURL; bisecting',
-      );
-      return bad;
-    }
+    const entries = await this.#errorLog(t.errorUrl);
+    if (!entries) return bad;
     const rows = current.map((i) => batch.rows[i] as string);
-    const { bad: found, unmatched } = matchErrorLog(rows, parseErrorLog(text));
+    const { bad: found, unmatched } = matchErrorLog(rows, entries);
     if (unmatched.length > 0) {
       this.#opts.logger?.debug(
         { errorUrl: t.errorUrl, unmatched: unmatched.length },
@@ -466,6 +457,27 @@ export class StreamLoadWriter {
     }
     for (const [k, reason] of found) bad.set(current[k] as number, reason);
     return bad;
+  }
+
+  /** The entries of a load's error log; undefined (logged) when there is none or it cannot be read. */
+  async #errorLog(errorUrl: string | undefined): Promise<ErrorLogEntry[] | undefined> {
+    if (!errorUrl) return undefined;
+    try {
+      return parseErrorLog(await this.fe.fetchText(errorUrl));
+    } catch (err) {
+      this.#opts.logger?.warn({ errorUrl, err: (err as Error).message }, 'cannot read the ErrorURL; bisecting');
+      return undefined;
+    }
+  }
+
+  /**
+   * Why Doris refused a one-row probe: its error log's entry (Doris prints most rows there in another
+   * form than ours, or not at all, so a batch's log rarely names rows; a one-row log needs no
+   * matching), else FirstErrorMsg (Doris 4.0 on), else the load's message.
+   */
+  async #oneRowReason(t: { errorUrl?: string; reason: string; reply: BeLoadReply }): Promise<string> {
+    const entries = await this.#errorLog(t.errorUrl);
+    return entries?.[0]?.reason ?? t.reply.firstErrorMsg ?? t.reason;
   }
 
   /**
@@ -514,7 +526,7 @@ export class StreamLoadWriter {
         continue;
       }
       if (part.length === 1) {
-        bad.set(part[0] as number, t.reply.firstErrorMsg ?? t.reason);
+        bad.set(part[0] as number, await this.#oneRowReason(t));
         continue;
       }
       const mid = part.length >> 1;
