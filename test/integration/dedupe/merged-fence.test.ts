@@ -15,7 +15,7 @@ import { mergedLabel } from '../../../sinker/labels.ts';
 import type { StreamLoadWriter } from '../../../sinker/writer/writer.ts';
 import { testbed } from '../../support/testbed.ts';
 import { closeStorage, emulator, freshTable, storedRows } from '../writer/emulator.ts';
-import { closeWriters, csvBatch, expected, SINK, writerFor } from '../writer/harness.ts';
+import { closeWriters, csvBatch, expected, publishedSoon, SINK, writerFor } from '../writer/harness.ts';
 
 const PREFIX = `it-merged-${randomUUID().slice(0, 8)}:`;
 const stores: DedupeStore[] = [];
@@ -140,7 +140,7 @@ test('a partition claimed after the decision: whoever settles a part commits the
 
   await owner.claim(2, 'owner');
   const plan2 = await settle(owner, w, 2);
-  assert.equal(await w.labelState(label), 'VISIBLE', 'the settle committed the decided txn');
+  await publishedSoon(w, label); // the settle committed the decided txn
   assert.deepEqual([plan2.watermark, plan2.seekOffset, plan2.reload.length], ['101', '102', 0]);
   await owner.claim(3, 'owner');
   const plan3 = await settle(owner, w, 3);
@@ -163,6 +163,7 @@ test('a committed merged load completes in one step: every watermark raised, its
   assert.equal((await w.precommit([b4, b5], label)).kind, 'precommitted');
   assert.equal(await store.decideMerged(label, entries), -1);
   await w.commitPrecommitted(label);
+  await publishedSoon(w, label);
   await store.completeMerged(
     label,
     [b4, b5].map((b) => ({ partition: b.partition, first: b.firstOffset, last: b.lastOffset })),

@@ -1,4 +1,5 @@
 // A writer wired to the emulator with an in-memory dead-letter list, and batch builders.
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { LoadBatch } from '../../../sinker/batch.ts';
 import type { DorisConfig } from '../../../sinker/config/types.ts';
@@ -63,4 +64,19 @@ export function csvBatch(names: string[], first: number, partition = 0, topic = 
 /** The `id,name` strings a CSV batch stores. */
 export function expected(names: string[], first: number): string[] {
   return names.map((n, i) => `${first + i},${n}`);
+}
+
+/**
+ * A 2PC commit is answered once the txn is COMMITTED; Doris publishes it afterwards (as the emulator
+ * does): the label reads COMMITTED, then VISIBLE, never anything else.
+ */
+export async function publishedSoon(w: { labelState(label: string): Promise<string> }, label: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = await w.labelState(label);
+    if (state === 'VISIBLE') return;
+    assert.equal(state, 'COMMITTED', `label ${label} after its 2PC commit`);
+    assert.ok(Date.now() < deadline, `label ${label} not VISIBLE within 10 s of its commit`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { StreamLoadError } from '../../../sinker/writer/writer.ts';
 import { armFault, closeStorage, emulator, freshTable, storedRows, txnsOf } from './emulator.ts';
-import { closeWriters, csvBatch, expected, SINK, writerFor } from './harness.ts';
+import { closeWriters, csvBatch, expected, publishedSoon, SINK, writerFor } from './harness.ts';
 
 let table: string;
 let next = 1000;
@@ -98,21 +98,6 @@ test('§7 Label Already Exists + RUNNING → wait, then settled by the label', a
   assert.equal((await slow).status, 'loaded');
   assert.deepEqual(await added(), expected(NAMES, first));
 });
-
-/**
- * A 2PC commit is answered once the txn is COMMITTED; Doris publishes it afterwards (as the emulator
- * does): the label reads COMMITTED, then VISIBLE, never anything else.
- */
-async function publishedSoon(w: { labelState(label: string): Promise<string> }, label: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const state = await w.labelState(label);
-    if (state === 'VISIBLE') return;
-    assert.equal(state, 'COMMITTED', `label ${label} after its 2PC commit`);
-    assert.ok(Date.now() < deadline, `label ${label} not VISIBLE within 10 s of its commit`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('§7 Label Already Exists + PRECOMMITTED → committed as ours (no second copy)', async () => {
   const first = range(4);
