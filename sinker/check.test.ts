@@ -19,7 +19,7 @@ test("check's Redis line summarises every partition: watermarks, the ones withou
       ],
       now,
     ),
-    "2 of 3 partitions have a watermark (p0 41, p2 7); none yet on p1; 1 unsettled intent (p1 42-99, 12 s old; the partition's next owner loads it again under its label)",
+    "2 of 3 partitions have a watermark (p0 41, p2 7); none yet on p1; 1 unsettled intent (p1 42-99, 12 s old; the partition's next owner settles it by its label: loaded once either way)",
   );
   assert.equal(
     dedupeSummary(

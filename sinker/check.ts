@@ -222,7 +222,7 @@ export function dedupeSummary(states: readonly PartitionState[], now: number): s
   parts.push(
     intents.length === 0
       ? 'no unsettled intents'
-      : `${intents.length} unsettled ${intents.length === 1 ? 'intent' : 'intents'} (${some(intents, 4)}; the partition's next owner loads it again under its label)`,
+      : `${intents.length} unsettled ${intents.length === 1 ? 'intent' : 'intents'} (${some(intents, 4)}; the partition's next owner settles it by its label: loaded once either way)`,
   );
   return parts.join('; ');
 }
