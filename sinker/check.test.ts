@@ -3,8 +3,9 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { dedupeSummary, probeFileDirectory } from './check.ts';
+import { compareManualSchema, dedupeSummary, probeFileDirectory } from './check.ts';
 import type { Intent } from './dedupe/state.ts';
+import { columnsFromManual } from './schema/schema.ts';
 
 const intent = (first: string, last: string, created: number): Intent => ({ label: 'l', first, last, created });
 
@@ -53,4 +54,31 @@ test("check's probe of a written file's directory (log, DLQ file): a writable di
     () => probeFileDirectory(join(dir, 'plain-file', 'sub', 'sinker.log')),
     new RegExp(`directory ${join(dir, 'plain-file', 'sub')} cannot be created: ${join(dir, 'plain-file')} is a file`),
   );
+});
+
+test('check holds a manual column list to the table: a missing or miscased column fails, a type spelled otherwise is a note', () => {
+  const table = columnsFromManual([
+    { name: 'id', type: 'bigint', nullable: false },
+    { name: 'name', type: 'varchar(64)', nullable: true },
+    { name: 'amount', type: 'decimal(18,4)', nullable: true },
+  ]);
+  assert.deepEqual(
+    compareManualSchema(
+      columnsFromManual([
+        { name: 'id', type: 'BIGINT', nullable: true },
+        { name: 'Name', type: 'varchar(64)', nullable: true },
+        { name: 'amount', type: 'decimal(10,2)', nullable: true },
+        { name: 'gone', type: 'int', nullable: true },
+      ]),
+      table,
+    ),
+    {
+      problems: [
+        'column "Name" is "name" in the table (names match exactly: its values would not reach it)',
+        'column "gone" is not in the table',
+      ],
+      notes: ['"amount" is decimal(10,2) here, decimal(18,4) in the table'],
+    },
+  );
+  assert.deepEqual(compareManualSchema(table, table), { problems: [], notes: [] });
 });

@@ -9,6 +9,8 @@ import type { PartitionState } from './dedupe/state.ts';
 import { DedupeStore } from './dedupe/store.ts';
 import { createLogger } from './logger.ts';
 import { loadSchema } from './run.ts';
+import { formatDorisType } from './schema/parse-type.ts';
+import type { Column, TableSchema } from './schema/types.ts';
 import { FeClient } from './writer/fe-client.ts';
 
 export interface CheckResult {
@@ -76,6 +78,38 @@ export function probeFileDirectory(filePath: string): string {
   }
 }
 
+/**
+ * A manual column list against the table's DESCRIBE. Problems: a column the table lacks, also when
+ * only its case differs (Doris finds a column by its exact name, so the values would not reach it).
+ * Notes: types spelled differently (Doris converts, so loads work, but the mapper checks values
+ * against the manual type).
+ */
+export function compareManualSchema(
+  manual: readonly Column[],
+  table: readonly Column[],
+): { problems: string[]; notes: string[] } {
+  const exact = new Map(table.map((c) => [c.name, c]));
+  const folded = new Map(table.map((c) => [c.name.toLowerCase(), c]));
+  const problems: string[] = [];
+  const notes: string[] = [];
+  for (const m of manual) {
+    const t = exact.get(m.name);
+    if (!t) {
+      const other = folded.get(m.name.toLowerCase());
+      problems.push(
+        other
+          ? `column "${m.name}" is "${other.name}" in the table (names match exactly: its values would not reach it)`
+          : `column "${m.name}" is not in the table`,
+      );
+      continue;
+    }
+    const mine = formatDorisType(m.type);
+    const theirs = formatDorisType(t.type);
+    if (mine !== theirs) notes.push(`"${m.name}" is ${mine} here, ${theirs} in the table`);
+  }
+  return { problems, notes };
+}
+
 export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
   const quiet = createLogger({ ...config.log, output: 'stdout', level: 'fatal' });
   const results: CheckResult[] = [];
@@ -106,9 +140,19 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
   results.push(
     await attempt('Doris schema (query port)', async () => {
       const schema = await loadSchema(config);
-      return config.schema.mode === 'manual'
-        ? `manual schema: ${schema.columns.length} columns`
-        : `DESCRIBE ${config.doris.database}.${config.doris.table}: ${schema.columns.length} columns (hash ${schema.hash.slice(0, 12)})`;
+      if (config.schema.mode !== 'manual') {
+        return `DESCRIBE ${config.doris.database}.${config.doris.table}: ${schema.columns.length} columns (hash ${schema.hash.slice(0, 12)})`;
+      }
+      // A manual list is the user's word for the table; where the table can be read, hold it to that.
+      let table: TableSchema;
+      try {
+        table = await loadSchema({ ...config, schema: { ...config.schema, mode: 'auto' } });
+      } catch (err) {
+        return `manual schema: ${schema.columns.length} columns (not compared with the table: ${(err as Error).message})`;
+      }
+      const { problems, notes } = compareManualSchema(schema.columns, table.columns);
+      if (problems.length > 0) throw new Error(`schema.manual.columns against the table: ${problems.join('; ')}`);
+      return `manual schema: ${schema.columns.length} columns, all in ${config.doris.database}.${config.doris.table}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
     }),
   );
 

@@ -2,7 +2,8 @@
 // the Redis state of every partition and the log file's directory; a component that is not there
 // (Redis or Doris on a dead port) or a log directory that cannot be made → a FAIL line in plain
 // words and exit 1;
-// a bad config file, or a TLS file it names that cannot be read → exit 2 naming the key.
+// a manual column list the table contradicts → a FAIL naming the column; a bad config file, or a TLS
+// file it names that cannot be read → exit 2 naming the key.
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +68,27 @@ test('check: Doris FE on a dead port → FAIL lines naming Doris, exit 1', async
   assert.ok(
     fail.some((l) => l.includes(String(port)) || /refused/i.test(l)),
     output,
+  );
+});
+
+test('check: a manual column list is held to the table: a miscased column is a FAIL naming it, exit 1', async () => {
+  const columns = [
+    { name: 'id', type: 'bigint', nullable: false },
+    { name: 'event_type', type: 'varchar(64)', nullable: true },
+  ];
+  const good = await check('manual-ok', await sinkerConfig(s, { schema: { mode: 'manual', manual: { columns } } }));
+  assert.equal(good.exit.code, 0, good.output);
+  assert.match(good.output, /^OK +Doris schema \(query port\): manual schema: 2 columns, all in test_db\./m);
+
+  const miscased = [columns[0], { ...columns[1], name: 'Event_Type' }];
+  const bad = await check(
+    'manual-case',
+    await sinkerConfig(s, { schema: { mode: 'manual', manual: { columns: miscased } } }),
+  );
+  assert.equal(bad.exit.code, 1, bad.output);
+  assert.match(
+    bad.output,
+    /^FAIL Doris schema \(query port\): schema\.manual\.columns against the table: column "Event_Type" is "event_type" in the table/m,
   );
 });
 
