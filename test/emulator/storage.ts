@@ -137,9 +137,7 @@ export class Storage {
     rows: (string | null)[][],
     beforeCommit?: (conn: mysql.PoolConnection) => void | Promise<void>,
   ): Promise<void> {
-    const conn = await this.pool.getConnection();
-    try {
-      await conn.beginTransaction();
+    await this.transaction(async (conn) => {
       const table = `${quoteId(this.dbName(db))}.${quoteId(s.name)}`;
       const cols = s.columns.map((c) => quoteId(c.name)).join(', ');
       if (s.keysType !== 'AGGREGATE' && rows.length > ROWS_PER_INSERT) {
@@ -155,12 +153,30 @@ export class Storage {
         }
       }
       await beforeCommit?.(conn);
-      await conn.commit();
-    } catch (e) {
-      await conn.rollback().catch(() => {});
-      throw e;
-    } finally {
-      conn.release();
+    });
+  }
+
+  /**
+   * Runs `fn` in one MariaDB transaction, again from the start when InnoDB picks it as a deadlock
+   * victim or its lock wait times out: concurrent loads and the asynchronous publish of 2PC commits
+   * touch the same tables, and such a clash is the emulator's own, never a Doris answer.
+   */
+  private async transaction(fn: (conn: mysql.PoolConnection) => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.pool.getConnection();
+      try {
+        await conn.beginTransaction();
+        await fn(conn);
+        await conn.commit();
+        return;
+      } catch (e) {
+        await conn.rollback().catch(() => {});
+        const errno = (e as { errno?: number }).errno;
+        if ((errno !== 1213 && errno !== 1205) || attempt >= 8) throw e;
+      } finally {
+        conn.release();
+      }
+      await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
     }
   }
 
@@ -235,9 +251,7 @@ export class Storage {
 
   /** Stores a precommitted txn's rows and its PRECOMMITTED record in one transaction. */
   async savePending(t: TxnRecord, rows: (string | null)[][]): Promise<void> {
-    const conn = await this.pool.getConnection();
-    try {
-      await conn.beginTransaction();
+    await this.transaction(async (conn) => {
       const m = quoteId(this.metaDb());
       await conn.query(`DELETE FROM ${m}.pending WHERE txn_id = ?`, [t.id]);
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
@@ -245,13 +259,7 @@ export class Storage {
         await conn.query(`INSERT INTO ${m}.pending (txn_id, seq, row_json) VALUES ?`, [chunk]);
       }
       await this.upsertTxn(conn, t);
-      await conn.commit();
-    } catch (e) {
-      await conn.rollback().catch(() => {});
-      throw e;
-    } finally {
-      conn.release();
-    }
+    });
   }
 
   async loadPending(id: number): Promise<(string | null)[][]> {
