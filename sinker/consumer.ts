@@ -3,6 +3,7 @@
 // log lines routed into the sinker's logger.
 import {
   type Consumer,
+  type ConsumerConfig,
   type EachBatchPayload,
   Kafka,
   type KafkaConfig as KafkaJsConfig,
@@ -69,6 +70,22 @@ export function fetchMaxBytes(perPartition: number): number {
   return Math.max(perPartition, Math.min(4 * perPartition, 52_428_800));
 }
 
+/** The kafkajs consumer's settings from the sinker's kafka config. */
+export function consumerOptions(config: KafkaConfig): ConsumerConfig {
+  return {
+    groupId: config.group_id,
+    sessionTimeout: config.session_timeout * 1000,
+    heartbeatInterval: config.heartbeat_interval * 1000,
+    maxBytes: fetchMaxBytes(config.max_fetch_bytes),
+    maxBytesPerPartition: config.max_fetch_bytes,
+    maxWaitTimeInMs: 500,
+    allowAutoTopicCreation: false,
+    // How long partitions added to the topic go unread: kafkajs sees them (and rejoins the group to
+    // take them) only when it refreshes metadata, by default every 5 minutes.
+    metadataMaxAge: config.metadata_max_age * 1000,
+  };
+}
+
 export class SinkConsumer {
   readonly consumer: Consumer;
   readonly #config: KafkaConfig;
@@ -84,15 +101,7 @@ export class SinkConsumer {
   constructor(kafka: Kafka, config: KafkaConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
-    this.consumer = kafka.consumer({
-      groupId: config.group_id,
-      sessionTimeout: config.session_timeout * 1000,
-      heartbeatInterval: config.heartbeat_interval * 1000,
-      maxBytes: fetchMaxBytes(config.max_fetch_bytes),
-      maxBytesPerPartition: config.max_fetch_bytes,
-      maxWaitTimeInMs: 500,
-      allowAutoTopicCreation: false,
-    });
+    this.consumer = kafka.consumer(consumerOptions(config));
   }
 
   static create(config: KafkaConfig, logger: Logger): SinkConsumer {

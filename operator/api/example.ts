@@ -14,6 +14,7 @@ export function fullSpec(): DorisSinkSpec {
       maxFetchBytes: '8Mi',
       sessionTimeout: '45s',
       heartbeatInterval: '5s',
+      metadataMaxAge: '30s',
       sasl: {
         mechanism: 'scram-sha-512',
         username: 'sinker',

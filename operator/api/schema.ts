@@ -74,6 +74,10 @@ const kafka = obj(
     ),
     sessionTimeout: duration('Consumer group session timeout.', '30s'),
     heartbeatInterval: duration('Consumer group heartbeat interval (less than a third of sessionTimeout).', '3s'),
+    metadataMaxAge: duration(
+      "How often the sinkers refresh the topic's metadata, whole seconds up to 1h: partitions added to the topic are consumed within this long, after one rebalance of the group.",
+      '60s',
+    ),
     sasl: obj(
       'SASL authentication. The password comes from a Secret and reaches the sinker as KAFKA_SASL_PASSWORD.',
       {

@@ -18,6 +18,7 @@ export interface KafkaSpec {
   maxFetchBytes?: number | string;
   sessionTimeout?: string;
   heartbeatInterval?: string;
+  metadataMaxAge?: string;
   sasl?: {
     mechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
     username: string;
@@ -201,7 +202,10 @@ export interface DorisSink {
 // After defaults (defaults.ts) every field with a schema default is present.
 type Req<T, K extends keyof T> = T & Required<Pick<T, K>>;
 export interface DefaultedSpec extends DorisSinkSpec {
-  kafka: Req<KafkaSpec, 'fromEarliest' | 'maxFetchRecords' | 'maxFetchBytes' | 'sessionTimeout' | 'heartbeatInterval'>;
+  kafka: Req<
+    KafkaSpec,
+    'fromEarliest' | 'maxFetchRecords' | 'maxFetchBytes' | 'sessionTimeout' | 'heartbeatInterval' | 'metadataMaxAge'
+  >;
   doris: Req<DorisSpec, 'queryPort' | 'user' | 'timeout' | 'maxRetries' | 'retryBackoff' | 'loadRoute'>;
   batch: Required<Omit<BatchSpec, never>>;
   schema: Req<SchemaSpec, 'mode' | 'refreshInterval' | 'validateOnStart' | 'zeroDate'>;

@@ -76,6 +76,7 @@ export function renderSinkerConfig(sink: DorisSink): SinkerConfig {
       max_fetch_bytes: parseBytes(kafka.maxFetchBytes, 'spec.kafka.maxFetchBytes'),
       session_timeout: sec(kafka.sessionTimeout, 'kafka.sessionTimeout'),
       heartbeat_interval: sec(kafka.heartbeatInterval, 'kafka.heartbeatInterval'),
+      metadata_max_age: sec(kafka.metadataMaxAge, 'kafka.metadataMaxAge'),
     },
     doris: {
       fe_hosts: doris.feHosts,

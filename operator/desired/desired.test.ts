@@ -27,6 +27,7 @@ test('minimal sink renders a complete config with defaults, derived names and no
   assert.equal(c.kafka.client_id, 'events');
   assert.equal(c.kafka.max_fetch_bytes, 1024 * 1024);
   assert.equal(c.kafka.session_timeout, 30);
+  assert.equal(c.kafka.metadata_max_age, 60, 'partitions added to the topic are read within a minute');
   assert.equal(c.doris.timeout, 600);
   assert.equal(c.doris.retry_backoff_ms, 1000);
   assert.equal(c.doris.password, '');
@@ -46,6 +47,7 @@ test('minimal sink renders a complete config with defaults, derived names and no
 test('full sink maps every section; SASL and TLS point at env and mounted files', () => {
   const c = renderSinkerConfig(fullSink());
   assert.equal(c.kafka.group_id, 'events-to-doris');
+  assert.equal(c.kafka.metadata_max_age, 30, 'spec.kafka.metadataMaxAge 30s');
   assert.deepEqual(c.kafka.sasl, { mechanism: 'scram-sha-512', username: 'sinker', password: '' });
   assert.equal(c.kafka.tls?.ca_file, '/etc/doris-sinker/kafka-tls/ca/ca.crt');
   assert.equal(c.kafka.tls?.cert_file, '/etc/doris-sinker/kafka-tls/client/tls.crt');

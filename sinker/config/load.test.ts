@@ -40,6 +40,7 @@ test('an empty file gives the seed defaults (pprof off, new keys sane)', () => {
     max_fetch_bytes: 1048576,
     session_timeout: 30,
     heartbeat_interval: 3,
+    metadata_max_age: 60,
   });
   assert.deepEqual(
     {

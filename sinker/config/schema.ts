@@ -125,6 +125,14 @@ export const CONFIG_SCHEMA: SchemaNode = {
           default: 3,
           description: 'Heartbeat interval, seconds; must be below session_timeout (a third of it is usual).',
         },
+        metadata_max_age: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 60,
+          description:
+            "Seconds between refreshes of the topic's metadata (Kafka `metadata.max.age.ms`): partitions added to the topic are consumed within this long, after one rebalance of the group. Each refresh is one small metadata request per sinker.",
+        },
         sasl: {
           type: 'object',
           additionalProperties: false,

@@ -26,6 +26,8 @@ export interface KafkaConfig {
   max_fetch_bytes: number;
   session_timeout: number;
   heartbeat_interval: number;
+  /** Seconds between metadata refreshes: the longest a partition added to the topic waits to be consumed. */
+  metadata_max_age: number;
   sasl?: KafkaSaslConfig;
   tls?: KafkaTlsConfig;
 }
