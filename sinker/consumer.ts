@@ -13,6 +13,8 @@ import {
 import { readConfigFile } from './config/files.ts';
 import type { KafkaConfig } from './config/types.ts';
 import type { Logger } from './logger.ts';
+// Every Kafka client in sinker/ takes its config from here: this registers snappy, lz4 and zstd.
+import './kafka-codecs.ts';
 
 export interface AssignmentChange {
   assigned: number[];
