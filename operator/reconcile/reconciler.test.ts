@@ -412,3 +412,29 @@ test('every sink comes back within the Secret resync period, whatever its poll i
   assert.equal(await h.r.reconcile('default/events'), 10_000, 'SecretMissing: looked for every 10 s');
   assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'SecretMissing');
 });
+
+test('partitions added to the topic: status.partitions and the replica cap follow at the next poll', async () => {
+  const s = sink();
+  s.spec.scaling = { ...s.spec.scaling, maxReplicas: 8 };
+  const h = harness(s);
+  // Far behind on 2 partitions: the lag asks for 8 replicas, the partition count caps them at 2.
+  const grown = (n: number) => async () =>
+    Array.from({ length: n }, (_, p) => ({
+      partition: p,
+      low: 0n,
+      high: 1000n,
+      ...(p < 2 ? { committed: 0n } : {}),
+    }));
+  h.setOffsets(grown(2));
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().partitions, 2);
+  assert.equal(h.last().desiredReplicas, 2);
+  // The topic grows to 6; the new partitions have no commit yet (their lag counts by fromEarliest).
+  h.setOffsets(grown(6));
+  // past the scale-up period of the first step (1 → 2), so the change limit does not hold it at 5
+  h.advance(20_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().partitions, 6, 'read afresh, not the count first seen');
+  assert.equal(h.last().desiredReplicas, 6, 'capped by the new count');
+  assert.match(h.events.at(-1)?.message ?? '', /replicas 2 → 6/);
+});
