@@ -65,7 +65,8 @@ export const CONFIG_SCHEMA: SchemaNode = {
     },
     kafka: {
       type: 'object',
-      description: 'Where messages come from.',
+      description:
+        "Where messages come from. Topics compressed with gzip, snappy, lz4 or zstd (by the producers or by the topic's compression.type on the broker) are read as they are.",
       additionalProperties: false,
       default: {},
       properties: {
