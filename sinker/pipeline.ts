@@ -120,6 +120,8 @@ export class SinkPipeline {
   readonly #topic: string;
   readonly #batcher: Batcher;
   readonly #runs = new Map<number, PartitionRun>();
+  /** The topic's partition count when the sink first consumed it (Redis), read once per process. */
+  #firstPartitions: Promise<number | null> | undefined;
   readonly #queue: LoadBatch[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #active = 0;
@@ -301,8 +303,9 @@ export class SinkPipeline {
         // Claim first: from here on a previous owner (a zombie) cannot record new intents, so the
         // intents read below are every load it can still finish.
         await this.#d.store.claim(partition, token);
+        const firstPartitions = await this.#firstPartitionCount();
         const committed = await this.#committedOffset(partition);
-        const plan = await settlePartition({
+        let plan = await settlePartition({
           store: this.#d.store,
           partition,
           committed,
@@ -313,9 +316,29 @@ export class SinkPipeline {
           signal,
           onWarning: (msg) => this.#log.warn({ partition }, msg),
         });
+        // A partition added to the topic after the sink first consumed it holds only messages written
+        // since: read it from its first one, or kafka.from_earliest false would skip what producers
+        // wrote to it before the group took it (up to kafka.metadata_max_age).
+        const added =
+          !this.#d.config.kafka.from_earliest &&
+          firstPartitions !== null &&
+          partition >= firstPartitions &&
+          committed === null &&
+          plan.watermark === null &&
+          plan.reload.length === 0;
+        if (added) {
+          const start = (await this.#d.admin.fetchTopicOffsets(this.#topic)).find((o) => o.partition === partition);
+          if (!start) throw new Error(`partition ${partition} of ${this.#topic} has no offsets`);
+          plan = { ...plan, seekOffset: start.low };
+          this.#log.info(
+            { partition, firstPartitions, from: start.low },
+            'partition added to the topic after the sink started: reading it from its first message',
+          );
+        }
         this.#batcher.assign(this.#topic, partition, plan.seekOffset);
         const needsSeek =
           forceSeek ||
+          added ||
           (committed === null ? plan.watermark !== null || plan.reload.length > 0 : plan.seekOffset !== committed);
         if (needsSeek) this.#d.consumer.consumer.seek({ topic: this.#topic, partition, offset: plan.seekOffset });
         // Everything below the resume point is in Doris: say so to Kafka too, or the group shows
@@ -343,6 +366,26 @@ export class SinkPipeline {
         await sleep(delay, signal);
       }
     }
+  }
+
+  /**
+   * The topic's partition count when the sink first consumed it, recorded in Redis by the first
+   * settle of its first run (null without Redis). Partitions numbered at or above it were added later.
+   */
+  #firstPartitionCount(): Promise<number | null> {
+    if (this.#firstPartitions) return this.#firstPartitions;
+    const read = (async () => {
+      const md = await this.#d.admin.fetchTopicMetadata({ topics: [this.#topic] });
+      const count = md.topics[0]?.partitions.length ?? 0;
+      if (count === 0) throw new Error(`topic ${this.#topic}: no partitions in its metadata`);
+      return this.#d.store.firstPartitionCount(count);
+    })();
+    this.#firstPartitions = read;
+    // A failure is tried again by the next settle.
+    read.catch(() => {
+      if (this.#firstPartitions === read) this.#firstPartitions = undefined;
+    });
+    return read;
   }
 
   async #committedOffset(partition: number): Promise<string | null> {

@@ -13,6 +13,8 @@ export interface DedupeKeys {
   owners: string;
   /** Hash: merged load label → 'commit' | 'abort' (batch.merge_partitions). */
   decisions: string;
+  /** String: the topic's partition count when the sink first consumed it; higher partitions were added later. */
+  firstPartitions: string;
 }
 
 export function dedupeKeys(keyPrefix: string, sink: string, topic: string): DedupeKeys {
@@ -23,6 +25,7 @@ export function dedupeKeys(keyPrefix: string, sink: string, topic: string): Dedu
     contentPrefix: `${base}:k:`,
     owners: `${base}:owner`,
     decisions: `${base}:decided`,
+    firstPartitions: `${base}:partitions0`,
   };
 }
 

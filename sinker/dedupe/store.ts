@@ -234,6 +234,18 @@ export class DedupeStore {
   }
 
   /**
+   * The topic's partition count when this sink first consumed it: stores `current` unless a count is
+   * stored already, and returns the stored one; null when Redis is away and not required.
+   */
+  async firstPartitionCount(current: number): Promise<number | null> {
+    return this.#run('firstPartitionCount', null, async () => {
+      await this.#redis.set(this.keys.firstPartitions, String(current), 'NX');
+      const stored = await this.#redis.get(this.keys.firstPartitions);
+      return stored === null ? null : Number(stored);
+    });
+  }
+
+  /**
    * Record that a load of [first..last] under `label` is about to run. With `token`, refused with
    * PartitionFencedError when another run has claimed the partition since.
    */

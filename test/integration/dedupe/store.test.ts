@@ -280,3 +280,18 @@ test('a dropped Redis connection fails fast with DedupeUnavailableError, then th
     client.disconnect();
   }
 });
+
+test('firstPartitionCount: the first count given is kept for the sink and topic; no Redis → null', async () => {
+  const a = await open({}, 'topic-grows');
+  const b = await open({}, 'topic-grows');
+  try {
+    assert.equal(await a.firstPartitionCount(2), 2);
+    assert.equal(await b.firstPartitionCount(6), 2, 'a later run (after the topic grew) reads the first count');
+    assert.equal(await a.firstPartitionCount(6), 2);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  const none = new DedupeStore({ config: config({ redis_url: '', required: false }), sink: 'sink1', topic: 't' });
+  assert.equal(await none.firstPartitionCount(3), null);
+});

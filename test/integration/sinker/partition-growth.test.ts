@@ -167,3 +167,30 @@ test('two sinkers in the group: the new partitions are split between them, every
   );
   await drainAndAssert(s, ids, 'after both stopped', 10_000);
 });
+
+test('from_earliest false: messages written to a new partition before the sinker takes it are loaded too', async () => {
+  const s = scenario('pgrow-latest', 2);
+  scenarios.push(s);
+  await createTopic(s);
+  await createTable(s);
+  // Older than the sink: with from_earliest false these are not loaded (the exactly-once check
+  // refuses ids it did not expect).
+  await produce(s, 100, 21);
+  const a = await startSinker(s, 'a', { ...over, kafka: { ...over.kafka, from_earliest: false } });
+  procs.push(a);
+  await a.waitForLog(/^partition settled$/, 30_000);
+  await sleep(1000);
+  const first = await produce(s, 600, 22, 101n);
+  await waitCaughtUp(s, 60_000);
+
+  await addPartitions(s, 4);
+  // Written at once: the sinker takes the new partitions only up to metadata_max_age later.
+  const second = await produce(s, 800, 23, 701n);
+  await waitCaughtUp(s, PICKUP_BOUND_MS);
+  const ids = [...validIds(first.events), ...validIds(second.events)];
+  await drainAndAssert(s, ids, 'from_earliest false, grown 2 → 4 partitions', 30_000);
+  const added = a.logLines.filter((l) => /^partition added to the topic/.test(String(l.msg))).map((l) => l.partition);
+  assert.deepEqual(added.sort(), [2, 3], 'the new partitions, and only they, were read from their first message');
+  const exit = await a.term();
+  assert.deepEqual(exit, { code: 0, signal: null }, a.tail());
+});
