@@ -1,9 +1,11 @@
-// Read the ErrorURL text Doris serves for a load that filtered rows (doris-stream-load.md §6):
-// one entry per bad row, `Reason: <why>. src line [<raw row>]; `. Pure; the fetch lives elsewhere.
+// Read the ErrorURL text Doris serves for a load that filtered rows (doris-stream-load.md §6): one
+// entry per bad row, `Reason: <why>. src line [<line>]; `, the line being the raw row, the scanner's
+// print of its values or empty, by the stage that refused it (refusal-match.ts matches them to rows).
+// Pure; the fetch lives elsewhere.
 
 export interface ErrorLogEntry {
   reason: string;
-  /** The row as Doris saw it; empty when the entry has no `src line`. */
+  /** The `src line`: the raw row, its values joined by spaces, or empty (see refusal-match.ts). */
   line: string;
 }
 
@@ -17,32 +19,4 @@ export function parseErrorLog(text: string): ErrorLogEntry[] {
     out.push({ reason: (m[1] ?? '').trim(), line: m[2] ?? '' });
   }
   return out;
-}
-
-export interface RowVerdicts {
-  /** Index in the batch → Doris's reason, for each row an entry names. */
-  bad: Map<number, string>;
-  /** Entries whose line matched no row (reformatted or cut by Doris). */
-  unmatched: ErrorLogEntry[];
-}
-
-/**
- * Find the rows an error log names. A row is bad when its text equals an entry's src line; every
- * copy of an identical row is bad (Doris judges content, not position).
- */
-export function matchErrorLog(rows: readonly string[], entries: readonly ErrorLogEntry[]): RowVerdicts {
-  const byLine = new Map<string, string>();
-  for (const e of entries) if (!byLine.has(e.line)) byLine.set(e.line, e.reason);
-  const bad = new Map<number, string>();
-  const matchedLines = new Set<string>();
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i] as string;
-    const reason = byLine.get(row);
-    if (reason !== undefined) {
-      bad.set(i, reason);
-      matchedLines.add(row);
-    }
-  }
-  const unmatched = entries.filter((e) => !matchedLines.has(e.line));
-  return { bad, unmatched };
 }

@@ -9,11 +9,13 @@ import { BackendRoute, NoBackendError } from './backend-route.ts';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
 import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders, mergedBody } from './body.ts';
 import { classifyReply, type LoadOutcome } from './classify.ts';
-import { type ErrorLogEntry, matchErrorLog, parseErrorLog } from './error-log.ts';
+import { type ErrorLogEntry, parseErrorLog } from './error-log.ts';
 import { expectPut } from './expect-put.ts';
 import { FeClient } from './fe-client.ts';
 import type { LabelState } from './fe-replies.ts';
+import { matchRefusal } from './refusal-match.ts';
 import { type BeLoadReply, decodeReplyBody, parseReply } from './reply.ts';
+import { type RowShape, rowShape } from './row-sources.ts';
 import { type HttpReply, TransportError } from './transport.ts';
 
 export interface RejectedRow {
@@ -153,6 +155,8 @@ export class StreamLoadWriter {
   readonly #path: string;
   readonly #backoff: BackoffPolicy;
   readonly #bodies: BodyPool;
+  /** How Doris reads our rows, to match its error-log lines to them. */
+  readonly #shape: RowShape | undefined;
   #beFallbackUntil = 0;
 
   constructor(opts: WriterOptions) {
@@ -172,6 +176,7 @@ export class StreamLoadWriter {
     this.#path = `/api/${encodeURIComponent(opts.doris.database)}/${encodeURIComponent(opts.doris.table)}/_stream_load`;
     this.#backoff = { baseMs: Math.max(1, opts.doris.retry_backoff_ms), capMs: opts.maxBackoffMs ?? 30_000 };
     this.#bodies = new BodyPool(2 * (opts.connectionsPerBackend ?? 8));
+    this.#shape = rowShape(loadHeaders(opts.doris, opts.encoding, '', '', false), opts.encoding.lineDelimiter);
   }
 
   async close(): Promise<void> {
@@ -360,12 +365,12 @@ export class StreamLoadWriter {
           );
         }
         const idx = remaining();
-        const bad =
+        const { bad, suspects } =
           dqRounds <= MAX_DATA_QUALITY_ROUNDS
-            ? await this.#badRowsFromErrorLog(batch, idx, t)
-            : new Map<number, string>();
-        if (bad.size === 0) {
-          for (const [i, reason] of await this.#bisect(batch, idx, label, ctx)) bad.set(i, reason);
+            ? await this.#refusedFromErrorLog(batch, idx, t)
+            : { bad: new Map<number, string>(), suspects: idx };
+        if (suspects.length > 0) {
+          for (const [i, reason] of await this.#bisect(batch, suspects, label, ctx)) bad.set(i, reason);
         }
         if (bad.size === 0) {
           // Every part loads on its own: the refusal did not come from a row. Load it again.
@@ -439,24 +444,36 @@ export class StreamLoadWriter {
     this.#opts.logger?.warn({ label, rows: rows.length, reason: rows[0]?.reason }, 'rows dead-lettered');
   }
 
-  async #badRowsFromErrorLog(
+  /**
+   * The rows the refused load's error log names (batch index → reason), and the rows still to bisect:
+   * none when the log names every refused row, or when it was cut (the next load's log names the next
+   * rows); otherwise those the log could not settle (refusal-match.ts).
+   */
+  async #refusedFromErrorLog(
     batch: LoadBatch,
     current: number[],
-    t: { errorUrl?: string; reason: string },
-  ): Promise<Map<number, string>> {
+    t: { errorUrl?: string; reason: string; reply: BeLoadReply },
+  ): Promise<{ bad: Map<number, string>; suspects: number[] }> {
     const bad = new Map<number, string>();
     const entries = await this.#errorLog(t.errorUrl);
-    if (!entries) return bad;
-    const rows = current.map((i) => batch.rows[i] as string);
-    const { bad: found, unmatched } = matchErrorLog(rows, entries);
-    if (unmatched.length > 0) {
+    if (!entries) return { bad, suspects: current };
+    const v = matchRefusal({
+      rows: current.map((i) => batch.rows[i] as string),
+      entries,
+      filtered: t.reply.numberFilteredRows,
+      message: t.reason,
+      shape: this.#shape,
+    });
+    for (const [k, reason] of v.bad) bad.set(current[k] as number, reason);
+    if (v.note) {
       this.#opts.logger?.debug(
-        { errorUrl: t.errorUrl, unmatched: unmatched.length },
-        'error log lines matching no row',
+        { errorUrl: t.errorUrl, named: bad.size, next: v.rest.kind, note: v.note },
+        'error log did not settle every row',
       );
     }
-    for (const [k, reason] of found) bad.set(current[k] as number, reason);
-    return bad;
+    if (v.rest.kind === 'bisect') return { bad, suspects: v.rest.suspects.map((k) => current[k] as number) };
+    // Nothing named (a cut log whose rows all fit several texts): only bisecting makes progress.
+    return { bad, suspects: bad.size === 0 ? current : [] };
   }
 
   /** The entries of a load's error log; undefined (logged) when there is none or it cannot be read. */
