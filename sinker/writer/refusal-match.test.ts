@@ -87,6 +87,17 @@ test('identical rows: each is refused (Doris judges content); the entries must a
   assert.equal(three.bad.size, 0);
 });
 
+test('n entries alike that exactly n differing rows fit: each entry is another row, so all n are refused', () => {
+  const rows = ['1,"toolong","1","x"', '2,"ok","1","y"', '3,"toolong","2","z"', '4,"toolong","3",\\N'];
+  const three = run({ rows, entries: Array.from({ length: 3 }, () => entry(TOO_LONG('name', 'toolong'))) });
+  assert.deepEqual([...three.bad.keys()], [0, 2, 3]);
+  assert.deepEqual(three.rest, { kind: 'load' });
+  // Two entries for three rows that fit: which two is unknown.
+  const two = run({ rows, entries: [entry(TOO_LONG('name', 'toolong')), entry(TOO_LONG('name', 'toolong'))] });
+  assert.equal(two.bad.size, 0);
+  assert.deepEqual(two.rest, { kind: 'bisect', suspects: [0, 2, 3] });
+});
+
 test('rows that fit the same line but differ are left to bisecting, only among themselves', () => {
   const rows = [
     '1,"a b","1","c"', // dumps "1 a b 1 c"

@@ -3,9 +3,10 @@
 //   reader  (a line it cannot frame or parse): the raw row;
 //   scanner (conversion, NULL into NOT NULL): the source values joined by spaces (row-sources.ts);
 //   sink    (string too long, decimal out of range): empty, the reason naming column and value (sink-reasons.ts).
-// An entry names a row only when every row that fits it is the same text: Doris judges a row by its
-// content, so identical rows are all refused or all loaded. Anything less certain is left to bisecting,
-// so a good row is never dead-lettered. Pure.
+// An entry names rows only when every row that fits it is the same text (Doris judges a row by its
+// content, so identical rows are all refused or all loaded), or when n entries alike fit exactly n
+// rows (each entry is another row). Anything less certain is left to bisecting, so a good row is
+// never dead-lettered. Pure.
 import type { ErrorLogEntry } from './error-log.ts';
 import { dumpLine, dumpMatches, type RowShape, type RowSources, rowSources } from './row-sources.ts';
 import { sinkRefusal } from './sink-reasons.ts';
@@ -56,21 +57,33 @@ export function matchRefusal(input: RefusalInput): RefusalVerdict {
   }
   const complete = !cut && filtered === entries.length;
   const cands = new Candidates(rows, input.shape);
+  // Entries alike (same reason and line) fit the same rows: judge them together.
+  const groups = new Map<string, { entry: ErrorLogEntry; n: number }>();
+  for (const e of entries) {
+    const key = `${e.reason}\u0000${e.line}`;
+    const g = groups.get(key);
+    if (g) g.n++;
+    else groups.set(key, { entry: e, n: 1 });
+  }
   /** Row text → [reason, entries naming it]. */
   const named = new Map<string, [string, number]>();
+  /** Rows named one by one: n entries alike that exactly n rows fit (each entry is another row). */
+  const counted = new Map<number, string>();
   const suspects = new Set<number>();
   let unplaced = 0;
-  for (const e of entries) {
+  for (const { entry: e, n } of groups.values()) {
     const fit = cands.of(e);
     if (fit === undefined || fit.length === 0) {
-      unplaced++;
+      unplaced += n;
       continue;
     }
     const text = rows[fit[0] as number] as string;
     if (fit.every((i) => rows[i] === text)) {
-      const n = named.get(text);
-      if (n) n[1]++;
-      else named.set(text, [e.reason, 1]);
+      const c = named.get(text);
+      if (c) c[1] += n;
+      else named.set(text, [e.reason, n]);
+    } else if (fit.length === n) {
+      for (const i of fit) counted.set(i, e.reason);
     } else for (const i of fit) suspects.add(i);
   }
   const bad = new Map<number, string>();
@@ -81,6 +94,7 @@ export function matchRefusal(input: RefusalInput): RefusalVerdict {
     bad.set(i, n[0]);
     copies.set(rows[i] as string, (copies.get(rows[i] as string) ?? 0) + 1);
   }
+  for (const [i, reason] of counted) if (!bad.has(i)) bad.set(i, reason);
   // Each entry is one refused row: more entries for a text than rows holding it, more rows named than
   // Doris filtered, or (log complete, every entry named) a different count means the matching is wrong.
   let wrong: string | undefined;
