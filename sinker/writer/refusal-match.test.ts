@@ -70,6 +70,21 @@ test('JSON lines: the dump holds the table columns the row leaves out (default o
   const v = run({ rows, entries, shape: JSON_LINES });
   assert.deepEqual([...v.bad.keys()], [1, 2, 3]);
   assert.deepEqual(v.rest, { kind: 'load' });
+  // First values with a space, empty or null are not looked up by piece: still found.
+  const odd = ['{"note":"a b","id":1}', '{"note":"","id":2}', '{"note":null,"id":3}', '{"note":"a","id":4}'];
+  const w = run({
+    rows: odd,
+    shape: JSON_LINES,
+    entries: [entry('e1', 'x a b 1'), entry('e2', ' 2 y'), entry(NOT_NULL, 'NULL 3')],
+  });
+  assert.deepEqual(
+    [...w.bad.entries()],
+    [
+      [0, 'e1'],
+      [1, 'e2'],
+      [2, NOT_NULL],
+    ],
+  );
 });
 
 test('identical rows: each is refused (Doris judges content); the entries must account for every copy', () => {

@@ -126,6 +126,7 @@ class Candidates {
   #sources?: (RowSources | undefined)[];
   #dumps?: (string | undefined)[];
   #byDump?: Map<string, number[]>;
+  #first?: { byFirst: Map<string, number[]>; others: number[] };
 
   constructor(rows: readonly string[], shape: RowShape | undefined) {
     this.#rows = rows;
@@ -156,12 +157,38 @@ class Candidates {
     if (sources) {
       const dumps = this.#dumps as (string | undefined)[];
       for (const i of this.#byDump?.get(e.line) ?? []) fit.add(i);
-      // Rows that may lack columns: their values with anything between them.
-      sources.forEach((s, i) => {
+      // Rows that may lack columns: their values with anything between them. A row whose first
+      // value holds no space can only fit a line that has that value as one of its pieces.
+      const check = (i: number) => {
+        const s = sources[i];
         if (s?.partial && !fit.has(i) && dumpMatches(s, e.line, dumps[i])) fit.add(i);
-      });
+      };
+      const { byFirst, others } = this.#firstValues();
+      for (const piece of new Set(e.line.split(' '))) for (const i of byFirst.get(piece) ?? []) check(i);
+      for (const i of others) check(i);
     } else if (fit.size === 0) return undefined;
     return [...fit].sort((a, b) => a - b);
+  }
+
+  /** Partial rows by their first value (when it holds no space); the others apart. */
+  #firstValues(): { byFirst: Map<string, number[]>; others: number[] } {
+    if (!this.#first) {
+      const byFirst = new Map<string, number[]>();
+      const others: number[] = [];
+      (this.#sources ?? []).forEach((s, i) => {
+        if (!s?.partial) return;
+        const v = s.values[0] === undefined ? undefined : (s.values[0] ?? 'NULL');
+        if (v === undefined || v === '' || v.includes(' ')) {
+          others.push(i);
+          return;
+        }
+        const list = byFirst.get(v);
+        if (list) list.push(i);
+        else byFirst.set(v, [i]);
+      });
+      this.#first = { byFirst, others };
+    }
+    return this.#first;
   }
 
   #rawIndex(): Map<string, number[]> {

@@ -81,6 +81,14 @@ test('JSON rows: values as the JSON reader hands them over (number tokens kept, 
     names: ['id', 'f', 'e', 'b', 'c', 'n', 's', 'o', 'id'],
     partial: true,
   });
+  // Plain numbers (no token JSON.parse would print otherwise) take the fast path: same values.
+  assert.deepEqual(rowSources('{"id":7,"ts":"2024-01-01 00:00:00","n":[1,2.5,-3],"x":"1.0"}', shape)?.values, [
+    '7',
+    '2024-01-01 00:00:00',
+    '[1,2.5,-3]',
+    '1.0',
+  ]);
+  assert.deepEqual(rowSources('{"a":-0,"b":{"c":"\\\\"},"d":1E3}', shape)?.values, ['-0', '{"c":"\\\\"}', '1E3']);
   assert.equal(rowSources('{"id":1', shape), undefined);
   assert.equal(rowSources('[1,2]', shape), undefined);
   assert.equal(rowSources('"text"', shape), undefined);

@@ -488,9 +488,8 @@ export class StreamLoadWriter {
   }
 
   /**
-   * Why Doris refused a one-row probe: its error log's entry (Doris prints most rows there in another
-   * form than ours, or not at all, so a batch's log rarely names rows; a one-row log needs no
-   * matching), else FirstErrorMsg (Doris 4.0 on), else the load's message.
+   * Why Doris refused a one-row probe: its error log's entry (a one-row log needs no matching), else
+   * FirstErrorMsg (Doris 4.0 on), else the load's message.
    */
   async #oneRowReason(t: { errorUrl?: string; reason: string; reply: BeLoadReply }): Promise<string> {
     const entries = await this.#errorLog(t.errorUrl);
