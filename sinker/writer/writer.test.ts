@@ -207,6 +207,11 @@ test('data quality without an ErrorURL: bisected with aborted 2PC probes, good r
     JSON.stringify(probes),
   );
   assert.ok(doris.loadRequests.filter((q) => q.twoPc).length > 0);
+  // The whole batch was just refused: no probe sends it whole again.
+  assert.ok(
+    doris.loadRequests.filter((q) => q.twoPc).every((q) => q.rows < rows.length),
+    JSON.stringify(doris.loadRequests),
+  );
 });
 
 test('every row refused: all dead-lettered and the label committed empty (settled by label after a crash)', async () => {

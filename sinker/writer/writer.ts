@@ -370,7 +370,8 @@ export class StreamLoadWriter {
             ? await this.#refusedFromErrorLog(batch, idx, t)
             : { bad: new Map<number, string>(), suspects: idx };
         if (suspects.length > 0) {
-          for (const [i, reason] of await this.#bisect(batch, suspects, label, ctx)) bad.set(i, reason);
+          const whole = bad.size === 0 && suspects.length === idx.length;
+          for (const [i, reason] of await this.#bisect(batch, suspects, label, ctx, whole)) bad.set(i, reason);
         }
         if (bad.size === 0) {
           // Every part loads on its own: the refusal did not come from a row. Load it again.
@@ -501,9 +502,18 @@ export class StreamLoadWriter {
    * aborted afterwards (nothing becomes visible), so the final load can still carry every good row
    * under the batch's own label.
    */
-  async #bisect(batch: LoadBatch, current: number[], label: string, ctx: Ctx): Promise<Map<number, string>> {
+  async #bisect(
+    batch: LoadBatch,
+    current: number[],
+    label: string,
+    ctx: Ctx,
+    refusedWhole = false,
+  ): Promise<Map<number, string>> {
     const bad = new Map<number, string>();
-    const stack: number[][] = [current];
+    // `current` exactly as the load just refused: probing it whole again would tell nothing new.
+    const mid0 = current.length >> 1;
+    const stack: number[][] =
+      refusedWhole && current.length > 1 ? [current.slice(mid0), current.slice(0, mid0)] : [current];
     let probe = 0;
     const budget = 64 + 4 * current.length;
     while (stack.length > 0) {
