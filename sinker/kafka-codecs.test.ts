@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import kafkajs from 'kafkajs';
-import { compressFrameSync } from 'lz4-napi';
+import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import { compressSync as snappyRawBlock } from 'snappy';
 import { decodeSnappy, encodeSnappy, type KafkaCodec, lz4Codec, snappyCodec, zstdCodec } from './kafka-codecs.ts';
+import { decodeLz4Frames } from './kafka-codecs-lz4.ts';
 
 // kafkajs's own record batch encoder and decoder (the ones its producer and consumer run), which
 // find the codec by the batch's attributes in the table kafka-codecs.ts fills.
@@ -136,3 +137,49 @@ for (const name of ['snappy', 'lz4', 'zstd']) {
     });
   });
 }
+
+/** A frame whose header checksum byte is whatever lz4-napi's own frame decoder accepts (found by trying). */
+function withValidHeaderChecksum(frame: Buffer, hcAt: number): Buffer {
+  for (let hc = 0; hc < 256; hc++) {
+    frame[hcAt] = hc;
+    try {
+      decompressFrameSync(frame);
+      return frame;
+    } catch {
+      // not this one
+    }
+  }
+  throw new Error('no header checksum byte accepted');
+}
+
+test('lz4: incompressible input travels in uncompressed blocks, which read back as they are', () => {
+  const input = randomBytes(200_000);
+  const frame = compressFrameSync(input);
+  assert.ok(frame.readUInt32LE(7) & 0x80000000, 'the first block is stored uncompressed');
+  assert.ok(decodeLz4Frames(frame).equals(input));
+});
+
+test('lz4: a content size in the header is skipped; concatenated frames read as one', () => {
+  const input = sample(100_000);
+  const plain = compressFrameSync(input);
+  const sized = Buffer.concat([plain.subarray(0, 6), Buffer.alloc(8), plain.subarray(6)]);
+  sized[4]! |= 0x08;
+  sized.writeBigUInt64LE(BigInt(input.length), 6);
+  withValidHeaderChecksum(sized, 14);
+  assert.ok(decodeLz4Frames(sized).equals(input));
+  assert.ok(decodeLz4Frames(Buffer.concat([plain, sized])).equals(Buffer.concat([input, input])));
+});
+
+test('lz4: a frame of linked blocks (librdkafka writes them) goes to the frame decoder whole', () => {
+  const input = sample(200_000);
+  const linked = Buffer.from(compressFrameSync(input));
+  linked[4]! &= ~0x20;
+  withValidHeaderChecksum(linked, 6);
+  assert.ok(decodeLz4Frames(linked).equals(input));
+});
+
+test('lz4: a block running past the end names its byte', () => {
+  const frame = Buffer.from(compressFrameSync(sample(100_000)));
+  frame.writeUInt32LE(frame.length, 7);
+  assert.throws(() => decodeLz4Frames(frame), new RegExp(`block at byte 7 says ${frame.length} bytes, past the end`));
+});

@@ -75,18 +75,21 @@ after(async () => {
 });
 
 /**
- * Sends the events' values with Kafka's console producer (a JVM, the Java client), one line each,
- * compressed with `codec`; batches up to 64 KiB, so snappy batches hold several 32 KiB xerial blocks.
+ * Sends the events with Kafka's console producer (a JVM, the Java client), one line each keyed by
+ * id (so every partition gets some), compressed with `codec`; batches up to 64 KiB, so snappy
+ * batches hold several 32 KiB xerial blocks.
  */
 async function javaProduce(s: Scenario, events: readonly GeneratedEvent[], codec: string): Promise<void> {
   const file = join(s.dir, `values-${codec}.txt`);
-  writeFileSync(file, `${events.map((e) => e.value).join('\n')}\n`);
+  // JSON text holds no raw tab or newline: a tab separates the key.
+  writeFileSync(file, `${events.map((e) => `${e.id}\t${e.value}`).join('\n')}\n`);
   const child = spawn(
     join(testbed('KAFKA_BIN'), 'kafka-console-producer'),
     [
       ...['--bootstrap-server', testbed('KAFKA_BOOTSTRAP'), '--topic', s.topic],
       // The tool's own option: it sets compression.type over any --command-property of that name.
       ...['--compression-codec', codec],
+      ...['--reader-property', 'parse.key=true', '--reader-property', 'key.separator=\t'],
       ...['--command-property', 'acks=all', '--command-property', 'batch.size=65536'],
       ...['--command-property', 'linger.ms=20'],
     ],
