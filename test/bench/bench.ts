@@ -131,6 +131,12 @@ export const CLI = defineCli(import.meta, {
       description:
         "CPU-profile S seconds of the throughput run via the sinker's pprof endpoint (0: off; a profiled run's figures are marked as such)",
     },
+    'heap-snapshot': {
+      type: 'string',
+      value: 'FILE',
+      description:
+        "write a heap snapshot of the sinker (via its pprof endpoint) to FILE halfway through the throughput run; that run's figures include the pause",
+    },
     'sinker-root': {
       type: 'string',
       defaultText: 'this tree',
@@ -160,6 +166,7 @@ const MESSAGES = opts.messages;
 const TOPIC = opts.topic;
 const PARTITIONS = 8;
 const PROFILE_S = opts.profile;
+const HEAP_FILE = opts['heap-snapshot'];
 const KEY_FIELDS = opts['key-fields']?.split(',') ?? [];
 const TAG = opts.tag;
 /** A/B: the sinker from another tree, e.g. `git archive <commit> sinker package.json | tar -x -C DIR` + a node_modules link. */
@@ -232,7 +239,7 @@ async function measureThroughput(
     fetch: FETCH,
     workDir: work,
     keyFields: KEY_FIELDS,
-    pprof: PROFILE_S > 0,
+    pprof: PROFILE_S > 0 || HEAP_FILE !== undefined,
     nodeFlags: NODE_FLAGS,
     ...(SINKER_ROOT ? { sinkerRoot: SINKER_ROOT } : {}),
   });
@@ -243,6 +250,7 @@ async function measureThroughput(
   let lastRows = 0;
   let lastPrint = 0;
   let profile: Promise<string> | undefined;
+  let heapTaken = false;
   for (;;) {
     const c = await emu.counters();
     const m = machineCpu();
@@ -282,6 +290,15 @@ async function measureThroughput(
           writeFileSync(file, t);
           return file;
         });
+    }
+    if (HEAP_FILE !== undefined && !heapTaken && s.rows >= MESSAGES * 0.5) {
+      // Which buffers are live mid-run (the snapshot's full GC drops garbage): e.g. sum the
+      // `system / JSArrayBufferData` nodes by retainer. The sinker pauses while it is written.
+      heapTaken = true;
+      const r = await fetch(`http://127.0.0.1:${sinker.pprofPort}/debug/pprof/heap`);
+      if (!r.ok) throw new Error(`heap snapshot: HTTP ${r.status} ${await r.text()}`);
+      writeFileSync(HEAP_FILE, Buffer.from(await r.arrayBuffer()));
+      console.log(`  heap snapshot → ${HEAP_FILE}`);
     }
     if (s.rows >= MESSAGES) break;
     if (sinker.child.exitCode !== null) throw new Error(`sinker exited with ${sinker.child.exitCode}`);
@@ -593,7 +610,7 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
     sinker_env: IMAGE_MALLOC_ENV,
     command,
     node: process.version,
-    profiled: PROFILE_S > 0,
+    profiled: PROFILE_S > 0 || HEAP_FILE !== undefined,
     topic: { name: TOPIC, partitions: PARTITIONS, messages: MESSAGES, mix: 'clean' },
     kafka: shared ? 'shared test-bed broker' : 'private broker (test bed Kafka jars, own ports and data dir)',
     format: 'json',
