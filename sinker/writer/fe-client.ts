@@ -2,6 +2,7 @@
 // abort, and the ErrorURL text. Fails over across `fe_hosts`: an FE that can't be reached or answers
 // 5xx hands the call to the next one, and the last good FE is tried first next time.
 import { Agent } from 'undici';
+import { deadline } from './deadline.ts';
 import { expectPut } from './expect-put.ts';
 import {
   type Backend,
@@ -83,6 +84,7 @@ export class FeClient {
   }
 
   async #get(origin: string, path: string): Promise<HttpReply> {
+    const due = deadline(this.#timeoutMs);
     try {
       const res = await this.#agent.request({
         origin,
@@ -91,7 +93,7 @@ export class FeClient {
         headers: { authorization: this.#auth },
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: due.signal,
       });
       const body = Buffer.from(await res.body.arrayBuffer());
       if (res.statusCode >= 500) throw new FeUnavailableError(`GET ${origin}${path}: HTTP ${res.statusCode}`);
@@ -106,6 +108,8 @@ export class FeClient {
         ...(code ? { code } : {}),
         cause: err,
       });
+    } finally {
+      due.release();
     }
   }
 

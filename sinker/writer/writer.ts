@@ -9,6 +9,7 @@ import { BackendRoute, NoBackendError } from './backend-route.ts';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
 import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders, mergedBody } from './body.ts';
 import { classifyReply, type LoadOutcome } from './classify.ts';
+import { deadline } from './deadline.ts';
 import { type ErrorLogEntry, parseErrorLog } from './error-log.ts';
 import { expectPut } from './expect-put.ts';
 import { FeClient } from './fe-client.ts';
@@ -708,9 +709,12 @@ export class StreamLoadWriter {
           report('no-route');
           return { kind: 'no-route', error: err, route };
         }
-        const deadline = AbortSignal.timeout(this.#doris.timeout * 1000);
-        const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline;
-        reply = await this.#backends.put(target, this.#path, headers, body, signal);
+        const due = deadline(this.#doris.timeout * 1000, ctx.signal);
+        try {
+          reply = await this.#backends.put(target, this.#path, headers, body, due.signal);
+        } finally {
+          due.release();
+        }
       } else {
         target = this.fe.current;
         try {
