@@ -45,6 +45,12 @@ export const CLI = defineCli(import.meta, {
       description: 'msg/s offered',
     },
     'no-faults': { type: 'boolean', description: 'inject no emulator faults' },
+    'heap-snapshots': {
+      type: 'string',
+      value: 'DIR',
+      description:
+        'write heap snapshots of the sinker (pprof endpoint) into DIR at 25% and at 100% of the offered load, to compare what grew (each pauses the sinker briefly)',
+    },
     'merge-partitions': { type: 'boolean', description: 'batch.merge_partitions on (merged two-phase loads)' },
     'batch-interval': {
       type: 'string',
@@ -78,6 +84,7 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 const MINUTES = opts.minutes;
 const FAULTS = !opts['no-faults'];
+const HEAP_DIR = opts['heap-snapshots'];
 /** batch.merge_partitions on: the same soak through merged two-phase loads. */
 const BATCH = {
   ...DEFAULT_BATCH,
@@ -268,6 +275,7 @@ async function soak(brokers: string, kafkaDir: string, bin: string, shared: bool
     batch: BATCH,
     workDir: work,
     nodeFlags: NODE_FLAGS,
+    pprof: HEAP_DIR !== undefined,
   });
   const admin = kafka(brokers).admin();
   await admin.connect();
@@ -291,6 +299,8 @@ async function soak(brokers: string, kafkaDir: string, bin: string, shared: bool
   });
   const plan = FAULTS ? [...FAULT_PLAN] : [];
   let drainedAt: number | undefined;
+  /** Fractions of the offered load's duration at which heap snapshots are due (--heap-snapshots). */
+  const snapshotsAt = [0.25, 1];
   let lagMisses = 0;
   let cpu = 0;
   let exit: number | null = null;
@@ -334,6 +344,15 @@ async function soak(brokers: string, kafkaDir: string, bin: string, shared: bool
       console.log(
         `  t=${s.t}s rss ${s.rss_mb} MiB heap ${s.heap_used_mb} MiB loop p99 ${s.event_loop_lag_p99_ms} ms lag ${s.consumer_lag} loaded ${s.rows_loaded.toLocaleString('en')} dlq ${s.dlq}`,
       );
+      while (HEAP_DIR !== undefined && snapshotsAt.length > 0 && s.t >= snapshotsAt[0]! * seconds) {
+        const at = snapshotsAt.shift()!;
+        const file = join(HEAP_DIR, `soak-${runId}-${Math.round(at * 100)}pct.heapsnapshot`);
+        const r = await fetch(`http://127.0.0.1:${sinker.pprofPort}/debug/pprof/heap`);
+        if (!r.ok) throw new Error(`heap snapshot: HTTP ${r.status} ${await r.text()}`);
+        mkdirSync(HEAP_DIR, { recursive: true });
+        writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+        console.log(`  t=${s.t}s heap snapshot → ${file}`);
+      }
       if (produced && s.rows_loaded + s.dlq >= total && s.consumer_lag === 0) {
         drainedAt = s.t;
         break;
