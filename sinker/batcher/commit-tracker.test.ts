@@ -72,3 +72,15 @@ test('a long run of batches settled in random order ends at the last offset', ()
   }
   assert.equal(t.committable, '30000');
 });
+
+test('covered ranges are dropped as it goes: memory stays bounded over a long run', () => {
+  const t = new CommitTracker('0');
+  let maxHeld = 0;
+  for (let i = 0; i < 10_000; i++) {
+    t.register(String(i * 10), String(i * 10 + 9));
+    assert.equal(t.settle(String(i * 10)), String(i * 10 + 10));
+    maxHeld = Math.max(maxHeld, t.held);
+  }
+  assert.ok(maxHeld <= 130, `held up to ${maxHeld} ranges`);
+  assert.equal(t.pending, 0);
+});
