@@ -58,9 +58,12 @@ test('records written to the DLQ topic come back byte for byte with their metada
   const back: DlqTopicRecord[] = [];
   for await (const r of readDlqTopic({ kafka, topic, idleMs: 200 })) back.push(r);
   const strip = ({ dlqPartition: _p, dlqOffset: _o, ...r }: DlqTopicRecord) => r;
+  // Where each came from in the DLQ topic: tells a record written twice from one delivered twice.
+  const positions = back.map((r) => `${r.offset}@${r.dlqPartition}:${r.dlqOffset}`).join(' ');
   assert.deepEqual(
     back.map(strip).sort((a, b) => a.offset.localeCompare(b.offset)),
     [...written].sort((a, b) => a.offset.localeCompare(b.offset)),
+    `records read back (record offset@DLQ partition:DLQ offset): ${positions}`,
   );
 });
 
