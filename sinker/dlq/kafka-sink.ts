@@ -1,16 +1,80 @@
 // The topic DLQ: each record's original bytes as the message value, the metadata in headers.
 // Sent with acks=all and awaited, so a record is durable before the writer goes on.
-import type { Kafka, Producer } from 'kafkajs';
-import { type DlqRecord, toKafkaMessage } from './record.ts';
+//
+// A write that succeeds writes each record once, which kafkajs's idempotent producer alone does not
+// give. When one partition of a produce request fails (a partition of a just-created topic not led
+// yet: NOT_LEADER, UNKNOWN_TOPIC_OR_PARTITION), kafkajs treats the whole request as failed: it rolls
+// back the sequence numbers of every partition in it, the ones the broker did append included, and
+// retries after grouping the messages into partitions again. Its default partitioner sends a message
+// without a key round-robin, from a counter that moved on, so the retry put such a message in the
+// other partition: written twice; and the next message sent to the partition it first went to reused
+// its sequence number, which the broker took for a duplicate and dropped (acknowledged, never
+// written). That is the symptom of a CI run that read DLQ record 11 twice and never record 12;
+// test/integration/dlq/kafka-retry.test.ts reproduces it every time by failing one partition of a
+// request. Hence `dlqPartitioner`: a message's partition is a function of the message, so a retry
+// resends the same batches with the same sequence numbers and the broker's deduplication does its
+// job. And after a failed write the producer is replaced: its sequence numbers may no longer match
+// what the broker holds.
+import type { ICustomPartitioner, IHeaders, Kafka, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { DLQ_HEADER, type DlqRecord, toKafkaMessage } from './record.ts';
+
+function headerText(headers: IHeaders | undefined, name: string): string {
+  let v = headers?.[name];
+  if (Array.isArray(v)) v = v[0];
+  return v === undefined ? '' : v.toString();
+}
+
+/** FNV-1a, 32 bits, of a string's UTF-16 code units: cheap, and the same in every process. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * A DLQ message's partition, the same every time it is asked: by key as kafkajs's default (Java's
+ * murmur2, so keyed records sit where the Java client would put them), without a key by where the
+ * original message was read (its dlq.topic, dlq.partition and dlq.offset headers). Never a counter.
+ */
+export const dlqPartitioner: ICustomPartitioner = () => {
+  const byKey = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if (message.partition !== undefined && message.partition !== null) return message.partition;
+    if (message.key !== undefined && message.key !== null) return byKey(args);
+    const ids = partitionMetadata.map((p) => p.partitionId).sort((a, b) => a - b);
+    const h = fnv1a(
+      [DLQ_HEADER.topic, DLQ_HEADER.partition, DLQ_HEADER.offset]
+        .map((n) => headerText(message.headers, n))
+        .join('\u0000'),
+    );
+    return ids[h % ids.length] ?? 0;
+  };
+};
 
 export class KafkaDlqSink {
   readonly topic: string;
-  readonly #producer: Producer;
+  readonly #kafka: Kafka;
+  #producer: Producer;
   #connected: Promise<void> | undefined;
 
   constructor(kafka: Kafka, topic: string) {
     this.topic = topic;
-    this.#producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 });
+    this.#kafka = kafka;
+    this.#producer = this.#newProducer();
+  }
+
+  #newProducer(): Producer {
+    return this.#kafka.producer({
+      allowAutoTopicCreation: true,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: dlqPartitioner,
+    });
   }
 
   async #connect(): Promise<void> {
@@ -27,8 +91,21 @@ export class KafkaDlqSink {
     try {
       await this.#producer.send({ topic: this.topic, acks: -1, messages: records.map(toKafkaMessage) });
     } catch (e) {
+      // Part of the records may be written while kafkajs rolled the sequence numbers back: with the
+      // same producer, the next record sent to such a partition would be taken for a duplicate and
+      // dropped. A new producer (a new producer id) starts clean: a retry of this write may then
+      // write part of it twice (the reader's caller sees at least once), but nothing is lost.
+      await this.#reset();
       throw new Error(`DLQ topic ${this.topic}: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  async #reset(): Promise<void> {
+    const old = this.#producer;
+    const wasConnected = this.#connected !== undefined;
+    this.#producer = this.#newProducer();
+    this.#connected = undefined;
+    if (wasConnected) await old.disconnect().catch(() => {});
   }
 
   async close(): Promise<void> {
