@@ -52,6 +52,8 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
   }
   const remaining = new Set([...ends].filter(([p, high]) => high > 0n && !done.has(p)).map(([p]) => p));
   if (remaining.size === 0) return;
+  /** Per partition, the offset after the last one queued. */
+  const taken = new Map<number, bigint>();
 
   const consumer = opts.kafka.consumer({ groupId: opts.groupId ?? `dlq-reader-${process.pid}-${Date.now()}` });
   const queue: DlqTopicRecord[] = [];
@@ -68,7 +70,14 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         const high = ends.get(partition) ?? 0n;
-        if (BigInt(message.offset) >= high) {
+        const offset = BigInt(message.offset);
+        // A rejoin of the group (a rebalance, a lost heartbeat) starts the partition again from the
+        // committed offset (a fresh group: from the beginning), so what was queued is delivered
+        // again: each offset is taken once.
+        const next = taken.get(partition);
+        if (next !== undefined && offset < next) return;
+        taken.set(partition, offset + 1n);
+        if (offset >= high) {
           remaining.delete(partition);
         } else {
           try {
@@ -80,7 +89,7 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
           } catch (e) {
             failure = e;
           }
-          if (BigInt(message.offset) + 1n >= high) remaining.delete(partition);
+          if (offset + 1n >= high) remaining.delete(partition);
         }
         notify();
         // Backpressure: hold the fetch loop while the reader is behind.
