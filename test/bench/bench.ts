@@ -438,11 +438,11 @@ async function measureLatency(
       (t) => t.label.startsWith(prefix) && (t.state === 'VISIBLE' || t.state === 'COMMITTED'),
     );
     // Load ranges per partition: a load covers [its first offset, the next load's first offset).
-    const loads = new Map<number, Array<{ first: number; finish: number }>>();
+    const loads = new Map<number, Array<{ first: number; prepare: number; finish: number }>>();
     for (const t of txns) {
       const [p, off] = t.label.slice(prefix.length).split(':').map(Number) as [number, number];
       const list = loads.get(p) ?? [];
-      list.push({ first: off, finish: t.finishTime });
+      list.push({ first: off, prepare: t.prepareTime, finish: t.finishTime });
       loads.set(p, list);
     }
     for (const l of loads.values()) l.sort((x, y) => x.first - y.first);
@@ -497,7 +497,13 @@ async function measureLatency(
       join(work, `latency-loads-${runId}.json`),
       JSON.stringify(
         [...loads].flatMap(([p, l]) =>
-          l.map((x) => ({ p, first: x.first, finish: x.finish, firstCreate: firstTsOf.get(`${p}:${x.first}`) })),
+          l.map((x) => ({
+            p,
+            first: x.first,
+            prepare: x.prepare,
+            finish: x.finish,
+            firstCreate: firstTsOf.get(`${p}:${x.first}`),
+          })),
         ),
       ),
     );
