@@ -56,59 +56,69 @@ export const dlqPartitioner: ICustomPartitioner = () => {
   };
 };
 
+/** One producer and the writes under way on it. */
+interface Generation {
+  producer: Producer;
+  connected: Promise<void> | undefined;
+  inFlight: number;
+  /** Replaced after a failed write: disconnected once its last write is over. */
+  retired: boolean;
+}
+
 export class KafkaDlqSink {
   readonly topic: string;
   readonly #kafka: Kafka;
-  #producer: Producer;
-  #connected: Promise<void> | undefined;
+  #current: Generation;
 
   constructor(kafka: Kafka, topic: string) {
     this.topic = topic;
     this.#kafka = kafka;
-    this.#producer = this.#newProducer();
+    this.#current = this.#newGeneration();
   }
 
-  #newProducer(): Producer {
-    return this.#kafka.producer({
+  #newGeneration(): Generation {
+    const producer = this.#kafka.producer({
       allowAutoTopicCreation: true,
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: dlqPartitioner,
     });
+    return { producer, connected: undefined, inFlight: 0, retired: false };
   }
 
-  async #connect(): Promise<void> {
-    this.#connected ??= this.#producer.connect().catch((e) => {
-      this.#connected = undefined;
+  async #connect(g: Generation): Promise<void> {
+    g.connected ??= g.producer.connect().catch((e) => {
+      g.connected = undefined;
       throw e;
     });
-    await this.#connected;
+    await g.connected;
   }
 
   async write(records: readonly DlqRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.#connect();
+    const g = this.#current;
+    g.inFlight++;
     try {
-      await this.#producer.send({ topic: this.topic, acks: -1, messages: records.map(toKafkaMessage) });
+      await this.#connect(g);
+      await g.producer.send({ topic: this.topic, acks: -1, messages: records.map(toKafkaMessage) });
     } catch (e) {
       // Part of the records may be written while kafkajs rolled the sequence numbers back: with the
       // same producer, the next record sent to such a partition would be taken for a duplicate and
-      // dropped. A new producer (a new producer id) starts clean: a retry of this write may then
-      // write part of it twice (the reader's caller sees at least once), but nothing is lost.
-      await this.#reset();
+      // dropped. A new producer (a new producer id) starts clean: a retry of this write may write
+      // part of it twice (at least once), but nothing is lost. Writes already under way on the old
+      // one finish first.
+      if (g.connected !== undefined && !g.retired) {
+        g.retired = true;
+        if (this.#current === g) this.#current = this.#newGeneration();
+      }
       throw new Error(`DLQ topic ${this.topic}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      g.inFlight--;
+      if (g.retired && g.inFlight === 0) await g.producer.disconnect().catch(() => {});
     }
   }
 
-  async #reset(): Promise<void> {
-    const old = this.#producer;
-    const wasConnected = this.#connected !== undefined;
-    this.#producer = this.#newProducer();
-    this.#connected = undefined;
-    if (wasConnected) await old.disconnect().catch(() => {});
-  }
-
   async close(): Promise<void> {
-    if (this.#connected) await this.#producer.disconnect();
+    if (this.#current.connected) await this.#current.producer.disconnect();
   }
 }

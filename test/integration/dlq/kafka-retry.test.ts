@@ -13,13 +13,14 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { type ISocketFactory, Kafka, logLevel, Partitioners } from 'kafkajs';
-import { KafkaDlqSink } from '../../../sinker/dlq/kafka-sink.ts';
+import { dlqPartitioner, KafkaDlqSink } from '../../../sinker/dlq/kafka-sink.ts';
 import { readDlqTopic } from '../../../sinker/dlq/reader.ts';
-import type { DlqRecord } from '../../../sinker/dlq/record.ts';
+import { type DlqRecord, toKafkaMessage } from '../../../sinker/dlq/record.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
 
 const topic = `it-dlq-retry-${randomUUID().slice(0, 8)}`;
+const topic2 = `${topic}-b`;
 let kafka: Kafka;
 
 before(async () => {
@@ -28,6 +29,7 @@ before(async () => {
   try {
     await admin.connect();
     await createTopicAndWait(admin, topic, 2);
+    await createTopicAndWait(admin, topic2, 2);
   } catch (e) {
     throw new Error(`Kafka of the test bed is not reachable: run \`test/infra/up kafka\` (${(e as Error).message})`);
   } finally {
@@ -38,7 +40,7 @@ before(async () => {
 after(async () => {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin.deleteTopics({ topics: [topic, topic2] }).catch(() => {});
   await admin.disconnect();
 });
 
@@ -46,13 +48,15 @@ interface Fault {
   topic: string;
   /** The partition to fail. */
   partition: number;
-  /** Set once a request was changed. */
-  fired: boolean;
+  /** How many requests to change. */
+  toFail: number;
+  /** How many were changed. */
+  fired: number;
 }
 
 /**
- * Sockets that, once, rename `fault.partition` to partition 99 in a produce request (v3 to v8, what
- * kafkajs speaks) that carries at least two partitions of `fault.topic`. A partition's index is not
+ * Sockets that rename `fault.partition` to partition 99 in the first `fault.toFail` produce requests
+ * (v3 to v8, what kafkajs speaks) that carry at least two partitions of `fault.topic`. A partition's index is not
  * covered by the record batch's CRC, so the broker takes the request as it is.
  */
 function faultySockets(fault: Fault): ISocketFactory {
@@ -61,7 +65,7 @@ function faultySockets(fault: Fault): ISocketFactory {
     socket.setKeepAlive(true, 60_000);
     const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
     socket.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (!fault.fired && Buffer.isBuffer(chunk)) failPartition(chunk, fault);
+      if (fault.fired < fault.toFail && Buffer.isBuffer(chunk)) failPartition(chunk, fault);
       return write(chunk, ...rest);
     }) as typeof socket.write;
     return socket;
@@ -99,7 +103,7 @@ function failPartition(b: Buffer, fault: Fault): void {
     const where = at.get(fault.partition);
     if (name === fault.topic && at.size >= 2 && where !== undefined) {
       b.writeInt32BE(99, where);
-      fault.fired = true;
+      fault.fired++;
     }
   }
 }
@@ -115,32 +119,45 @@ const rec = (offset: number, key: string | null): DlqRecord => ({
   key: key === null ? null : Buffer.from(key),
 });
 
-test('a send retried after one of its partitions failed writes each record exactly once', async () => {
-  // Where kafkajs's default partitioner (and the DLQ's, for a keyed record) puts key "k".
-  const keyed = Partitioners.DefaultPartitioner()({
-    topic,
-    partitionMetadata: [0, 1].map((partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 1,
-      replicas: [1],
-      isr: [1],
-    })),
-    message: { key: 'k', value: null },
-  });
-  const fault: Fault = { topic, partition: keyed, fired: false };
-  const faulty = new Kafka({
+const twoPartitions = [0, 1].map((partitionId) => ({
+  partitionErrorCode: 0,
+  partitionId,
+  leader: 1,
+  replicas: [1],
+  isr: [1],
+}));
+// Where kafkajs's default partitioner (and the DLQ's, for a keyed record) puts key "k".
+const keyed = Partitioners.DefaultPartitioner()({
+  topic,
+  partitionMetadata: twoPartitions,
+  message: { key: 'k', value: null },
+});
+
+function faultyKafka(fault: Fault, retries: number): Kafka {
+  return new Kafka({
     clientId: 'it-dlq-retry-faulty',
     brokers: [testbed('KAFKA_BOOTSTRAP')],
     logLevel: logLevel.NOTHING,
     socketFactory: faultySockets(fault),
-    retry: { initialRetryTime: 50, retries: 5 },
+    retry: { initialRetryTime: 50, retries },
   });
-  const sink = new KafkaDlqSink(faulty, topic);
+}
+
+async function readBack(from: string): Promise<{ offsets: string[]; positions: string }> {
+  const back: string[] = [];
+  for await (const r of readDlqTopic({ kafka, topic: from, idleMs: 200 })) {
+    back.push(`${r.offset}@${r.dlqPartition}:${r.dlqOffset}`);
+  }
+  return { offsets: back.map((b) => b.split('@')[0] ?? '').sort(), positions: back.join(' ') };
+}
+
+test('a send retried after one of its partitions failed writes each record exactly once', async () => {
+  const fault: Fault = { topic, partition: keyed, toFail: 1, fired: 0 };
+  const sink = new KafkaDlqSink(faultyKafka(fault, 5), topic);
   const written: DlqRecord[] = [];
   try {
     // The CI run's first write: a keyed and a keyless record, until a request carries both partitions.
-    for (let i = 0; !fault.fired; i++) {
+    for (let i = 0; fault.fired === 0; i++) {
       assert.ok(i < 20, 'no produce request carried both partitions: the fault never fired');
       const batch = [rec(10 + 2 * i, 'k'), rec(11 + 2 * i, null)];
       await sink.write(batch);
@@ -155,13 +172,35 @@ test('a send retried after one of its partitions failed writes each record exact
   } finally {
     await sink.close();
   }
-  const back: string[] = [];
-  for await (const r of readDlqTopic({ kafka, topic, idleMs: 200 }))
-    back.push(`${r.offset}@${r.dlqPartition}:${r.dlqOffset}`);
-  const offsets = back.map((b) => b.split('@')[0]).sort();
+  const back = await readBack(topic);
+  const want = written.map((r) => r.offset).sort();
+  assert.deepEqual(back.offsets, want, `read back (record@DLQ partition:offset): ${back.positions}`);
+});
+
+test('a write that failed leaves no sequence number behind for the next record to be dropped on', async () => {
+  // Two keyless records the DLQ puts in the partition that is not key "k"'s.
+  const place = dlqPartitioner();
+  const [n, m] = Array.from({ length: 64 }, (_, i) => rec(11 + i, null)).filter(
+    (r) => place({ topic: topic2, partitionMetadata: twoPartitions, message: toKafkaMessage(r) }) !== keyed,
+  );
+  assert.ok(n && m);
+  // Key "k"'s partition fails on every try: the write fails, after its other partition took n (and
+  // kafkajs rolled that partition's sequence number back).
+  const fault: Fault = { topic: topic2, partition: keyed, toFail: Number.POSITIVE_INFINITY, fired: 0 };
+  const sink = new KafkaDlqSink(faultyKafka(fault, 1), topic2);
+  try {
+    await assert.rejects(sink.write([rec(10, 'k'), n]), /DLQ topic/);
+    assert.ok(fault.fired >= 2, `the fault fired ${fault.fired} times`);
+    fault.toFail = fault.fired;
+    // m alone, where n went: with the failed write's producer it reused n's sequence number.
+    await sink.write([m]);
+  } finally {
+    await sink.close();
+  }
+  const back = await readBack(topic2);
   assert.deepEqual(
-    offsets,
-    written.map((r) => r.offset).sort(),
-    `read back (record@DLQ partition:offset): ${back.join(' ')}`,
+    back.offsets,
+    [n.offset, m.offset].sort(),
+    `read back (record@DLQ partition:offset): ${back.positions}`,
   );
 });
