@@ -55,7 +55,12 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
   /** Per partition, the offset after the last one queued. */
   const taken = new Map<number, bigint>();
 
-  const consumer = opts.kafka.consumer({ groupId: opts.groupId ?? `dlq-reader-${process.pid}-${Date.now()}` });
+  const consumer = opts.kafka.consumer({
+    groupId: opts.groupId ?? `dlq-reader-${process.pid}-${Date.now()}`,
+    // Disconnecting waits for the fetch under way, which at the end of the topic waits this long for
+    // data (kafkajs's default: 5 s, the time a reader group's read took to end).
+    maxWaitTimeInMs: 250,
+  });
   const queue: DlqTopicRecord[] = [];
   let wake: (() => void) | undefined;
   let failure: unknown;
