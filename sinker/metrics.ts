@@ -53,6 +53,7 @@ export interface SinkerMetrics {
   dedupeDuplicates: Counter;
   dedupeRedisErrors: Counter<'op'>;
   dedupeAtLeastOnce: Gauge;
+  dedupeStateStale: Gauge;
   // schema
   schemaColumns: Gauge;
   schemaChanges: Counter;
@@ -127,6 +128,10 @@ export function createMetrics(opts: MetricsOptions): SinkerMetrics {
     dedupeAtLeastOnce: gauge(
       'dedupe_at_least_once',
       '1 while running at-least-once because Redis is unreachable (dedupe.required: false).',
+    ),
+    dedupeStateStale: gauge(
+      'dedupe_state_stale',
+      "1 while settles are refused: Redis holds exactly-once state the topic's log cannot have (re-created or truncated).",
     ),
     schemaColumns: gauge('schema_columns', 'Columns in the table schema the sinker loads.'),
     schemaChanges: counter('schema_changes_total', 'Schema changes picked up while running.'),

@@ -15,6 +15,7 @@ import { isUnavailable } from './dedupe/errors.ts';
 import { IntentOrder } from './dedupe/intent-order.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
+import { STALE_STATE_MESSAGE, StaleStateError } from './dedupe/stale.ts';
 import { decideMergedIntent, type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
 import { type DedupeStore, type MergedEntry, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
@@ -42,6 +43,8 @@ export interface PipelineObserver {
   merged(batches: number, outcome: 'committed' | 'fallback'): void;
   committed(partition: number, offset: string): void;
   degraded(operation: string): void;
+  /** Whether settles are being refused for stale exactly-once state (the topic re-created or truncated). */
+  staleState(refused: boolean): void;
   /** Every tick: the batcher's memory and whether the in-memory bound holds fetching paused. */
   buffer(state: BufferState): void;
 }
@@ -63,6 +66,7 @@ export const NO_OBSERVER: PipelineObserver = {
   merged: () => {},
   committed: () => {},
   degraded: () => {},
+  staleState: () => {},
   buffer: () => {},
 };
 
@@ -153,6 +157,8 @@ export class SinkPipeline {
   #redisDown = false;
   /** Batches that could not be settled (a load that gave up for good); shutdown reports them. */
   #failed = 0;
+  /** Partitions whose settle is refused for stale exactly-once state, and the refusal. */
+  readonly #refused = new Map<number, StaleStateError>();
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -183,6 +189,12 @@ export class SinkPipeline {
 
   get mapper(): Mapper {
     return this.#mapper;
+  }
+
+  /** Why settles are refused (stale exactly-once state), for /readyz; undefined while none is. */
+  get staleRefusal(): string | undefined {
+    const err = this.#refused.values().next().value;
+    return err && `refusing stale exactly-once state, the topic was re-created or truncated: ${err.message}`;
   }
 
   /** Partitions settled and consuming. */
@@ -257,6 +269,7 @@ export class SinkPipeline {
     const run = this.#runs.get(partition);
     this.#runs.delete(partition);
     this.#pendingCommits.forget(partition);
+    this.#clearRefused(partition);
     const dropped = this.#batcher.revoke(this.#topic, partition);
     if (run) {
       run.abort.abort(new Error(`partition ${partition} revoked`));
@@ -309,6 +322,14 @@ export class SinkPipeline {
           store: this.#d.store,
           partition,
           committed,
+          topic: this.#topic,
+          logBounds: async () =>
+            new Map(
+              (await this.#d.admin.fetchTopicOffsets(this.#topic)).map((o) => [
+                o.partition,
+                { low: o.low, high: o.high },
+              ]),
+            ),
           labelState: (label) => this.#d.writer.labelState(label),
           commitPrecommitted: (label) => this.#d.writer.commitPrecommitted(label),
           abortPrecommitted: (label) => this.#d.writer.abortPrecommitted(label),
@@ -357,15 +378,55 @@ export class SinkPipeline {
           },
           'partition settled',
         );
+        this.#clearRefused(partition);
         return plan;
       } catch (err) {
         if (signal.aborted) throw err;
         const delay = backoffDelay(attempt, { baseMs: 200, capMs: 10_000 });
-        this.#log.warn({ partition, err: (err as Error).message, retryInMs: delay }, 'settling partition failed');
+        if (err instanceof StaleStateError) this.#refuse(partition, err, delay);
+        else this.#log.warn({ partition, err: (err as Error).message, retryInMs: delay }, 'settling partition failed');
         if (isUnavailable(err)) this.#obs.degraded('settle');
         await sleep(delay, signal);
       }
     }
+  }
+
+  /**
+   * A settle found the sink's state for the topic stale (now, or recorded by an earlier settle): the
+   * settle keeps failing with back-off, one error line per try, until the state is gone (its keys
+   * deleted). The record is topic-wide, so partitions this process settled before it was found stop
+   * loading too: they start over, and their settle is refused as well.
+   */
+  #refuse(partition: number, err: StaleStateError, retryInMs: number): void {
+    const r = err.record;
+    this.#log.error(
+      {
+        topic: this.#topic,
+        // Where the stale state was found; the one refused now may be another.
+        partition: r.partition,
+        refusedPartition: partition,
+        reason: r.reason,
+        watermark: r.watermark,
+        staleOffset: r.offset,
+        logEnd: r.logEnd,
+        since: r.at,
+        redisKeys: this.#d.store.keys.pattern,
+        retryInMs,
+      },
+      STALE_STATE_MESSAGE,
+    );
+    if (this.#refused.size === 0) this.#obs.staleState(true);
+    this.#refused.set(partition, err);
+    for (const [p, run] of [...this.#runs]) {
+      if (!run.plan) continue;
+      this.#log.error({ topic: this.#topic, partition: p }, 'stale exactly-once state: stopping a settled partition');
+      this.#revoke(p);
+      this.#assign(p, true);
+    }
+  }
+
+  #clearRefused(partition: number): void {
+    if (this.#refused.delete(partition) && this.#refused.size === 0) this.#obs.staleState(false);
   }
 
   /**

@@ -117,6 +117,7 @@ function observerFor(m: SinkerMetrics, topic: string, mapper: () => Mapper): Pip
     },
     committed: () => m.kafkaCommits.inc({ status: 'ok' }),
     degraded: (op) => m.dedupeRedisErrors.inc({ op }),
+    staleState: (refused) => m.dedupeStateStale.set(refused ? 1 : 0),
     buffer: (b) => {
       m.batchCurrentRows.set(b.fillingRows);
       m.batchCurrentBytes.set(b.fillingBytes);
@@ -148,6 +149,8 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   const metrics = createMetrics({ sink: config.name });
   let schemaLoaded = false;
   let consumer: SinkConsumer | undefined;
+  // Set once built; /readyz answers before (a pipeline refusing stale exactly-once state is not ready).
+  let pipelineRef: SinkPipeline | undefined;
   // A port file left by an earlier container of the same pod (the emptyDir outlives it) must not
   // point the probes at a port this process doesn't hold.
   if (config.metrics.port_file) rmSync(config.metrics.port_file, { force: true });
@@ -160,6 +163,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     readiness: [
       { name: 'schema', check: () => (schemaLoaded ? undefined : 'table schema not loaded yet') },
       { name: 'kafka', check: () => (consumer?.joined ? undefined : 'not joined to the consumer group yet') },
+      { name: 'dedupe', check: () => pipelineRef?.staleRefusal },
     ],
   });
   logger.info({ port: status.port, path: config.metrics.path }, 'status server listening');
@@ -268,6 +272,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     encoder,
     observer: observerFor(metrics, config.kafka.topic, () => pipeline.mapper),
   });
+  pipelineRef = pipeline;
   await pipeline.start();
 
   const timers: NodeJS.Timeout[] = [];

@@ -15,6 +15,10 @@ export interface DedupeKeys {
   decisions: string;
   /** String: the topic's partition count when the sink first consumed it; higher partitions were added later. */
   firstPartitions: string;
+  /** String: JSON of the first stale state found (topic re-created or truncated); while set, every settle refuses. */
+  stale: string;
+  /** Glob of every key of this sink and topic, for `redis-cli --scan --pattern`. */
+  pattern: string;
 }
 
 export function dedupeKeys(keyPrefix: string, sink: string, topic: string): DedupeKeys {
@@ -26,6 +30,8 @@ export function dedupeKeys(keyPrefix: string, sink: string, topic: string): Dedu
     owners: `${base}:owner`,
     decisions: `${base}:decided`,
     firstPartitions: `${base}:partitions0`,
+    stale: `${base}:stale`,
+    pattern: `${base.replace(/[*?[\]\\]/g, '\\$&')}*`,
   };
 }
 

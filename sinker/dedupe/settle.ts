@@ -1,8 +1,11 @@
 // Settle a newly assigned partition before loading anything (DESIGN §3): read its watermark and
 // intents, ask Doris about each intent's label, complete the ones in Doris, wait for the running
-// ones, and compute where to resume and which holes to reload with their exact labels.
+// ones, and compute where to resume and which holes to reload with their exact labels. State that
+// cannot belong to the partition's log (the topic was re-created or truncated) is refused first,
+// for good: see stale.ts.
 import { sleep } from '../writer/backoff.ts';
 import type { LabelState } from '../writer/fe-replies.ts';
+import { findStaleInTopic, type LogBounds, StaleStateError } from './stale.ts';
 import {
   decideIntent,
   decideMergedIntent,
@@ -15,7 +18,9 @@ import {
 import type { DedupeStore } from './store.ts';
 
 export interface SettleOptions {
-  store: Pick<DedupeStore, 'partitionState' | 'complete' | 'dropIntent' | 'mergedDecision'>;
+  store: Pick<DedupeStore, 'topicState' | 'complete' | 'dropIntent' | 'mergedDecision' | 'staleState' | 'markStale'>;
+  /** The topic's name, for the refusal's message. */
+  topic?: string;
   partition: number;
   /** Kafka's committed offset for the group (next offset to read), null if none. */
   committed: string | null;
@@ -29,6 +34,12 @@ export interface SettleOptions {
   abortPrecommitted?: (label: string) => Promise<void>;
   /** The partition's own label for a load starting at `first` (a merged part found not in Doris re-loads under it). */
   singleLabel?: (first: string) => string;
+  /**
+   * Every partition's log bounds (`admin.fetchTopicOffsets`), fetched only when Redis holds state
+   * for the topic. Without it, state is not checked against the log (tests without Kafka); a stale
+   * record set earlier still refuses.
+   */
+  logBounds?: () => Promise<ReadonlyMap<number, LogBounds>>;
   /** Delay between polls of a label still PREPARE, ms. */
   pollMs?: number;
   signal?: AbortSignal;
@@ -39,7 +50,21 @@ export interface SettleOptions {
 export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> {
   const now = opts.now ?? Date.now;
   const pollMs = opts.pollMs ?? 1000;
-  const state = await opts.store.partitionState(opts.partition);
+  const topic = opts.topic ?? '?';
+  // Sticky: once found, the sink's state for the topic stays refused, also after the new log has
+  // grown past the old watermark (it would then look fine, and the next try would skip and collide).
+  const recorded = await opts.store.staleState();
+  if (recorded) throw new StaleStateError(topic, recorded);
+  const topicState = await opts.store.topicState();
+  const state = topicState.get(opts.partition) ?? { watermark: null, intents: [] };
+  if (opts.logBounds && topicState.size > 0) {
+    // Read after the state, never before: see findStale. Nothing is settled, loaded or committed
+    // for stale state, not even a pre-committed txn of the old log.
+    const found = findStaleInTopic(topicState, await opts.logBounds(), opts);
+    if (found) {
+      throw new StaleStateError(topic, await opts.store.markStale({ ...found, at: new Date(now()).toISOString() }));
+    }
+  }
   let watermark = state.watermark;
   const toReload: Intent[] = [];
   // Settle lowest first; completes run before holes are judged against the final watermark.

@@ -19,3 +19,26 @@ test('an empty redis_url means no Redis: nothing is connected (ioredis would tak
   assert.match(degraded[0]!, /dedupe\.redis_url is empty/);
   assert.deepEqual(warnings, ['dedupe.redis_url is empty: running at-least-once without Redis']);
 });
+
+test('without Redis (required: false) there is no state to be stale: nothing is recorded, nothing refused', async () => {
+  const store = new DedupeStore({
+    config: { redis_url: '', required: false, key_prefix: '', key_fields: [], ttl: 60 },
+    sink: 's',
+    topic: 't',
+  });
+  assert.equal(await store.staleState(), null);
+  const record = {
+    partition: 0,
+    reason: 'watermark' as const,
+    offset: '9',
+    watermark: '9',
+    logStart: '0',
+    logEnd: '0',
+    at: '2026-11-25T08:00:00.000Z',
+  };
+  assert.deepEqual(await store.markStale(record), record);
+  assert.equal(await store.staleState(), null);
+  assert.equal(store.keys.stale, '{s:t}:stale');
+  assert.equal(store.keys.pattern, '{s:t}*');
+  await store.close();
+});

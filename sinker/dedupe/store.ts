@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import type { DedupeConfig } from '../config/types.ts';
 import { DedupeUnavailableError, isUnavailable } from './errors.ts';
 import { type DedupeKeys, dedupeKeys, intentField } from './keys.ts';
+import type { StaleRecord } from './stale.ts';
 import type { Intent, MergedDecision, PartitionState } from './state.ts';
 
 // Offsets are non-negative decimals without leading zeros, so "longer, else lexically greater"
@@ -246,6 +247,36 @@ export class DedupeStore {
   }
 
   /**
+   * The stale state recorded for this sink and topic (the topic was re-created or truncated), or
+   * null; degraded: null (without Redis there is no state to be stale).
+   */
+  async staleState(): Promise<StaleRecord | null> {
+    return this.#run('staleState', null, async () => {
+      const json = await this.#redis.get(this.keys.stale);
+      if (json === null) return null;
+      try {
+        return JSON.parse(json) as StaleRecord;
+      } catch {
+        throw new Error(`dedupe: ${this.keys.stale} is not JSON: ${json.slice(0, 100)}`);
+      }
+    });
+  }
+
+  /**
+   * Records stale state for this sink and topic unless some is recorded already (the first finding
+   * is kept), and returns the record kept. It is never removed by the sinker: deleting the sink's
+   * keys (or a new sink name) ends it.
+   */
+  async markStale(record: StaleRecord): Promise<StaleRecord> {
+    return this.#run('markStale', record, async () => {
+      // SET NX then GET, not SET NX GET: that needs Redis 7. A record, once set, only ever goes away.
+      if ((await this.#redis.set(this.keys.stale, JSON.stringify(record), 'NX')) === 'OK') return record;
+      const kept = await this.#redis.get(this.keys.stale);
+      return kept === null ? record : (JSON.parse(kept) as StaleRecord);
+    });
+  }
+
+  /**
    * Record that a load of [first..last] under `label` is about to run. With `token`, refused with
    * PartitionFencedError when another run has claimed the partition since.
    */
@@ -387,6 +418,35 @@ export class DedupeStore {
         }
       }
       return { watermark: wm, intents };
+    });
+  }
+
+  /**
+   * Watermark and open intents of every partition that has either (degraded: none). One read of
+   * each hash, so a settle can judge the whole topic's state (stale.ts).
+   */
+  async topicState(): Promise<Map<number, PartitionState>> {
+    return this.#run('topicState', new Map<number, PartitionState>(), async () => {
+      const [wms, all] = await Promise.all([
+        this.#redis.hgetall(this.keys.watermarks),
+        this.#redis.hgetall(this.keys.intents),
+      ]);
+      const out = new Map<number, PartitionState>();
+      const entry = (p: number): PartitionState => {
+        let e = out.get(p);
+        if (!e) out.set(p, (e = { watermark: null, intents: [] }));
+        return e;
+      };
+      for (const [p, wm] of Object.entries(wms)) entry(Number(p)).watermark = wm;
+      for (const [field, json] of Object.entries(all)) {
+        const p = Number(field.slice(0, field.indexOf(':')));
+        try {
+          entry(p).intents.push(JSON.parse(json) as Intent);
+        } catch {
+          throw new Error(`dedupe: intent ${this.keys.intents} field ${field} is not JSON: ${json.slice(0, 100)}`);
+        }
+      }
+      return out;
     });
   }
 
