@@ -112,6 +112,8 @@ export class Batcher {
   private readonly opts: BatcherOptions;
   private readonly resumeAt: number;
   private readonly parts = new Map<string, PartitionState>();
+  /** The partition of the last row: rows come in runs per partition, so most lookups need no key string. */
+  private last: PartitionState | undefined;
   private readonly inFlight = new WeakMap<LoadBatch, InFlight>();
   private generation = 0;
   private fillingBytes = 0;
@@ -143,6 +145,7 @@ export class Batcher {
   assign(topic: string, partition: number, startOffset?: string): void {
     const key = partitionKey(topic, partition);
     this.dropFilling(this.parts.get(key));
+    this.last = undefined;
     this.parts.set(key, {
       topic,
       partition,
@@ -163,17 +166,21 @@ export class Batcher {
     const dropped = st?.filling?.rowEnds.length ?? 0;
     this.dropFilling(st);
     this.parts.delete(key);
+    this.last = undefined;
     this.checkPressure();
     return dropped;
   }
 
   private state(topic: string, partition: number): PartitionState {
+    const last = this.last;
+    if (last !== undefined && last.partition === partition && last.topic === topic) return last;
     const key = partitionKey(topic, partition);
     let st = this.parts.get(key);
     if (!st) {
       this.assign(topic, partition);
       st = this.parts.get(key)!;
     }
+    this.last = st;
     return st;
   }
 
