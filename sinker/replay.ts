@@ -20,7 +20,7 @@ import type { CliArgs } from './cli-args.ts';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig } from './consumer.ts';
 import { LABEL_RETENTION_MS } from './dedupe/state.ts';
-import { readDlqFile, readDlqTopic } from './dlq/reader.ts';
+import { DlqReadError, readDlqFile, readDlqTopic } from './dlq/reader.ts';
 import type { DlqRecord } from './dlq/record.ts';
 import {
   cmpOffsets,
@@ -139,22 +139,32 @@ export async function replayDlq(
     failed: 0,
     batches: 0,
   };
-  for await (const record of opts.source) {
-    if (opts.limit !== undefined && summary.read >= opts.limit) break;
-    summary.read++;
-    const r = mapper.map(record.value);
-    if (!r.ok) {
-      summary.stillInvalid++;
-      out.write(`  still invalid: ${record.topic}/${record.partition}@${record.offset}: ${r.reason}\n`);
-      continue;
+  try {
+    for await (const record of opts.source) {
+      if (opts.limit !== undefined && summary.read >= opts.limit) break;
+      summary.read++;
+      const r = mapper.map(record.value);
+      if (!r.ok) {
+        summary.stillInvalid++;
+        out.write(`  still invalid: ${record.topic}/${record.partition}@${record.offset}: ${r.reason}\n`);
+        continue;
+      }
+      const byPartition = getOrSet(groups, record.topic, () => new Map());
+      const rows = getOrSet(byPartition, record.partition, () => new Map());
+      if (rows.has(record.offset)) {
+        summary.repeated++;
+        out.write(`  duplicate record ${record.topic}/${record.partition}@${record.offset}: counted once\n`);
+      }
+      rows.set(record.offset, encoder.encode(r.values));
     }
-    const byPartition = getOrSet(groups, record.topic, () => new Map());
-    const rows = getOrSet(byPartition, record.partition, () => new Map());
-    if (rows.has(record.offset)) {
-      summary.repeated++;
-      out.write(`  duplicate record ${record.topic}/${record.partition}@${record.offset}: counted once\n`);
-    }
-    rows.set(record.offset, encoder.encode(r.values));
+  } catch (err) {
+    // The DLQ topic could not be read to its end (a partition delivering nothing): load nothing
+    // rather than part of it, and say why.
+    if (!(err instanceof DlqReadError)) throw err;
+    out.write(
+      `replay stopped: reading ${opts.sourceName}: ${err.message}. Nothing was loaded; a replay run again loads each record once\n`,
+    );
+    return 1;
   }
 
   const state = new ReplayState({

@@ -25,10 +25,61 @@ export interface DlqTopicRecord extends DlqRecord {
 export interface ReadDlqTopicOptions {
   kafka: Kafka;
   topic: string;
-  /** Consumer group of the reader; replay commits its progress there. Default: a fresh group (reads everything). */
+  /**
+   * Consumer group of the reader, which commits its progress there and resumes from it. Default: a
+   * fresh group (reads everything; replay reads this way: what it replayed is recorded in Redis).
+   */
   groupId?: string;
-  /** Stop when no record arrived for this long after the end offsets were reached, ms. */
+  /** How often to look again while waiting for records, ms (default 1 s): a record wakes the reader at once. */
   idleMs?: number;
+  /**
+   * Give up, with an error saying why, after this long without progress, ms (default 30 s): no
+   * record from the partitions still to read while the reader waits for them (another member of the
+   * group holds them, or their leader is unavailable), or the group's position failing to commit.
+   */
+  stallMs?: number;
+}
+
+/** Reading the DLQ topic stopped: a partition delivered nothing for too long, or the group's position could not be committed. */
+export class DlqReadError extends Error {
+  override name = 'DlqReadError';
+}
+
+/** Commit errors of a group that is rebalancing or whose coordinator moved: the commit is tried again later. */
+const DEFERRABLE_COMMIT_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'NOT_COORDINATOR',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'REQUEST_TIMED_OUT',
+]);
+
+/**
+ * Whether a failed commit can succeed later: a rebalance or a moved coordinator (kafkajs wraps these
+ * in a non-retriable error, the protocol error as its cause), a lost connection or a timeout, or
+ * kafkajs giving up its own retries of a retriable error.
+ */
+export function isDeferrableCommitError(err: unknown): boolean {
+  for (
+    let e = err as { type?: unknown; name?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (typeof e.type === 'string' && DEFERRABLE_COMMIT_ERRORS.has(e.type)) return true;
+    if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSRequestTimeoutError') return true;
+    if (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') {
+      e = e.cause as typeof e;
+      continue;
+    }
+    // A kafkajs error it would itself try again (kafkajs errors carry `retriable`; others do not).
+    return (e as { retriable?: unknown }).retriable === true;
+  }
+  return false;
 }
 
 /** Records of the DLQ topic from the group's position (or the beginning) up to the end offsets seen at start. */
@@ -52,11 +103,15 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
   }
   const remaining = new Set([...ends].filter(([p, high]) => high > 0n && !done.has(p)).map(([p]) => p));
   if (remaining.size === 0) return;
+  const groupId = opts.groupId ?? `dlq-reader-${process.pid}-${Date.now()}`;
+  const stallMs = opts.stallMs ?? 30_000;
   /** Per partition, the offset after the last one queued. */
   const taken = new Map<number, bigint>();
+  /** When a record last arrived or the caller last came back for one: the start of a stall. */
+  let progressAt = Date.now();
 
   const consumer = opts.kafka.consumer({
-    groupId: opts.groupId ?? `dlq-reader-${process.pid}-${Date.now()}`,
+    groupId,
     // Disconnecting waits for the fetch under way, which at the end of the topic waits this long for
     // data (kafkajs's default: 5 s, the time a reader group's read took to end).
     maxWaitTimeInMs: 250,
@@ -68,6 +123,65 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
     wake?.();
     wake = undefined;
   };
+
+  // The group's position is a progress marker (replay's own bookkeeping is in Redis): per
+  // partition, the offset after the last record the caller came back from. A commit that fails
+  // while the group rebalances or its coordinator moves is tried again with the next record and at
+  // the end; the record is yielded once either way. Only the last record the caller took and did
+  // not come back from (it stopped reading) is left uncommitted.
+  const uncommitted = new Map<number, bigint>();
+  /** When commits started failing (undefined while they land), and when to try again. */
+  let commitFailingSince: number | undefined;
+  let commitRetryAt = 0;
+  const positions = () =>
+    [...uncommitted]
+      .sort((a, b) => a[0] - b[0])
+      .map(([p, next]) => `partition ${p} at ${next}`)
+      .join(', ');
+  /** Commits what is uncommitted: true once it landed, false for a failure worth trying again. */
+  const commit = async (): Promise<boolean> => {
+    if (uncommitted.size === 0) return true;
+    try {
+      await consumer.commitOffsets(
+        [...uncommitted].map(([partition, next]) => ({ topic: opts.topic, partition, offset: next.toString() })),
+      );
+    } catch (err) {
+      const what = `consumer group "${groupId}" cannot commit its position on DLQ topic ${opts.topic} (${positions()}): ${(err as Error).message}`;
+      if (!isDeferrableCommitError(err)) throw new DlqReadError(what, { cause: err });
+      commitFailingSince ??= Date.now();
+      if (Date.now() - commitFailingSince >= stallMs) {
+        throw new DlqReadError(
+          `${what}, for ${Math.round(stallMs / 1000)} s. Every record was read once; the group's next read starts at its last committed position and reads the rest again`,
+          { cause: err },
+        );
+      }
+      commitRetryAt = Date.now() + 500;
+      return false;
+    }
+    uncommitted.clear();
+    commitFailingSince = undefined;
+    return true;
+  };
+  /** The end of a read: what is uncommitted lands, retried while the group settles. */
+  const commitAll = async (): Promise<void> => {
+    for (let pause = 250; !(await commit()); pause = Math.min(pause * 2, 2000)) {
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  };
+  const stalled = () => {
+    const missing = [...remaining]
+      .sort((a, b) => a - b)
+      .map((p) => `${p} (${taken.has(p) ? `at ${taken.get(p)}` : 'nothing yet'}, end ${ends.get(p)})`)
+      .join(', ');
+    const why = opts.groupId
+      ? `another member of consumer group "${groupId}" holds them (kafka-consumer-groups.sh --describe --group ${groupId} lists its members), or their leader is unavailable. Stop the other reader of the group, or wait for the brokers, and read again: the group resumes at its committed position`
+      : 'their leader is unavailable or cannot be fetched from (kafka-topics.sh --describe --topic shows the leaders). Read again once the brokers are back';
+    return new DlqReadError(
+      `DLQ topic ${opts.topic}: no record from partition${remaining.size === 1 ? '' : 's'} ${missing} for ${Math.round(stallMs / 1000)} s: ${why}`,
+    );
+  };
+
+  let thrown = false;
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
@@ -82,6 +196,7 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
         const next = taken.get(partition);
         if (next !== undefined && offset < next) return;
         taken.set(partition, offset + 1n);
+        progressAt = Date.now();
         if (offset >= high) {
           remaining.delete(partition);
         } else {
@@ -106,20 +221,30 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
       const next = queue.shift();
       if (next) {
         yield next;
+        progressAt = Date.now();
         if (opts.groupId) {
-          await consumer.commitOffsets([
-            { topic: opts.topic, partition: next.dlqPartition, offset: (BigInt(next.dlqOffset) + 1n).toString() },
-          ]);
+          uncommitted.set(next.dlqPartition, BigInt(next.dlqOffset) + 1n);
+          if (Date.now() >= commitRetryAt) await commit();
         }
         continue;
       }
-      if (remaining.size === 0) return;
+      if (remaining.size === 0) break;
+      const left = stallMs - (Date.now() - progressAt);
+      if (left <= 0) throw stalled();
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, opts.idleMs ?? 1000);
+        setTimeout(resolve, Math.min(opts.idleMs ?? 1000, left));
       });
     }
+  } catch (err) {
+    thrown = true;
+    throw err;
   } finally {
-    await consumer.disconnect();
+    try {
+      // At the end, or when the caller stops: the position lands. After a failure: one try.
+      if (opts.groupId) await (thrown ? commit().catch(() => false) : commitAll());
+    } finally {
+      await consumer.disconnect();
+    }
   }
 }

@@ -10,7 +10,8 @@ import { after, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../../sinker/config/load.ts';
 import { replayKeys } from '../../../sinker/dedupe/keys.ts';
-import { readDlqFile } from '../../../sinker/dlq/reader.ts';
+import { DlqReadError, readDlqFile } from '../../../sinker/dlq/reader.ts';
+import type { DlqRecord } from '../../../sinker/dlq/record.ts';
 import { type ReplayHooks, replayDlq } from '../../../sinker/replay.ts';
 import { freePort, runSinkerCommand } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
@@ -74,7 +75,12 @@ async function replayCli(s: Scenario, tag: string, args: string[] = [], over: Si
 }
 
 /** Runs the replay in this process with `hooks` (a throw in one is a crash at that point). */
-async function replayInProcess(s: Scenario, hooks: ReplayHooks, over: SinkerOverrides = {}) {
+async function replayInProcess(
+  s: Scenario,
+  hooks: ReplayHooks,
+  over: SinkerOverrides = {},
+  source: AsyncIterable<DlqRecord> = readDlqFile(s.dlqFile),
+) {
   const config = parseConfig(JSON.stringify(await sinkerConfig(s, over)), { env: {} });
   let output = '';
   const out = new Writable({
@@ -84,11 +90,7 @@ async function replayInProcess(s: Scenario, hooks: ReplayHooks, over: SinkerOver
     },
   });
   try {
-    const code = await replayDlq(
-      config,
-      { source: readDlqFile(s.dlqFile), sourceName: `file ${s.dlqFile}`, hooks },
-      out,
-    );
+    const code = await replayDlq(config, { source, sourceName: `file ${s.dlqFile}`, hooks }, out);
     return { code, output, error: undefined as Error | undefined };
   } catch (error) {
     return { code: undefined, output, error: error as Error };
@@ -301,4 +303,22 @@ test('Redis unreachable: replay loads nothing and names dedupe.redis_url; --dry-
   assert.match(dry.output, /cannot tell which records were replayed before: Redis at dedupe\.redis_url/, dry.output);
   assert.match(dry.output, /dry run: 1 records read, 1 would load \(some may be replayed already\)/, dry.output);
   assert.equal(await rowCount(s), 0);
+});
+
+test('a DLQ read that cannot reach the end (a partition delivering nothing): replay loads nothing and says why, exit 1', async () => {
+  const s = await tbEventScenario('replay-stalled');
+  writeFileSync(s.dlqFile, dlqLine(s, 0, 5, event(8105)));
+  async function* stalled(): AsyncGenerator<DlqRecord> {
+    yield* readDlqFile(s.dlqFile);
+    throw new DlqReadError('DLQ topic dlq: no record from partition 1 (nothing yet, end 3) for 30 s: held elsewhere');
+  }
+  const r = await replayInProcess(s, {}, {}, stalled());
+  assert.equal(r.error, undefined, r.error?.stack);
+  assert.equal(r.code, 1, r.output);
+  assert.match(
+    r.output,
+    /^replay stopped: reading file .*: DLQ topic dlq: no record from partition 1 \(nothing yet, end 3\) for 30 s: held elsewhere\. Nothing was loaded/m,
+  );
+  assert.equal(await rowCount(s), 0);
+  assert.equal(await openIntents(s), 0);
 });
