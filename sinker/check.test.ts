@@ -3,7 +3,9 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { compareManualSchema, dedupeSummary, probeFileDirectory } from './check.ts';
+import { compareManualSchema, dedupeSummary, findStaleInLog, probeFileDirectory, staleReport } from './check.ts';
+import { dedupeKeys } from './dedupe/keys.ts';
+import { STALE_STATE_MESSAGE } from './dedupe/stale.ts';
 import type { Intent } from './dedupe/state.ts';
 import { columnsFromManual } from './schema/schema.ts';
 
@@ -81,4 +83,63 @@ test('check holds a manual column list to the table: a missing or miscased colum
     },
   );
   assert.deepEqual(compareManualSchema(table, table), { problems: [], notes: [] });
+});
+
+test("check's stale exactly-once state: the record a settle left, else state past the log ends found now, else nothing", () => {
+  const keys = dedupeKeys('ds:', 's', 't');
+  const now = Date.parse('2026-11-25T09:00:00.000Z');
+  const recorded = {
+    partition: 1,
+    reason: 'watermark' as const,
+    offset: '41',
+    watermark: '41',
+    logStart: '0',
+    logEnd: '0',
+    at: '2026-11-25T08:00:00.000Z',
+  };
+  assert.equal(
+    staleReport('t', keys, recorded, null, now),
+    `${STALE_STATE_MESSAGE}. Recorded in ds:{s:t}:stale: topic t partition 1: watermark 41 is at or past the log end 0 (found 2026-11-25T08:00:00.000Z); redisKeys ds:{s:t}*`,
+  );
+  const { at: _at, ...found } = recorded;
+  assert.equal(
+    staleReport('t', keys, null, { ...found, reason: 'intent', offset: '99' }, now),
+    `${STALE_STATE_MESSAGE}. Found by this check, not recorded yet (the sinker's first settle records it in ds:{s:t}:stale and refuses): topic t partition 1: an intent reaching offset 99 is at or past the log end 0 (found 2026-11-25T09:00:00.000Z); redisKeys ds:{s:t}*`,
+  );
+  assert.equal(staleReport('t', keys, null, null, now), null);
+});
+
+test("check judges every partition's state against its log, each with its committed offset; the lowest finding", () => {
+  const log = (high: string) => ({ low: '0', high });
+  const states = [
+    { watermark: '41', intents: [] },
+    { watermark: '9', intents: [] },
+    { watermark: null, intents: [intent('5', '20', 0)] },
+  ];
+  const logs = new Map([
+    [0, log('42')],
+    [1, log('10')],
+    [2, log('30')],
+  ]);
+  // Normal: every watermark and intent below its log end, committed offsets at most the end.
+  const committed = new Map<number, string | null>([
+    [0, '42'],
+    [1, '10'],
+    [2, null],
+  ]);
+  assert.equal(findStaleInLog(states, committed, logs), null);
+  // Partition 2's log re-created shorter than its intent; partition 1's committed offset past its end.
+  const shorter = new Map([...logs, [2, log('3')]]);
+  assert.deepEqual(findStaleInLog(states, new Map([...committed, [1, '11']]), shorter), {
+    partition: 1,
+    reason: 'committed',
+    offset: '11',
+    watermark: '9',
+    logStart: '0',
+    logEnd: '10',
+  });
+  assert.equal(findStaleInLog(states, committed, shorter)?.partition, 2);
+  assert.equal(findStaleInLog(states, committed, shorter)?.reason, 'intent');
+  // A partition the log does not list (metadata behind) is not judged.
+  assert.equal(findStaleInLog(states, committed, new Map([[0, log('42')]])), null);
 });

@@ -5,6 +5,14 @@ import { dirname, resolve } from 'node:path';
 import { Kafka } from 'kafkajs';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig } from './consumer.ts';
+import {
+  findStale,
+  type LogBounds,
+  STALE_STATE_MESSAGE,
+  type StaleFinding,
+  type StaleRecord,
+  StaleStateError,
+} from './dedupe/stale.ts';
 import type { PartitionState } from './dedupe/state.ts';
 import { DedupeStore } from './dedupe/store.ts';
 import { createLogger } from './logger.ts';
@@ -179,6 +187,17 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
     }),
   );
 
+  /** What the Redis check learnt about stale exactly-once state (unset when Redis is not used or failed). */
+  let stale: CheckResult | undefined;
+  const staleResult = (report: string | null, unjudged?: string): CheckResult => ({
+    name: 'Exactly-once state',
+    ok: report === null,
+    detail:
+      report ??
+      (unjudged === undefined
+        ? "no stale state: every watermark and intent lies below its partition's log end"
+        : `no stale state recorded (not compared with the topic's log: ${unjudged})`),
+  });
   results.push(
     await attempt('Redis', async () => {
       if (config.dedupe.redis_url === '') return 'dedupe.redis_url is empty: no Redis, loads are at-least-once';
@@ -190,18 +209,37 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
       });
       try {
         await store.connect();
+        const recorded = await store.staleState();
         if (topicPartitions === undefined) {
           const state = await store.partitionState(0);
+          stale = staleResult(
+            staleReport(config.kafka.topic, store.keys, recorded, null, Date.now()),
+            'the Kafka check failed',
+          );
           return `reachable; partition 0 ${dedupeSummary([state], Date.now())} (the topic's partition count is unknown: the Kafka check failed)`;
         }
         const partitions = Array.from({ length: topicPartitions }, (_, p) => p);
         const states = await Promise.all(partitions.map((p) => store.partitionState(p)));
+        // The state is read first, the log ends after it, as a settle does (stale.ts, findStale).
+        let found: StaleFinding | null = null;
+        let unjudged: string | undefined;
+        if (!states.some((st) => st.watermark !== null || st.intents.length > 0)) {
+          unjudged = 'the sink has no state for the topic yet';
+        } else if (recorded === null) {
+          try {
+            found = await readLogAndFindStale(config, quiet, states);
+          } catch (err) {
+            unjudged = `reading it: ${(err as Error).message}`;
+          }
+        }
+        stale = staleResult(staleReport(config.kafka.topic, store.keys, recorded, found, Date.now()), unjudged);
         return `reachable; ${dedupeSummary(states, Date.now())}`;
       } finally {
         await store.close();
       }
     }),
   );
+  if (stale !== undefined) results.push(stale);
 
   if (config.log.output !== 'stdout') {
     results.push(
@@ -237,6 +275,70 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
     );
   }
   return results;
+}
+
+/**
+ * Reads the group's committed offsets, then the topic's log bounds, and judges each partition's
+ * state (read before) as a settle does: the lowest partition found stale, else null.
+ */
+async function readLogAndFindStale(
+  config: SinkerConfig,
+  quiet: ReturnType<typeof createLogger>,
+  states: readonly PartitionState[],
+): Promise<StaleFinding | null> {
+  const admin = new Kafka({ ...kafkaClientConfig(config.kafka, quiet), retry: { retries: 1 } }).admin();
+  await admin.connect();
+  try {
+    const [group] = await admin.fetchOffsets({ groupId: config.kafka.group_id, topics: [config.kafka.topic] });
+    const committed = new Map((group?.partitions ?? []).map((p) => [p.partition, p.offset === '-1' ? null : p.offset]));
+    const logs = new Map(
+      (await admin.fetchTopicOffsets(config.kafka.topic)).map((o) => [o.partition, { low: o.low, high: o.high }]),
+    );
+    return findStaleInLog(states, committed, logs);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The state of partitions (index = partition) judged against their logs, each with its committed
+ * offset (a settle judges only the settling partition's; `check` reads them all): the lowest
+ * partition's finding, else null. Partitions the log does not list are not judged.
+ */
+export function findStaleInLog(
+  states: readonly PartitionState[],
+  committed: ReadonlyMap<number, string | null>,
+  logs: ReadonlyMap<number, LogBounds>,
+): StaleFinding | null {
+  for (const [partition, state] of states.entries()) {
+    const log = logs.get(partition);
+    if (!log) continue;
+    const found = findStale(partition, state, committed.get(partition) ?? null, log);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * What `check` says about stale exactly-once state: the record a settle left in Redis, else state
+ * this check found past the log ends (not recorded: check changes nothing; the sinker's first settle
+ * records it and refuses), with the sinker's own message and the keys; null when there is none.
+ */
+export function staleReport(
+  topic: string,
+  keys: { stale: string; pattern: string },
+  recorded: StaleRecord | null,
+  found: StaleFinding | null,
+  now: number,
+): string | null {
+  if (recorded) {
+    return `${STALE_STATE_MESSAGE}. Recorded in ${keys.stale}: ${new StaleStateError(topic, recorded).message}; redisKeys ${keys.pattern}`;
+  }
+  if (found) {
+    const err = new StaleStateError(topic, { ...found, at: new Date(now).toISOString() });
+    return `${STALE_STATE_MESSAGE}. Found by this check, not recorded yet (the sinker's first settle records it in ${keys.stale} and refuses): ${err.message}; redisKeys ${keys.pattern}`;
+  }
+  return null;
 }
 
 /** Lists at most `max` items, then how many more. */

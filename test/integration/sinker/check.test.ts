@@ -3,14 +3,19 @@
 // (Redis or Doris on a dead port) or a log directory that cannot be made → a FAIL line in plain
 // words and exit 1;
 // a manual column list the table contradicts → a FAIL naming the column; a bad config file, or a TLS
-// file it names that cannot be read → exit 2 naming the key.
+// file it names that cannot be read → exit 2 naming the key; stale exactly-once state (a record a
+// settle left, or a watermark at or past the log end) → a FAIL with the sinker's message, exit 1.
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
 import { parseConfig } from '../../../sinker/config/load.ts';
+import { dedupeKeys } from '../../../sinker/dedupe/keys.ts';
+import { STALE_STATE_MESSAGE } from '../../../sinker/dedupe/stale.ts';
 import { DedupeStore } from '../../../sinker/dedupe/store.ts';
 import { freePort, runSinkerCommand } from '../../support/sinker-process.ts';
+import { testbed } from '../../support/testbed.ts';
 import { cleanup, closeStorage, createTable, createTopic, type Scenario, scenario, sinkerConfig } from './helpers.ts';
 
 const s: Scenario = scenario('check', 2);
@@ -27,6 +32,31 @@ after(async () => {
 
 async function check(tag: string, config: Record<string, unknown>) {
   return runSinkerCommand({ dir: s.dir, tag, config, command: ['check'] }, 90_000);
+}
+
+/** Writes `count` messages to each partition named, so that the state written below fits the log. */
+async function fill(counts: Record<number, number>): Promise<void> {
+  const kafka = new Kafka({ brokers: testbed('KAFKA_BOOTSTRAP').split(','), logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (const [partition, count] of Object.entries(counts)) {
+      await producer.send({
+        topic: s.topic,
+        messages: Array.from({ length: count }, (_, i) => ({ partition: Number(partition), value: `{"id":${i}}` })),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** A store for the sink `name` (the scenario's prefix and topic). */
+async function storeOf(config: Record<string, unknown>): Promise<DedupeStore> {
+  const parsed = parseConfig(JSON.stringify(config), { env: {} });
+  const store = new DedupeStore({ config: parsed.dedupe, sink: parsed.name, topic: parsed.kafka.topic });
+  await store.connect();
+  return store;
 }
 
 test('check: every component reachable → OK lines and exit 0', async () => {
@@ -125,10 +155,10 @@ test('check and the sinker: a TLS file that cannot be read → exit 2 naming the
 
 test("check: Redis state of every partition of the topic, and the log file's directory", async () => {
   // Partition 0 has loaded up to 41; partition 1 has an intent not settled yet and no watermark.
+  // The log holds those offsets (else the state could not belong to it: see the stale test).
+  await fill({ 0: 42, 1: 100 });
   const config = await sinkerConfig(s);
-  const parsed = parseConfig(JSON.stringify(config), { env: {} });
-  const store = new DedupeStore({ config: parsed.dedupe, sink: parsed.name, topic: parsed.kafka.topic });
-  await store.connect();
+  const store = await storeOf(config);
   try {
     await store.recordIntent(0, { label: 'check-it-0', first: '0', last: '41', created: Date.now() });
     await store.complete(0, { first: '0', last: '41' });
@@ -144,6 +174,7 @@ test("check: Redis state of every partition of the topic, and the log file's dir
   assert.ok(redis, output);
   assert.match(redis, /1 of 2 partitions has a watermark \(p0 41\); none yet on p1/);
   assert.match(redis, /1 unsettled intent \(p1 42-99, \d+ s old/);
+  assert.match(output, /^OK +Exactly-once state: no stale state: every watermark and intent lies below/m);
   const log = output.split('\n').find((l) => l.includes('Log file:'));
   assert.ok(log?.startsWith('OK'), output);
   assert.ok(log !== undefined);
@@ -158,4 +189,48 @@ test("check: Redis state of every partition of the topic, and the log file's dir
   const fail = bad.output.split('\n').filter((l) => l.startsWith('FAIL'));
   assert.equal(fail.length, 1, bad.output);
   assert.match(fail[0]!, /^FAIL Log file: log\.file_path .*plain-file.* is a file, not a directory/);
+});
+
+test("check: exactly-once state that cannot belong to the topic's log → a FAIL with the sinker's message and the keys, exit 1; check records nothing", async () => {
+  // Another sink name on the same topic: its own keys.
+  const config = { ...(await sinkerConfig(s)), name: `${s.name}-stale` };
+  const keys = dedupeKeys(s.prefix, `${s.name}-stale`, s.topic);
+  const store = await storeOf(config);
+  try {
+    // A watermark far past partition 0's log end: the topic was re-created (or truncated).
+    await store.recordIntent(0, { label: 'check-stale-0', first: '0', last: '99999', created: Date.now() });
+    await store.complete(0, { first: '0', last: '99999' });
+    const found = await check('stale-found', config);
+    assert.equal(found.exit.code, 1, found.output);
+    const fail = found.output.split('\n').filter((l) => l.startsWith('FAIL'));
+    assert.equal(fail.length, 1, found.output);
+    assert.ok(fail[0]!.startsWith(`FAIL Exactly-once state: ${STALE_STATE_MESSAGE}. Found by this check`), fail[0]);
+    assert.match(fail[0]!, /partition 0: watermark 99999 is at or past the log end \d+ .*; redisKeys /);
+    assert.ok(fail[0]!.includes(keys.pattern), fail[0]);
+    assert.match(found.output, /^OK +Redis: reachable; /m);
+    assert.equal(await store.staleState(), null, 'check recorded the stale state');
+
+    // What a settle records: reported as recorded, with when it was found.
+    await store.markStale({
+      partition: 1,
+      reason: 'intent',
+      offset: '777',
+      watermark: null,
+      logStart: '0',
+      logEnd: '5',
+      at: '2026-11-25T08:00:00.000Z',
+    });
+    const recorded = await check('stale-recorded', config);
+    assert.equal(recorded.exit.code, 1, recorded.output);
+    const line = recorded.output.split('\n').find((l) => l.startsWith('FAIL Exactly-once state:'));
+    assert.ok(line, recorded.output);
+    assert.ok(
+      line.includes(
+        `Recorded in ${keys.stale}: topic ${s.topic} partition 1: an intent reaching offset 777 is at or past the log end 5 (found 2026-11-25T08:00:00.000Z)`,
+      ),
+      line,
+    );
+  } finally {
+    await store.close();
+  }
 });
