@@ -434,7 +434,10 @@ export class DedupeStore {
       const out = new Map<number, PartitionState>();
       const entry = (p: number): PartitionState => {
         let e = out.get(p);
-        if (!e) out.set(p, (e = { watermark: null, intents: [] }));
+        if (!e) {
+          e = { watermark: null, intents: [] };
+          out.set(p, e);
+        }
         return e;
       };
       for (const [p, wm] of Object.entries(wms)) entry(Number(p)).watermark = wm;
