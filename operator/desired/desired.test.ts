@@ -90,6 +90,8 @@ test('children carry owner references, labels, and the rendered config', () => {
   const cfg = parse(d.configMap.data?.['config.yaml'] ?? '');
   assert.equal(cfg.kafka.topic, 'events');
   assert.equal(d.pdb.spec?.maxUnavailable, 1);
+  // an unready sinker does no work: it must never hold up a node drain
+  assert.equal(d.pdb.spec?.unhealthyPodEvictionPolicy, 'AlwaysAllow');
   assert.deepEqual(d.pdb.spec?.selector?.matchLabels, d.deployment.spec?.selector.matchLabels);
   assert.deepEqual(d.service.spec?.selector, d.deployment.spec?.selector.matchLabels);
   assert.equal(labelSelectorString('events'), 'app.kubernetes.io/name=doris-sinker,dorissinker.io/sink=events');

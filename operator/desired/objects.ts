@@ -245,7 +245,14 @@ export function desiredObjects(input: DesiredInput): Desired {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
       metadata: meta(names.pdb),
-      spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(name) } },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: selectorLabels(name) },
+        // A sinker that is not ready loads nothing (not joined, no schema, stale state refused), so
+        // evicting it costs nothing; with the default policy a sink whose pods are all unready would
+        // block every node drain until someone fixed the sink.
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
     },
   };
 }

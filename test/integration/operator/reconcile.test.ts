@@ -140,6 +140,8 @@ test('reconcile creates ConfigMap, Deployment, Service and PDB owned by the sink
     assert.equal(ref?.blockOwnerDeletion, true);
     assert.ok(c.metadata?.managedFields?.some((m) => m.manager === 'doris-sinker-operator' && m.operation === 'Apply'));
   }
+  const pdb = children[3] as Awaited<ReturnType<PolicyV1Api['readNamespacedPodDisruptionBudget']>>;
+  assert.equal(pdb.spec?.unhealthyPodEvictionPolicy, 'AlwaysAllow', 'the apiserver kept the eviction policy');
   const cm = children[0] as Awaited<ReturnType<CoreV1Api['readNamespacedConfigMap']>>;
   assert.match(cm.data?.['config.yaml'] ?? '', new RegExp(`table: ${table}`));
   assert.match(cm.data?.['config.yaml'] ?? '', /password: ""/);
