@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { compareManualSchema, dedupeSummary, findStaleInLog, probeFileDirectory, staleReport } from './check.ts';
+import { compareManualSchema, dedupeSummary, probeFileDirectory, staleReport } from './check.ts';
 import { dedupeKeys } from './dedupe/keys.ts';
-import { STALE_STATE_MESSAGE } from './dedupe/stale.ts';
+import { findStaleInTopic, STALE_STATE_MESSAGE } from './dedupe/stale.ts';
 import type { Intent } from './dedupe/state.ts';
 import { columnsFromManual } from './schema/schema.ts';
 
@@ -127,10 +127,10 @@ test("check judges every partition's state against its log, each with its commit
     [1, '10'],
     [2, null],
   ]);
-  assert.equal(findStaleInLog(states, committed, logs), null);
+  assert.equal(findStaleInTopic(new Map(states.entries()), logs, committed), null);
   // Partition 2's log re-created shorter than its intent; partition 1's committed offset past its end.
   const shorter = new Map([...logs, [2, log('3')]]);
-  assert.deepEqual(findStaleInLog(states, new Map([...committed, [1, '11']]), shorter), {
+  assert.deepEqual(findStaleInTopic(new Map(states.entries()), shorter, new Map([...committed, [1, '11']])), {
     partition: 1,
     reason: 'committed',
     offset: '11',
@@ -138,8 +138,8 @@ test("check judges every partition's state against its log, each with its commit
     logStart: '0',
     logEnd: '10',
   });
-  assert.equal(findStaleInLog(states, committed, shorter)?.partition, 2);
-  assert.equal(findStaleInLog(states, committed, shorter)?.reason, 'intent');
+  assert.equal(findStaleInTopic(new Map(states.entries()), shorter, committed)?.partition, 2);
+  assert.equal(findStaleInTopic(new Map(states.entries()), shorter, committed)?.reason, 'intent');
   // A partition the log does not list (metadata behind) is not judged.
-  assert.equal(findStaleInLog(states, committed, new Map([[0, log('42')]])), null);
+  assert.equal(findStaleInTopic(new Map(states.entries()), new Map([[0, log('42')]]), committed), null);
 });

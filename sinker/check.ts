@@ -6,8 +6,7 @@ import { Kafka } from 'kafkajs';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig } from './consumer.ts';
 import {
-  findStale,
-  type LogBounds,
+  findStaleInTopic,
   STALE_STATE_MESSAGE,
   type StaleFinding,
   type StaleRecord,
@@ -294,29 +293,10 @@ async function readLogAndFindStale(
     const logs = new Map(
       (await admin.fetchTopicOffsets(config.kafka.topic)).map((o) => [o.partition, { low: o.low, high: o.high }]),
     );
-    return findStaleInLog(states, committed, logs);
+    return findStaleInTopic(new Map(states.entries()), logs, committed);
   } finally {
     await admin.disconnect();
   }
-}
-
-/**
- * The state of partitions (index = partition) judged against their logs, each with its committed
- * offset (a settle judges only the settling partition's; `check` reads them all): the lowest
- * partition's finding, else null. Partitions the log does not list are not judged.
- */
-export function findStaleInLog(
-  states: readonly PartitionState[],
-  committed: ReadonlyMap<number, string | null>,
-  logs: ReadonlyMap<number, LogBounds>,
-): StaleFinding | null {
-  for (const [partition, state] of states.entries()) {
-    const log = logs.get(partition);
-    if (!log) continue;
-    const found = findStale(partition, state, committed.get(partition) ?? null, log);
-    if (found) return found;
-  }
-  return null;
 }
 
 /**

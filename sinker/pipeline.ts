@@ -15,7 +15,7 @@ import { isUnavailable } from './dedupe/errors.ts';
 import { IntentOrder } from './dedupe/intent-order.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
-import { STALE_STATE_MESSAGE, StaleStateError } from './dedupe/stale.ts';
+import { type LogBounds, STALE_STATE_MESSAGE, StaleStateError } from './dedupe/stale.ts';
 import { decideMergedIntent, type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
 import { type DedupeStore, type MergedEntry, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
@@ -318,18 +318,20 @@ export class SinkPipeline {
         await this.#d.store.claim(partition, token);
         const firstPartitions = await this.#firstPartitionCount();
         const committed = await this.#committedOffset(partition);
+        // The log bounds, read at most once per try: the stale-state check and an added partition's start.
+        let bounds: Promise<Map<number, LogBounds>> | undefined;
+        const logBounds = () => {
+          bounds ??= this.#d.admin
+            .fetchTopicOffsets(this.#topic)
+            .then((offsets) => new Map(offsets.map((o) => [o.partition, { low: o.low, high: o.high }])));
+          return bounds;
+        };
         let plan = await settlePartition({
           store: this.#d.store,
           partition,
           committed,
           topic: this.#topic,
-          logBounds: async () =>
-            new Map(
-              (await this.#d.admin.fetchTopicOffsets(this.#topic)).map((o) => [
-                o.partition,
-                { low: o.low, high: o.high },
-              ]),
-            ),
+          logBounds,
           labelState: (label) => this.#d.writer.labelState(label),
           commitPrecommitted: (label) => this.#d.writer.commitPrecommitted(label),
           abortPrecommitted: (label) => this.#d.writer.abortPrecommitted(label),
@@ -348,7 +350,7 @@ export class SinkPipeline {
           plan.watermark === null &&
           plan.reload.length === 0;
         if (added) {
-          const start = (await this.#d.admin.fetchTopicOffsets(this.#topic)).find((o) => o.partition === partition);
+          const start = (await logBounds()).get(partition);
           if (!start) throw new Error(`partition ${partition} of ${this.#topic} has no offsets`);
           plan = { ...plan, seekOffset: start.low };
           this.#log.info(

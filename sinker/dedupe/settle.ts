@@ -60,7 +60,7 @@ export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> 
   if (opts.logBounds && topicState.size > 0) {
     // Read after the state, never before: see findStale. Nothing is settled, loaded or committed
     // for stale state, not even a pre-committed txn of the old log.
-    const found = findStaleInTopic(topicState, await opts.logBounds(), opts);
+    const found = findStaleInTopic(topicState, await opts.logBounds(), new Map([[opts.partition, opts.committed]]));
     if (found) {
       throw new StaleStateError(topic, await opts.store.markStale({ ...found, at: new Date(now()).toISOString() }));
     }

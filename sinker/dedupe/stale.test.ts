@@ -80,17 +80,17 @@ test('the whole topic is judged: any partition with stale state, the lowest firs
     [1, log('10')],
     [2, log('0')],
   ]);
-  assert.equal(findStaleInTopic(states, logs, { partition: 0, committed: '200' })?.partition, 1);
+  assert.equal(findStaleInTopic(states, logs, new Map([[0, '200']]))?.partition, 1);
   // partition 3 is not in the log's list (metadata not refreshed yet after the topic grew): not judged
-  assert.equal(findStaleInTopic(new Map([[3, st('5')]]), logs, { partition: 3, committed: null }), null);
+  assert.equal(findStaleInTopic(new Map([[3, st('5')]]), logs, new Map([[3, null]])), null);
   const fine = new Map([
     [0, st('199')],
     [1, st('9')],
   ]);
-  assert.equal(findStaleInTopic(fine, logs, { partition: 0, committed: '200' }), null);
-  assert.equal(findStaleInTopic(fine, logs, { partition: 1, committed: '11' })?.reason, 'committed');
-  assert.equal(findStaleInTopic(fine, logs, { partition: 0, committed: '301' })?.reason, 'committed');
-  assert.equal(findStaleInTopic(new Map(), logs, { partition: 0, committed: '999' }), null, 'no state at all');
+  assert.equal(findStaleInTopic(fine, logs, new Map([[0, '200']])), null);
+  assert.equal(findStaleInTopic(fine, logs, new Map([[1, '11']]))?.reason, 'committed');
+  assert.equal(findStaleInTopic(fine, logs, new Map([[0, '301']]))?.reason, 'committed');
+  assert.equal(findStaleInTopic(new Map(), logs, new Map([[0, '999']])), null, 'no state at all');
 });
 
 test('the refusal names topic, partition, what lies past the end, and the log says what to do', () => {

@@ -91,20 +91,19 @@ export function findStale(
  * lowest such partition's finding, else null. One stale partition makes the whole topic's state
  * suspect (a re-created topic is re-created whole), so a settle looks at every partition, not only
  * its own: a partition whose new log already grew past its old watermark looks fine alone, and
- * settling it would skip its first offsets and commit past them. `committed` is the settling
- * partition's committed offset (the others' are not read). Partitions the log does not list (metadata
- * not yet refreshed after the topic grew) are not judged.
+ * settling it would skip its first offsets and commit past them. `committed` holds the committed
+ * offsets read (a settle reads only its own partition's, `check` all of them). Partitions the log
+ * does not list (metadata not yet refreshed after the topic grew) are not judged.
  */
 export function findStaleInTopic(
   states: ReadonlyMap<number, PartitionState>,
   logs: ReadonlyMap<number, LogBounds>,
-  settling: { partition: number; committed: string | null },
+  committed: ReadonlyMap<number, string | null>,
 ): StaleFinding | null {
   for (const partition of [...states.keys()].sort((a, b) => a - b)) {
     const log = logs.get(partition);
     if (!log) continue;
-    const committed = partition === settling.partition ? settling.committed : null;
-    const found = findStale(partition, states.get(partition)!, committed, log);
+    const found = findStale(partition, states.get(partition)!, committed.get(partition) ?? null, log);
     if (found) return found;
   }
   return null;
