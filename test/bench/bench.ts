@@ -33,6 +33,8 @@ import {
   IMAGE_NODE_FLAGS,
   metricSum,
   operatorDefaults,
+  SINKER_RUNTIMES,
+  type SinkerRuntime,
   startSinker,
 } from './support/sinker.ts';
 import { chartSvg } from './support/svg.ts';
@@ -143,6 +145,14 @@ export const CLI = defineCli(import.meta, {
       value: 'DIR',
       description: 'run the sinker from another tree, for before/after comparisons',
     },
+    runtime: {
+      type: 'string',
+      default: 'image',
+      value: 'image|source',
+      check: (v: string) => (SINKER_RUNTIMES.includes(v as SinkerRuntime) ? undefined : 'expected image or source'),
+      description:
+        'how the sinker child runs: as its image does (compiled with tsc, dist/sinker/main.js) or from source (sinker/main.ts, as npm start)',
+    },
     'node-flags': {
       type: 'string',
       defaultText: `the image's: ${IMAGE_NODE_FLAGS.join(' ')}`,
@@ -161,6 +171,7 @@ export const CLI = defineCli(import.meta, {
   },
 });
 const opts = CLI.parse();
+const RUNTIME = opts.runtime as SinkerRuntime;
 
 const MESSAGES = opts.messages;
 const TOPIC = opts.topic;
@@ -169,7 +180,7 @@ const PROFILE_S = opts.profile;
 const HEAP_FILE = opts['heap-snapshot'];
 const KEY_FIELDS = opts['key-fields']?.split(',') ?? [];
 const TAG = opts.tag;
-/** A/B: the sinker from another tree, e.g. `git archive <commit> sinker package.json | tar -x -C DIR` + a node_modules link. */
+/** A/B: the sinker from another tree, e.g. `git archive <commit> sinker operator package.json tsconfig.json | tar -x -C DIR` + a node_modules link. */
 const SINKER_ROOT = opts['sinker-root'];
 /** Extra node flags for the sinker child, space separated (e.g. "--max-old-space-size=192"). */
 const NODE_FLAGS = opts['node-flags']?.split(' ').filter(Boolean) ?? IMAGE_NODE_FLAGS;
@@ -241,6 +252,7 @@ async function measureThroughput(
     keyFields: KEY_FIELDS,
     pprof: PROFILE_S > 0 || HEAP_FILE !== undefined,
     nodeFlags: NODE_FLAGS,
+    runtime: RUNTIME,
     ...(SINKER_ROOT ? { sinkerRoot: SINKER_ROOT } : {}),
   });
   console.log(`sinker pid ${sinker.pid} consuming ${TOPIC} (group bench-${runId}); log ${work}/bench${runId}.log`);
@@ -426,6 +438,7 @@ async function measureLatency(
     workDir: work,
     keyFields: KEY_FIELDS,
     nodeFlags: NODE_FLAGS,
+    runtime: RUNTIME,
   });
   try {
     const total = Math.round(rate * seconds);
@@ -580,7 +593,7 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
   const work = mkdtempSync(join(tmpdir(), 'sinker-bench-'));
   const { commit, dirty } = gitCommit();
   console.log(
-    `bench run ${runId}: commit ${commit}${dirty ? ' (uncommitted changes)' : ''}, node ${process.version}, work dir ${work}`,
+    `bench run ${runId}: commit ${commit}${dirty ? ' (uncommitted changes)' : ''}, node ${process.version}, sinker runtime ${RUNTIME}, work dir ${work}`,
   );
   console.log(`load average at start: ${loadAverage().join(' ')} (2 shared cores)`);
   console.log(`kafka: ${shared ? 'the shared test-bed broker' : 'a private broker'} at ${brokers}`);
@@ -628,6 +641,7 @@ async function run(brokers: string, redisUrl: string, bin: string, shared: boole
     commit,
     commit_dirty: dirty,
     sinker_root: SINKER_ROOT ?? null,
+    sinker_runtime: RUNTIME,
     sinker_node_flags: NODE_FLAGS,
     sinker_env: IMAGE_MALLOC_ENV,
     command,

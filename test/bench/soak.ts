@@ -22,7 +22,14 @@ import { REPO, startBenchEmulator } from './support/emulator.ts';
 import { runTool } from './support/kafka-tools.ts';
 import { startPrivateKafka } from './support/private-kafka.ts';
 import { cpuSeconds, loadAverage } from './support/proc.ts';
-import { DEFAULT_BATCH, IMAGE_NODE_FLAGS, metricSum, startSinker } from './support/sinker.ts';
+import {
+  DEFAULT_BATCH,
+  IMAGE_NODE_FLAGS,
+  metricSum,
+  SINKER_RUNTIMES,
+  type SinkerRuntime,
+  startSinker,
+} from './support/sinker.ts';
 import { chartSvg } from './support/svg.ts';
 import { createTopic, deleteTopic, groupLag, kafka } from './support/topic.ts';
 
@@ -61,6 +68,14 @@ export const CLI = defineCli(import.meta, {
     },
     tag: { type: 'string', defaultText: 'none', value: 'NAME', description: 'suffix of the result file names' },
     'shared-kafka': { type: 'boolean', description: "use the test bed's broker instead of a private one" },
+    runtime: {
+      type: 'string',
+      default: 'image',
+      value: 'image|source',
+      check: (v: string) => (SINKER_RUNTIMES.includes(v as SinkerRuntime) ? undefined : 'expected image or source'),
+      description:
+        'how the sinker child runs: as its image does (compiled with tsc, dist/sinker/main.js) or from source (sinker/main.ts, as npm start)',
+    },
     'node-flags': {
       type: 'string',
       defaultText: `the image's: ${IMAGE_NODE_FLAGS.join(' ')}`,
@@ -76,6 +91,7 @@ export const CLI = defineCli(import.meta, {
   },
 });
 const opts = CLI.parse();
+const RUNTIME = opts.runtime as SinkerRuntime;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, d = 0) => Math.round(v * 10 ** d) / 10 ** d;
@@ -275,6 +291,7 @@ async function soak(brokers: string, kafkaDir: string, bin: string, shared: bool
     batch: BATCH,
     workDir: work,
     nodeFlags: NODE_FLAGS,
+    runtime: RUNTIME,
     pprof: HEAP_DIR !== undefined,
   });
   const admin = kafka(brokers).admin();
@@ -378,6 +395,7 @@ async function soak(brokers: string, kafkaDir: string, bin: string, shared: bool
     commit,
     command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim(),
     node: process.version,
+    sinker_runtime: RUNTIME,
     node_flags: NODE_FLAGS,
     minutes: MINUTES,
     offered_msgs_per_sec: rate,

@@ -1,7 +1,8 @@
-// Runs one sinker process (sinker/main.ts) as a child for a benchmark: writes its config, finds its
-// status port from the log, scrapes its /metrics, and stops it with SIGTERM.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, writeFileSync } from 'node:fs';
+// Runs one sinker process as a child for a benchmark, as its image runs it (the compiled JavaScript)
+// or from source (sinker/main.ts, as `npm start` does): writes its config, finds its status port from
+// the log, scrapes its /metrics, and stops it with SIGTERM.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { API_VERSION, KIND } from '../../../operator/api/schema.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
@@ -70,7 +71,7 @@ export const DEFAULT_BATCH: BatchSettings = {
  * How the sinker runs in its image (Dockerfile.sinker's NODE_OPTIONS and MALLOC_* lines; a unit test
  * keeps the two the same), so a benchmark measures the process users run.
  */
-export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=16'];
+export const IMAGE_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=16'];
 export const IMAGE_MALLOC_ENV: Record<string, string> = {
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '131072',
@@ -95,6 +96,43 @@ export interface SinkerOptions {
   logLevel?: string;
   /** Run the sinker from another tree (an A/B comparison against an exported commit). */
   sinkerRoot?: string;
+  /** 'image' (default): the compiled JavaScript, as Dockerfile.sinker builds and runs it; 'source': sinker/main.ts. */
+  runtime?: SinkerRuntime;
+}
+
+/**
+ * How the child runs: 'image' compiles the tree with tsc like Dockerfile.sinker and runs
+ * dist/sinker/main.js; 'source' runs sinker/main.ts through Node's type stripping, which loads a
+ * TypeScript transformer into the main thread and into each map worker (about 25 MiB RSS more at idle).
+ */
+export type SinkerRuntime = 'image' | 'source';
+export const SINKER_RUNTIMES: readonly SinkerRuntime[] = ['image', 'source'];
+
+const builds = new Map<string, string>();
+
+/**
+ * The entry point for `runtime` of the tree at `root`. 'image' compiles once per tree and process
+ * into `<workDir>/sinker-build` (tsc --noCheck, the image's build command), with package.json beside
+ * the output as in the image and a link to the tree's node_modules.
+ */
+export function sinkerEntry(root: string, runtime: SinkerRuntime, workDir: string): string {
+  if (runtime === 'source') return resolve(root, 'sinker/main.ts');
+  const built = builds.get(root);
+  if (built) return built;
+  const out = join(workDir, `sinker-build-${builds.size}`);
+  mkdirSync(out, { recursive: true });
+  const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+  const r = spawnSync(NODE, [tsc, '-p', resolve(root, 'tsconfig.json'), '--noCheck', '--outDir', out], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw new Error(`compiling ${root} for the image runtime failed (tsc exit ${r.status}): ${r.stdout}${r.stderr}`);
+  }
+  copyFileSync(resolve(root, 'package.json'), join(out, 'package.json'));
+  if (!existsSync(join(out, 'node_modules'))) symlinkSync(resolve(root, 'node_modules'), join(out, 'node_modules'));
+  const entry = join(out, 'sinker/main.js');
+  builds.set(root, entry);
+  return entry;
 }
 
 export interface SinkerChild {
@@ -158,7 +196,12 @@ export async function startSinker(o: SinkerOptions): Promise<SinkerChild> {
     delete env[k];
   const child = spawn(
     NODE,
-    [...(o.nodeFlags ?? IMAGE_NODE_FLAGS), resolve(o.sinkerRoot ?? REPO, 'sinker/main.ts'), '--config', configPath],
+    [
+      ...(o.nodeFlags ?? IMAGE_NODE_FLAGS),
+      sinkerEntry(o.sinkerRoot ?? REPO, o.runtime ?? 'image', o.workDir),
+      '--config',
+      configPath,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
