@@ -1,0 +1,155 @@
+// Level-triggered and idempotent: once a sink has settled, reconciling it again with nothing changed
+// writes nothing. Against the real apiserver (and the test bed's controller-manager, which writes the
+// Deployment's and PDB's status on its own): the sink's resourceVersion, the ConfigMap's and Service's,
+// and the operator's own managed-fields entry on the Deployment and PDB stay as they were across N
+// reconciles, and no Event is recorded.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, PolicyV1Api } from '@kubernetes/client-node';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { minimalSink } from '../../../operator/api/example.ts';
+import type { DorisSink } from '../../../operator/api/types.ts';
+import { Controller } from '../../../operator/controller/controller.ts';
+import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import { FIELD_MANAGER } from '../../../operator/desired/names.ts';
+import { getCondition } from '../../../operator/status/conditions.ts';
+import { createTopicAndWait } from '../../support/kafka-topic.ts';
+import { testbed } from '../../support/testbed.ts';
+import {
+  applyCrd,
+  createSecret,
+  createSink,
+  deleteNamespace,
+  freshNamespace,
+  getSink,
+  kubeConfig,
+  quietLog,
+  waitFor,
+} from './support.ts';
+
+const RECONCILES = 5;
+const topic = `idle-${randomBytes(3).toString('hex')}`;
+let kc: KubeConfig;
+let ns: string;
+let admin: Admin;
+let controller: Controller;
+
+before(async () => {
+  kc = kubeConfig();
+  await applyCrd(kc);
+  ns = await freshNamespace(kc, 'idempotent');
+  admin = new Kafka({
+    clientId: 'operator-idempotent-test',
+    brokers: [testbed('KAFKA_BOOTSTRAP')],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  await createTopicAndWait(admin, topic, 2);
+  await createTopicAndWait(admin, `${topic}-dlq`, 1);
+  await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
+  controller = new Controller({
+    kc,
+    namespace: ns,
+    defaultImage: 'doris-sinker:test',
+    identity: 'idempotent-test',
+    metrics: new OperatorMetrics(),
+    log: quietLog(),
+  });
+  await controller.start();
+});
+
+after(async () => {
+  await controller?.stop();
+  await admin?.deleteTopics({ topics: [topic, `${topic}-dlq`] }).catch(() => {});
+  await admin?.disconnect();
+  if (ns) await deleteNamespace(kc, ns);
+});
+
+/** What the operator itself last changed on an object: its Apply entry (time and fields). */
+function ownEntry(o: KubernetesObject): string {
+  const mine = o.metadata?.managedFields?.filter((m) => m.manager === FIELD_MANAGER) ?? [];
+  assert.ok(mine.length > 0, `${o.kind} ${o.metadata?.name} has fields managed by ${FIELD_MANAGER}`);
+  // A digest keeps a failure's diff readable; any change of time or fields changes it.
+  return createHash('sha256').update(JSON.stringify(mine)).digest('hex').slice(0, 16);
+}
+
+async function snapshot(name: string) {
+  const core = kc.makeApiClient(CoreV1Api);
+  const sink = await getSink(kc, ns, name);
+  const configMap = await core.readNamespacedConfigMap({ namespace: ns, name: `${name}-config` });
+  const service = await core.readNamespacedService({ namespace: ns, name: `${name}-metrics` });
+  const deployment = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name });
+  const pdb = await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ namespace: ns, name });
+  const events = await core.listNamespacedEvent({ namespace: ns });
+  return {
+    sink: sink.metadata.resourceVersion,
+    configMap: configMap.metadata?.resourceVersion,
+    service: service.metadata?.resourceVersion,
+    deployment: { generation: deployment.metadata?.generation, own: ownEntry(deployment) },
+    pdb: { generation: pdb.metadata?.generation, own: ownEntry(pdb) },
+    events: events.items.filter((e) => e.source?.component === FIELD_MANAGER).length,
+  };
+}
+
+for (const [label, over] of [
+  ['auto-scaled on lag', {}],
+  ['paused', { paused: true }],
+] as const) {
+  test(`a settled sink (${label}): ${RECONCILES} more reconciles write nothing`, async () => {
+    const name = label === 'paused' ? 'idle-paused' : 'idle';
+    const sink: DorisSink = minimalSink(name, ns);
+    delete sink.metadata.uid;
+    delete sink.metadata.generation;
+    sink.spec = {
+      ...sink.spec,
+      ...over,
+      kafka: { brokers: [testbed('KAFKA_BOOTSTRAP')], topic },
+      schema: { mode: 'manual', columns: [{ name: 'id', type: 'BIGINT' }] },
+      // One lag read at the first reconcile; the idle reconciles below fall within the interval.
+      scaling: { pollInterval: '10m', minReplicas: 1 },
+    };
+    await createSink(kc, sink);
+    const key = `${ns}/${name}`;
+    // Settled: the current generation reconciled with lag read, and the status reports the
+    // Deployment the cache holds (what a reconcile started now would see).
+    await waitFor(
+      `${name} settled`,
+      async () => {
+        const s = await getSink(kc, ns, name);
+        const d = controller.deployments.get(ns, name);
+        const settled =
+          s.status?.observedGeneration === s.metadata.generation &&
+          s.status?.lag?.total !== undefined &&
+          d !== undefined &&
+          s.status.replicas === (d.status?.replicas ?? 0) &&
+          s.status.readyReplicas === (d.status?.readyReplicas ?? 0);
+        if (!settled) {
+          controller.queue.add(key);
+          return undefined;
+        }
+        return s;
+      },
+      60_000,
+      500,
+    );
+    // One more reconcile so the informer's copy of the sink is the one the last status write made.
+    await controller.reconciler.reconcile(key);
+    await waitFor('the cache holds the latest sink', async () => {
+      const live = await getSink(kc, ns, name);
+      return controller.sinks.get(ns, name)?.metadata.resourceVersion === live.metadata.resourceVersion
+        ? true
+        : undefined;
+    });
+
+    const before = await snapshot(name);
+    for (let i = 0; i < RECONCILES; i++) await controller.reconciler.reconcile(key);
+    const after = await snapshot(name);
+    assert.deepEqual(after, before, 'idle reconciles changed an object, the operator’s fields or recorded an Event');
+
+    const s = await getSink(kc, ns, name);
+    assert.equal(s.status?.observedGeneration, s.metadata.generation);
+    for (const c of s.status?.conditions ?? []) assert.equal(c.observedGeneration, s.metadata.generation, c.type);
+    assert.equal(getCondition(s.status?.conditions, 'Degraded')?.status, 'False', JSON.stringify(s.status?.conditions));
+  });
+}
