@@ -158,6 +158,8 @@ export class Controller {
       readOffsets: (c, topic, group) => this.#offsets.read(c, topic, group),
       topicExists: (c, topic) => this.#offsets.topicExists(c, topic),
       describe: (r) => describeTable(r),
+      // RBAC: list pods (no watch): asked only while a sink's Deployment has pods and none is ready.
+      listPods: async (namespace, labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
       defaultImage: o.defaultImage,
       log: (level, msg, fields) => o.log(level, msg, fields),
       observe: (key, obs) => o.metrics.observeSink(key, obs),

@@ -111,6 +111,8 @@ test('deployment: replicas, args, probes, secret env, hardened security context'
   assert.deepEqual(env[SECRET_ENV.dorisPassword], { name: 'doris-auth', key: 'password' });
   assert.deepEqual(env[SECRET_ENV.redisUrl], { name: 'redis', key: 'url' });
   assert.deepEqual(env[SECRET_ENV.kafkaSaslPassword], { name: 'kafka-auth', key: 'password' });
+  // the log's tail lands in the pod status when the sinker fails: quoted by Ready=False CrashLoopBackOff
+  assert.equal(c?.terminationMessagePolicy, 'FallbackToLogsOnError');
   assert.equal(c?.securityContext?.readOnlyRootFilesystem, true);
   assert.equal(c?.securityContext?.runAsNonRoot, true);
   assert.equal(c?.securityContext?.allowPrivilegeEscalation, false);

@@ -162,6 +162,9 @@ export function desiredObjects(input: DesiredInput): Desired {
       failureThreshold: 3,
     },
     volumeMounts: mounts,
+    // A sinker that exits with an error leaves its log's last lines in the pod status, which the
+    // operator quotes when every pod crash-loops (Ready=False CrashLoopBackOff).
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: {
       runAsNonRoot: true,
       allowPrivilegeEscalation: false,

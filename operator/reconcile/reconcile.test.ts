@@ -55,6 +55,36 @@ test('planReplicas: paused, schema unavailable, external, builtin', () => {
   assert.equal(planReplicas({ ...base, current: 12, lag: undefined }).replicas, 8, 'and the cap');
 });
 
+test('planReplicas: every pod crash-looping holds a scale-up, not a scale-down or minReplicas', () => {
+  const spec = defaultSpec({
+    ...minimalSink().spec,
+    scaling: { minReplicas: 1, maxReplicas: 10, lagPerReplica: 100, scaleDownStabilization: '0s' },
+  });
+  const base = {
+    spec,
+    schemaUnavailable: false,
+    current: 2,
+    lag: 1000n,
+    partitions: 8,
+    crashLooping: true,
+    state: newScaleState(0),
+    now: 1000,
+  };
+  const held = planReplicas(base);
+  assert.equal(held.replicas, 2);
+  assert.equal(held.reason, 'ScaleUpHeld');
+  assert.match(held.message, /recommended 8 .*crash-looping: holding 2 replicas/);
+  assert.deepEqual(held.state.events, [], 'no scale-up recorded against the change limit');
+  assert.equal(planReplicas({ ...base, crashLooping: false }).replicas, 6, 'not held: scales up');
+  const down = planReplicas({ ...base, current: 5, lag: 100n });
+  assert.equal(down.replicas, 1, 'scale-down follows lag');
+  assert.equal(down.reason, 'ScaledDown');
+  const min = defaultSpec({ ...spec, scaling: { ...spec.scaling, minReplicas: 3 } });
+  assert.equal(planReplicas({ ...base, spec: min }).replicas, 3, 'minReplicas stays a hard limit');
+  // once a pod is ready again the next reconcile scales up (change-limited as usual)
+  assert.equal(planReplicas({ ...base, crashLooping: false, state: held.state, now: 2000 }).replicas, 6);
+});
+
 function input(over: Partial<StatusInput> = {}): StatusInput {
   return {
     sink: minimalSink(),

@@ -2,7 +2,7 @@
 // which Events it emits (only on change), and how it behaves when Kafka or DESCRIBE fail.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KubernetesObject, V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { TableSchema } from '../../sinker/schema/types.ts';
 import { minimalSink } from '../api/example.ts';
 import type { DorisSink, DorisSinkStatus } from '../api/types.ts';
@@ -72,6 +72,8 @@ function harness(sink: DorisSink) {
   const topics = new Set(['events', 'events-dlq']);
   const topicLookups: string[] = [];
   const observed: [string, SinkObservation | undefined][] = [];
+  const pods: V1Pod[] = [];
+  const podLists: string[] = [];
   const deps: ReconcilerDeps = {
     sinks,
     deployments,
@@ -83,6 +85,10 @@ function harness(sink: DorisSink) {
       return topics.has(topic);
     },
     describe: () => describe(),
+    listPods: async (ns, selector) => {
+      podLists.push(`${ns} ${selector}`);
+      return pods;
+    },
     defaultImage: 'img',
     lagTimeoutMs: 200,
     now: () => clock,
@@ -100,6 +106,13 @@ function harness(sink: DorisSink) {
     deployments,
     topics,
     topicLookups,
+    pods,
+    podLists,
+    /** What the controller-manager reports on the Deployment the last reconcile applied. */
+    deploymentStatus: (status: V1Deployment['status']) => {
+      const d = deployments.m.get('default/events');
+      if (d) deployments.m.set('default/events', { ...d, status });
+    },
     advance: (ms: number) => {
       clock += ms;
     },
@@ -437,4 +450,80 @@ test('partitions added to the topic: status.partitions and the replica cap follo
   assert.equal(h.last().partitions, 6, 'read afresh, not the count first seen');
   assert.equal(h.last().desiredReplicas, 6, 'capped by the new count');
   assert.match(h.events.at(-1)?.message ?? '', /replicas 2 → 6/);
+});
+
+function crashingPod(name: string, restarts: number, ready = false): V1Pod {
+  return {
+    metadata: { name },
+    status: {
+      containerStatuses: [
+        {
+          name: 'sinker',
+          image: 'img',
+          imageID: '',
+          ready,
+          restartCount: restarts,
+          state: { waiting: { reason: 'CrashLoopBackOff' } },
+          lastState: { terminated: { exitCode: 2, reason: 'Error', message: 'config: bad\n' } },
+        },
+      ],
+    },
+  };
+}
+
+test('every pod crash-looping: scale-up held, Ready=False CrashLoopBackOff with the exit, one Warning; a ready pod resumes', async () => {
+  const h = harness(sink());
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().desiredReplicas, 1);
+  assert.equal(h.podLists.length, 0, 'no Deployment status yet: pods not listed');
+  h.pods.push(crashingPod('events-abc', 3));
+  h.setOffsets(async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 900n })),
+  );
+  for (let i = 0; i < 2; i++) {
+    h.deploymentStatus({ replicas: 1, readyReplicas: 0 });
+    h.advance(10_000);
+    await h.r.reconcile('default/events');
+    assert.equal(h.last().lag?.total, 400);
+    assert.equal(h.last().desiredReplicas, 1, 'lag wants 4; held at 1');
+    assert.equal((h.applied.at(-1) as V1Deployment).spec?.replicas, 1);
+    const ready = getCondition(h.last().conditions, 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'CrashLoopBackOff');
+    assert.match(ready?.message ?? '', /pod events-abc restarted 3 times, last exit code 2 \(Error\): config: bad/);
+    const scaling = getCondition(h.last().conditions, 'Scaling');
+    assert.equal(scaling?.status, 'False');
+    assert.equal(scaling?.reason, 'ScaleUpHeld');
+  }
+  const selector = 'default app.kubernetes.io/name=doris-sinker,dorissinker.io/sink=events';
+  assert.deepEqual(h.podLists, [selector, selector], 'listed by the sink selector, once per reconcile');
+  const warnings = h.events.filter((e) => e.reason === 'CrashLoopBackOff');
+  assert.equal(warnings.length, 1, 'one Warning Event, not one per reconcile');
+  assert.equal(warnings[0]?.type, 'Warning');
+  assert.equal(h.events.filter((e) => e.reason === 'Scaled').length, 0);
+
+  // the pod becomes ready: no pod list (a ready replica), and the scale-up goes ahead
+  h.pods.splice(0, 1, crashingPod('events-abc', 3, true));
+  h.deploymentStatus({ replicas: 1, readyReplicas: 1 });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.podLists.length, 2);
+  assert.equal(h.last().desiredReplicas, 4);
+  assert.equal(getCondition(h.last().conditions, 'Scaling')?.reason, 'ScaledUp');
+  assert.notEqual(getCondition(h.last().conditions, 'Ready')?.reason, 'CrashLoopBackOff');
+});
+
+test('pods starting (not yet restarted twice) do not hold the scale-up', async () => {
+  const h = harness(sink());
+  await h.r.reconcile('default/events');
+  h.pods.push(crashingPod('events-abc', 1));
+  h.setOffsets(async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 900n })),
+  );
+  h.deploymentStatus({ replicas: 1, readyReplicas: 0 });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.podLists.length, 1);
+  assert.equal(h.last().desiredReplicas, 4);
+  assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'Progressing');
 });

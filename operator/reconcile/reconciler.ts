@@ -1,7 +1,7 @@
 // One reconcile of one DorisSink: read the caches, poll lag and schema when due, compute the desired
 // children (pure), apply them with server-side apply, emit Events, write status. Returns when to
 // come back (lag poll / schema refresh), so polling is requeueAfter, not a tight resync.
-import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { feHostName } from '../../sinker/schema/describe.ts';
 import { columnsFromManual, tableSchema } from '../../sinker/schema/schema.ts';
 import type { TableSchema } from '../../sinker/schema/types.ts';
@@ -11,8 +11,9 @@ import { parseDuration } from '../api/units.ts';
 import type { KubeWriter } from '../controller/kube.ts';
 import { type SinkObservation, sinkObservation } from '../controller/metrics.ts';
 import { renderSinkerConfig, sinkerConfigProblem } from '../desired/config.ts';
-import { groupId, referencedSecrets } from '../desired/names.ts';
+import { groupId, labelSelectorString, referencedSecrets } from '../desired/names.ts';
 import { desiredObjects } from '../desired/objects.ts';
+import { type CrashLoop, crashLoop } from '../scaling/crashloop.ts';
 import { newScaleState, type ScaleState } from '../scaling/decide.ts';
 import type { KafkaConnection } from '../scaling/kafka-offsets.ts';
 import { lagToNumber, type PartitionOffsets, summarizeLag } from '../scaling/lag.ts';
@@ -21,6 +22,7 @@ import type { SecretSource } from './secret-cache.ts';
 import { type ResolvedSecrets, resolveSecrets } from './secrets.ts';
 import {
   buildStatus,
+  CRASH_LOOP,
   DLQ_TOPIC_MISSING,
   type DlqObservation,
   dlqTopicMissingMessage,
@@ -59,6 +61,11 @@ export interface ReconcilerDeps {
   /** Whether a topic exists on the cluster (the dead-letter topic, which the sinker needs but never creates). */
   topicExists: (c: KafkaConnection, topic: string) => Promise<boolean>;
   describe: (r: DescribeRequest) => Promise<TableSchema>;
+  /**
+   * The sink's pods (by label selector), read only while its Deployment has pods and none is ready,
+   * to tell crash-looping sinkers (scale-up held) from ones still starting. Absent: never held.
+   */
+  listPods?: (namespace: string, labelSelector: string) => Promise<V1Pod[]>;
   defaultImage: string;
   /** Bound on one offsets read (default 15 s). */
   lagTimeoutMs?: number;
@@ -172,6 +179,7 @@ export class Reconciler {
     await this.#kafka(sink, spec, secrets, rt, now, pollMs, dlqTopic);
 
     const deployment = this.#d.deployments.get(namespace, name);
+    const crash = spec.paused ? undefined : await this.#crashLoop(sink, deployment);
     // The operator's own last decision is the current count: an edit of the Deployment's replicas is
     // undone, not adopted. (status.desiredReplicas carries it across operator restarts.)
     const current = rt.decided ?? sink.status?.desiredReplicas ?? deployment?.spec?.replicas;
@@ -181,6 +189,7 @@ export class Reconciler {
       current,
       lag: rt.lagTotal,
       partitions: rt.lag.partitions ?? 0,
+      crashLooping: crash !== undefined,
       state: rt.scale,
       now,
     });
@@ -230,6 +239,10 @@ export class Reconciler {
       await this.#event(sink, 'Warning', schema.reason ?? 'DescribeFailed', schema.message ?? '');
     }
 
+    if (crash && sink.status?.conditions?.find((c) => c.type === 'Ready')?.reason !== CRASH_LOOP) {
+      await this.#event(sink, 'Warning', CRASH_LOOP, crash.message);
+    }
+
     const statusInput: Parameters<typeof buildStatus>[0] = {
       sink,
       now: new Date(now),
@@ -245,6 +258,7 @@ export class Reconciler {
     if (deployment) statusInput.deployment = deployment;
     if (rt.lastScaleTime) statusInput.lastScaleTime = rt.lastScaleTime;
     if (rt.dlq) statusInput.dlq = rt.dlq;
+    if (crash) statusInput.crashLoop = crash;
     const status = buildStatus(statusInput);
     this.#d.observe?.(key, sinkObservation(status, rt.lag));
     await this.#d.kube.applyStatus(sink, status);
@@ -270,6 +284,26 @@ export class Reconciler {
       }),
     );
     return resolveSecrets(spec, (n) => read.get(n));
+  }
+
+  /**
+   * Whether every pod of the sink is crash-looping. Asked only when the Deployment has pods and none
+   * is ready (no pod list otherwise); a failed list is logged and holds nothing.
+   */
+  async #crashLoop(sink: DorisSink, deployment: V1Deployment | undefined): Promise<CrashLoop | undefined> {
+    if (!this.#d.listPods || !deployment?.status?.replicas || (deployment.status.readyReplicas ?? 0) > 0) {
+      return undefined;
+    }
+    const namespace = sink.metadata.namespace ?? 'default';
+    try {
+      return crashLoop(await this.#d.listPods(namespace, labelSelectorString(sink.metadata.name)));
+    } catch (err) {
+      this.#d.log?.('warn', 'listing the sink pods failed', {
+        sink: `${namespace}/${sink.metadata.name}`,
+        err: (err as Error).message,
+      });
+      return undefined;
+    }
   }
 
   async #statusOnly(sink: DorisSink, problem: { reason: string; message: string }): Promise<void> {

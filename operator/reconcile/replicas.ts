@@ -14,6 +14,11 @@ export interface ReplicaPlanInput {
   /** Total lag; undefined = unknown. */
   lag: bigint | undefined;
   partitions: number;
+  /**
+   * Every sinker pod is crash-looping (scaling/crashloop.ts): a scale-up is held at the current count
+   * (more pods would crash the same way); scaling down still follows lag.
+   */
+  crashLooping?: boolean;
   state: ScaleState;
   now: number;
 }
@@ -54,7 +59,13 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
     tolerance: s.tolerance / 100,
   };
   const current = i.current ?? clampReplicas(s.minReplicas, params);
-  const rec = recommendReplicas(i.lag, current, params);
+  const wanted = recommendReplicas(i.lag, current, params);
+  // min/max stay hard limits while held (e.g. minReplicas raised), as with unknown lag.
+  const holdAt = clampReplicas(current, params);
+  const held = i.crashLooping === true && wanted !== undefined && wanted > holdAt;
+  // Held as a recommendation of the current count, so the stabilization window and the scale-up
+  // limit see what was done, not a scale-up that never happened.
+  const rec = held ? holdAt : wanted;
   const d = decideReplicas(i.state, i.now, current, rec, {
     stabilizationMs: parseDuration(s.scaleDownStabilization, 'spec.scaling.scaleDownStabilization') * 1000,
     ...HPA_SCALE_UP,
@@ -62,6 +73,14 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
   if (rec === undefined) {
     // Unknown lag holds the current count, but min/max stay hard limits (e.g. right after unpausing).
     d.replicas = clampReplicas(current, params);
+  }
+  if (held) {
+    return {
+      replicas: d.replicas,
+      reason: 'ScaleUpHeld',
+      message: `lag ${i.lag} → recommended ${wanted} (cap ${replicaCap(params)}), but every sinker pod is crash-looping: holding ${d.replicas} replicas until one is ready`,
+      state: d.state,
+    };
   }
   const message =
     i.lag === undefined

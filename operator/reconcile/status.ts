@@ -32,6 +32,8 @@ export interface DlqObservation {
 }
 
 export const DLQ_TOPIC_MISSING = 'DeadLetterTopicMissing';
+/** Ready=False reason (and Warning Event) while every sinker pod is crash-looping. */
+export const CRASH_LOOP = 'CrashLoopBackOff';
 
 export function dlqTopicMissingMessage(topic: string): string {
   return `dead-letter topic ${topic} does not exist (or the sink's Kafka user cannot see it): create it, or set spec.dlq.kafkaTopic. The sinkers run, but unless the brokers create topics on first use, the first message that cannot be loaded holds its partition until the topic exists`;
@@ -53,6 +55,8 @@ export interface StatusInput {
   configHash?: string;
   lastScaleTime?: Date;
   dlq?: DlqObservation;
+  /** Every sinker pod is crash-looping (scaling/crashloop.ts). */
+  crashLoop?: { message: string };
 }
 
 export function buildStatus(i: StatusInput): DorisSinkStatus {
@@ -80,6 +84,8 @@ export function buildStatus(i: StatusInput): DorisSinkStatus {
       reason: 'Idle',
       message: 'scaled to zero: lag at or below activationLag',
     };
+  } else if (i.crashLoop) {
+    readyCond = { type: 'Ready', status: 'False', reason: CRASH_LOOP, message: i.crashLoop.message };
   } else if (ready >= i.desiredReplicas) {
     readyCond = {
       type: 'Ready',
@@ -127,6 +133,8 @@ export function buildStatus(i: StatusInput): DorisSinkStatus {
     updates.push({ type: 'Scaling', status: 'False', reason: 'ExternalScaler', message: i.scaleMessage });
   } else if (!i.lag.known) {
     updates.push({ type: 'Scaling', status: 'False', reason: 'LagUnknown', message: i.scaleMessage });
+  } else if (i.scaleReason === 'ScaleUpHeld') {
+    updates.push({ type: 'Scaling', status: 'False', reason: 'ScaleUpHeld', message: i.scaleMessage });
   } else updates.push({ type: 'Scaling', status: 'True', reason: i.scaleReason, message: i.scaleMessage });
 
   // Running, but something is wrong: the reason is the first problem's, the message lists them all.
