@@ -112,10 +112,11 @@ test('RBAC grants exactly what the operator needs: no wildcards, Secrets read-on
         grants.set(`${g}/${r}`, [...(grants.get(`${g}/${r}`) ?? []), ...rule.verbs].sort());
       }
   }
-  // Server-side apply is patch (create for a new object); delete only for OwnerReferencesPermissionEnforcement.
-  const rw = ['create', 'delete', 'get', 'list', 'patch', 'watch'];
+  // Server-side apply is patch (create for a new object); delete only for OwnerReferencesPermissionEnforcement;
+  // no get anywhere but Secrets and the Lease: the informers' caches answer every read.
+  const rw = ['create', 'delete', 'list', 'patch', 'watch'];
   assert.deepEqual(Object.fromEntries(grants), {
-    'dorissinker.io/dorissinks': ['get', 'list', 'watch'],
+    'dorissinker.io/dorissinks': ['list', 'watch'],
     // status by server-side apply; the scale subresource is for HPAs and kubectl, not the operator
     'dorissinker.io/dorissinks/status': ['patch'],
     // blockOwnerDeletion on the children, under OwnerReferencesPermissionEnforcement
@@ -128,6 +129,8 @@ test('RBAC grants exactly what the operator needs: no wildcards, Secrets read-on
     '/secrets': ['get'],
     // core/v1 Events, created (never patched: no event series)
     '/events': ['create'],
+    // a sink's pods, listed by its selector while none is ready (crash-loop check); not watched
+    '/pods': ['list'],
   });
   const lease = find(objs, 'Role');
   assert.equal(lease.metadata.namespace, 'dso');
@@ -136,6 +139,8 @@ test('RBAC grants exactly what the operator needs: no wildcards, Secrets read-on
     [['leases'], ['leases']],
   );
   assert.deepEqual(lease.rules[1].resourceNames, ['rel-doris-sinker-operator']);
+  // the elector reads and replaces its Lease (optimistic concurrency on resourceVersion), never patches it
+  assert.deepEqual(lease.rules[1].verbs, ['get', 'update']);
   const noLe = renderChart({ set: ['leaderElection.enabled=false'] });
   assert.ok(!noLe.some((o) => o.kind === 'Role'), 'no Lease permissions without leader election');
 });

@@ -181,6 +181,17 @@ test("with exactly the chart's ClusterRole bound in the namespace, the operator 
     assert.ok(c.health().every((h) => h.synced && !/403/.test(h.lastError ?? '')));
     // Secrets are read by name only: the role does not let the operator list (or watch) them.
     await assert.rejects(kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns }), /403|forbidden/i);
+    // The sink's pods are listed (crash-loop check), not watched.
+    const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({
+      namespace: ns,
+      labelSelector: 'dorissinker.io/sink=guarded',
+    });
+    assert.ok(Array.isArray(pods.items));
+    await assert.rejects(
+      kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace: ns, name: 'any' }),
+      /403|forbidden/i,
+      'no get on pods: the operator only lists them',
+    );
   } finally {
     await c.stop();
   }
