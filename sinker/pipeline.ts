@@ -615,24 +615,38 @@ export class SinkPipeline {
         });
         this.#obs.duplicate(dups);
       }
+      // Keys admitted above are pending until their batch settles or the run releases them. Not
+      // handed to the run (revoked meanwhile, or a failure below), they would stay pending in this
+      // process for good, and the same rows read again (the partition coming back) would be
+      // dropped as duplicates of rows never loaded.
+      const releaseKeys = () => this.#d.content?.release(keys?.filter((k) => k !== undefined) ?? []);
       // Revoked while awaiting the workers, the DLQ or Redis: the next owner (or this member's next run) has it.
-      if (this.#runs.get(partition) !== run) return;
+      if (this.#runs.get(partition) !== run) {
+        releaseKeys();
+        return;
+      }
       const now = Date.now();
-      for (let j = 0; j < accepted.length; j++) {
-        const row = rowOf[j]!;
-        const start = row <= 0 ? 0 : ends[row - 1]!;
-        const end = row < 0 ? 0 : ends[row]!;
-        this.#addToBatch(
-          run,
-          partition,
-          accepted[j]!.offset,
-          body,
-          row < 0 ? -1 : start,
-          end,
-          now,
-          keys?.[j],
-          exactEnds?.[j],
-        );
+      try {
+        for (let j = 0; j < accepted.length; j++) {
+          const row = rowOf[j]!;
+          const start = row <= 0 ? 0 : ends[row - 1]!;
+          const end = row < 0 ? 0 : ends[row]!;
+          this.#addToBatch(
+            run,
+            partition,
+            accepted[j]!.offset,
+            body,
+            row < 0 ? -1 : start,
+            end,
+            now,
+            keys?.[j],
+            exactEnds?.[j],
+          );
+        }
+      } catch (err) {
+        // The run is reset (#resetPartition), which releases the keys it holds; these too.
+        releaseKeys();
+        throw err;
       }
     } finally {
       // The batcher copies rows out of the buffer, so it can serve the next chunk.
@@ -745,8 +759,14 @@ export class SinkPipeline {
     const run = this.#runs.get(batch.partition);
     run?.order.add(batch.firstOffset);
     if (run && this.#d.content) {
-      run.pendingKeys.set(batch.firstOffset, run.fillingKeys);
-      run.fillingKeys = [];
+      // One key per row, in row order. A batch cut by size is cut just before the row that would
+      // overflow it, after that row's key was taken: that key stays for the next batch. Given to
+      // this one, its completion would mark the row seen before it is loaded, and a new owner
+      // reading the row again (a rebalance, a crash) would drop it as a duplicate.
+      const keys = run.fillingKeys;
+      const n = batch.rowOffsets.length;
+      run.pendingKeys.set(batch.firstOffset, keys.length > n ? keys.slice(0, n) : keys);
+      run.fillingKeys = keys.length > n ? keys.slice(n) : [];
     }
     this.#queue.push(batch);
     if (!this.#merge) this.#pump();

@@ -1,0 +1,315 @@
+// The pipeline's exactly-once paths with every I/O dependency faked in memory (Kafka consumer and
+// admin, Redis state, Doris writer), so an interleaving — a revocation while a chunk awaits Redis, a
+// schema switch in the middle of a re-loaded range — is driven step by step, not hoped for.
+import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
+import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import pino from 'pino';
+import type { LoadBatch } from './batch.ts';
+import { parseConfig } from './config/load.ts';
+import type { AssignmentChange, ConsumerHooks, SinkConsumer } from './consumer.ts';
+import { ContentDedupe } from './dedupe/content.ts';
+import { contentKey, dedupeKeys, intentField } from './dedupe/keys.ts';
+import { cmpOffset, type Intent, type PartitionState } from './dedupe/state.ts';
+import { type DedupeStore, PartitionFencedError } from './dedupe/store.ts';
+import type { DeadLetterQueue } from './dlq/dlq.ts';
+import { createEncoder } from './encode/encoders.ts';
+import { loadLabel } from './labels.ts';
+import { Mapper } from './mapper/mapper.ts';
+import { NO_OBSERVER, SinkPipeline } from './pipeline.ts';
+import { columnsFromDescribe, tableSchema } from './schema/schema.ts';
+import type { LabelState } from './writer/fe-replies.ts';
+import { type LoadResult, StreamLoadError, type StreamLoadWriter } from './writer/writer.ts';
+
+const SINK = 's';
+const TOPIC = 't';
+
+function mapper(extraColumn = false): Mapper {
+  const cols: [string, string][] = [
+    ['id', 'bigint'],
+    ['name', 'varchar(200)'],
+  ];
+  if (extraColumn) cols.push(['added', 'int']);
+  const rows = cols.map(([Field, Type]) => ({ Field, Type, Null: 'Yes', Key: 'false', Default: null, Extra: '' }));
+  return new Mapper(tableSchema(columnsFromDescribe(rows)), { zeroDate: '1970-01-01' });
+}
+
+/** Redis state in memory, with DedupeStore's semantics (owner fence, atomic complete, content keys). */
+class MemoryStore {
+  readonly keys = dedupeKeys('', SINK, TOPIC);
+  readonly watermarks = new Map<number, string>();
+  readonly intents = new Map<string, Intent>();
+  readonly owners = new Map<number, string>();
+  readonly seenKeys = new Set<string>();
+  /** While set, `seen` waits for it (a slow or unreachable Redis). */
+  seenGate: Promise<void> | undefined;
+  seenCalls = 0;
+
+  async claim(partition: number, token: string): Promise<void> {
+    this.owners.set(partition, token);
+  }
+  async firstPartitionCount(current: number): Promise<number> {
+    return current;
+  }
+  async staleState(): Promise<null> {
+    return null;
+  }
+  async markStale(record: unknown): Promise<unknown> {
+    return record;
+  }
+  async topicState(): Promise<Map<number, PartitionState>> {
+    const out = new Map<number, PartitionState>();
+    const entry = (p: number) => {
+      let e = out.get(p);
+      if (!e) {
+        e = { watermark: null, intents: [] };
+        out.set(p, e);
+      }
+      return e;
+    };
+    for (const [p, wm] of this.watermarks) entry(p).watermark = wm;
+    for (const [field, intent] of this.intents) entry(Number(field.split(':')[0])).intents.push({ ...intent });
+    return out;
+  }
+  async recordIntent(partition: number, intent: Intent, token = ''): Promise<void> {
+    const owner = this.owners.get(partition);
+    if (owner !== undefined && token !== '' && owner !== token) throw new PartitionFencedError(partition, intent.first);
+    this.intents.set(intentField(partition, intent.first), { ...intent });
+  }
+  async complete(
+    partition: number,
+    intent: Pick<Intent, 'first' | 'last'>,
+    contentKeys: readonly string[] = [],
+  ): Promise<string | null> {
+    const cur = this.watermarks.get(partition);
+    if (cur === undefined || cmpOffset(intent.last, cur) > 0) this.watermarks.set(partition, intent.last);
+    this.intents.delete(intentField(partition, intent.first));
+    for (const k of contentKeys) this.seenKeys.add(k);
+    return this.watermarks.get(partition)!;
+  }
+  async dropIntent(partition: number, first: string): Promise<void> {
+    this.intents.delete(intentField(partition, first));
+  }
+  async mergedDecision(): Promise<null> {
+    return null;
+  }
+  async seen(keys: readonly string[]): Promise<boolean[]> {
+    this.seenCalls++;
+    if (this.seenGate) await this.seenGate;
+    return keys.map((k) => this.seenKeys.has(k));
+  }
+}
+
+interface Load {
+  label: string;
+  first: string;
+  last: string;
+  offsets: string[];
+}
+
+/** Doris as far as labels go: a label loads once; later loads under it are "already loaded". */
+class FakeWriter {
+  readonly loads: Load[] = [];
+  readonly committed = new Set<string>();
+  /** Labels whose loads fail (retryable) while listed. */
+  readonly failing = new Set<string>();
+
+  labelOf(batch: Pick<LoadBatch, 'topic' | 'partition' | 'firstOffset'>): string {
+    return loadLabel(SINK, batch.topic, batch.partition, batch.firstOffset);
+  }
+  async labelState(label: string): Promise<LabelState> {
+    return this.committed.has(label) ? 'VISIBLE' : 'UNKNOWN';
+  }
+  async load(batch: LoadBatch, opts: { label?: string }): Promise<LoadResult> {
+    const label = opts.label ?? this.labelOf(batch);
+    if (this.failing.has(label)) {
+      throw new StreamLoadError(`load ${label}: injected`, { label, retryable: true, attempts: 1 });
+    }
+    const already = this.committed.has(label);
+    if (!already) {
+      this.committed.add(label);
+      this.loads.push({ label, first: batch.firstOffset, last: batch.lastOffset, offsets: [...batch.rowOffsets] });
+    }
+    return {
+      label,
+      status: already ? 'already-loaded' : 'loaded',
+      loadedRows: batch.rowOffsets.length,
+      filteredRows: 0,
+      unselectedRows: 0,
+      deadLetteredRows: 0,
+      rejected: [],
+      publishTimeout: false,
+      attempts: 1,
+      elapsedMs: 0,
+    };
+  }
+  /** Every offset in Doris, in load order. */
+  get offsets(): string[] {
+    return this.loads.flatMap((l) => l.offsets);
+  }
+}
+
+class FakeConsumer {
+  hooks: ConsumerHooks | undefined;
+  assigned: number[] = [];
+  generation = 0;
+  readonly commits: [number, string][] = [];
+  readonly consumer = { seek: () => {} };
+  async start(hooks: ConsumerHooks): Promise<void> {
+    this.hooks = hooks;
+  }
+  get assignment(): number[] {
+    return [...this.assigned];
+  }
+  pause(): void {}
+  resume(): void {}
+  async commit(offsets: Map<number, string>): Promise<void> {
+    for (const [p, o] of offsets) if (this.assigned.includes(p)) this.commits.push([p, o]);
+  }
+  async stop(): Promise<void> {}
+  change(assigned: number[], revoked: number[]): void {
+    this.assigned = [...this.assigned.filter((p) => !revoked.includes(p)), ...assigned];
+    const change: AssignmentChange = { assigned, revoked, current: this.assignment, generation: ++this.generation };
+    this.hooks!.onAssignment(change);
+  }
+}
+
+function fakeAdmin(high: number): Admin {
+  return {
+    fetchTopicMetadata: async () => ({ topics: [{ name: TOPIC, partitions: [{ partitionId: 0 }] }] }),
+    fetchOffsets: async () => [{ topic: TOPIC, partitions: [{ partition: 0, offset: '-1' }] }],
+    fetchTopicOffsets: async () => [{ partition: 0, offset: String(high), high: String(high), low: '0' }],
+  } as unknown as Admin;
+}
+
+interface Harness {
+  pipeline: SinkPipeline;
+  store: MemoryStore;
+  writer: FakeWriter;
+  consumer: FakeConsumer;
+  duplicates: number[];
+  /** Delivers messages of partition 0 as one fetched batch. */
+  deliver(messages: KafkaMessage[]): Promise<void>;
+}
+
+async function harness(t: TestContext, yaml: string, high = 1000): Promise<Harness> {
+  const config = parseConfig(`name: ${SINK}\nkafka: {topic: ${TOPIC}}\n${yaml}`, { env: {} });
+  const m = mapper();
+  const store = new MemoryStore();
+  const writer = new FakeWriter();
+  const consumer = new FakeConsumer();
+  const duplicates: number[] = [];
+  const dlq = { write: async () => {} } as unknown as DeadLetterQueue;
+  const pipeline = new SinkPipeline({
+    config,
+    logger: pino({ level: 'silent' }),
+    consumer: consumer as unknown as SinkConsumer,
+    admin: fakeAdmin(high),
+    writer: writer as unknown as StreamLoadWriter,
+    store: store as unknown as DedupeStore,
+    ...(config.dedupe.key_fields.length > 0 ? { content: new ContentDedupe(store) } : {}),
+    dlq,
+    mapper: m,
+    encoder: createEncoder(config.doris.format, m.columns),
+    observer: { ...NO_OBSERVER, duplicate: (n) => duplicates.push(n) },
+  });
+  await pipeline.start();
+  // A test that fails half-way must not leave loads retrying: stop gives up at once.
+  t.after(() => pipeline.stop(0));
+  const deliver = (messages: KafkaMessage[]) =>
+    consumer.hooks!.eachBatch({
+      batch: { topic: TOPIC, partition: 0, messages },
+      heartbeat: async () => {},
+      isRunning: () => true,
+      isStale: () => false,
+    } as unknown as EachBatchPayload);
+  return { pipeline, store, writer, consumer, duplicates, deliver };
+}
+
+/** Messages at `from`..`to` of partition 0; message at offset o has id 100 + o and a 50-character name. */
+function messages(from: number, to: number): KafkaMessage[] {
+  const out: KafkaMessage[] = [];
+  for (let o = from; o <= to; o++) {
+    const value = Buffer.from(JSON.stringify({ id: 100 + o, name: 'n'.repeat(50) }));
+    out.push({ offset: String(o), value, key: null, timestamp: '0', attributes: 0, headers: {} } as KafkaMessage);
+  }
+  return out;
+}
+
+function keyOf(offset: number): string {
+  return contentKey([String(100 + offset)]);
+}
+
+function range(from: number, to: number): string[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// A JSON row here is {"id":1NN,"name":"n…n"}: 71 bytes. 250 body bytes hold 3 rows; the 4th cuts
+// the batch before it is added.
+const SIZE_CUT = 'batch: {map_workers: 0, max_batch_size: 250, max_batch_interval: 3600}';
+
+test('content dedupe: a batch cut by size before a row leaves that row key to the next batch, so losing the next batch loses no row', async (t) => {
+  const h = await harness(t, `${SIZE_CUT}\ndedupe: {key_fields: [id]}`);
+  const l3 = loadLabel(SINK, TOPIC, 0, '3');
+  h.writer.failing.add(l3);
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 9));
+  // [0..2] and [6..8] load; [3..5] keeps failing; 9 is still filling.
+  await until('batches 0-2 and 6-8 loaded', () => h.writer.loads.length === 2);
+  assert.deepEqual(
+    h.writer.loads.map((l) => l.offsets),
+    [range(0, 2), range(6, 8)],
+  );
+  // Each completed batch marked exactly its own rows' keys seen.
+  assert.deepEqual(
+    [...h.store.seenKeys].sort(),
+    [0, 1, 2, 6, 7, 8].map(keyOf).sort(),
+    'a completed batch marked a key of a row it does not hold',
+  );
+
+  // The partition moves on (a rebalance) before [3..5] loads, and comes back: the new run re-loads
+  // the open intent [3..5] and reads 9 again.
+  h.consumer.change([], [0]);
+  h.writer.failing.delete(l3);
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 9));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  assert.deepEqual(
+    h.writer.offsets.sort((a, b) => Number(a) - Number(b)),
+    range(0, 9),
+  );
+});
+
+test('content dedupe: keys admitted for a chunk whose partition was revoked meanwhile are released, so the partition read again loads them', async (t) => {
+  const h = await harness(t, `${SIZE_CUT}\ndedupe: {key_fields: [id]}`);
+  let open: () => void = () => {};
+  h.store.seenGate = new Promise((r) => {
+    open = r;
+  });
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 2));
+  await until('the chunk asks Redis about its keys', () => h.store.seenCalls === 1);
+  // Revoked while the chunk waits for Redis; the answer comes after.
+  h.consumer.change([], [0]);
+  open();
+  h.store.seenGate = undefined;
+  await new Promise((r) => setTimeout(r, 20));
+  // The partition comes back to this member, which reads the same messages again.
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 2));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  assert.deepEqual(
+    h.duplicates.filter((n) => n > 0),
+    [],
+    'rows dropped as duplicates of rows never loaded',
+  );
+  assert.deepEqual(h.writer.offsets, range(0, 2));
+});
