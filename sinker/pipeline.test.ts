@@ -313,3 +313,24 @@ test('content dedupe: keys admitted for a chunk whose partition was revoked mean
   );
   assert.deepEqual(h.writer.offsets, range(0, 2));
 });
+
+test('a schema switch while an unsettled intent is re-loaded keeps its exact range under its own label', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
+  const l0 = loadLabel(SINK, TOPIC, 0, '0');
+  // An earlier owner recorded [0..5] and may still send it (a zombie): the label must cover 0..5.
+  h.store.intents.set(intentField(0, '0'), { label: l0, first: '0', last: '5', created: Date.now() });
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 2));
+  await until('rows 0-2 in the batcher', () => h.pipeline.bufferedBytes > 0);
+  const next = mapper(true);
+  h.pipeline.swapSchema(next, createEncoder('json', next.columns));
+  await h.deliver(messages(3, 7));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  const reload = h.writer.loads.find((l) => l.label === l0);
+  assert.deepEqual(reload && [reload.first, reload.last], ['0', '5'], `loads: ${JSON.stringify(h.writer.loads)}`);
+  assert.deepEqual(
+    h.writer.offsets.sort((a, b) => Number(a) - Number(b)),
+    range(0, 7),
+  );
+  assert.equal(h.store.intents.size, 0);
+});

@@ -218,9 +218,15 @@ export class SinkPipeline {
     );
   }
 
-  /** Switch to a new schema between batches: rows already batched keep the old encoding. */
+  /**
+   * Switch to a new schema between batches: rows already batched keep the old encoding. A batch
+   * re-loading an unsettled intent is not cut: it must cover the intent's exact range under its
+   * label, or a zombie owner's full-range load of that label would be refused (its tail lost) or,
+   * loading first, make the rest load twice under a new label. Its rows mix the two encodings,
+   * which the writer's headers allow (a change of headers restarts the sinker instead).
+   */
   swapSchema(mapper: Mapper, encoder: RowEncoder): void {
-    this.#batcher.flushAll();
+    this.#batcher.flushAll(true);
     this.#keyColumns = keyColumnIndexes(mapper, this.#d.config.dedupe.key_fields);
     this.#mapper = mapper;
     this.#encoder = encoder;
