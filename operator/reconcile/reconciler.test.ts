@@ -527,3 +527,21 @@ test('pods starting (not yet restarted twice) do not hold the scale-up', async (
   assert.equal(h.last().desiredReplicas, 4);
   assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'Progressing');
 });
+
+test('a sink deleted (or being deleted, or re-created) while Kafka was read gets no children applied, no status', async () => {
+  for (const change of ['gone', 'deleting', 'recreated'] as const) {
+    const h = harness(sink());
+    h.setOffsets(async () => {
+      const s = h.sinks.m.get('default/events') as DorisSink;
+      if (change === 'gone') h.sinks.m.delete('default/events');
+      else if (change === 'deleting')
+        h.sinks.m.set('default/events', { ...s, metadata: { ...s.metadata, deletionTimestamp: new Date() } });
+      else h.sinks.m.set('default/events', { ...s, metadata: { ...s.metadata, uid: 'another-uid' } });
+      return [{ partition: 0, low: 0n, high: 10n, committed: 10n }];
+    });
+    const after = await h.r.reconcile('default/events');
+    assert.deepEqual(h.applied, [], `${change}: nothing applied`);
+    assert.equal(h.statuses.length, 0, `${change}: no status written`);
+    assert.equal(after, undefined, `${change}: not requeued (the cache's event queues it if needed)`);
+  }
+});

@@ -204,6 +204,11 @@ export class Reconciler {
     };
     if (schema.hash) desiredInput.schemaHash = schema.hash;
     const desired = desiredObjects(desiredInput);
+    // The Kafka and DESCRIBE reads above take up to seconds; a sink deleted meanwhile must not get its
+    // children applied again (the garbage collector has begun deleting them: a re-created Deployment
+    // would start sinkers for a moment, and a foreground deletion would wait on them). The cache's
+    // delete or update event has queued the key again if it changed.
+    if (!this.#stillCurrent(namespace, name, sink)) return undefined;
     try {
       // ConfigMap first: a new pod template must find its config.
       await this.#d.kube.apply(desired.configMap);
@@ -266,6 +271,14 @@ export class Reconciler {
     const nextLag = rt.lagAt + pollMs - now;
     const nextSchema = spec.schema.mode === 'auto' ? rt.schemaAt + refreshMs - now : Number.POSITIVE_INFINITY;
     return Math.max(MIN_REQUEUE_MS, Math.min(nextLag, nextSchema, resyncMs));
+  }
+
+  /** Whether the sink this reconcile began with is still the cache's, and not being deleted. */
+  #stillCurrent(namespace: string, name: string, began: DorisSink): boolean {
+    const now = this.#d.sinks.get(namespace, name);
+    if (now && !now.metadata.deletionTimestamp && now.metadata.uid === began.metadata.uid) return true;
+    if (!now || now.metadata.deletionTimestamp) this.forget(`${namespace}/${name}`);
+    return false;
   }
 
   /** Reads the referenced Secrets (through the cache; afresh after a spec change) and resolves the refs. */
