@@ -116,6 +116,18 @@ test('status: ready sink with lag, schema, selector and observedGeneration', () 
   assert.equal(s.replicas, 2);
 });
 
+test('status: at 0 replicas, the Idle message says why (lag low, lag unknown, external scaler)', () => {
+  const idle = (over: Partial<StatusInput>) =>
+    getCondition(buildStatus(input({ desiredReplicas: 0, ...over })).conditions, 'Ready');
+  assert.equal(idle({})?.reason, 'Idle');
+  assert.equal(idle({})?.message, 'scaled to zero: lag at or below activationLag');
+  assert.equal(
+    idle({ lag: { known: false, error: 'x' } })?.message,
+    'at 0 replicas, held there while the lag is unknown',
+  );
+  assert.equal(idle({ mode: 'external' })?.message, 'spec.replicas: 0');
+});
+
 test('status: unknown lag is Degraded and has no total', () => {
   const s = buildStatus(input({ lag: { known: false, error: 'broker down' } }));
   assert.equal(s.lag?.total, undefined);

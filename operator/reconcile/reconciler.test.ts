@@ -545,3 +545,38 @@ test('a sink deleted (or being deleted, or re-created) while Kafka was read gets
     assert.equal(after, undefined, `${change}: not requeued (the cache's event queues it if needed)`);
   }
 });
+
+test('a missing topic: Ready=False TopicNotFound naming it, one Warning; a transient answer or brokers away are not', async () => {
+  const unknownTopic = () =>
+    Promise.reject(
+      new Error('reading offsets of topic events for group g: This server does not host this topic-partition'),
+    );
+  const h = harness(sink());
+  h.topics.delete('events');
+  h.setOffsets(unknownTopic);
+  for (let i = 0; i < 2; i++) {
+    await h.r.reconcile('default/events');
+    h.advance(10_000);
+  }
+  const ready = getCondition(h.last().conditions, 'Ready');
+  assert.equal(ready?.status, 'False');
+  assert.equal(ready?.reason, 'TopicNotFound');
+  assert.match(ready?.message ?? '', /^topic events does not exist .*create it, or fix spec\.kafka\.topic/);
+  assert.equal(getCondition(h.last().conditions, 'Degraded')?.reason, 'LagUnknown');
+  assert.equal(h.last().desiredReplicas, 1, 'unknown lag holds minReplicas');
+  assert.equal(h.events.filter((e) => e.reason === 'TopicNotFound' && e.type === 'Warning').length, 1);
+  assert.deepEqual(h.topicLookups, ['events', 'events'], 'confirmed by the topic list at each failed poll');
+
+  // the topic is there (just created, or moving): the broker's answer alone is not TopicNotFound
+  const t = harness(sink());
+  t.setOffsets(unknownTopic);
+  await t.r.reconcile('default/events');
+  assert.equal(getCondition(t.last().conditions, 'Ready')?.reason, 'Progressing');
+
+  // brokers away: no topic lookup at all
+  const b = harness(sink());
+  b.setOffsets(() => Promise.reject(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1')));
+  await b.r.reconcile('default/events');
+  assert.deepEqual(b.topicLookups, []);
+  assert.equal(getCondition(b.last().conditions, 'Ready')?.reason, 'Progressing');
+});

@@ -29,6 +29,7 @@ import {
   heldStatus,
   type LagObservation,
   type SchemaObservation,
+  TOPIC_NOT_FOUND,
 } from './status.ts';
 
 export interface Lookup<T> {
@@ -93,6 +94,8 @@ interface SinkRuntime {
 }
 
 const MIN_REQUEUE_MS = 1000;
+/** Ready=False reasons of a running sink that get a Warning Event when they begin. */
+const WARN_READY_REASONS = new Set([CRASH_LOOP, TOPIC_NOT_FOUND]);
 /** A blackholed broker must not hold a worker for kafkajs's full retry schedule. */
 const LAG_TIMEOUT_MS = 15_000;
 
@@ -244,10 +247,6 @@ export class Reconciler {
       await this.#event(sink, 'Warning', schema.reason ?? 'DescribeFailed', schema.message ?? '');
     }
 
-    if (crash && sink.status?.conditions?.find((c) => c.type === 'Ready')?.reason !== CRASH_LOOP) {
-      await this.#event(sink, 'Warning', CRASH_LOOP, crash.message);
-    }
-
     const statusInput: Parameters<typeof buildStatus>[0] = {
       sink,
       now: new Date(now),
@@ -265,6 +264,12 @@ export class Reconciler {
     if (rt.dlq) statusInput.dlq = rt.dlq;
     if (crash) statusInput.crashLoop = crash;
     const status = buildStatus(statusInput);
+    // One Warning Event when the sink turns not ready for a reason a user must act on.
+    const readyNow = status.conditions?.find((c) => c.type === 'Ready');
+    const readyBefore = sink.status?.conditions?.find((c) => c.type === 'Ready');
+    if (readyNow?.reason && WARN_READY_REASONS.has(readyNow.reason) && readyBefore?.reason !== readyNow.reason) {
+      await this.#event(sink, 'Warning', readyNow.reason, readyNow.message ?? '');
+    }
     this.#d.observe?.(key, sinkObservation(status, rt.lag));
     await this.#d.kube.applyStatus(sink, status);
 
@@ -437,9 +442,30 @@ export class Reconciler {
     } catch (err) {
       // Unknown, not zero: the scaler holds the current replicas.
       delete rt.lagTotal;
-      const lag: LagObservation = { known: false, error: (err as Error).message, observedAt: new Date(now) };
+      const message = (err as Error).message;
+      const lag: LagObservation = { known: false, error: message, observedAt: new Date(now) };
       if (rt.lag.partitions !== undefined) lag.partitions = rt.lag.partitions;
+      if (await this.#topicMissing(conn, spec.kafka.topic, message)) lag.missingTopic = spec.kafka.topic;
       rt.lag = lag;
+    }
+  }
+
+  /**
+   * Whether a failed offsets read means the topic does not exist. Kafka answers a missing topic with
+   * UNKNOWN_TOPIC_OR_PARTITION (kafkajs: "does not host this topic-partition"), which a topic just
+   * created or moving between brokers can answer too; the topic list confirms it. Other failures
+   * (brokers away) ask nothing more.
+   */
+  async #topicMissing(conn: KafkaConnection, topic: string, message: string): Promise<boolean> {
+    if (!/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(message)) return false;
+    try {
+      return !(await withDeadline(
+        this.#d.topicExists(conn, topic),
+        this.#d.lagTimeoutMs ?? LAG_TIMEOUT_MS,
+        `looking up topic ${topic}`,
+      ));
+    } catch {
+      return false;
     }
   }
 

@@ -23,6 +23,8 @@ export interface LagObservation {
   partitions?: number;
   observedAt?: Date;
   error?: string;
+  /** The read failed because the sink's topic does not exist (confirmed by listing the topics). */
+  missingTopic?: string;
 }
 
 /** The dead-letter topic the sinkers are configured with; `exists` absent = not known yet. */
@@ -37,6 +39,12 @@ export const CRASH_LOOP = 'CrashLoopBackOff';
 
 export function dlqTopicMissingMessage(topic: string): string {
   return `dead-letter topic ${topic} does not exist (or the sink's Kafka user cannot see it): create it, or set spec.dlq.kafkaTopic. The sinkers run, but unless the brokers create topics on first use, the first message that cannot be loaded holds its partition until the topic exists`;
+}
+
+export const TOPIC_NOT_FOUND = 'TopicNotFound';
+
+export function topicNotFoundMessage(topic: string): string {
+  return `topic ${topic} does not exist (or the sink's Kafka user cannot see it): create it, or fix spec.kafka.topic. The sinkers wait for it, not ready, and start consuming once it exists`;
 }
 
 export interface StatusInput {
@@ -77,12 +85,24 @@ export function buildStatus(i: StatusInput): DorisSinkStatus {
     };
   } else if (i.paused)
     readyCond = { type: 'Ready', status: 'True', reason: 'Paused', message: 'spec.paused: 0 replicas' };
-  else if (i.desiredReplicas === 0) {
+  else if (i.lag.missingTopic !== undefined) {
+    readyCond = {
+      type: 'Ready',
+      status: 'False',
+      reason: TOPIC_NOT_FOUND,
+      message: topicNotFoundMessage(i.lag.missingTopic),
+    };
+  } else if (i.desiredReplicas === 0) {
     readyCond = {
       type: 'Ready',
       status: 'True',
       reason: 'Idle',
-      message: 'scaled to zero: lag at or below activationLag',
+      message:
+        i.mode === 'external'
+          ? 'spec.replicas: 0'
+          : i.lag.known
+            ? 'scaled to zero: lag at or below activationLag'
+            : 'at 0 replicas, held there while the lag is unknown',
     };
   } else if (i.crashLoop) {
     readyCond = { type: 'Ready', status: 'False', reason: CRASH_LOOP, message: i.crashLoop.message };
