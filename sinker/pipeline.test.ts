@@ -9,9 +9,11 @@ import type { LoadBatch } from './batch.ts';
 import { parseConfig } from './config/load.ts';
 import type { AssignmentChange, ConsumerHooks, SinkConsumer } from './consumer.ts';
 import { ContentDedupe } from './dedupe/content.ts';
+import { DedupeUnavailableError } from './dedupe/errors.ts';
 import { contentKey, dedupeKeys, intentField } from './dedupe/keys.ts';
+import { settlePartition } from './dedupe/settle.ts';
 import { cmpOffset, type Intent, type PartitionState } from './dedupe/state.ts';
-import { type DedupeStore, PartitionFencedError } from './dedupe/store.ts';
+import { type DedupeStore, type MergedEntry, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
 import { createEncoder } from './encode/encoders.ts';
 import { loadLabel } from './labels.ts';
@@ -19,7 +21,7 @@ import { Mapper } from './mapper/mapper.ts';
 import { NO_OBSERVER, SinkPipeline } from './pipeline.ts';
 import { columnsFromDescribe, tableSchema } from './schema/schema.ts';
 import type { LabelState } from './writer/fe-replies.ts';
-import { type LoadResult, StreamLoadError, type StreamLoadWriter } from './writer/writer.ts';
+import { type LoadResult, type PrecommitResult, StreamLoadError, type StreamLoadWriter } from './writer/writer.ts';
 
 const SINK = 's';
 const TOPIC = 't';
@@ -90,8 +92,50 @@ class MemoryStore {
   async dropIntent(partition: number, first: string): Promise<void> {
     this.intents.delete(intentField(partition, first));
   }
-  async mergedDecision(): Promise<null> {
-    return null;
+  readonly decisions = new Map<string, 'commit' | 'abort'>();
+  /** Called once, after the next decideMerged ran, instead of its reply (a reply lost on the way back). */
+  onDecideLost: (() => void) | undefined;
+
+  async mergedDecision(label: string): Promise<'commit' | 'abort' | null> {
+    return this.decisions.get(label) ?? null;
+  }
+  #fenced(entries: readonly { partition: number; token: string }[]): number {
+    return entries.findIndex((e) => {
+      const owner = this.owners.get(e.partition);
+      return owner !== undefined && e.token !== '' && owner !== e.token;
+    });
+  }
+  async recordMerged(entries: readonly MergedEntry[]): Promise<number> {
+    const fenced = this.#fenced(entries);
+    if (fenced >= 0) return fenced;
+    for (const e of entries) this.intents.set(intentField(e.partition, e.intent.first), { ...e.intent });
+    return -1;
+  }
+  async decideMerged(label: string, entries: readonly { partition: number; token: string }[]): Promise<number> {
+    const prior = this.decisions.get(label);
+    let r: number;
+    if (prior === 'commit') r = -1;
+    else if (prior === 'abort') r = entries.length;
+    else {
+      r = this.#fenced(entries);
+      this.decisions.set(label, r < 0 ? 'commit' : 'abort');
+    }
+    const lost = this.onDecideLost;
+    if (lost) {
+      this.onDecideLost = undefined;
+      lost();
+      throw new DedupeUnavailableError('decideMerged', new Error('Connection is closed.'));
+    }
+    return r;
+  }
+  async completeMerged(
+    label: string,
+    parts: readonly { partition: number; first: string; last: string }[],
+    contentKeys: readonly string[] = [],
+  ): Promise<void> {
+    for (const part of parts) await this.complete(part.partition, part, []);
+    this.decisions.delete(label);
+    for (const k of contentKeys) this.seenKeys.add(k);
   }
   async seen(keys: readonly string[]): Promise<boolean[]> {
     this.seenCalls++;
@@ -102,6 +146,7 @@ class MemoryStore {
 
 interface Load {
   label: string;
+  partition: number;
   first: string;
   last: string;
   offsets: string[];
@@ -111,6 +156,8 @@ interface Load {
 class FakeWriter {
   readonly loads: Load[] = [];
   readonly committed = new Set<string>();
+  /** Two-phase loads not committed yet: their rows, invisible. */
+  readonly precommitted = new Map<string, Load[]>();
   /** Labels whose loads fail (retryable) while listed. */
   readonly failing = new Set<string>();
 
@@ -118,7 +165,35 @@ class FakeWriter {
     return loadLabel(SINK, batch.topic, batch.partition, batch.firstOffset);
   }
   async labelState(label: string): Promise<LabelState> {
-    return this.committed.has(label) ? 'VISIBLE' : 'UNKNOWN';
+    return this.committed.has(label) ? 'VISIBLE' : this.precommitted.has(label) ? 'PRECOMMITTED' : 'UNKNOWN';
+  }
+  async precommit(batches: readonly LoadBatch[], label: string): Promise<PrecommitResult> {
+    if (this.committed.has(label)) return { kind: 'in-doris' };
+    if (!this.precommitted.has(label)) {
+      this.precommitted.set(
+        label,
+        batches.map((b) => ({
+          label,
+          partition: b.partition,
+          first: b.firstOffset,
+          last: b.lastOffset,
+          offsets: [...b.rowOffsets],
+        })),
+      );
+    }
+    return { kind: 'precommitted', txnId: '1' };
+  }
+  async commitPrecommitted(label: string): Promise<void> {
+    if (this.committed.has(label)) return;
+    const parts = this.precommitted.get(label);
+    if (!parts)
+      throw new StreamLoadError(`2PC commit of ${label} failed: not found`, { label, retryable: true, attempts: 0 });
+    this.precommitted.delete(label);
+    this.committed.add(label);
+    this.loads.push(...parts);
+  }
+  async abortPrecommitted(label: string): Promise<void> {
+    this.precommitted.delete(label);
   }
   async load(batch: LoadBatch, opts: { label?: string }): Promise<LoadResult> {
     const label = opts.label ?? this.labelOf(batch);
@@ -128,7 +203,13 @@ class FakeWriter {
     const already = this.committed.has(label);
     if (!already) {
       this.committed.add(label);
-      this.loads.push({ label, first: batch.firstOffset, last: batch.lastOffset, offsets: [...batch.rowOffsets] });
+      this.loads.push({
+        label,
+        partition: batch.partition,
+        first: batch.firstOffset,
+        last: batch.lastOffset,
+        offsets: [...batch.rowOffsets],
+      });
     }
     return {
       label,
@@ -143,9 +224,9 @@ class FakeWriter {
       elapsedMs: 0,
     };
   }
-  /** Every offset in Doris, in load order. */
-  get offsets(): string[] {
-    return this.loads.flatMap((l) => l.offsets);
+  /** Every offset of `partition` in Doris, in load order. */
+  offsetsOf(partition = 0): string[] {
+    return this.loads.filter((l) => l.partition === partition).flatMap((l) => l.offsets);
   }
 }
 
@@ -174,11 +255,15 @@ class FakeConsumer {
   }
 }
 
-function fakeAdmin(high: number): Admin {
+function fakeAdmin(high: number, partitions: number): Admin {
+  const ps = Array.from({ length: partitions }, (_, p) => p);
   return {
-    fetchTopicMetadata: async () => ({ topics: [{ name: TOPIC, partitions: [{ partitionId: 0 }] }] }),
-    fetchOffsets: async () => [{ topic: TOPIC, partitions: [{ partition: 0, offset: '-1' }] }],
-    fetchTopicOffsets: async () => [{ partition: 0, offset: String(high), high: String(high), low: '0' }],
+    fetchTopicMetadata: async () => ({
+      topics: [{ name: TOPIC, partitions: ps.map((partitionId) => ({ partitionId })) }],
+    }),
+    fetchOffsets: async () => [{ topic: TOPIC, partitions: ps.map((partition) => ({ partition, offset: '-1' })) }],
+    fetchTopicOffsets: async () =>
+      ps.map((partition) => ({ partition, offset: String(high), high: String(high), low: '0' })),
   } as unknown as Admin;
 }
 
@@ -188,11 +273,11 @@ interface Harness {
   writer: FakeWriter;
   consumer: FakeConsumer;
   duplicates: number[];
-  /** Delivers messages of partition 0 as one fetched batch. */
-  deliver(messages: KafkaMessage[]): Promise<void>;
+  /** Delivers messages of `partition` as one fetched batch. */
+  deliver(messages: KafkaMessage[], partition?: number): Promise<void>;
 }
 
-async function harness(t: TestContext, yaml: string, high = 1000): Promise<Harness> {
+async function harness(t: TestContext, yaml: string, partitions = 1, high = 1000): Promise<Harness> {
   const config = parseConfig(`name: ${SINK}\nkafka: {topic: ${TOPIC}}\n${yaml}`, { env: {} });
   const m = mapper();
   const store = new MemoryStore();
@@ -204,7 +289,7 @@ async function harness(t: TestContext, yaml: string, high = 1000): Promise<Harne
     config,
     logger: pino({ level: 'silent' }),
     consumer: consumer as unknown as SinkConsumer,
-    admin: fakeAdmin(high),
+    admin: fakeAdmin(high, partitions),
     writer: writer as unknown as StreamLoadWriter,
     store: store as unknown as DedupeStore,
     ...(config.dedupe.key_fields.length > 0 ? { content: new ContentDedupe(store) } : {}),
@@ -216,9 +301,9 @@ async function harness(t: TestContext, yaml: string, high = 1000): Promise<Harne
   await pipeline.start();
   // A test that fails half-way must not leave loads retrying: stop gives up at once.
   t.after(() => pipeline.stop(0));
-  const deliver = (messages: KafkaMessage[]) =>
+  const deliver = (messages: KafkaMessage[], partition = 0) =>
     consumer.hooks!.eachBatch({
-      batch: { topic: TOPIC, partition: 0, messages },
+      batch: { topic: TOPIC, partition, messages },
       heartbeat: async () => {},
       isRunning: () => true,
       isStale: () => false,
@@ -283,7 +368,7 @@ test('content dedupe: a batch cut by size before a row leaves that row key to th
   await h.deliver(messages(0, 9));
   assert.equal(await h.pipeline.stop(10_000), true);
   assert.deepEqual(
-    h.writer.offsets.sort((a, b) => Number(a) - Number(b)),
+    h.writer.offsetsOf().sort((a, b) => Number(a) - Number(b)),
     range(0, 9),
   );
 });
@@ -311,7 +396,7 @@ test('content dedupe: keys admitted for a chunk whose partition was revoked mean
     [],
     'rows dropped as duplicates of rows never loaded',
   );
-  assert.deepEqual(h.writer.offsets, range(0, 2));
+  assert.deepEqual(h.writer.offsetsOf(), range(0, 2));
 });
 
 test('a schema switch while an unsettled intent is re-loaded keeps its exact range under its own label', async (t) => {
@@ -329,8 +414,33 @@ test('a schema switch while an unsettled intent is re-loaded keeps its exact ran
   const reload = h.writer.loads.find((l) => l.label === l0);
   assert.deepEqual(reload && [reload.first, reload.last], ['0', '5'], `loads: ${JSON.stringify(h.writer.loads)}`);
   assert.deepEqual(
-    h.writer.offsets.sort((a, b) => Number(a) - Number(b)),
+    h.writer.offsetsOf().sort((a, b) => Number(a) - Number(b)),
     range(0, 7),
   );
   assert.equal(h.store.intents.size, 0);
+});
+
+test('merged load: a decision whose reply was lost is asked again before a claimed partition is dropped, so no part loads twice', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600, merge_partitions: true}', 2);
+  h.consumer.change([0, 1], []);
+  await h.deliver(messages(0, 2), 0);
+  await until('rows of partition 0 in the batcher', () => h.pipeline.bufferedBytes > 0);
+  const one = h.pipeline.bufferedBytes;
+  await h.deliver(messages(0, 2), 1);
+  await until('rows of partition 1 in the batcher', () => h.pipeline.bufferedBytes > one);
+  // Redis records 'commit' for the merged load but the reply is lost; then another member claims
+  // partition 1 (a rebalance) before the merged load asks again.
+  h.store.onDecideLost = () => h.store.owners.set(1, 'other-member');
+  assert.equal(await h.pipeline.stop(15_000), true);
+  // The other member settles partition 1 as a settle does: the merged intent's decision says commit.
+  await settlePartition({
+    store: h.store as unknown as DedupeStore,
+    partition: 1,
+    committed: null,
+    labelState: (label) => h.writer.labelState(label),
+    commitPrecommitted: (label) => h.writer.commitPrecommitted(label),
+    abortPrecommitted: (label) => h.writer.abortPrecommitted(label),
+    singleLabel: (first) => loadLabel(SINK, TOPIC, 1, first),
+  });
+  assert.deepEqual(h.writer.offsetsOf(0), range(0, 2), `loads: ${JSON.stringify(h.writer.loads)}`);
 });

@@ -1017,7 +1017,7 @@ export class SinkPipeline {
         if (r.kind === 'refused') return this.#loadOneByOne(parts, `refused by Doris: ${r.reason}`);
         if (r.kind === 'precommitted') {
           precommitted = label;
-          const lost = await this.#d.store.decideMerged(label, entries);
+          const lost = await this.#decideMerged(label, entries, signal);
           if (lost >= 0) {
             await this.#d.writer.abortPrecommitted(label).catch((err: Error) => {
               this.#log.warn({ label, err: err.message }, 'abort of a fenced merged load failed; Doris times it out');
@@ -1046,6 +1046,35 @@ export class SinkPipeline {
         this.#log.warn(
           { label, partitions: spec.map((p) => p.partition), err: (err as Error).message, retryInMs: delay },
           'merged load not settled; retrying with the same label',
+        );
+        await sleep(delay, signal).catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * The fence step of a pre-committed merged load, asked until Redis answers (or shutdown). Once it
+   * may have run, its answer holds for everyone: a 'commit' whose reply was lost is found by whoever
+   * settles one of the partitions next, and that one commits the txn. So until the answer is known
+   * the parts stay as they are: dropping a partition claimed meanwhile and loading the others one by
+   * one would load them twice.
+   */
+  async #decideMerged(label: string, entries: readonly MergedEntry[], signal: AbortSignal): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const lost = await this.#d.store.decideMerged(label, entries);
+        this.#setRedisDown(false);
+        return lost;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (isUnavailable(err)) {
+          this.#setRedisDown(true);
+          this.#obs.degraded('load');
+        }
+        const delay = backoffDelay(attempt, { baseMs: 200, capMs: 5000 });
+        this.#log.warn(
+          { label, err: (err as Error).message, retryInMs: delay },
+          'deciding a pre-committed merged load failed; asking again',
         );
         await sleep(delay, signal).catch(() => {});
       }
