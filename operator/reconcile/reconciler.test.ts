@@ -414,6 +414,46 @@ test('Secrets are read by name on each reconcile; a rotated one rolls the pods; 
   assert.deepEqual(h.secrets.invalidated, ['default/redis', 'default/redis']);
 });
 
+test('a Secret change that leaves the values a sink uses as they were rolls nothing; a used value does', async () => {
+  const h = harness(sink());
+  const versions = () =>
+    (h.applied.findLast((o) => o.kind === 'Deployment') as V1Deployment).spec?.template.metadata?.annotations?.[
+      ANNOTATION_SECRET_VERSIONS
+    ];
+  const url = (u: string) => Buffer.from(u).toString('base64');
+  const next = async (secret: V1Secret) => {
+    h.secrets.m.set('default/redis', secret);
+    h.advance(10_000);
+    await h.r.reconcile('default/events');
+    return versions();
+  };
+  await h.r.reconcile('default/events');
+  assert.equal(versions(), 'redis=1');
+  // a label (kubectl label, a tool's annotation): new resourceVersion, same data
+  assert.equal(
+    await next({
+      metadata: { name: 'redis', resourceVersion: '2', labels: { team: 'a' } },
+      data: { url: url('redis://r') },
+    }),
+    'redis=1',
+  );
+  // a key the sink does not use
+  assert.equal(
+    await next({ metadata: { name: 'redis', resourceVersion: '3' }, data: { url: url('redis://r'), other: url('x') } }),
+    'redis=1',
+  );
+  // the URL the sinkers read: rolled, at the Secret's version
+  assert.equal(
+    await next({ metadata: { name: 'redis', resourceVersion: '4' }, data: { url: url('redis://new') } }),
+    'redis=4',
+  );
+  // and back to the same value under yet another version: a change again (the pods run redis://new)
+  assert.equal(
+    await next({ metadata: { name: 'redis', resourceVersion: '5' }, data: { url: url('redis://r') } }),
+    'redis=5',
+  );
+});
+
 test('every sink comes back within the Secret resync period, whatever its poll intervals; a missing Secret sooner', async () => {
   const s = sink();
   s.spec.scaling = { ...s.spec.scaling, pollInterval: '10m' };

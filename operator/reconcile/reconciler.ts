@@ -119,6 +119,12 @@ export function classifySchemaError(message: string): string {
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   readonly #runtime = new Map<string, SinkRuntime>();
+  /**
+   * Per sink, the Secret versions its pod template was last rendered with and the digest of the
+   * values it used from each: a Secret whose resourceVersion moved without changing those values
+   * (a label, an annotation, a key the sink does not use) keeps the old version, so it rolls nothing.
+   */
+  readonly #renderedSecrets = new Map<string, Record<string, { version: string; digest: string }>>();
   /** The generation each sink's Secrets were last read for: a spec change reads them afresh. */
   readonly #secretsGeneration = new Map<string, number | undefined>();
   readonly #now: () => number;
@@ -132,6 +138,7 @@ export class Reconciler {
   forget(key: string): void {
     this.#runtime.delete(key);
     this.#secretsGeneration.delete(key);
+    this.#renderedSecrets.delete(key);
   }
 
   /** Reconciles `namespace/name`; returns the delay before it should run again, if any. */
@@ -203,7 +210,7 @@ export class Reconciler {
       sink,
       defaultImage: this.#d.defaultImage,
       replicas: plan.replicas,
-      secretVersions: secrets.versions,
+      secretVersions: this.#secretVersions(key, secrets),
     };
     if (schema.hash) desiredInput.schemaHash = schema.hash;
     const desired = desiredObjects(desiredInput);
@@ -276,6 +283,19 @@ export class Reconciler {
     const nextLag = rt.lagAt + pollMs - now;
     const nextSchema = spec.schema.mode === 'auto' ? rt.schemaAt + refreshMs - now : Number.POSITIVE_INFINITY;
     return Math.max(MIN_REQUEUE_MS, Math.min(nextLag, nextSchema, resyncMs));
+  }
+
+  /** The versions for the pod template: a Secret's new version only where the values used changed. */
+  #secretVersions(key: string, secrets: ResolvedSecrets): Record<string, string> {
+    const last = this.#renderedSecrets.get(key) ?? {};
+    const next: Record<string, { version: string; digest: string }> = {};
+    for (const [name, version] of Object.entries(secrets.versions)) {
+      const digest = secrets.digests[name] ?? '';
+      const prev = last[name];
+      next[name] = prev && prev.digest === digest ? prev : { version, digest };
+    }
+    this.#renderedSecrets.set(key, next);
+    return Object.fromEntries(Object.entries(next).map(([n, v]) => [n, v.version]));
   }
 
   /** Whether the sink this reconcile began with is still the cache's, and not being deleted. */

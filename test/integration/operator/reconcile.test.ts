@@ -187,6 +187,37 @@ test('a Secret change rolls the pods (its resourceVersion is in the template)', 
   assert.match(after, /redis=\d+/);
 });
 
+test("a Secret's label or a key the sink does not use rolls nothing; the value it uses does", async () => {
+  const core = kc.makeApiClient(CoreV1Api);
+  const before = annotations(await deployment('events'))[ANNOTATION_SECRET_VERSIONS];
+  const secret = await core.readNamespacedSecret({ namespace: ns, name: 'redis' });
+  const reconcileNow = async () => {
+    // read afresh now rather than after the cache's TTL
+    controller.secrets.invalidate(ns, ['redis']);
+    await controller.reconciler.reconcile(`${ns}/events`);
+    return annotations(await deployment('events'))[ANNOTATION_SECRET_VERSIONS];
+  };
+  const relabelled = await core.replaceNamespacedSecret({
+    namespace: ns,
+    name: 'redis',
+    body: {
+      metadata: { name: 'redis', labels: { team: 'loaders' } },
+      data: { ...secret.data, unused: Buffer.from('x').toString('base64') },
+    },
+  });
+  assert.notEqual(relabelled.metadata?.resourceVersion, secret.metadata?.resourceVersion);
+  assert.equal(await reconcileNow(), before, 'same URL under a new resourceVersion: no roll');
+  const rotated = await core.replaceNamespacedSecret({
+    namespace: ns,
+    name: 'redis',
+    body: { metadata: { name: 'redis' }, stringData: { url: 'redis://rotated-again:6379' } },
+  });
+  assert.equal(
+    await reconcileNow(),
+    `doris=${(await core.readNamespacedSecret({ namespace: ns, name: 'doris' })).metadata?.resourceVersion},redis=${rotated.metadata?.resourceVersion}`,
+  );
+});
+
 test('a rotated Secret reaches a sink that polls rarely: the resync period bounds it, no Secret watch', async () => {
   await createSecret(kc, ns, 'redis-rotate', { url: 'redis://127.0.0.1:16379' });
   await create(
