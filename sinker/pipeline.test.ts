@@ -444,3 +444,24 @@ test('merged load: a decision whose reply was lost is asked again before a claim
   });
   assert.deepEqual(h.writer.offsetsOf(0), range(0, 2), `loads: ${JSON.stringify(h.writer.loads)}`);
 });
+
+test('an unsettled intent whose first offsets are gone from the log (compaction) is re-loaded under its own label and settled', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
+  const l0 = loadLabel(SINK, TOPIC, 0, '0');
+  h.store.intents.set(intentField(0, '0'), { label: l0, first: '0', last: '5', created: Date.now() });
+  h.consumer.change([0], []);
+  // Offset 0 was compacted away since the intent was recorded.
+  await h.deliver(messages(1, 7));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  const reload = h.writer.loads.find((l) => l.first === '1');
+  // The label an earlier owner may still send for this range: only then do the two collide.
+  assert.equal(reload?.label, l0, `loads: ${JSON.stringify(h.writer.loads)}`);
+  assert.deepEqual(reload?.offsets, range(1, 5));
+  // Settled: no intent left for every later settle to re-load again (and twice, once Doris forgets the label).
+  assert.deepEqual([...h.store.intents.keys()], []);
+  assert.equal(h.store.watermarks.get(0), '7');
+  assert.deepEqual(
+    h.writer.offsetsOf().sort((a, b) => Number(a) - Number(b)),
+    range(1, 7),
+  );
+});

@@ -16,7 +16,14 @@ import { IntentOrder } from './dedupe/intent-order.ts';
 import { contentKey } from './dedupe/keys.ts';
 import { settlePartition } from './dedupe/settle.ts';
 import { type LogBounds, STALE_STATE_MESSAGE, StaleStateError } from './dedupe/stale.ts';
-import { decideMergedIntent, type OffsetDisposition, offsetDisposition, type ResumePlan } from './dedupe/state.ts';
+import {
+  cmpOffset,
+  decideMergedIntent,
+  type Intent,
+  type OffsetDisposition,
+  offsetDisposition,
+  type ResumePlan,
+} from './dedupe/state.ts';
 import { type DedupeStore, type MergedEntry, PartitionFencedError } from './dedupe/store.ts';
 import type { DeadLetterQueue } from './dlq/dlq.ts';
 import { rejectedRecordsWithOriginals } from './dlq/dlq.ts';
@@ -821,14 +828,20 @@ export class SinkPipeline {
 
   async #loadSingleInOrder(batch: LoadBatch, run: PartitionRun): Promise<void> {
     const signal = run.abort.signal;
-    const label = this.#d.writer.labelOf(batch);
+    // Re-loading an unsettled intent: under its label and as its range, also when offsets at its
+    // ends are no longer in the log (compaction). The batch's own first offset would give another
+    // label, which an earlier owner still sending the intent's label never collides with, and
+    // completing it would leave the intent itself open, to be loaded again by every later settle
+    // (and twice, once Doris has forgotten the label).
+    const reloaded = batch.exact ? reloadedIntent(run.plan, batch.firstOffset) : undefined;
+    const label = reloaded?.label ?? this.#d.writer.labelOf(batch);
     const keys = run.pendingKeys.get(batch.firstOffset) ?? [];
     // The content keys travel with the intent: if this process dies mid-load, whoever settles the
     // intent as loaded marks them seen too.
     const intent = {
       label,
-      first: batch.firstOffset,
-      last: batch.lastOffset,
+      first: reloaded?.first ?? batch.firstOffset,
+      last: reloaded?.last ?? batch.lastOffset,
       created: Date.now(),
       ...(keys.length > 0 ? { keys } : {}),
     };
@@ -894,7 +907,7 @@ export class SinkPipeline {
             ),
             'load_failed',
           );
-          await this.#d.store.dropIntent(batch.partition, batch.firstOffset).catch(() => {});
+          await this.#d.store.dropIntent(batch.partition, intent.first).catch(() => {});
           this.#d.content?.release(keys);
           run.pendingKeys.delete(batch.firstOffset);
           this.#obs.flushed(batch, undefined, (performance.now() - started) / 1000, 'dead_lettered');
@@ -1251,6 +1264,12 @@ export class SinkPipeline {
     }
     return flushed;
   }
+}
+
+/** The intent being re-loaded whose range holds `offset` (an exact batch's first offset). */
+function reloadedIntent(plan: ResumePlan | undefined, offset: string): Intent | undefined {
+  return plan?.reload.find((r) => cmpOffset(offset, r.intent.first) >= 0 && cmpOffset(offset, r.intent.last) <= 0)
+    ?.intent;
 }
 
 /** A merged load's share for one batch, for the observer: the batch's rows, all loaded. */
