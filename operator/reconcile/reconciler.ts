@@ -1,12 +1,13 @@
 // One reconcile of one DorisSink: read the caches, poll lag and schema when due, compute the desired
 // children (pure), apply them with server-side apply, emit Events, write status. Returns when to
 // come back (lag poll / schema refresh), so polling is requeueAfter, not a tight resync.
+import { isDeepStrictEqual } from 'node:util';
 import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { feHostName } from '../../sinker/schema/describe.ts';
 import { columnsFromManual, tableSchema } from '../../sinker/schema/schema.ts';
 import type { TableSchema } from '../../sinker/schema/types.ts';
 import { defaultSpec } from '../api/defaults.ts';
-import type { DefaultedSpec, DorisSink } from '../api/types.ts';
+import type { DefaultedSpec, DorisSink, DorisSinkStatus } from '../api/types.ts';
 import { parseDuration } from '../api/units.ts';
 import type { KubeWriter } from '../controller/kube.ts';
 import { type SinkObservation, sinkObservation } from '../controller/metrics.ts';
@@ -278,7 +279,7 @@ export class Reconciler {
       await this.#event(sink, 'Warning', readyNow.reason, readyNow.message ?? '');
     }
     this.#d.observe?.(key, sinkObservation(status, rt.lag));
-    await this.#d.kube.applyStatus(sink, status);
+    await this.#writeStatus(sink, status);
 
     const nextLag = rt.lagAt + pollMs - now;
     const nextSchema = spec.schema.mode === 'auto' ? rt.schemaAt + refreshMs - now : Number.POSITIVE_INFINITY;
@@ -296,6 +297,16 @@ export class Reconciler {
     }
     this.#renderedSecrets.set(key, next);
     return Object.fromEntries(Object.entries(next).map(([n, v]) => [n, v.version]));
+  }
+
+  /**
+   * Applies the status unless the sink already has exactly it (the HPA's rule): an idle reconcile then
+   * sends no request at all. A cache older than our last write only costs a no-op apply, or a skip
+   * that its update event corrects at the next reconcile.
+   */
+  async #writeStatus(sink: DorisSink, status: DorisSinkStatus): Promise<void> {
+    if (isDeepStrictEqual(sink.status, status)) return;
+    await this.#d.kube.applyStatus(sink, status);
   }
 
   /** Whether the sink this reconcile began with is still the cache's, and not being deleted. */
@@ -353,7 +364,7 @@ export class Reconciler {
     if (readyBefore?.reason !== problem.reason) await this.#event(sink, 'Warning', problem.reason, problem.message);
     // Held: Ready=False, and no lag or partitions (not polled) instead of the last healthy values.
     this.#d.observe?.(`${sink.metadata.namespace}/${sink.metadata.name}`, sinkObservation(status));
-    await this.#d.kube.applyStatus(sink, status);
+    await this.#writeStatus(sink, status);
   }
 
   async #event(sink: DorisSink, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
