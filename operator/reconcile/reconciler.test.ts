@@ -565,7 +565,9 @@ test('pods starting (not yet restarted twice) do not hold the scale-up', async (
   await h.r.reconcile('default/events');
   assert.equal(h.podLists.length, 1);
   assert.equal(h.last().desiredReplicas, 4);
-  assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'Progressing');
+  const ready = getCondition(h.last().conditions, 'Ready');
+  assert.equal(ready?.reason, 'Progressing');
+  assert.match(ready?.message ?? '', /^0\/4 replicas ready; pod events-abc: CrashLoopBackOff$/, 'why the pod waits');
 });
 
 test('a sink deleted (or being deleted, or re-created) while Kafka was read gets no children applied, no status', async () => {

@@ -14,7 +14,7 @@ import { type SinkObservation, sinkObservation } from '../controller/metrics.ts'
 import { renderSinkerConfig, sinkerConfigProblem } from '../desired/config.ts';
 import { groupId, labelSelectorString, referencedSecrets } from '../desired/names.ts';
 import { desiredObjects } from '../desired/objects.ts';
-import { type CrashLoop, crashLoop } from '../scaling/crashloop.ts';
+import { type CrashLoop, crashLoop, podsWaiting } from '../scaling/crashloop.ts';
 import { newScaleState, type ScaleState } from '../scaling/decide.ts';
 import type { KafkaConnection } from '../scaling/kafka-offsets.ts';
 import { lagToNumber, type PartitionOffsets, summarizeLag } from '../scaling/lag.ts';
@@ -190,7 +190,8 @@ export class Reconciler {
     await this.#kafka(sink, spec, secrets, rt, now, pollMs, dlqTopic);
 
     const deployment = this.#d.deployments.get(namespace, name);
-    const crash = spec.paused ? undefined : await this.#crashLoop(sink, deployment);
+    const pods = spec.paused ? {} : await this.#podsReport(sink, deployment);
+    const crash = pods.crash;
     // The operator's own last decision is the current count: an edit of the Deployment's replicas is
     // undone, not adopted. (status.desiredReplicas carries it across operator restarts.)
     const current = rt.decided ?? sink.status?.desiredReplicas ?? deployment?.spec?.replicas;
@@ -271,6 +272,7 @@ export class Reconciler {
     if (rt.lastScaleTime) statusInput.lastScaleTime = rt.lastScaleTime;
     if (rt.dlq) statusInput.dlq = rt.dlq;
     if (crash) statusInput.crashLoop = crash;
+    if (pods.waiting) statusInput.podsWaiting = pods.waiting;
     const status = buildStatus(statusInput);
     // One Warning Event when the sink turns not ready for a reason a user must act on.
     const readyNow = status.conditions?.find((c) => c.type === 'Ready');
@@ -336,22 +338,31 @@ export class Reconciler {
   }
 
   /**
-   * Whether every pod of the sink is crash-looping. Asked only when the Deployment has pods and none
-   * is ready (no pod list otherwise); a failed list is logged and holds nothing.
+   * Whether every pod of the sink is crash-looping, and why pods wait. Asked only when the Deployment
+   * has pods and none is ready (no pod list otherwise); a failed list is logged and holds nothing.
    */
-  async #crashLoop(sink: DorisSink, deployment: V1Deployment | undefined): Promise<CrashLoop | undefined> {
+  async #podsReport(
+    sink: DorisSink,
+    deployment: V1Deployment | undefined,
+  ): Promise<{ crash?: CrashLoop; waiting?: string }> {
     if (!this.#d.listPods || !deployment?.status?.replicas || (deployment.status.readyReplicas ?? 0) > 0) {
-      return undefined;
+      return {};
     }
     const namespace = sink.metadata.namespace ?? 'default';
     try {
-      return crashLoop(await this.#d.listPods(namespace, labelSelectorString(sink.metadata.name)));
+      const pods = await this.#d.listPods(namespace, labelSelectorString(sink.metadata.name));
+      const report: { crash?: CrashLoop; waiting?: string } = {};
+      const crash = crashLoop(pods);
+      if (crash) report.crash = crash;
+      const waiting = podsWaiting(pods);
+      if (waiting) report.waiting = waiting;
+      return report;
     } catch (err) {
       this.#d.log?.('warn', 'listing the sink pods failed', {
         sink: `${namespace}/${sink.metadata.name}`,
         err: (err as Error).message,
       });
-      return undefined;
+      return {};
     }
   }
 

@@ -65,6 +65,8 @@ export interface StatusInput {
   dlq?: DlqObservation;
   /** Every sinker pod is crash-looping (scaling/crashloop.ts). */
   crashLoop?: { message: string };
+  /** Why pods that are not ready wait (image pull, scheduling, ...), when none is ready. */
+  podsWaiting?: string;
 }
 
 export function buildStatus(i: StatusInput): DorisSinkStatus {
@@ -118,7 +120,7 @@ export function buildStatus(i: StatusInput): DorisSinkStatus {
       type: 'Ready',
       status: 'False',
       reason: 'Progressing',
-      message: `${ready}/${i.desiredReplicas} replicas ready`,
+      message: `${ready}/${i.desiredReplicas} replicas ready${i.podsWaiting ? `; ${i.podsWaiting}` : ''}`,
     };
   }
   updates.push(readyCond);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { CRASH_LOOP_RESTARTS, crashLoop, isCrashLooping } from './crashloop.ts';
+import { CRASH_LOOP_RESTARTS, crashLoop, isCrashLooping, podsWaiting } from './crashloop.ts';
 
 function pod(
   name: string,
@@ -58,5 +58,46 @@ test('crashLoop: only when every live pod crash-loops; the message quotes the la
   assert.match(
     crashLoop([pod('a', { restarts: 2 }), gone])?.message ?? '',
     /^the sinker pod is crash-looping \(pod a restarted 2 times\)/,
+  );
+});
+
+test('podsWaiting: why pods that are not ready wait, ignoring plain starting', () => {
+  const waiting = (name: string, reason: string, message?: string): V1Pod => ({
+    metadata: { name },
+    status: {
+      containerStatuses: [
+        {
+          name: 'sinker',
+          image: 'img',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason, ...(message ? { message } : {}) } },
+        },
+      ],
+    },
+  });
+  assert.equal(podsWaiting([waiting('a', 'ContainerCreating')]), undefined);
+  assert.equal(
+    podsWaiting([waiting('b', 'ImagePullBackOff', 'Back-off pulling image "x"'), waiting('a', 'PodInitializing')]),
+    'pod b: ImagePullBackOff: Back-off pulling image "x"',
+  );
+  const pending: V1Pod = {
+    metadata: { name: 'a' },
+    status: {
+      phase: 'Pending',
+      conditions: [
+        {
+          type: 'PodScheduled',
+          status: 'False',
+          reason: 'Unschedulable',
+          message: '0/3 nodes are available: 3 Insufficient memory.',
+        },
+      ],
+    },
+  };
+  assert.equal(
+    podsWaiting([waiting('b', 'ErrImagePull'), pending]),
+    'pod a not scheduled: 0/3 nodes are available: 3 Insufficient memory.',
   );
 });

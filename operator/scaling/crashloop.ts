@@ -70,3 +70,28 @@ export function crashLoop(pods: readonly V1Pod[]): CrashLoop | undefined {
     message: `${n === 1 ? 'the sinker pod is' : `all ${n} sinker pods are`} crash-looping (${detail}); see kubectl logs ${worst.metadata?.name} --previous`,
   };
 }
+
+/** Waiting reasons that only mean "starting": not worth a user's attention. */
+const STARTING = new Set(['ContainerCreating', 'PodInitializing']);
+
+/**
+ * Why pods that are not ready are not running, for the Ready=False Progressing message: the first
+ * pod (by name) that cannot be scheduled or whose sinker waits for a reason other than starting
+ * (ImagePullBackOff, ErrImagePull, CreateContainerConfigError, ...). Undefined when none says.
+ */
+export function podsWaiting(pods: readonly V1Pod[]): string | undefined {
+  const live = pods
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  for (const pod of live) {
+    const name = pod.metadata?.name;
+    const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    if (unscheduled) return `pod ${name} not scheduled: ${unscheduled.message ?? unscheduled.reason ?? ''}`.trim();
+    const w = sinkerStatus(pod)?.state?.waiting;
+    if (w?.reason && !STARTING.has(w.reason)) {
+      const msg = lastLine(w.message);
+      return `pod ${name}: ${w.reason}${msg ? `: ${msg}` : ''}`;
+    }
+  }
+  return undefined;
+}

@@ -105,6 +105,10 @@ for (const [label, over] of [
     sink.spec = {
       ...sink.spec,
       ...over,
+      // An image the node does not hold, never pulled: the pod waits with one steady reason
+      // (ErrImageNeverPull), where a pull would alternate ErrImagePull / ImagePullBackOff, each a
+      // real change of the Ready message.
+      imagePullPolicy: 'Never',
       kafka: { brokers: [testbed('KAFKA_BOOTSTRAP')], topic },
       schema: { mode: 'manual', columns: [{ name: 'id', type: 'BIGINT' }] },
       // One lag read at the first reconcile; the idle reconciles below fall within the interval.
@@ -128,7 +132,9 @@ for (const [label, over] of [
           d.status?.observedGeneration === d.metadata?.generation &&
           (d.status?.replicas ?? 0) === d.spec?.replicas &&
           s.status.replicas === (d.status?.replicas ?? 0) &&
-          s.status.readyReplicas === (d.status?.readyReplicas ?? 0);
+          s.status.readyReplicas === (d.status?.readyReplicas ?? 0) &&
+          // and the pod's waiting reason is the one it keeps
+          (label === 'paused' || /ErrImageNeverPull/.test(getCondition(s.status.conditions, 'Ready')?.message ?? ''));
         if (!settled) {
           controller.queue.add(key);
           return undefined;
