@@ -20,7 +20,7 @@ import { Reconciler } from '../reconcile/reconciler.ts';
 import { SecretCache } from '../reconcile/secret-cache.ts';
 import { KafkaOffsetsReader } from '../scaling/kafka-offsets.ts';
 import { type InformerHealth, ResilientInformer } from './informer.ts';
-import { describeError, KubeClient } from './kube.ts';
+import { describeError, KubeClient, KubeError } from './kube.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -145,7 +145,7 @@ export class Controller {
           return await core.readNamespacedSecret({ namespace, name });
         } catch (err) {
           if ((err as { code?: number }).code === 404) return undefined;
-          throw new Error(`reading Secret ${namespace}/${name}: ${describeError(err)}`);
+          throw new KubeError(`reading Secret ${namespace}/${name}`, err);
         }
       },
     });

@@ -622,3 +622,35 @@ test('a missing topic: Ready=False TopicNotFound naming it, one Warning; a trans
   assert.deepEqual(b.topicLookups, []);
   assert.equal(getCondition(b.last().conditions, 'Ready')?.reason, 'Progressing');
 });
+
+test('a refused Secret read or apply (403) is Ready=False with the apiserver message, and still an error; a 5xx only the error', async () => {
+  const refused = (what: string, code: number) =>
+    Object.assign(new Error(`${what}: ${code}: forbidden: User "system:serviceaccount:x:y" cannot do it`), { code });
+
+  const s = harness(sink());
+  s.secrets.get = async () => {
+    throw refused('reading Secret default/redis', 403);
+  };
+  await assert.rejects(s.r.reconcile('default/events'), /reading Secret default\/redis: 403/);
+  const ready = getCondition(s.last().conditions, 'Ready');
+  assert.equal(ready?.status, 'False');
+  assert.equal(ready?.reason, 'SecretUnreadable');
+  assert.match(ready?.message ?? '', /reading Secret default\/redis: 403: forbidden/);
+  assert.equal(s.events.at(-1)?.reason, 'SecretUnreadable');
+
+  const a = harness(sink());
+  const apply = a.kube.apply;
+  a.kube.apply = async (o) => {
+    if (o.kind === 'Deployment') throw refused('apply Deployment default/events', 403);
+    return apply(o);
+  };
+  await assert.rejects(a.r.reconcile('default/events'), /403/);
+  assert.equal(getCondition(a.last().conditions, 'Ready')?.reason, 'ApplyFailed');
+
+  const t = harness(sink());
+  t.secrets.get = async () => {
+    throw refused('reading Secret default/redis', 503);
+  };
+  await assert.rejects(t.r.reconcile('default/events'), /503/);
+  assert.equal(t.statuses.length, 0, 'a passing apiserver error writes no status');
+});

@@ -111,6 +111,15 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 const SECRET_RETRY_MS = 10_000;
 const SECRET_RESYNC_MS = 60_000;
 
+/**
+ * An apiserver answer that retrying will not change until someone acts (403 forbidden, 404 of an
+ * API, 400); not 409 (conflict), 429 (throttled) or 5xx, which pass.
+ */
+function isClientError(err: unknown): boolean {
+  const code = (err as { code?: number })?.code;
+  return code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429;
+}
+
 export function classifySchemaError(message: string): string {
   return /ER_NO_SUCH_TABLE|ER_BAD_DB_ERROR|doesn't exist|Unknown table|Unknown database|does not exist/i.test(message)
     ? 'TableNotFound'
@@ -169,7 +178,14 @@ export class Reconciler {
       return undefined;
     }
     const resyncMs = this.#d.secretResyncMs ?? SECRET_RESYNC_MS;
-    const secrets = await this.#secrets(key, sink, spec);
+    let secrets: ResolvedSecrets;
+    try {
+      secrets = await this.#secrets(key, sink, spec);
+    } catch (err) {
+      // Refused for good (RBAC: 403), the status says so; anything else is retried quietly.
+      if (isClientError(err)) await this.#reportFailure(sink, 'SecretUnreadable', err);
+      throw err;
+    }
     if (secrets.missing.length > 0) {
       await this.#statusOnly(sink, {
         reason: 'SecretMissing',
@@ -233,6 +249,9 @@ export class Reconciler {
         await this.#statusOnly(sink, { reason: 'InvalidSpec', message: (err as Error).message });
         return undefined;
       }
+      // Refused (403 from RBAC or an admission policy, ...): retried with back-off, and the status
+      // says what was refused instead of keeping the last good Ready.
+      if (isClientError(err)) await this.#reportFailure(sink, 'ApplyFailed', err);
       throw err;
     }
 
@@ -363,6 +382,15 @@ export class Reconciler {
         err: (err as Error).message,
       });
       return {};
+    }
+  }
+
+  /** Ready=False with the error, before the error is rethrown; a failure to write it hides nothing. */
+  async #reportFailure(sink: DorisSink, reason: string, err: unknown): Promise<void> {
+    try {
+      await this.#statusOnly(sink, { reason, message: (err as Error).message });
+    } catch (statusErr) {
+      this.#d.log?.('warn', 'writing the status failed', { reason, err: (statusErr as Error).message });
     }
   }
 
