@@ -465,3 +465,20 @@ test('an unsettled intent whose first offsets are gone from the log (compaction)
     range(1, 7),
   );
 });
+
+test('an unsettled intent whose re-load holds no row (every row a content duplicate now) is dropped, not left for every later settle', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}\ndedupe: {key_fields: [id]}');
+  h.store.intents.set(intentField(0, '0'), {
+    label: loadLabel(SINK, TOPIC, 0, '0'),
+    first: '0',
+    last: '2',
+    created: Date.now(),
+  });
+  for (const o of [0, 1, 2]) h.store.seenKeys.add(keyOf(o));
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 4));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  assert.deepEqual(h.writer.offsetsOf(), range(3, 4));
+  assert.deepEqual([...h.store.intents.keys()], []);
+  assert.deepEqual(h.consumer.commits.at(-1), [0, '5']);
+});

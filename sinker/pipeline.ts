@@ -856,6 +856,9 @@ export class SinkPipeline {
         let status: 'ok' | 'dead_lettered' = 'ok';
         if (batch.rowOffsets.length === 0) {
           status = 'dead_lettered';
+          // A re-load left with no row (dead-lettered, or content duplicates now): its intent is
+          // settled too, or every later settle would read the range again for nothing.
+          if (reloaded) await this.#d.store.dropIntent(batch.partition, intent.first);
         } else {
           await run.order.turn(batch.firstOffset, signal);
           if (signal.aborted) continue;
