@@ -910,7 +910,24 @@ export class SinkPipeline {
             ),
             'load_failed',
           );
-          await this.#d.store.dropIntent(batch.partition, intent.first).catch(() => {});
+          // Dropped before the batch settles: left behind (Redis away), the next settle would load
+          // the range again below the committed offset, into Doris too once the cause is gone,
+          // and a replay of these dead letters would load it twice.
+          const dropped = await this.#whileRedisAway(
+            'load',
+            () => this.#d.store.dropIntent(batch.partition, intent.first),
+            signal,
+          ).then(
+            () => true,
+            (e: Error) => {
+              this.#log.warn({ label, partition: batch.partition, err: e.message }, 'dropping the intent failed');
+              return false;
+            },
+          );
+          if (!dropped && signal.aborted) {
+            this.#batcher.abandon(batch);
+            return;
+          }
           this.#d.content?.release(keys);
           run.pendingKeys.delete(batch.firstOffset);
           this.#obs.flushed(batch, undefined, (performance.now() - started) / 1000, 'dead_lettered');
@@ -1181,15 +1198,20 @@ export class SinkPipeline {
       first: batch.firstOffset,
       last: batch.lastOffset,
     }));
+    await this.#whileRedisAway('complete', () => this.#d.store.completeMerged(label, ranges, keys), signal);
+  }
+
+  /** A Redis write the batch cannot settle without: tried again while Redis is away, until `signal` aborts. */
+  async #whileRedisAway(operation: string, write: () => Promise<void>, signal: AbortSignal): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#d.store.completeMerged(label, ranges, keys);
+        await write();
         this.#setRedisDown(false);
         return;
       } catch (err) {
         if (!isUnavailable(err) || signal.aborted) throw err;
         this.#setRedisDown(true);
-        this.#obs.degraded('complete');
+        this.#obs.degraded(operation);
         await sleep(backoffDelay(attempt, { baseMs: 200, capMs: 5000 }), signal).catch(() => {});
       }
     }
