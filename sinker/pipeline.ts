@@ -233,7 +233,7 @@ export class SinkPipeline {
    * which the writer's headers allow (a change of headers restarts the sinker instead).
    */
   swapSchema(mapper: Mapper, encoder: RowEncoder): void {
-    this.#batcher.flushAll(true);
+    this.#batcher.flushAll();
     this.#keyColumns = keyColumnIndexes(mapper, this.#d.config.dedupe.key_fields);
     this.#mapper = mapper;
     this.#encoder = encoder;
@@ -1268,7 +1268,7 @@ export class SinkPipeline {
     while (this.#mapping.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.#mapping]), sleep(100)]);
     }
-    const held = this.#batcher.flushAll(true);
+    const held = this.#batcher.flushAll();
     if (held > 0) {
       // Not committed either: whoever gets the partition next settles that intent again.
       this.#log.info({ rows: held }, 'shutdown: a re-load of an unsettled intent left short of its range, not loaded');

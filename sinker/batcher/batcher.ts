@@ -357,17 +357,17 @@ export class Batcher {
   }
 
   /**
-   * Cuts every filling batch now (a schema switch). With `keepHeld` (shutdown), a held batch that
-   * has not reached the end of its range is left uncut: loaded short under its label, it would let
-   * a zombie's full-range load of that label be refused as "already loaded" and its tail be lost;
-   * left alone, its offsets stay uncommitted and the next owner settles the intent again. Returns
-   * the rows left uncut.
+   * Cuts every filling batch now (shutdown, a schema switch), except a held one: it has not reached
+   * the end of its range, and loaded short under its label it would let a zombie's full-range load
+   * of that label be refused as "already loaded" and its tail be lost. It keeps filling (a schema
+   * switch) or is left alone (shutdown: its offsets stay uncommitted and the next owner settles
+   * the intent again). Returns the rows left uncut.
    */
-  flushAll(keepHeld = false): number {
+  flushAll(): number {
     let left = 0;
     for (const st of this.parts.values()) {
       if (!st.filling) continue;
-      if (keepHeld && st.hold) left += st.filling.rowEnds.length;
+      if (st.hold) left += st.filling.rowEnds.length;
       else this.cut(st);
     }
     return left;
