@@ -77,7 +77,10 @@ function configNode(path: string): SchemaNode | undefined {
 const CONFIG_PATH = /^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)(?::\s.*)?$/;
 const FILE_EXTENSIONS = new Set(['md', 'ts', 'js', 'json', 'jsonl', 'yaml', 'yml', 'svg']);
 /** Dotted names in the doc that are not config keys, and what they are. */
-const NOT_CONFIG_KEYS = new Map([['dlq.reason', 'the Kafka header holding the reason of a dead letter']]);
+const NOT_CONFIG_KEYS = new Map([
+  ['dlq.reason', 'the Kafka header holding the reason of a dead letter'],
+  ['offsets.retention.minutes', "the Kafka broker setting that keeps an empty group's offsets"],
+]);
 
 function configPathsInDoc(): string[] {
   const paths = new Set<string>();
