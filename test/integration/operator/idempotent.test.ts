@@ -26,7 +26,7 @@ import {
   getSink,
   kubeConfig,
   quietLog,
-  waitFor,
+  waitSettled,
 } from './support.ts';
 
 const RECONCILES = 5;
@@ -116,42 +116,8 @@ for (const [label, over] of [
     };
     await createSink(kc, sink);
     const key = `${ns}/${name}`;
-    // Settled: the current generation reconciled with lag read, and the status reports the
-    // Deployment the cache holds (what a reconcile started now would see).
-    await waitFor(
-      `${name} settled`,
-      async () => {
-        const s = await getSink(kc, ns, name);
-        const d = controller.deployments.get(ns, name);
-        // The controller-manager has created the pods (they never become ready: no such image), so
-        // the Deployment's status, an input of the sink's, is done changing.
-        const settled =
-          s.status?.observedGeneration === s.metadata.generation &&
-          s.status?.lag?.total !== undefined &&
-          d !== undefined &&
-          d.status?.observedGeneration === d.metadata?.generation &&
-          (d.status?.replicas ?? 0) === d.spec?.replicas &&
-          s.status.replicas === (d.status?.replicas ?? 0) &&
-          s.status.readyReplicas === (d.status?.readyReplicas ?? 0) &&
-          // and the pod's waiting reason is the one it keeps
-          (label === 'paused' || /ErrImageNeverPull/.test(getCondition(s.status.conditions, 'Ready')?.message ?? ''));
-        if (!settled) {
-          controller.queue.add(key);
-          return undefined;
-        }
-        return s;
-      },
-      60_000,
-      500,
-    );
-    // One more reconcile so the informer's copy of the sink is the one the last status write made.
-    await controller.reconciler.reconcile(key);
-    await waitFor('the cache holds the latest sink', async () => {
-      const live = await getSink(kc, ns, name);
-      return controller.sinks.get(ns, name)?.metadata.resourceVersion === live.metadata.resourceVersion
-        ? true
-        : undefined;
-    });
+    // Settled with the lag read: nothing left for a reconcile to react to.
+    await waitSettled(kc, controller, ns, name, (x) => x.status?.lag?.total !== undefined);
 
     const before = await snapshot(name);
     const statusBefore = JSON.stringify((await getSink(kc, ns, name)).status);

@@ -8,6 +8,8 @@ import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrat
 import { CRD_FILE } from '../../../operator/api/crd.ts';
 import { CRD_NAME, GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
+import type { Controller } from '../../../operator/controller/controller.ts';
+import { getCondition } from '../../../operator/status/conditions.ts';
 import { testbed } from '../../support/testbed.ts';
 import { waitFor as waitUntil } from '../../support/wait-for.ts';
 
@@ -104,4 +106,53 @@ export function quietLog(): (level: string, msg: string, fields?: Record<string,
   return (level, msg, fields) => {
     if (process.env.OPERATOR_TEST_LOG) console.error(level, msg, fields ? JSON.stringify(fields) : '');
   };
+}
+
+/**
+ * Waits until a sink's reconciles have nothing left to react to: its generation reconciled (and
+ * `ok`), the Deployment's status done changing (the controller-manager created the pods, which never
+ * become ready: give the sink an image the node lacks with imagePullPolicy Never, so they keep one
+ * waiting reason, ErrImageNeverPull), the status reporting that, and the informer holding the sink's
+ * latest version. After it, only a poll or a resync would reconcile the sink again.
+ */
+export async function waitSettled(
+  kc: KubeConfig,
+  controller: Controller,
+  namespace: string,
+  name: string,
+  ok: (s: DorisSink) => boolean = () => true,
+): Promise<DorisSink> {
+  const key = `${namespace}/${name}`;
+  await waitFor(
+    `${name} settled`,
+    async () => {
+      const s = await getSink(kc, namespace, name);
+      const d = controller.deployments.get(namespace, name);
+      const settled =
+        s.status?.observedGeneration === s.metadata.generation &&
+        ok(s) &&
+        d !== undefined &&
+        d.status?.observedGeneration === d.metadata?.generation &&
+        (d.status?.replicas ?? 0) === d.spec?.replicas &&
+        s.status?.replicas === (d.status?.replicas ?? 0) &&
+        s.status?.readyReplicas === (d.status?.readyReplicas ?? 0) &&
+        (d.spec?.replicas === 0 ||
+          /ErrImageNeverPull/.test(getCondition(s.status?.conditions, 'Ready')?.message ?? ''));
+      if (!settled) {
+        controller.queue.add(key);
+        return undefined;
+      }
+      return s;
+    },
+    60_000,
+    500,
+  );
+  // One more reconcile, so the informer's copy is the one the last status write made.
+  await controller.reconciler.reconcile(key);
+  return waitFor('the cache holds the latest sink', async () => {
+    const live = await getSink(kc, namespace, name);
+    return controller.sinks.get(namespace, name)?.metadata.resourceVersion === live.metadata.resourceVersion
+      ? live
+      : undefined;
+  });
 }
