@@ -512,3 +512,23 @@ test('a batch Doris refuses for good is dead-lettered and its intent dropped, al
   assert.deepEqual([...h.store.intents.keys()], []);
   assert.deepEqual(h.consumer.commits.at(-1), [0, '3']);
 });
+
+test('an unsettled intent whose whole range is gone from the log (compaction) settles as empty: dropped once a later offset is read', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
+  // [3..5] is open above the watermark 2 (a crash before it loaded); all of 3..5 was compacted away since.
+  h.store.watermarks.set(0, '2');
+  h.store.intents.set(intentField(0, '3'), {
+    label: loadLabel(SINK, TOPIC, 0, '3'),
+    first: '3',
+    last: '5',
+    created: Date.now(),
+  });
+  h.consumer.change([0], []);
+  await h.deliver(messages(6, 8));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  assert.deepEqual(h.writer.offsetsOf(), range(6, 8));
+  // Left open, every later settle would seek back to 3 and read on for an intent nothing can fill.
+  assert.deepEqual([...h.store.intents.keys()], []);
+  assert.equal(h.store.watermarks.get(0), '8');
+  assert.deepEqual(h.consumer.commits.at(-1), [0, '9']);
+});

@@ -110,6 +110,10 @@ interface PartitionRun {
   exactEnd?: string;
   /** Next offset this run expects: kafkajs re-delivers from the committed offset after a rejoin. */
   next?: number | bigint;
+  /** Index in the plan's reload list of the first intent no offset read yet is past. */
+  reloadAt: number;
+  /** Whether an offset of that intent's range was read. */
+  reloadRead: boolean;
   /** The last chunk taken and still being finished: the next one is finished after it, in offset order. */
   tail: Promise<void>;
   /** Keeps this run's intents recorded in offset order. */
@@ -313,6 +317,8 @@ export class SinkPipeline {
       ready: Promise.resolve() as unknown as Promise<ResumePlan>,
       tail: Promise.resolve(),
       order: new IntentOrder(),
+      reloadAt: 0,
+      reloadRead: false,
     };
     run.ready = this.#settle(partition, run.token, abort.signal, forceSeek).then((plan) => {
       run.plan = plan;
@@ -516,6 +522,8 @@ export class SinkPipeline {
     const simple = plan.reload.length === 0 && Number.isSafeInteger(wm);
     let next = run.next;
     let bytes = 0;
+    /** Intents to re-load whose whole range is gone from the log (compaction): nothing to load. */
+    let emptied: Intent[] | undefined;
     for (const m of messages) {
       bytes += m.value?.length ?? 0;
       // Already taken by this run (a rebalance that kept the partition re-fetches from the
@@ -524,6 +532,7 @@ export class SinkPipeline {
       if (!Number.isSafeInteger(at)) at = BigInt(m.offset);
       if (next !== undefined && at < next) continue;
       next = typeof at === 'number' ? at + 1 : at + 1n;
+      if (run.reloadAt < plan.reload.length) emptied = passReloads(run, plan, m.offset, emptied);
       const d = simple && typeof at === 'number' && at > wm ? LOAD : offsetDisposition(m.offset, plan);
       if (d.kind === 'skip') continue;
       if (d.kind === 'reload') {
@@ -547,7 +556,10 @@ export class SinkPipeline {
     // A worker that dies fails its task: those messages are mapped here instead.
     onWorker?.catch(() => {});
     const task = run.tail
-      .then(() => this.#finishChunk(run, partition, messages.length, bytes, accepted, exactEnds, onWorker))
+      .then(async () => {
+        if (emptied) await this.#dropEmptied(run, partition, emptied);
+        await this.#finishChunk(run, partition, messages.length, bytes, accepted, exactEnds, onWorker);
+      })
       .catch((err: Error) => this.#resetPartition(partition, run, err));
     run.tail = task;
     this.#mappingBytes += bytes;
@@ -556,6 +568,23 @@ export class SinkPipeline {
       this.#mappingBytes -= bytes;
       this.#mapping.delete(task);
     });
+  }
+
+  /**
+   * Intents to re-load that no offset of was read, the log being past them (their whole range
+   * compacted away): nothing of them can load, so they settle as empty. Left open, every later
+   * settle would seek back to them and read on for nothing. A zombie still sending such a label
+   * loads the rows once all the same (its completion raises the watermark, never lowers it).
+   */
+  async #dropEmptied(run: PartitionRun, partition: number, emptied: readonly Intent[]): Promise<void> {
+    for (const intent of emptied) {
+      if (this.#runs.get(partition) !== run) return;
+      this.#log.info(
+        { partition, label: intent.label, first: intent.first, last: intent.last },
+        'unsettled intent gone from the log (compacted): dropped, nothing to load',
+      );
+      await this.#whileRedisAway('settle', () => this.#d.store.dropIntent(partition, intent.first), run.abort.signal);
+    }
   }
 
   async #finishChunk(
@@ -1295,6 +1324,31 @@ export class SinkPipeline {
 function reloadedIntent(plan: ResumePlan | undefined, offset: string): Intent | undefined {
   return plan?.reload.find((r) => cmpOffset(offset, r.intent.first) >= 0 && cmpOffset(offset, r.intent.last) <= 0)
     ?.intent;
+}
+
+/**
+ * Moves the run past the re-load intents that `offset` lies beyond (the plan lists them by first
+ * offset; offsets come in order): those none of whose offsets was read are added to `emptied`.
+ */
+function passReloads(
+  run: PartitionRun,
+  plan: ResumePlan,
+  offset: string,
+  emptied: Intent[] | undefined,
+): Intent[] | undefined {
+  let out = emptied;
+  for (; run.reloadAt < plan.reload.length; run.reloadAt++, run.reloadRead = false) {
+    const intent = plan.reload[run.reloadAt]!.intent;
+    if (cmpOffset(offset, intent.last) <= 0) {
+      if (cmpOffset(offset, intent.first) >= 0) run.reloadRead = true;
+      break;
+    }
+    if (!run.reloadRead) {
+      out ??= [];
+      out.push(intent);
+    }
+  }
+  return out;
 }
 
 /** A merged load's share for one batch, for the observer: the batch's rows, all loaded. */
