@@ -80,12 +80,17 @@ class MemoryStore {
   }
   async complete(
     partition: number,
-    intent: Pick<Intent, 'first' | 'last'>,
+    intent: Pick<Intent, 'first' | 'last'> & Partial<Pick<Intent, 'label' | 'merged'>>,
     contentKeys: readonly string[] = [],
   ): Promise<string | null> {
     const cur = this.watermarks.get(partition);
     if (cur === undefined || cmpOffset(intent.last, cur) > 0) this.watermarks.set(partition, intent.last);
     this.intents.delete(intentField(partition, intent.first));
+    // The last part of a merged load completed takes its decision along (as the Lua step does).
+    const open = intent.merged?.parts.some(
+      ([p, first]) => this.intents.get(intentField(p, first))?.label === intent.label,
+    );
+    if (intent.merged && intent.label !== undefined && !open) this.decisions.delete(intent.label);
     for (const k of contentKeys) this.seenKeys.add(k);
     return this.watermarks.get(partition)!;
   }
@@ -104,6 +109,9 @@ class MemoryStore {
 
   async mergedDecision(label: string): Promise<'commit' | 'abort' | null> {
     return this.decisions.get(label) ?? null;
+  }
+  async forgetDecision(label: string): Promise<void> {
+    this.decisions.delete(label);
   }
   #fenced(entries: readonly { partition: number; token: string }[]): number {
     return entries.findIndex((e) => {
@@ -124,7 +132,7 @@ class MemoryStore {
     else if (prior === 'abort') r = entries.length;
     else {
       r = this.#fenced(entries);
-      this.decisions.set(label, r < 0 ? 'commit' : 'abort');
+      if (r < 0) this.decisions.set(label, 'commit');
     }
     const lost = this.onDecideLost;
     if (lost) {
@@ -168,11 +176,16 @@ class FakeWriter {
   readonly failing = new Set<string>();
   /** Labels Doris refuses for good (a non-retryable StreamLoadError). */
   readonly refused = new Set<string>();
+  /** Pre-committed txns Doris aborted (its pre-commit timeout). */
+  readonly aborted = new Set<string>();
+  /** The next commit of a pre-committed txn finds it aborted by Doris (the timeout passed first). */
+  abortAtCommit = false;
 
   labelOf(batch: Pick<LoadBatch, 'topic' | 'partition' | 'firstOffset'>): string {
     return loadLabel(SINK, batch.topic, batch.partition, batch.firstOffset);
   }
   async labelState(label: string): Promise<LabelState> {
+    if (this.aborted.has(label)) return 'ABORTED';
     return this.committed.has(label) ? 'VISIBLE' : this.precommitted.has(label) ? 'PRECOMMITTED' : 'UNKNOWN';
   }
   async precommit(batches: readonly LoadBatch[], label: string): Promise<PrecommitResult> {
@@ -193,6 +206,11 @@ class FakeWriter {
   }
   async commitPrecommitted(label: string): Promise<void> {
     if (this.committed.has(label)) return;
+    if (this.abortAtCommit && this.precommitted.has(label)) {
+      this.abortAtCommit = false;
+      this.precommitted.delete(label);
+      this.aborted.add(label);
+    }
     const parts = this.precommitted.get(label);
     if (!parts)
       throw new StreamLoadError(`2PC commit of ${label} failed: not found`, { label, retryable: true, attempts: 0 });
@@ -531,4 +549,24 @@ test('an unsettled intent whose whole range is gone from the log (compaction) se
   assert.deepEqual([...h.store.intents.keys()], []);
   assert.equal(h.store.watermarks.get(0), '8');
   assert.deepEqual(h.consumer.commits.at(-1), [0, '9']);
+});
+
+test('merged load: decided commit but aborted by Doris before its commit, the parts load one by one and the decision goes', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600, merge_partitions: true}', 2);
+  h.writer.abortAtCommit = true;
+  h.consumer.change([0, 1], []);
+  await h.deliver(messages(0, 2), 0);
+  await until('rows of partition 0 in the batcher', () => h.pipeline.bufferedBytes > 0);
+  const one = h.pipeline.bufferedBytes;
+  await h.deliver(messages(0, 2), 1);
+  await until('rows of partition 1 in the batcher', () => h.pipeline.bufferedBytes > one);
+  assert.equal(await h.pipeline.stop(15_000), true);
+  assert.equal(h.writer.aborted.size, 1, 'the merged load was not the one aborted');
+  assert.deepEqual(
+    h.writer.loads.map((l) => [l.label, l.offsets]),
+    [0, 1].map((p) => [loadLabel(SINK, TOPIC, p, '0'), range(0, 2)]),
+  );
+  // Left, nothing would ever delete it (the single loads replaced the merged intents).
+  assert.deepEqual([...h.store.decisions.keys()], []);
+  assert.deepEqual([...h.store.intents.keys()], []);
 });

@@ -1171,7 +1171,12 @@ export class SinkPipeline {
     signal: AbortSignal,
   ): Promise<void> {
     if (!(await this.#commitDecided(label, created, signal))) {
-      // Doris aborted it (pre-commit timeout) before the commit: nothing of it is in Doris.
+      // Doris aborted it (pre-commit timeout) before the commit: nothing of it is in Doris. Its
+      // 'commit' goes (see DedupeStore.forgetDecision); left, the parts' single loads replace its
+      // intents and nothing would ever delete it. Best effort: a settle finding it does the same.
+      await this.#d.store.forgetDecision(label).catch((err: Error) => {
+        this.#log.warn({ label, err: err.message }, 'deleting the decision of an aborted merged load failed');
+      });
       return this.#loadOneByOne(parts, `Doris aborted the pre-committed txn ${label} before its commit`);
     }
     await this.#completeMerged(label, parts, signal);

@@ -34,6 +34,9 @@ function fakeStore(state: PartitionState, stale: StaleRecord | null = null, othe
       calls.push('dropIntent');
     },
     mergedDecision: async () => null,
+    forgetDecision: async (label) => {
+      calls.push(`forgetDecision ${label}`);
+    },
   };
   return { store, calls, kept: () => kept };
 }

@@ -18,7 +18,10 @@ import {
 import type { DedupeStore } from './store.ts';
 
 export interface SettleOptions {
-  store: Pick<DedupeStore, 'topicState' | 'complete' | 'dropIntent' | 'mergedDecision' | 'staleState' | 'markStale'>;
+  store: Pick<
+    DedupeStore,
+    'topicState' | 'complete' | 'dropIntent' | 'mergedDecision' | 'forgetDecision' | 'staleState' | 'markStale'
+  >;
   /** The topic's name, for the refusal's message. */
   topic?: string;
   partition: number;
@@ -73,8 +76,9 @@ export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> 
     for (;;) {
       if (opts.signal?.aborted) throw new Error(`settle partition ${opts.partition}: aborted`);
       const state = await opts.labelState(intent.label);
+      const decision = intent.merged ? await opts.store.mergedDecision(intent.label) : null;
       const d: MergedIntentDecision = intent.merged
-        ? decideMergedIntent(intent, state, await opts.store.mergedDecision(intent.label), now())
+        ? decideMergedIntent(intent, state, decision, now())
         : decideIntent(intent, state, now());
       if (d.action === 'abort') {
         // Best effort: the txn can never be committed (its decision step sees our claim); Doris
@@ -100,6 +104,11 @@ export async function settlePartition(opts: SettleOptions): Promise<ResumePlan> 
         if ('warning' in d && d.warning) opts.onWarning?.(d.warning, intent);
         if (!intent.merged) toReload.push(intent);
         else {
+          // Decided 'commit' yet not in Doris (aborted by its pre-commit timeout first): it never
+          // commits now, and its parts load again under their own labels. The decision goes, or it
+          // would stay for good, and a later settle of another part finding the label forgotten
+          // by Doris would read it as committed and skip that part.
+          if (decision === 'commit') await opts.store.forgetDecision(intent.label);
           if (!opts.singleLabel) {
             throw new Error(`settle partition ${opts.partition}: merged intent ${intent.label} needs a single label`);
           }

@@ -11,6 +11,9 @@ import type { Intent, MergedDecision, PartitionState } from './state.ts';
 
 // Offsets are non-negative decimals without leading zeros, so "longer, else lexically greater"
 // is numeric order with no precision loss (Lua numbers are doubles).
+// KEYS: watermarks, intents, decisions, then content keys. ARGV: partition, field, last, ttl, and for
+// one part of a merged load its label and the other parts' fields: the last part completed deletes
+// the load's decision (nobody can ask for it any more: see DedupeStore.complete).
 const COMPLETE_LUA = `
 local function gt(a, b) if #a ~= #b then return #a > #b end return a > b end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -19,8 +22,19 @@ if (not cur) or gt(ARGV[3], cur) then
   cur = ARGV[3]
 end
 redis.call('HDEL', KEYS[2], ARGV[2])
+if ARGV[5] and ARGV[5] ~= '' then
+  local open = false
+  for i = 6, #ARGV do
+    local v = redis.call('HGET', KEYS[2], ARGV[i])
+    if v then
+      local ok, intent = pcall(cjson.decode, v)
+      if ok and type(intent) == 'table' and intent.label == ARGV[5] then open = true end
+    end
+  end
+  if not open then redis.call('HDEL', KEYS[3], ARGV[5]) end
+end
 local ttl = tonumber(ARGV[4])
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   if ttl and ttl > 0 then redis.call('SET', KEYS[i], '1', 'EX', ttl) else redis.call('SET', KEYS[i], '1') end
 end
 return cur
@@ -50,9 +64,12 @@ return 0
 `;
 
 // The fence of a merged load, run once it pre-committed: 'commit' only if every partition is still
-// owned by the token that loaded it, else 'abort'. A later claim makes any undecided load abort, so
-// a new owner that reads no decision after its claim knows the load will never commit.
-// ARGV[1] = label, then per part partition, token. Returns 0 (commit) or the 1-based fenced index.
+// owned by the token that loaded it, else abort. A later claim makes any undecided load abort, so
+// a new owner that reads no decision after its claim knows the load will never commit. An abort is
+// not recorded: it is asked again with the same answer (a claim is never undone, and every run has
+// its own token), and no reader tells it from no decision; recorded, it would stay for good.
+// ARGV[1] = label, then per part partition, token. Returns 0 (commit) or the 1-based fenced index
+// (-1: an 'abort' an earlier version recorded).
 const DECIDE_MERGED_LUA = `
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
 if prior == 'commit' then return 0 end
@@ -61,10 +78,7 @@ local n = (#ARGV - 1) / 2
 for i = 0, n - 1 do
   local owner = redis.call('HGET', KEYS[1], ARGV[2 + i * 2])
   local token = ARGV[3 + i * 2]
-  if owner and token ~= '' and owner ~= token then
-    redis.call('HSET', KEYS[2], ARGV[1], 'abort')
-    return i + 1
-  end
+  if owner and token ~= '' and owner ~= token then return i + 1 end
 end
 redis.call('HSET', KEYS[2], ARGV[1], 'commit')
 return 0
@@ -298,23 +312,48 @@ export class DedupeStore {
   /**
    * The load of `intent` is in Doris: in one atomic step raise the watermark to `intent.last` (never
    * lower it), delete the intent, and mark `contentKeys` seen for the TTL. Returns the watermark.
+   *
+   * One part of a merged load (a settle completing it): when no other part's intent of that load is
+   * left, its decision goes too. Every partition of it was then claimed by another run (a part is
+   * settled only after a claim), so its owner can no longer load any of them, whatever a late
+   * decision step of its own answers now.
    */
   async complete(
     partition: number,
-    intent: Pick<Intent, 'first' | 'last'>,
+    intent: Pick<Intent, 'first' | 'last'> & Partial<Pick<Intent, 'label' | 'merged'>>,
     contentKeys: readonly string[] = [],
   ): Promise<string | null> {
     return this.#run('complete', null, async () => {
       const fn = this.#script<string>('sinkerComplete');
-      const keys = [this.keys.watermarks, this.keys.intents, ...contentKeys.map((k) => this.keys.contentPrefix + k)];
+      const keys = [
+        this.keys.watermarks,
+        this.keys.intents,
+        this.keys.decisions,
+        ...contentKeys.map((k) => this.keys.contentPrefix + k),
+      ];
+      const field = intentField(partition, intent.first);
+      const others = (intent.merged?.parts ?? []).map(([p, first]) => intentField(p, first)).filter((f) => f !== field);
       return fn(
         keys.length,
         ...keys,
         String(partition),
-        intentField(partition, intent.first),
+        field,
         intent.last,
         String(this.ttl),
+        intent.merged && intent.label ? intent.label : '',
+        ...others,
       );
+    });
+  }
+
+  /**
+   * Deletes a merged load's decision once the load is known never to commit (Doris aborted it): its
+   * parts load again under their own labels. Kept, a settle finding that label forgotten by Doris
+   * would read the 'commit' as "committed, then forgotten" and skip the parts.
+   */
+  async forgetDecision(label: string): Promise<void> {
+    await this.#run('forgetDecision', undefined, async () => {
+      await this.#redis.hdel(this.keys.decisions, label);
     });
   }
 
@@ -346,8 +385,8 @@ export class DedupeStore {
 
   /**
    * The fence of a pre-committed merged load: records 'commit' and returns -1 when every partition
-   * is still owned by its token; else records 'abort' and returns the index of a fenced partition
-   * (or `entries.length` when the load was decided 'abort' before).
+   * is still owned by its token; else returns the index of a fenced partition, recording nothing
+   * (`entries.length` for an 'abort' an earlier version recorded).
    */
   async decideMerged(label: string, entries: readonly Pick<MergedEntry, 'partition' | 'token'>[]): Promise<number> {
     const r = await this.#run('decideMerged', 0, () =>

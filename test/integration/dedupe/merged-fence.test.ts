@@ -102,9 +102,11 @@ test('a partition claimed before the decision: the merged load aborts, the new o
   assert.equal(hole.kind === 'reload' && hole.intent.last, b0.lastOffset);
   assert.equal(await w.labelState(label), 'ABORTED', 'the settle aborted the undecided txn');
 
-  // The zombie's decision step sees the claim: abort, recorded for anyone who looks later.
+  // The zombie's decision step sees the claim: abort. Not recorded (it would stay for good): asked
+  // again, the claim still answers it.
   assert.equal(await zombie.decideMerged(label, entries), 0);
-  assert.equal(await owner.mergedDecision(label), 'abort');
+  assert.equal(await owner.mergedDecision(label), null);
+  assert.equal(await zombie.decideMerged(label, entries), 0);
   // A fenced zombie cannot record a new merged load either (and records nothing of it).
   const again = merged([b0, csvBatch(['f'], 20, 1)], 'zombie');
   assert.equal(await zombie.recordMerged(again.entries), 0);
@@ -146,8 +148,10 @@ test('a partition claimed after the decision: whoever settles a part commits the
   const plan3 = await settle(owner, w, 3);
   assert.deepEqual([plan3.watermark, plan3.seekOffset, plan3.reload.length], ['50', '51', 0]);
   assert.deepEqual((await storedRows(table)).sort(), [...expected(['g', 'h'], 100), ...expected(['i'], 50)].sort());
-  // A decision once made stands: a late decision step of the crashed run still says commit.
-  assert.equal(await crashed.decideMerged(label, entries), -1);
+  // Both parts completed, the decision is gone (test/integration/sinker/merged-decisions.test.ts):
+  // a late decision step of the crashed run answers abort, and its partitions are both claimed.
+  assert.equal(await owner.mergedDecision(label), null);
+  assert.equal(await crashed.decideMerged(label, entries), 0);
 });
 
 test('a committed merged load completes in one step: every watermark raised, its intents and decision gone', async () => {
