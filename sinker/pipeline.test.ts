@@ -176,6 +176,10 @@ class FakeWriter {
   readonly failing = new Set<string>();
   /** Labels Doris refuses for good (a non-retryable StreamLoadError). */
   readonly refused = new Set<string>();
+  /** Offsets whose rows Doris refuses for data quality: dead-lettered, the rest loads (as the writer does). */
+  readonly badOffsets = new Set<string>();
+  /** Labels whose load commits and then never answers (the process dies before it hears back). */
+  readonly hangAfterCommit = new Set<string>();
   /** Pre-committed txns Doris aborted (its pre-commit timeout). */
   readonly aborted = new Set<string>();
   /** The next commit of a pre-committed txn finds it aborted by Doris (the timeout passed first). */
@@ -221,13 +225,24 @@ class FakeWriter {
   async abortPrecommitted(label: string): Promise<void> {
     this.precommitted.delete(label);
   }
-  async load(batch: LoadBatch, opts: { label?: string }): Promise<LoadResult> {
+  async load(
+    batch: LoadBatch,
+    opts: {
+      label?: string;
+      signal?: AbortSignal;
+      onDeadLettered?: (rows: readonly LoadResult['rejected'][number][]) => Promise<void>;
+    },
+  ): Promise<LoadResult> {
     const label = opts.label ?? this.labelOf(batch);
     if (this.failing.has(label) || this.refused.has(label)) {
       const retryable = !this.refused.has(label);
       throw new StreamLoadError(`load ${label}: injected`, { label, retryable, attempts: 1 });
     }
     const already = this.committed.has(label);
+    const rejected = batch.rowOffsets.flatMap((offset, index) =>
+      this.badOffsets.has(offset) ? [{ index, offset, row: batch.rows[index]!, reason: 'bad' }] : [],
+    );
+    if (!already && rejected.length > 0) await opts.onDeadLettered?.(rejected);
     if (!already) {
       this.committed.add(label);
       this.loads.push({
@@ -235,8 +250,11 @@ class FakeWriter {
         partition: batch.partition,
         first: batch.firstOffset,
         last: batch.lastOffset,
-        offsets: [...batch.rowOffsets],
+        offsets: batch.rowOffsets.filter((o) => !this.badOffsets.has(o)),
       });
+    }
+    if (this.hangAfterCommit.has(label)) {
+      await new Promise((_, reject) => opts.signal?.addEventListener('abort', () => reject(opts.signal?.reason)));
     }
     return {
       label,
@@ -244,8 +262,8 @@ class FakeWriter {
       loadedRows: batch.rowOffsets.length,
       filteredRows: 0,
       unselectedRows: 0,
-      deadLetteredRows: 0,
-      rejected: [],
+      deadLetteredRows: rejected.length,
+      rejected,
       publishTimeout: false,
       attempts: 1,
       elapsedMs: 0,
@@ -569,4 +587,29 @@ test('merged load: decided commit but aborted by Doris before its commit, the pa
   // Left, nothing would ever delete it (the single loads replaced the merged intents).
   assert.deepEqual([...h.store.decisions.keys()], []);
   assert.deepEqual([...h.store.intents.keys()], []);
+});
+
+test('content dedupe: a load committed with rows refused for data quality, then the process dies: the settle marks only the loaded rows seen', async (t) => {
+  const h = await harness(
+    t,
+    'batch: {map_workers: 0, max_batch_interval: 3600, max_batch_rows: 3}\ndedupe: {key_fields: [id]}',
+  );
+  const l0 = loadLabel(SINK, TOPIC, 0, '0');
+  h.writer.badOffsets.add('1');
+  h.writer.hangAfterCommit.add(l0);
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 2));
+  await until('the load committed', () => h.writer.committed.has(l0));
+  // The process dies before it completes the intent; the next owner settles it by its label.
+  assert.equal(await h.pipeline.stop(0), false);
+  await settlePartition({
+    store: h.store as unknown as DedupeStore,
+    partition: 0,
+    committed: null,
+    labelState: (label) => h.writer.labelState(label),
+  });
+  assert.equal(h.store.watermarks.get(0), '2');
+  assert.deepEqual(h.writer.offsetsOf(), ['0', '2']);
+  // Offset 1 is in the dead-letter queue, not in Doris: a corrected re-send of it must load.
+  assert.deepEqual([...h.store.seenKeys].sort(), [keyOf(0), keyOf(2)].sort());
 });

@@ -874,6 +874,23 @@ export class SinkPipeline {
       created: Date.now(),
       ...(keys.length > 0 ? { keys } : {}),
     };
+    // Rows Doris refuses for data quality are dead-lettered, then the rest loads under the label:
+    // before that, the intent drops the refused rows' keys, or whoever settles the label after a
+    // crash would mark them seen and drop a corrected re-send of one within the TTL.
+    const onDeadLettered =
+      keys.length === 0
+        ? undefined
+        : async (rejected: readonly { offset: string }[]) => {
+            const refused = new Set(rejected.map((r) => r.offset));
+            const left = keys.filter((_, i) => !refused.has(batch.rowOffsets[i]!));
+            const { keys: _all, ...rest } = intent;
+            const narrowed = left.length > 0 ? { ...rest, keys: left } : rest;
+            await this.#whileRedisAway(
+              'load',
+              () => this.#d.store.recordIntent(batch.partition, narrowed, run.token),
+              signal,
+            );
+          };
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted) {
@@ -894,7 +911,11 @@ export class SinkPipeline {
           await this.#d.store.recordIntent(batch.partition, intent, run.token);
           run.order.done(batch.firstOffset);
           this.#setRedisDown(false);
-          result = await this.#d.writer.load(batch, { label, signal });
+          result = await this.#d.writer.load(batch, {
+            label,
+            signal,
+            ...(onDeadLettered ? { onDeadLettered } : {}),
+          });
           if (result.status === 'dead-lettered') status = 'dead_lettered';
         }
         // Keys of rows Doris refused are not "seen": leave them out of the completion.

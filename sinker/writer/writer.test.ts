@@ -180,6 +180,24 @@ test('data quality: refused rows found from the ErrorURL, dead-lettered with the
   assert.equal(r.attempts, 2);
 });
 
+test('data quality: onDeadLettered hears the refused rows after the DLQ has them and before the rest loads', async () => {
+  const { w, dlq } = writer();
+  const heard: { offsets: string[]; inDlq: number; table: number; state: string | undefined }[] = [];
+  const r = await w.load(batch(['1\ta', '2\tBAD', '3\tc'], 250), {
+    onDeadLettered: async (rows) => {
+      heard.push({
+        offsets: rows.map((row) => row.offset),
+        inDlq: dlq.length,
+        table: doris.table.length,
+        state: doris.labels.get('sink:events:0:250')?.state,
+      });
+    },
+  });
+  assert.equal(r.status, 'loaded');
+  assert.deepEqual(heard, [{ offsets: ['251'], inDlq: 1, table: 0, state: 'ABORTED' }]);
+  assert.deepEqual(doris.table, ['1\ta', '3\tc']);
+});
+
 test('data quality without an ErrorURL: bisected with aborted 2PC probes, good rows kept', async () => {
   const { w, dlq } = writer();
   const rows = ['1\ta', '2\tb', '3\tBAD', '4\td', '5\te', '6\tf', '7\tBAD', '8\th'];

@@ -254,8 +254,18 @@ export class StreamLoadWriter {
   /**
    * Load a batch. Resolves when its rows are in Doris (possibly minus rows dead-lettered for data
    * quality), or all dead-lettered. Rejects with StreamLoadError when it must give up.
+   * `onDeadLettered` is given every row dead-lettered so far for data quality, once they are in the
+   * dead-letter queue and before the rest loads (its rejection fails the load): whoever settles the
+   * label after a crash must know which rows it does not hold.
    */
-  async load(batch: LoadBatch, opts: { label?: string; signal?: AbortSignal } = {}): Promise<LoadResult> {
+  async load(
+    batch: LoadBatch,
+    opts: {
+      label?: string;
+      signal?: AbortSignal;
+      onDeadLettered?: (rows: readonly RejectedRow[]) => Promise<void>;
+    } = {},
+  ): Promise<LoadResult> {
     const started = performance.now();
     const label = opts.label ?? this.labelOf(batch);
     const ctx: Ctx = { attempts: 0, ...(opts.signal ? { signal: opts.signal } : {}) };
@@ -396,6 +406,7 @@ export class StreamLoadWriter {
           ctx,
         );
         current = idx.filter((i) => !bad.has(i));
+        await opts.onDeadLettered?.(rejected);
         // With no row left, an empty load still commits the label, so the range reads as settled
         // by its label if we crash before the caller records it.
       }
