@@ -300,7 +300,7 @@ class FakeConsumer {
   }
 }
 
-function fakeAdmin(high: number, partitions: number): Admin {
+function fakeAdmin(high: number, partitions: number, low = 0): Admin {
   const ps = Array.from({ length: partitions }, (_, p) => p);
   return {
     fetchTopicMetadata: async () => ({
@@ -308,7 +308,7 @@ function fakeAdmin(high: number, partitions: number): Admin {
     }),
     fetchOffsets: async () => [{ topic: TOPIC, partitions: ps.map((partition) => ({ partition, offset: '-1' })) }],
     fetchTopicOffsets: async () =>
-      ps.map((partition) => ({ partition, offset: String(high), high: String(high), low: '0' })),
+      ps.map((partition) => ({ partition, offset: String(high), high: String(high), low: String(low) })),
   } as unknown as Admin;
 }
 
@@ -324,7 +324,7 @@ interface Harness {
   deliver(messages: KafkaMessage[], partition?: number): Promise<void>;
 }
 
-async function harness(t: TestContext, yaml: string, partitions = 1, high = 1000): Promise<Harness> {
+async function harness(t: TestContext, yaml: string, partitions = 1, high = 1000, low = 0): Promise<Harness> {
   const config = parseConfig(`name: ${SINK}\nkafka: {topic: ${TOPIC}}\n${yaml}`, { env: {} });
   const m = mapper();
   const store = new MemoryStore();
@@ -341,7 +341,7 @@ async function harness(t: TestContext, yaml: string, partitions = 1, high = 1000
     config,
     logger: pino({ level: 'silent' }),
     consumer: consumer as unknown as SinkConsumer,
-    admin: fakeAdmin(high, partitions),
+    admin: fakeAdmin(high, partitions, low),
     writer: writer as unknown as StreamLoadWriter,
     store: store as unknown as DedupeStore,
     ...(config.dedupe.key_fields.length > 0 ? { content: new ContentDedupe(store) } : {}),
@@ -612,4 +612,46 @@ test('content dedupe: a load committed with rows refused for data quality, then 
   assert.deepEqual(h.writer.offsetsOf(), ['0', '2']);
   // Offset 1 is in the dead-letter queue, not in Doris: a corrected re-send of it must load.
   assert.deepEqual([...h.store.seenKeys].sort(), [keyOf(0), keyOf(2)].sort());
+});
+
+test('an unsettled intent the fetch skips after a rejoin (kafkajs goes back to the committed offset) stays open for the next settle', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
+  // A hole: [3..5] open below the watermark 10 (a later batch loaded first).
+  h.store.watermarks.set(0, '10');
+  h.store.intents.set(intentField(0, '3'), {
+    label: loadLabel(SINK, TOPIC, 0, '3'),
+    first: '3',
+    last: '5',
+    created: Date.now(),
+  });
+  h.consumer.change([0], []);
+  await until('partition 0 settled', () => h.pipeline.settledPartitions.includes(0));
+  // A rejoin keeps partition 0 before anything is read: kafkajs fetches from the committed offset 11.
+  h.consumer.change([], []);
+  await h.deliver(messages(11, 12));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  assert.deepEqual(h.writer.offsetsOf(), range(11, 12));
+  // Rows 3..5 are still in the log, unread: dropped, they would never load.
+  assert.deepEqual([...h.store.intents.keys()], ['0:3']);
+});
+
+test('an unsettled intent passed by a fetch reset below the log start stays open unless the log start is past it', async (t) => {
+  // Retention deleted 0..6; the fetch from 3 was reset to the latest offset, 20.
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}', 1, 1000, 7);
+  for (const [first, last] of [
+    ['3', '5'],
+    ['8', '9'],
+  ] as const) {
+    h.store.intents.set(intentField(0, first), {
+      label: loadLabel(SINK, TOPIC, 0, first),
+      first,
+      last,
+      created: Date.now(),
+    });
+  }
+  h.consumer.change([0], []);
+  await h.deliver(messages(20, 21));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  // [3..5] is below the log start: gone for good. [8..9] is still in the log: the next settle loads it.
+  assert.deepEqual([...h.store.intents.keys()], ['0:8']);
 });

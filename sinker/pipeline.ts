@@ -112,8 +112,12 @@ interface PartitionRun {
   next?: number | bigint;
   /** Index in the plan's reload list of the first intent no offset read yet is past. */
   reloadAt: number;
-  /** Whether an offset of that intent's range was read. */
-  reloadRead: boolean;
+  /**
+   * Where kafkajs's fetch of the partition goes on from, as far as this run knows: the settle's
+   * resume point, then the offset after the last message delivered. Unknown (undefined) after a
+   * rejoin that kept the partition, which makes kafkajs fetch from the committed offset again.
+   */
+  position?: bigint;
   /** The last chunk taken and still being finished: the next one is finished after it, in offset order. */
   tail: Promise<void>;
   /** Keeps this run's intents recorded in offset order. */
@@ -276,6 +280,8 @@ export class SinkPipeline {
   // ---- assignment ---------------------------------------------------------------------------
 
   #onAssignment(change: AssignmentChange): void {
+    // A rejoin keeping a partition makes kafkajs fetch it from the committed offset again.
+    for (const run of this.#runs.values()) run.position = undefined;
     for (const p of change.revoked) this.#revoke(p);
     for (const p of change.assigned) this.#assign(p);
     // New partitions join the current pause state (paused while backpressured, else fetching).
@@ -318,9 +324,8 @@ export class SinkPipeline {
       tail: Promise.resolve(),
       order: new IntentOrder(),
       reloadAt: 0,
-      reloadRead: false,
     };
-    run.ready = this.#settle(partition, run.token, abort.signal, forceSeek).then((plan) => {
+    run.ready = this.#settle(partition, run, forceSeek).then((plan) => {
       run.plan = plan;
       return plan;
     });
@@ -329,7 +334,9 @@ export class SinkPipeline {
     this.#runs.set(partition, run);
   }
 
-  async #settle(partition: number, token: string, signal: AbortSignal, forceSeek: boolean): Promise<ResumePlan> {
+  async #settle(partition: number, run: PartitionRun, forceSeek: boolean): Promise<ResumePlan> {
+    const { token } = run;
+    const signal = run.abort.signal;
     for (let attempt = 0; ; attempt++) {
       try {
         // Claim first: from here on a previous owner (a zombie) cannot record new intents, so the
@@ -383,6 +390,8 @@ export class SinkPipeline {
           added ||
           (committed === null ? plan.watermark !== null || plan.reload.length > 0 : plan.seekOffset !== committed);
         if (needsSeek) this.#d.consumer.consumer.seek({ topic: this.#topic, partition, offset: plan.seekOffset });
+        // Without a seek kafkajs fetches from the committed offset, which is the resume point then.
+        run.position = BigInt(plan.seekOffset);
         // Everything below the resume point is in Doris: say so to Kafka too, or the group shows
         // phantom lag (and lag-based scaling never settles) until the next batch commits.
         if (committed === null ? plan.watermark !== null : BigInt(plan.seekOffset) > BigInt(committed)) {
@@ -522,17 +531,21 @@ export class SinkPipeline {
     const simple = plan.reload.length === 0 && Number.isSafeInteger(wm);
     let next = run.next;
     let bytes = 0;
-    /** Intents to re-load whose whole range is gone from the log (compaction): nothing to load. */
-    let emptied: Intent[] | undefined;
+    /** Intents to re-load the fetch went past without a message of them, and from where it came. */
+    let emptied: Emptied[] | undefined;
     for (const m of messages) {
       bytes += m.value?.length ?? 0;
       // Already taken by this run (a rebalance that kept the partition re-fetches from the
       // committed offset): those offsets are loading or loaded, never batch them twice.
       let at: number | bigint = Number(m.offset);
       if (!Number.isSafeInteger(at)) at = BigInt(m.offset);
-      if (next !== undefined && at < next) continue;
+      if (next !== undefined && at < next) {
+        run.position = BigInt(at) + 1n;
+        continue;
+      }
       next = typeof at === 'number' ? at + 1 : at + 1n;
       if (run.reloadAt < plan.reload.length) emptied = passReloads(run, plan, m.offset, emptied);
+      run.position = BigInt(at) + 1n;
       const d = simple && typeof at === 'number' && at > wm ? LOAD : offsetDisposition(m.offset, plan);
       if (d.kind === 'skip') continue;
       if (d.kind === 'reload') {
@@ -571,14 +584,25 @@ export class SinkPipeline {
   }
 
   /**
-   * Intents to re-load that no offset of was read, the log being past them (their whole range
-   * compacted away): nothing of them can load, so they settle as empty. Left open, every later
-   * settle would seek back to them and read on for nothing. A zombie still sending such a label
-   * loads the rows once all the same (its completion raises the watermark, never lowers it).
+   * Intents to re-load the fetch went past without a message of them, from at or before their
+   * first offset: their whole range is gone from the log (compacted away), nothing of them can
+   * load, so they settle as empty. Left open, every later settle would seek back to them and read
+   * on for nothing. Unless kafkajs skipped ahead itself: a fetch from below the log start is reset
+   * (auto.offset.reset, to the latest offset without from_earliest), so an intent the log still
+   * holds stays open for the next settle. A zombie still sending such a label loads the rows once
+   * all the same (its completion raises the watermark, never lowers it).
    */
-  async #dropEmptied(run: PartitionRun, partition: number, emptied: readonly Intent[]): Promise<void> {
-    for (const intent of emptied) {
+  async #dropEmptied(run: PartitionRun, partition: number, emptied: readonly Emptied[]): Promise<void> {
+    const low = async () => {
+      const offsets = await this.#d.admin.fetchTopicOffsets(this.#topic);
+      const o = offsets.find((x) => x.partition === partition);
+      if (!o) throw new Error(`partition ${partition} of ${this.#topic} has no offsets`);
+      return BigInt(o.low);
+    };
+    const start = await low();
+    for (const { intent, from } of emptied) {
       if (this.#runs.get(partition) !== run) return;
+      if (from < start && BigInt(intent.last) >= start) continue;
       this.#log.info(
         { partition, label: intent.label, first: intent.first, last: intent.last },
         'unsettled intent gone from the log (compacted): dropped, nothing to load',
@@ -1352,26 +1376,32 @@ function reloadedIntent(plan: ResumePlan | undefined, offset: string): Intent | 
     ?.intent;
 }
 
+/** An intent to re-load the fetch went past, from `from` (at or before its first offset) to beyond its last. */
+interface Emptied {
+  intent: Intent;
+  from: bigint;
+}
+
 /**
  * Moves the run past the re-load intents that `offset` lies beyond (the plan lists them by first
- * offset; offsets come in order): those none of whose offsets was read are added to `emptied`.
+ * offset; offsets come in order). Those the fetch went past from at or before their first offset,
+ * without a message in between, are added to `emptied`; one passed from an unknown position (a
+ * rejoin) stays open.
  */
 function passReloads(
   run: PartitionRun,
   plan: ResumePlan,
   offset: string,
-  emptied: Intent[] | undefined,
-): Intent[] | undefined {
+  emptied: Emptied[] | undefined,
+): Emptied[] | undefined {
   let out = emptied;
-  for (; run.reloadAt < plan.reload.length; run.reloadAt++, run.reloadRead = false) {
+  for (; run.reloadAt < plan.reload.length; run.reloadAt++) {
     const intent = plan.reload[run.reloadAt]!.intent;
-    if (cmpOffset(offset, intent.last) <= 0) {
-      if (cmpOffset(offset, intent.first) >= 0) run.reloadRead = true;
-      break;
-    }
-    if (!run.reloadRead) {
+    if (cmpOffset(offset, intent.last) <= 0) break;
+    const from = run.position;
+    if (from !== undefined && from <= BigInt(intent.first)) {
       out ??= [];
-      out.push(intent);
+      out.push({ intent, from });
     }
   }
   return out;
