@@ -539,13 +539,17 @@ export class SinkPipeline {
       // committed offset): those offsets are loading or loaded, never batch them twice.
       let at: number | bigint = Number(m.offset);
       if (!Number.isSafeInteger(at)) at = BigInt(m.offset);
+      // Where the fetch stands matters only while intents to re-load lie ahead.
+      const tracking = run.reloadAt < plan.reload.length;
       if (next !== undefined && at < next) {
-        run.position = BigInt(at) + 1n;
+        if (tracking) run.position = BigInt(at) + 1n;
         continue;
       }
       next = typeof at === 'number' ? at + 1 : at + 1n;
-      if (run.reloadAt < plan.reload.length) emptied = passReloads(run, plan, m.offset, emptied);
-      run.position = BigInt(at) + 1n;
+      if (tracking) {
+        emptied = passReloads(run, plan, m.offset, emptied);
+        run.position = BigInt(at) + 1n;
+      }
       const d = simple && typeof at === 'number' && at > wm ? LOAD : offsetDisposition(m.offset, plan);
       if (d.kind === 'skip') continue;
       if (d.kind === 'reload') {
