@@ -761,6 +761,10 @@ export class StreamLoadWriter {
     if (outcome.kind === 'retryable' && outcome.reroute && route === 'backend' && this.#doris.load_route === 'auto') {
       if (reply.status >= 500) this.#backends.markDown(target);
     }
+    // A 5xx from the FE itself (not from the BE its 307 sent us to; a proxy in front of a dead FE,
+    // a 503 serviceUnavailable): the next attempt goes to the next of fe_hosts, as a refused
+    // connection does. A BE's 5xx leaves the FE be: asking it again picks another BE.
+    if (route === 'frontend' && reply.status >= 500 && reply.url.startsWith(`${target}/`)) this.fe.rotate(target);
     return { kind: 'outcome', outcome, route };
   }
 }

@@ -2,6 +2,8 @@
 // lines; a repeated batch is refused by its label, so Doris holds each row once. Labels are per
 // database, so every test here loads its own offset range.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { closeStorage, emulator, freshTable, storedRows, txnsOf } from './emulator.ts';
 import { closeWriters, csvBatch, expected, JSON_LINES, SINK, writerFor } from './harness.ts';
@@ -78,4 +80,39 @@ test('fe_hosts failover: a dead first FE is skipped for listing backends and for
     assert.equal(w.fe.current, `http://${e.fe}`);
   }
   assert.deepEqual(await storedRows(t), ['301,f', '302,f']);
+});
+
+/** An FE behind a proxy that answers every request with a 5xx (the FE down behind it). */
+async function failingFe(status: number): Promise<{ host: string; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server = http.createServer((req, res) => {
+    hits++;
+    req.resume();
+    res.writeHead(status, { 'content-type': 'text/html' });
+    res.end(`<html><body>${status} Bad Gateway</body></html>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    hits: () => hits,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('fe_hosts failover: an FE answering 5xx to the load (FE route) hands it to the next FE', async () => {
+  const t = await freshTable('wfe5xx');
+  const e = await emulator();
+  const bad = await failingFe(502);
+  try {
+    const { w, attempts } = await writerFor(t, { load_route: 'frontend', fe_hosts: [bad.host, e.fe] });
+    const r = await w.load(csvBatch(['g'], 311));
+    assert.equal(r.status, 'loaded');
+    assert.equal(bad.hits(), 1, 'the 5xx FE is asked once');
+    assert.deepEqual(attempts, ['frontend:retryable', 'frontend:committed']);
+    assert.equal(w.fe.current, `http://${e.fe}`);
+  } finally {
+    await bad.close();
+  }
+  assert.deepEqual(await storedRows(t), ['311,g']);
 });
