@@ -9,8 +9,7 @@ import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { minimalSink } from '../../../operator/api/example.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
-import { Controller } from '../../../operator/controller/controller.ts';
-import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import type { Controller } from '../../../operator/controller/controller.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { idempotentProducer } from '../../support/produce.ts';
@@ -24,7 +23,7 @@ import {
   freshNamespace,
   getSink,
   kubeConfig,
-  quietLog,
+  startController,
   waitFor,
 } from './support.ts';
 
@@ -52,15 +51,7 @@ before(async () => {
   await createTopicAndWait(admin, topic, PARTITIONS);
   await createTopicAndWait(admin, `${topic}-dlq`, 1);
   await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
-  controller = new Controller({
-    kc,
-    namespace: ns,
-    defaultImage: 'doris-sinker:test',
-    identity: 'crashloop-test',
-    metrics: new OperatorMetrics(),
-    log: quietLog(),
-  });
-  await controller.start();
+  controller = await startController(kc, ns, 'crashloop-test');
 });
 
 after(async () => {

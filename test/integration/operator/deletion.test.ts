@@ -8,8 +8,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PolicyV1Api, W
 import { minimalSink } from '../../../operator/api/example.ts';
 import { GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
-import { Controller } from '../../../operator/controller/controller.ts';
-import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import type { Controller } from '../../../operator/controller/controller.ts';
 import {
   applyCrd,
   createSecret,
@@ -18,7 +17,7 @@ import {
   freshNamespace,
   getSink,
   kubeConfig,
-  quietLog,
+  startController,
   waitFor,
   waitSettled,
 } from './support.ts';
@@ -32,15 +31,7 @@ before(async () => {
   await applyCrd(kc);
   ns = await freshNamespace(kc, 'deletion');
   await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
-  controller = new Controller({
-    kc,
-    namespace: ns,
-    defaultImage: 'doris-sinker:test',
-    identity: 'deletion-test',
-    metrics: new OperatorMetrics(),
-    log: quietLog(),
-  });
-  await controller.start();
+  controller = await startController(kc, ns, 'deletion-test');
 });
 
 after(async () => {

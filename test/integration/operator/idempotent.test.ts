@@ -10,9 +10,8 @@ import { AppsV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, PolicyV1A
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { minimalSink } from '../../../operator/api/example.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
-import { Controller } from '../../../operator/controller/controller.ts';
+import type { Controller } from '../../../operator/controller/controller.ts';
 import { KubeClient } from '../../../operator/controller/kube.ts';
-import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
 import { FIELD_MANAGER } from '../../../operator/desired/names.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
@@ -25,7 +24,7 @@ import {
   freshNamespace,
   getSink,
   kubeConfig,
-  quietLog,
+  startController,
   waitSettled,
 } from './support.ts';
 
@@ -49,15 +48,7 @@ before(async () => {
   await createTopicAndWait(admin, topic, 2);
   await createTopicAndWait(admin, `${topic}-dlq`, 1);
   await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
-  controller = new Controller({
-    kc,
-    namespace: ns,
-    defaultImage: 'doris-sinker:test',
-    identity: 'idempotent-test',
-    metrics: new OperatorMetrics(),
-    log: quietLog(),
-  });
-  await controller.start();
+  controller = await startController(kc, ns, 'idempotent-test');
 });
 
 after(async () => {

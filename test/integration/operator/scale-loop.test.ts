@@ -8,8 +8,7 @@ import { AppsV1Api, CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions 
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { parse } from 'yaml';
 import { minimalSink } from '../../../operator/api/example.ts';
-import { Controller } from '../../../operator/controller/controller.ts';
-import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import type { Controller } from '../../../operator/controller/controller.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { SinkerProcess } from '../../support/sinker-process.ts';
@@ -34,7 +33,7 @@ import {
   freshNamespace,
   getSink,
   kubeConfig,
-  quietLog,
+  startController,
   waitFor,
 } from './support.ts';
 
@@ -141,15 +140,7 @@ before(async () => {
   await createTopic(s);
   await createTable(s);
   await dlqTopic((admin) => createTopicAndWait(admin, `${s.topic}-dlq`, 1));
-  controller = new Controller({
-    kc,
-    namespace: ns,
-    defaultImage: 'doris-sinker:test',
-    identity: 'loop-test',
-    metrics: new OperatorMetrics(),
-    log: quietLog(),
-  });
-  await controller.start();
+  controller = await startController(kc, ns, 'loop-test');
 });
 
 let kubelet: StandInKubelet | undefined;

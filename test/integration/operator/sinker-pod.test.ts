@@ -9,8 +9,7 @@ import { AppsV1Api, CoreV1Api, type KubeConfig, type V1EnvVar } from '@kubernete
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { parse } from 'yaml';
 import { minimalSink } from '../../../operator/api/example.ts';
-import { Controller } from '../../../operator/controller/controller.ts';
-import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import type { Controller } from '../../../operator/controller/controller.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { freePort, SinkerProcess } from '../../support/sinker-process.ts';
@@ -36,7 +35,7 @@ import {
   freshNamespace,
   getSink,
   kubeConfig,
-  quietLog,
+  startController,
   waitFor,
 } from './support.ts';
 
@@ -57,15 +56,7 @@ before(async () => {
   await createTable(s);
   admin = new Kafka({ brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  controller = new Controller({
-    kc,
-    namespace: ns,
-    defaultImage: 'doris-sinker:test',
-    identity: 'pod-test',
-    metrics: new OperatorMetrics(),
-    log: quietLog(),
-  });
-  await controller.start();
+  controller = await startController(kc, ns, 'pod-test');
 });
 
 after(async () => {

@@ -8,7 +8,8 @@ import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrat
 import { CRD_FILE } from '../../../operator/api/crd.ts';
 import { CRD_NAME, GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
-import type { Controller } from '../../../operator/controller/controller.ts';
+import { Controller, type ControllerOptions } from '../../../operator/controller/controller.ts';
+import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { testbed } from '../../support/testbed.ts';
 import { waitFor as waitUntil } from '../../support/wait-for.ts';
@@ -106,6 +107,29 @@ export function quietLog(): (level: string, msg: string, fields?: Record<string,
   return (level, msg, fields) => {
     if (process.env.OPERATOR_TEST_LOG) console.error(level, msg, fields ? JSON.stringify(fields) : '');
   };
+}
+
+/**
+ * A controller watching one test namespace as the tests run it (the test image, its own metrics,
+ * logs only with OPERATOR_TEST_LOG), started. `options` adds to or overrides those.
+ */
+export async function startController(
+  kc: KubeConfig,
+  namespace: string,
+  identity: string,
+  options: Partial<ControllerOptions> = {},
+): Promise<Controller> {
+  const controller = new Controller({
+    kc,
+    namespace,
+    defaultImage: 'doris-sinker:test',
+    identity,
+    metrics: new OperatorMetrics(),
+    log: quietLog(),
+    ...options,
+  });
+  await controller.start();
+  return controller;
 }
 
 /**

@@ -7,8 +7,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { minimalSink } from '../../../operator/api/example.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
-import { Controller } from '../../../operator/controller/controller.ts';
-import { OperatorMetrics } from '../../../operator/controller/metrics.ts';
+import type { Controller } from '../../../operator/controller/controller.ts';
 import { getCondition } from '../../../operator/status/conditions.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
@@ -20,7 +19,7 @@ import {
   freshNamespace,
   getSink,
   kubeConfig,
-  quietLog,
+  startController,
   waitFor,
 } from './support.ts';
 
@@ -41,15 +40,7 @@ before(async () => {
   }).admin();
   await admin.connect();
   await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
-  controller = new Controller({
-    kc,
-    namespace: ns,
-    defaultImage: 'doris-sinker:test',
-    identity: 'topic-missing-test',
-    metrics: new OperatorMetrics(),
-    log: quietLog(),
-  });
-  await controller.start();
+  controller = await startController(kc, ns, 'topic-missing-test');
 });
 
 after(async () => {
