@@ -7,15 +7,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import type { LoadBatch } from '../../../sinker/batch.ts';
-import { settlePartition } from '../../../sinker/dedupe/settle.ts';
 import { offsetDisposition } from '../../../sinker/dedupe/state.ts';
-import { DedupeStore, type MergedEntry } from '../../../sinker/dedupe/store.ts';
-import { mergedLabel } from '../../../sinker/labels.ts';
-import type { StreamLoadWriter } from '../../../sinker/writer/writer.ts';
+import { DedupeStore } from '../../../sinker/dedupe/store.ts';
 import { testbed } from '../../support/testbed.ts';
 import { closeStorage, emulator, freshTable, storedRows } from '../writer/emulator.ts';
 import { closeWriters, csvBatch, expected, publishedSoon, SINK, writerFor } from '../writer/harness.ts';
+import { merged, settle } from './merged-harness.ts';
 
 const PREFIX = `it-merged-${randomUUID().slice(0, 8)}:`;
 const stores: DedupeStore[] = [];
@@ -48,35 +45,6 @@ after(async () => {
   await closeWriters();
   await closeStorage();
 });
-
-/** The merged load of `batches` by the run holding `token` on each: its label and Redis entries. */
-function merged(batches: LoadBatch[], token: string): { label: string; entries: MergedEntry[] } {
-  const spec = batches.map((b) => ({ partition: b.partition, first: b.firstOffset, last: b.lastOffset, token }));
-  const label = mergedLabel(SINK, 'events', spec);
-  const parts = spec.map((p): [number, string, string] => [p.partition, p.first, p.last]);
-  const created = Date.now();
-  return {
-    label,
-    entries: batches.map((b) => ({
-      partition: b.partition,
-      token,
-      intent: { label, first: b.firstOffset, last: b.lastOffset, created, merged: { parts } },
-    })),
-  };
-}
-
-function settle(store: DedupeStore, w: StreamLoadWriter, partition: number) {
-  return settlePartition({
-    store,
-    partition,
-    committed: null,
-    labelState: (l) => w.labelState(l),
-    commitPrecommitted: (l) => w.commitPrecommitted(l),
-    abortPrecommitted: (l) => w.abortPrecommitted(l),
-    singleLabel: (first) => w.labelOf({ topic: 'events', partition, firstOffset: first }),
-    pollMs: 20,
-  });
-}
 
 test('a partition claimed before the decision: the merged load aborts, the new owner re-loads its part alone', async () => {
   const table = await freshTable('wmerge1');
