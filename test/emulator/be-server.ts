@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { TableSchema } from './ddl.ts';
 import { type Engine, snapshot } from './engine.ts';
-import type { Fault } from './faults.ts';
+import { errorLogForm, type Fault } from './faults.ts';
 import { clientIp, readBody, sendBe, sleep } from './http-util.ts';
 import {
   basicAuth,
@@ -296,6 +296,10 @@ function parseRows(ctx: LoadCtx, opts: LoadOptions, schema: TableSchema, data: B
     for (let i = 0; i < n; i++) r.errors.unshift('Reason: injected by the emulator (filter_rows fault). src line []; ');
     if (r.errors.length > 51) r.errors.length = 51; // the BE logs the first 51 bad rows only
     if (n > 0) r.firstError = 'injected by the emulator (filter_rows fault). Src line: ';
+  }
+  if (r.errors.length > 0) {
+    const lf = engine.faults.take(['error_log_form'], ctx.reply.label, schema.name);
+    if (lf) r.errors = errorLogForm(r.errors, lf);
   }
   ctx.reply.readDataTimeMs = Date.now() - t;
   applyRowCounts(ctx, r);

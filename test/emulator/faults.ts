@@ -19,6 +19,7 @@ export const FAULT_TYPES = [
   'commit_2pc_fail', // 12: a 2PC commit fails with get tableList write lock timeout (txn stays PRECOMMITTED; commit: true commits it anyway, evict: true then forgets its label)
   'fe_error', // 13: FE answers an error JSON: shape 'rest' ({status,msg}) or 'response' ({msg,code,data,count})
   'publish_fail', // publishing a committed txn's rows fails `count` times; it stays COMMITTED and is published again
+  'error_log_form', // §6: the load's error log in Doris's other line forms: form 'too_much_error' (50 entries, then the stop line), 'summary' (a `Summary: msg` line after the entries); limitBytes cuts each line there as load_error_log_limit_bytes does
 ] as const;
 
 export type FaultType = (typeof FAULT_TYPES)[number];
@@ -44,6 +45,34 @@ export interface FaultSpec {
   /** commit_2pc_fail with commit: true — forget the label once committed (as 2000 newer loads would). */
   evict?: boolean;
   msg?: string;
+  /** error_log_form: which of the BE's other error-log line forms to write. */
+  form?: 'too_much_error' | 'summary';
+  /** error_log_form: the BE's load_error_log_limit_bytes (each longer line is cut and marked). */
+  limitBytes?: number;
+}
+
+/** The BE's MAX_ERROR_NUM: the log names this many rows before its stop line (RuntimeState). */
+const MAX_ERROR_NUM = 50;
+
+/**
+ * The error-log lines of a load as a BE writes them in the forms the error_log_form fault asks for
+ * (RuntimeState::append_error_msg_to_file): the stop line `TOO MUCH ERROR! …` in place of entry 51
+ * (a BE whose error-row count reaches MAX_ERROR_NUM), a `Summary: ` line, and lines longer than
+ * load_error_log_limit_bytes cut at that byte and ended with `error log is too long`.
+ */
+export function errorLogForm(lines: readonly string[], f: Pick<FaultSpec, 'form' | 'limitBytes' | 'msg'>): string[] {
+  let out = [...lines];
+  if (f.form === 'too_much_error' && out.length > MAX_ERROR_NUM) {
+    out = [...out.slice(0, MAX_ERROR_NUM), `TOO MUCH ERROR! already reach ${MAX_ERROR_NUM}. show no more next error.`];
+  }
+  if (f.form === 'summary') out.push(`Summary: ${f.msg ?? 'injected by the emulator (error_log_form fault)'}`);
+  const limit = f.limitBytes;
+  if (limit !== undefined) {
+    out = out.map((l) =>
+      Buffer.byteLength(l) > limit ? `${Buffer.from(l).subarray(0, limit).toString()}error log is too long` : l,
+    );
+  }
+  return out;
 }
 
 export interface Fault extends FaultSpec {

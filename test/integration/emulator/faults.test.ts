@@ -137,6 +137,25 @@ test('7 filter_rows: filtered rows with a working ErrorURL; too many fails the l
   assert.equal((await put('fr-2', [152])).j.Message, '[DATA_QUALITY_ERROR]too many filtered rows');
 });
 
+test("7 error_log_form: the log served in Doris's other line forms (stop line, Summary, cut at limitBytes)", async () => {
+  const log = async (j: Record<string, unknown>) =>
+    (await request(j.ErrorURL as string, { method: 'GET', expect: false })).body;
+  const lines = (text: string) => text.split('\n').filter((l) => l !== '');
+  // Rows refused by filter_rows; error_log_form then shapes the log they leave.
+  await arm({ type: 'filter_rows', label: '^elf-1$', rows: 52 });
+  await arm({ type: 'error_log_form', label: '^elf-1$', form: 'too_much_error' });
+  const ids = Array.from({ length: 52 }, (_, i) => 160 + i);
+  const a = await put('elf-1', ids, { max_filter_ratio: '1' });
+  const stopped = lines(await log(a.j));
+  assert.equal(stopped.length, 51);
+  assert.equal(stopped[50], 'TOO MUCH ERROR! already reach 50. show no more next error.');
+  assert.ok(stopped.slice(0, 50).every((l) => l.startsWith('Reason: ')));
+  await arm({ type: 'filter_rows', label: '^elf-2$', rows: 1 });
+  await arm({ type: 'error_log_form', label: '^elf-2$', form: 'summary', msg: 'the sum', limitBytes: 20 });
+  const b = await put('elf-2', [220, 221], { max_filter_ratio: '1' });
+  assert.deepEqual(lines(await log(b.j)), ['Reason: injected by error log is too long', 'Summary: the sum']);
+});
+
 test('8 dead BE behind the redirect (refused, hang) and No backend available', async () => {
   await arm({ type: 'dead_be', mode: 'refused' });
   await assert.rejects(put('dead-1', [160]), /ECONNREFUSED/);
