@@ -44,7 +44,7 @@ test('CSV: every stage named (raw row, space-joined values, sink reason) → tho
     `Reason: ${TOO_LONG('name', 'toolong')} . src line []; `,
     `Reason: ${DECIMAL('99999.00')} . src line []; `,
   ].join('\n');
-  const v = run({ rows, entries: parseErrorLog(log) });
+  const v = run({ rows, entries: parseErrorLog(log).entries });
   assert.deepEqual([...v.bad.keys()].sort(), [1, 2, 3, 4, 5]);
   assert.match(v.bad.get(1) ?? '', /too long than schema/);
   assert.match(v.bad.get(2) ?? '', /decimal value is not valid/);
@@ -213,4 +213,23 @@ test('CSV without a columns header: the sink reason may name any field (names un
   const v = run({ rows, shape, entries: [entry(TOO_LONG('name', 'waytoolong'))] });
   assert.deepEqual([...v.bad.keys()], [1]);
   assert.deepEqual(v.rest, { kind: 'load' });
+});
+
+test('a log that says TOO MUCH ERROR is cut: the rows it names go, the rest is loaded again (no bisecting)', () => {
+  const rows = ['1,"ok","1","a"', '2,"ok","1",\\N', '3,"ok","1",\\N', '4,"ok","1","d"'];
+  // 51 rows refused, the log names one and stops (the other refused rows are elsewhere in the batch).
+  const entries = [entry(NOT_NULL, '2 ok 1 NULL')];
+  const v = run({ rows, entries, filtered: 51, cut: true });
+  assert.deepEqual([...v.bad.keys()], [1]);
+  assert.deepEqual(v.rest, { kind: 'reload' });
+  // Without the stop line the same log is incomplete with nothing to say where the rest is: bisect.
+  assert.equal(run({ rows, entries, filtered: 51 }).rest.kind, 'bisect');
+});
+
+test('an entry cut at the size limit names no row: the rows it could be are bisected, none dead-lettered on a guess', () => {
+  const rows = ['1,"ok","1","a"', '2,"ok","1",\\N', '3,"ok","1","c"'];
+  const entries = [{ reason: NOT_NULL, line: '', truncated: true }];
+  const v = run({ rows, entries });
+  assert.equal(v.bad.size, 0);
+  assert.deepEqual(v.rest, { kind: 'bisect', suspects: [0, 1, 2] });
 });

@@ -20,6 +20,8 @@ export interface RefusalInput {
   /** The rows of the refused load, in body order. */
   rows: readonly string[];
   entries: readonly ErrorLogEntry[];
+  /** The log itself says it stopped naming rows (`TOO MUCH ERROR!`, error-log.ts). */
+  cut?: boolean;
   /** The load's NumberFilteredRows. */
   filtered: number;
   /** The load's message: the early stop (`Encountered unqualified data…`) means the log was cut. */
@@ -49,7 +51,7 @@ export function matchRefusal(input: RefusalInput): RefusalVerdict {
   const { rows, entries, filtered } = input;
   const everyRow = (): RefusalVerdict['rest'] => ({ kind: 'bisect', suspects: rows.map((_, i) => i) });
   if (entries.length === 0) return { bad: new Map(), rest: everyRow(), note: 'the error log names no row' };
-  const cut = entries.length >= ERROR_LOG_MAX_ENTRIES || EARLY_STOP.test(input.message);
+  const cut = input.cut === true || entries.length >= ERROR_LOG_MAX_ENTRIES || EARLY_STOP.test(input.message);
   // Fewer filtered rows than entries is not a count of these rows (a cancelled load's counters):
   // without a count that holds, a surprise in the log could not be noticed.
   if (filtered < entries.length && !cut) {
@@ -72,7 +74,8 @@ export function matchRefusal(input: RefusalInput): RefusalVerdict {
   const suspects = new Set<number>();
   let unplaced = 0;
   for (const { entry: e, n } of groups.values()) {
-    const fit = cands.of(e);
+    // An entry cut at the BE's size limit lost its src line: a refused row, but not which one.
+    const fit = e.truncated ? undefined : cands.of(e);
     if (fit === undefined || fit.length === 0) {
       unplaced += n;
       continue;

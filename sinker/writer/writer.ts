@@ -10,7 +10,7 @@ import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
 import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders, mergedBody } from './body.ts';
 import { classifyReply, type LoadOutcome } from './classify.ts';
 import { deadline } from './deadline.ts';
-import { type ErrorLogEntry, parseErrorLog } from './error-log.ts';
+import { type ErrorLog, parseErrorLog } from './error-log.ts';
 import { expectPut } from './expect-put.ts';
 import { FeClient } from './fe-client.ts';
 import type { LabelState } from './fe-replies.ts';
@@ -468,11 +468,12 @@ export class StreamLoadWriter {
     t: { errorUrl?: string; reason: string; reply: BeLoadReply },
   ): Promise<{ bad: Map<number, string>; suspects: number[] }> {
     const bad = new Map<number, string>();
-    const entries = await this.#errorLog(t.errorUrl);
-    if (!entries) return { bad, suspects: current };
+    const log = await this.#errorLog(t.errorUrl);
+    if (!log) return { bad, suspects: current };
     const v = matchRefusal({
       rows: current.map((i) => batch.rows[i] as string),
-      entries,
+      entries: log.entries,
+      cut: log.cut,
       filtered: t.reply.numberFilteredRows,
       message: t.reason,
       shape: this.#shape,
@@ -480,7 +481,7 @@ export class StreamLoadWriter {
     for (const [k, reason] of v.bad) bad.set(current[k] as number, reason);
     if (v.note) {
       this.#opts.logger?.debug(
-        { errorUrl: t.errorUrl, named: bad.size, next: v.rest.kind, note: v.note },
+        { errorUrl: t.errorUrl, named: bad.size, next: v.rest.kind, note: v.note, summaries: log.summaries },
         'error log did not settle every row',
       );
     }
@@ -490,7 +491,7 @@ export class StreamLoadWriter {
   }
 
   /** The entries of a load's error log; undefined (logged) when there is none or it cannot be read. */
-  async #errorLog(errorUrl: string | undefined): Promise<ErrorLogEntry[] | undefined> {
+  async #errorLog(errorUrl: string | undefined): Promise<ErrorLog | undefined> {
     if (!errorUrl) return undefined;
     try {
       return parseErrorLog(await this.fe.fetchText(errorUrl));
@@ -505,8 +506,8 @@ export class StreamLoadWriter {
    * FirstErrorMsg (Doris 4.0 on), else the load's message.
    */
   async #oneRowReason(t: { errorUrl?: string; reason: string; reply: BeLoadReply }): Promise<string> {
-    const entries = await this.#errorLog(t.errorUrl);
-    return entries?.[0]?.reason ?? t.reply.firstErrorMsg ?? t.reason;
+    const log = await this.#errorLog(t.errorUrl);
+    return log?.entries[0]?.reason || t.reply.firstErrorMsg || t.reason;
   }
 
   /**

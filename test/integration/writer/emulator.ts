@@ -60,6 +60,8 @@ export interface FaultSpec {
   rows?: number;
   shape?: 'rest' | 'response';
   msg?: string;
+  form?: 'too_much_error' | 'summary';
+  limitBytes?: number;
 }
 
 export async function armFault(spec: FaultSpec): Promise<{ id: number }> {

@@ -10,8 +10,8 @@ import type { LoadBatch } from '../../../sinker/batch.ts';
 import { createEncoder, LINE_DELIMITER, type LoadFormat } from '../../../sinker/encode/encoders.ts';
 import type { Column, DorisType } from '../../../sinker/schema/types.ts';
 import { testbed, testbedEnv } from '../../support/testbed.ts';
-import { emulator } from './emulator.ts';
-import { closeWriters, writerFor } from './harness.ts';
+import { armFault, emulator } from './emulator.ts';
+import { closeWriters, SINK, writerFor } from './harness.ts';
 
 const tables: string[] = [];
 let pool: mysql.Pool;
@@ -251,4 +251,37 @@ test('more refused rows than the 51 the log holds: named 51 at a time, the rest 
   const r = await loadAndCheck('csv', t, cases, 5000);
   assert.equal(r.deadLetteredRows, 70);
   assert.equal(r.attempts, 3);
+});
+
+/** 51 rows the sink refuses (too long) among 29 good ones: the zero-tolerance load fails on the ratio. */
+function fiftyOneRefused(): Case[] {
+  const cases: Case[] = [];
+  for (let i = 0; i < 80; i++) {
+    cases.push(
+      i < 51
+        ? { values: ['0', `toolong${i}x`, '1', 'n', '1'], refused: TOO_LONG }
+        : { values: ['0', 'ok', '1', `g ${i}`, '1'] },
+    );
+  }
+  return cases;
+}
+
+test('a log that stops with TOO MUCH ERROR after 50 entries: the 50 named, the rest loaded again, no bisecting', async () => {
+  const t = await table('elogstop', false);
+  const first = 6000;
+  await armFault({ type: 'error_log_form', form: 'too_much_error', label: `^${SINK}:events:0:${first}$` });
+  const r = await loadAndCheck('csv', t, fiftyOneRefused(), first);
+  assert.equal(r.deadLetteredRows, 51);
+  // Refused (log: 50 entries and the stop line), refused (the 51st named), the 29 good rows. Read
+  // as a complete log short of one row, the first would have bisected the 30 rows it did not name.
+  assert.equal(r.attempts, 3);
+});
+
+test('entries cut at load_error_log_limit_bytes and a Summary line: the cut rows are found by bisecting, none guessed', async () => {
+  const t = await table('elogcutbytes', false);
+  const first = 7000;
+  // 60 bytes cut every sink entry (their reasons are longer) but not the scanner's short ones.
+  await armFault({ type: 'error_log_form', form: 'summary', limitBytes: 60, label: `^${SINK}:events:0:${first}$` });
+  const r = await loadAndCheck('csv', t, mixedCases('csv'), first);
+  assert.equal(r.deadLetteredRows, 9);
 });
