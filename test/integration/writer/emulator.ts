@@ -88,12 +88,12 @@ export async function txnsOf(db: string, label: string): Promise<EmuTxn[]> {
 
 const created: string[] = [];
 
-/** Create a fresh two-column table `it_<tag>_<random>` (id BIGINT NOT NULL, name VARCHAR(8)) in test_db. */
-export async function freshTable(tag: string): Promise<string> {
+/** Create a fresh two-column table `it_<tag>_<random>` (id BIGINT NOT NULL, name VARCHAR(8) or `nameType`) in test_db. */
+export async function freshTable(tag: string, nameType = 'VARCHAR(8)'): Promise<string> {
   const name = `it_${tag}_${randomUUID().slice(0, 8)}`;
   created.push(name);
   await control('/tables', 'POST', {
-    ddl: `CREATE TABLE test_db.${name} (id BIGINT NOT NULL, name VARCHAR(8)) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1")`,
+    ddl: `CREATE TABLE test_db.${name} (id BIGINT NOT NULL, name ${nameType}) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1")`,
   });
   return name;
 }

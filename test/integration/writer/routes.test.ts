@@ -116,3 +116,25 @@ test('fe_hosts failover: an FE answering 5xx to the load (FE route) hands it to 
   }
   assert.deepEqual(await storedRows(t), ['311,g']);
 });
+
+test('a 12 MiB body loads whole on both routes (Expect + 307 re-sent to the BE, and direct)', async () => {
+  const t = await freshTable('wbig', 'STRING');
+  // 24 values of 512 KiB: under the 1 MiB STRING limit each, 12 MiB together.
+  const names = Array.from({ length: 24 }, (_, i) => String.fromCharCode(97 + i).repeat(512 * 1024));
+  for (const [route, first] of [
+    ['frontend', 600],
+    ['backend', 700],
+  ] as const) {
+    const { w, attempts } = await writerFor(t, { load_route: route, timeout: 120 });
+    const r = await w.load(csvBatch(names, first));
+    assert.equal(r.status, 'loaded', route);
+    assert.equal(r.loadedRows, 24, route);
+    assert.deepEqual(attempts, [`${route}:committed`]);
+  }
+  const stored = await storedRows(t);
+  assert.deepEqual(
+    stored.map((s) => s.length),
+    [...expected(names, 600), ...expected(names, 700)].map((s) => s.length),
+  );
+  assert.deepEqual(stored, [...expected(names, 600), ...expected(names, 700)]);
+});
