@@ -210,3 +210,21 @@ test('redirect loops stop', async () => {
     /more than 2 redirects/,
   );
 });
+
+test('a 307 whose Location is not a URL is a TransportError that does not carry the credentials in it', async () => {
+  const s = http.createServer();
+  s.on('checkContinue', (_req, res) => {
+    // The FE puts the Basic credentials into the Location's userinfo (§1.2).
+    res.writeHead(307, { Location: 'http://root:s3cret@be-host:80:80/api/db/t/_stream_load?' });
+    res.end();
+  });
+  const fe = await listen(s);
+  const err = await expectPut(new URL(`http://${fe}/api/db/t/_stream_load`), {}, Buffer.from('x'), {
+    timeoutMs: 2000,
+  }).catch((e: unknown) => e);
+  assert.ok(err instanceof TransportError, String(err));
+  assert.equal(err.ambiguous, false);
+  assert.match(err.message, /Location/);
+  assert.doesNotMatch(JSON.stringify(err, Object.getOwnPropertyNames(err)), /s3cret/);
+  assert.doesNotMatch(String(err.stack), /s3cret/);
+});

@@ -152,6 +152,16 @@ export async function expectPut(
         url: reply.url,
       });
     }
-    current = new URL(location, current);
+    try {
+      current = new URL(location, current);
+    } catch {
+      // URL's TypeError keeps the text it was given (`input`), and an FE's Location carries the
+      // password: report the redirect without it. Nothing was sent to the target: not ambiguous.
+      throw new TransportError(`PUT ${reply.url}: the ${reply.status} redirect's Location is not a URL`, {
+        phase: 'reply',
+        ambiguous: false,
+        url: reply.url,
+      });
+    }
   }
 }
