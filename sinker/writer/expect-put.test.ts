@@ -1,7 +1,7 @@
 // expectPut against small real node:http servers on loopback (real sockets, real 100-continue).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { expectPut } from './expect-put.ts';
 import { TransportError } from './transport.ts';
@@ -227,4 +227,31 @@ test('a 307 whose Location is not a URL is a TransportError that does not carry 
   assert.match(err.message, /Location/);
   assert.doesNotMatch(JSON.stringify(err, Object.getOwnPropertyNames(err)), /s3cret/);
   assert.doesNotMatch(String(err.stack), /s3cret/);
+});
+
+/** An agent whose connections never complete: a host that drops packets (no RST, no SYN-ACK). */
+class NeverConnects extends http.Agent {
+  override createConnection(): net.Socket {
+    const s = new net.Socket();
+    Object.defineProperty(s, 'connecting', { value: true, configurable: true });
+    return s;
+  }
+}
+
+test('a host that never completes the connection fails in the connect phase (not ambiguous), at the connect timeout or the deadline', async () => {
+  for (const opts of [
+    { timeoutMs: 5000, connectTimeoutMs: 100 },
+    { timeoutMs: 100, connectTimeoutMs: 5000 },
+  ]) {
+    const agent = new NeverConnects();
+    const err = await expectPut(new URL('http://fe.invalid:8030/api/db/t/_stream_load'), {}, Buffer.from('x'), {
+      ...opts,
+      agent,
+    }).catch((e: unknown) => e);
+    agent.destroy();
+    assert.ok(err instanceof TransportError, String(err));
+    assert.equal(err.phase, 'connect', JSON.stringify(opts));
+    assert.equal(err.ambiguous, false);
+    assert.equal(err.code, 'ETIMEDOUT_CONNECT');
+  }
 });

@@ -12,6 +12,11 @@ export interface ExpectPutOptions {
   timeoutMs: number;
   /** Send the body anyway if neither 100 Continue nor a reply came within this time, ms (RFC 9110). */
   continueTimeoutMs?: number;
+  /**
+   * Give up on a connection not made within this time, ms (undici's default, as on the BE route): a
+   * host that drops packets would otherwise hold the load until the deadline, as a reply would.
+   */
+  connectTimeoutMs?: number;
   maxRedirects?: number;
   signal?: AbortSignal;
 }
@@ -32,6 +37,7 @@ function hop(
     const where = safeUrl(url);
     let bodySent = false;
     let settled = false;
+    let connected = false;
     let continueTimer: NodeJS.Timeout | undefined;
     const reqHeaders: Record<string, string | number> = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -73,15 +79,35 @@ function hop(
         }),
       );
     };
+    // Still connecting when the time is up: nothing was sent, and the host is the one to blame (the
+    // caller moves on to the next FE), not a load whose outcome is unknown.
     const deadlineTimer = setTimeout(
       () =>
-        fail(Object.assign(new Error(`no reply within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT_DEADLINE' }), 'reply'),
+        connected
+          ? fail(
+              Object.assign(new Error(`no reply within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT_DEADLINE' }),
+              'reply',
+            )
+          : fail(
+              Object.assign(new Error(`no connection within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT_CONNECT' }),
+              'connect',
+            ),
       Math.max(0, remaining),
+    );
+    const connectMs = opts.connectTimeoutMs ?? 10_000;
+    const connectTimer = setTimeout(
+      () =>
+        fail(
+          Object.assign(new Error(`no connection within ${connectMs} ms`), { code: 'ETIMEDOUT_CONNECT' }),
+          'connect',
+        ),
+      connectMs,
     );
     const onAbort = () => fail(new Error('aborted'), 'reply');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const cleanup = () => {
       clearTimeout(deadlineTimer);
+      clearTimeout(connectTimer);
       if (continueTimer) clearTimeout(continueTimer);
       opts.signal?.removeEventListener('abort', onAbort);
     };
@@ -94,6 +120,8 @@ function hop(
     req.on('continue', sendBody);
     req.on('socket', (socket) => {
       const arm = () => {
+        connected = true;
+        clearTimeout(connectTimer);
         continueTimer = setTimeout(sendBody, opts.continueTimeoutMs ?? 3000);
       };
       if (socket.connecting) socket.once('connect', arm);
