@@ -48,3 +48,27 @@ test('FE failover: a dead or 5xx FE hands the call to the next; the good one is 
 test('an FE with no hosts is a configuration error', () => {
   assert.throws(() => new FeClient({ hosts: [], user: 'u', password: 'p', timeoutMs: 1 }), /doris.fe_hosts/);
 });
+
+test('fetchText sends the Doris credentials to a BE error log only, not to an object store’s presigned ErrorURL', async () => {
+  const seen: (string | undefined)[] = [];
+  const s = http.createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    res.end('Reason: x. src line [1]; \n');
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
+  const fe = new FeClient({ hosts: [host], user: 'u', password: 'p', timeoutMs: 2000 });
+  try {
+    // The BE's own error log (§6), which a BE with enable_all_http_auth guards.
+    await fe.fetchText(`http://${host}/api/_load_error_log?file=__shard_1/error_log_x`);
+    // A cloud / S3 ErrorURL: the BE uploaded the log and returns a presigned URL (RuntimeState::get_error_log_file_path).
+    assert.equal(
+      await fe.fetchText(`http://${host}/bucket/error_log/x?X-Amz-Signature=abc&X-Amz-Expires=604799`),
+      'Reason: x. src line [1]; \n',
+    );
+    assert.deepEqual(seen, [`Basic ${Buffer.from('u:p').toString('base64')}`, undefined]);
+  } finally {
+    await fe.close();
+    s.close();
+  }
+});

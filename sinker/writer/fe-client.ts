@@ -83,14 +83,14 @@ export class FeClient {
     throw new FeUnavailableError(`${what}: no FE answered (${errors.join('; ')})`);
   }
 
-  async #get(origin: string, path: string): Promise<HttpReply> {
+  async #get(origin: string, path: string, auth = true): Promise<HttpReply> {
     const due = deadline(this.#timeoutMs);
     try {
       const res = await this.#agent.request({
         origin,
         path,
         method: 'GET',
-        headers: { authorization: this.#auth },
+        headers: auth ? { authorization: this.#auth } : {},
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
         signal: due.signal,
@@ -150,10 +150,15 @@ export class FeClient {
     });
   }
 
-  /** The text behind an ErrorURL (served by the BE that ran the load, §6). */
+  /**
+   * The text behind an ErrorURL: the BE's `/api/_load_error_log` (§6), which gets our credentials
+   * (a BE with enable_all_http_auth asks for them), or, in cloud / S3 setups, any URL the BE gives
+   * (a presigned object-store URL), which must not: the password would go to a third party, and a
+   * presigned URL refuses a request that also carries an Authorization header.
+   */
   async fetchText(url: string): Promise<string> {
     const u = new URL(url);
-    const r = await this.#get(u.origin, u.pathname + u.search);
+    const r = await this.#get(u.origin, u.pathname + u.search, u.pathname === '/api/_load_error_log');
     if (r.status !== 200) throw new Error(`GET ${url}: HTTP ${r.status}`);
     return decodeReplyBody(r.body, r.headers['content-encoding']);
   }
