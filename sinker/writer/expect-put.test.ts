@@ -255,3 +255,18 @@ test('a host that never completes the connection fails in the connect phase (not
     assert.equal(err.code, 'ETIMEDOUT_CONNECT');
   }
 });
+
+test('firstReplyTimeoutMs: an FE that accepts and never answers is given up on then, not at the deadline', async () => {
+  const s = http.createServer();
+  s.on('checkContinue', () => {});
+  const fe = await listen(s);
+  const err = await expectPut(new URL(`http://${fe}/api/db/t/_stream_load`), {}, Buffer.from('x'), {
+    timeoutMs: 60_000,
+    firstReplyTimeoutMs: 100,
+    continueTimeoutMs: 60_000,
+  }).catch((e: unknown) => e);
+  assert.ok(err instanceof TransportError, String(err));
+  assert.equal(err.phase, 'reply');
+  assert.equal(err.ambiguous, false, 'the body was never sent');
+  assert.match(err.message, /no reply within 100 ms/);
+});

@@ -17,6 +17,12 @@ export interface ExpectPutOptions {
    * host that drops packets would otherwise hold the load until the deadline, as a reply would.
    */
   connectTimeoutMs?: number;
+  /**
+   * The first server must answer within this time, ms. An FE answers its 307 at once without
+   * reading the body, so a longer silence is an FE that hangs: give up on it then, not at the end
+   * of `timeoutMs`, which is for the BE that runs the load.
+   */
+  firstReplyTimeoutMs?: number;
   maxRedirects?: number;
   signal?: AbortSignal;
 }
@@ -62,6 +68,7 @@ function hop(
       agent: opts.agent,
     });
     const remaining = deadline - Date.now();
+    const waitMs = Math.max(0, remaining);
     const fail = (err: unknown, phase: 'connect' | 'send' | 'reply') => {
       if (settled) return;
       settled = true;
@@ -84,12 +91,9 @@ function hop(
     const deadlineTimer = setTimeout(
       () =>
         connected
-          ? fail(
-              Object.assign(new Error(`no reply within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT_DEADLINE' }),
-              'reply',
-            )
+          ? fail(Object.assign(new Error(`no reply within ${waitMs} ms`), { code: 'ETIMEDOUT_DEADLINE' }), 'reply')
           : fail(
-              Object.assign(new Error(`no connection within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT_CONNECT' }),
+              Object.assign(new Error(`no connection within ${waitMs} ms`), { code: 'ETIMEDOUT_CONNECT' }),
               'connect',
             ),
       Math.max(0, remaining),
@@ -171,7 +175,11 @@ export async function expectPut(
   const deadline = Date.now() + opts.timeoutMs;
   let current = url;
   for (let i = 0; ; i++) {
-    const { reply, location } = await hop(current, headers, body, opts, deadline);
+    const hopDeadline =
+      i === 0 && opts.firstReplyTimeoutMs !== undefined
+        ? Math.min(deadline, Date.now() + opts.firstReplyTimeoutMs)
+        : deadline;
+    const { reply, location } = await hop(current, headers, body, opts, hopDeadline);
     if (!location) return reply;
     if (i >= (opts.maxRedirects ?? 3)) {
       throw new TransportError(`PUT ${safeUrl(url)}: more than ${opts.maxRedirects ?? 3} redirects`, {

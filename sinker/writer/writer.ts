@@ -733,12 +733,14 @@ export class StreamLoadWriter {
           reply = await expectPut(new URL(this.#path, target), headers, body, {
             agent: this.#agent,
             timeoutMs: this.#doris.timeout * 1000,
+            // as long as any other FE call may take (FeClient's timeout)
+            firstReplyTimeoutMs: Math.min(this.#doris.timeout * 1000, 30_000),
             ...(ctx.signal ? { signal: ctx.signal } : {}),
           });
         } catch (err) {
-          // The FE itself unreachable (not the BE behind its redirect): next FE.
-          if (err instanceof TransportError && err.phase === 'connect' && err.url.startsWith(target))
-            this.fe.rotate(target);
+          // The FE itself unreachable or silent (not the BE behind its redirect): next FE. A load
+          // whose body the FE may have been sent is still settled by its label first.
+          if (err instanceof TransportError && err.url.startsWith(`${target}/`)) this.fe.rotate(target);
           throw err;
         }
       }

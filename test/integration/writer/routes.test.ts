@@ -138,3 +138,26 @@ test('a 12 MiB body loads whole on both routes (Expect + 307 re-sent to the BE, 
   );
   assert.deepEqual(stored, [...expected(names, 600), ...expected(names, 700)]);
 });
+
+test('fe_hosts failover: an FE that accepts the load and never answers is left for the next FE at once', async () => {
+  const t = await freshTable('wfehang');
+  const e = await emulator();
+  let hits = 0;
+  const hung = http.createServer(() => hits++);
+  hung.on('checkContinue', () => hits++);
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${(hung.address() as AddressInfo).port}`;
+  try {
+    const { w, attempts } = await writerFor(t, { load_route: 'frontend', fe_hosts: [host, e.fe] });
+    const r = await w.load(csvBatch(['h'], 321));
+    assert.equal(r.status, 'loaded');
+    assert.deepEqual(attempts, ['frontend:transport', 'frontend:committed']);
+    // The silent FE had the load only: the label's state (the outcome was unknown) was asked of the next.
+    assert.equal(hits, 1);
+    assert.equal(w.fe.current, `http://${e.fe}`);
+  } finally {
+    hung.closeAllConnections();
+    await new Promise((resolve) => hung.close(resolve));
+  }
+  assert.deepEqual(await storedRows(t), ['321,h']);
+});
