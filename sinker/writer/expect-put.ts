@@ -38,6 +38,8 @@ function hop(
   body: Buffer,
   opts: ExpectPutOptions,
   deadline: number,
+  /** What the deadline stands for, ms (for the message). */
+  waitMs: number,
 ): Promise<HopResult> {
   return new Promise((resolve, reject) => {
     const where = safeUrl(url);
@@ -68,7 +70,6 @@ function hop(
       agent: opts.agent,
     });
     const remaining = deadline - Date.now();
-    const waitMs = Math.max(0, remaining);
     const fail = (err: unknown, phase: 'connect' | 'send' | 'reply') => {
       if (settled) return;
       settled = true;
@@ -175,11 +176,11 @@ export async function expectPut(
   const deadline = Date.now() + opts.timeoutMs;
   let current = url;
   for (let i = 0; ; i++) {
-    const hopDeadline =
-      i === 0 && opts.firstReplyTimeoutMs !== undefined
-        ? Math.min(deadline, Date.now() + opts.firstReplyTimeoutMs)
-        : deadline;
-    const { reply, location } = await hop(current, headers, body, opts, hopDeadline);
+    const firstMs = i === 0 ? opts.firstReplyTimeoutMs : undefined;
+    const { reply, location } =
+      firstMs !== undefined && firstMs < opts.timeoutMs
+        ? await hop(current, headers, body, opts, Date.now() + firstMs, firstMs)
+        : await hop(current, headers, body, opts, deadline, opts.timeoutMs);
     if (!location) return reply;
     if (i >= (opts.maxRedirects ?? 3)) {
       throw new TransportError(`PUT ${safeUrl(url)}: more than ${opts.maxRedirects ?? 3} redirects`, {
