@@ -90,10 +90,15 @@ test('dates: canonical fast path agrees with the general parser', () => {
 test('ip addresses', () => {
   for (const ok of ['0.0.0.0', '192.168.1.255']) assert.equal(isIpv4(ok), true, ok);
   for (const bad of ['256.1.1.1', '1.2.3', '01.2.3.4', 'a.b.c.d']) assert.equal(isIpv4(bad), false, bad);
-  for (const ok of ['::', '::1', '2001:db8::8a2e:370:7334', '::ffff:192.0.2.128', '1:2:3:4:5:6:7:8'])
+  const goodV6 = ['::', '::1', '1::', '2001:db8::8a2e:370:7334', '::ffff:192.0.2.128', '1:2:3:4:5:6:7:8'];
+  for (const ok of [...goodV6, '1:2:3:4:5:6:7::', '1:2:3:4:5:6:1.2.3.4', 'ABCD:ef01::']) {
     assert.equal(isIpv6(ok), true, ok);
-  for (const bad of ['1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', 'g::1', '1.2.3.4'])
-    assert.equal(isIpv6(bad), false, bad);
+  }
+  const badV6 = ['1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', 'g::1', '1.2.3.4', '1:2:3:4:5:6:7:8::'];
+  // found by test/unit/mapper-fuzz.ts (seed 7): a stray colon passed as an address
+  const strayColons = [':2001:db8::1', ':::', '1:::2', '2001:db8::1:', '1:2:3:4:5:6:7:', ':1:2:3:4:5:6:7:8'];
+  const misplacedV4 = ['1.2.3.4::', '::1.2.3.4:1', '::ffff:01.2.3.4', '::1.2.3.4.5'];
+  for (const bad of [...badV6, ...strayColons, ...misplacedV4]) assert.equal(isIpv6(bad), false, bad);
 });
 
 test('the byte form of the canonical date check agrees with the text form, inside a larger buffer and beyond ASCII', () => {

@@ -215,16 +215,29 @@ export function isIpv4(text: string): boolean {
   return true;
 }
 
+/**
+ * A textual IPv6 address: 8 groups of 1–4 hex digits, or fewer around one `::`, the last two groups
+ * optionally an IPv4 address. Every group is checked where it stands: a stray `:` (`:2001:db8::1`,
+ * `:::`) is not an address, and Doris would filter the row.
+ */
 export function isIpv6(text: string): boolean {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !text.includes(':') || text.length > 45) return false;
-  const double = text.split('::').length - 1;
-  if (double > 1) return false;
-  const groups = text.split(':').filter((g) => g !== '');
-  const last = groups[groups.length - 1] ?? '';
-  const v4 = last.includes('.');
-  if (v4 && !isIpv4(last)) return false;
-  const hexGroups = v4 ? groups.slice(0, -1) : groups;
-  if (!hexGroups.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
-  const count = hexGroups.length + (v4 ? 2 : 0);
-  return double === 1 ? count < 8 : count === 8;
+  if (text.length > 45 || !/^[0-9A-Fa-f:.]+$/.test(text)) return false;
+  const halves = text.split('::');
+  if (halves.length > 2) return false;
+  let count = 0;
+  for (let h = 0; h < halves.length; h++) {
+    const half = halves[h]!;
+    if (half === '') continue;
+    const groups = half.split(':');
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      if (group.includes('.')) {
+        // an IPv4 tail, only as the address's last part
+        if (h !== halves.length - 1 || g !== groups.length - 1 || !isIpv4(group)) return false;
+        count += 2;
+      } else if (/^[0-9A-Fa-f]{1,4}$/.test(group)) count++;
+      else return false;
+    }
+  }
+  return halves.length === 2 ? count < 8 : count === 8;
 }
