@@ -427,3 +427,17 @@ test('duplicate keys: the last one wins, as with JSON.parse', () => {
   const m = mapperFor([['a', 'int']]);
   assert.deepEqual(values(m.map('{"a":1,"a":2}')), ['2']);
 });
+
+test('escaped keys match their column even after V8 mis-decodes such keys in JSON.parse objects', () => {
+  // nodejs/node#63785: after this parse, JSON.parse reads the key `"\""` of an object as `\` (Node
+  // 24.21; the mapper fuzz's oracle met it). The extractor decodes a key as a lone string token, which the
+  // bug leaves alone; this pins that it never parses the message's object to find its keys.
+  JSON.parse(String.raw`{"h":[],"\\":0}`);
+  const m = mapperFor([
+    ['h', 'int'],
+    ['"', 'int'],
+    ['\\', 'int'],
+  ]);
+  assert.deepEqual(values(m.map(String.raw`{"h":1,"\"":2}`)), ['1', '2', '0']);
+  assert.deepEqual(values(m.map(String.raw`{"h":1,"\\":3,"\u0022":4}`)), ['1', '4', '3']);
+});
