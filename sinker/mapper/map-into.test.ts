@@ -208,3 +208,18 @@ test('mapInto writes -0 as 0 into integer columns and dead-letters a lone surrog
     assert.ok(out.row(1).includes('😀'), out.row(1));
   }
 });
+
+test('mapInto: a key spelled with other hex case than the column name needs is not copied as a run', () => {
+  // found by test/unit/mapper-fuzz.ts (seed 6 case 1206): the run copied `"\u001Fy"` where encode()
+  // writes JSON.stringify's `"\u001fy"` (the same length, so the spelling check let it through)
+  const cols: Array<[string, string, boolean]> = [
+    ['\u001fy', 'BOOLEAN', true],
+    ['b', 'INT', true],
+  ];
+  const msgs = ['{"\\u001Fy":true,"b":1}', '{"\\u001fy":true,"b":2}', '{"b":3,"\\u001Fy":false}'];
+  compare(
+    cols,
+    msgs.map((m) => Buffer.from(m, 'utf8')),
+    'json',
+  );
+});

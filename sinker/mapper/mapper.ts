@@ -697,10 +697,17 @@ export class Mapper {
     const close = utf8(layout.close);
     let fixedBytes = close.length;
     for (let i = 0; i < n; i++) fixedBytes += prefixes[i]!.length + Math.max(zeros[i]!.length, nulls[i]!.length);
-    // Runs need each prefix to be a separator byte then the JSON key as a message spells it.
+    // Runs need each prefix to be a separator byte then the JSON key as a message spells it. A key
+    // of the prefix's length is then spelled byte for byte as the prefix has it, except where the
+    // prefix holds a \u escape (a control character in the name): `\u001F` is as long as `\u001f`.
+    // Such names turn runs off (no real table has them; the fuzz found it).
     const runs =
       encoder.format === 'json' &&
-      this.columns.every((c, i) => layout.prefixes[i] === `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`);
+      this.columns.every(
+        (c, i) =>
+          layout.prefixes[i] === `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:` &&
+          !JSON.stringify(c.name).includes('\\u'),
+      );
     return {
       encoder,
       prefixes,

@@ -129,6 +129,7 @@ function typeSpelling(r: Rng): string {
 const PLAIN_NAMES = ['id', 'a', 'b', 'name', 'ts', 'v', 'extend1', 'extend10', 'extend11', 'x1', 'x2', 'amount'];
 const ODD_NAMES = [
   '\u0001x',
+  '\u001fy',
   'del\u007f',
   'col umn',
   'é',
