@@ -2,7 +2,7 @@
 // operator applies and `kubectl explain` all come from. types.ts mirrors it for the compiler; a unit
 // test checks the two agree field by field. CEL rules guard fields with has(): the apiserver checks
 // them against a section's `default: {}` before nested defaults fill it in.
-import { RESERVED_STREAM_LOAD_HEADERS } from '../../sinker/config/schema.ts';
+import { RESERVED_STREAM_LOAD_HEADERS, ROW_DROPPING_STREAM_LOAD_HEADERS } from '../../sinker/config/schema.ts';
 import { arr, bool, duration, int, int64, obj, quantity, type Schema, str, stringMap } from './openapi.ts';
 
 export const GROUP = 'dorissinker.io';
@@ -150,6 +150,10 @@ const doris = obj(
                 rule: `self.all(k, !(k.lowerAscii() in [${RESERVED_STREAM_LOAD_HEADERS.map((h) => `'${h}'`).join(', ')}]))`,
                 message: `Stream Load headers the sinker sets itself cannot be given as properties: ${RESERVED_STREAM_LOAD_HEADERS.join(', ')}`,
               },
+              ...Object.entries(ROW_DROPPING_STREAM_LOAD_HEADERS).map(([h, why]) => ({
+                rule: `self.all(k, k.lowerAscii() != '${h}')`,
+                message: `${h} cannot be given as a property: ${why}`,
+              })),
             ],
           },
         ),

@@ -1,5 +1,10 @@
 // Renders docs/config.md from CONFIG_SCHEMA, so the reference can never drift from what is validated.
-import { CONFIG_SCHEMA, RESERVED_STREAM_LOAD_HEADERS, type SchemaNode } from './schema.ts';
+import {
+  CONFIG_SCHEMA,
+  RESERVED_STREAM_LOAD_HEADERS,
+  ROW_DROPPING_STREAM_LOAD_HEADERS,
+  type SchemaNode,
+} from './schema.ts';
 import { describeExpected } from './validate.ts';
 
 function cell(text: string): string {
@@ -81,6 +86,8 @@ export function renderConfigDocs(): string {
     '## Headers the sinker sets itself',
     '',
     `\`doris.stream_load_properties\` may not set: ${RESERVED_STREAM_LOAD_HEADERS.map((h) => `\`${h}\``).join(', ')}.`,
+    '',
+    ...Object.entries(ROW_DROPPING_STREAM_LOAD_HEADERS).map(([h, why]) => `Nor \`${h}\`: ${why}.`),
     '',
   );
   return `${lines.join('\n').replace(/\n{3,}/g, '\n\n')}`;

@@ -296,6 +296,10 @@ test('cross-field checks', () => {
       'doris.stream_load_properties.timeout: expected no "timeout" header (the sinker sets it itself), found 5',
     ],
     [
+      'doris: {stream_load_properties: {skip_lines: 1}}',
+      'doris.stream_load_properties.skip_lines: expected no "skip_lines" header (Doris would skip the first lines of every batch, and those rows would be lost), found 1',
+    ],
+    [
       'doris: {stream_load_properties: {txn_operation: abort}}',
       'doris.stream_load_properties.txn_operation: expected no "txn_operation" header (the sinker sets it itself), found "abort"',
     ],

@@ -255,7 +255,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           additionalProperties: { type: ['string', 'number', 'boolean'], 'x-expected': 'a string, number or boolean' },
           default: {},
           description:
-            'Extra Stream Load headers, e.g. `strict_mode` or `max_filter_ratio`. Headers the sinker sets itself (label, format, columns, timeout, ...) are refused.',
+            'Extra Stream Load headers, e.g. `strict_mode` or `max_filter_ratio`. Headers the sinker sets itself (label, format, columns, timeout, ...) are refused, and so is `skip_lines`, which would drop the first rows of every batch.',
           examples: [{ strict_mode: 'true', max_filter_ratio: '0' }],
         },
       },
@@ -535,6 +535,14 @@ export const CONFIG_SCHEMA: SchemaNode = {
       },
     },
   },
+};
+
+/**
+ * Stream Load headers that would drop rows of every batch without a trace (no DLQ record, nothing
+ * filtered): stream_load_properties may not set them either. Each with why, for the config error.
+ */
+export const ROW_DROPPING_STREAM_LOAD_HEADERS: Readonly<Record<string, string>> = {
+  skip_lines: 'Doris would skip the first lines of every batch, and those rows would be lost',
 };
 
 /** Stream Load headers the sinker sets itself; stream_load_properties may not override them. */

@@ -3,7 +3,12 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { checkFormatForColumns } from '../encode/encoders.ts';
 import { columnsFromManual, SchemaError } from '../schema/schema.ts';
-import { CONFIG_SCHEMA, RESERVED_STREAM_LOAD_HEADERS, type SchemaNode } from './schema.ts';
+import {
+  CONFIG_SCHEMA,
+  RESERVED_STREAM_LOAD_HEADERS,
+  ROW_DROPPING_STREAM_LOAD_HEADERS,
+  type SchemaNode,
+} from './schema.ts';
 import type { SinkerConfig } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
@@ -275,6 +280,9 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
           `expected no "${k}" header (the sinker sets it itself), found ${describeFound(v)}`,
         );
       }
+      const drops = ROW_DROPPING_STREAM_LOAD_HEADERS[k.toLowerCase()];
+      if (drops)
+        add(`doris.stream_load_properties.${k}`, `expected no "${k}" header (${drops}), found ${describeFound(v)}`);
     }
   }
 

@@ -148,6 +148,13 @@ const invalid: [string, (s: DorisSink) => void, RegExp][] = [
     /headers the sinker sets itself cannot be given as properties/,
   ],
   [
+    'Stream Load property that would drop the first rows of every batch',
+    (s) => {
+      s.spec.doris.streamLoad = { properties: { Skip_Lines: '1' } };
+    },
+    /skip_lines cannot be given as a property: Doris would skip the first lines of every batch/,
+  ],
+  [
     'plaintext password instead of a Secret reference',
     (s) => {
       (s.spec.doris as unknown as Record<string, unknown>).password = 'hunter2';
