@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { minimalSink } from '../../../operator/api/example.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
 import type { Controller } from '../../../operator/controller/controller.ts';
@@ -24,6 +24,7 @@ import {
   getSink,
   kubeConfig,
   startController,
+  testKafka,
   waitFor,
 } from './support.ts';
 
@@ -41,11 +42,7 @@ before(async () => {
   await loadBaseImage();
   await applyCrd(kc);
   ns = await freshNamespace(kc, 'crashloop');
-  kafka = new Kafka({
-    clientId: 'operator-crashloop-test',
-    brokers: [testbed('KAFKA_BOOTSTRAP')],
-    logLevel: logLevel.NOTHING,
-  });
+  kafka = testKafka('operator-crashloop-test');
   admin = kafka.admin();
   await admin.connect();
   await createTopicAndWait(admin, topic, PARTITIONS);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, PolicyV1Api } from '@kubernetes/client-node';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { minimalSink } from '../../../operator/api/example.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
 import type { Controller } from '../../../operator/controller/controller.ts';
@@ -18,6 +18,7 @@ import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   applyCrd,
+  connectedAdmin,
   createSecret,
   createSink,
   deleteNamespace,
@@ -39,12 +40,7 @@ before(async () => {
   kc = kubeConfig();
   await applyCrd(kc);
   ns = await freshNamespace(kc, 'idempotent');
-  admin = new Kafka({
-    clientId: 'operator-idempotent-test',
-    brokers: [testbed('KAFKA_BOOTSTRAP')],
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  admin = await connectedAdmin('operator-idempotent-test');
   await createTopicAndWait(admin, topic, 2);
   await createTopicAndWait(admin, `${topic}-dlq`, 1);
   await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });

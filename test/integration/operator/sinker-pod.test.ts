@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1EnvVar } from '@kubernetes/client-node';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { parse } from 'yaml';
 import { minimalSink } from '../../../operator/api/example.ts';
 import type { Controller } from '../../../operator/controller/controller.ts';
@@ -29,6 +29,7 @@ import {
 } from '../sinker/helpers.ts';
 import {
   applyCrd,
+  connectedAdmin,
   createSecret,
   createSink,
   deleteNamespace,
@@ -54,8 +55,7 @@ before(async () => {
   s = scenario('op-pod', 2);
   await createTopic(s);
   await createTable(s);
-  admin = new Kafka({ brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
+  admin = await connectedAdmin('operator-sinker-pod-test');
   controller = await startController(kc, ns, 'pod-test');
 });
 

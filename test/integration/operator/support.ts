@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy } from '@kubernetes/client-node';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { CRD_FILE } from '../../../operator/api/crd.ts';
 import { CRD_NAME, GROUP, PLURAL, VERSION } from '../../../operator/api/schema.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
@@ -107,6 +108,18 @@ export function quietLog(): (level: string, msg: string, fields?: Record<string,
   return (level, msg, fields) => {
     if (process.env.OPERATOR_TEST_LOG) console.error(level, msg, fields ? JSON.stringify(fields) : '');
   };
+}
+
+/** A Kafka client of the test bed's broker, silent. */
+export function testKafka(clientId: string): Kafka {
+  return new Kafka({ clientId, brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING });
+}
+
+/** A connected admin client of the test bed's broker. */
+export async function connectedAdmin(clientId: string): Promise<Admin> {
+  const admin = testKafka(clientId).admin();
+  await admin.connect();
+  return admin;
 }
 
 /**

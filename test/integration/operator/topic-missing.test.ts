@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { minimalSink } from '../../../operator/api/example.ts';
 import type { DorisSink } from '../../../operator/api/types.ts';
 import type { Controller } from '../../../operator/controller/controller.ts';
@@ -13,6 +13,7 @@ import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   applyCrd,
+  connectedAdmin,
   createSecret,
   createSink,
   deleteNamespace,
@@ -33,12 +34,7 @@ before(async () => {
   kc = kubeConfig();
   await applyCrd(kc);
   ns = await freshNamespace(kc, 'topic-missing');
-  admin = new Kafka({
-    clientId: 'operator-topic-missing-test',
-    brokers: [testbed('KAFKA_BOOTSTRAP')],
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  admin = await connectedAdmin('operator-topic-missing-test');
   await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
   controller = await startController(kc, ns, 'topic-missing-test');
 });
