@@ -165,19 +165,24 @@ async function waitMoreRefusals(p: SinkerProcess, before: number[], more: number
   }
 }
 
-test('a re-created topic under the old sink name is refused for good; under a new name it loads exactly once', async () => {
-  const s = scenario('recreate', 2);
+/** A 2-partition scenario whose sink 'a' loaded 400 messages (watermark 199 on each partition) and stopped cleanly. */
+async function loadedScenario(name: string, seed: number) {
+  const s = scenario(name, 2);
   scenarios.push(s);
   await createTopic(s);
   await createTable(s);
-
-  // 1. 400 messages loaded: watermark 199 on each partition.
   const a = await startSinker(s, 'a', over);
   procs.push(a);
-  const old = await produceClean(s, 400, 31, 1n);
+  const old = await produceClean(s, 400, seed, 1n);
   await waitCaughtUp(s, 60_000);
   await drainAndAssert(s, old, 'the first topic', 30_000);
   assert.deepEqual(await a.term(), { code: 0, signal: null }, a.tail());
+  return { s, old };
+}
+
+test('a re-created topic under the old sink name is refused for good; under a new name it loads exactly once', async () => {
+  // 1. 400 messages loaded: watermark 199 on each partition.
+  const { s, old } = await loadedScenario('recreate', 31);
 
   // 2. The topic is deleted and re-created; 100 messages (50 a partition, offsets 0..49).
   await recreateTopic(s);
@@ -241,16 +246,7 @@ test('a re-created topic under the old sink name is refused for good; under a ne
 });
 
 test('one partition of the re-created topic already past its old watermark: the whole topic is refused', async () => {
-  const s = scenario('recreate-one', 2);
-  scenarios.push(s);
-  await createTopic(s);
-  await createTable(s);
-  const a = await startSinker(s, 'a', over);
-  procs.push(a);
-  const old = await produceClean(s, 400, 41, 1n);
-  await waitCaughtUp(s, 60_000);
-  await drainAndAssert(s, old, 'the first topic', 30_000);
-  assert.deepEqual(await a.term(), { code: 0, signal: null }, a.tail());
+  const { s, old } = await loadedScenario('recreate-one', 41);
 
   await recreateTopic(s);
   // Partition 1 holds offsets 0..299, past its old watermark 199: alone it would look fine.
