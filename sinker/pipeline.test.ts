@@ -47,6 +47,16 @@ class MemoryStore {
   seenGate: Promise<void> | undefined;
   seenCalls = 0;
 
+  /** An intent an earlier owner recorded for [first..last] of partition 0, under its single-load label. */
+  openIntent(first: string, last: string): void {
+    this.intents.set(intentField(0, first), {
+      label: loadLabel(SINK, TOPIC, 0, first),
+      first,
+      last,
+      created: Date.now(),
+    });
+  }
+
   async claim(partition: number, token: string): Promise<void> {
     this.owners.set(partition, token);
   }
@@ -455,7 +465,7 @@ test('a schema switch while an unsettled intent is re-loaded keeps its exact ran
   const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
   const l0 = loadLabel(SINK, TOPIC, 0, '0');
   // An earlier owner recorded [0..5] and may still send it (a zombie): the label must cover 0..5.
-  h.store.intents.set(intentField(0, '0'), { label: l0, first: '0', last: '5', created: Date.now() });
+  h.store.openIntent('0', '5');
   h.consumer.change([0], []);
   await h.deliver(messages(0, 2));
   await until('rows 0-2 in the batcher', () => h.pipeline.bufferedBytes > 0);
@@ -500,7 +510,7 @@ test('merged load: a decision whose reply was lost is asked again before a claim
 test('an unsettled intent whose first offsets are gone from the log (compaction) is re-loaded under its own label and settled', async (t) => {
   const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
   const l0 = loadLabel(SINK, TOPIC, 0, '0');
-  h.store.intents.set(intentField(0, '0'), { label: l0, first: '0', last: '5', created: Date.now() });
+  h.store.openIntent('0', '5');
   h.consumer.change([0], []);
   // Offset 0 was compacted away since the intent was recorded.
   await h.deliver(messages(1, 7));
@@ -520,12 +530,7 @@ test('an unsettled intent whose first offsets are gone from the log (compaction)
 
 test('an unsettled intent whose re-load holds no row (every row a content duplicate now) is dropped, not left for every later settle', async (t) => {
   const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}\ndedupe: {key_fields: [id]}');
-  h.store.intents.set(intentField(0, '0'), {
-    label: loadLabel(SINK, TOPIC, 0, '0'),
-    first: '0',
-    last: '2',
-    created: Date.now(),
-  });
+  h.store.openIntent('0', '2');
   for (const o of [0, 1, 2]) h.store.seenKeys.add(keyOf(o));
   h.consumer.change([0], []);
   await h.deliver(messages(0, 4));
@@ -553,12 +558,7 @@ test('an unsettled intent whose whole range is gone from the log (compaction) se
   const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
   // [3..5] is open above the watermark 2 (a crash before it loaded); all of 3..5 was compacted away since.
   h.store.watermarks.set(0, '2');
-  h.store.intents.set(intentField(0, '3'), {
-    label: loadLabel(SINK, TOPIC, 0, '3'),
-    first: '3',
-    last: '5',
-    created: Date.now(),
-  });
+  h.store.openIntent('3', '5');
   h.consumer.change([0], []);
   await h.deliver(messages(6, 8));
   assert.equal(await h.pipeline.stop(10_000), true);
@@ -618,12 +618,7 @@ test('an unsettled intent the fetch skips after a rejoin (kafkajs goes back to t
   const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
   // A hole: [3..5] open below the watermark 10 (a later batch loaded first).
   h.store.watermarks.set(0, '10');
-  h.store.intents.set(intentField(0, '3'), {
-    label: loadLabel(SINK, TOPIC, 0, '3'),
-    first: '3',
-    last: '5',
-    created: Date.now(),
-  });
+  h.store.openIntent('3', '5');
   h.consumer.change([0], []);
   await until('partition 0 settled', () => h.pipeline.settledPartitions.includes(0));
   // A rejoin keeps partition 0 before anything is read: kafkajs fetches from the committed offset 11.
@@ -642,12 +637,7 @@ test('an unsettled intent passed by a fetch reset below the log start stays open
     ['3', '5'],
     ['8', '9'],
   ] as const) {
-    h.store.intents.set(intentField(0, first), {
-      label: loadLabel(SINK, TOPIC, 0, first),
-      first,
-      last,
-      created: Date.now(),
-    });
+    h.store.openIntent(first, last);
   }
   h.consumer.change([0], []);
   await h.deliver(messages(20, 21));
