@@ -17,7 +17,47 @@
 // what the broker holds.
 import type { ICustomPartitioner, IHeaders, Kafka, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import { DLQ_HEADER, type DlqRecord, toKafkaMessage } from './record.ts';
+import { DLQ_HEADER, type DlqKafkaMessage, type DlqRecord, toKafkaMessage } from './record.ts';
+
+/**
+ * Bytes of records per send. The broker refuses a partition's record batch over the topic's
+ * max.message.bytes (1 MiB by default) with MESSAGE_TOO_LARGE, and kafkajs puts everything a send
+ * gives one partition into one batch: the rows Doris refuses from one load (up to
+ * batch.max_batch_size, 10 MiB by default) go in several sends. A topic set lower still is met by
+ * halving a send it refuses.
+ */
+export const SEND_BYTES = 512 * 1024;
+
+/** A record's size in a record batch, near enough: its bytes and a record's framing. */
+function messageBytes(m: DlqKafkaMessage): number {
+  let n = 32 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [name, v] of Object.entries(m.headers)) n += 8 + name.length + Buffer.byteLength(v);
+  return n;
+}
+
+/** Consecutive runs of messages of at most `max` bytes each (a larger message on its own). */
+function cutBySize<T>(items: readonly T[], size: (item: T) => number, max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (cur.length > 0 && bytes + n > max) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(item);
+    bytes += n;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+function tooLarge(err: unknown): boolean {
+  const type = ((err as { cause?: { type?: unknown } }).cause ?? (err as { type?: unknown }))?.type;
+  return type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE';
+}
 
 function headerText(headers: IHeaders | undefined, name: string): string {
   let v = headers?.[name];
@@ -94,13 +134,44 @@ export class KafkaDlqSink {
     await g.connected;
   }
 
+  /**
+   * Writes the records in sends of at most SEND_BYTES, one after another. A send the broker refuses
+   * as too large is halved and each half sent (the part of it a partition took may be written
+   * twice: at least once); a single record too large for the topic fails the write, naming it.
+   */
   async write(records: readonly DlqRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const sized = records.map((r) => {
+      const message = toKafkaMessage(r);
+      return { r, message, bytes: messageBytes(message) };
+    });
+    for (const part of cutBySize(sized, (m) => m.bytes, SEND_BYTES)) await this.#sendHalving(part);
+  }
+
+  async #sendHalving(part: { r: DlqRecord; message: DlqKafkaMessage; bytes: number }[]): Promise<void> {
+    try {
+      await this.#send(part.map((m) => m.message));
+    } catch (e) {
+      if (!tooLarge(e)) throw e;
+      if (part.length === 1) {
+        const { r, bytes } = part[0]!;
+        throw new Error(
+          `${(e as Error).message}: the dead letter of ${r.topic}/${r.partition}@${r.offset} is about ${bytes} bytes, more than the topic takes: raise its max.message.bytes (kafka-configs.sh --alter --entity-type topics --entity-name ${this.topic} --add-config max.message.bytes=N)`,
+          { cause: (e as Error).cause ?? e },
+        );
+      }
+      const half = Math.ceil(part.length / 2);
+      await this.#sendHalving(part.slice(0, half));
+      await this.#sendHalving(part.slice(half));
+    }
+  }
+
+  async #send(messages: DlqKafkaMessage[]): Promise<void> {
     const g = this.#current;
     g.inFlight++;
     try {
       await this.#connect(g);
-      await g.producer.send({ topic: this.topic, acks: -1, messages: records.map(toKafkaMessage) });
+      await g.producer.send({ topic: this.topic, acks: -1, messages });
     } catch (e) {
       // Part of the records may be written while kafkajs rolled the sequence numbers back: with the
       // same producer, the next record sent to such a partition would be taken for a duplicate and

@@ -1,0 +1,96 @@
+// The topic DLQ with more bytes than the broker takes in one record batch. The broker refuses a
+// partition's record batch over the topic's max.message.bytes (1 MiB by default) with
+// MESSAGE_TOO_LARGE, and kafkajs puts every record a send gives one partition into one batch. The
+// rows Doris refuses from one load (10,000 rows, 10 MiB by default) went to the DLQ in one send:
+// refused for good, retried by the pipeline for ever, the partition stuck. Against the real broker.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { KafkaDlqSink } from '../../../sinker/dlq/kafka-sink.ts';
+import { readDlqTopic } from '../../../sinker/dlq/reader.ts';
+import type { DlqRecord } from '../../../sinker/dlq/record.ts';
+import { createTopicAndWait } from '../../support/kafka-topic.ts';
+import { testbed } from '../../support/testbed.ts';
+
+const topic = `it-dlq-large-${randomUUID().slice(0, 8)}`;
+/** A DLQ topic that takes record batches of at most 20,000 bytes. */
+const small = `${topic}-small`;
+let kafka: Kafka;
+
+before(async () => {
+  kafka = new Kafka({ clientId: 'it-dlq-large', brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await createTopicAndWait(admin, topic, 1);
+    await createTopicAndWait(admin, small, 1);
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: 2, name: small, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }],
+    });
+  } catch (e) {
+    throw new Error(`Kafka of the test bed is not reachable: run \`test/infra/up kafka\` (${(e as Error).message})`);
+  } finally {
+    await admin.disconnect();
+  }
+});
+
+after(async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic, small] }).catch(() => {});
+  await admin.disconnect();
+});
+
+const rec = (offset: number, bytes: number): DlqRecord => ({
+  sink: 'it',
+  topic: 'events',
+  partition: 3,
+  offset: String(offset),
+  reason: 'data_quality: column too long',
+  time: '2026-11-25T00:00:00.000Z',
+  value: Buffer.alloc(bytes, `{"n":${offset}}`),
+  key: null,
+});
+
+async function readBack(from: string): Promise<string[]> {
+  const offsets: string[] = [];
+  for await (const r of readDlqTopic({ kafka, topic: from, idleMs: 200 })) offsets.push(r.offset);
+  return offsets.sort((a, b) => Number(a) - Number(b));
+}
+
+test('2000 records of 1 KiB (2 MiB) in one write all land in a one-partition DLQ topic, once each', async () => {
+  const sink = new KafkaDlqSink(kafka, topic);
+  const written = Array.from({ length: 2000 }, (_, i) => rec(i, 1024));
+  try {
+    await sink.write(written);
+  } finally {
+    await sink.close();
+  }
+  assert.deepEqual(
+    await readBack(topic),
+    written.map((r) => r.offset),
+  );
+});
+
+test('a topic with a lower max.message.bytes: the write is cut to what it takes; a record too large for it is named', async () => {
+  const sink = new KafkaDlqSink(kafka, small);
+  // 12 records of 6 KB: 72 KB, at most 3 to a batch of 20,000 bytes.
+  const written = Array.from({ length: 12 }, (_, i) => rec(i, 6000));
+  try {
+    await sink.write(written);
+    await assert.rejects(sink.write([rec(99, 30_000)]), (err: Error) => {
+      assert.match(err.message, /events\/3@99/);
+      assert.match(err.message, /30\d\d\d bytes/);
+      assert.match(err.message, /max\.message\.bytes/);
+      return true;
+    });
+  } finally {
+    await sink.close();
+  }
+  assert.deepEqual(
+    await readBack(small),
+    written.map((r) => r.offset),
+  );
+});
