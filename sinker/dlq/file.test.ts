@@ -1,6 +1,6 @@
 // The file DLQ against a real temporary directory.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -59,6 +59,34 @@ test('readDlqFile names the line of a malformed record', async () => {
   const it = readDlqFile(path);
   assert.equal((await it.next()).value?.offset, '1');
   await assert.rejects(it.next(), /bad\.jsonl:2: not JSON/);
+});
+
+test('a value, key and reason holding U+2028 / U+2029 read back whole: the file has one line per record, cut at \\n only', async () => {
+  // Valid in a JSON string and left raw by JSON.stringify, but line breaks to node:readline (and to
+  // Python's splitlines): the record was read as two lines, neither JSON, and the replay stopped.
+  const path = join(await tmp(), 'ls.jsonl');
+  const sink = new FileDlqSink(path);
+  const odd: DlqRecord = {
+    ...rec('1', '{"a":"x\u2028y\u2029z\u0085"}'),
+    key: Buffer.from('k\u2028'),
+    reason: 'mapper: \u2029',
+  };
+  await sink.write([odd, rec('2', 'b')]);
+  const text = await readFile(path, 'utf8');
+  assert.ok(!/[\u2028\u2029]/.test(text), 'the line separators are escaped in the file');
+  assert.equal(text.split('\n').length, 3);
+  const back: DlqRecord[] = [];
+  for await (const r of readDlqFile(path)) back.push(r);
+  assert.deepEqual(back, [odd, rec('2', 'b')]);
+  // A file an earlier version wrote them into raw reads back too.
+  const raw = join(await tmp(), 'raw.jsonl');
+  await writeFile(raw, `${JSON.stringify({ ...JSON.parse(text.split('\n')[0]!), reason: 'a\u2028b' })}\n`);
+  const old: DlqRecord[] = [];
+  for await (const r of readDlqFile(raw)) old.push(r);
+  assert.deepEqual(
+    old.map((r) => [r.reason, r.value?.toString()]),
+    [['a\u2028b', '{"a":"x\u2028y\u2029z\u0085"}']],
+  );
 });
 
 test('DeadLetterQueue from config writes the file; with nothing configured it refuses', async () => {

@@ -1,15 +1,34 @@
 // Read dead-lettered records back for `doris-sinker replay`: from the JSON-lines file, or from the
 // DLQ topic up to the end offsets it had when reading started.
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Kafka } from 'kafkajs';
 import { type DlqRecord, fromJsonLine, fromKafkaMessage } from './record.ts';
 
+/**
+ * The lines of a file, cut at \n only: node:readline also cuts at U+2028 and U+2029, which a DLQ
+ * line written before they were escaped holds raw inside its strings.
+ */
+async function* linesOf(path: string): AsyncGenerator<string> {
+  // The start of the line under way, in pieces: a record of many MiB is joined once, not per chunk.
+  let head: string[] = [];
+  for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
+    const text = chunk as string;
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      head.push(text.slice(from, nl));
+      yield head.join('');
+      head = [];
+      from = nl + 1;
+    }
+    if (from < text.length) head.push(text.slice(from));
+  }
+  if (head.length > 0) yield head.join('');
+}
+
 /** Every record of a DLQ file, in order. A malformed line throws naming its line number. */
 export async function* readDlqFile(path: string): AsyncGenerator<DlqRecord> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let n = 0;
-  for await (const line of rl) {
+  for await (const line of linesOf(path)) {
     n++;
     if (line.trim() === '') continue;
     yield fromJsonLine(line, `${path}:${n}`);

@@ -45,7 +45,10 @@ function decodeBytes(s: string | null | undefined, enc: string | null | undefine
   throw new Error(`DLQ record: ${what}_encoding must be utf8 or base64, got ${JSON.stringify(enc)}`);
 }
 
-/** One JSON line (no trailing newline). */
+/**
+ * One JSON line (no trailing newline). U+2028 and U+2029, which JSON.stringify leaves raw, are
+ * escaped: line-oriented readers (node:readline, Python's splitlines) break lines there.
+ */
 export function toJsonLine(r: DlqRecord): string {
   const [value, valueEnc] = encodeBytes(r.value);
   const line: JsonLine = {
@@ -63,7 +66,7 @@ export function toJsonLine(r: DlqRecord): string {
     line.key = key;
     line.key_encoding = keyEnc;
   }
-  return JSON.stringify(line);
+  return JSON.stringify(line).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
 }
 
 export function fromJsonLine(text: string, where = 'DLQ line'): DlqRecord {
