@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Kafka } from 'kafkajs';
 import { parseConfig } from './config/load.ts';
-import { consumerOptions, fetchMaxBytes } from './consumer.ts';
+import { consumerOptions, fetchMaxBytes, SinkConsumer } from './consumer.ts';
+import { createLogger } from './logger.ts';
 
 test('consumer options: metadata refreshed every kafka.metadata_max_age seconds (default 60, not kafkajs 300)', () => {
   const defaults = consumerOptions(parseConfig('', { env: {} }).kafka);
@@ -26,4 +28,76 @@ test('consumer options: timeouts in ms, fetch sizes from max_fetch_bytes, no top
 test('kafka.metadata_max_age outside 1..3600 is refused naming the key', () => {
   assert.throws(() => parseConfig('kafka: {metadata_max_age: 0}', { env: {} }), /kafka\.metadata_max_age/);
   assert.throws(() => parseConfig('kafka: {metadata_max_age: 3601}', { env: {} }), /kafka\.metadata_max_age/);
+});
+
+/**
+ * kafkajs's consumer as far as SinkConsumer uses it. Like kafkajs, it has no consumer group between
+ * a crash and its restart (onCrash disconnects first, which drops the group; the restart builds a
+ * new one with nothing paused), and pause/resume throw then.
+ */
+class FakeKafkaConsumer {
+  readonly events = { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', CRASH: 'crash', STOP: 'stop' };
+  readonly #listeners = new Map<string, ((e: unknown) => void)[]>();
+  /** The consumer group's paused partitions; undefined while there is no group. */
+  group: Set<number> | undefined;
+  on(event: string, fn: (e: unknown) => void): void {
+    this.#listeners.set(event, [...(this.#listeners.get(event) ?? []), fn]);
+  }
+  emit(event: string, payload: unknown): void {
+    for (const fn of this.#listeners.get(event) ?? []) fn({ payload });
+  }
+  #group(): Set<number> {
+    if (!this.group) throw new Error('Consumer group was not initialized, consumer#run must be called first');
+    return this.group;
+  }
+  pause(tps: { partitions: number[] }[]): void {
+    for (const p of tps.flatMap((t) => t.partitions)) this.#group().add(p);
+  }
+  resume(tps: { partitions: number[] }[]): void {
+    for (const p of tps.flatMap((t) => t.partitions)) this.#group().delete(p);
+  }
+  async connect(): Promise<void> {}
+  async subscribe(): Promise<void> {}
+  async run(): Promise<void> {
+    this.group = new Set();
+  }
+  async disconnect(): Promise<void> {
+    this.group = undefined;
+  }
+}
+
+test('pause and resume between a kafkajs crash and its restart do not throw; the pause holds after the rejoin', async () => {
+  const fake = new FakeKafkaConsumer();
+  const kafka = { consumer: () => fake } as unknown as Kafka;
+  const config = parseConfig('kafka: {topic: t}', { env: {} });
+  const consumer = new SinkConsumer(kafka, config.kafka, createLogger({ ...config.log, level: 'fatal' }));
+  // The pipeline's rule: while backpressured every assigned partition is paused (re-applied on each assignment).
+  let backpressured = false;
+  const apply = () => (backpressured ? consumer.pause(consumer.assignment) : consumer.resume(consumer.assignment));
+  await consumer.start({ onAssignment: apply, eachBatch: async () => {} }, 1);
+  const join = (memberId: string) => fake.emit('join', { memberId, memberAssignment: { t: [0, 1] } });
+  join('m1');
+  backpressured = true;
+  apply();
+  assert.deepEqual([...fake.group!].sort(), [0, 1]);
+
+  // kafkajs crashed (a broker restart) and restarts itself: no group until then.
+  fake.group = undefined;
+  fake.emit('stop', {});
+  fake.emit('crash', { error: new Error('broker gone'), restart: true });
+  // Loads finishing meanwhile free memory (resume), chunks mapped meanwhile fill it again (pause).
+  backpressured = false;
+  assert.doesNotThrow(apply);
+  backpressured = true;
+  assert.doesNotThrow(apply);
+
+  // The restarted group starts with nothing paused; the rejoin applies the pause again.
+  fake.group = new Set();
+  join('m2');
+  assert.deepEqual([...fake.group].sort(), [0, 1]);
+  assert.deepEqual(consumer.pausedPartitions.sort(), [0, 1]);
+  backpressured = false;
+  apply();
+  assert.deepEqual([...fake.group], []);
+  assert.deepEqual(consumer.pausedPartitions, []);
 });

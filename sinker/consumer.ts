@@ -195,14 +195,31 @@ export class SinkConsumer {
     const fresh = partitions.filter((p) => this.#assigned.has(p) && !this.#paused.has(p));
     if (fresh.length === 0) return;
     for (const p of fresh) this.#paused.add(p);
-    this.consumer.pause([{ topic: this.#config.topic, partitions: fresh }]);
+    this.#inKafkajs('pause', fresh);
   }
 
   resume(partitions: number[]): void {
     const paused = partitions.filter((p) => this.#paused.has(p));
     if (paused.length === 0) return;
     for (const p of paused) this.#paused.delete(p);
-    this.consumer.resume([{ topic: this.#config.topic, partitions: paused }]);
+    this.#inKafkajs('resume', paused);
+  }
+
+  /**
+   * Between a crash and its restart kafkajs has no consumer group, and its pause/resume throw: into
+   * a load settling or a chunk being batched, which then failed for no reason of theirs. Nothing is
+   * lost by skipping the call: the restarted group starts with nothing paused, and its GROUP_JOIN
+   * (all partitions revoked and assigned again after a crash) has the pipeline apply its pause again.
+   */
+  #inKafkajs(op: 'pause' | 'resume', partitions: number[]): void {
+    try {
+      this.consumer[op]([{ topic: this.#config.topic, partitions }]);
+    } catch (err) {
+      this.#logger.debug(
+        { partitions, err: (err as Error).message },
+        `kafka consumer not running: ${op} recorded only`,
+      );
+    }
   }
 
   get pausedPartitions(): number[] {
