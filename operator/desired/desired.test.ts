@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { fullSpec, minimalSink } from '../api/example.ts';
 import type { DorisSink } from '../api/types.ts';
-import { dlqFilePathProblem, renderDlq, renderSinkerConfig, SECRET_ENV } from './config.ts';
+import { dlqFilePathProblem, renderDlq, renderSinkerConfig, SECRET_ENV, sinkerConfigProblem } from './config.ts';
 import {
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_SCHEMA_HASH,
@@ -187,6 +187,19 @@ test('default image is used when spec.image is empty; a sink without uid is refu
   const s = minimalSink();
   delete s.metadata.uid;
   assert.throws(() => desiredObjects({ ...base, sink: s }), /no uid/);
+});
+
+test("a broker given as a URL with a password: the sinker's refusal (quoted by status and an Event) hides it", () => {
+  // The CRD takes any broker string; the sinker's own check refuses this one, and the reconciler
+  // writes that message into Ready=False InvalidSpec and a Warning Event, readable without Secrets RBAC.
+  const sink = minimalSink('events', 'team-a');
+  sink.spec.kafka.brokers = ['sasl://sinker:s3cret@kafka-0:9092'];
+  const problem = sinkerConfigProblem(renderSinkerConfig(sink));
+  assert.match(
+    problem ?? '',
+    /kafka\.brokers\[0\]: expected a host:port string, found "sasl:\/\/sinker:\*\*\*@kafka-0:9092"/,
+  );
+  assert.ok(!problem?.includes('s3cret'), problem);
 });
 
 test('invalid duration is reported with its field path', () => {

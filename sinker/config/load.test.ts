@@ -447,6 +447,21 @@ test('a bad Redis URL in an error shows its credentials redacted; a password que
   assert.equal(redactUrl('redis://redis:6379/0'), 'redis://redis:6379/0');
 });
 
+test('a URL with user:password@ given where a host:port belongs is refused with the password hidden', () => {
+  for (const [yaml, env, path] of [
+    ['doris: {fe_hosts: ["http://root:s3cret@fe:8030"]}', NO_ENV, 'doris.fe_hosts[0]'],
+    ['kafka: {brokers: ["sasl://u:s3cret@kafka:9092"]}', NO_ENV, 'kafka.brokers[0]'],
+    ['', { DORIS_FE_HOSTS: 'http://root:s3cret@fe:8030' }, 'doris.fe_hosts[0] (from DORIS_FE_HOSTS)'],
+    // Not a URL at all (the port), and a / in the password: masked up to the last @.
+    ['dedupe: {redis_url: "http://:s3/cret@redis:99999"}', NO_ENV, 'dedupe.redis_url'],
+  ] as const) {
+    const p = one(yaml, env);
+    assert.ok(p.startsWith(`${path}: expected`), p);
+    assert.ok(!p.includes('s3cret') && !p.includes('cret'), p);
+    assert.match(p, /:\*\*\*@/);
+  }
+});
+
 test('log.max_backups 0 is a config error, not a crash of the log transport at start (pino-roll needs a count > 0)', () => {
   assert.throws(
     () => parseConfig('log: {max_backups: 0}', { env: NO_ENV }),

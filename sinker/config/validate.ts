@@ -74,18 +74,26 @@ export function redactUrl(url: string): string {
     if (u.searchParams.has('password')) u.searchParams.set('password', '***');
     return u.toString().replace('password=%2A%2A%2A', 'password=***');
   } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
+    // Not a URL (a bad port, a space in the host): everything up to the last @ of the line may be
+    // the password, which can itself hold / or @.
+    return url.replace(/\/\/([^:@/]*):.*@/, '//$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
   }
 }
 
-/** A value as an error message shows it; secrets are never shown. */
+/**
+ * A value as an error message shows it; secrets are never shown, nor a password inside a URL (a
+ * Redis URL, or a URL with user:password@ given where a host:port belongs: fe_hosts, brokers).
+ */
 export function describeFound(v: unknown, secret = false): string {
   if (v === undefined) return 'nothing';
   if (secret) return 'a value (hidden: secret)';
   if (v === null) return 'null (an empty value)';
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (typeof v === 'string') {
+    const shown = redactUrl(v);
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
   return String(v);
 }
 
@@ -146,11 +154,7 @@ function formatAjvError(e: ErrorObject): { path: string; text: string } {
   const node = parent;
   return {
     path,
-    text: `${path}: expected ${describeExpected(node)}, found ${describeFound(
-      // The Redis URL may carry a password: an error shows it redacted, as the logs do.
-      path === 'dedupe.redis_url' && typeof e.data === 'string' ? redactUrl(e.data) : e.data,
-      node?.['x-secret'] === true,
-    )}`,
+    text: `${path}: expected ${describeExpected(node)}, found ${describeFound(e.data, node?.['x-secret'] === true)}`,
   };
 }
 
