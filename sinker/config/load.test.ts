@@ -462,6 +462,17 @@ test('a URL with user:password@ given where a host:port belongs is refused with 
   }
 });
 
+test('an Authorization header in doris.stream_load_properties is refused without quoting its credentials', () => {
+  const basic = Buffer.from('root:s3cret').toString('base64');
+  const p = one(`doris: {stream_load_properties: {Authorization: "Basic ${basic}"}}`);
+  assert.equal(
+    p,
+    'doris.stream_load_properties.Authorization: expected no "Authorization" header (the sinker sets it itself), found a value (hidden: secret)',
+  );
+  // Other reserved headers still show what was given.
+  assert.match(one('doris: {stream_load_properties: {format: csv}}'), /found "csv"$/);
+});
+
 test('log.max_backups 0 is a config error, not a crash of the log transport at start (pino-roll needs a count > 0)', () => {
   assert.throws(
     () => parseConfig('log: {max_backups: 0}', { env: NO_ENV }),
