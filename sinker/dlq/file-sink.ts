@@ -21,11 +21,17 @@ export class FileDlqSink {
     return next;
   }
 
-  async #append(text: string): Promise<void> {
+  async #append(records: string): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
-    const fh = await open(this.path, 'a');
+    const fh = await open(this.path, 'a+');
     try {
-      await fh.appendFile(text);
+      // A file that does not end in a newline ends in part of a line: an append a full disk refused
+      // part-way, or a crash mid-write (never acknowledged: those records are being written again).
+      // Appended to, the first record would join that part in one line that is not JSON.
+      const { size } = await fh.stat();
+      const last = Buffer.alloc(1);
+      const torn = size > 0 && (await fh.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
+      await fh.appendFile(torn ? `\n${records}` : records);
       await fh.datasync();
     } catch (e) {
       throw new Error(`DLQ file ${this.path}: ${(e as Error).message}`, { cause: e });

@@ -1,13 +1,13 @@
 // The file DLQ against a real temporary directory.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DeadLetterQueue, recordsForRejected, rejectedRecordsWithOriginals } from './dlq.ts';
 import { FileDlqSink } from './file-sink.ts';
 import { readDlqFile } from './reader.ts';
-import type { DlqRecord } from './record.ts';
+import { type DlqRecord, toJsonLine } from './record.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -87,6 +87,33 @@ test('a value, key and reason holding U+2028 / U+2029 read back whole: the file 
     old.map((r) => [r.reason, r.value?.toString()]),
     [['a\u2028b', '{"a":"x\u2028y\u2029z\u0085"}']],
   );
+});
+
+test('a line cut short (a crash or a full disk mid-append) is skipped and named; the records written after it read back', async () => {
+  // What an append the disk refused part-way (ENOSPC, EFBIG) or a kill -9 mid-write leaves: part of
+  // a line and no newline. Its messages were never acknowledged, so they are dead-lettered again.
+  // The next append went on the same line: that record was lost in a line that is not JSON, and
+  // readDlqFile stopped there, so replay loaded nothing from the file.
+  const path = join(await tmp(), 'torn.jsonl');
+  await new FileDlqSink(path).write([rec('1', 'a')]);
+  await appendFile(path, toJsonLine(rec('2', 'b'.repeat(100))).slice(0, 60));
+  await new FileDlqSink(path).write([rec('2', 'b'.repeat(100)), rec('3', 'c')]);
+  const cut: string[] = [];
+  const back: string[] = [];
+  for await (const r of readDlqFile(path, (where) => cut.push(where))) back.push(r.offset);
+  assert.deepEqual(back, ['1', '2', '3']);
+  assert.deepEqual(cut, [`${path}:2`]);
+  // Without a taker for such lines, the reader stops there, saying what the line is.
+  const it = readDlqFile(path);
+  assert.equal((await it.next()).value?.offset, '1');
+  await assert.rejects(it.next(), /torn\.jsonl:2: cut short/);
+  // A line that is not JSON for another reason (a bad edit) still stops the read.
+  await appendFile(path, '{"sink":"s",,}\n');
+  await assert.rejects(async () => {
+    for await (const _ of readDlqFile(path, () => {})) {
+      // read to the end
+    }
+  }, /torn\.jsonl:5: not JSON/);
 });
 
 test('DeadLetterQueue from config writes the file; with nothing configured it refuses', async () => {

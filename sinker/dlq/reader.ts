@@ -2,7 +2,7 @@
 // DLQ topic up to the end offsets it had when reading started.
 import { createReadStream } from 'node:fs';
 import type { Kafka } from 'kafkajs';
-import { type DlqRecord, fromJsonLine, fromKafkaMessage } from './record.ts';
+import { DlqLineError, type DlqRecord, fromJsonLine, fromKafkaMessage } from './record.ts';
 
 /**
  * The lines of a file, cut at \n only: node:readline also cuts at U+2028 and U+2029, which a DLQ
@@ -25,13 +25,25 @@ async function* linesOf(path: string): AsyncGenerator<string> {
   if (head.length > 0) yield head.join('');
 }
 
-/** Every record of a DLQ file, in order. A malformed line throws naming its line number. */
-export async function* readDlqFile(path: string): AsyncGenerator<DlqRecord> {
+/**
+ * Every record of a DLQ file, in order. A malformed line throws naming its line number. A line cut
+ * short (an append a crash or a full disk interrupted: never acknowledged, so the sinker wrote its
+ * records again) goes to `onCutShort` with where it is, when given, and is skipped.
+ */
+export async function* readDlqFile(path: string, onCutShort?: (where: string) => void): AsyncGenerator<DlqRecord> {
   let n = 0;
   for await (const line of linesOf(path)) {
     n++;
     if (line.trim() === '') continue;
-    yield fromJsonLine(line, `${path}:${n}`);
+    let record: DlqRecord;
+    try {
+      record = fromJsonLine(line, `${path}:${n}`);
+    } catch (err) {
+      if (!(onCutShort && err instanceof DlqLineError && err.cutShort)) throw err;
+      onCutShort(`${path}:${n}`);
+      continue;
+    }
+    yield record;
   }
 }
 

@@ -33,7 +33,12 @@ test('a tombstone (null value) survives', () => {
 });
 
 test('bad lines are refused with where and which field', () => {
-  assert.throws(() => fromJsonLine('{', 'f.jsonl:7'), /f\.jsonl:7: not JSON/);
+  assert.throws(() => fromJsonLine('{x', 'f.jsonl:7'), /f\.jsonl:7: not JSON/);
+  assert.throws(() => fromJsonLine('[1]', 'f.jsonl:7'), /f\.jsonl:7: field sink must be a string/);
+  // Every start of a line, cut anywhere, reads as cut short; a line with an error inside does not.
+  const line = toJsonLine(rec(Buffer.from('{"a":"\\"x"}'), Buffer.from([0xff])));
+  for (let n = 1; n < line.length; n++) assert.throws(() => fromJsonLine(line.slice(0, n)), /: cut short/);
+  assert.throws(() => fromJsonLine(line.replace(',"topic"', ',,"topic"')), /: not JSON/);
   assert.throws(() => fromJsonLine('{"sink":"s"}', 'f:1'), /field topic must be a string/);
   const bad = JSON.parse(toJsonLine(rec(Buffer.from('x'))));
   bad.value_encoding = 'hex';

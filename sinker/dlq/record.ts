@@ -69,12 +69,41 @@ export function toJsonLine(r: DlqRecord): string {
   return JSON.stringify(line).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
 }
 
+/** A DLQ line that is not a record; `cutShort` when it is the start of one (a write interrupted). */
+export class DlqLineError extends Error {
+  override name = 'DlqLineError';
+  readonly cutShort: boolean;
+
+  constructor(message: string, cutShort = false) {
+    super(message);
+    this.cutShort = cutShort;
+  }
+}
+
+/**
+ * Whether a line JSON.parse refused ends before its JSON does: an object whose text stops at the
+ * end of the line, as an append cut off by a crash or a full disk leaves it (V8 names the position
+ * where it stopped reading: the end).
+ */
+function endsEarly(text: string, err: Error): boolean {
+  if (!text.startsWith('{')) return false;
+  if (err.message.includes('Unexpected end of JSON input')) return true;
+  const at = /at position (\d+)/.exec(err.message);
+  return at !== null && Number(at[1]) >= text.trimEnd().length;
+}
+
 export function fromJsonLine(text: string, where = 'DLQ line'): DlqRecord {
   let o: JsonLine;
   try {
     o = JSON.parse(text) as JsonLine;
   } catch (e) {
-    throw new Error(`${where}: not JSON (${(e as Error).message})`);
+    if (endsEarly(text, e as Error)) {
+      throw new DlqLineError(
+        `${where}: cut short (the start of a record whose write a crash or a full disk interrupted; the sinker wrote the record again after it)`,
+        true,
+      );
+    }
+    throw new DlqLineError(`${where}: not JSON (${(e as Error).message})`);
   }
   for (const f of ['sink', 'topic', 'offset', 'reason', 'time'] as const) {
     if (typeof o[f] !== 'string') throw new Error(`${where}: field ${f} must be a string`);
