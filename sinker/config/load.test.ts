@@ -473,6 +473,16 @@ test('an Authorization header in doris.stream_load_properties is refused without
   assert.match(one('doris: {stream_load_properties: {format: csv}}'), /found "csv"$/);
 });
 
+test('an unquoted password starting with * (a YAML alias) is a config error at its line, not quoting the rest of it', () => {
+  // yaml throws a ReferenceError naming the alias, which main.ts printed with its stack (exit 1).
+  assert.equal(
+    one('doris:\n  user: root\n  password: *s3cret\n'),
+    'line 3, column 13: YAML syntax: a value starting with * is an alias, and no anchor of that name comes before it (quote the value: "*...")',
+  );
+  // An alias to an anchor set before it is still YAML's own business.
+  assert.equal(parseConfig('doris:\n  user: &u root\n  database: *u\n', { env: NO_ENV }).doris.database, 'root');
+});
+
 test('log.max_backups 0 is a config error, not a crash of the log transport at start (pino-roll needs a count > 0)', () => {
   assert.throws(
     () => parseConfig('log: {max_backups: 0}', { env: NO_ENV }),

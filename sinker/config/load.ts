@@ -1,7 +1,7 @@
 // Loads the sinker's YAML config: parse, apply environment overrides for secrets and address lists,
 // validate (defaults filled), and on failure throw one ConfigError listing every problem.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument, visit } from 'yaml';
 import { unreadableFiles } from './files.ts';
 import type { SinkerConfig } from './types.ts';
 import { configProblems, finishConfig, redactUrl } from './validate.ts';
@@ -80,7 +80,8 @@ export interface ParseOptions {
 /** Parses and validates YAML text. Throws ConfigError listing every problem. */
 export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig {
   const source = opts.source ?? 'config';
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
@@ -91,7 +92,12 @@ export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig
       }),
     );
   }
-  let raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(source, [yamlValueProblem(doc, lineCounter, err as Error)]);
+  }
   if (raw === null || raw === undefined) raw = {}; // an empty file: all defaults
   let envPaths = new Map<string, string>();
   if (typeof raw === 'object' && !Array.isArray(raw)) {
@@ -112,6 +118,27 @@ export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig
     );
   }
   return finishConfig(raw as Record<string, unknown>);
+}
+
+/**
+ * Why the YAML could not be turned into values, in words that quote none of them. An unquoted value
+ * starting with `*` (a password, say) is an alias to an anchor, and yaml's error names the alias,
+ * which is the rest of that value.
+ */
+function yamlValueProblem(doc: Document, lines: LineCounter, err: Error): string {
+  if (err instanceof ReferenceError && err.message.startsWith('Unresolved alias')) {
+    let at: { line: number; col: number } | undefined;
+    visit(doc, {
+      Alias: (_key, node) => {
+        if (node.resolve(doc) !== undefined) return undefined;
+        if (node.range) at = lines.linePos(node.range[0]);
+        return visit.BREAK;
+      },
+    });
+    const where = at ? `line ${at.line}, column ${at.col}: ` : '';
+    return `${where}YAML syntax: a value starting with * is an alias, and no anchor of that name comes before it (quote the value: "*...")`;
+  }
+  return `YAML: ${err.message.split('\n')[0]}`;
 }
 
 /** Reads, parses and validates a YAML config file. Throws ConfigError (also for an unreadable file, or a file it names). */
