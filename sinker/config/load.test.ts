@@ -483,6 +483,16 @@ test('an unquoted password starting with * (a YAML alias) is a config error at i
   assert.equal(parseConfig('doris:\n  user: &u root\n  database: *u\n', { env: NO_ENV }).doris.database, 'root');
 });
 
+test('an unquoted password starting with ! (a YAML tag) is a config error at its line, not a different password', () => {
+  // yaml only warned, and read the value as "" (or as what follows the tag): a wrong password, silently.
+  const tagged =
+    'YAML syntax: a value starting with ! is a YAML tag, which this config does not use (quote the value: "!...")';
+  assert.equal(one('doris:\n  password: !s3cret\n'), `line 2, column 13: ${tagged}`);
+  assert.equal(one('doris:\n  password: !s3 cret\n'), `line 2, column 13: ${tagged}`);
+  assert.equal(parseConfig('doris:\n  password: "!s3cret"\n', { env: NO_ENV }).doris.password, '!s3cret');
+  assert.equal(parseConfig('doris:\n  password: !!str 123\n', { env: NO_ENV }).doris.password, '123');
+});
+
 test('log.max_backups 0 is a config error, not a crash of the log transport at start (pino-roll needs a count > 0)', () => {
   assert.throws(
     () => parseConfig('log: {max_backups: 0}', { env: NO_ENV }),

@@ -92,6 +92,18 @@ export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig
       }),
     );
   }
+  // An unknown tag is only a warning to yaml, which then reads `password: !s3cret` as "" and
+  // `password: !abc def` as "def": a value starting with ! silently becomes another one.
+  const tags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (tags.length > 0) {
+    throw new ConfigError(
+      source,
+      tags.map((w) => {
+        const at = w.linePos?.[0];
+        return `${at ? `line ${at.line}, column ${at.col}: ` : ''}YAML syntax: a value starting with ! is a YAML tag, which this config does not use (quote the value: "!...")`;
+      }),
+    );
+  }
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
