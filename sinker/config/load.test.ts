@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Redis } from 'ioredis';
 import { parseDocument } from 'yaml';
 import { renderConfigDocs } from './docs.ts';
 import { ConfigError, loadConfig, parseConfig, redactConfig, redactUrl } from './load.ts';
@@ -491,6 +492,25 @@ test('an unquoted password starting with ! (a YAML tag) is a config error at its
   assert.equal(one('doris:\n  password: !s3 cret\n'), `line 2, column 13: ${tagged}`);
   assert.equal(parseConfig('doris:\n  password: "!s3cret"\n', { env: NO_ENV }).doris.password, '!s3cret');
   assert.equal(parseConfig('doris:\n  password: !!str 123\n', { env: NO_ENV }).doris.password, '123');
+});
+
+test('a Redis URL ioredis cannot read is a config error on dedupe.redis_url, its password hidden', () => {
+  for (const url of ['redis://:s3cret@redis:99999', 'redis://:s3cret@re dis:6379', 'redis://:s3%zzcret@redis:6379']) {
+    // What start-up met before: an error from inside ioredis naming no key (exit 1 with a stack).
+    assert.throws(() => new Redis(url, { lazyConnect: true }), /Invalid URL|URI malformed/);
+    const p = one('', { REDIS_URL: url });
+    assert.match(p, /^dedupe\.redis_url \(from REDIS_URL\): expected a redis:\/\/ URL, found "redis:\/\/:\*\*\*@/);
+    assert.ok(!p.includes('s3'), p);
+  }
+  // What ioredis reads stays valid: an encoded %, a space in the password, a query password.
+  for (const url of [
+    'redis://:s3%25cret@redis:6379/0',
+    'redis://:s3 cret@redis:6379',
+    'redis://redis:6379?password=x',
+  ]) {
+    assert.equal(parseConfig('', { env: { REDIS_URL: url } }).dedupe.redis_url, url);
+    new Redis(url, { lazyConnect: true }).disconnect();
+  }
 });
 
 test('log.max_backups 0 is a config error, not a crash of the log transport at start (pino-roll needs a count > 0)', () => {

@@ -80,6 +80,23 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Why ioredis could not read `url`, or undefined when it can. */
+function redisUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'it does not parse as a URL: a bad port or host, or a character in the password to percent-encode';
+  }
+  try {
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+  } catch {
+    return 'a % in the user or password that is not a %XX escape: write % as %25';
+  }
+  return undefined;
+}
+
 /**
  * A value as an error message shows it; secrets are never shown, nor a password inside a URL (a
  * Redis URL, or a URL with user:password@ given where a host:port belongs: fe_hosts, brokers).
@@ -213,6 +230,12 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
   const redisUrl = get(c, ['dedupe', 'redis_url']);
   const required = get(c, ['dedupe', 'required']);
   const keyFields = get(c, ['dedupe', 'key_fields']);
+  if (typeof redisUrl === 'string' && /^rediss?:\/\/./.test(redisUrl)) {
+    // ioredis reads the URL with WHATWG URL and decodes its credentials; either failing was a
+    // TypeError / URIError from deep inside start-up (exit 1, a stack trace), naming no key.
+    const problem = redisUrlProblem(redisUrl);
+    if (problem) add('dedupe.redis_url', `expected a redis:// URL, found ${describeFound(redisUrl)} (${problem})`);
+  }
   if (redisUrl === '' && required === true) {
     add(
       'dedupe.redis_url',
