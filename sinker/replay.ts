@@ -21,7 +21,7 @@ import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig } from './consumer.ts';
 import { LABEL_RETENTION_MS } from './dedupe/state.ts';
 import { DlqReadError, readDlqFile, readDlqTopic } from './dlq/reader.ts';
-import type { DlqRecord } from './dlq/record.ts';
+import { type DlqRecord, DlqRecordError } from './dlq/record.ts';
 import {
   cmpOffsets,
   decideByLabelState,
@@ -143,8 +143,16 @@ export async function replayDlq(
     failed: 0,
     batches: 0,
   };
+  // Sinks reading one topic into different tables share a DLQ topic (the operator's default is
+  // `<kafka.topic>-dlq` for each): another sink's dead letter is a message this sink loaded or
+  // dead-lettered itself, and loading it here would load it twice.
+  const otherSinks = new Map<string, number>();
   try {
     for await (const record of opts.source) {
+      if (record.sink !== config.name) {
+        otherSinks.set(record.sink, (otherSinks.get(record.sink) ?? 0) + 1);
+        continue;
+      }
       if (opts.limit !== undefined && summary.read >= opts.limit) break;
       summary.read++;
       const r = mapper.map(record.value);
@@ -162,13 +170,17 @@ export async function replayDlq(
       rows.set(record.offset, encoder.encode(r.values));
     }
   } catch (err) {
-    // The DLQ topic could not be read to its end (a partition delivering nothing): load nothing
-    // rather than part of it, and say why.
-    if (!(err instanceof DlqReadError)) throw err;
+    // The DLQ topic could not be read to its end (a partition delivering nothing), or a line of the
+    // file is not a record: load nothing rather than part of it, and say why.
+    if (!(err instanceof DlqReadError || err instanceof DlqRecordError)) throw err;
     out.write(
       `replay stopped: reading ${opts.sourceName}: ${err.message}. Nothing was loaded; a replay run again loads each record once\n`,
     );
     return 1;
+  }
+
+  for (const [sink, n] of otherSinks) {
+    out.write(`  skipped ${n} records of sink ${sink} (another sink sharing this DLQ: its own replay loads them)\n`);
   }
 
   const state = new ReplayState({

@@ -2,7 +2,7 @@
 // DLQ topic up to the end offsets it had when reading started.
 import { createReadStream } from 'node:fs';
 import type { Kafka } from 'kafkajs';
-import { DlqLineError, type DlqRecord, fromJsonLine, fromKafkaMessage } from './record.ts';
+import { type DlqRecord, DlqRecordError, fromJsonLine, fromKafkaMessage } from './record.ts';
 
 /**
  * The lines of a file, cut at \n only: node:readline also cuts at U+2028 and U+2029, which a DLQ
@@ -39,7 +39,7 @@ export async function* readDlqFile(path: string, onCutShort?: (where: string) =>
     try {
       record = fromJsonLine(line, `${path}:${n}`);
     } catch (err) {
-      if (!(onCutShort && err instanceof DlqLineError && err.cutShort)) throw err;
+      if (!(onCutShort && err instanceof DlqRecordError && err.cutShort)) throw err;
       onCutShort(`${path}:${n}`);
       continue;
     }

@@ -35,6 +35,7 @@ test('a tombstone (null value) survives', () => {
 test('bad lines are refused with where and which field', () => {
   assert.throws(() => fromJsonLine('{x', 'f.jsonl:7'), /f\.jsonl:7: not JSON/);
   assert.throws(() => fromJsonLine('[1]', 'f.jsonl:7'), /f\.jsonl:7: field sink must be a string/);
+  assert.throws(() => fromJsonLine('null', 'f.jsonl:7'), /f\.jsonl:7: not a JSON object/);
   // Every start of a line, cut anywhere, reads as cut short; a line with an error inside does not.
   const line = toJsonLine(rec(Buffer.from('{"a":"\\"x"}'), Buffer.from([0xff])));
   for (let n = 1; n < line.length; n++) assert.throws(() => fromJsonLine(line.slice(0, n)), /: cut short/);

@@ -42,7 +42,7 @@ function decodeBytes(s: string | null | undefined, enc: string | null | undefine
   if (s === null || s === undefined) return null;
   if (enc === 'utf8') return Buffer.from(s, 'utf8');
   if (enc === 'base64') return Buffer.from(s, 'base64');
-  throw new Error(`DLQ record: ${what}_encoding must be utf8 or base64, got ${JSON.stringify(enc)}`);
+  throw new DlqRecordError(`DLQ record: ${what}_encoding must be utf8 or base64, got ${JSON.stringify(enc)}`);
 }
 
 /**
@@ -69,9 +69,9 @@ export function toJsonLine(r: DlqRecord): string {
   return JSON.stringify(line).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
 }
 
-/** A DLQ line that is not a record; `cutShort` when it is the start of one (a write interrupted). */
-export class DlqLineError extends Error {
-  override name = 'DlqLineError';
+/** A DLQ line or message that is not a dead letter; `cutShort` for a line that is the start of one (a write interrupted). */
+export class DlqRecordError extends Error {
+  override name = 'DlqRecordError';
   readonly cutShort: boolean;
 
   constructor(message: string, cutShort = false) {
@@ -98,17 +98,18 @@ export function fromJsonLine(text: string, where = 'DLQ line'): DlqRecord {
     o = JSON.parse(text) as JsonLine;
   } catch (e) {
     if (endsEarly(text, e as Error)) {
-      throw new DlqLineError(
+      throw new DlqRecordError(
         `${where}: cut short (the start of a record whose write a crash or a full disk interrupted; the sinker wrote the record again after it)`,
         true,
       );
     }
-    throw new DlqLineError(`${where}: not JSON (${(e as Error).message})`);
+    throw new DlqRecordError(`${where}: not JSON (${(e as Error).message})`);
   }
+  if (typeof o !== 'object' || o === null) throw new DlqRecordError(`${where}: not a JSON object`);
   for (const f of ['sink', 'topic', 'offset', 'reason', 'time'] as const) {
-    if (typeof o[f] !== 'string') throw new Error(`${where}: field ${f} must be a string`);
+    if (typeof o[f] !== 'string') throw new DlqRecordError(`${where}: field ${f} must be a string`);
   }
-  if (!Number.isInteger(o.partition)) throw new Error(`${where}: field partition must be an integer`);
+  if (!Number.isInteger(o.partition)) throw new DlqRecordError(`${where}: field partition must be an integer`);
   return {
     sink: o.sink,
     topic: o.topic,
@@ -156,7 +157,7 @@ type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
 function header(headers: Record<string, HeaderValue> | undefined, name: string, where: string): string {
   let v = headers?.[name];
   if (Array.isArray(v)) v = v[0];
-  if (v === undefined) throw new Error(`${where}: header ${name} missing`);
+  if (v === undefined) throw new DlqRecordError(`${where}: header ${name} missing`);
   return typeof v === 'string' ? v : v.toString('utf8');
 }
 
@@ -166,7 +167,8 @@ export function fromKafkaMessage(
   where = 'DLQ message',
 ): DlqRecord {
   const partition = Number(header(m.headers, DLQ_HEADER.partition, where));
-  if (!Number.isInteger(partition)) throw new Error(`${where}: header ${DLQ_HEADER.partition} is not an integer`);
+  if (!Number.isInteger(partition))
+    throw new DlqRecordError(`${where}: header ${DLQ_HEADER.partition} is not an integer`);
   return {
     sink: header(m.headers, DLQ_HEADER.sink, where),
     topic: header(m.headers, DLQ_HEADER.topic, where),

@@ -1,0 +1,83 @@
+// `doris-sinker replay` of a DLQ that holds more than this sink's dead letters, and of one holding a
+// line that is not a record. Sinks reading one topic into different tables share a DLQ topic (the
+// operator's default is `<kafka.topic>-dlq` for each of them): a dead letter of the other sink is a
+// message this sink loaded (or dead-lettered) itself, so replaying it here loads it twice. Real
+// Redis and the emulator, rows counted in its MariaDB.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { runSinkerCommand } from '../../support/sinker-process.ts';
+import { testbed } from '../../support/testbed.ts';
+import {
+  assertExactlyOnce,
+  closeStorage,
+  createTable,
+  dropTable,
+  rowCount,
+  type Scenario,
+  scenario,
+  sinkerConfig,
+} from '../sinker/helpers.ts';
+
+const scenarios: Scenario[] = [];
+const redis = new Redis(testbed('REDIS_URL'), { maxRetriesPerRequest: 1 });
+
+after(async () => {
+  for (const s of scenarios) {
+    if (process.env.SINKER_IT_KEEP === '1') continue;
+    await dropTable(s);
+    const keys = await redis.keys(`${s.prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  await closeStorage();
+  redis.disconnect();
+});
+
+async function tbEventScenario(tag: string): Promise<Scenario> {
+  const s = scenario(tag, 1);
+  scenarios.push(s);
+  await createTable(s);
+  return s;
+}
+
+function dlqLine(sink: string, s: Scenario, offset: number, id: number): string {
+  return `${JSON.stringify({
+    sink,
+    topic: s.topic,
+    partition: 0,
+    offset: String(offset),
+    reason: 'data_quality: refused by that sink',
+    time: new Date().toISOString(),
+    value: JSON.stringify({ id, integration_id: 1, arrive_time: 1, event_time: 1, title: `t-${id}` }),
+    value_encoding: 'utf8',
+  })}\n`;
+}
+
+async function replayCli(s: Scenario, tag: string, args: string[] = []) {
+  return runSinkerCommand({ dir: s.dir, tag, config: await sinkerConfig(s), command: ['replay'], extraArgs: args });
+}
+
+test("a DLQ shared with another sink: replay loads this sink's dead letters only, and says how many it left", async () => {
+  const s = await tbEventScenario('replay-shared');
+  // Offset 9 was dead-lettered by the other sink (its table refused it); this sink loaded it.
+  writeFileSync(s.dlqFile, dlqLine(s.name, s, 5, 4005) + dlqLine('other-sink', s, 9, 4009));
+  const dry = await replayCli(s, 'dry', ['--dry-run']);
+  assert.equal(dry.exit.code, 0, dry.output);
+  assert.match(dry.output, /dry run: 1 records read, 1 would load/, dry.output);
+  const r = await replayCli(s, 'replay');
+  assert.equal(r.exit.code, 0, r.output);
+  assert.match(r.output, /skipped 1 records of sink other-sink \(another sink sharing this DLQ/, r.output);
+  assert.match(r.output, /1 read, 1 loaded in 1 batches/, r.output);
+  await assertExactlyOnce(s, [4005n], "after replaying this sink's dead letter only");
+});
+
+test('a DLQ file line that is not a record: replay stops naming the line, without a stack trace, and loads nothing', async () => {
+  const s = await tbEventScenario('replay-badline');
+  writeFileSync(s.dlqFile, `${dlqLine(s.name, s, 5, 5005)}{"sink":"x",,}\n${dlqLine(s.name, s, 6, 5006)}`);
+  const r = await replayCli(s, 'replay');
+  assert.equal(r.exit.code, 1, r.output);
+  assert.match(r.output, /replay stopped: reading file .*dlq\.jsonl: .*dlq\.jsonl:2: not JSON/, r.output);
+  assert.doesNotMatch(r.output, /\n {4}at /, 'no stack trace');
+  assert.equal(await rowCount(s), 0);
+});
