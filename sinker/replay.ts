@@ -93,7 +93,11 @@ export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS
   }
   const logger = replayLogger(config);
   const source: AsyncIterable<DlqRecord> = fromTopic
-    ? readDlqTopic({ kafka: new Kafka(kafkaClientConfig(config.kafka, logger)), topic: fromTopic })
+    ? readDlqTopic({
+        kafka: new Kafka(kafkaClientConfig(config.kafka, logger)),
+        topic: fromTopic,
+        onNotDeadLetter: (err) => out.write(`  skipped ${err.message}: not a dead letter\n`),
+      })
     : readDlqFile(fromFile!, (where) =>
         out.write(
           `  skipped ${where}: cut short, the start of a record whose write a crash or a full disk interrupted (the sinker wrote the record again after it)\n`,

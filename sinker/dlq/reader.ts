@@ -69,6 +69,11 @@ export interface ReadDlqTopicOptions {
    * group holds them, or their leader is unavailable), or the group's position failing to commit.
    */
   stallMs?: number;
+  /**
+   * Given, a message of the topic that is not a dead letter (no dlq.* headers: anything can be
+   * produced to a topic, and nothing taken out) goes here and is passed over; else the read stops.
+   */
+  onNotDeadLetter?: (err: DlqRecordError) => void;
 }
 
 /** Reading the DLQ topic stopped: a partition delivered nothing for too long, or the group's position could not be committed. */
@@ -238,7 +243,8 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
               dlqOffset: message.offset,
             });
           } catch (e) {
-            failure = e;
+            if (opts.onNotDeadLetter && e instanceof DlqRecordError) opts.onNotDeadLetter(e);
+            else failure = e;
           }
           if (offset + 1n >= high) remaining.delete(partition);
         }

@@ -79,3 +79,43 @@ test('a reader group resumes where it stopped', async () => {
   for await (const r of readDlqTopic({ kafka, topic, groupId: group, idleMs: 200 })) second.push(r.offset);
   assert.deepEqual(second, ['13']);
 });
+
+test('a message in the DLQ topic that is not a dead letter is named and passed over: the records around it read', async () => {
+  // Anything can be produced to a topic, and nothing can be taken out of one: a message without the
+  // dlq.* headers (a test message, another tool's) stopped every read of the topic for good.
+  const mixed = `${topic}-mixed`;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopicAndWait(admin, mixed, 1);
+    const dlq = DeadLetterQueue.fromConfig({ kafka_topic: mixed }, kafka);
+    await dlq.write([rec('20', Buffer.from('a'))]);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: mixed, messages: [{ value: 'hello', headers: { 'dlq.topic': 'events' } }] });
+    await producer.disconnect();
+    await dlq.write([rec('21', Buffer.from('b'))]);
+    await dlq.close();
+    const notDead: string[] = [];
+    const back: string[] = [];
+    for await (const r of readDlqTopic({
+      kafka,
+      topic: mixed,
+      idleMs: 200,
+      onNotDeadLetter: (e) => notDead.push(e.message),
+    }))
+      back.push(r.offset);
+    assert.deepEqual(back, ['20', '21']);
+    assert.equal(notDead.length, 1);
+    assert.match(notDead[0]!, new RegExp(`${mixed}\\[0\\]@1: header dlq\\.\\w+ missing`));
+    // Without a taker for them, the read stops there, naming it.
+    await assert.rejects(async () => {
+      for await (const _ of readDlqTopic({ kafka, topic: mixed, idleMs: 200 })) {
+        // read to the end
+      }
+    }, /\[0\]@1: header dlq\.\w+ missing/);
+  } finally {
+    await admin.deleteTopics({ topics: [mixed] }).catch(() => {});
+    await admin.disconnect();
+  }
+});
