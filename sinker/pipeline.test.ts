@@ -46,6 +46,15 @@ class MemoryStore {
   /** While set, `seen` waits for it (a slow or unreachable Redis). */
   seenGate: Promise<void> | undefined;
   seenCalls = 0;
+  /** While true, Redis is away for connect, recordIntent and seen. */
+  down = false;
+
+  #away(operation: string): void {
+    if (this.down) throw new DedupeUnavailableError(operation, new Error('Connection is closed.'));
+  }
+  async connect(): Promise<void> {
+    this.#away('connect');
+  }
 
   /** An intent an earlier owner recorded for [first..last] of partition 0, under its single-load label. */
   openIntent(first: string, last: string): void {
@@ -84,6 +93,7 @@ class MemoryStore {
     return out;
   }
   async recordIntent(partition: number, intent: Intent, token = ''): Promise<void> {
+    this.#away('recordIntent');
     const owner = this.owners.get(partition);
     if (owner !== undefined && token !== '' && owner !== token) throw new PartitionFencedError(partition, intent.first);
     this.intents.set(intentField(partition, intent.first), { ...intent });
@@ -164,6 +174,7 @@ class MemoryStore {
   async seen(keys: readonly string[]): Promise<boolean[]> {
     this.seenCalls++;
     if (this.seenGate) await this.seenGate;
+    this.#away('seen');
     return keys.map((k) => this.seenKeys.has(k));
   }
 }
@@ -297,8 +308,14 @@ class FakeConsumer {
   get assignment(): number[] {
     return [...this.assigned];
   }
-  pause(): void {}
-  resume(): void {}
+  /** Partitions paused, as SinkConsumer keeps them (only assigned ones pause). */
+  readonly paused = new Set<number>();
+  pause(partitions: number[]): void {
+    for (const p of partitions) if (this.assigned.includes(p)) this.paused.add(p);
+  }
+  resume(partitions: number[]): void {
+    for (const p of partitions) this.paused.delete(p);
+  }
   async commit(offsets: Map<number, string>): Promise<void> {
     for (const [p, o] of offsets) if (this.assigned.includes(p)) this.commits.push([p, o]);
   }
@@ -644,4 +661,17 @@ test('an unsettled intent passed by a fetch reset below the log start stays open
   assert.equal(await h.pipeline.stop(10_000), true);
   // [3..5] is below the log start: gone for good. [8..9] is still in the log: the next settle loads it.
   assert.deepEqual([...h.store.intents.keys()], ['0:8']);
+});
+
+test('Redis away paused fetching during a load of a partition revoked since: fetching resumes once Redis answers again', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_rows: 3, max_batch_interval: 3600}', 2);
+  h.consumer.change([0, 1], []);
+  h.store.down = true;
+  await h.deliver(messages(0, 2));
+  await until('fetching paused for Redis', () => h.consumer.paused.has(1));
+  // A rebalance gives partition 0 to another member (its load is dropped); this one keeps partition 1,
+  // which has nothing loading: no load of this member will reach Redis and say it is back.
+  h.consumer.change([], [0]);
+  h.store.down = false;
+  await until('fetching resumed', () => !h.consumer.paused.has(1));
 });

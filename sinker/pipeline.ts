@@ -170,6 +170,7 @@ export class SinkPipeline {
   #pumpScheduled = false;
   #backpressured = false;
   #redisDown = false;
+  #probingRedis = false;
   /** Batches that could not be settled (a load that gave up for good); shutdown reports them. */
   #failed = 0;
   /** Partitions whose settle is refused for stale exactly-once state, and the refusal. */
@@ -268,7 +269,27 @@ export class SinkPipeline {
     if (now - this.#lastCommitRetry >= 1000) {
       this.#lastCommitRetry = now;
       this.#retryCommits();
+      this.#probeRedis();
     }
+  }
+
+  /**
+   * While Redis is away, asks it once a second whether it is back. Loads and chunks retrying their
+   * own Redis step end the pause when one succeeds, but none may be left: the partition whose load
+   * met the outage can be revoked meanwhile, and the partitions kept, paused, have nothing to load.
+   */
+  #probeRedis(): void {
+    if (!this.#redisDown || this.#probingRedis || this.#stopping) return;
+    this.#probingRedis = true;
+    this.#d.store
+      .connect()
+      .then(
+        () => this.#setRedisDown(false),
+        () => {},
+      )
+      .finally(() => {
+        this.#probingRedis = false;
+      });
   }
 
   #applyPause(): void {
