@@ -675,3 +675,21 @@ test('Redis away paused fetching during a load of a partition revoked since: fet
   h.store.down = false;
   await until('fetching resumed', () => !h.consumer.paused.has(1));
 });
+
+test('shutdown: a fetch held while its chunks wait for Redis returns once stopping, so kafkajs can disconnect', async (t) => {
+  const h = await harness(t, 'dedupe: {key_fields: [id]}\nbatch: {map_workers: 0}');
+  h.consumer.change([0], []);
+  h.store.down = true;
+  // More than the 8 MiB of fetched bytes that may be mapping: eachBatch holds the next fetch.
+  const pad = 'x'.repeat(100_000);
+  const big = messages(0, 99).map((m) => ({ ...m, value: Buffer.from(JSON.stringify({ id: 100, name: 'n', pad })) }));
+  let returned = false;
+  void h.deliver(big).then(() => {
+    returned = true;
+  });
+  await until('the chunk asks Redis about its keys', () => h.store.seenCalls > 0);
+  assert.equal(returned, false, 'eachBatch should hold the fetch while 10 MB are being mapped');
+  // kafkajs's disconnect waits for the eachBatch in progress: while it never returns, neither does the stop.
+  assert.equal(await h.pipeline.stop(100), false);
+  await until('eachBatch returned after the stop', () => returned);
+});

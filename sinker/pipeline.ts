@@ -528,7 +528,8 @@ export class SinkPipeline {
       const chunk = from === 0 && messages.length <= limit ? messages : messages.slice(from, from + limit);
       this.#takeChunk(run, plan, partition, chunk);
     }
-    while (this.#mappingBytes > MAP_AHEAD_BYTES && this.#runs.get(partition) === run) {
+    // Not once stopping: kafkajs's disconnect waits for this eachBatch, and chunks stuck on Redis never finish.
+    while (this.#mappingBytes > MAP_AHEAD_BYTES && this.#runs.get(partition) === run && !this.#stopping) {
       await Promise.race([...this.#mapping, sleep(1000)]);
       await heartbeat();
     }
@@ -695,7 +696,10 @@ export class SinkPipeline {
       if (keys !== undefined) {
         const keyed: number[] = [];
         for (let j = 0; j < keys.length; j++) if (keys[j] !== undefined) keyed.push(j);
-        const duplicates = await this.#admitKeys(keyed.map((j) => keys[j] as string));
+        const duplicates = await this.#admitKeys(
+          keyed.map((j) => keys[j] as string),
+          run.abort.signal,
+        );
         let dups = 0;
         keyed.forEach((j, n) => {
           if (duplicates[n]) {
@@ -752,7 +756,8 @@ export class SinkPipeline {
    * settling from Redis and Kafka's committed offset, so no offset is skipped.
    */
   #resetPartition(partition: number, run: PartitionRun, err: Error): void {
-    if (this.#runs.get(partition) !== run) return;
+    // Shutting down: nothing more is taken, and the next owner settles the partition.
+    if (this.#runs.get(partition) !== run || this.#stopping) return;
     this.#log.error({ partition, err: err.message }, 'taking a fetched batch failed: restarting the partition');
     this.#revoke(partition);
     this.#assign(partition, true);
@@ -800,17 +805,18 @@ export class SinkPipeline {
     }
   }
 
-  async #admitKeys(keys: string[]): Promise<boolean[]> {
+  async #admitKeys(keys: string[], signal: AbortSignal): Promise<boolean[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         const dup = await this.#d.content!.admit(keys);
         this.#setRedisDown(false);
         return dup;
       } catch (err) {
-        if (!isUnavailable(err)) throw err;
+        // Revoked or shutting down: the chunk is not taken (the next run reads it again).
+        if (!isUnavailable(err) || signal.aborted) throw err;
         this.#setRedisDown(true);
         this.#obs.degraded('admit');
-        await sleep(backoffDelay(attempt, { baseMs: 200, capMs: 5000 }));
+        await sleep(backoffDelay(attempt, { baseMs: 200, capMs: 5000 }), signal);
       }
     }
   }
