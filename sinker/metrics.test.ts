@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createMetrics, recordMapStats } from './metrics.ts';
+import { createMetrics, DLQ_REASONS, recordMapStats } from './metrics.ts';
 
 const SEED_NAMES = [
   'kafka_messages_consumed_total',
@@ -33,7 +33,7 @@ test("every seed metric exists and every series carries the sink's name", async 
   m.kafkaMessagesConsumed.inc({ topic: 't' }, 3);
   m.batchFlush.inc({ status: 'success' });
   m.dorisStreamLoadDuration.observe(0.2);
-  m.dlqMessages.inc({ reason: 'invalid_json' });
+  m.dlqMessages.inc({ reason: 'mapper' });
   const text = await m.registry.metrics();
   for (const name of SEED_NAMES) assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
   assert.match(text, /^kafka_messages_consumed_total\{topic="t",sink="orders"\} 3$/m);
@@ -84,4 +84,23 @@ test('every metric is updated somewhere in the sinker (a registered but never-se
   );
   assert.ok(names.length > 20, `only ${names.length} metrics found`);
   assert.deepEqual(unused, [], `registered but never updated: ${unused.join(', ')}`);
+});
+
+test('dlq_messages_total shows every reason the sinker reports at 0 from the start', async () => {
+  // A counter series that first appears at N has no earlier sample: increase() and rate() see no
+  // rise, so the first dead letters of a process (often its only ones) would set off no alert.
+  const root = fileURLToPath(new URL('.', import.meta.url));
+  const src = (f: string) => readFileSync(join(root, f), 'utf8');
+  const reported = new Set([
+    ...[...src('pipeline.ts').matchAll(/#writeDlq\([^;]*?,\s*'([a-z_]+)',?\s*\)/g)].map((x) => x[1]!),
+    ...[...src('run.ts').matchAll(/dlqMessages\.inc\(\{ reason: '([a-z_]+)' \}/g)].map((x) => x[1]!),
+  ]);
+  assert.ok(
+    reported.has('mapper') && reported.has('load_failed') && reported.has('doris_rejected'),
+    [...reported].join(),
+  );
+  assert.deepEqual([...reported].sort(), [...DLQ_REASONS].sort());
+  const text = await createMetrics({ sink: 's', defaultMetrics: false }).registry.metrics();
+  for (const reason of DLQ_REASONS)
+    assert.match(text, new RegExp(`^dlq_messages_total\\{reason="${reason}",sink="s"\\} 0$`, 'm'));
 });

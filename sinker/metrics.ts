@@ -14,6 +14,15 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
+/**
+ * The `reason` values of dlq_messages_total: the pipeline's dead letters of the mapper and of loads
+ * refused for good, and the rows Doris refused (writer). Each series is exposed at 0 from the start:
+ * a counter series first seen at N has no earlier sample, so Prometheus's increase() and rate() see
+ * no rise, and a process's first dead letters of a reason (most often the only ones) would never
+ * set off DorisSinkerDeadLetters.
+ */
+export const DLQ_REASONS = ['mapper', 'doris_rejected', 'load_failed'] as const;
+
 const ROWS_BUCKETS = [1, 10, 100, 500, 1000, 5000, 10_000, 50_000, 100_000];
 const BYTES_BUCKETS = [1024, 16_384, 131_072, 1_048_576, 4_194_304, 10_485_760, 52_428_800, 104_857_600];
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -71,6 +80,10 @@ export function createMetrics(opts: MetricsOptions): SinkerMetrics {
   const histogram = (name: string, help: string, buckets: number[]) =>
     new Histogram({ name, help, buckets, registers });
 
+  const dlqMessages = counter('dlq_messages_total', 'Messages written to the dead-letter queue, by reason.', [
+    'reason',
+  ]);
+  for (const reason of DLQ_REASONS) dlqMessages.inc({ reason }, 0);
   return {
     registry,
     kafkaMessagesConsumed: counter('kafka_messages_consumed_total', 'Messages fetched from Kafka.', ['topic']),
@@ -122,7 +135,7 @@ export function createMetrics(opts: MetricsOptions): SinkerMetrics {
       'Values that could not be converted losslessly (given the zero value).',
       ['field', 'from_type', 'to_type'],
     ),
-    dlqMessages: counter('dlq_messages_total', 'Messages written to the dead-letter queue, by reason.', ['reason']),
+    dlqMessages,
     dedupeDuplicates: counter('dedupe_duplicates_total', 'Rows dropped because their dedupe key was already loaded.'),
     dedupeRedisErrors: counter('dedupe_redis_errors_total', 'Redis operations that failed, by operation.', ['op']),
     dedupeAtLeastOnce: gauge(
