@@ -15,6 +15,83 @@ interface Registered {
   type: string;
 }
 
+/** Each registered metric's type and the label names its series can carry (the sinker's default `sink` too). */
+function families(): Map<string, { type: string; labels: Set<string> }> {
+  const sinker = createMetrics({ sink: 'names-test' });
+  const operator = new OperatorMetrics();
+  const out = new Map<string, { type: string; labels: Set<string> }>();
+  const add = (registry: typeof operator.registry, extra: string[]) => {
+    for (const m of registry.getMetricsAsArray() as unknown as { name: string; type: string; labelNames: string[] }[]) {
+      const f = out.get(m.name) ?? { type: String(m.type), labels: new Set<string>() };
+      for (const l of [...m.labelNames, ...extra]) f.labels.add(l);
+      out.set(m.name, f);
+    }
+  };
+  add(sinker.registry, ['sink']);
+  add(operator.registry, []);
+  return out;
+}
+
+/** Labels Prometheus attaches to every scraped series (PodMonitor / ServiceMonitor target labels). */
+const TARGET_LABELS = ['namespace', 'pod', 'instance', 'job', 'container', 'endpoint', 'service'];
+const RANGE_FUNCTIONS = new Set(['rate', 'irate', 'increase']);
+
+/** Each metric an expression selects, with the functions it sits in (innermost last). */
+export function metricUses(expr: string): { name: string; within: string[] }[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  const stack: string[] = [];
+  const uses: { name: string; within: string[] }[] = [];
+  for (const m of stripped.matchAll(/(?<![\w$.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?|([()])/g)) {
+    const [, name, call, paren] = m;
+    if (paren === '(') stack.push('');
+    else if (paren === ')') stack.pop();
+    else if (name && call) stack.push(name);
+    else if (name && !KEYWORDS.has(name.toLowerCase())) uses.push({ name, within: stack.filter(Boolean) });
+  }
+  return uses;
+}
+
+/** The label names an expression matches on or groups by. */
+function labelsUsed(expr: string): string[] {
+  const noStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  const out: string[] = [];
+  for (const [, body] of noStrings.matchAll(/\{([^}]*)\}/g)) {
+    for (const part of body!.split(',')) {
+      const l = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)/.exec(part)?.[1];
+      if (l) out.push(l);
+    }
+  }
+  for (const [, , list] of noStrings.matchAll(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)) {
+    out.push(
+      ...list!
+        .split(',')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
+  }
+  return out;
+}
+
+/** The argument text of each call of `fn` in `expr` (balanced parentheses). */
+function callArguments(expr: string, fn: string): string[] {
+  const out: string[] = [];
+  for (const m of expr.matchAll(new RegExp(`\\b${fn}\\s*\\(`, 'g'))) {
+    let depth = 1;
+    let i = m.index + m[0].length;
+    const start = i;
+    for (; i < expr.length && depth > 0; i++) {
+      if (expr[i] === '(') depth++;
+      else if (expr[i] === ')') depth--;
+    }
+    out.push(expr.slice(start, i - 1));
+  }
+  return out;
+}
+
 async function registered(): Promise<Map<string, string>> {
   const sinker = createMetrics({ sink: 'names-test' });
   const operator = new OperatorMetrics();
@@ -186,4 +263,73 @@ test('Stream Load status regexes name only outcomes the sinker reports, and aler
   );
   assert.ok(failureSets.length >= 2, 'the alert and the success panel both select failures');
   for (const set of failureSets) assert.equal(set, failed.sort().join('|'));
+});
+
+test('the type checks read PromQL as intended', () => {
+  assert.deepEqual(metricUses('sum by (sink) (rate(a_total{x="(y)"}[5m])) / sum(g) and on (sink) vector(0)'), [
+    { name: 'a_total', within: ['sum', 'rate'] },
+    { name: 'g', within: ['sum'] },
+  ]);
+  assert.deepEqual(labelsUsed('max by (namespace, pod) (m{sink!="",status=~"a|b"}) and on (instance) n'), [
+    'sink',
+    'status',
+    'namespace',
+    'pod',
+    'instance',
+  ]);
+  assert.deepEqual(
+    callArguments('1 - histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m]))) > 2', 'histogram_quantile'),
+    ['0.9, sum by (le) (rate(h_bucket[5m]))'],
+  );
+});
+
+test('dashboards and alerts use each metric as its type allows and only labels its series carry', () => {
+  const fams = families();
+  const problems: string[] = [];
+  const base = (name: string) => {
+    const m = /^(.*)_(bucket|sum|count)$/.exec(name);
+    return m?.[1] && ['histogram', 'summary'].includes(fams.get(m[1])?.type ?? '') ? m[1] : name;
+  };
+  // A variable's label_values() only lists series; what it must select is taken up below.
+  const queries = [...dashboardExprs().filter((e) => !e.where.includes(': variable ')), ...alertExprs()];
+  assert.ok(queries.length > 40, `only ${queries.length} expressions found`);
+  for (const { where, expr } of queries) {
+    const uses = metricUses(expr);
+    for (const { name, within } of uses) {
+      const fam = fams.get(base(name));
+      if (!fam) continue; // unknown names are the test above's business
+      const ranged = RANGE_FUNCTIONS.has(within.at(-1) ?? '');
+      // A counter (or a histogram's buckets, sum and count) only means something as a rate or an
+      // increase: its raw value restarts with the process. A gauge's rate() is meaningless.
+      const cumulative = fam.type === 'counter' || base(name) !== name;
+      if (cumulative && !ranged) problems.push(`${where}: ${name} (${fam.type}) outside rate()/increase()`);
+      if (!cumulative && ranged) problems.push(`${where}: ${within.at(-1)}() of ${name}, a ${fam.type}`);
+      if (base(name) === name && fam.type === 'histogram')
+        problems.push(`${where}: ${name} is a histogram: select _bucket`);
+    }
+    for (const arg of callArguments(expr, 'histogram_quantile')) {
+      if (!/_bucket\b/.test(arg)) problems.push(`${where}: histogram_quantile over no _bucket series`);
+      if (/\b(sum|max|min|avg)\b/.test(arg) && !/\bby\s*\([^)]*\ble\b/.test(arg)) {
+        problems.push(`${where}: histogram_quantile over an aggregation that drops le`);
+      }
+    }
+    const known = new Set([...TARGET_LABELS, ...uses.flatMap((u) => [...(fams.get(base(u.name))?.labels ?? [])])]);
+    if (uses.some((u) => u.name.endsWith('_bucket'))) known.add('le');
+    for (const l of labelsUsed(expr)) if (!known.has(l)) problems.push(`${where}: label ${l} is on none of its series`);
+  }
+  assert.deepEqual(problems, [], problems.join('\n'));
+});
+
+test("a dashboard's sink list is read from a metric every sinker exposes from its start", () => {
+  // A labelled metric (kafka_messages_consumed_total{topic}) has no series until first used, so a
+  // sinker stuck before its first fetch, the one to look at, would be missing from the list.
+  const fams = families();
+  const vars = dashboardExprs().filter((e) => e.where.endsWith(': variable sink'));
+  assert.ok(vars.length >= 1, 'no dashboard lists sinks');
+  for (const { where, expr } of vars) {
+    const fam = fams.get(expr.trim());
+    assert.ok(fam, `${where}: ${expr} is not registered`);
+    const own = [...fam.labels].filter((l) => l !== 'sink');
+    assert.deepEqual(own, [], `${where}: ${expr} has labels of its own (${own.join(', ')}): no series until first set`);
+  }
 });
