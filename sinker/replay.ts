@@ -74,7 +74,16 @@ export interface ReplayOptions {
   /** Read at most this many records. */
   limit?: number;
   hooks?: ReplayHooks;
+  /**
+   * Rows held in memory at once, bytes of their text (default batch.max_buffer_bytes / 8, at least
+   * batch.max_batch_size): the DLQ is read and loaded a window of this size at a time, so a DLQ of
+   * any length replays in bounded memory.
+   */
+  windowBytes?: number;
 }
+
+/** What a row costs in a window beyond its text: its offset and map entry. */
+const ROW_OVERHEAD_BYTES = 64;
 
 /** Refused rows printed per load; the rest are counted. */
 const MAX_REFUSED_LINES = 20;
@@ -134,9 +143,6 @@ export async function replayDlq(
   const encoder = createEncoder(config.doris.format, mapper.columns);
   out.write(`replaying from ${opts.sourceName}${opts.dryRun ? ' (dry run)' : ''}\n`);
 
-  // Group rows by their original partition, keyed by offset: the DLQ is at-least-once (a crash
-  // between the dead-letter write and the offset commit writes the message again on restart).
-  const groups: Groups = new Map();
   const summary: ReplaySummary = {
     read: 0,
     repeated: 0,
@@ -151,13 +157,36 @@ export async function replayDlq(
   // `<kafka.topic>-dlq` for each): another sink's dead letter is a message this sink loaded or
   // dead-lettered itself, and loading it here would load it twice.
   const otherSinks = new Map<string, number>();
-  try {
-    for await (const record of opts.source) {
+  // A row held costs several times its text (the record read and parsed, the map entry): an eighth
+  // of the sinker's buffer keeps a replay near the sinker's own footprint, one batch at the least.
+  const windowBytes =
+    opts.windowBytes ?? Math.max(config.batch.max_batch_size, Math.floor(config.batch.max_buffer_bytes / 8));
+  const records = opts.source[Symbol.asyncIterator]();
+  let readAll = false;
+  /**
+   * The next window of the DLQ: rows grouped by their original partition, keyed by offset (the DLQ
+   * is at-least-once: a crash between the dead-letter write and the offset commit writes the
+   * message again on restart), up to windowBytes of rows. Undefined once the DLQ is read.
+   */
+  const readWindow = async (): Promise<Groups | undefined> => {
+    if (readAll) return undefined;
+    const groups: Groups = new Map();
+    let bytes = 0;
+    while (bytes < windowBytes) {
+      if (opts.limit !== undefined && summary.read >= opts.limit) {
+        readAll = true;
+        break;
+      }
+      const next = await records.next();
+      if (next.done) {
+        readAll = true;
+        break;
+      }
+      const record = next.value;
       if (record.sink !== config.name) {
         otherSinks.set(record.sink, (otherSinks.get(record.sink) ?? 0) + 1);
         continue;
       }
-      if (opts.limit !== undefined && summary.read >= opts.limit) break;
       summary.read++;
       const r = mapper.map(record.value);
       if (!r.ok) {
@@ -171,21 +200,34 @@ export async function replayDlq(
         summary.repeated++;
         out.write(`  duplicate record ${record.topic}/${record.partition}@${record.offset}: counted once\n`);
       }
-      rows.set(record.offset, encoder.encode(r.values));
+      const row = encoder.encode(r.values);
+      rows.set(record.offset, row);
+      bytes += row.length + ROW_OVERHEAD_BYTES;
     }
-  } catch (err) {
-    // The DLQ topic could not be read to its end (a partition delivering nothing), or a line of the
-    // file is not a record: load nothing rather than part of it, and say why.
-    if (!(err instanceof DlqReadError || err instanceof DlqRecordError)) throw err;
-    out.write(
-      `replay stopped: reading ${opts.sourceName}: ${err.message}. Nothing was loaded; a replay run again loads each record once\n`,
-    );
-    return 1;
-  }
-
-  for (const [sink, n] of otherSinks) {
-    out.write(`  skipped ${n} records of sink ${sink} (another sink sharing this DLQ: its own replay loads them)\n`);
-  }
+    return groups.size > 0 || !readAll ? groups : undefined;
+  };
+  let anyLoaded = false;
+  /**
+   * readWindow, or 'stopped' after writing why the DLQ could not be read on: the DLQ topic could not
+   * be read to its end (a partition delivering nothing), or a line of the file is not a record.
+   */
+  const nextWindow = async (): Promise<Groups | 'stopped' | undefined> => {
+    try {
+      return await readWindow();
+    } catch (err) {
+      if (!(err instanceof DlqReadError || err instanceof DlqRecordError)) throw err;
+      const what = anyLoaded ? 'The records read before it were loaded and recorded' : 'Nothing was loaded';
+      out.write(
+        `replay stopped: reading ${opts.sourceName}: ${err.message}. ${what}; a replay run again loads each record once\n`,
+      );
+      return 'stopped';
+    }
+  };
+  const reportOtherSinks = () => {
+    for (const [sink, n] of otherSinks) {
+      out.write(`  skipped ${n} records of sink ${sink} (another sink sharing this DLQ: its own replay loads them)\n`);
+    }
+  };
 
   const state = new ReplayState({
     redisUrl: config.dedupe.redis_url,
@@ -194,8 +236,9 @@ export async function replayDlq(
   });
   if (opts.dryRun) {
     try {
-      return await dryRun(state, groups, summary, out);
+      return await dryRun(state, nextWindow, summary, out, reportOtherSinks);
     } finally {
+      await records.return?.();
       await state.close();
     }
   }
@@ -254,11 +297,13 @@ export async function replayDlq(
         `  load of ${intent.label} failed: ${(err as Error).message}; its intent stays in Redis and the next replay settles it\n`,
       );
       summary.failed += offsets.length;
+      hold(topic, intent.partition, offsets);
       return;
     } finally {
       onRefused = undefined;
     }
     await hooks.afterLoad?.(intent);
+    anyLoaded = true;
     summary.batches++;
     for (const rej of refused.slice(0, MAX_REFUSED_LINES)) {
       out.write(`  refused by Doris: ${topic}/${intent.partition}@${rej.offset}: ${rej.reason}\n`);
@@ -319,46 +364,78 @@ export async function replayDlq(
     return [];
   };
 
-  let stopped = false;
-  try {
-    await state.connect();
-    await state.lock(`${hostname()}:${process.pid}`);
-    // The sink's own topic too: an interrupted replay's intents there settle even if none of its records were read.
-    for (const topic of new Set([...groups.keys(), config.kafka.topic])) {
-      const byPartition = groups.get(topic) ?? new Map<number, Map<string, string>>();
-      const skip = new Map<number, Set<string>>();
+  /**
+   * Per topic and partition, the offsets this run must not load as new records: those it settled
+   * from an interrupted replay's intents, those such an intent still holds, and those of its own
+   * loads that failed (their intents stay). Kept across windows: a later window may hold them again.
+   */
+  const skips = new Map<string, Map<number, Set<string>>>();
+  const hold = (topic: string, partition: number, offsets: Iterable<string>) => {
+    const s = getOrSet(
+      getOrSet(skips, topic, () => new Map()),
+      partition,
+      () => new Set<string>(),
+    );
+    for (const o of offsets) s.add(o);
+  };
+  /** Topics whose interrupted replay's intents were settled (once a run, in the first window holding the topic). */
+  const settled = new Set<string>();
+
+  /** One window's records of `topic`: settle its leftover intents (first time only), then load what is new. */
+  const replayTopic = async (topic: string, byPartition: Map<number, Map<string, string>>): Promise<void> => {
+    if (!settled.has(topic)) {
+      settled.add(topic);
       const leftovers = (await state.intents(topic)).sort(
         (a, b) => a.partition - b.partition || cmpOffsets(a.offsets[0] ?? '0', b.offsets[0] ?? '0'),
       );
       for (const intent of leftovers) {
-        const done = await settle(topic, intent, byPartition.get(intent.partition));
-        const s = getOrSet(skip, intent.partition, () => new Set());
-        for (const o of done) s.add(o);
+        hold(topic, intent.partition, await settle(topic, intent, byPartition.get(intent.partition)));
       }
-      for (const [partition, rows] of [...byPartition].sort((a, b) => a[0] - b[0])) {
-        const held = skip.get(partition) ?? new Set<string>();
-        const candidates = sortOffsets(rows.keys()).filter((o) => !held.has(o));
-        const replayed = await state.replayedAmong(topic, partition, candidates);
-        const intents = planLoads({
-          sink: config.name,
-          topic,
-          partition,
-          loadable: candidates,
-          replayed,
-          refusedBefore: await state.refusalsAmong(topic, partition, candidates),
-          maxRows: config.batch.max_batch_rows,
-          now: Date.now(),
-        });
-        summary.alreadyReplayed += replayed.size;
-        const toLoad = intents.reduce((n, i) => n + i.offsets.length, 0);
-        out.write(`  ${topic}/${partition}: ${toLoad} to load, ${replayed.size} already replayed\n`);
-        for (const intent of intents) {
-          state.assertLocked();
-          await state.recordIntent(topic, intent);
-          await hooks.afterIntent?.(intent);
-          await load(topic, intent, rows);
-        }
+    }
+    const skip = skips.get(topic) ?? new Map<number, Set<string>>();
+    for (const [partition, rows] of [...byPartition].sort((a, b) => a[0] - b[0])) {
+      const held = skip.get(partition) ?? new Set<string>();
+      const candidates = sortOffsets(rows.keys()).filter((o) => !held.has(o));
+      const replayed = await state.replayedAmong(topic, partition, candidates);
+      const intents = planLoads({
+        sink: config.name,
+        topic,
+        partition,
+        loadable: candidates,
+        replayed,
+        refusedBefore: await state.refusalsAmong(topic, partition, candidates),
+        maxRows: config.batch.max_batch_rows,
+        now: Date.now(),
+      });
+      summary.alreadyReplayed += replayed.size;
+      const toLoad = intents.reduce((n, i) => n + i.offsets.length, 0);
+      out.write(`  ${topic}/${partition}: ${toLoad} to load, ${replayed.size} already replayed\n`);
+      for (const intent of intents) {
+        state.assertLocked();
+        await state.recordIntent(topic, intent);
+        await hooks.afterIntent?.(intent);
+        await load(topic, intent, rows);
       }
+    }
+  };
+
+  let stopped = false;
+  try {
+    await state.connect();
+    await state.lock(`${hostname()}:${process.pid}`);
+    for (let first = true; ; first = false) {
+      const groups = await nextWindow();
+      if (groups === 'stopped') {
+        stopped = true;
+        break;
+      }
+      if (groups === undefined && !first) break;
+      const window = groups ?? new Map<string, Map<number, Map<string, string>>>();
+      // The sink's own topic too, first: an interrupted replay's intents there settle even if none of its records were read.
+      for (const topic of new Set([...(first ? [config.kafka.topic] : []), ...window.keys()])) {
+        await replayTopic(topic, window.get(topic) ?? new Map<number, Map<string, string>>());
+      }
+      if (groups === undefined) break;
     }
   } catch (err) {
     if (!(err instanceof ReplayStateError)) throw err;
@@ -367,9 +444,11 @@ export async function replayDlq(
     );
     stopped = true;
   } finally {
+    await records.return?.();
     await writer.close();
     await state.close();
   }
+  reportOtherSinks();
   out.write(
     `replay: ${summary.read} read, ${summary.loaded} loaded in ${summary.batches} batches, ${summary.alreadyReplayed} already replayed, ${summary.stillInvalid} still invalid, ${summary.rejected} refused, ${summary.repeated} repeated in the DLQ, ${summary.failed} in failed loads\n`,
   );
@@ -388,28 +467,42 @@ function getOrSet<K, V>(m: Map<K, V>, key: K, make: () => V): V {
 /** --dry-run: report what would load, reading (never writing) Redis to tell replayed records apart. */
 async function dryRun(
   state: ReplayState,
-  groups: Groups,
+  nextWindow: () => Promise<Groups | 'stopped' | undefined>,
   summary: ReplaySummary,
   out: NodeJS.WritableStream,
+  reportOtherSinks: () => void,
 ): Promise<number> {
-  const loadable = [...groups.values()].reduce(
-    (n, byPartition) => n + [...byPartition.values()].reduce((m, rows) => m + rows.size, 0),
-    0,
-  );
+  let loadable = 0;
+  let already = 0;
+  let reason: string | undefined;
   try {
     await state.connect();
-    let already = 0;
+  } catch (err) {
+    if (!(err instanceof ReplayStateError)) throw err;
+    reason = err.message;
+  }
+  for (let groups = await nextWindow(); groups !== undefined; groups = await nextWindow()) {
+    if (groups === 'stopped') return 1;
     for (const [topic, byPartition] of groups) {
       for (const [partition, rows] of byPartition) {
-        already += (await state.replayedAmong(topic, partition, [...rows.keys()])).size;
+        loadable += rows.size;
+        if (reason !== undefined) continue;
+        try {
+          already += (await state.replayedAmong(topic, partition, [...rows.keys()])).size;
+        } catch (err) {
+          if (!(err instanceof ReplayStateError)) throw err;
+          reason = err.message;
+        }
       }
     }
+  }
+  reportOtherSinks();
+  if (reason === undefined) {
     out.write(
       `dry run: ${summary.read} records read, ${loadable - already} would load, ${already} already replayed, ${summary.stillInvalid} still invalid\n`,
     );
-  } catch (err) {
-    if (!(err instanceof ReplayStateError)) throw err;
-    out.write(`  cannot tell which records were replayed before: ${err.message}\n`);
+  } else {
+    out.write(`  cannot tell which records were replayed before: ${reason}\n`);
     out.write(
       `dry run: ${summary.read} records read, ${loadable} would load (some may be replayed already), ${summary.stillInvalid} still invalid\n`,
     );

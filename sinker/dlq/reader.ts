@@ -223,7 +223,7 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
     await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
+      eachMessage: async ({ partition, message, heartbeat }) => {
         const high = ends.get(partition) ?? 0n;
         const offset = BigInt(message.offset);
         // A rejoin of the group (a rebalance, a lost heartbeat) starts the partition again from the
@@ -249,8 +249,13 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
           if (offset + 1n >= high) remaining.delete(partition);
         }
         notify();
-        // Backpressure: hold the fetch loop while the reader is behind.
-        while (queue.length > 1000 && failure === undefined) await new Promise((r) => setTimeout(r, 5));
+        // Backpressure: hold the fetch loop while the reader is behind (replay loads a window of
+        // records before it reads on), sending the group heartbeats meanwhile: kafkajs sends them
+        // only between messages, and a member silent for sessionTimeout (30 s) is dropped.
+        while (queue.length > 1000 && failure === undefined) {
+          await new Promise((r) => setTimeout(r, 5));
+          await heartbeat();
+        }
       },
     });
     for (;;) {
