@@ -333,3 +333,65 @@ test("a dashboard's sink list is read from a metric every sinker exposes from it
     assert.deepEqual(own, [], `${where}: ${expr} has labels of its own (${own.join(', ')}): no series until first set`);
   }
 });
+
+/** What a dashboard query measures, from its metrics' names: bytes, time, or a plain number. */
+function measures(expr: string): 'bytes' | 'seconds' | 'number' {
+  // count(...) counts series, whatever they hold.
+  if (/^\s*count\b/.test(expr)) return 'number';
+  // `a and on (...) b` keeps a's values: b only selects.
+  const uses = metricUses(expr.split(/\s(?:and|unless)\s/)[0]!);
+  if (uses.length > 0 && uses.every((u) => /(^|_)bytes(_|$)/.test(u.name))) return 'bytes';
+  // Seconds held (a gauge, a latency quantile); a rate of a seconds counter (CPU) is seconds per second.
+  const time = (u: { name: string; within: string[] }) =>
+    /_seconds(_|$)/.test(u.name) &&
+    !(u.name.endsWith('_seconds_total') && u.within.some((f) => RANGE_FUNCTIONS.has(f)));
+  if (uses.length > 0 && uses.every(time)) return 'seconds';
+  return 'number';
+}
+
+const UNITS: Record<string, 'bytes' | 'seconds'> = {
+  bytes: 'bytes',
+  decbytes: 'bytes',
+  Bps: 'bytes',
+  binBps: 'bytes',
+  decBps: 'bytes',
+  s: 'seconds',
+  ms: 'seconds',
+  dtdurations: 'seconds',
+};
+
+test('each dashboard series is shown in a unit that fits what it measures (bytes, seconds, or a number)', () => {
+  const dir = join(CHART_DIR, 'files', 'dashboards');
+  const problems: string[] = [];
+  let checked = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dash = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      panels: {
+        title: string;
+        targets?: { expr: string; refId: string }[];
+        fieldConfig?: {
+          defaults?: { unit?: string };
+          overrides?: { matcher: { id: string; options: string }; properties: { id: string; value: unknown }[] }[];
+        };
+      }[];
+    };
+    for (const p of dash.panels) {
+      for (const t of p.targets ?? []) {
+        const override = p.fieldConfig?.overrides?.find(
+          (o) => o.matcher.id === 'byFrameRefID' && o.matcher.options === t.refId,
+        );
+        const unit = String(
+          override?.properties.find((x) => x.id === 'unit')?.value ?? p.fieldConfig?.defaults?.unit ?? 'short',
+        );
+        // A rate of bytes is still bytes (per second): Bps.
+        const shown = UNITS[unit] ?? 'number';
+        const want = measures(t.expr);
+        checked++;
+        if (shown !== want)
+          problems.push(`${file}: "${p.title}" ${t.refId} (${t.expr}) measures ${want}, shown in ${unit}`);
+      }
+    }
+  }
+  assert.ok(checked > 40, `only ${checked} series checked`);
+  assert.deepEqual(problems, [], problems.join('\n'));
+});
