@@ -395,3 +395,29 @@ test('each dashboard series is shown in a unit that fits what it measures (bytes
   assert.ok(checked > 40, `only ${checked} series checked`);
   assert.deepEqual(problems, [], problems.join('\n'));
 });
+
+test("per-sink panels follow the dashboard's variable (the sinks or the namespaces picked)", () => {
+  const dir = join(CHART_DIR, 'files', 'dashboards');
+  const problems: string[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dash = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+      templating: { list: { name: string; type: string }[] };
+    };
+    const vars = dash.templating.list.filter((v) => v.type === 'query').map((v) => v.name);
+    assert.ok(vars.length > 0, `${file}: no query variable`);
+    for (const p of dash.panels) {
+      for (const t of p.targets ?? []) {
+        // A series per sink (grouped by sink or by the variable's label) must be filtered by it.
+        const grouped =
+          /\bby\s*\(([^)]*)\)/
+            .exec(t.expr)?.[1]
+            ?.split(',')
+            .map((l) => l.trim()) ?? [];
+        const perSink = grouped.includes('sink') || vars.some((v) => grouped.includes(v));
+        if (perSink && !vars.every((v) => t.expr.includes(`$${v}`))) problems.push(`${file}: "${p.title}": ${t.expr}`);
+      }
+    }
+  }
+  assert.deepEqual(problems, [], `per-sink series that ignore the dashboard's variable:\n${problems.join('\n')}`);
+});
