@@ -52,8 +52,8 @@ class MemoryStore {
   #away(operation: string): void {
     if (this.down) throw new DedupeUnavailableError(operation, new Error('Connection is closed.'));
   }
-  async connect(): Promise<void> {
-    this.#away('connect');
+  async ping(): Promise<void> {
+    this.#away('ping');
   }
 
   /** An intent an earlier owner recorded for [first..last] of partition 0, under its single-load label. */

@@ -274,7 +274,7 @@ export class SinkPipeline {
   }
 
   /**
-   * While Redis is away, asks it once a second whether it is back. Loads and chunks retrying their
+   * While Redis is away, asks it (PING) once a second whether it is back. Loads and chunks retrying their
    * own Redis step end the pause when one succeeds, but none may be left: the partition whose load
    * met the outage can be revoked meanwhile, and the partitions kept, paused, have nothing to load.
    */
@@ -282,7 +282,7 @@ export class SinkPipeline {
     if (!this.#redisDown || this.#probingRedis || this.#stopping) return;
     this.#probingRedis = true;
     this.#d.store
-      .connect()
+      .ping()
       .then(
         () => this.#setRedisDown(false),
         () => {},

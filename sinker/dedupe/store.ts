@@ -195,6 +195,16 @@ export class DedupeStore {
     });
   }
 
+  /**
+   * One round trip to Redis. Not `connect`: ioredis says 'ready' as long as its socket is open, also
+   * when Redis (or the network to it) no longer answers.
+   */
+  async ping(): Promise<void> {
+    await this.#run('ping', undefined, async () => {
+      await this.#redis.ping();
+    });
+  }
+
   async close(): Promise<void> {
     if (!this.#owned || this.#absent) return;
     try {
