@@ -513,6 +513,43 @@ test('a Redis URL ioredis cannot read is a config error on dedupe.redis_url, its
   }
 });
 
+test('a YAML syntax error in a secret value says where, quoting none of it', () => {
+  // yaml's messages quote the text they trip on: 'Could not resolve tag: !s3cret!', 'Unexpected
+  // scalar token in YAML stream: "s3cret ,"', 'Block scalar header includes extra characters: |s3cret'.
+  for (const [yaml, line, key] of [
+    ['doris:\n  password: !s3cret!\n', 2, 'password'],
+    ['doris:\n  password: }s3cret ,\n', 2, 'password'],
+    ['doris:\n  password: |s3cret\n', 2, 'password'],
+    ['kafka:\n  sasl: {mechanism: plain, password: ]s3cret}\n', 2, 'password'],
+    ['doris:\n  stream_load_properties:\n    Authorization: }Basic s3cret\n', 3, 'authorization'],
+  ] as const) {
+    const ps = problems(yaml);
+    assert.ok(ps.length > 0);
+    for (const p of ps) {
+      assert.ok(!p.includes('s3cret'), p);
+      assert.match(
+        p,
+        new RegExp(
+          `^line ${line}, column \\d+: YAML syntax: the value of ${key} is not valid YAML \\(not shown: secret\\); quote it`,
+        ),
+      );
+    }
+  }
+  // Elsewhere yaml's own words stay, with a URL's password masked.
+  const p = problems('dedupe:\n  redis_url: ]redis://:s3cret@redis:6379\n');
+  assert.ok(
+    p.some((x) => x.includes('Unexpected scalar token in YAML stream: "redis://:***@redis:6379"')),
+    p.join('\n'),
+  );
+  assert.ok(!p.join().includes('s3cret'));
+  // A comma ends an unquoted value in {...}: the rest of the password reads as a key, not quoted.
+  assert.equal(
+    one('doris: {user: root, password: ab,s3cret}'),
+    'doris: a key without a value that is not known here (not shown: it may be the rest of doris.password, cut at a comma in a {...} mapping; quote the value)',
+  );
+  assert.equal(one('doris: {user: root, pasword: x}'), 'doris.pasword: unknown key (did you mean "password"?)');
+});
+
 test('log.max_backups 0 is a config error, not a crash of the log transport at start (pino-roll needs a count > 0)', () => {
   assert.throws(
     () => parseConfig('log: {max_backups: 0}', { env: NO_ENV }),

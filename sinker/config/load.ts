@@ -1,8 +1,9 @@
 // Loads the sinker's YAML config: parse, apply environment overrides for secrets and address lists,
 // validate (defaults filled), and on failure throw one ConfigError listing every problem.
 import { readFileSync } from 'node:fs';
-import { type Document, LineCounter, parseDocument, visit } from 'yaml';
+import { type Document, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
 import { unreadableFiles } from './files.ts';
+import { CONFIG_SCHEMA, type SchemaNode } from './schema.ts';
 import type { SinkerConfig } from './types.ts';
 import { configProblems, finishConfig, redactUrl } from './validate.ts';
 
@@ -85,11 +86,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
-      doc.errors.map((e) => {
-        const at = e.linePos?.[0];
-        const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return `${at ? `line ${at.line}, column ${at.col}: ` : ''}YAML syntax: ${what}`;
-      }),
+      doc.errors.map((e) => yamlSyntaxProblem(e, text)),
     );
   }
   // An unknown tag is only a warning to yaml, which then reads `password: !s3cret` as "" and
@@ -130,6 +127,32 @@ export function parseConfig(text: string, opts: ParseOptions = {}): SinkerConfig
     );
   }
   return finishConfig(raw as Record<string, unknown>);
+}
+
+/** Keys whose value is a secret (`x-secret` in the schema), and a Stream Load Authorization header. */
+function secretKeys(node: SchemaNode, out = new Set<string>(['authorization'])): Set<string> {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    if (child['x-secret']) out.add(key);
+    secretKeys(child, out);
+  }
+  return out;
+}
+const SECRET_KEYS = [...secretKeys(CONFIG_SCHEMA)];
+
+/**
+ * A YAML syntax error in words that quote no secret. yaml's messages quote the source they trip on
+ * (`Unexpected scalar token in YAML stream: "…"`, `Could not resolve tag: !…`), so an error on the
+ * line of a secret key says only where and what to do; elsewhere a URL's password is masked.
+ */
+function yamlSyntaxProblem(e: YAMLError, text: string): string {
+  const at = e.linePos?.[0];
+  const where = at ? `line ${at.line}, column ${at.col}: ` : '';
+  const line = at ? (text.split('\n')[at.line - 1] ?? '') : '';
+  const key = SECRET_KEYS.find((k) => new RegExp(`(^|[\\s{,"'])${k}["']?\\s*:`, 'i').test(line));
+  if (key) {
+    return `${where}YAML syntax: the value of ${key} is not valid YAML (not shown: secret); quote it: ${key}: "..."`;
+  }
+  return `${where}YAML syntax: ${redactUrl(e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''))}`;
 }
 
 /**

@@ -149,6 +149,16 @@ function formatAjvError(e: ErrorObject): { path: string; text: string } {
   const parent = e.parentSchema as SchemaNode | undefined;
   if (e.keyword === 'additionalProperties') {
     const key = (e.params as { additionalProperty: string }).additionalProperty;
+    // In a {...} mapping an unquoted password ends at a comma: {password: ab,cd} is the password
+    // "ab" and a key "cd" with no value. Such a key beside a secret is not quoted.
+    const secret = Object.entries(parent?.properties ?? {}).find(([, n]) => n['x-secret'])?.[0];
+    if (secret && (e.data as Record<string, unknown> | undefined)?.[key] === null) {
+      const at = jsonPointerToPath(e.instancePath);
+      return {
+        path: `${at}.${secret}`,
+        text: `${at}: a key without a value that is not known here (not shown: it may be the rest of ${at}.${secret}, cut at a comma in a {...} mapping; quote the value)`,
+      };
+    }
     const path = jsonPointerToPath(e.instancePath, key);
     const known = Object.keys(parent?.properties ?? {});
     const guess = didYouMean(key, known);
