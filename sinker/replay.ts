@@ -101,10 +101,21 @@ export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS
     return 0;
   }
   const logger = replayLogger(config);
-  const source: AsyncIterable<DlqRecord> = fromTopic
+  const kafka = fromTopic ? new Kafka(kafkaClientConfig(config.kafka, logger)) : undefined;
+  if (kafka && fromTopic && !(await topicExists(kafka, fromTopic))) {
+    // As for the file. (Asked for its offsets, the brokers answer a missing topic with a retriable
+    // error: kafkajs tried for about 110 s, logging each try, then the replay died with its stack.)
+    if (args.fromTopic !== undefined) {
+      out.write(`replay: --from-topic ${fromTopic} does not exist\n`);
+      return 2;
+    }
+    out.write(`replay: no dead letters: the DLQ topic ${fromTopic} does not exist (none written yet)\n`);
+    return 0;
+  }
+  const source: AsyncIterable<DlqRecord> = kafka
     ? readDlqTopic({
-        kafka: new Kafka(kafkaClientConfig(config.kafka, logger)),
-        topic: fromTopic,
+        kafka,
+        topic: fromTopic!,
         onNotDeadLetter: (err) => out.write(`  skipped ${err.message}: not a dead letter\n`),
       })
     : readDlqFile(fromFile!, (where) =>
@@ -122,6 +133,16 @@ export async function runReplay(config: SinkerConfig, args: CliArgs, out: NodeJS
     },
     out,
   );
+}
+
+async function topicExists(kafka: Kafka, topic: string): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).includes(topic);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function replayLogger(config: SinkerConfig) {

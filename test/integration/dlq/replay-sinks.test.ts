@@ -81,3 +81,30 @@ test('a DLQ file line that is not a record: replay stops naming the line, withou
   assert.doesNotMatch(r.output, /\n {4}at /, 'no stack trace');
   assert.equal(await rowCount(s), 0);
 });
+
+test('a DLQ topic that does not exist: --from-topic is an error (exit 2); the configured one means no dead letters yet (exit 0)', async () => {
+  // Before, the reader asked the brokers for the topic's offsets: kafkajs retried for about 110 s,
+  // logging each try, then the replay died with a KafkaJSNonRetriableError stack trace (exit 1).
+  const s = await tbEventScenario('replay-notopic');
+  const missing = `${s.topic}-no-such-dlq`;
+  const config = await sinkerConfig(s);
+  const typo = await runSinkerCommand({
+    dir: s.dir,
+    tag: 'typo',
+    config,
+    command: ['replay'],
+    extraArgs: ['--from-topic', missing],
+  });
+  assert.equal(typo.exit.code, 2, typo.output);
+  assert.match(typo.output, new RegExp(`--from-topic ${missing} does not exist`), typo.output);
+  assert.doesNotMatch(typo.output, /\n {4}at |KafkaJS|"level":"error"/, 'no stack trace, no kafkajs error lines');
+  const none = await runSinkerCommand({
+    dir: s.dir,
+    tag: 'none',
+    config: { ...config, dlq: { kafka_topic: missing } },
+    command: ['replay'],
+  });
+  assert.equal(none.exit.code, 0, none.output);
+  assert.match(none.output, new RegExp(`no dead letters: the DLQ topic ${missing} does not exist`), none.output);
+  assert.doesNotMatch(none.output, /\n {4}at |KafkaJS|"level":"error"/, 'no stack trace, no kafkajs error lines');
+});
