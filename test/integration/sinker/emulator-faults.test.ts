@@ -3,8 +3,10 @@
 // produced so far exactly once. The ambiguous ones (committed, then 5xx / slow past the timeout /
 // dropped connection / publish timeout) are where a retry without the label would duplicate rows.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { metricValue, type SinkerProcess } from '../../support/sinker-process.ts';
+import { testbed, testbedEnv } from '../../support/testbed.ts';
 import {
   armFault,
   cleanup,
@@ -85,6 +87,23 @@ function faultSuite(route: 'backend' | 'frontend' | 'auto', faults: Omit<FaultSp
       const exit = await sinker!.term();
       assert.deepEqual(exit, { code: 0, signal: null }, sinker!.tail());
       await drainAndAssert(s, ids, 'after SIGTERM', 10_000);
+    });
+
+    test('the Doris password is in nothing the sinker wrote, nor in a dead letter', () => {
+      // Every route carries it (Basic to the FE and the BEs, the FE's 307 Location as userinfo,
+      // DESCRIBE), and the faults above took the paths that quote URLs, replies and errors.
+      const password = testbedEnv().DORIS_PASSWORD ?? '';
+      assert.ok(password.length >= 8, 'the test bed gives the emulator a password');
+      const basic = Buffer.from(`${testbed('DORIS_USER')}:${password}`).toString('base64');
+      assert.match(sinker!.output, /stream load retry/, 'the faults were logged');
+      const dead = existsSync(s.dlqFile) ? readFileSync(s.dlqFile, 'utf8') : '';
+      for (const [what, text] of [
+        ['the output', sinker!.output],
+        ['the dead letters', dead],
+      ] as const) {
+        assert.ok(!text.includes(password), `${what} holds the password`);
+        assert.ok(!text.includes(basic), `${what} holds the Basic credentials`);
+      }
     });
   });
 }
