@@ -693,3 +693,23 @@ test('shutdown: a fetch held while its chunks wait for Redis returns once stoppi
   assert.equal(await h.pipeline.stop(100), false);
   await until('eachBatch returned after the stop', () => returned);
 });
+
+test('shutdown: a Kafka disconnect that never finishes (the broker does not answer) does not hold the stop past its bound', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0}');
+  h.consumer.change([0], []);
+  let answer = () => {};
+  const silent = new Promise<void>((r) => {
+    answer = r;
+  });
+  h.consumer.stop = () => silent;
+  let stopped: boolean | undefined;
+  void h.pipeline.stop(100).then((flushed) => {
+    stopped = flushed;
+  });
+  try {
+    await until('stop returned', () => stopped !== undefined);
+  } finally {
+    answer();
+  }
+  assert.equal(stopped, true, 'nothing was consumed: everything is flushed');
+});

@@ -125,6 +125,25 @@ interface PartitionRun {
 }
 
 const TICK_MS = 100;
+/**
+ * How long each closing step of a shutdown (the Kafka consumer; then the other clients) may take
+ * once the grace is over: a broker or Redis that does not answer would hold a disconnect for its
+ * request timeout (30 s in kafkajs), past the pod's termination grace.
+ */
+export const CLOSE_MS = 2000;
+
+/** Waits for `closing` to settle, at most `ms`; true when everything did. */
+export async function settledWithin(ms: number, closing: readonly Promise<unknown>[]): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([Promise.allSettled(closing).then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const LOAD: OffsetDisposition = { kind: 'load' };
 /** Fewer messages than this are mapped on the main thread: the hand-over would cost more. */
 const POOL_MIN_MESSAGES = 32;
@@ -1391,11 +1410,11 @@ export class SinkPipeline {
     if (this.#ticker) clearInterval(this.#ticker);
     for (const run of this.#runs.values()) run.abort.abort(new Error('shutting down'));
     this.#shutdown.abort(new Error('shutting down'));
-    await this.#pool?.close(1000);
-    try {
-      await this.#d.consumer.stop();
-    } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'consumer disconnect failed');
+    const disconnect = this.#d.consumer.stop().catch((err: Error) => {
+      this.#log.warn({ err: err.message }, 'consumer disconnect failed');
+    });
+    if (!(await settledWithin(CLOSE_MS, [this.#pool?.close(1000) ?? Promise.resolve(), disconnect]))) {
+      this.#log.warn({ waitedMs: CLOSE_MS }, 'Kafka consumer did not disconnect in time; leaving without it');
     }
     return flushed;
   }

@@ -16,7 +16,7 @@ import { LagSeries, partitionLags } from './lag.ts';
 import type { Logger } from './logger.ts';
 import { Mapper } from './mapper/mapper.ts';
 import { createMetrics, recordMapStats, type SinkerMetrics } from './metrics.ts';
-import { type PipelineObserver, SinkPipeline } from './pipeline.ts';
+import { CLOSE_MS, type PipelineObserver, SinkPipeline, settledWithin } from './pipeline.ts';
 import { describeTable, feHostName } from './schema/describe.ts';
 import { columnsFromManual, SchemaError, tableSchema } from './schema/schema.ts';
 import type { TableSchema } from './schema/types.ts';
@@ -337,7 +337,10 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
       logger.info({ reason, graceSeconds: config.shutdown_timeout }, 'shutting down: flushing what is batched');
       for (const t of timers) clearInterval(t);
       const flushed = await pipeline.stop(config.shutdown_timeout * 1000);
-      await Promise.allSettled([admin.disconnect(), writer.close(), store.close(), dlq.close()]);
+      // Bounded: a Redis or broker that does not answer holds QUIT or a disconnect for its request timeout.
+      if (!(await settledWithin(CLOSE_MS, [admin.disconnect(), writer.close(), store.close(), dlq.close()]))) {
+        logger.warn({ waitedMs: CLOSE_MS }, 'connections did not close in time; leaving without them');
+      }
       await status.close();
       await profiling?.close();
       logger.info({ flushed }, flushed ? 'stopped; everything consumed is in Doris' : 'stopped with data not flushed');
