@@ -84,8 +84,11 @@ async function main(argv: string[]): Promise<number> {
   }
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      // A second signal while stopping exits at once.
-      process.once(signal, () => resolve(1));
+      // A second signal while stopping exits at once, whichever it is (SIGTERM, then ^C).
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.once('SIGTERM', () => resolve(1));
+      process.once('SIGINT', () => resolve(1));
       sinker.stop(signal).then(
         (flushed) => resolve(flushed ? 0 : 1),
         (err) => {

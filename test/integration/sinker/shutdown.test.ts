@@ -7,11 +7,14 @@ import { after, before, test } from 'node:test';
 import { SinkerProcess as Sinker, type SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
+  armFault,
   cleanup,
   closeStorage,
   createTable,
   createTopic,
+  disarmFault,
   drainAndAssert,
+  faultsFired,
   produce,
   type Scenario,
   scenario,
@@ -24,13 +27,16 @@ import {
 import { SilentProxy } from './silent-proxy.ts';
 
 const s: Scenario = scenario('shutdown', 2);
+const hung: Scenario = scenario('shutdown-hung', 1);
 const redis = new URL(testbed('REDIS_URL'));
 const proxy = new SilentProxy(redis.hostname, Number(redis.port));
 const sinkers: SinkerProcess[] = [];
 
 before(async () => {
-  await createTopic(s);
-  await createTable(s);
+  for (const x of [s, hung]) {
+    await createTopic(x);
+    await createTable(x);
+  }
   await proxy.start();
 });
 
@@ -38,6 +44,7 @@ after(async () => {
   for (const p of sinkers) await p.kill();
   await proxy.close();
   await cleanup(s);
+  await cleanup(hung);
   await closeStorage();
 });
 
@@ -82,4 +89,33 @@ test('SIGTERM while Redis does not answer and a fetch waits for Redis: exits by 
   sinkers.push(b);
   await drainAndAssert(s, [...validIds(first.events), ...validIds(second.events)], 'after the stop', 120_000);
   assert.deepEqual(await b.term(), { code: 0, signal: null });
+});
+
+test('a second signal while stopping exits at once, also when it is the other one (SIGTERM, then SIGINT)', async () => {
+  // Loads that Doris answers only after 15 s, by aborting them: the stop would wait the whole
+  // shutdown_timeout for them.
+  const fault = await armFault({ type: 'slow_reply', table: hung.table, delayMs: 15_000, commit: 'never', count: 50 });
+  try {
+    const c = await startSinker(hung, 'c', { shutdown_timeout: 300, doris: { timeout: 600 } });
+    sinkers.push(c);
+    const produced = await produce(hung, 100, 23);
+    for (let i = 0; !((await faultsFired()).get(fault)?.fired ?? 0); i++) {
+      assert.ok(i < 600, 'no load reached the emulator within 60 s');
+      await sleep(100);
+    }
+    c.child.kill('SIGTERM');
+    await c.waitForLog(/^shutting down/, 30_000);
+    c.child.kill('SIGINT');
+    // Before: SIGINT was taken as a first signal and waited with SIGTERM's stop for the 300 s.
+    const killAt = setTimeout(() => c.child.kill('SIGKILL'), 60_000);
+    const exit = await c.exited;
+    clearTimeout(killAt);
+    assert.deepEqual(exit, { code: 1, signal: null }, `SIGINT after SIGTERM did not exit at once:\n${c.tail()}`);
+    await disarmFault(fault);
+    const d = await startSinker(hung, 'd');
+    sinkers.push(d);
+    await drainAndAssert(hung, validIds(produced.events), 'after the second signal', 120_000);
+  } finally {
+    await disarmFault(fault);
+  }
 });
