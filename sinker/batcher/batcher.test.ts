@@ -294,3 +294,22 @@ test('rows crossing chunk boundaries join into one exact body; chunks and bodies
   // the third round's body is the first round's buffer again (settled, then reused)
   assert.equal(batches[2]!.body!.buffer, batches[0]!.body!.buffer);
 });
+
+test('memory bound: a held batch (an intent re-loaded to its exact end) holding more than the low mark does not keep fetching paused', () => {
+  const { b, batches, pressure } = setup({ maxBatchRows: 100, maxBufferBytes: 30, resumeBufferBytes: 10 });
+  b.setHold('t', 0, true);
+  b.add('t', 0, '1', 'x'.repeat(19), 0); // p0 held: 20 body bytes, its range goes on past offset 1
+  b.add('t', 1, '1', 'y'.repeat(9), 0); // p1: 10, total 30: paused; p1 is cut (p0 may not be)
+  assert.deepEqual(pressure, [true]);
+  assert.equal(batches.length, 1);
+  assert.equal(batches[0]!.partition, 1);
+  b.settle(batches[0]!);
+  // Only the held batch is left, and it ends only with messages still to fetch: paused, they never come.
+  assert.equal(b.bufferedBytes, 20);
+  assert.equal(b.paused, false, 'fetching stays paused for good');
+  assert.deepEqual(pressure, [true, false]);
+  b.add('t', 0, '2', 'x', 0);
+  b.flush('t', 0);
+  assert.equal(batches.length, 2);
+  assert.equal(batches[1]!.lastOffset, '2');
+});

@@ -459,16 +459,23 @@ export class Batcher {
     // own limit while fetching is paused. Cut the largest so loads (and then fetching) go on rather
     // than waiting for max_batch_interval. This lets max_buffer_bytes sit below
     // partitions × max_batch_size.
-    if (this.pausedState && this.inFlightBytes === 0) this.cutLargest();
+    if (this.pausedState && this.inFlightBytes === 0 && !this.cutLargest()) {
+      // Nothing to cut either: held batches hold the memory, and each ends only with messages still
+      // to fetch (the rest of an intent's range). Paused, they would never come.
+      this.pausedState = false;
+      this.opts.onBackpressure?.(false);
+    }
   }
 
-  private cutLargest(): void {
+  /** Cuts the largest filling batch that may be cut; false when there is none. */
+  private cutLargest(): boolean {
     let best: PartitionState | undefined;
     for (const st of this.parts.values()) {
       if (st.hold || !st.filling || st.filling.rowEnds.length === 0) continue;
       if (!best || st.filling.bodyBytes > best.filling!.bodyBytes) best = st;
     }
     if (best) this.cut(best);
+    return best !== undefined;
   }
 
   /** Whether fetching should be paused now. */
