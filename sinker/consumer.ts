@@ -15,6 +15,7 @@ import type { KafkaConfig } from './config/types.ts';
 import type { Logger } from './logger.ts';
 // Every Kafka client in sinker/ takes its config from here: this registers snappy, lz4 and zstd.
 import './kafka-codecs.ts';
+import { framedSocketFactory } from './kafka-socket.ts';
 
 export interface AssignmentChange {
   assigned: number[];
@@ -44,6 +45,7 @@ export function kafkaClientConfig(config: KafkaConfig, logger: Logger): KafkaJsC
         else kafkaLogger.debug(extra, message);
       },
     retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 30_000 },
+    socketFactory: framedSocketFactory,
   };
   if (config.sasl) {
     out.sasl = {
