@@ -43,7 +43,9 @@ export class DeadLetterQueue {
         `no dead-letter queue configured (dlq.kafka_topic / dlq.file_path) for ${records.length} records: ${records[0]?.reason}`,
       );
     }
-    await Promise.all(this.sinks.map((s) => s.write(records)));
+    // Every sink's write over before this one fails: the retry finds what each one holds.
+    const results = await Promise.allSettled(this.sinks.map((s) => s.write(records)));
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   async close(): Promise<void> {

@@ -7,16 +7,26 @@ import { type DlqRecord, toJsonLine } from './record.ts';
 export class FileDlqSink {
   readonly path: string;
   #chain: Promise<void> = Promise.resolve();
+  /**
+   * Records this file holds. A failed dead-letter write is retried with the same records until
+   * every sink has them: while the topic DLQ is away, the file must not take them on every try.
+   */
+  readonly #written = new WeakSet<DlqRecord>();
 
   constructor(path: string) {
     this.path = path;
   }
 
-  /** Append the records (serialised with other writes to the same file). */
+  /** Append the records it does not hold yet (serialised with other writes to the same file). */
   write(records: readonly DlqRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const text = `${records.map(toJsonLine).join('\n')}\n`;
-    const next = this.#chain.then(() => this.#append(text));
+    const next = this.#chain.then(async () => {
+      // Asked once the writes before it are over: a retry may be queued behind the first try.
+      const todo = records.filter((r) => !this.#written.has(r));
+      if (todo.length === 0) return;
+      await this.#append(`${todo.map(toJsonLine).join('\n')}\n`);
+      for (const r of todo) this.#written.add(r);
+    });
     this.#chain = next.catch(() => {});
     return next;
   }

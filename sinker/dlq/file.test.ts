@@ -116,6 +116,30 @@ test('a line cut short (a crash or a full disk mid-append) is skipped and named;
   }, /torn\.jsonl:5: not JSON/);
 });
 
+test('with a topic and a file, a write retried while the topic fails appends its records to the file once', async () => {
+  // The pipeline retries a failed dead-letter write with the same records until every sink has
+  // them (every 30 s at most). The file took them on each try: a DLQ topic away for an hour put
+  // 120 copies of the refused rows of one load (up to 10 MiB) in the file.
+  const path = join(await tmp(), 'both.jsonl');
+  let topicUp = false;
+  const topic = {
+    write: async () => {
+      if (!topicUp) throw new Error('topic away');
+    },
+    close: async () => {},
+  };
+  const dlq = new DeadLetterQueue([topic, new FileDlqSink(path)]);
+  const records = [rec('1', 'a'), rec('2', 'b')];
+  for (let i = 0; i < 3; i++) await assert.rejects(dlq.write(records), /topic away/);
+  topicUp = true;
+  await dlq.write(records);
+  const lines = (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+  assert.equal(lines.length, 2, `${lines.length} lines in the file`);
+  // New records (a new dead letter of the same message: another try of a load) are written.
+  await dlq.write([rec('1', 'a')]);
+  assert.equal((await readFile(path, 'utf8')).split('\n').filter(Boolean).length, 3);
+});
+
 test('DeadLetterQueue from config writes the file; with nothing configured it refuses', async () => {
   const path = join(await tmp(), 'q.jsonl');
   const dlq = DeadLetterQueue.fromConfig({ file_path: path });

@@ -109,6 +109,8 @@ export class KafkaDlqSink {
   readonly topic: string;
   readonly #kafka: Kafka;
   #current: Generation;
+  /** Records this topic holds (acknowledged by the brokers). */
+  readonly #written = new WeakSet<DlqRecord>();
 
   constructor(kafka: Kafka, topic: string) {
     this.topic = topic;
@@ -140,17 +142,21 @@ export class KafkaDlqSink {
    * twice: at least once); a single record too large for the topic fails the write, naming it.
    */
   async write(records: readonly DlqRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const sized = records.map((r) => {
-      const message = toKafkaMessage(r);
-      return { r, message, bytes: messageBytes(message) };
-    });
+    // A failed write is retried with the same records until every sink has them: the sends that
+    // landed are not sent again (with the file DLQ failing, or after a later send failed).
+    const sized = records
+      .filter((r) => !this.#written.has(r))
+      .map((r) => {
+        const message = toKafkaMessage(r);
+        return { r, message, bytes: messageBytes(message) };
+      });
     for (const part of cutBySize(sized, (m) => m.bytes, SEND_BYTES)) await this.#sendHalving(part);
   }
 
   async #sendHalving(part: { r: DlqRecord; message: DlqKafkaMessage; bytes: number }[]): Promise<void> {
     try {
       await this.#send(part.map((m) => m.message));
+      for (const { r } of part) this.#written.add(r);
     } catch (e) {
       if (!tooLarge(e)) throw e;
       if (part.length === 1) {
