@@ -46,6 +46,27 @@ test('bad lines are refused with where and which field', () => {
   assert.throws(() => fromJsonLine(JSON.stringify(bad)), /value_encoding must be utf8 or base64/);
 });
 
+test('an offset or partition that cannot be a Kafka position is refused where the record is read, naming it', () => {
+  // Read as they were, such a record passed a dry run ("would load") and then crashed the replay
+  // with a stack trace from the load's label (or BigInt), after loading the records before it.
+  const line = (o: Record<string, unknown>) =>
+    JSON.stringify({ ...JSON.parse(toJsonLine(rec(Buffer.from('x')))), ...o });
+  for (const offset of ['x5', '', '-1', '01', '1.5', ' 7', '9223372036854775808']) {
+    assert.throws(() => fromJsonLine(line({ offset }), 'f:3'), /f:3: field offset must be a Kafka offset/, offset);
+  }
+  assert.equal(fromJsonLine(line({ offset: '9223372036854775807' })).offset, '9223372036854775807');
+  assert.throws(() => fromJsonLine(line({ partition: -1 }), 'f:4'), /f:4: field partition must be an integer >= 0/);
+  const m = toKafkaMessage(rec(Buffer.from('x')));
+  assert.throws(
+    () => fromKafkaMessage({ ...m, headers: { ...m.headers, 'dlq.offset': '5x' } }, 'dlq[0]@9'),
+    /dlq\[0\]@9: header dlq\.offset must be a Kafka offset/,
+  );
+  assert.throws(
+    () => fromKafkaMessage({ ...m, headers: { ...m.headers, 'dlq.partition': '-2' } }, 'dlq[0]@9'),
+    /dlq\[0\]@9: header dlq\.partition must be an integer >= 0/,
+  );
+});
+
 test('Kafka form: original bytes as value, metadata in headers, and back', () => {
   const r = rec(Buffer.from([1, 2, 3]), Buffer.from('key'));
   const m = toKafkaMessage(r);

@@ -92,6 +92,30 @@ function endsEarly(text: string, err: Error): boolean {
   return at !== null && Number(at[1]) >= text.trimEnd().length;
 }
 
+const OFFSET_RE = /^(0|[1-9][0-9]{0,18})$/;
+const MAX_OFFSET = 2n ** 63n - 1n;
+
+/**
+ * A record's original position must be one Kafka can have: replay keys its bookkeeping and labels
+ * by it, and a hand-edited one would otherwise fail the replay at its load, after those before it.
+ */
+function checkPosition(
+  partition: unknown,
+  offset: string,
+  where: string,
+  pName: string,
+  oName: string,
+): asserts partition is number {
+  if (!Number.isInteger(partition) || (partition as number) < 0 || (partition as number) > 2 ** 31 - 1) {
+    throw new DlqRecordError(`${where}: ${pName} must be an integer >= 0, got ${JSON.stringify(partition)}`);
+  }
+  if (!OFFSET_RE.test(offset) || BigInt(offset) > MAX_OFFSET) {
+    throw new DlqRecordError(
+      `${where}: ${oName} must be a Kafka offset (a decimal int64 >= 0), got ${JSON.stringify(offset)}`,
+    );
+  }
+}
+
 export function fromJsonLine(text: string, where = 'DLQ line'): DlqRecord {
   let o: JsonLine;
   try {
@@ -109,7 +133,7 @@ export function fromJsonLine(text: string, where = 'DLQ line'): DlqRecord {
   for (const f of ['sink', 'topic', 'offset', 'reason', 'time'] as const) {
     if (typeof o[f] !== 'string') throw new DlqRecordError(`${where}: field ${f} must be a string`);
   }
-  if (!Number.isInteger(o.partition)) throw new DlqRecordError(`${where}: field partition must be an integer`);
+  checkPosition(o.partition, o.offset, where, 'field partition', 'field offset');
   return {
     sink: o.sink,
     topic: o.topic,
@@ -166,14 +190,15 @@ export function fromKafkaMessage(
   m: { key: Buffer | null; value: Buffer | null; headers?: Record<string, HeaderValue> },
   where = 'DLQ message',
 ): DlqRecord {
-  const partition = Number(header(m.headers, DLQ_HEADER.partition, where));
-  if (!Number.isInteger(partition))
-    throw new DlqRecordError(`${where}: header ${DLQ_HEADER.partition} is not an integer`);
+  const partitionText = header(m.headers, DLQ_HEADER.partition, where);
+  const partition: unknown = /^\d+$/.test(partitionText) ? Number(partitionText) : partitionText;
+  const offset = header(m.headers, DLQ_HEADER.offset, where);
+  checkPosition(partition, offset, where, `header ${DLQ_HEADER.partition}`, `header ${DLQ_HEADER.offset}`);
   return {
     sink: header(m.headers, DLQ_HEADER.sink, where),
     topic: header(m.headers, DLQ_HEADER.topic, where),
     partition,
-    offset: header(m.headers, DLQ_HEADER.offset, where),
+    offset,
     reason: header(m.headers, DLQ_HEADER.reason, where),
     time: header(m.headers, DLQ_HEADER.time, where),
     value: m.value,
