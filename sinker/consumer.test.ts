@@ -101,3 +101,41 @@ test('pause and resume between a kafkajs crash and its restart do not throw; the
   assert.deepEqual([...fake.group], []);
   assert.deepEqual(consumer.pausedPartitions, []);
 });
+
+test('a consumer that crashes again on each restart (non-retriable, e.g. no rights on the group) is restarted with growing back-off', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const fake = new FakeKafkaConsumer();
+  let runs = 0;
+  fake.run = async () => {
+    runs++;
+    fake.group = new Set();
+    // kafkajs's run: the join fails, onCrash disconnects and reports a crash it will not restart.
+    if (runs > 1) crash();
+  };
+  const crash = () => {
+    fake.group = undefined;
+    fake.emit('crash', { error: new Error('Not authorized to access group'), restart: false });
+  };
+  const config = parseConfig('kafka: {topic: t}', { env: {} });
+  const consumer = new SinkConsumer(
+    { consumer: () => fake } as unknown as Kafka,
+    config.kafka,
+    createLogger({ ...config.log, level: 'fatal' }),
+  );
+  await consumer.start({ onAssignment: () => {}, eachBatch: async () => {} }, 1);
+  const elapse = async (ms: number) => {
+    for (let i = 0; i < ms / 100; i++) {
+      t.mock.timers.tick(100);
+      for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
+    }
+  };
+  crash();
+  const runsAt: number[] = [];
+  for (let s = 0; s < 16; s++) {
+    await elapse(1000);
+    runsAt.push(runs);
+  }
+  // Restarts after 1, 2, 4, 8 s (at 1, 3, 7, 15 s), not once a second.
+  assert.deepEqual(runsAt, [2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5]);
+  await consumer.stop();
+});

@@ -101,6 +101,11 @@ export class SinkConsumer {
   #crashed = false;
   #stopped = false;
   #memberId: string | undefined;
+  /**
+   * Restarts since the group was last joined. A restart whose join fails ends in a new crash (a new
+   * #restart): counted here, not per #restart, or such a crash would be retried every second for good.
+   */
+  #restarts = 0;
 
   constructor(kafka: Kafka, config: KafkaConfig, logger: Logger) {
     this.#config = config;
@@ -135,6 +140,7 @@ export class SinkConsumer {
       const revoked = [...this.#assigned].filter((p) => fresh || !next.has(p));
       this.#assigned = next;
       this.#joined = true;
+      this.#restarts = 0;
       this.#generation++;
       // kafkajs keeps a partition paused across rebalances: forgetting only our own record of it would
       // leave the partition paused for good when it comes back to this member, so resume it in kafkajs too.
@@ -177,7 +183,8 @@ export class SinkConsumer {
   }
 
   async #restart(hooks: ConsumerHooks, partitionsConsumedConcurrently: number): Promise<void> {
-    for (let attempt = 0; !this.#stopped; attempt++) {
+    while (!this.#stopped) {
+      const attempt = this.#restarts++;
       const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
       await new Promise((r) => setTimeout(r, delay));
       if (this.#stopped) return;
