@@ -713,3 +713,14 @@ test('shutdown: a Kafka disconnect that never finishes (the broker does not answ
   }
   assert.equal(stopped, true, 'nothing was consumed: everything is flushed');
 });
+
+test('shutdown with the re-load of an unsettled intent short of its range: not loaded, so not reported as flushed', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
+  h.store.openIntent('0', '9');
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 4));
+  // Offsets 0..4 are consumed and held for the intent's exact range, which ends at 9: left unloaded.
+  assert.equal(await h.pipeline.stop(10_000), false, 'exit code 0 would say everything consumed is in Doris');
+  assert.deepEqual(h.writer.loads, []);
+  assert.deepEqual(h.consumer.commits, []);
+});

@@ -1406,7 +1406,11 @@ export class SinkPipeline {
       await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(100)]);
     }
     const flushed =
-      this.#mapping.size === 0 && this.#queue.length === 0 && this.#inFlight.size === 0 && this.#failed === 0;
+      held === 0 &&
+      this.#mapping.size === 0 &&
+      this.#queue.length === 0 &&
+      this.#inFlight.size === 0 &&
+      this.#failed === 0;
     if (this.#ticker) clearInterval(this.#ticker);
     for (const run of this.#runs.values()) run.abort.abort(new Error('shutting down'));
     this.#shutdown.abort(new Error('shutting down'));
