@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DeadLetterQueue, recordsForRejected, rejectedRecordsWithOriginals } from './dlq.ts';
 import { FileDlqSink } from './file-sink.ts';
-import { readDlqFile } from './reader.ts';
+import { DlqReadError, readDlqFile } from './reader.ts';
 import { type DlqRecord, toJsonLine } from './record.ts';
 
 const dirs: string[] = [];
@@ -138,6 +138,20 @@ test('with a topic and a file, a write retried while the topic fails appends its
   // New records (a new dead letter of the same message: another try of a load) are written.
   await dlq.write([rec('1', 'a')]);
   assert.equal((await readFile(path, 'utf8')).split('\n').filter(Boolean).length, 3);
+});
+
+test('a DLQ file that cannot be read (a directory, no permission) ends the read with a DlqReadError naming it', async () => {
+  // Replay reports a DlqReadError as "replay stopped: reading …"; the bare EISDIR / EACCES error
+  // escaped it, without the file's name.
+  const dir = await tmp();
+  await assert.rejects(
+    async () => {
+      for await (const _ of readDlqFile(dir)) {
+        // read to the end
+      }
+    },
+    (err: Error) => err instanceof DlqReadError && err.message.includes(dir) && /EISDIR/.test(err.message),
+  );
 });
 
 test('DeadLetterQueue from config writes the file; with nothing configured it refuses', async () => {

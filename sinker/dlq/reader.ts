@@ -11,16 +11,22 @@ import { type DlqRecord, DlqRecordError, fromJsonLine, fromKafkaMessage } from '
 async function* linesOf(path: string): AsyncGenerator<string> {
   // The start of the line under way, in pieces: a record of many MiB is joined once, not per chunk.
   let head: string[] = [];
-  for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
-    const text = chunk as string;
-    let from = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
-      head.push(text.slice(from, nl));
-      yield head.join('');
-      head = [];
-      from = nl + 1;
+  const chunks = createReadStream(path, { encoding: 'utf8' });
+  try {
+    for await (const chunk of chunks) {
+      const text = chunk as string;
+      let from = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+        head.push(text.slice(from, nl));
+        yield head.join('');
+        head = [];
+        from = nl + 1;
+      }
+      if (from < text.length) head.push(text.slice(from));
     }
-    if (from < text.length) head.push(text.slice(from));
+  } catch (err) {
+    // The file itself (a directory, no permission, an I/O error): the read stops, naming it.
+    throw new DlqReadError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
   if (head.length > 0) yield head.join('');
 }
