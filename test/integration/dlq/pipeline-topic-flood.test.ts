@@ -1,10 +1,10 @@
 // A producer that sends invalid JSON for a while, with the DLQ a Kafka topic: the sinker
 // dead-letters each chunk of a fetched batch in one write, up to kafka.max_fetch_records (1000)
-// messages with the dlq.* headers of each: over 1 MiB once a message passes about 900 bytes. kafkajs puts a send's records for one partition in one
-// record batch, and the broker refuses a batch over the topic's max.message.bytes (1 MiB by
-// default): the write failed for good, the sinker retried it for ever, and the partition stood
-// still (no dead letter written, nothing after the flood loaded, lag growing). Real Kafka, Redis and
-// the emulator.
+// messages with the dlq.* headers of each: over 1 MiB once a message passes about 900 bytes.
+// kafkajs puts a send's records for one partition in one record batch, and the broker refuses a
+// batch over the topic's max.message.bytes (1 MiB by default): the write failed for good, the
+// sinker retried it for ever, and the partition stood still (no dead letter written, nothing after
+// the flood loaded, lag growing). Real Kafka, Redis and the emulator.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
