@@ -42,3 +42,35 @@ test('without Redis (required: false) there is no state to be stale: nothing is 
   assert.equal(store.keys.pattern, '{s:t}*');
   await store.close();
 });
+
+test('Redis away with required: false: the at-least-once warning is logged once per outage, not once per operation', async () => {
+  let down = true;
+  const redis = {
+    on: () => {},
+    defineCommand: () => {},
+    hset: async () => {
+      if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      return 1;
+    },
+  };
+  const warnings: string[] = [];
+  const degraded: string[] = [];
+  const store = new DedupeStore({
+    config: { redis_url: 'redis://127.0.0.1:6379', required: false, key_prefix: '', key_fields: [], ttl: 60 },
+    sink: 's',
+    topic: 't',
+    redis: redis as never,
+    logger: { warn: (_obj, msg) => warnings.push(msg ?? '') },
+    onDegraded: (op) => degraded.push(op),
+  });
+  for (let i = 0; i < 3; i++) await store.claim(i, 'token');
+  down = false;
+  await store.claim(0, 'token');
+  down = true;
+  await store.claim(1, 'token');
+  assert.equal(degraded.length, 4, 'every skipped operation is counted (dedupe_redis_errors_total)');
+  assert.deepEqual(warnings, [
+    'Redis unreachable: running at-least-once (dedupe.required is false)',
+    'Redis unreachable: running at-least-once (dedupe.required is false)',
+  ]);
+});

@@ -233,11 +233,15 @@ export class DedupeStore {
       if (!isUnavailable(err)) throw err;
       const typed = new DedupeUnavailableError(operation, err);
       if (this.required) throw typed;
+      // Once per outage, as 'reachable again' is: every load asks Redis twice, and each one skipped
+      // is counted (onDegraded) anyway.
+      if (!this.#degraded) {
+        this.#logger?.warn(
+          { operation, err: typed.message },
+          'Redis unreachable: running at-least-once (dedupe.required is false)',
+        );
+      }
       this.#degraded = true;
-      this.#logger?.warn(
-        { operation, err: typed.message },
-        'Redis unreachable: running at-least-once (dedupe.required is false)',
-      );
       this.#onDegraded?.(operation, typed);
       return fallback;
     }
