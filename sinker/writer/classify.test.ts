@@ -203,19 +203,34 @@ test('§7 too many filtered rows / Encountered unqualified data → data-quality
   assert.equal(early.kind === 'data-quality' && early.errorUrl, undefined);
 });
 
-test('§7 auth, label format, unknown db/table, INVALID_ARGUMENT, format, size → fatal', () => {
+test('§7 auth, privileges, label format, unknown db/table, INVALID_ARGUMENT, format → config (the setup, every batch)', () => {
   for (const m of [
     "[ANALYSIS_ERROR]TStatus: errCode = 2, detailMessage = Access denied for user 'root@127.0.0.1' (using password: YES)",
+    '[ANALYSIS_ERROR]TStatus: errCode = 2, detailMessage = Access denied; you need (at least one of) the LOAD privilege(s) for this operation',
     '[NOT_AUTHORIZED]no valid Basic authorization',
+    'Need auth information.',
     '[ANALYSIS_ERROR]TStatus: errCode = 2, detailMessage = Label format error. regex: ^[\\-_A-Za-z0-9:]{1,128}$, label: a.b',
     '[NOT_FOUND]TStatus: errCode = 7, detailMessage = unknown database, database=x',
     '[NOT_FOUND]TStatus: errCode = 7, detailMessage = table not found, tableName=t',
+    'errCode = 2, detailMessage = OlapTable not found.',
+    'errCode = 2, detailMessage = table type is not OLAP, tableName=v',
     '[INVALID_ARGUMENT]enclose must be single-char, actually is ab',
     'unknown data format, format=xml',
-    '[E-217]The size of this batch exceed the max size [104857600]  of json type data',
     'compress data of JSON format is not supported.',
     "[INVALID_ARGUMENT]Invalid format of 'timeout': 'abc', stoi",
     'Invalid timeout: 300000. Timeout should be lower than Config.max_stream_load_timeout_second: 259200',
+    '[INVALID_ARGUMENT]Invalid strict mode format. Must be bool type',
+  ]) {
+    const o = fail(m);
+    assert.equal(kindOf(o), 'config', m);
+    assert.ok(o.kind === 'config' && o.reason === m && o.reply?.status === 'Fail', m);
+  }
+});
+
+test('§7 body-size limits → fatal (this batch only: a smaller one loads)', () => {
+  for (const m of [
+    '[E-217]The size of this batch exceed the max size [104857600]  of json type data',
+    '[EXCEEDED_LIMIT]body exceed max size: 10737418240, limit: 10737418240',
   ]) {
     assert.equal(kindOf(fail(m)), 'fatal', m);
   }
@@ -223,14 +238,14 @@ test('§7 auth, label format, unknown db/table, INVALID_ARGUMENT, format, size �
 
 test('old (pre-2022) messages without a [CODE] prefix still classify', () => {
   assert.equal(kindOf(fail('errCode = 2, detailMessage = too many filtered rows')), 'data-quality');
-  assert.equal(kindOf(fail('errCode = 2, detailMessage = unknown database, database=x')), 'fatal');
+  assert.equal(kindOf(fail('errCode = 2, detailMessage = unknown database, database=x')), 'config');
 });
 
 test('an unknown failure text is retried, never dead-lettered on a guess', () => {
   assert.equal(kindOf(fail('[INTERNAL_ERROR]something new happened')), 'retryable');
 });
 
-test('FE RestBaseResult shapes: missing Expect, auth, no db → fatal', () => {
+test('FE RestBaseResult shapes: missing Expect, auth, no db → config', () => {
   for (const msg of [
     'There is no 100-continue header',
     'No database selected.',
@@ -238,24 +253,24 @@ test('FE RestBaseResult shapes: missing Expect, auth, no db → fatal', () => {
     'Header `group_commit` can only be `sync_mode`, `async_mode` or `off_mode`.',
   ]) {
     const o = classifyReply(parseReply(200, JSON.stringify({ status: 'FAILED', msg })));
-    assert.equal(o.kind, 'fatal', msg);
-    assert.ok(o.kind === 'fatal' && o.reason.includes(msg));
+    assert.equal(o.kind, 'config', msg);
+    assert.ok(o.kind === 'config' && o.reason.includes(msg));
   }
 });
 
-test('FE ResponseBody shapes: 401 → fatal; 503 → retryable', () => {
+test('FE ResponseBody shapes: 401 → config; 503 → retryable', () => {
   const auth = classifyReply(
     parseReply(
       200,
       '{"msg":"Unauthorized","code":401,"data":"Access denied for user \'root@127.0.0.1\' (using password: YES)","count":0}',
     ),
   );
-  assert.equal(auth.kind, 'fatal');
-  assert.match(auth.kind === 'fatal' ? auth.reason : '', /Access denied/);
+  assert.equal(auth.kind, 'config');
+  assert.match(auth.kind === 'config' ? auth.reason : '', /Access denied/);
   const need = classifyReply(
     parseReply(200, '{"msg":"Unauthorized","code":401,"data":"Need auth information.","count":0}'),
   );
-  assert.equal(need.kind, 'fatal');
+  assert.equal(need.kind, 'config');
   const busy = classifyReply(parseReply(503, '{"msg":"Service Unavailable","code":503,"data":null,"count":0}'));
   assert.equal(kindOf(busy), 'retryable+reroute');
 });
@@ -273,8 +288,10 @@ test('§7 5xx HTML, empty body, truncated JSON → retryable (same label settles
   }
 });
 
-test('404 Not Found from the BE (wrong path) → fatal', () => {
-  assert.equal(classifyReply(parseReply(404, 'Not Found')).kind, 'fatal');
+test('a 401/403/404/405 that is not a Doris reply (a proxy, a wrong path) → config', () => {
+  for (const status of [401, 403, 404, 405]) {
+    assert.equal(classifyReply(parseReply(status, 'Not Found')).kind, 'config', String(status));
+  }
 });
 
 test('gzip replies are decoded before parsing', () => {

@@ -16,11 +16,20 @@ export type LoadOutcome =
   | { kind: 'retryable'; reason: string; reroute: boolean; reply?: BeLoadReply }
   /** Rows Doris refuses (deterministic): find them, dead-letter them, load the rest. */
   | { kind: 'data-quality'; reason: string; errorUrl?: string; reply: BeLoadReply }
-  /** Configuration or request problem; retrying cannot help. */
+  /**
+   * Doris refuses the sink's setup, not this batch: credentials, privileges, the database or table,
+   * the request's headers. No batch gets past it until someone fixes it, so loading this batch again
+   * later is the only useful move (the sinker holds it rather than dead-letter the whole topic).
+   */
+  | { kind: 'config'; reason: string; reply?: BeLoadReply }
+  /** This batch cannot load (its body is over Doris's size limit); retrying it cannot help. */
   | { kind: 'fatal'; reason: string; reply?: BeLoadReply };
 
-type Verdict = 'retry' | 'reroute' | 'data' | 'fatal';
+type Verdict = 'retry' | 'reroute' | 'data' | 'config' | 'fatal';
 
+// 'config' is every refusal of the request itself, which each batch's request shares (auth,
+// privileges, database, table, label format, headers, a proxy dropping Expect); 'fatal' only the
+// size limits, which depend on the batch.
 // Order matters: the first matching row wins. Specific retryable texts come before the fatal
 // families they would otherwise fall into (a write-lock timeout is an ANALYSIS_ERROR, WAL space is
 // EXCEEDED_LIMIT), and the generic timeout/cancel rows come after the fatal `Invalid timeout`.
@@ -40,28 +49,28 @@ const RULES: readonly [string, Verdict][] = [
   ['too many filtered rows', 'data'],
   ['encountered unqualified data', 'data'],
   ['data_quality_error', 'data'],
-  ['access denied', 'fatal'],
-  ['need auth information', 'fatal'],
-  ['not_authorized', 'fatal'],
-  ['no valid basic authorization', 'fatal'],
-  ['unauthorized', 'fatal'],
-  ['label format error', 'fatal'],
-  ['unknown database', 'fatal'],
-  ['table not found', 'fatal'],
-  ['not found.', 'fatal'],
-  ['[not_found]', 'fatal'],
-  ['table type is not olap', 'fatal'],
-  ['no database selected', 'fatal'],
-  ['no table selected', 'fatal'],
-  ['there is no 100-continue header', 'fatal'],
-  ['header `group_commit`', 'fatal'],
-  ['label and group_commit', 'fatal'],
-  ['invalid_argument', 'fatal'],
-  ['unknown data format', 'fatal'],
-  ['compress data of json format is not supported', 'fatal'],
-  ['invalid timeout', 'fatal'],
-  ['invalid format of', 'fatal'],
-  ['invalid strict mode', 'fatal'],
+  ['access denied', 'config'],
+  ['need auth information', 'config'],
+  ['not_authorized', 'config'],
+  ['no valid basic authorization', 'config'],
+  ['unauthorized', 'config'],
+  ['label format error', 'config'],
+  ['unknown database', 'config'],
+  ['table not found', 'config'],
+  ['not found.', 'config'],
+  ['[not_found]', 'config'],
+  ['table type is not olap', 'config'],
+  ['no database selected', 'config'],
+  ['no table selected', 'config'],
+  ['there is no 100-continue header', 'config'],
+  ['header `group_commit`', 'config'],
+  ['label and group_commit', 'config'],
+  ['invalid_argument', 'config'],
+  ['unknown data format', 'config'],
+  ['compress data of json format is not supported', 'config'],
+  ['invalid timeout', 'config'],
+  ['invalid format of', 'config'],
+  ['invalid strict mode', 'config'],
   ['[e-217]', 'fatal'],
   ['exceeded_limit', 'fatal'],
   ['body exceed', 'fatal'],
@@ -81,6 +90,8 @@ export function classifyMessage(message: string): Verdict {
 
 function fromVerdict(verdict: Verdict, reason: string, reply?: BeLoadReply): LoadOutcome {
   switch (verdict) {
+    case 'config':
+      return reply ? { kind: 'config', reason, reply } : { kind: 'config', reason };
     case 'fatal':
       return reply ? { kind: 'fatal', reason, reply } : { kind: 'fatal', reason };
     case 'data':
@@ -140,7 +151,7 @@ export function classifyReply(parsed: ParsedReply): LoadOutcome {
     case 'fe-body': {
       const detail = typeof parsed.data === 'string' && parsed.data !== '' ? `: ${parsed.data}` : '';
       const reason = `FE code ${parsed.code}: ${parsed.msg}${detail}`;
-      if (parsed.code === 401 || parsed.code === 403 || parsed.code === 404) return { kind: 'fatal', reason };
+      if (parsed.code === 401 || parsed.code === 403 || parsed.code === 404) return { kind: 'config', reason };
       if (parsed.code === 500 || parsed.code === 503 || http >= 500) {
         return { kind: 'retryable', reason, reroute: true };
       }
@@ -151,7 +162,8 @@ export function classifyReply(parsed: ParsedReply): LoadOutcome {
     }
     default: {
       const reason = `HTTP ${http}, not a Doris reply: ${snippet(parsed.text) || '(empty body)'}`;
-      if (http === 404 || http === 405 || http === 401 || http === 403) return { kind: 'fatal', reason };
+      // Credentials, or a path nothing serves (a wrong fe_hosts port, a proxy): the setup, every batch.
+      if (http === 404 || http === 405 || http === 401 || http === 403) return { kind: 'config', reason };
       // 5xx from a proxy, a truncated or HTML body: the load may or may not have happened; a retry
       // with the same label settles it (§11 fault 3).
       return { kind: 'retryable', reason, reroute: true };

@@ -17,7 +17,8 @@ interface Txn {
 
 export class FakeDoris {
   readonly user = 'root';
-  readonly password = 'pw:1@';
+  /** Mutable: a test rotates it under a running writer. */
+  password = 'pw:1@';
   readonly table: string[] = [];
   readonly labels = new Map<string, Txn>();
   readonly faults: Fault[] = [];

@@ -253,6 +253,64 @@ test('fatal (wrong password): the batch goes to the DLQ with the reason, on eith
   assert.deepEqual(doris.table, []);
 });
 
+test('holdConfigRefusals: a wrong password holds the load (same label, no DLQ, blocked says why) until Doris takes it', async () => {
+  for (const route of ['backend', 'frontend'] as const) {
+    doris.table.length = 0;
+    doris.labels.clear();
+    const right = doris.password;
+    // Doris rotated the password; the writer still sends the old one. Later Doris takes it again.
+    doris.password = 'rotated';
+    try {
+      let sent = 0;
+      const { w, dlq } = writer(
+        { load_route: route, password: right },
+        { holdConfigRefusals: true, maxBackoffMs: 20, onAttempt: () => sent++ },
+      );
+      assert.equal(w.blocked, undefined);
+      let settled = false;
+      const p = w.load(batch(ROWS, 700)).finally(() => {
+        settled = true;
+      });
+      // max_retries (3) + 1 attempts would have ended it before: held past that, not given up.
+      while (sent < 8) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(settled, false, route);
+      assert.match(w.blocked ?? '', /Need auth information/, route);
+      assert.deepEqual(dlq, [], route);
+      assert.deepEqual(doris.table, [], route);
+      doris.password = right;
+      const r = await p;
+      assert.equal(r.status, 'loaded', route);
+      assert.equal(r.label, 'sink:events:0:700', route);
+      assert.deepEqual(doris.table, ROWS, route);
+      assert.deepEqual(dlq, [], route);
+      assert.equal(w.blocked, undefined, route);
+    } finally {
+      doris.password = right;
+    }
+  }
+});
+
+test('holdConfigRefusals: a held load ends when its signal aborts, retryable, nothing dead-lettered, blocked cleared', async () => {
+  const right = doris.password;
+  doris.password = 'rotated';
+  try {
+    const { w, dlq } = writer(
+      { load_route: 'frontend', password: right },
+      { holdConfigRefusals: true, maxBackoffMs: 20 },
+    );
+    const ac = new AbortController();
+    const p = w.load(batch(ROWS), { signal: ac.signal });
+    while (w.blocked === undefined) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await assert.rejects(p, (e: unknown) => e instanceof StreamLoadError && e.retryable);
+    assert.equal(w.blocked, undefined);
+    assert.deepEqual(dlq, []);
+    assert.deepEqual(doris.table, []);
+  } finally {
+    doris.password = right;
+  }
+});
+
 test('fatal without a dead-letter hook is a non-retryable StreamLoadError', async () => {
   const { w } = writer({ password: 'wrong', load_route: 'frontend' }, { deadLetter: undefined });
   await assert.rejects(w.load(batch(ROWS)), (e: unknown) => e instanceof StreamLoadError && !e.retryable);

@@ -71,6 +71,14 @@ export interface WriterOptions {
   maxLabelWaitMs?: number;
   /** When the BE route fails in `auto` mode, use the FE route this long, ms. */
   beFallbackMs?: number;
+  /**
+   * A refusal of the sink's setup (classify.ts 'config': credentials, privileges, the database or
+   * table, a header) is retried with the same label and backoff until Doris takes the load or the
+   * signal aborts, instead of failing the batch for good (which dead-letters it): every batch would
+   * meet the same refusal, and a rotated password would drain the topic into the DLQ. `blocked`
+   * says why while any load is held. Off (replay): such a refusal is fatal, as before.
+   */
+  holdConfigRefusals?: boolean;
   random?: () => number;
 }
 
@@ -159,6 +167,9 @@ export class StreamLoadWriter {
   /** How Doris reads our rows, to match its error-log lines to them. */
   readonly #shape: RowShape | undefined;
   #beFallbackUntil = 0;
+  /** Loads held on a setup refusal right now, and the latest refusal. */
+  #holding = 0;
+  #holdReason = '';
 
   constructor(opts: WriterOptions) {
     this.#opts = opts;
@@ -178,6 +189,11 @@ export class StreamLoadWriter {
     this.#backoff = { baseMs: Math.max(1, opts.doris.retry_backoff_ms), capMs: opts.maxBackoffMs ?? 30_000 };
     this.#bodies = new BodyPool(2 * (opts.connectionsPerBackend ?? 8));
     this.#shape = rowShape(loadHeaders(opts.doris, opts.encoding, '', '', false), opts.encoding.lineDelimiter);
+  }
+
+  /** Why loads are held (Doris refuses the sink's setup), while any is; else undefined. */
+  get blocked(): string | undefined {
+    return this.#holding > 0 ? this.#holdReason : undefined;
   }
 
   async close(): Promise<void> {
@@ -547,7 +563,7 @@ export class StreamLoadWriter {
             msg: e.message,
           }));
         if (r.result === 'failed')
-          this.#opts.logger?.warn({ probeLabel, msg: r.msg }, 'abort of a probe failed; Doris times it out');
+          this.#opts.logger?.warn({ probeLabel, reason: r.msg }, 'abort of a probe failed; Doris times it out');
         continue;
       }
       if (t.kind === 'committed' || t.kind === 'already-committed') {
@@ -584,7 +600,29 @@ export class StreamLoadWriter {
       this.#doris.compress && body.length > 0,
       probe ? { two_phase_commit: 'true' } : {},
     );
+    // This load's share of #holding: 1 from a setup refusal until Doris answers anything else.
+    let holding = false;
+    const hold = (on: boolean) => {
+      if (on !== holding) this.#holding += on ? 1 : -1;
+      holding = on;
+    };
+    try {
+      return await this.#send(label, headers, body, ctx, probe, hold);
+    } finally {
+      hold(false);
+    }
+  }
+
+  async #send(
+    label: string,
+    headers: Record<string, string>,
+    body: Buffer,
+    ctx: Ctx,
+    probe: boolean,
+    hold: (on: boolean) => void,
+  ): Promise<Terminal> {
     let failures = 0;
+    let held = 0;
     let sent = 0;
     let lastReason = '';
     for (;;) {
@@ -598,8 +636,12 @@ export class StreamLoadWriter {
       const r = await this.#attempt(label, headers, body, ctx, sent++ > 0);
       let settleByLabel = false;
       let reroute = false;
+      let refusedSetup = false;
       if (r.kind === 'outcome') {
         const o = r.outcome;
+        // Any other answer from Doris: the setup is not what stops this load (a transport error
+        // tells nothing either way, so a held load stays held through one).
+        if (o.kind !== 'config') hold(false);
         switch (o.kind) {
           case 'committed':
             return { kind: 'committed', reply: o.reply, publishTimeout: o.publishTimeout };
@@ -613,6 +655,11 @@ export class StreamLoadWriter {
               : { kind: 'data-quality', reason: o.reason, reply: o.reply };
           case 'fatal':
             return { kind: 'fatal', reason: o.reason };
+          case 'config':
+            if (!this.#opts.holdConfigRefusals) return { kind: 'fatal', reason: o.reason };
+            refusedSetup = true;
+            lastReason = o.reason;
+            break;
           case 'running':
             settleByLabel = true;
             lastReason = 'label still running';
@@ -627,9 +674,28 @@ export class StreamLoadWriter {
         settleByLabel = r.error.ambiguous;
         reroute = !r.error.ambiguous;
       } else {
-        if (r.error instanceof NoBackendError && r.error.fatal) return { kind: 'fatal', reason: r.error.message };
         lastReason = r.error.message;
         reroute = true;
+        // The FE refused the backends listing for the credentials: a setup refusal too.
+        if (r.error instanceof NoBackendError && r.error.fatal) {
+          if (!this.#opts.holdConfigRefusals) return { kind: 'fatal', reason: r.error.message };
+          refusedSetup = true;
+        }
+      }
+      if (refusedSetup) {
+        // Not a failure of this load that max_retries bounds: held, with the same label, until
+        // Doris takes it or the signal aborts (shutdown, revocation). The pipeline reports the
+        // hold (writer.blocked), not each retry.
+        hold(true);
+        this.#holdReason = lastReason;
+        failures = 0;
+        const delay = backoffDelay(held++, this.#backoff, this.#opts.random);
+        this.#opts.logger?.debug(
+          { label, attempt: ctx.attempts, delayMs: delay, reason: lastReason },
+          'stream load held: Doris refuses the setup',
+        );
+        await sleep(delay, ctx.signal);
+        continue;
       }
       if (settleByLabel) {
         const s = await this.#awaitLabel(label, ctx);
