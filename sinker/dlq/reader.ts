@@ -224,6 +224,8 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
   };
 
   let thrown = false;
+  /** The caller stopped reading: the fetch loop must not wait for the queue (disconnecting waits for it). */
+  let closing = false;
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
@@ -258,7 +260,7 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
         // Backpressure: hold the fetch loop while the reader is behind (replay loads a window of
         // records before it reads on), sending the group heartbeats meanwhile: kafkajs sends them
         // only between messages, and a member silent for sessionTimeout (30 s) is dropped.
-        while (queue.length > 1000 && failure === undefined) {
+        while (queue.length > 1000 && failure === undefined && !closing) {
           await new Promise((r) => setTimeout(r, 5));
           await heartbeat();
         }
@@ -288,6 +290,7 @@ export async function* readDlqTopic(opts: ReadDlqTopicOptions): AsyncGenerator<D
     thrown = true;
     throw err;
   } finally {
+    closing = true;
     try {
       // At the end, or when the caller stops: the position lands. After a failure: one try.
       if (opts.groupId) await (thrown ? commit().catch(() => false) : commitAll());

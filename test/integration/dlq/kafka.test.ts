@@ -119,3 +119,32 @@ test('a message in the DLQ topic that is not a dead letter is named and passed o
     await admin.disconnect();
   }
 });
+
+test('a reader that stops early while more than 1000 records wait in its queue returns (replay --limit, a failed load)', {
+  timeout: 60_000,
+}, async () => {
+  // The fetch loop waited for the queue to drain before taking the next message, and disconnecting
+  // waits for that loop: a caller that stopped reading (break) never got its return().
+  const many = `${topic}-many`;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopicAndWait(admin, many, 1);
+    const dlq = DeadLetterQueue.fromConfig({ kafka_topic: many }, kafka);
+    await dlq.write(Array.from({ length: 3000 }, (_, i) => rec(String(i), Buffer.from('x'))));
+    await dlq.close();
+    const taken: string[] = [];
+    for await (const r of readDlqTopic({ kafka, topic: many, idleMs: 200 })) {
+      taken.push(r.offset);
+      if (taken.length === 5) {
+        // Let the fetch loop fill the queue past its bound first.
+        await new Promise((r) => setTimeout(r, 1000));
+        break;
+      }
+    }
+    assert.equal(taken.length, 5);
+  } finally {
+    await admin.deleteTopics({ topics: [many] }).catch(() => {});
+    await admin.disconnect();
+  }
+});
