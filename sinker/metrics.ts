@@ -53,6 +53,7 @@ export interface SinkerMetrics {
   dorisStreamLoadDuration: Histogram;
   dorisStreamLoadRetries: Counter;
   dorisStreamLoadErrors: Counter<'error_type'>;
+  dorisLoadBlocked: Gauge;
   // mapping
   jsonParseErrors: Counter;
   fieldMissing: Counter<'field'>;
@@ -128,6 +129,10 @@ export function createMetrics(opts: MetricsOptions): SinkerMetrics {
     dorisStreamLoadErrors: counter('doris_stream_load_errors_total', 'Stream Load failures, by error type.', [
       'error_type',
     ]),
+    dorisLoadBlocked: gauge(
+      'doris_load_blocked',
+      "1 while Doris refuses the sink's setup (credentials, privileges, database, table) and loads are held: nothing dead-lettered or committed, fetching paused.",
+    ),
     jsonParseErrors: counter('json_parse_errors_total', 'Messages that were not a valid JSON object.'),
     fieldMissing: counter('field_missing_total', 'Columns absent from a message (given their zero value).', ['field']),
     fieldTypeConversionErrors: counter(

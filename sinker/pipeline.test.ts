@@ -205,6 +205,11 @@ class FakeWriter {
   readonly aborted = new Set<string>();
   /** The next commit of a pre-committed txn finds it aborted by Doris (the timeout passed first). */
   abortAtCommit = false;
+  /**
+   * While set, Doris refuses the sink's setup (a wrong password): every load is held (the real
+   * writer retries it under its label) until this is cleared or the load's signal aborts.
+   */
+  blocked: string | undefined;
 
   labelOf(batch: Pick<LoadBatch, 'topic' | 'partition' | 'firstOffset'>): string {
     return loadLabel(SINK, batch.topic, batch.partition, batch.firstOffset);
@@ -255,6 +260,11 @@ class FakeWriter {
     },
   ): Promise<LoadResult> {
     const label = opts.label ?? this.labelOf(batch);
+    while (this.blocked !== undefined) {
+      if (opts.signal?.aborted)
+        throw new StreamLoadError(`load ${label}: aborted`, { label, retryable: true, attempts: 1 });
+      await new Promise((r) => setTimeout(r, 5));
+    }
     if (this.failing.has(label) || this.refused.has(label)) {
       const retryable = !this.refused.has(label);
       throw new StreamLoadError(`load ${label}: injected`, { label, retryable, attempts: 1 });
@@ -419,6 +429,47 @@ async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Pro
 // A JSON row here is {"id":1NN,"name":"n…n"}: 71 bytes. 250 body bytes hold 3 rows; the 4th cuts
 // the batch before it is added.
 const SIZE_CUT = 'batch: {map_workers: 0, max_batch_size: 250, max_batch_interval: 3600}';
+
+test('Doris refusing the setup (writer.blocked): loads held, fetching paused, /readyz says why, nothing dead-lettered or committed; all loads once fixed', async (t) => {
+  const h = await harness(t, SIZE_CUT);
+  h.writer.blocked = "Access denied for user 'root@10.0.0.1' (using password: YES)";
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 5));
+  await until('the hold is seen', () => h.pipeline.loadBlocked !== undefined);
+  assert.match(h.pipeline.loadBlocked ?? '', /refuses the sink's setup.*Access denied for user/);
+  assert.ok(h.consumer.paused.has(0), 'fetching not paused while loads are held');
+  assert.deepEqual(h.deadLetters, []);
+  assert.deepEqual(h.consumer.commits, []);
+  assert.deepEqual(h.writer.loads, []);
+  h.writer.blocked = undefined;
+  // [0..2] was cut and held; [3..5] is still filling (cut at stop).
+  await until('the held batch loads', () => h.writer.offsetsOf().length === 3);
+  await until('the hold ends', () => h.pipeline.loadBlocked === undefined && !h.consumer.paused.has(0));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  assert.deepEqual(h.writer.offsetsOf(), range(0, 5));
+  assert.deepEqual(h.deadLetters, []);
+  assert.ok(
+    h.consumer.commits.some(([p, o]) => p === 0 && o === '6'),
+    JSON.stringify(h.consumer.commits),
+  );
+});
+
+test('SIGTERM while loads are held: stop does not wait out the grace for them, says not flushed, commits nothing', async (t) => {
+  const h = await harness(t, SIZE_CUT);
+  h.writer.blocked = 'FE code 401: Unauthorized: Access denied';
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 5));
+  await until('the hold is seen', () => h.pipeline.loadBlocked !== undefined);
+  // A grace of 10 minutes: waited out, the test would time out.
+  const flushed = await Promise.race([
+    h.pipeline.stop(600_000),
+    new Promise<string>((r) => setTimeout(() => r('still waiting after 20 s'), 20_000).unref()),
+  ]);
+  assert.equal(flushed, false);
+  assert.deepEqual(h.consumer.commits, []);
+  assert.deepEqual(h.deadLetters, []);
+  assert.deepEqual(h.writer.loads, []);
+});
 
 test('content dedupe: a batch cut by size before a row leaves that row key to the next batch, so losing the next batch loses no row', async (t) => {
   const h = await harness(t, `${SIZE_CUT}\ndedupe: {key_fields: [id]}`);

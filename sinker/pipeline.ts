@@ -54,6 +54,8 @@ export interface PipelineObserver {
   staleState(refused: boolean): void;
   /** Every tick: the batcher's memory and whether the in-memory bound holds fetching paused. */
   buffer(state: BufferState): void;
+  /** Whether Doris refuses the sink's setup and loads are held (StreamLoadWriter.blocked). */
+  loadBlocked(blocked: boolean): void;
 }
 
 export interface BufferState {
@@ -75,6 +77,7 @@ export const NO_OBSERVER: PipelineObserver = {
   degraded: () => {},
   staleState: () => {},
   buffer: () => {},
+  loadBlocked: () => {},
 };
 
 export interface PipelineDeps {
@@ -125,6 +128,8 @@ interface PartitionRun {
 }
 
 const TICK_MS = 100;
+/** While loads are held for a setup refusal, the error line is repeated this often. */
+const BLOCKED_REMINDER_MS = 5 * 60_000;
 /**
  * How long each closing step of a shutdown (the Kafka consumer; then the other clients) may take
  * once the grace is over: a broker or Redis that does not answer would hold a disconnect for its
@@ -190,6 +195,8 @@ export class SinkPipeline {
   #backpressured = false;
   #redisDown = false;
   #probingRedis = false;
+  /** Why Doris refuses the sink's setup while loads are held, and since when (ms); undefined while not. */
+  #blocked: { reason: string; since: number; reminded: number } | undefined;
   /** Batches that could not be settled (a load that gave up for good); shutdown reports them. */
   #failed = 0;
   /** Partitions whose settle is refused for stale exactly-once state, and the refusal. */
@@ -230,6 +237,11 @@ export class SinkPipeline {
   get staleRefusal(): string | undefined {
     const err = this.#refused.values().next().value;
     return err && `refusing stale exactly-once state, the topic was re-created or truncated: ${err.message}`;
+  }
+
+  /** Why loads are held (Doris refuses the sink's setup), for /readyz; undefined while none is. */
+  get loadBlocked(): string | undefined {
+    return this.#blocked && `Doris refuses the sink's setup; loads held, nothing committed: ${this.#blocked.reason}`;
   }
 
   /** Partitions settled and consuming. */
@@ -285,6 +297,7 @@ export class SinkPipeline {
       bufferedBytes: this.#batcher.bufferedBytes,
       fetchPaused: this.#backpressured,
     });
+    this.#watchBlocked(now);
     if (now - this.#lastCommitRetry >= 1000) {
       this.#lastCommitRetry = now;
       this.#retryCommits();
@@ -311,9 +324,46 @@ export class SinkPipeline {
       });
   }
 
+  /**
+   * Held loads (writer.blocked: Doris refuses the credentials, the table, ...) pause fetching like a
+   * Redis outage: the held batches are loaded once Doris takes them, and nothing more is read
+   * meanwhile. One error line when it starts, one when it ends, and a reminder every 5 minutes
+   * rather than a line per retry. With no held load left (revoked), fetching resumes and the next
+   * batch finds out again.
+   */
+  #watchBlocked(now: number): void {
+    const reason = this.#d.writer.blocked;
+    const was = this.#blocked;
+    if (reason !== undefined && was === undefined) {
+      this.#blocked = { reason, since: now, reminded: now };
+      this.#log.error(
+        { reason },
+        "Doris refuses the sink's setup: loads held (not dead-lettered, offsets not committed), consumption paused until it is fixed",
+      );
+    } else if (reason !== undefined && was) {
+      was.reason = reason;
+      if (now - was.reminded >= BLOCKED_REMINDER_MS) {
+        was.reminded = now;
+        this.#log.error(
+          { reason, heldSeconds: Math.round((now - was.since) / 1000) },
+          "Doris still refuses the sink's setup: loads held",
+        );
+      }
+      return;
+    } else if (reason === undefined && was) {
+      this.#blocked = undefined;
+      this.#log.info(
+        { heldSeconds: Math.round((now - was.since) / 1000) },
+        'loads no longer held: consumption resumes',
+      );
+    } else return;
+    this.#obs.loadBlocked(this.#blocked !== undefined);
+    this.#applyPause();
+  }
+
   #applyPause(): void {
     const all = this.#d.consumer.assignment;
-    if (this.#backpressured || this.#redisDown || this.#stopping) this.#d.consumer.pause(all);
+    if (this.#backpressured || this.#redisDown || this.#blocked || this.#stopping) this.#d.consumer.pause(all);
     else this.#d.consumer.resume(all);
   }
 
@@ -1402,7 +1452,9 @@ export class SinkPipeline {
       // Not committed either: whoever gets the partition next settles that intent again.
       this.#log.info({ rows: held }, 'shutdown: a re-load of an unsettled intent left short of its range, not loaded');
     }
-    while ((this.#queue.length > 0 || this.#inFlight.size > 0) && Date.now() < deadline) {
+    // Held loads (Doris refuses the setup) load nothing before a fix, which takes a restart with
+    // new settings more often than not: they are not waited for.
+    while ((this.#queue.length > 0 || this.#inFlight.size > 0) && Date.now() < deadline && !this.#d.writer.blocked) {
       await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(100)]);
     }
     const flushed =

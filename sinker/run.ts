@@ -118,6 +118,7 @@ function observerFor(m: SinkerMetrics, topic: string, mapper: () => Mapper): Pip
     committed: () => m.kafkaCommits.inc({ status: 'ok' }),
     degraded: (op) => m.dedupeRedisErrors.inc({ op }),
     staleState: (refused) => m.dedupeStateStale.set(refused ? 1 : 0),
+    loadBlocked: (blocked) => m.dorisLoadBlocked.set(blocked ? 1 : 0),
     buffer: (b) => {
       m.batchCurrentRows.set(b.fillingRows);
       m.batchCurrentBytes.set(b.fillingBytes);
@@ -164,6 +165,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
       { name: 'schema', check: () => (schemaLoaded ? undefined : 'table schema not loaded yet') },
       { name: 'kafka', check: () => (consumer?.joined ? undefined : 'not joined to the consumer group yet') },
       { name: 'dedupe', check: () => pipelineRef?.staleRefusal },
+      { name: 'doris', check: () => pipelineRef?.loadBlocked },
     ],
   });
   logger.info({ port: status.port, path: config.metrics.path }, 'status server listening');
@@ -251,6 +253,8 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     deadLetter: async (batch, rows) => {
       await dlq.write(await rejectedRecordsWithOriginals(config.name, batch, rows, originals, logger));
     },
+    // A wrong password or a dropped table would refuse every batch: hold them, don't drain the topic into the DLQ.
+    holdConfigRefusals: true,
     onAttempt: (a) => {
       metrics.dorisStreamLoad.inc({ status: a.outcome });
       if (a.retry) metrics.dorisStreamLoadRetries.inc();
