@@ -439,8 +439,8 @@ test('Doris refusing the setup (writer.blocked): loads held, fetching paused, /r
   assert.match(h.pipeline.loadBlocked ?? '', /refuses the sink's setup.*Access denied for user/);
   assert.ok(h.consumer.paused.has(0), 'fetching not paused while loads are held');
   assert.deepEqual(h.deadLetters, []);
-  assert.deepEqual(h.consumer.commits, []);
-  assert.deepEqual(h.writer.loads, []);
+  assert.equal(h.consumer.commits.length, 0, 'committed while held');
+  assert.equal(h.writer.loads.length, 0);
   h.writer.blocked = undefined;
   // [0..2] was cut and held; [3..5] is still filling (cut at stop).
   await until('the held batch loads', () => h.writer.offsetsOf().length === 3);
