@@ -1,13 +1,17 @@
 // Consumer-only loops on the bench topic: how fast a Node Kafka client alone reads the canonical
 // messages (no mapping, no loads), to tell whether the client library is the sinker's ceiling.
-//   node test/bench/consumer-only.ts [--messages N] [--clients kafkajs,kafkajs-small,platformatic] [--shared-kafka]
-// kafkajs        — the sinker's consumer settings (max_fetch_bytes 1 MiB per partition, 4 MiB per fetch);
-// kafkajs-small  — the sinker's settings before 2026-11-24 (1 MiB per fetch, 512 KiB per partition);
+//   node test/bench/consumer-only.ts [--messages N] [--clients kafkajs,kafkajs-socket,kafkajs-small,platformatic] [--shared-kafka]
+// kafkajs        — the sinker's consumer: its settings (max_fetch_bytes 1 MiB per partition, 4 MiB
+//                  per fetch) and its broker sockets (responses read whole, sinker/kafka-socket.ts);
+// kafkajs-socket — the same settings on kafkajs's own sockets (64 KiB chunks joined per response);
+// kafkajs-small  — the sinker's settings before 2026-11-24 (1 MiB per fetch, 512 KiB per partition),
+//                  kafkajs's own sockets;
 // platformatic   — @platformatic/kafka (devDependency) with the same 1 MiB / 16 MiB limits.
 // Each: fresh group, from earliest, counts messages and value bytes; msgs/s from first to last message,
 // CPU seconds of this process per million messages.
 import { Kafka, logLevel } from 'kafkajs';
 import { fetchMaxBytes } from '../../sinker/consumer.ts';
+import { framedSocketFactory } from '../../sinker/kafka-socket.ts';
 import { testbed } from '../support/testbed.ts';
 import { defineCli, oneOfEach } from './support/cli.ts';
 import { startPrivateKafka } from './support/private-kafka.ts';
@@ -30,9 +34,9 @@ export const CLI = defineCli(import.meta, {
     },
     clients: {
       type: 'string',
-      default: 'kafkajs,kafkajs-small,platformatic',
+      default: 'kafkajs,kafkajs-socket,kafkajs-small,platformatic',
       value: 'C,...',
-      check: oneOfEach(['kafkajs', 'kafkajs-small', 'platformatic']),
+      check: oneOfEach(['kafkajs', 'kafkajs-socket', 'kafkajs-small', 'platformatic']),
       description: 'the clients to run, in order',
     },
     'shared-kafka': { type: 'boolean', description: "read from the test bed's broker instead of the private one" },
@@ -57,8 +61,16 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function kafkajsLoop(brokers: string, small: boolean): Promise<LoopResult> {
-  const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: 'consumer-only' });
+type KafkajsVariant = 'kafkajs' | 'kafkajs-socket' | 'kafkajs-small';
+
+async function kafkajsLoop(brokers: string, variant: KafkajsVariant): Promise<LoopResult> {
+  const small = variant === 'kafkajs-small';
+  const kafka = new Kafka({
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    clientId: 'consumer-only',
+    ...(variant === 'kafkajs' ? { socketFactory: framedSocketFactory } : {}),
+  });
   const consumer = kafka.consumer({
     groupId: `consumer-only-${Date.now()}`,
     ...(small
@@ -99,7 +111,7 @@ async function kafkajsLoop(brokers: string, small: boolean): Promise<LoopResult>
   await consumer.disconnect();
   const s = (t1 - t0) / 1000;
   return {
-    client: small ? 'kafkajs-small' : 'kafkajs',
+    client: variant,
     messages: n,
     seconds: Math.round(s * 10) / 10,
     msgs_per_sec: Math.round(n / s),
@@ -154,7 +166,7 @@ async function main(): Promise<void> {
   try {
     for (const c of CLIENTS) {
       const r =
-        c === 'platformatic' ? await platformaticLoop(brokers) : await kafkajsLoop(brokers, c === 'kafkajs-small');
+        c === 'platformatic' ? await platformaticLoop(brokers) : await kafkajsLoop(brokers, c as KafkajsVariant);
       results.push(r);
       console.log(JSON.stringify(r));
     }
