@@ -271,7 +271,7 @@ export async function replayDlq(
   let onRefused: ((rows: RejectedRow[]) => Promise<void>) | undefined;
   const writer = new StreamLoadWriter({
     sink: config.name,
-    doris: config.doris,
+    doris: { ...config.doris, stream_load_properties: strictFiltering(config.doris.stream_load_properties) },
     encoding: { headers: { ...encoder.headers }, lineDelimiter: LINE_DELIMITER },
     logger,
     deadLetter: async (_batch, rows) => {
@@ -474,6 +474,19 @@ export async function replayDlq(
     `replay: ${summary.read} read, ${summary.loaded} loaded in ${summary.batches} batches, ${summary.alreadyReplayed} already replayed, ${summary.stillInvalid} still invalid, ${summary.rejected} refused, ${summary.repeated} repeated in the DLQ, ${summary.failed} in failed loads\n`,
   );
   return stopped || summary.rejected > 0 || summary.failed > 0 ? 1 : 0;
+}
+
+/**
+ * The load properties of a replay: max_filter_ratio 0 whatever the sink's. Under a higher ratio
+ * Doris loads the rest and drops a row it filters, and the replay marks every offset of the load
+ * replayed: the record could never be replayed again, after a fix. At 0 Doris refuses the load,
+ * the writer finds the row, and the replay reports it refused and leaves it unmarked.
+ */
+function strictFiltering(props: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(props)) if (k.toLowerCase() !== 'max_filter_ratio') out[k] = v;
+  out.max_filter_ratio = '0';
+  return out;
 }
 
 function getOrSet<K, V>(m: Map<K, V>, key: K, make: () => V): V {

@@ -7,13 +7,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { replayKeys } from '../../../sinker/dedupe/keys.ts';
 import { runSinkerCommand } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   assertExactlyOnce,
   closeStorage,
+  createNarrowNameTable,
   createTable,
   dropTable,
+  NARROW_NAME_LOOSE_SCHEMA,
   rowCount,
   type Scenario,
   scenario,
@@ -107,4 +110,40 @@ test('a DLQ topic that does not exist: --from-topic is an error (exit 2); the co
   assert.equal(none.exit.code, 0, none.output);
   assert.match(none.output, new RegExp(`no dead letters: the DLQ topic ${missing} does not exist`), none.output);
   assert.doesNotMatch(none.output, /\n {4}at |KafkaJS|"level":"error"/, 'no stack trace, no kafkajs error lines');
+});
+
+test('with max_filter_ratio above 0, a row Doris filters in a replay is refused and not marked, not lost to later replays', async () => {
+  // Doris loads the rest and drops the row, and the replay marked every offset of the load replayed:
+  // the record could never be replayed again, after a fix, and no line said so (the pipeline
+  // accepts such filtering by its config; a replay is asked for these records).
+  const s = scenario('replay-filtered', 1);
+  scenarios.push(s);
+  await createNarrowNameTable(s);
+  const line = (offset: number, id: number, name: string) =>
+    `${JSON.stringify({
+      sink: s.name,
+      topic: s.topic,
+      partition: 0,
+      offset: String(offset),
+      reason: 'data_quality: refused',
+      time: new Date().toISOString(),
+      value: JSON.stringify({ id, name }),
+      value_encoding: 'utf8',
+    })}\n`;
+  writeFileSync(s.dlqFile, line(5, 9005, 'ok') + line(6, 9006, 'far-too-long-for-the-column') + line(7, 9007, 'ok2'));
+  const config = {
+    ...(await sinkerConfig(s, { schema: NARROW_NAME_LOOSE_SCHEMA })),
+  } as Record<string, Record<string, unknown>>;
+  config.doris = { ...config.doris, stream_load_properties: { max_filter_ratio: '0.5' } };
+  const r = await runSinkerCommand({ dir: s.dir, tag: 'filtered', config, command: ['replay'] });
+  assert.equal(r.exit.code, 1, r.output);
+  assert.match(r.output, /refused by Doris: .*\/0@6/, r.output);
+  assert.match(r.output, /3 read, 2 loaded in \d+ batches, 0 already replayed, 0 still invalid, 1 refused/, r.output);
+  await assertExactlyOnce(s, [9005n, 9007n], 'the rows that fit');
+  const marked = await redis.smembers(replayKeys(s.prefix, s.name, s.topic).replayed(0));
+  assert.deepEqual(
+    marked.map(Number).sort((a, b) => a - b),
+    [5, 7],
+    'the filtered record is not marked replayed',
+  );
 });
