@@ -784,7 +784,9 @@ export class StreamLoadWriter {
           target = await this.#backends.pick();
         } catch (err) {
           if (!(err instanceof NoBackendError)) throw err;
-          report('no-route');
+          // The FE refusing the credentials for the backends list is the setup's refusal, as a load's would be.
+          if (err.fatal) report('config');
+          else report('no-route');
           return { kind: 'no-route', error: err, route };
         }
         const due = deadline(this.#doris.timeout * 1000, ctx.signal);
