@@ -79,6 +79,8 @@ const FILE_EXTENSIONS = new Set(['md', 'ts', 'js', 'json', 'jsonl', 'yaml', 'yml
 /** Dotted names in the doc that are not config keys, and what they are. */
 const NOT_CONFIG_KEYS = new Map([
   ['dlq.reason', 'the Kafka header holding the reason of a dead letter'],
+  ['dlq.sink', 'the Kafka header naming the sink of a dead letter'],
+  ['max.message.bytes', 'the Kafka topic setting bounding a record batch'],
   ['offsets.retention.minutes', "the Kafka broker setting that keeps an empty group's offsets"],
 ]);
 
