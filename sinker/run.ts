@@ -2,7 +2,7 @@
 // Redis, writer, DLQ, pipeline, metrics and the HTTP endpoints; handles SIGTERM/SIGINT with a
 // bounded graceful shutdown; refreshes the schema when asked to.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { Kafka } from 'kafkajs';
+import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs';
 import { ConfigFileError } from './config/files.ts';
 import type { SinkerConfig } from './config/types.ts';
 import { kafkaClientConfig, SinkConsumer } from './consumer.ts';
@@ -50,6 +50,21 @@ async function waitAtStart<T>(
       failed(err as Error, delay);
       await sleep(delay);
     }
+  }
+}
+
+/**
+ * One try at reaching Kafka at start, with kafkajs's own retries and log lines off: a broker that is
+ * down, or a name that does not resolve yet (a headless Service with no ready pod), then gives one
+ * line per try from waitAtStart, where kafkajs would retry ten times over about two minutes, logging
+ * each, and end the process with a stack trace.
+ */
+async function kafkaAnswers(client: KafkaJsConfig): Promise<void> {
+  const probe = new Kafka({ ...client, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  try {
+    await probe.connect();
+  } finally {
+    await probe.disconnect().catch(() => {});
   }
 }
 
@@ -194,9 +209,20 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   schemaLoaded = true;
   logger.info({ columns: mapper.columns.length, hash: schema.hash }, 'table schema loaded');
 
-  const kafka = new Kafka(kafkaClientOrStop(config, logger));
+  const client = kafkaClientOrStop(config, logger);
+  const kafka = new Kafka(client);
   const admin = kafka.admin();
-  await admin.connect();
+  // Like Redis below: wait for the brokers, not ready, rather than fail. An address that does not
+  // resolve is waited for too (DNS of a Kafka being created); a malformed one is refused by the config.
+  await waitAtStart(
+    { baseMs: 1000, capMs: 30_000 },
+    async () => {
+      await kafkaAnswers(client);
+      await admin.connect();
+    },
+    (err, retryInMs) =>
+      logger.error({ brokers: config.kafka.brokers, err: err.message, retryInMs }, 'Kafka unreachable at start'),
+  );
   // The sinker never creates its topic: wait for it (not ready) with a line that names it, rather
   // than letting kafkajs's metadata error end the process with a stack trace.
   await waitAtStart(

@@ -22,7 +22,8 @@ export class SilentProxy {
     return `127.0.0.1:${a.port}`;
   }
 
-  async start(): Promise<void> {
+  /** Listens on `port` (a port a client was already given), or on a free one. */
+  async start(port = 0): Promise<void> {
     this.#server = createServer((client) => {
       client.on('error', () => {});
       if (this.#silent) {
@@ -42,7 +43,7 @@ export class SilentProxy {
         this.#pairs.delete(pair);
       });
     });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.#server!.listen(port, '127.0.0.1', resolve));
   }
 
   /** From now on nothing passes: bytes sent either way are dropped, connections stay open. */
