@@ -311,6 +311,29 @@ test('holdConfigRefusals: a held load ends when its signal aborts, retryable, no
   }
 });
 
+test('holdConfigRefusals: a label-state question (settling an intent) the FE refuses for the credentials is held with a signal, blocked says why', async () => {
+  const right = doris.password;
+  doris.password = 'rotated';
+  try {
+    const { w } = writer({ password: right }, { holdConfigRefusals: true, maxBackoffMs: 20 });
+    // Without a signal (nothing could end the hold) it fails as before.
+    await assert.rejects(w.labelState('sink:events:0:1'), /FE code 401/);
+    const ac = new AbortController();
+    let settled = false;
+    const p = w.labelState('sink:events:0:1', ac.signal).finally(() => {
+      settled = true;
+    });
+    while (w.blocked === undefined) await new Promise((r) => setTimeout(r, 5));
+    assert.match(w.blocked ?? '', /Need auth information/);
+    assert.equal(settled, false);
+    doris.password = right;
+    assert.equal(await p, 'UNKNOWN');
+    assert.equal(w.blocked, undefined);
+  } finally {
+    doris.password = right;
+  }
+});
+
 test('fatal without a dead-letter hook is a non-retryable StreamLoadError', async () => {
   const { w } = writer({ password: 'wrong', load_route: 'frontend' }, { deadLetter: undefined });
   await assert.rejects(w.load(batch(ROWS)), (e: unknown) => e instanceof StreamLoadError && !e.retryable);

@@ -8,7 +8,7 @@ import { derivedLabel, loadLabel } from '../labels.ts';
 import { BackendRoute, NoBackendError } from './backend-route.ts';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.ts';
 import { BodyPool, buildBody, type EncodingSpec, gzipBody, loadHeaders, mergedBody } from './body.ts';
-import { classifyReply, type LoadOutcome } from './classify.ts';
+import { classifyMessage, classifyReply, type LoadOutcome } from './classify.ts';
 import { deadline } from './deadline.ts';
 import { type ErrorLog, parseErrorLog } from './error-log.ts';
 import { expectPut } from './expect-put.ts';
@@ -206,9 +206,31 @@ export class StreamLoadWriter {
     return loadLabel(this.#opts.sink, batch.topic, batch.partition, batch.firstOffset);
   }
 
-  /** A label's transaction state (FE `get_load_state`), for settling intents. */
-  labelState(label: string): Promise<LabelState> {
-    return this.fe.loadState(this.#doris.database, label);
+  /**
+   * A label's transaction state (FE `get_load_state`), for settling intents. With holdConfigRefusals
+   * and a signal, the FE refusing the setup (the credentials) holds the question as a load is held
+   * (counted in `blocked`, same backoff) until it is answered or the signal aborts: a sinker
+   * restarted with the wrong password over open intents says why it loads nothing.
+   */
+  async labelState(label: string, signal?: AbortSignal): Promise<LabelState> {
+    if (!this.#opts.holdConfigRefusals || !signal) return this.fe.loadState(this.#doris.database, label);
+    let holding = false;
+    try {
+      for (let held = 0; ; held++) {
+        try {
+          return await this.fe.loadState(this.#doris.database, label);
+        } catch (err) {
+          const reason = (err as Error).message;
+          if (signal.aborted || classifyMessage(reason) !== 'config') throw err;
+          if (!holding) this.#holding++;
+          holding = true;
+          this.#holdReason = reason;
+          await sleep(backoffDelay(held, this.#backoff, this.#opts.random), signal);
+        }
+      }
+    } finally {
+      if (holding) this.#holding--;
+    }
   }
 
   /**
