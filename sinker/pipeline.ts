@@ -197,8 +197,6 @@ export class SinkPipeline {
   #probingRedis = false;
   /** Why Doris refuses the sink's setup while loads are held, and since when (ms); undefined while not. */
   #blocked: { reason: string; since: number; reminded: number } | undefined;
-  /** Batches that could not be settled (a load that gave up for good); shutdown reports them. */
-  #failed = 0;
   /** Partitions whose settle is refused for stale exactly-once state, and the refusal. */
   readonly #refused = new Map<number, StaleStateError>();
 
@@ -1457,12 +1455,7 @@ export class SinkPipeline {
     while ((this.#queue.length > 0 || this.#inFlight.size > 0) && Date.now() < deadline && !this.#d.writer.blocked) {
       await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(100)]);
     }
-    const flushed =
-      held === 0 &&
-      this.#mapping.size === 0 &&
-      this.#queue.length === 0 &&
-      this.#inFlight.size === 0 &&
-      this.#failed === 0;
+    const flushed = held === 0 && this.#mapping.size === 0 && this.#queue.length === 0 && this.#inFlight.size === 0;
     if (this.#ticker) clearInterval(this.#ticker);
     for (const run of this.#runs.values()) run.abort.abort(new Error('shutting down'));
     this.#shutdown.abort(new Error('shutting down'));
