@@ -446,7 +446,7 @@ export class SinkPipeline {
           committed,
           topic: this.#topic,
           logBounds,
-          labelState: (label) => this.#d.writer.labelState(label),
+          labelState: (label) => this.#d.writer.labelState(label, signal),
           commitPrecommitted: (label) => this.#d.writer.commitPrecommitted(label),
           abortPrecommitted: (label) => this.#d.writer.abortPrecommitted(label),
           singleLabel: (first) => loadLabel(this.#d.config.name, this.#topic, partition, first),
