@@ -4,6 +4,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kafka } from 'kafkajs';
 import type { SinkerConfig } from './config/types.ts';
+import { redactUrl } from './config/validate.ts';
 import { kafkaClientConfig } from './consumer.ts';
 import {
   findStaleInTopic,
@@ -238,6 +239,10 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
       }
     }),
   );
+  // ioredis says only "Connection is closed." when nothing listens: name the address (it may come
+  // from REDIS_URL, not the file), credentials redacted, so the line says what to fix.
+  const redis = results.at(-1)!;
+  if (!redis.ok) redis.detail = `${redactUrl(config.dedupe.redis_url)}: ${redis.detail}`;
   if (stale !== undefined) results.push(stale);
 
   if (config.log.output !== 'stdout') {
