@@ -168,6 +168,20 @@ export class Engine {
     return schemas;
   }
 
+  /**
+   * DROP TABLE: the table is gone for loads (the BE's loadTxnBegin answers "table not found") and
+   * DESCRIBE, and its MariaDB rows with it. Doris keeps it for RECOVER a while; the emulator does not.
+   */
+  async dropTable(db: string, name: string, log = true): Promise<boolean> {
+    const m = this.tables.get(db);
+    const s = m?.get(name);
+    if (!m || !s) return false;
+    m.delete(name);
+    await this.storage?.dropTable(db, s.name);
+    if (log) await this.storage?.logDdl('drop_table', db, s.name);
+    return true;
+  }
+
   async createDatabase(db: string, log = true): Promise<void> {
     if (this.tables.has(db)) return;
     this.tables.set(db, new Map());
@@ -191,6 +205,7 @@ export class Engine {
     for (const e of await this.storage!.readDdlLog()) {
       if (e.kind === 'create_table') await this.addDdl(e.payload, e.db, false);
       else if (e.kind === 'create_db' && e.db) await this.createDatabase(e.db, false);
+      else if (e.kind === 'drop_table' && e.db) await this.dropTable(e.db, e.payload, false);
       else if (e.kind === 'add_column' && e.db) {
         const { table, col, after } = JSON.parse(e.payload) as { table: string; col: ColumnDef; after?: string };
         const s = this.table(e.db, table);

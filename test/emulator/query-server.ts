@@ -1,6 +1,6 @@
 // The FE's MySQL-protocol port (doris-stream-load.md §8) on mysql2's server side: handshake with
 // mysql_native_password, DESC[RIBE] with Doris's six VARCHAR columns and the profile's type spelling,
-// ALTER TABLE … ADD COLUMN, CREATE DATABASE/TABLE (Doris DDL), SHOW TRANSACTION … WHERE LABEL,
+// ALTER TABLE … ADD COLUMN, CREATE DATABASE/TABLE (Doris DDL), DROP TABLE, SHOW TRANSACTION … WHERE LABEL,
 // SHOW DATABASES/TABLES, USE, SET and SELECT of literals — enough for mysql2 clients and the sinker.
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2';
@@ -314,6 +314,20 @@ async function handle(
       await engine.addColumn(db, table, c, after);
       after = c.name;
     }
+    return undefined;
+  }
+  m = /^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\S+?)(?:\s+FORCE)?$/i.exec(sql);
+  if (m) {
+    // Doris answers a missing table (without IF EXISTS) with 1051 Unknown table, as DESCRIBE does.
+    if (m[1]) {
+      const parts = m[2]!.split('.').map(unquote);
+      const db = parts.length > 1 ? parts[0]! : currentDb;
+      if (!db) throw new SqlError(1046, fe('No database selected'));
+      await engine.dropTable(db, parts[parts.length - 1]!);
+      return undefined;
+    }
+    const { db, table } = tableRef(engine, m[2]!, currentDb);
+    await engine.dropTable(db, table);
     return undefined;
   }
   m = /^CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?(\S+)$/i.exec(sql);

@@ -7,7 +7,7 @@ import type { ColumnDef, TableSchema } from './ddl.ts';
 import { mariadbType } from './doris-types.ts';
 import type { Txn } from './txns.ts';
 
-export type DdlKind = 'create_table' | 'create_db' | 'add_column';
+export type DdlKind = 'create_table' | 'create_db' | 'add_column' | 'drop_table';
 
 /** A transaction as persisted (without its in-memory pending rows). */
 export type TxnRecord = Omit<Txn, 'pending'>;
@@ -297,6 +297,10 @@ export class Storage {
     await this.pool.query(
       `ALTER TABLE ${quoteId(this.dbName(db))}.${quoteId(table)} ADD COLUMN IF NOT EXISTS ${mariadbColumn(c)}${after ? ` AFTER ${quoteId(after)}` : ''}`,
     );
+  }
+
+  async dropTable(db: string, table: string): Promise<void> {
+    await this.pool.query(`DROP TABLE IF EXISTS ${quoteId(this.dbName(db))}.${quoteId(table)}`);
   }
 
   async dropDatabase(db: string): Promise<void> {

@@ -130,10 +130,44 @@ test('errors: unknown table 1051, unknown database 1049, wrong password 1045, un
     return true;
   });
   await assert.rejects(c.query('DESC nodb.t'), (e: { errno: number }) => e.errno === 1049);
-  await assert.rejects(c.query('DROP TABLE test_db.tb_event'), (e: { errno: number }) => e.errno === 1105);
+  await assert.rejects(c.query('TRUNCATE TABLE test_db.tb_event'), (e: { errno: number }) => e.errno === 1105);
   await assert.rejects(
     mysql.createConnection({ host: '127.0.0.1', port: t.emu.queryPort, user: 'root', password: 'bad' }),
     (e: { errno: number }) => e.errno === 1045,
+  );
+});
+
+test('DROP TABLE: gone for DESCRIBE, for Stream Load ("table not found") and in MariaDB; a missing one is 1051 unless IF EXISTS; created again, it loads', async () => {
+  const ddl =
+    'CREATE TABLE test_db.t_drop (id BIGINT NOT NULL) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1")';
+  const loadIds = (ids: number[]) =>
+    load(`http://${t.fe}/api/test_db/t_drop/_stream_load`, {
+      headers: { Authorization: basic(), format: 'json', read_json_by_line: 'true' },
+      body: jsonLines(ids.map((id) => ({ id }))),
+    });
+  await c.query(ddl);
+  assert.equal(JSON.parse((await loadIds([1, 2])).body).Status, 'Success');
+  await c.query('DROP TABLE test_db.t_drop');
+  await assert.rejects(c.query('DESC test_db.t_drop'), (e: { errno: number }) => e.errno === 1051);
+  const refused = JSON.parse((await loadIds([3])).body) as { Status: string; Message: string };
+  assert.equal(refused.Status, 'Fail');
+  assert.match(refused.Message, /table not found, tableName=t_drop/);
+  assert.equal(
+    (await queryRows(t.maria, `SHOW TABLES FROM \`${t.prefix}test_db\` LIKE 't_drop'`)).length,
+    0,
+    'the MariaDB table outlived the drop',
+  );
+  await assert.rejects(c.query('DROP TABLE test_db.t_drop'), (e: { errno: number; message: string }) => {
+    assert.equal(e.errno, 1051);
+    assert.equal(e.message, "errCode = 2, detailMessage = Unknown table 't_drop'");
+    return true;
+  });
+  await c.query('DROP TABLE IF EXISTS test_db.t_drop');
+  await c.query(ddl);
+  assert.equal(JSON.parse((await loadIds([4])).body).Status, 'Success');
+  assert.deepEqual(
+    (await queryRows(t.maria, `SELECT id FROM ${t.tableName('test_db', 't_drop')}`)).map((r) => String(r.id)),
+    ['4'],
   );
 });
 
