@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `doris-sinker`: the sinker process and its tools (check, replay). Exit codes: 0 clean stop with
 // everything flushed, 1 failure or unflushed stop, 2 bad command line or config (or a table that
-// DESCRIBE cannot read, with schema.auto.validate_on_start).
+// DESCRIBE cannot read, with schema.auto.validate_on_start), 3 stopped to reload a changed schema
+// (CSV), everything flushed: restart it.
 import { readFileSync } from 'node:fs';
 import { parseCli, USAGE, UsageError } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { CONFIG_SCHEMA } from './config/schema.ts';
 import { createLogger, LogFileError, logProcessWarnings } from './logger.ts';
-import { StartupError, startSinker } from './run.ts';
+import { EXIT_RELOAD, StartupError, startSinker } from './run.ts';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -83,22 +84,28 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   return new Promise<number>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
+    let stopping = false;
+    /** Stops once, for a signal or a reload; `clean` is the exit code when everything was flushed. */
+    const shutdown = (reason: string, clean: number) => {
+      if (stopping) return;
+      stopping = true;
       // A second signal while stopping exits at once, whichever it is (SIGTERM, then ^C).
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.once('SIGTERM', () => resolve(1));
       process.once('SIGINT', () => resolve(1));
-      sinker.stop(signal).then(
-        (flushed) => resolve(flushed ? 0 : 1),
+      sinker.stop(reason).then(
+        (flushed) => resolve(flushed ? clean : 1),
         (err) => {
           logger.error({ err: (err as Error).message }, 'shutdown failed');
           resolve(1);
         },
       );
     };
+    const onSignal = (signal: NodeJS.Signals) => shutdown(signal, 0);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    void sinker.reloadNeeded.then(() => shutdown('table schema changed: reloading', EXIT_RELOAD));
   });
 }
 

@@ -145,6 +145,11 @@ function observerFor(m: SinkerMetrics, topic: string, mapper: () => Mapper): Pip
 
 export interface RunningSinker {
   stop: (reason: string) => Promise<boolean>;
+  /**
+   * Settles when the table's schema changed in a way the running writer cannot follow (CSV names the
+   * columns in a header): the process stops and exits with EXIT_RELOAD for its supervisor to restart it.
+   */
+  reloadNeeded: Promise<void>;
   metrics: SinkerMetrics;
   statusPort: number;
 }
@@ -161,6 +166,12 @@ function writePortFile(path: string, port: number): void {
 }
 
 /** Starts everything; resolves once consuming has begun. */
+/**
+ * Exit code of a stop to reload the schema, everything flushed. Not 0: a supervisor that restarts
+ * only a failed process (systemd Restart=on-failure, a shell loop) would leave the sink stopped.
+ */
+export const EXIT_RELOAD = 3;
+
 export async function startSinker(config: SinkerConfig, logger: Logger): Promise<RunningSinker> {
   const metrics = createMetrics({ sink: config.name });
   let schemaLoaded = false;
@@ -306,6 +317,10 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   await pipeline.start();
 
   const timers: NodeJS.Timeout[] = [];
+  let needReload!: () => void;
+  const reloadNeeded = new Promise<void>((resolve) => {
+    needReload = resolve;
+  });
   if (config.schema.mode === 'auto' && config.schema.auto.refresh_interval > 0) {
     let refreshing = false;
     const refresh = async () => {
@@ -322,7 +337,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
               { hash: next.hash },
               'schema changed in a way the running writer cannot follow; exiting to reload',
             );
-            process.kill(process.pid, 'SIGTERM');
+            needReload();
             return;
           }
           pipeline.swapSchema(nextMapper, nextEncoder);
@@ -378,5 +393,5 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
     })();
     return stopping;
   };
-  return { stop, metrics, statusPort: status.port };
+  return { stop, reloadNeeded, metrics, statusPort: status.port };
 }

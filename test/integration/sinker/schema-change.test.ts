@@ -1,7 +1,8 @@
 // Schema change mid-stream: `ALTER TABLE … ADD COLUMN` on the emulator's query port while the sinker
 // runs with schema.auto.refresh_interval 1 s. Every message carries the new field from the start (an
 // extra field until the column exists); once the sinker reports the new schema, new messages fill the
-// new column. Nothing is lost or doubled, and no value lands in another row or column.
+// new column. Nothing is lost or doubled, and no value lands in another row or column. A CSV sink,
+// whose header names the columns, stops instead (exit 3, to be restarted) and its restart loads on.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import mysql from 'mysql2/promise';
@@ -23,6 +24,7 @@ import {
 } from './helpers.ts';
 
 const s: Scenario = scenario('schema');
+const csv: Scenario = scenario('schema-csv', 2);
 let sinker: SinkerProcess | undefined;
 
 before(async () => {
@@ -33,6 +35,7 @@ before(async () => {
 after(async () => {
   await sinker?.kill();
   await cleanup(s);
+  await cleanup(csv);
   await closeStorage();
 });
 
@@ -116,4 +119,55 @@ test('ALTER TABLE ADD COLUMN mid-stream: new messages fill the new column, nothi
   assert.equal(metricValue(m, 'schema_columns'), 67);
   const exit = await sinker.term();
   assert.deepEqual(exit, { code: 0, signal: null }, sinker.tail());
+});
+
+test('a CSV sink stops to reload a changed schema with exit code 3 (not 0), and its restart loads the rest once', async () => {
+  await createTopic(csv);
+  await createTable(csv);
+  const over = { doris: { format: 'csv' }, schema: { auto: { refresh_interval: 1 } } };
+  const first = events(1n, 200);
+  let p = await startSinker(csv, 'csv', over);
+  try {
+    await produceValues(
+      csv,
+      first.map((e) => e.value),
+    );
+    assert.equal(await waitForRows(csv, first.length, 30_000), first.length);
+    await alter(`ALTER TABLE test_db.${csv.table} ADD COLUMN new_field VARCHAR(64)`);
+    await p.waitForLog(/^schema changed in a way the running writer cannot follow; exiting to reload$/, 15_000);
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), 60_000);
+    const exit = await p.exited;
+    clearTimeout(timer);
+    // Before: 0, which a supervisor restarting only failures (systemd Restart=on-failure) leaves stopped.
+    assert.deepEqual(exit, { code: 3, signal: null }, p.tail());
+    await p.waitForLog(/^stopped; everything consumed is in Doris$/, 1000);
+  } finally {
+    await p.kill();
+  }
+
+  // The supervisor's restart: the new column is loaded from the start.
+  p = await startSinker(csv, 'csv-restarted', over);
+  try {
+    const second = events(201n, 200);
+    await produceValues(
+      csv,
+      second.map((e) => e.value),
+    );
+    await drainAndAssert(
+      csv,
+      [...first, ...second].map((e) => e.id),
+      'across the CSV restart',
+    );
+    const [rows] = await storage().query(
+      `SELECT CAST(id AS CHAR) AS id, new_field FROM \`${csv.table}\` WHERE id > 200 ORDER BY id`,
+    );
+    assert.deepEqual(
+      (rows as { id: string; new_field: string | null }[]).filter((r) => r.new_field !== `nf-${r.id}`),
+      [],
+      'rows after the restart without their new_field',
+    );
+    assert.deepEqual(await p.term(), { code: 0, signal: null }, p.tail());
+  } finally {
+    await p.kill();
+  }
 });
