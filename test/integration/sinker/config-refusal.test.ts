@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
+import mysql from 'mysql2/promise';
 import { metricValue, SinkerProcess } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
+import { PASSWORD, queryRows, startTestEmulator, type TestEmulator } from '../emulator/helpers.ts';
 import {
   cleanup,
   closeStorage,
@@ -36,10 +38,12 @@ const HELD = /^Doris refuses the sink's setup: loads held/;
 
 const procs: SinkerProcess[] = [];
 const scenarios: Scenario[] = [];
+const emulators: TestEmulator[] = [];
 
 after(async () => {
   for (const p of procs) await p.kill();
   for (const s of scenarios) await cleanup(s);
+  for (const t of emulators) await t.close();
   await closeStorage();
 });
 
@@ -92,7 +96,7 @@ async function assertHeld(
   s: Scenario,
   p: SinkerProcess,
   reason: RegExp,
-  { tableExists = true, loads = true } = {},
+  { tableExists = true, loads = true, committedBefore = undefined as string[] | undefined } = {},
 ): Promise<void> {
   const line = await p.waitForLog(HELD, 90_000);
   assert.equal(line.level, 'error', JSON.stringify(line));
@@ -107,10 +111,12 @@ async function assertHeld(
   assert.equal(metricValue(text, 'doris_load_blocked'), 1);
   assert.equal(metricValue(text, 'kafka_fetch_paused'), 0, 'the memory bound is not what paused fetching');
   assert.deepEqual(readDlq(s), [], 'dead-lettered while Doris refused the setup');
-  assert.ok(
-    (await committed(s)).every((o) => o === '-1'),
-    `offsets committed: ${await committed(s)}`,
-  );
+  if (committedBefore) assert.deepEqual(await committed(s), committedBefore, 'offsets committed while held');
+  else
+    assert.ok(
+      (await committed(s)).every((o) => o === '-1'),
+      `offsets committed: ${await committed(s)}`,
+    );
   if (tableExists) assert.equal(await rowCount(s), 0);
   // One error line for the hold, not one per retry.
   assert.equal(p.logLines.filter((l) => HELD.test(String(l.msg))).length, 1, p.tail());
@@ -181,4 +187,50 @@ test('a table that is not there holds the batches; once it is created they load 
   assert.equal(metricValue(await a.scrape(), 'doris_load_blocked'), 0);
   assert.equal((await readyz(a)).status, 200);
   assert.deepEqual(await a.term(), { code: 0, signal: null }, a.tail());
+});
+
+test('a table dropped mid-stream holds the batches that follow instead of dead-lettering them; created again, they load once', async () => {
+  // A private emulator: DROP TABLE is newer than the shared test bed's running one may be.
+  const t = await startTestEmulator();
+  emulators.push(t);
+  const s = scenario('cfg-drop', 2);
+  scenarios.push(s);
+  await createTopic(s);
+  const q = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: t.emu.queryPort,
+    user: 'root',
+    password: PASSWORD,
+    database: 'test_db',
+  });
+  try {
+    const ddl = `CREATE TABLE test_db.${s.table} (id BIGINT NOT NULL, name VARCHAR(8) NULL) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1`;
+    const ids = async () =>
+      (await queryRows(t.maria, `SELECT CAST(id AS CHAR) AS id FROM ${t.tableName('test_db', s.table)}`))
+        .map((r) => String(r.id))
+        .sort((a, b) => Number(a) - Number(b));
+    await q.query(ddl);
+    const doris = { fe_hosts: [t.fe], query_port: t.emu.queryPort, password: PASSWORD };
+    const a = await startSinker(s, 'a', { ...over, doris });
+    procs.push(a);
+    const first = await produceIds(s, 1, 200);
+    await waitCaughtUp(s, 90_000);
+    assert.deepEqual(await ids(), first.map(String));
+    const before = await committed(s);
+
+    await q.query(`DROP TABLE test_db.${s.table}`);
+    const second = await produceIds(s, 1001, 200);
+    await assertHeld(s, a, /table not found/, { tableExists: false, committedBefore: before });
+
+    await q.query(ddl);
+    await a.waitForLog(/^loads no longer held: consumption resumes$/, 90_000);
+    await waitCaughtUp(s, 90_000);
+    // The rows loaded before the drop went with the table; every later message is in the new one, once.
+    assert.deepEqual(await ids(), second.map(String));
+    assert.deepEqual(readDlq(s), []);
+    assert.equal(metricValue(await a.scrape(), 'doris_load_blocked'), 0);
+    assert.deepEqual(await a.term(), { code: 0, signal: null }, a.tail());
+  } finally {
+    await q.end();
+  }
 });
