@@ -418,6 +418,15 @@ test('config.example.yaml is valid, and mentions every key (set or commented out
   const text = readFileSync(new URL('../../config.example.yaml', import.meta.url), 'utf8');
   const c = parseConfig(text, { env: NO_ENV, source: 'config.example.yaml' });
   assert.deepEqual(c, parseConfig('', { env: NO_ENV }), 'the example shows the defaults');
+  // Also once renamed, as each sink must be: a default derived from the name (the DLQ file) set in
+  // the example would stay the first sink's after the user renames theirs.
+  const renamed = text.replace(/^name: \S+/m, 'name: other');
+  assert.ok(renamed !== text, 'config.example.yaml sets no top-level name');
+  assert.deepEqual(
+    parseConfig(renamed, { env: NO_ENV, source: 'config.example.yaml' }),
+    parseConfig('name: other', { env: NO_ENV }),
+    'the example, renamed, shows the defaults of the new name',
+  );
   // uncomment everything: still valid YAML that the schema knows, so commented keys are real keys
   const uncommented = text.replace(/^(\s*)# ?(\s*[a-z_]+:(\s.*)?)$/gm, '$1$2');
   assert.equal(parseDocument(uncommented).errors.length, 0);
