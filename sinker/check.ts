@@ -129,6 +129,12 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
       const admin = new Kafka({ ...kafkaClientConfig(config.kafka, quiet), retry: { retries: 1 } }).admin();
       await admin.connect();
       try {
+        // kafkajs's own words for a missing topic are "This server does not host this topic-partition".
+        if (!(await admin.listTopics()).includes(config.kafka.topic)) {
+          throw new Error(
+            `connected to ${config.kafka.brokers.join(',')}, but topic "${config.kafka.topic}" does not exist (or this Kafka user cannot see it): create it, or fix kafka.topic; the sinker never creates it`,
+          );
+        }
         const meta = await admin.fetchTopicMetadata({ topics: [config.kafka.topic] }).catch((err: Error) => {
           throw new Error(
             `connected to ${config.kafka.brokers.join(',')}, but topic "${config.kafka.topic}": ${err.message}`,

@@ -83,6 +83,16 @@ test('check: Redis on a dead port → a FAIL line naming the address it tried (p
   assert.match(output, /1 of \d+ checks failed/);
 });
 
+test('check: a topic that does not exist → a FAIL line naming it and what to do, exit 1', async () => {
+  const topic = `${s.topic}-missing`;
+  const { exit, output } = await check('no-topic', await sinkerConfig(s, { kafka: { topic } }));
+  assert.equal(exit.code, 1, output);
+  const fail = output.split('\n').filter((l) => l.startsWith('FAIL Kafka:'));
+  assert.equal(fail.length, 1, output);
+  assert.match(fail[0]!, new RegExp(`topic "${topic}" does not exist .*create it, or fix kafka\\.topic`));
+  assert.doesNotMatch(fail[0]!, /does not host this topic-partition/);
+});
+
 test('check: Doris FE on a dead port → FAIL lines naming Doris, exit 1', async () => {
   const port = await freePort();
   const { exit, output } = await check(
