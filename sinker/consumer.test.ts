@@ -139,3 +139,39 @@ test('a consumer that crashes again on each restart (non-retriable, e.g. no righ
   assert.deepEqual(runsAt, [2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5]);
   await consumer.stop();
 });
+
+test('a consumer that cannot connect at start (Kafka gone again since start-up reached it) is retried with back-off, not thrown', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const fake = new FakeKafkaConsumer();
+  let connects = 0;
+  fake.connect = async () => {
+    connects++;
+    // kafkajs's connect once its own retries are spent.
+    if (connects <= 2) throw new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9');
+  };
+  const config = parseConfig('kafka: {topic: t}', { env: {} });
+  const consumer = new SinkConsumer(
+    { consumer: () => fake } as unknown as Kafka,
+    config.kafka,
+    createLogger({ ...config.log, level: 'fatal' }),
+  );
+  // Before: start rejected with the connection error, which ended the process (exit 1, a stack trace).
+  await consumer.start({ onAssignment: () => {}, eachBatch: async () => {} }, 1);
+  assert.equal(consumer.joined, false);
+  const elapse = async (ms: number) => {
+    for (let i = 0; i < ms / 100; i++) {
+      t.mock.timers.tick(100);
+      for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
+    }
+  };
+  await elapse(1000);
+  assert.equal(connects, 2);
+  assert.equal(fake.group, undefined, 'running without a connection');
+  await elapse(2000);
+  assert.equal(connects, 3);
+  assert.ok(fake.group, 'not running once Kafka answers');
+  fake.emit('join', { memberId: 'm1', memberAssignment: { t: [0, 1] } });
+  assert.equal(consumer.joined, true);
+  assert.deepEqual(consumer.assignment, [0, 1]);
+  await consumer.stop();
+});

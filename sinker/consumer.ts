@@ -168,7 +168,14 @@ export class SinkConsumer {
     this.consumer.on(this.consumer.events.STOP, () => {
       this.#joined = false;
     });
-    await this.#run(hooks, partitionsConsumedConcurrently);
+    try {
+      await this.#run(hooks, partitionsConsumedConcurrently);
+    } catch (err) {
+      // Kafka answered start-up, but is gone again (start-up may have waited long for Redis since):
+      // retried like a crash, not joined (not ready) meanwhile, rather than ending the process.
+      this.#logger.error({ err: (err as Error).message }, 'starting the kafka consumer failed; retrying');
+      void this.#restart(hooks, partitionsConsumedConcurrently);
+    }
   }
 
   async #run(hooks: ConsumerHooks, partitionsConsumedConcurrently: number): Promise<void> {
