@@ -39,6 +39,14 @@ test('bad command lines say what is wrong', () => {
     [['replay', '-config', 'a', '--limit', 'x'], /--limit must be a positive integer, got x/],
     [['replay', '-config', 'a', '--from-file', 'f', '--from-topic', 't'], /not both/],
     [['run', 'extra', '-config', 'a'], /unexpected argument "extra"/],
+    // Typos of an option name the option as typed and the one meant. Before, -confg was read as
+    // -c onfg ('unknown command "a.yaml"') and --confg got parseArgs's advice on positionals.
+    [['-confg', 'a.yaml'], /^unknown option -confg \(did you mean -config\?\)$/],
+    [['--confg', 'a.yaml'], /^unknown option --confg \(did you mean -config\?\)$/],
+    [['check', '-Config', 'a.yaml'], /^unknown option -Config \(did you mean -config\?\)$/],
+    [['replay', '-config', 'a', '-dryrun'], /^unknown option -dryrun \(did you mean --dry-run\?\)$/],
+    [['replay', '-config', 'a', '--from_topic=t'], /^unknown option --from_topic=t \(did you mean --from-topic\?\)$/],
+    [['-config', 'a', '--bogus-thing'], /^unknown option --bogus-thing$/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(

@@ -1,6 +1,7 @@
 // Command-line parsing for `doris-sinker`. The seed spells flags with one dash (`-config FILE`);
 // both that and the GNU `--config FILE` / `--config=FILE` forms are accepted.
 import { parseArgs } from 'node:util';
+import { didYouMean } from './config/validate.ts';
 
 export const USAGE = `doris-sinker — stream JSON events from Kafka into Apache Doris with Stream Load, exactly once
 
@@ -49,12 +50,37 @@ export class UsageError extends Error {
 const COMMANDS = new Set<Command>(['run', 'check', 'replay', 'config-schema']);
 const LONG_FLAGS = ['config', 'from-file', 'from-topic', 'dry-run', 'limit', 'help', 'version'];
 
+const TAKES_VALUE = new Set(['--config', '-c', '--from-file', '--from-topic', '--limit']);
+
+/**
+ * Refuses an option that is none of ours, naming it as typed and the closest one. parseArgs would
+ * read `-confg FILE` as `-c onfg` and then complain of FILE as an unknown command, and says of
+ * `--confg` only how to pass a positional argument that starts with a dash.
+ */
+function refuseUnknownOptions(argv: string[], normalized: string[]): void {
+  for (let i = 0; i < normalized.length; i++) {
+    const arg = normalized[i]!;
+    if (arg === '--') return;
+    if (!arg.startsWith('-') || arg === '-') continue;
+    const long = /^--([a-z-]+)(=.*)?$/.exec(arg);
+    if ((long && LONG_FLAGS.includes(long[1]!)) || ['-c', '-h', '-v'].includes(arg)) {
+      if (TAKES_VALUE.has(arg)) i++; // its value may start with a dash
+      continue;
+    }
+    const name = arg.replace(/^-+/, '').split('=')[0]!;
+    const guess = didYouMean(name, LONG_FLAGS);
+    const hint = guess === undefined ? '' : ` (did you mean ${guess === 'config' ? '-config' : `--${guess}`}?)`;
+    throw new UsageError(`unknown option ${argv[i]}${hint}`);
+  }
+}
+
 export function parseCli(argv: string[]): CliArgs {
   // Map the seed's single-dash long flags (-config) onto the GNU form parseArgs understands.
   const normalized = argv.map((a) => {
     const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(a);
     return m && LONG_FLAGS.includes(m[1] as string) ? `--${m[1]}${m[2] ?? ''}` : a;
   });
+  refuseUnknownOptions(argv, normalized);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
