@@ -15,9 +15,8 @@ import { type ReplayHooks, replayDlq } from '../../../sinker/replay.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   assertExactlyOnce,
-  closeStorage,
+  cleanupWithoutKafka,
   createTable,
-  dropTable,
   type Scenario,
   scenario,
   sinkerConfig,
@@ -27,13 +26,7 @@ const scenarios: Scenario[] = [];
 const redis = new Redis(testbed('REDIS_URL'), { maxRetriesPerRequest: 1 });
 
 after(async () => {
-  for (const s of scenarios) {
-    if (process.env.SINKER_IT_KEEP === '1') continue;
-    await dropTable(s);
-    const keys = await redis.keys(`${s.prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  await closeStorage();
+  await cleanupWithoutKafka(scenarios, redis);
   redis.disconnect();
 });
 

@@ -231,6 +231,21 @@ export async function closeStorage(): Promise<void> {
   pool = undefined;
 }
 
+/**
+ * After tests whose scenarios make no Kafka topic or group (replay from a DLQ file): drops their
+ * tables and Redis keys and closes the storage pool. The full cleanup would wait seconds per
+ * scenario for a topic that never existed.
+ */
+export async function cleanupWithoutKafka(scenarios: readonly Scenario[], redis: Redis): Promise<void> {
+  for (const s of scenarios) {
+    if (process.env.SINKER_IT_KEEP === '1') continue;
+    await dropTable(s);
+    const keys = await redis.keys(`${s.prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  await closeStorage();
+}
+
 export async function cleanup(s: Scenario): Promise<void> {
   // SINKER_IT_KEEP=1 keeps the table, topic, group and Redis keys for a post-mortem.
   if (process.env.SINKER_IT_KEEP === '1') {

@@ -17,10 +17,9 @@ import { freePort, runSinkerCommand } from '../../support/sinker-process.ts';
 import { testbed } from '../../support/testbed.ts';
 import {
   assertExactlyOnce,
-  closeStorage,
+  cleanupWithoutKafka,
   createNarrowNameTable,
   createTable,
-  dropTable,
   NARROW_NAME_LOOSE_SCHEMA,
   rowCount,
   type Scenario,
@@ -34,15 +33,7 @@ const scenarios: Scenario[] = [];
 const redis = new Redis(testbed('REDIS_URL'), { maxRetriesPerRequest: 1 });
 
 after(async () => {
-  // These scenarios make no Kafka topic or group: drop the table and the Redis keys only (the
-  // shared cleanup would wait seconds per scenario for a topic that never existed).
-  for (const s of scenarios) {
-    if (process.env.SINKER_IT_KEEP === '1') continue;
-    await dropTable(s);
-    const keys = await redis.keys(`${s.prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  await closeStorage();
+  await cleanupWithoutKafka(scenarios, redis);
   redis.disconnect();
 });
 
