@@ -198,7 +198,7 @@ export class SinkConsumer {
       try {
         await this.consumer.disconnect().catch(() => {});
         await this.#run(hooks, partitionsConsumedConcurrently);
-        this.#logger.info({ attempt }, 'kafka consumer restarted after a crash');
+        this.#logger.info({ attempt }, 'kafka consumer running again');
         return;
       } catch (err) {
         this.#logger.error({ err: (err as Error).message, attempt }, 'restarting the kafka consumer failed');
