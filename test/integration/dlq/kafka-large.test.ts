@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { KafkaDlqSink } from '../../../sinker/dlq/kafka-sink.ts';
 import { readDlqTopic } from '../../../sinker/dlq/reader.ts';
 import type { DlqRecord } from '../../../sinker/dlq/record.ts';
-import { createTopicAndWait } from '../../support/kafka-topic.ts';
-import { testbed } from '../../support/testbed.ts';
+import { createOwnTopics, deleteOwnTopics } from './topics.ts';
 
 const topic = `it-dlq-large-${randomUUID().slice(0, 8)}`;
 /** A DLQ topic that takes record batches of at most 20,000 bytes. */
@@ -19,29 +18,13 @@ const small = `${topic}-small`;
 let kafka: Kafka;
 
 before(async () => {
-  kafka = new Kafka({ clientId: 'it-dlq-large', brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await createTopicAndWait(admin, topic, 1);
-    await createTopicAndWait(admin, small, 1);
-    await admin.alterConfigs({
-      validateOnly: false,
-      resources: [{ type: 2, name: small, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }],
-    });
-  } catch (e) {
-    throw new Error(`Kafka of the test bed is not reachable: run \`test/infra/up kafka\` (${(e as Error).message})`);
-  } finally {
-    await admin.disconnect();
-  }
+  kafka = await createOwnTopics('it-dlq-large', [
+    { name: topic, partitions: 1 },
+    { name: small, partitions: 1, configs: { 'max.message.bytes': '20000' } },
+  ]);
 });
 
-after(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic, small] }).catch(() => {});
-  await admin.disconnect();
-});
+after(() => deleteOwnTopics(kafka, [topic, small]));
 
 const rec = (offset: number, bytes: number): DlqRecord => ({
   sink: 'it',

@@ -16,33 +16,21 @@ import { type ISocketFactory, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { dlqPartitioner, KafkaDlqSink } from '../../../sinker/dlq/kafka-sink.ts';
 import { readDlqTopic } from '../../../sinker/dlq/reader.ts';
 import { type DlqRecord, toKafkaMessage } from '../../../sinker/dlq/record.ts';
-import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
+import { createOwnTopics, deleteOwnTopics } from './topics.ts';
 
 const topic = `it-dlq-retry-${randomUUID().slice(0, 8)}`;
 const topic2 = `${topic}-b`;
 let kafka: Kafka;
 
 before(async () => {
-  kafka = new Kafka({ clientId: 'it-dlq-retry', brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await createTopicAndWait(admin, topic, 2);
-    await createTopicAndWait(admin, topic2, 2);
-  } catch (e) {
-    throw new Error(`Kafka of the test bed is not reachable: run \`test/infra/up kafka\` (${(e as Error).message})`);
-  } finally {
-    await admin.disconnect();
-  }
+  kafka = await createOwnTopics('it-dlq-retry', [
+    { name: topic, partitions: 2 },
+    { name: topic2, partitions: 2 },
+  ]);
 });
 
-after(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic, topic2] }).catch(() => {});
-  await admin.disconnect();
-});
+after(() => deleteOwnTopics(kafka, [topic, topic2]));
 
 interface Fault {
   topic: string;

@@ -3,35 +3,21 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { DeadLetterQueue } from '../../../sinker/dlq/dlq.ts';
 import { type DlqTopicRecord, readDlqTopic } from '../../../sinker/dlq/reader.ts';
 import type { DlqRecord } from '../../../sinker/dlq/record.ts';
 import { createTopicAndWait } from '../../support/kafka-topic.ts';
-import { testbed } from '../../support/testbed.ts';
+import { createOwnTopics, deleteOwnTopics } from './topics.ts';
 
 const topic = `it-dlq-${randomUUID().slice(0, 8)}`;
 let kafka: Kafka;
 
 before(async () => {
-  kafka = new Kafka({ clientId: 'it-dlq', brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await createTopicAndWait(admin, topic, 2);
-  } catch (e) {
-    throw new Error(`Kafka of the test bed is not reachable: run \`test/infra/up kafka\` (${(e as Error).message})`);
-  } finally {
-    await admin.disconnect();
-  }
+  kafka = await createOwnTopics('it-dlq', [{ name: topic, partitions: 2 }]);
 });
 
-after(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-  await admin.disconnect();
-});
+after(() => deleteOwnTopics(kafka, [topic]));
 
 const rec = (offset: string, value: Buffer | null, key: Buffer | null = null): DlqRecord => ({
   sink: 'it',

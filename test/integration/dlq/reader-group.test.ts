@@ -5,28 +5,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { DeadLetterQueue } from '../../../sinker/dlq/dlq.ts';
 import { readDlqTopic } from '../../../sinker/dlq/reader.ts';
 import type { DlqRecord } from '../../../sinker/dlq/record.ts';
-import { createTopicAndWait } from '../../support/kafka-topic.ts';
-import { testbed } from '../../support/testbed.ts';
+import { createOwnTopics, deleteOwnTopics } from './topics.ts';
 
 const topic = `it-dlq-group-${randomUUID().slice(0, 8)}`;
 let kafka: Kafka;
 const N = 40;
 
 before(async () => {
-  kafka = new Kafka({ clientId: 'it-dlq-group', brokers: [testbed('KAFKA_BOOTSTRAP')], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await createTopicAndWait(admin, topic, 2);
-  } catch (e) {
-    throw new Error(`Kafka of the test bed is not reachable: run \`test/infra/up kafka\` (${(e as Error).message})`);
-  } finally {
-    await admin.disconnect();
-  }
+  kafka = await createOwnTopics('it-dlq-group', [{ name: topic, partitions: 2 }]);
   const dlq = DeadLetterQueue.fromConfig({ kafka_topic: topic }, kafka);
   const records: DlqRecord[] = Array.from({ length: N }, (_, i) => ({
     sink: 'it',
@@ -42,12 +32,7 @@ before(async () => {
   await dlq.close();
 });
 
-after(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-  await admin.disconnect();
-});
+after(() => deleteOwnTopics(kafka, [topic]));
 
 /** A member of `group` that holds what it is assigned and reads nothing (paused). */
 async function holder(group: string) {
