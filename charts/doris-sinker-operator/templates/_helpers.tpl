@@ -17,6 +17,17 @@
 {{- end }}
 {{- end }}
 
+{{/*
+The fullname with a suffix ("metrics", "leader-election"), within 63 characters: the fullname is cut
+to make room, so the suffix survives a long release name (a Service name is a DNS label).
+Called as: include "dso.suffixedName" (list . "metrics")
+*/}}
+{{- define "dso.suffixedName" -}}
+{{- $suffix := index . 1 }}
+{{- $base := include "dso.fullname" (index . 0) | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" }}
+{{- printf "%s-%s" $base $suffix }}
+{{- end }}
+
 {{- define "dso.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -76,9 +76,9 @@ export interface K8sObject {
 
 /** `helm template` of the chart (or of `chartDir`), parsed; throws with helm's message on failure. */
 export function renderChart(
-  opts: { set?: string[]; apiVersions?: string[]; namespace?: string; chartDir?: string } = {},
+  opts: { set?: string[]; apiVersions?: string[]; namespace?: string; chartDir?: string; release?: string } = {},
 ): K8sObject[] {
-  const args = ['template', 'rel', opts.chartDir ?? CHART_DIR, '--namespace', opts.namespace ?? 'dso'];
+  const args = ['template', opts.release ?? 'rel', opts.chartDir ?? CHART_DIR, '--namespace', opts.namespace ?? 'dso'];
   args.push('--kube-version', kubeVersion());
   for (const s of opts.set ?? []) args.push('--set', s);
   for (const a of opts.apiVersions ?? []) args.push('--api-versions', a);
