@@ -4,8 +4,26 @@ import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DlqRecord, toJsonLine } from './record.ts';
 
+/** The file system calls the sink makes (a test wraps them to see what is synced). */
+export interface FileDlqFs {
+  mkdir: typeof mkdir;
+  open: typeof open;
+}
+
+// fsync of a directory refused by the file system, or a directory this user may not open: nothing to do.
+const DIR_SYNC_UNSUPPORTED = new Set(['EINVAL', 'EBADF', 'EISDIR', 'ENOTSUP', 'EPERM', 'EACCES']);
+
 export class FileDlqSink {
   readonly path: string;
+  readonly #fs: FileDlqFs;
+  /**
+   * The file (inode) whose directory entry is known to be on disk. Another one (created by this
+   * process, by an earlier one that may have crashed before syncing, or after the file was moved
+   * away) has its directory fsynced once.
+   */
+  #durableIno: number | undefined;
+  /** Directories `mkdir` created that are not fsynced into their parents yet. */
+  #newDirs: string[] = [];
   #chain: Promise<void> = Promise.resolve();
   /**
    * Records this file holds. A failed dead-letter write is retried with the same records until
@@ -13,8 +31,9 @@ export class FileDlqSink {
    */
   readonly #written = new WeakSet<DlqRecord>();
 
-  constructor(path: string) {
+  constructor(path: string, fs: FileDlqFs = { mkdir, open }) {
     this.path = path;
+    this.#fs = fs;
   }
 
   /** Append the records it does not hold yet (serialised with other writes to the same file). */
@@ -32,21 +51,52 @@ export class FileDlqSink {
   }
 
   async #append(records: string): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const fh = await open(this.path, 'a+');
+    const dir = dirname(this.path);
+    const created = await this.#fs.mkdir(dir, { recursive: true });
+    if (created !== undefined) {
+      // Each new directory's name is in its parent: the first one's parent up to the file's own.
+      for (let d = dir; ; d = dirname(d)) {
+        this.#newDirs.push(d);
+        if (d === created) break;
+      }
+      this.#newDirs.push(dirname(created));
+    }
+    const fh = await this.#fs.open(this.path, 'a+');
     try {
       // A file that does not end in a newline ends in part of a line: an append a full disk refused
       // part-way, or a crash mid-write (never acknowledged: those records are being written again).
       // Appended to, the first record would join that part in one line that is not JSON.
-      const { size } = await fh.stat();
+      const { size, ino } = await fh.stat();
       const last = Buffer.alloc(1);
       const torn = size > 0 && (await fh.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
       await fh.appendFile(torn ? `\n${records}` : records);
       await fh.datasync();
+      // The data is on disk, its name maybe not: a crash now could lose the file on ext4 or xfs,
+      // with the offsets of its records already committed. fsync(2) of the directory settles it.
+      if (ino !== this.#durableIno || this.#newDirs.length > 0) {
+        if (!this.#newDirs.includes(dir)) this.#newDirs.unshift(dir);
+        for (const d of this.#newDirs) await this.#syncDir(d);
+        this.#newDirs = [];
+        this.#durableIno = ino;
+      }
     } catch (e) {
       throw new Error(`DLQ file ${this.path}: ${(e as Error).message}`, { cause: e });
     } finally {
       await fh.close();
+    }
+  }
+
+  async #syncDir(dir: string): Promise<void> {
+    try {
+      const dh = await this.#fs.open(dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch (e) {
+      // Such a file system (or Windows, which opens no directory) keeps names its own way.
+      if (!DIR_SYNC_UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
     }
   }
 

@@ -1,11 +1,11 @@
 // The file DLQ against a real temporary directory.
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DeadLetterQueue, recordsForRejected, rejectedRecordsWithOriginals } from './dlq.ts';
-import { FileDlqSink } from './file-sink.ts';
+import { type FileDlqFs, FileDlqSink } from './file-sink.ts';
 import { DlqReadError, readDlqFile } from './reader.ts';
 import { type DlqRecord, toJsonLine } from './record.ts';
 
@@ -217,4 +217,56 @@ test('a refused row whose original cannot be read back carries the encoded row, 
     all.map((r) => r.value?.toString()),
     ['enc5', 'enc6'],
   );
+});
+
+test("the directory is fsynced when the file is created (and its new parents' too), not on every append", async () => {
+  // A file's data flushed is not its name: on ext4/xfs a crash right after creating it can leave
+  // the directory without it, while the offsets of the records in it were already committed.
+  const root = await tmp();
+  const path = join(root, 'a', 'b', 'dlq.jsonl');
+  const synced: string[] = [];
+  const fs: FileDlqFs = {
+    mkdir,
+    open: async (p, flags) => {
+      const fh = await open(p, flags);
+      const sync = fh.sync.bind(fh);
+      const datasync = fh.datasync.bind(fh);
+      fh.sync = async () => {
+        synced.push(`sync ${String(p)}`);
+        return sync();
+      };
+      fh.datasync = async () => {
+        synced.push(`datasync ${String(p)}`);
+        return datasync();
+      };
+      return fh;
+    },
+  };
+  const sink = new FileDlqSink(path, fs);
+  await sink.write([rec('1', 'a')]);
+  assert.deepEqual(synced, [
+    `datasync ${path}`,
+    `sync ${join(root, 'a', 'b')}`,
+    `sync ${join(root, 'a')}`,
+    `sync ${root}`,
+  ]);
+  synced.length = 0;
+  await sink.write([rec('2', 'b')]);
+  assert.deepEqual(synced, [`datasync ${path}`], 'the same file: its data only');
+  // Moved away (a rotation by hand): the next append creates another file, whose name is new.
+  await rename(path, `${path}.1`);
+  synced.length = 0;
+  await sink.write([rec('3', 'c')]);
+  assert.deepEqual(synced, [`datasync ${path}`, `sync ${join(root, 'a', 'b')}`]);
+  await sink.close();
+  // A sinker restarted over the file it wrote before syncs its directory once (it cannot tell
+  // whether the crash came before that sync).
+  synced.length = 0;
+  const again = new FileDlqSink(path, fs);
+  await again.write([rec('4', 'd')]);
+  await again.write([rec('5', 'e')]);
+  assert.deepEqual(synced, [`datasync ${path}`, `sync ${join(root, 'a', 'b')}`, `datasync ${path}`]);
+  const back: string[] = [];
+  for await (const r of readDlqFile(path)) back.push(r.offset);
+  assert.deepEqual(back, ['3', '4', '5']);
 });
