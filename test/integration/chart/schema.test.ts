@@ -22,6 +22,12 @@ const BAD: { args: string[]; message: RegExp }[] = [
   { args: ['--set', 'httpPort=70000'], message: /httpPort.*maximum/ },
   { args: ['--set', 'podSecurityContext.runAsNonRoot=false'], message: /runAsNonRoot/ },
   { args: ['--set', 'dashboards.labels.grafana_dashboard=1'], message: /grafana_dashboard.*string/ },
+  // The ServiceMonitor scrapes the operator through the metrics Service: without it there would be no
+  // ServiceMonitor, yet the PrometheusRule would carry DorisSinkerOperatorNoLeader, firing for ever.
+  {
+    args: ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.service.enabled=false'],
+    message: /metrics\/service\/enabled/,
+  },
   // The chart's own pod labels: the Deployment's selector and the Service select on them; a podLabels
   // key of the same name would be a duplicate key in the pod template, replacing them.
   ...['name', 'instance', 'component'].map((k) => ({
