@@ -1,5 +1,5 @@
-// `helm install`, `helm upgrade` carrying a CRD change, and `helm uninstall` keeping the CRD, into
-// the test bed's apiserver. Other tests share that apiserver and its dorissinks.dorissinker.io CRD, so
+// `helm install`, `helm upgrade` carrying a CRD change, `helm uninstall` keeping the CRD, and another
+// release adopting the kept CRD, into the test bed's apiserver. Other tests share that apiserver and its dorissinks.dorissinker.io CRD, so
 // this one installs a copy of the chart whose CRD is renamed into a throwaway API group
 // (<id>.test.dorissinker.io): the same template and the same upgrade policy, without touching the
 // CRD the operator tests use.
@@ -15,6 +15,8 @@ import { CHART_DIR, helm, kubectl } from './tools.ts';
 const ID = randomBytes(3).toString('hex');
 const NS = `chart-${ID}`;
 const RELEASE = `it-${ID}`;
+/** A second release that takes over the CRD the first one left behind. */
+const SUCCESSOR = `it2-${ID}`;
 const GROUP = `t${ID}.test.dorissinker.io`;
 const CRD = `dorissinks.${GROUP}`;
 const CRD_TEMPLATE = join('templates', 'crd-dorissinks.yaml');
@@ -100,6 +102,7 @@ before(() => {
 
 after(() => {
   helm(['uninstall', RELEASE, '-n', NS]);
+  helm(['uninstall', SUCCESSOR, '-n', NS]);
   kubectl(['delete', 'crd', CRD, '--ignore-not-found', '--wait=false']);
   kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=false']);
   rmSync(work, { recursive: true, force: true });
@@ -169,6 +172,38 @@ test('helm uninstall keeps the CRD and the DorisSinks (helm.sh/resource-policy: 
   const gone = kubectl(['-n', NS, 'get', 'deployment', `${RELEASE}-doris-sinker-operator`]);
   assert.notEqual(gone.status, 0, 'the operator Deployment survived helm uninstall');
   must(kubectl(['get', 'crd', CRD]), 'the CRD after uninstall');
+  const probe = must(
+    kubectl(['-n', NS, 'get', `dorissinks.${GROUP}`, 'probe', '-o', 'jsonpath={.spec.upgradeProbe}']),
+    'the sink',
+  );
+  assert.equal(probe, 'after-upgrade');
+});
+
+test("after helm uninstall, another release adopts the kept CRD with the README's commands; crds.install=false then leaves it", () => {
+  // The adoption step as the chart README writes it, for this test's CRD, release and namespace.
+  const readme = readFileSync(join(CHART_DIR, 'README.md'), 'utf8').replace(/\s*\n\s*/g, ' ');
+  const steps = [...readme.matchAll(/`(kubectl (?:label|annotate) crd [^`]+)`/g)].map((m) => m[1] as string);
+  assert.equal(steps.length, 2, `the README's adoption step: ${steps.join(' | ')}`);
+  for (const step of steps) {
+    const args = step
+      .replace('dorissinks.dorissinker.io', CRD)
+      .replace('=RELEASE', `=${SUCCESSOR}`)
+      .replace('=NAMESPACE', `=${NS}`)
+      .split(' ')
+      .slice(1);
+    must(kubectl(args), step);
+  }
+  must(helm(['install', SUCCESSOR, v2, '-n', NS, '--set', 'replicaCount=0']), 'helm install of the successor');
+  const owner = must(
+    kubectl(['get', 'crd', CRD, '-o', 'jsonpath={.metadata.annotations.meta\\.helm\\.sh/release-name}']),
+    'the CRD owner',
+  );
+  assert.equal(owner, SUCCESSOR);
+  // Dropping the CRD from the release would make Helm delete it (and every DorisSink): the keep
+  // policy leaves both.
+  must(helm(['upgrade', SUCCESSOR, v2, '-n', NS, '--reuse-values', '--set', 'crds.install=false']), 'helm upgrade');
+  assert.doesNotMatch(must(helm(['get', 'manifest', SUCCESSOR, '-n', NS]), 'manifest'), /CustomResourceDefinition/);
+  must(kubectl(['get', 'crd', CRD]), 'the CRD after crds.install=false');
   const probe = must(
     kubectl(['-n', NS, 'get', `dorissinks.${GROUP}`, 'probe', '-o', 'jsonpath={.spec.upgradeProbe}']),
     'the sink',
