@@ -507,5 +507,12 @@ export const dorisSinkSchema: Schema = {
       rule: `self.metadata.name.size() <= ${MAX_NAME_LENGTH}`,
       message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters (the operator's child objects add suffixes)`,
     },
+    {
+      // A custom resource name may contain dots (a DNS subdomain); "<name>-metrics", a Service name,
+      // may not (a DNS label): the apiserver would refuse the sink's Service on every reconcile.
+      rule: "!self.metadata.name.contains('.')",
+      message:
+        'metadata.name must not contain "." (the sink\'s metrics Service is named after it, and a Service name is a DNS label)',
+    },
   ],
 };

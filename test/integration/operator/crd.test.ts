@@ -233,6 +233,12 @@ test('refused: a name longer than the children allow', () => {
   assert.match(r.stderr, /metadata\.name must be at most 55 characters/);
 });
 
+test('refused: a name with a dot (its metrics Service would not be a valid DNS label)', () => {
+  const r = apply(sinkYaml(() => {}, 'tb.event'));
+  assert.notEqual(r.status, 0, 'a DorisSink named tb.event was accepted; its Service tb.event-metrics cannot exist');
+  assert.match(r.stderr, /metadata\.name must not contain "\."/);
+});
+
 test('groupId is immutable once set', () => {
   const y = (g: string) =>
     sinkYaml((s) => {
