@@ -38,7 +38,7 @@ import { createLogger } from './logger.ts';
 import { Mapper } from './mapper/mapper.ts';
 import { loadSchema } from './run.ts';
 import type { LabelState } from './writer/fe-replies.ts';
-import { type RejectedRow, StreamLoadWriter } from './writer/writer.ts';
+import { type RejectedRow, SetupRefusedError, StreamLoadWriter } from './writer/writer.ts';
 
 export interface ReplaySummary {
   /** Records read from the DLQ. */
@@ -313,7 +313,8 @@ export async function replayDlq(
     try {
       ({ status, loadedRows } = await writer.load(batch, { label: intent.label }));
     } catch (err) {
-      if (err instanceof ReplayStateError) throw err;
+      // Doris refusing the setup (password, privileges, table) refuses every load alike: stop.
+      if (err instanceof ReplayStateError || err instanceof SetupRefusedError) throw err;
       out.write(
         `  load of ${intent.label} failed: ${(err as Error).message}; its intent stays in Redis and the next replay settles it\n`,
       );
@@ -459,11 +460,23 @@ export async function replayDlq(
       if (groups === undefined) break;
     }
   } catch (err) {
-    if (!(err instanceof ReplayStateError)) throw err;
-    out.write(
-      `replay stopped: ${err.message}. Nothing loads without Redis; what was loaded is recorded or stays as an intent the next replay settles\n`,
-    );
-    stopped = true;
+    if (err instanceof SetupRefusedError) {
+      // Not a refusal of these records: none is counted refused or marked, and the load it stopped
+      // at keeps its intent (a retry within it may have reached Doris), which the next run settles.
+      const what = anyLoaded
+        ? 'The loads before it are in Doris and recorded; the rest are not marked replayed'
+        : 'Nothing was loaded or marked replayed';
+      out.write(
+        `replay stopped: Doris refuses the sink's setup (doris.user and password, the user's privileges, doris.database / doris.table): ${err.reason}. ${what}. Fix it and run the replay again\n`,
+      );
+      stopped = true;
+    } else {
+      if (!(err instanceof ReplayStateError)) throw err;
+      out.write(
+        `replay stopped: ${err.message}. Nothing loads without Redis; what was loaded is recorded or stays as an intent the next replay settles\n`,
+      );
+      stopped = true;
+    }
   } finally {
     await records.return?.();
     await writer.close();

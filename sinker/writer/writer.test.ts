@@ -6,7 +6,13 @@ import { after, before, beforeEach, test } from 'node:test';
 import type { LoadBatch } from '../batch.ts';
 import type { DorisConfig } from '../config/types.ts';
 import { FakeDoris } from './fake-doris.testkit.ts';
-import { type RejectedRow, StreamLoadError, StreamLoadWriter, type WriterOptions } from './writer.ts';
+import {
+  type RejectedRow,
+  SetupRefusedError,
+  StreamLoadError,
+  StreamLoadWriter,
+  type WriterOptions,
+} from './writer.ts';
 
 let doris: FakeDoris;
 const writers: StreamLoadWriter[] = [];
@@ -241,14 +247,22 @@ test('every row refused: all dead-lettered and the label committed empty (settle
   assert.equal(doris.labels.get('sink:events:0:400')?.state, 'VISIBLE');
 });
 
-test('fatal (wrong password): the batch goes to the DLQ with the reason, on either route, without retries', async () => {
+test("without holdConfigRefusals (replay), a wrong password ends the load with a SetupRefusedError naming Doris's reason, on either route, without retries; nothing dead-lettered", async () => {
   for (const route of ['backend', 'frontend'] as const) {
-    const { w, dlq } = writer({ password: 'wrong', load_route: route });
-    const r = await w.load(batch(ROWS));
-    assert.equal(r.status, 'dead-lettered', route);
-    assert.equal(dlq.length, 3);
-    assert.match(dlq[0]?.reason ?? '', /Need auth information/);
-    assert.equal(r.attempts, 1, route);
+    let sent = 0;
+    const { w, dlq } = writer({ password: 'wrong', load_route: route }, { onAttempt: () => sent++ });
+    await assert.rejects(
+      w.load(batch(ROWS)),
+      (e: unknown) =>
+        e instanceof SetupRefusedError &&
+        !e.retryable &&
+        /Need auth information/.test(e.reason) &&
+        /^load sink:events:0:100: Doris refuses the sink's setup: /.test(e.message),
+      route,
+    );
+    assert.deepEqual(dlq, [], route);
+    assert.ok(sent <= 1, `${route}: ${sent} attempts`);
+    assert.equal(w.blocked, undefined, route);
   }
   assert.deepEqual(doris.table, []);
 });

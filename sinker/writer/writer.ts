@@ -76,7 +76,8 @@ export interface WriterOptions {
    * table, a header) is retried with the same label and backoff until Doris takes the load or the
    * signal aborts, instead of failing the batch for good (which dead-letters it): every batch would
    * meet the same refusal, and a rotated password would drain the topic into the DLQ. `blocked`
-   * says why while any load is held. Off (replay): such a refusal is fatal, as before.
+   * says why while any load is held. Off (replay): such a refusal ends the load with a
+   * SetupRefusedError, nothing dead-lettered.
    */
   holdConfigRefusals?: boolean;
   random?: () => number;
@@ -122,6 +123,22 @@ export class StreamLoadError extends Error {
     this.label = opts.label;
     this.retryable = opts.retryable;
     this.attempts = opts.attempts;
+  }
+}
+
+/**
+ * Doris refuses the sink's setup (classify.ts 'config': credentials, privileges, the database or
+ * table, a header) and the writer does not hold such loads (holdConfigRefusals off, replay): the
+ * load stops, nothing of it loaded or dead-lettered. Every other batch would meet the same refusal,
+ * so the caller stops too rather than count each row refused.
+ */
+export class SetupRefusedError extends StreamLoadError {
+  /** Doris's words. */
+  readonly reason: string;
+  constructor(label: string, reason: string, attempts: number) {
+    super(`load ${label}: Doris refuses the sink's setup: ${reason}`, { label, retryable: false, attempts });
+    this.name = 'SetupRefusedError';
+    this.reason = reason;
   }
 }
 
@@ -678,7 +695,7 @@ export class StreamLoadWriter {
           case 'fatal':
             return { kind: 'fatal', reason: o.reason };
           case 'config':
-            if (!this.#opts.holdConfigRefusals) return { kind: 'fatal', reason: o.reason };
+            if (!this.#opts.holdConfigRefusals) throw new SetupRefusedError(label, o.reason, ctx.attempts);
             refusedSetup = true;
             lastReason = o.reason;
             break;
@@ -700,7 +717,7 @@ export class StreamLoadWriter {
         reroute = true;
         // The FE refused the backends listing for the credentials: a setup refusal too.
         if (r.error instanceof NoBackendError && r.error.fatal) {
-          if (!this.#opts.holdConfigRefusals) return { kind: 'fatal', reason: r.error.message };
+          if (!this.#opts.holdConfigRefusals) throw new SetupRefusedError(label, r.error.message, ctx.attempts);
           refusedSetup = true;
         }
       }

@@ -9,11 +9,14 @@ import {
   assertExactlyOnce,
   cleanup,
   closeStorage,
+  createNarrowNameTable,
   createTable,
   createTopic,
   drainAndAssert,
+  NARROW_NAME_LOOSE_SCHEMA,
   produce,
   readDlq,
+  rowCount,
   type Scenario,
   scenario,
   sinkerConfig,
@@ -127,6 +130,60 @@ test('no DLQ file yet: replay says there are no dead letters (exit 0); a --from-
     assert.equal(typo.exit.code, 2, typo.output);
     assert.match(typo.output, /--from-file .*dlq\.jsnol does not exist/);
     assert.doesNotMatch(typo.output, /ENOENT|\n {4}at /, 'no stack trace');
+  } finally {
+    await cleanup(z);
+  }
+});
+
+test('replay against a Doris that refuses the setup (no table, then a wrong password) stops at the first load and names the refusal; nothing counted refused or marked; fixed, it loads each record once', async () => {
+  const z = scenario('replay-refused', 1);
+  try {
+    const record = (offset: string, id: number) =>
+      JSON.stringify({
+        sink: z.name,
+        topic: z.topic,
+        partition: 0,
+        offset,
+        reason: 'stream_load: repaired by hand',
+        time: new Date().toISOString(),
+        value: JSON.stringify({ id, name: `r${id}` }),
+        value_encoding: 'utf8',
+      });
+    writeFileSync(z.dlqFile, `${record('10', 1)}\n${record('11', 2)}\n${record('12', 3)}\n`);
+    // Manual schema: DESCRIBE at start would stop a wrong password or a missing table first.
+    const right = await sinkerConfig(z, { schema: NARROW_NAME_LOOSE_SCHEMA });
+    const wrong = await sinkerConfig(z, { schema: NARROW_NAME_LOOSE_SCHEMA, doris: { password: 'rotated-elsewhere' } });
+    const stopped = (output: string, reason: RegExp) => {
+      assert.match(
+        output,
+        /^replay stopped: Doris refuses the sink's setup \(.*\): .+\. Nothing was loaded or marked replayed\. Fix it/m,
+        output,
+      );
+      assert.match(output, reason, output);
+      assert.doesNotMatch(output, /refused by Doris:/, output);
+      assert.match(
+        output,
+        /replay: 3 read, 0 loaded in 0 batches, 0 already replayed, 0 still invalid, 0 refused/,
+        output,
+      );
+    };
+
+    const noTable = await runSinkerCommand({ dir: z.dir, tag: 'no-table', config: right, command: ['replay'] });
+    assert.equal(noTable.exit.code, 1, noTable.output);
+    stopped(noTable.output, /not found|unknown table/i);
+
+    await createNarrowNameTable(z);
+    const badPassword = await runSinkerCommand({ dir: z.dir, tag: 'wrong', config: wrong, command: ['replay'] });
+    assert.equal(badPassword.exit.code, 1, badPassword.output);
+    stopped(badPassword.output, /Access denied|Unauthorized|auth/i);
+    assert.ok(!badPassword.output.includes('rotated-elsewhere'), 'the password reached the output');
+    assert.equal(await rowCount(z), 0);
+
+    // Nothing was marked replayed: all three load now, once, under the label the stopped load left.
+    const fixed = await runSinkerCommand({ dir: z.dir, tag: 'fixed', config: right, command: ['replay'] });
+    assert.equal(fixed.exit.code, 0, fixed.output);
+    assert.match(fixed.output, /3 read, 3 loaded/, fixed.output);
+    await assertExactlyOnce(z, [1n, 2n, 3n], 'replay after the setup was fixed');
   } finally {
     await cleanup(z);
   }
