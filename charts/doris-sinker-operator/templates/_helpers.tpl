@@ -53,12 +53,26 @@ app.kubernetes.io/part-of: doris-sinker
 {{- end }}
 {{- end }}
 
+{{- /*
+An image tag as the user typed it. --set gives a string or an integer, both printed as typed; a
+number in a values file reaches the chart as a float (1.10 is 1.1, 20241125 prints as 2.0241125e+07),
+which would name another image: refused, asking for quotes.
+Called as: include "dso.tag" (list .Values.image "image" .Chart.AppVersion)
+*/}}
+{{- define "dso.tag" -}}
+{{- $tag := (index . 0).tag }}
+{{- if kindIs "float64" $tag }}
+{{- fail (printf "%s.tag: %v is a YAML number, not the tag written (1.10 reads as 1.1); quote it: tag: \"...\"" (index . 1) $tag) }}
+{{- end }}
+{{- toString (default (index . 2) $tag) }}
+{{- end }}
+
 {{- define "dso.image" -}}
-{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) }}
+{{- printf "%s:%s" .Values.image.repository (include "dso.tag" (list .Values.image "image" .Chart.AppVersion)) }}
 {{- end }}
 
 {{- define "dso.sinkerImage" -}}
-{{- printf "%s:%s" .Values.sinkerImage.repository (toString (default .Chart.AppVersion .Values.sinkerImage.tag)) }}
+{{- printf "%s:%s" .Values.sinkerImage.repository (include "dso.tag" (list .Values.sinkerImage "sinkerImage" .Chart.AppVersion)) }}
 {{- end }}
 
 {{- define "dso.leaseName" -}}

@@ -2,8 +2,11 @@
 // value, before anything reaches the cluster; good ones pass.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { CHART_DIR, helm, kubectl, kubeVersion } from './tools.ts';
+import { CHART_DIR, find, helm, kubectl, kubeVersion, parseManifests } from './tools.ts';
 
 function template(args: string[]) {
   return helm(['template', 'rel', CHART_DIR, '--kube-version', kubeVersion(), ...args]);
@@ -69,4 +72,42 @@ test('helm install with a bad value fails before creating anything', () => {
   const get = kubectl(['get', 'namespace', ns]);
   assert.notEqual(get.status, 0);
   assert.match(get.stderr, /not found/);
+});
+
+test('an image tag YAML reads as a number in a values file is refused, not rendered as another tag', () => {
+  // YAML reads 1.10 as the number 1.1 and Helm renders 20241125 as 2.0241125e+07: either would run
+  // another image than the one named. --set keeps what was typed (a string, or an integer).
+  const dir = mkdtempSync(join(tmpdir(), 'dso-tag-'));
+  try {
+    for (const [key, value] of [
+      ['image', '1.10'],
+      ['sinkerImage', '20241125'],
+    ] as const) {
+      const file = join(dir, `${key}.yaml`);
+      writeFileSync(file, `${key}:\n  tag: ${value}\n`);
+      const r = template(['-f', file]);
+      assert.notEqual(
+        r.status,
+        0,
+        `a values file with ${key}.tag: ${value} was rendered:\n${r.stdout.match(/.*image.*/g)}`,
+      );
+      assert.match(r.stderr, new RegExp(`${key}\\.tag`));
+      assert.match(r.stderr, /quote/);
+    }
+    const file = join(dir, 'quoted.yaml');
+    writeFileSync(file, 'image:\n  tag: "1.10"\nsinkerImage:\n  tag: "20241125"\n');
+    const quoted = template(['-f', file]);
+    assert.equal(quoted.status, 0, quoted.stderr);
+    const container = find(parseManifests(quoted.stdout), 'Deployment').spec.template.spec.containers[0];
+    assert.equal(container.image, 'doris-sinker-operator:1.10');
+    assert.ok(container.env.some((e: { name: string; value?: string }) => e.value === 'doris-sinker:20241125'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // From --set, digits stay as typed.
+  const set = template(['--set', 'image.tag=20241125', '--set', 'sinkerImage.tag=1.10']);
+  assert.equal(set.status, 0, set.stderr);
+  const container = find(parseManifests(set.stdout), 'Deployment').spec.template.spec.containers[0];
+  assert.equal(container.image, 'doris-sinker-operator:20241125');
+  assert.ok(container.env.some((e: { name: string; value?: string }) => e.value === 'doris-sinker:1.10'));
 });
