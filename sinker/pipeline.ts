@@ -28,7 +28,7 @@ import { type DedupeStore, type MergedEntry, PartitionFencedError } from './dedu
 import type { DeadLetterQueue } from './dlq/dlq.ts';
 import { rejectedRecordsWithOriginals } from './dlq/dlq.ts';
 import type { OriginalsReader } from './dlq/originals.ts';
-import type { DlqRecord } from './dlq/record.ts';
+import { type DlqRecord, originalHeaders } from './dlq/record.ts';
 import type { RowEncoder } from './encode/encoders.ts';
 import { loadLabel, mergedLabel } from './labels.ts';
 import { deadLetterSampler, type Logger, type LogSampler, logDeadLetters } from './logger.ts';
@@ -898,6 +898,8 @@ export class SinkPipeline {
       time: new Date().toISOString(),
       value: m.value,
       key: m.key,
+      timestamp: m.timestamp,
+      headers: originalHeaders(m.headers),
     };
   }
 

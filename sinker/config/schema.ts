@@ -428,10 +428,16 @@ export const CONFIG_SCHEMA: SchemaNode = {
         kafka_topic: {
           type: 'string',
           minLength: 1,
-          description: 'Kafka topic for dead letters.',
+          description:
+            "Kafka topic for dead letters: each the original message's key, value, timestamp and headers, with where it was read, why and when in `dlq.*` headers (docs/operations.md, Dead letters and replay).",
           examples: ['event_topic.dlq'],
         },
-        file_path: { type: 'string', minLength: 1, description: 'File for dead letters, one JSON record per line.' },
+        file_path: {
+          type: 'string',
+          minLength: 1,
+          description:
+            "File for dead letters, one JSON record per line: the original message's value, key, timestamp and headers, with where it was read, why and when (docs/operations.md, Dead letters and replay).",
+        },
       },
     },
     log: {

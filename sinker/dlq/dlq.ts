@@ -66,17 +66,18 @@ export function recordsForRejected(
   now: Date = new Date(),
 ): DlqRecord[] {
   const time = now.toISOString();
-  return rows.map((r) => {
+  return rows.map((r): DlqRecord => {
     const o = original?.(r.offset);
+    const reason =
+      o || !original ? r.reason : `${r.reason} (original message not readable: the value is the encoded row)`;
+    const common = { sink, topic: batch.topic, partition: batch.partition, offset: r.offset, reason, time };
+    if (!o) return { ...common, value: Buffer.from(r.row), key: null };
     return {
-      sink,
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: r.offset,
-      reason: o || !original ? r.reason : `${r.reason} (original message not readable: the value is the encoded row)`,
-      time,
-      value: o ? o.value : Buffer.from(r.row),
-      key: o ? o.key : null,
+      ...common,
+      value: o.value,
+      key: o.key,
+      ...(o.timestamp !== undefined && { timestamp: o.timestamp }),
+      ...(o.headers && { headers: o.headers }),
     };
   });
 }

@@ -190,10 +190,21 @@ test('recordsForRejected prefers the original bytes when the pipeline kept them'
     's',
     { topic: 't', partition: 0 },
     [{ index: 0, offset: '5', row: 'enc', reason: 'x' }],
-    (o) => (o === '5' ? { value: Buffer.from('orig'), key: Buffer.from('k') } : undefined),
+    (o) =>
+      o === '5'
+        ? {
+            value: Buffer.from('orig'),
+            key: Buffer.from('k'),
+            timestamp: '1764000000123',
+            headers: [{ name: 'trace', value: Buffer.from('t-1') }],
+          }
+        : undefined,
   );
   assert.equal(r?.value?.toString(), 'orig');
   assert.equal(r?.key?.toString(), 'k');
+  // A user debugging the dead letter wants the original's timestamp and headers with it.
+  assert.equal(r?.timestamp, '1764000000123');
+  assert.deepEqual(r?.headers, [{ name: 'trace', value: Buffer.from('t-1') }]);
 });
 
 test('a refused row whose original cannot be read back carries the encoded row, and its reason says so', async () => {

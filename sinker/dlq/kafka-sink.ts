@@ -31,7 +31,9 @@ export const SEND_BYTES = 512 * 1024;
 /** A record's size in a record batch, near enough: its bytes and a record's framing. */
 function messageBytes(m: DlqKafkaMessage): number {
   let n = 32 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [name, v] of Object.entries(m.headers)) n += 8 + name.length + Buffer.byteLength(v);
+  for (const [name, v] of Object.entries(m.headers)) {
+    for (const x of Array.isArray(v) ? v : [v]) n += 8 + Buffer.byteLength(name) + Buffer.byteLength(x);
+  }
   return n;
 }
 

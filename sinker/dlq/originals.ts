@@ -6,10 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../logger.ts';
+import { type DlqHeader, originalHeaders } from './record.ts';
 
 export interface OriginalMessage {
   value: Buffer | null;
   key: Buffer | null;
+  timestamp?: string;
+  headers?: DlqHeader[];
 }
 
 /** The messages at `offsets` of one partition that could be read (missing ones are left out). */
@@ -56,7 +59,10 @@ export function kafkaOriginalsReader(o: KafkaOriginalsOptions): OriginalsReader 
           for (const m of batch.messages) {
             const at = BigInt(m.offset);
             if (at < first) continue;
-            if (want.has(m.offset)) found.set(m.offset, { value: m.value, key: m.key });
+            if (want.has(m.offset)) {
+              const headers = originalHeaders(m.headers);
+              found.set(m.offset, { value: m.value, key: m.key, timestamp: m.timestamp, ...(headers && { headers }) });
+            }
             if (at >= last) {
               finish();
               return;

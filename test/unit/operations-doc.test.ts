@@ -10,6 +10,7 @@ import type { Schema } from '../../operator/api/openapi.ts';
 import { specSchema } from '../../operator/api/schema.ts';
 import { OperatorMetrics } from '../../operator/controller/metrics.ts';
 import { CONFIG_SCHEMA, type SchemaNode } from '../../sinker/config/schema.ts';
+import { DLQ_HEADER } from '../../sinker/dlq/record.ts';
 import { createMetrics } from '../../sinker/metrics.ts';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -78,8 +79,7 @@ const CONFIG_PATH = /^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)(?::\s.*)?$/;
 const FILE_EXTENSIONS = new Set(['md', 'ts', 'js', 'json', 'jsonl', 'yaml', 'yml', 'svg']);
 /** Dotted names in the doc that are not config keys, and what they are. */
 const NOT_CONFIG_KEYS = new Map([
-  ['dlq.reason', 'the Kafka header holding the reason of a dead letter'],
-  ['dlq.sink', 'the Kafka header naming the sink of a dead letter'],
+  ...Object.values(DLQ_HEADER).map((h): [string, string] => [h, 'a Kafka header of a dead letter in a DLQ topic']),
   ['max.message.bytes', 'the Kafka topic setting bounding a record batch'],
   ['offsets.retention.minutes', "the Kafka broker setting that keeps an empty group's offsets"],
 ]);
