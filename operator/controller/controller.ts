@@ -43,6 +43,8 @@ export interface ControllerOptions {
 }
 
 const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=doris-sinker-operator';
+/** A pod's /readyz answers at once or not at all (a network policy drops it): do not hold the reconcile. */
+const READYZ_TIMEOUT_MS = 2000;
 
 export class Controller {
   readonly queue = new WorkQueue();
@@ -160,6 +162,16 @@ export class Controller {
       describe: (r) => describeTable(r),
       // RBAC: list pods (no watch): asked only while a sink's Deployment has pods and none is ready.
       listPods: async (namespace, labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
+      // A pod's /readyz on the pod network (no RBAC: as Prometheus scrapes /metrics); bounded, as it
+      // runs inside a reconcile.
+      readyz: async (url) => {
+        try {
+          const res = await fetch(url, { signal: AbortSignal.timeout(READYZ_TIMEOUT_MS) });
+          return { status: res.status, body: (await res.text()).slice(0, 4096) };
+        } catch {
+          return undefined;
+        }
+      },
       defaultImage: o.defaultImage,
       log: (level, msg, fields) => o.log(level, msg, fields),
       observe: (key, obs) => o.metrics.observeSink(key, obs),

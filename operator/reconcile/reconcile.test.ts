@@ -85,6 +85,33 @@ test('planReplicas: every pod crash-looping holds a scale-up, not a scale-down o
   assert.equal(planReplicas({ ...base, crashLooping: false, state: held.state, now: 2000 }).replicas, 6);
 });
 
+test('planReplicas: loads held (Doris refuses the setup) hold a scale-up and say why; scaling down still follows lag', () => {
+  const spec = defaultSpec({
+    ...minimalSink().spec,
+    scaling: { minReplicas: 1, maxReplicas: 10, lagPerReplica: 100, scaleDownStabilization: '0s' },
+  });
+  const base = {
+    spec,
+    schemaUnavailable: false,
+    current: 2,
+    lag: 1000n,
+    partitions: 8,
+    loadHeld: true,
+    state: newScaleState(0),
+    now: 1000,
+  };
+  const held = planReplicas(base);
+  assert.equal(held.replicas, 2);
+  assert.equal(held.reason, 'ScaleUpHeld');
+  assert.match(
+    held.message,
+    /recommended 8 .*but Doris refuses the sink's setup \(loads held, nothing commits\): holding 2 replicas/,
+  );
+  assert.deepEqual(held.state.events, [], 'no scale-up recorded against the change limit');
+  assert.equal(planReplicas({ ...base, loadHeld: false }).replicas, 6, 'not held: scales up');
+  assert.equal(planReplicas({ ...base, current: 5, lag: 100n }).replicas, 1, 'scale-down follows lag');
+});
+
 function input(over: Partial<StatusInput> = {}): StatusInput {
   return {
     sink: minimalSink(),

@@ -74,6 +74,9 @@ function harness(sink: DorisSink) {
   const observed: [string, SinkObservation | undefined][] = [];
   const pods: V1Pod[] = [];
   const podLists: string[] = [];
+  /** What each pod URL's /readyz answers (absent: nothing answers), and the URLs asked. */
+  const readyz = new Map<string, { status: number; body: string }>();
+  const readyzAsked: string[] = [];
   const deps: ReconcilerDeps = {
     sinks,
     deployments,
@@ -88,6 +91,10 @@ function harness(sink: DorisSink) {
     listPods: async (ns, selector) => {
       podLists.push(`${ns} ${selector}`);
       return pods;
+    },
+    readyz: async (url) => {
+      readyzAsked.push(url);
+      return readyz.get(url);
     },
     defaultImage: 'img',
     lagTimeoutMs: 200,
@@ -108,6 +115,8 @@ function harness(sink: DorisSink) {
     topicLookups,
     pods,
     podLists,
+    readyz,
+    readyzAsked,
     /** What the controller-manager reports on the Deployment the last reconcile applied. */
     deploymentStatus: (status: V1Deployment['status']) => {
       const d = deployments.m.get('default/events');
@@ -551,6 +560,81 @@ test('every pod crash-looping: scale-up held, Ready=False CrashLoopBackOff with 
   assert.equal(h.last().desiredReplicas, 4);
   assert.equal(getCondition(h.last().conditions, 'Scaling')?.reason, 'ScaledUp');
   assert.notEqual(getCondition(h.last().conditions, 'Ready')?.reason, 'CrashLoopBackOff');
+});
+
+function runningPod(name: string, ip: string, ready = false): V1Pod {
+  return {
+    metadata: { name },
+    spec: { containers: [{ name: 'sinker', ports: [{ name: 'metrics', containerPort: 9090, protocol: 'TCP' }] }] },
+    status: {
+      podIP: ip,
+      containerStatuses: [
+        { name: 'sinker', image: 'img', imageID: '', ready, restartCount: 0, state: { running: {} } },
+      ],
+    },
+  };
+}
+
+test("Doris refusing the sink's setup (the pods' /readyz): scale-up held, Ready=False LoadBlocked with Doris's reason masked, one Warning; accepted again, it scales", async () => {
+  const h = harness(sink());
+  await h.r.reconcile('default/events');
+  h.pods.push(runningPod('events-b', '10.0.0.2'), runningPod('events-a', '10.0.0.1'));
+  const held =
+    "kafka: not joined to the consumer group yet\ndoris: Doris refuses the sink's setup; loads held, nothing committed: [ANALYSIS_ERROR]Access denied for user 'root' at http://root:hunter2@fe:8030\n";
+  h.readyz.set('http://10.0.0.1:9090/readyz', { status: 503, body: held });
+  // lag grows: nothing commits while held
+  h.setOffsets(async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 900n })),
+  );
+  for (let i = 0; i < 2; i++) {
+    h.deploymentStatus({ replicas: 2, readyReplicas: 0 });
+    h.advance(10_000);
+    await h.r.reconcile('default/events');
+    assert.equal(h.last().lag?.total, 400);
+    assert.equal(h.last().desiredReplicas, 1, 'lag wants 4; held at 1');
+    const ready = getCondition(h.last().conditions, 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'LoadBlocked');
+    assert.match(
+      ready?.message ?? '',
+      /^Doris refuses the sink's setup, so the sinkers hold their loads and commit nothing \(1 of 2 sinker pods asked, e\.g\. events-a\): \[ANALYSIS_ERROR\]Access denied for user 'root' at http:\/\/root:\*\*\*@fe:8030\. Fix spec\.doris/,
+    );
+    const scaling = getCondition(h.last().conditions, 'Scaling');
+    assert.equal(scaling?.reason, 'ScaleUpHeld');
+    assert.match(scaling?.message ?? '', /Doris refuses the sink's setup/);
+  }
+  assert.ok(!JSON.stringify(h.statuses).includes('hunter2'), 'the password reached the status');
+  assert.deepEqual(h.readyzAsked.slice(0, 2), ['http://10.0.0.1:9090/readyz', 'http://10.0.0.2:9090/readyz']);
+  const warnings = h.events.filter((e) => e.reason === 'LoadBlocked');
+  assert.equal(warnings.length, 1, 'one Warning Event, not one per reconcile');
+  assert.equal(warnings[0]?.type, 'Warning');
+  assert.ok(!JSON.stringify(h.events).includes('hunter2'));
+
+  // Doris accepts again: the pods turn ready, no pod is asked, and the scale-up goes ahead.
+  h.readyz.clear();
+  const asked = h.readyzAsked.length;
+  h.deploymentStatus({ replicas: 2, readyReplicas: 2 });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.readyzAsked.length, asked);
+  assert.equal(h.last().desiredReplicas, 4);
+  assert.equal(getCondition(h.last().conditions, 'Scaling')?.reason, 'ScaledUp');
+});
+
+test('running pods not ready for another reason (or not answering) do not hold the scale-up', async () => {
+  const h = harness(sink());
+  await h.r.reconcile('default/events');
+  h.pods.push(runningPod('events-a', '10.0.0.1'), runningPod('events-b', '10.0.0.2'));
+  h.readyz.set('http://10.0.0.1:9090/readyz', { status: 503, body: 'kafka: not joined to the consumer group yet\n' });
+  h.setOffsets(async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 900n })),
+  );
+  h.deploymentStatus({ replicas: 1, readyReplicas: 0 });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.readyzAsked.length, 2);
+  assert.equal(h.last().desiredReplicas, 4);
+  assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'Progressing');
 });
 
 test('pods starting (not yet restarted twice) do not hold the scale-up', async () => {

@@ -16,6 +16,7 @@ import { groupId, labelSelectorString, referencedSecrets } from '../desired/name
 import { desiredObjects } from '../desired/objects.ts';
 import { type CrashLoop, crashLoop, podsWaiting } from '../scaling/crashloop.ts';
 import { newScaleState, type ScaleState } from '../scaling/decide.ts';
+import { type LoadHeld, loadHeld, loadHeldMessage, type ReadyzAnswer, readyzTargets } from '../scaling/held.ts';
 import type { KafkaConnection } from '../scaling/kafka-offsets.ts';
 import { lagToNumber, type PartitionOffsets, summarizeLag } from '../scaling/lag.ts';
 import { planReplicas } from './replicas.ts';
@@ -29,6 +30,7 @@ import {
   dlqTopicMissingMessage,
   heldStatus,
   type LagObservation,
+  LOAD_BLOCKED,
   type SchemaObservation,
   TOPIC_NOT_FOUND,
 } from './status.ts';
@@ -68,6 +70,12 @@ export interface ReconcilerDeps {
    * to tell crash-looping sinkers (scale-up held) from ones still starting. Absent: never held.
    */
   listPods?: (namespace: string, labelSelector: string) => Promise<V1Pod[]>;
+  /**
+   * GET of a pod's /readyz (scaling/held.ts): the status and body, or undefined when nothing answered
+   * in time. Asked of running pods that are not ready, when none is: a sinker whose loads Doris
+   * refuses says so there. Absent: never asked.
+   */
+  readyz?: (url: string) => Promise<{ status: number; body: string } | undefined>;
   defaultImage: string;
   /** Bound on one offsets read (default 15 s). */
   lagTimeoutMs?: number;
@@ -96,7 +104,7 @@ interface SinkRuntime {
 
 const MIN_REQUEUE_MS = 1000;
 /** Ready=False reasons of a running sink that get a Warning Event when they begin. */
-const WARN_READY_REASONS = new Set([CRASH_LOOP, TOPIC_NOT_FOUND]);
+const WARN_READY_REASONS = new Set([CRASH_LOOP, TOPIC_NOT_FOUND, LOAD_BLOCKED]);
 /** A blackholed broker must not hold a worker for kafkajs's full retry schedule. */
 const LAG_TIMEOUT_MS = 15_000;
 
@@ -206,7 +214,7 @@ export class Reconciler {
     await this.#kafka(sink, spec, secrets, rt, now, pollMs, dlqTopic);
 
     const deployment = this.#d.deployments.get(namespace, name);
-    const pods = spec.paused ? {} : await this.#podsReport(sink, deployment);
+    const pods = spec.paused ? {} : await this.#podsReport(sink, deployment, secrets);
     const crash = pods.crash;
     // The operator's own last decision is the current count: an edit of the Deployment's replicas is
     // undone, not adopted. (status.desiredReplicas carries it across operator restarts.)
@@ -218,6 +226,7 @@ export class Reconciler {
       lag: rt.lagTotal,
       partitions: rt.lag.partitions ?? 0,
       crashLooping: crash !== undefined,
+      loadHeld: pods.held !== undefined,
       state: rt.scale,
       now,
     });
@@ -292,6 +301,7 @@ export class Reconciler {
     if (rt.dlq) statusInput.dlq = rt.dlq;
     if (crash) statusInput.crashLoop = crash;
     if (pods.waiting) statusInput.podsWaiting = pods.waiting;
+    if (pods.held) statusInput.loadBlocked = { message: loadHeldMessage(pods.held) };
     const status = buildStatus(statusInput);
     // One Warning Event when the sink turns not ready for a reason a user must act on.
     const readyNow = status.conditions?.find((c) => c.type === 'Ready');
@@ -357,24 +367,28 @@ export class Reconciler {
   }
 
   /**
-   * Whether every pod of the sink is crash-looping, and why pods wait. Asked only when the Deployment
-   * has pods and none is ready (no pod list otherwise); a failed list is logged and holds nothing.
+   * Whether every pod of the sink is crash-looping, why pods wait, and whether the running ones hold
+   * their loads (their /readyz). Asked only when the Deployment has pods and none is ready (no pod
+   * list otherwise); a failed list is logged and holds nothing.
    */
   async #podsReport(
     sink: DorisSink,
     deployment: V1Deployment | undefined,
-  ): Promise<{ crash?: CrashLoop; waiting?: string }> {
+    secrets: ResolvedSecrets,
+  ): Promise<{ crash?: CrashLoop; waiting?: string; held?: LoadHeld }> {
     if (!this.#d.listPods || !deployment?.status?.replicas || (deployment.status.readyReplicas ?? 0) > 0) {
       return {};
     }
     const namespace = sink.metadata.namespace ?? 'default';
     try {
       const pods = await this.#d.listPods(namespace, labelSelectorString(sink.metadata.name));
-      const report: { crash?: CrashLoop; waiting?: string } = {};
+      const report: { crash?: CrashLoop; waiting?: string; held?: LoadHeld } = {};
       const crash = crashLoop(pods);
       if (crash) report.crash = crash;
       const waiting = podsWaiting(pods);
       if (waiting) report.waiting = waiting;
+      const held = await this.#loadHeld(pods, secrets);
+      if (held) report.held = held;
       return report;
     } catch (err) {
       this.#d.log?.('warn', 'listing the sink pods failed', {
@@ -383,6 +397,19 @@ export class Reconciler {
       });
       return {};
     }
+  }
+
+  /** Asks the running, not ready pods for their /readyz (in parallel, each bounded by the caller's fetch). */
+  async #loadHeld(pods: readonly V1Pod[], secrets: ResolvedSecrets): Promise<LoadHeld | undefined> {
+    const readyz = this.#d.readyz;
+    if (!readyz) return undefined;
+    const answers = await Promise.all(
+      readyzTargets(pods).map(async (t): Promise<ReadyzAnswer> => {
+        const r = await readyz(t.url).catch(() => undefined);
+        return r ? { pod: t.pod, status: r.status, body: r.body } : { pod: t.pod };
+      }),
+    );
+    return loadHeld(answers, [secrets.dorisPassword, secrets.saslPassword, secrets.tlsKey]);
   }
 
   /** Ready=False with the error, before the error is rethrown; a failure to write it hides nothing. */

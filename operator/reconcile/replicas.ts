@@ -19,6 +19,12 @@ export interface ReplicaPlanInput {
    * (more pods would crash the same way); scaling down still follows lag.
    */
   crashLooping?: boolean;
+  /**
+   * Doris refuses the sink's setup and the sinkers hold their loads (scaling/held.ts): the lag grows
+   * because nothing commits, and more pods would only send Doris more refused loads. A scale-up is
+   * held at the current count, as for crash-looping pods; scaling down still follows lag.
+   */
+  loadHeld?: boolean;
   state: ScaleState;
   now: number;
 }
@@ -62,7 +68,7 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
   const wanted = recommendReplicas(i.lag, current, params);
   // min/max stay hard limits while held (e.g. minReplicas raised), as with unknown lag.
   const holdAt = clampReplicas(current, params);
-  const held = i.crashLooping === true && wanted !== undefined && wanted > holdAt;
+  const held = (i.crashLooping === true || i.loadHeld === true) && wanted !== undefined && wanted > holdAt;
   // Held as a recommendation of the current count, so the stabilization window and the scale-up
   // limit see what was done, not a scale-up that never happened.
   const rec = held ? holdAt : wanted;
@@ -75,10 +81,13 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
     d.replicas = clampReplicas(current, params);
   }
   if (held) {
+    const why = i.crashLooping
+      ? 'every sinker pod is crash-looping'
+      : "Doris refuses the sink's setup (loads held, nothing commits)";
     return {
       replicas: d.replicas,
       reason: 'ScaleUpHeld',
-      message: `lag ${i.lag} → recommended ${wanted} (cap ${replicaCap(params)}), but every sinker pod is crash-looping: holding ${d.replicas} replicas until one is ready`,
+      message: `lag ${i.lag} → recommended ${wanted} (cap ${replicaCap(params)}), but ${why}: holding ${d.replicas} replicas until one is ready`,
       state: d.state,
     };
   }

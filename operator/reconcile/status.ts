@@ -41,6 +41,9 @@ export function dlqTopicMissingMessage(topic: string): string {
   return `dead-letter topic ${topic} does not exist (or the sink's Kafka user cannot see it): create it, or set spec.dlq.kafkaTopic. The sinkers run, but unless the brokers create topics on first use, the first message that cannot be loaded holds its partition until the topic exists`;
 }
 
+/** Ready=False reason (and Warning Event) while Doris refuses the sink's setup and the sinkers hold their loads. */
+export const LOAD_BLOCKED = 'LoadBlocked';
+
 export const TOPIC_NOT_FOUND = 'TopicNotFound';
 
 export function topicNotFoundMessage(topic: string): string {
@@ -67,6 +70,8 @@ export interface StatusInput {
   crashLoop?: { message: string };
   /** Why pods that are not ready wait (image pull, scheduling, ...), when none is ready. */
   podsWaiting?: string;
+  /** Doris refuses the sink's setup: the sinkers' loads are held (scaling/held.ts loadHeldMessage). */
+  loadBlocked?: { message: string };
 }
 
 export function buildStatus(i: StatusInput): DorisSinkStatus {
@@ -108,6 +113,8 @@ export function buildStatus(i: StatusInput): DorisSinkStatus {
     };
   } else if (i.crashLoop) {
     readyCond = { type: 'Ready', status: 'False', reason: CRASH_LOOP, message: i.crashLoop.message };
+  } else if (i.loadBlocked) {
+    readyCond = { type: 'Ready', status: 'False', reason: LOAD_BLOCKED, message: i.loadBlocked.message };
   } else if (ready >= i.desiredReplicas) {
     readyCond = {
       type: 'Ready',
