@@ -3,7 +3,14 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { compareManualSchema, dedupeSummary, probeFileDirectory, staleReport } from './check.ts';
+import {
+  compareManualSchema,
+  DLQ_HEADROOM,
+  dedupeSummary,
+  dlqSizeVerdict,
+  probeFileDirectory,
+  staleReport,
+} from './check.ts';
 import { dedupeKeys } from './dedupe/keys.ts';
 import { findStaleInTopic, STALE_STATE_MESSAGE } from './dedupe/stale.ts';
 import type { Intent } from './dedupe/state.ts';
@@ -142,4 +149,33 @@ test("check judges every partition's state against its log, each with its commit
   assert.equal(findStaleInTopic(new Map(states.entries()), shorter, committed)?.reason, 'intent');
   // A partition the log does not list (metadata behind) is not judged.
   assert.equal(findStaleInTopic(new Map(states.entries()), new Map([[0, log('42')]]), committed), null);
+});
+
+test("check's DLQ topic size: less than the source topic takes fails with the command to raise it; as much or more passes", () => {
+  const o = { topic: 'dlq', source: 'events', brokers: 'k1:9092,k2:9092' };
+  const small = dlqSizeVerdict({ ...o, max: 20_000, sourceMax: 1_048_588 });
+  assert.equal(small.ok, false);
+  assert.match(
+    small.detail,
+    /^topic "dlq" takes records up to 20000 bytes \(max\.message\.bytes\), "events" up to 1048588: /,
+  );
+  assert.ok(
+    small.detail.endsWith(
+      `kafka-configs.sh --bootstrap-server k1:9092,k2:9092 --alter --entity-type topics --entity-name dlq --add-config max.message.bytes=${1_048_588 + DLQ_HEADROOM}`,
+    ),
+    small.detail,
+  );
+  for (const max of [1_048_588, 2_097_152]) {
+    const v = dlqSizeVerdict({ ...o, max, sourceMax: 1_048_588 });
+    assert.deepEqual(v, {
+      ok: true,
+      detail: `topic "dlq" exists; it takes records up to ${max} bytes (max.message.bytes), "events" up to 1048588`,
+    });
+  }
+  // The source's size unknown (it does not exist: the Kafka line fails), or the DLQ's not reported.
+  assert.deepEqual(dlqSizeVerdict({ ...o, max: 20_000, sourceMax: undefined }), {
+    ok: true,
+    detail: 'topic "dlq" exists; it takes records up to 20000 bytes (max.message.bytes)',
+  });
+  assert.equal(dlqSizeVerdict({ ...o, max: undefined, sourceMax: 5 }).ok, true);
 });

@@ -2,7 +2,7 @@
 // sinker needs and say, in plain words, what works and what does not. Changes nothing anywhere.
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Kafka } from 'kafkajs';
+import { type Admin, Kafka } from 'kafkajs';
 import type { SinkerConfig } from './config/types.ts';
 import { redactUrl } from './config/validate.ts';
 import { kafkaClientConfig } from './consumer.ts';
@@ -277,7 +277,24 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
         try {
           const topics = await admin.listTopics();
           if (!topics.includes(topic)) throw new Error(`topic "${topic}" does not exist; create it before starting`);
-          return `topic "${topic}" exists`;
+          // Both topics in one request; a source topic that does not exist (the Kafka line says so) is left out.
+          const source = config.kafka.topic;
+          const named = topics.includes(source) && source !== topic ? [topic, source] : [topic];
+          let sizes: Map<string, number>;
+          try {
+            sizes = await maxMessageBytes(admin, named);
+          } catch (err) {
+            return `topic "${topic}" exists (its max.message.bytes could not be read: ${(err as Error).message})`;
+          }
+          const verdict = dlqSizeVerdict({
+            topic,
+            max: sizes.get(topic),
+            source,
+            sourceMax: sizes.get(source),
+            brokers: config.kafka.brokers.join(','),
+          });
+          if (!verdict.ok) throw new Error(verdict.detail);
+          return verdict.detail;
         } finally {
           await admin.disconnect();
         }
@@ -285,6 +302,58 @@ export async function checkAll(config: SinkerConfig): Promise<CheckResult[]> {
     );
   }
   return results;
+}
+
+/** Kafka's DescribeConfigs resource type of a topic (kafkajs's ConfigResourceTypes.TOPIC). */
+const TOPIC_RESOURCE = 2;
+
+/**
+ * The largest record batch each topic takes: its max.message.bytes, which Kafka reports as the
+ * broker's message.max.bytes when the topic does not set it.
+ */
+async function maxMessageBytes(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['max.message.bytes'] })),
+  });
+  const sizes = new Map<string, number>();
+  for (const r of resources) {
+    const v = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    if (Number.isSafeInteger(v) && v > 0) sizes.set(r.resourceName, v);
+  }
+  return sizes;
+}
+
+/** Room a dead letter needs beside its original message: the dlq.* headers (the reason is the long one). */
+export const DLQ_HEADROOM = 16 * 1024;
+
+/**
+ * The DLQ topic's max.message.bytes against the source topic's. A dead letter is the original message
+ * with dlq.* headers, sent on its own when a larger send is refused: one that the DLQ topic refuses
+ * can never land, and the sinker retries it for ever with its partition stopped. Less than the source
+ * takes fails; as much passes (only a message within the headers' size of the limit would not fit).
+ */
+export function dlqSizeVerdict(o: {
+  topic: string;
+  max: number | undefined;
+  source: string;
+  sourceMax: number | undefined;
+  brokers: string;
+}): { ok: boolean; detail: string } {
+  if (o.max === undefined)
+    return { ok: true, detail: `topic "${o.topic}" exists (its max.message.bytes was not reported)` };
+  const takes = `takes records up to ${o.max} bytes (max.message.bytes)`;
+  if (o.sourceMax === undefined) return { ok: true, detail: `topic "${o.topic}" exists; it ${takes}` };
+  if (o.max >= o.sourceMax) {
+    return { ok: true, detail: `topic "${o.topic}" exists; it ${takes}, "${o.source}" up to ${o.sourceMax}` };
+  }
+  return {
+    ok: false,
+    detail:
+      `topic "${o.topic}" ${takes}, "${o.source}" up to ${o.sourceMax}: the dead letter of a message over about ${o.max} bytes could never be written to it, ` +
+      `and the sinker would retry it for ever, that partition stopped. Raise it to the source's and room for the dlq.* headers: ` +
+      `kafka-configs.sh --bootstrap-server ${o.brokers} --alter --entity-type topics --entity-name ${o.topic} --add-config max.message.bytes=${o.sourceMax + DLQ_HEADROOM}`,
+  };
 }
 
 /**

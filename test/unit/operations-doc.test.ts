@@ -81,6 +81,7 @@ const FILE_EXTENSIONS = new Set(['md', 'ts', 'js', 'json', 'jsonl', 'yaml', 'yml
 const NOT_CONFIG_KEYS = new Map([
   ...Object.values(DLQ_HEADER).map((h): [string, string] => [h, 'a Kafka header of a dead letter in a DLQ topic']),
   ['max.message.bytes', 'the Kafka topic setting bounding a record batch'],
+  ['message.max.bytes', "the Kafka broker's default of max.message.bytes"],
   ['offsets.retention.minutes', "the Kafka broker setting that keeps an empty group's offsets"],
 ]);
 
