@@ -20,6 +20,8 @@ function names(objs: K8sObject[]): string[] {
 function expected(base: string): string[] {
   return [
     `ClusterRole ${base}`,
+    `ClusterRole ${base}-edit`,
+    `ClusterRole ${base}-view`,
     `ClusterRoleBinding ${base}`,
     `ConfigMap ${base}-dashboard-operator`,
     `ConfigMap ${base}-dashboard-sinker`,
