@@ -350,7 +350,7 @@ export function dlqSizeVerdict(o: {
   return {
     ok: false,
     detail:
-      `topic "${o.topic}" ${takes}, "${o.source}" up to ${o.sourceMax}: the dead letter of a message over about ${o.max} bytes could never be written to it, ` +
+      `topic "${o.topic}" ${takes}, "${o.source}" up to ${o.sourceMax}: a dead letter over ${o.max} bytes even gzipped could never be written to it, ` +
       `and the sinker would retry it for ever, that partition stopped. Raise it to the source's and room for the dlq.* headers: ` +
       `kafka-configs.sh --bootstrap-server ${o.brokers} --alter --entity-type topics --entity-name ${o.topic} --add-config max.message.bytes=${o.sourceMax + DLQ_HEADROOM}`,
   };

@@ -16,7 +16,7 @@
 // job. And after a failed write the producer is replaced: its sequence numbers may no longer match
 // what the broker holds.
 import type { ICustomPartitioner, IHeaders, Kafka, Producer } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import { CompressionTypes, Partitioners } from 'kafkajs';
 import { DLQ_HEADER, type DlqKafkaMessage, type DlqRecord, toKafkaMessage } from './record.ts';
 
 /**
@@ -141,7 +141,8 @@ export class KafkaDlqSink {
   /**
    * Writes the records in sends of at most SEND_BYTES, one after another. A send the broker refuses
    * as too large is halved and each half sent (the part of it a partition took may be written
-   * twice: at least once); a single record too large for the topic fails the write, naming it.
+   * twice: at least once); a single record too large for the topic is sent again gzipped, and if
+   * that is refused too, fails the write, naming it.
    */
   async write(records: readonly DlqRecord[]): Promise<void> {
     // A failed write is retried with the same records until every sink has them: the sends that
@@ -163,8 +164,17 @@ export class KafkaDlqSink {
       if (!tooLarge(e)) throw e;
       if (part.length === 1) {
         const { r, bytes } = part[0]!;
+        // The source topic's limit bounds its batches as stored, compressed when its producer
+        // compressed them: a message larger than the limit got in, and JSON compresses well.
+        try {
+          await this.#send([part[0]!.message], CompressionTypes.GZIP);
+          this.#written.add(r);
+          return;
+        } catch (again) {
+          if (!tooLarge(again)) throw again;
+        }
         throw new Error(
-          `${(e as Error).message}: the dead letter of ${r.topic}/${r.partition}@${r.offset} is about ${bytes} bytes, more than the topic takes: raise its max.message.bytes (kafka-configs.sh --alter --entity-type topics --entity-name ${this.topic} --add-config max.message.bytes=N)`,
+          `${(e as Error).message}: the dead letter of ${r.topic}/${r.partition}@${r.offset} is about ${bytes} bytes, more than the topic takes, gzipped too: raise its max.message.bytes (kafka-configs.sh --alter --entity-type topics --entity-name ${this.topic} --add-config max.message.bytes=N)`,
           { cause: (e as Error).cause ?? e },
         );
       }
@@ -174,12 +184,12 @@ export class KafkaDlqSink {
     }
   }
 
-  async #send(messages: DlqKafkaMessage[]): Promise<void> {
+  async #send(messages: DlqKafkaMessage[], compression = CompressionTypes.None): Promise<void> {
     const g = this.#current;
     g.inFlight++;
     try {
       await this.#connect(g);
-      await g.producer.send({ topic: this.topic, acks: -1, messages });
+      await g.producer.send({ topic: this.topic, acks: -1, messages, compression });
     } catch (e) {
       // Part of the records may be written while kafkajs rolled the sequence numbers back: with the
       // same producer, the next record sent to such a partition would be taken for a duplicate and

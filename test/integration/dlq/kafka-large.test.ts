@@ -4,7 +4,7 @@
 // rows Doris refuses from one load (10,000 rows, 10 MiB by default) went to the DLQ in one send:
 // refused for good, retried by the pipeline for ever, the partition stuck. Against the real broker.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { Kafka } from 'kafkajs';
 import { KafkaDlqSink } from '../../../sinker/dlq/kafka-sink.ts';
@@ -61,9 +61,10 @@ test('a topic with a lower max.message.bytes: the write is cut to what it takes;
   const sink = new KafkaDlqSink(kafka, small);
   // 12 records of 6 KB: 72 KB, at most 3 to a batch of 20,000 bytes.
   const written = Array.from({ length: 12 }, (_, i) => rec(i, 6000));
-  // Two that fit beside one that never will, written (and retried, as the pipeline does) together:
-  // the two land once, the third fails the write each time, named.
-  const withBig = [rec(50, 100), rec(51, 100), rec(99, 30_000)];
+  // Two that fit beside one that never will (random bytes: compressed, they are as large), written
+  // (and retried, as the pipeline does) together: the two land once, the third fails the write each
+  // time, named.
+  const withBig = [rec(50, 100), rec(51, 100), { ...rec(99, 0), value: randomBytes(30_000) }];
   try {
     await sink.write(written);
     for (let i = 0; i < 2; i++) {
@@ -78,4 +79,21 @@ test('a topic with a lower max.message.bytes: the write is cut to what it takes;
     await sink.close();
   }
   assert.deepEqual(await readBack(small), [...written.map((r) => r.offset), '50', '51']);
+});
+
+test("a single dead letter over the topic's max.message.bytes that compresses under it lands, compressed, byte for byte", async () => {
+  // The source topic's limit bounds its record batches as stored, compressed when the producer
+  // compressed them: a JSON message of 60 KB came in a batch of a few KB, and its dead letter (sent
+  // uncompressed) was refused by a DLQ topic with the same 20,000-byte limit for good.
+  const sink = new KafkaDlqSink(kafka, small);
+  const big = { ...rec(200, 0), value: Buffer.from(JSON.stringify({ id: 200, text: 'ab'.repeat(30_000) })) };
+  try {
+    await sink.write([big]);
+  } finally {
+    await sink.close();
+  }
+  const back = [];
+  for await (const r of readDlqTopic({ kafka, topic: small, idleMs: 200 })) if (r.offset === '200') back.push(r);
+  assert.equal(back.length, 1);
+  assert.deepEqual(back[0]?.value, big.value);
 });
