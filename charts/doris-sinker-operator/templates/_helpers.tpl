@@ -45,12 +45,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: doris-sinker
 {{- end }}
 
+{{/* With serviceAccount.create=false the schema requires a name: never the namespace's "default" account. */}}
 {{- define "dso.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
 {{- default (include "dso.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
 {{- end }}
 
 {{- /*

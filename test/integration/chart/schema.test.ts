@@ -25,6 +25,9 @@ const BAD: { args: string[]; message: RegExp }[] = [
   { args: ['--set', 'httpPort=70000'], message: /httpPort.*maximum/ },
   { args: ['--set', 'podSecurityContext.runAsNonRoot=false'], message: /runAsNonRoot/ },
   { args: ['--set', 'dashboards.labels.grafana_dashboard=1'], message: /grafana_dashboard.*string/ },
+  // Without a name, the operator would run as (and its ClusterRole be bound to) the namespace's
+  // `default` ServiceAccount, lending every other pod there the operator's rights, Secrets included.
+  { args: ['--set', 'serviceAccount.create=false'], message: /serviceAccount\/name/ },
   // The ServiceMonitor scrapes the operator through the metrics Service: without it there would be no
   // ServiceMonitor, yet the PrometheusRule would carry DorisSinkerOperatorNoLeader, firing for ever.
   {
@@ -57,6 +60,7 @@ test('values.schema.json accepts the documented variations', () => {
     ['--set', 'metrics.podMonitor.enabled=true', '--set', 'metrics.podMonitor.interval=15s'],
     ['--set', 'extraEnv[0].name=NODE_OPTIONS', '--set', 'extraEnv[0].value=--max-old-space-size=200'],
     ['--set-string', 'podLabels.team=a', '--set-string', 'podLabels.app\\.kubernetes\\.io/part-of=x'],
+    ['--set', 'serviceAccount.create=false', '--set', 'serviceAccount.name=dso-operator'],
   ]) {
     const r = template(args);
     assert.equal(r.status, 0, `helm template ${args.join(' ')}: ${r.stderr}`);
