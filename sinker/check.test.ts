@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -62,6 +62,22 @@ test("check's probe of a written file's directory (log, DLQ file): a writable di
   assert.throws(
     () => probeFileDirectory(join(dir, 'plain-file', 'sub', 'sinker.log')),
     new RegExp(`directory ${join(dir, 'plain-file', 'sub')} cannot be created: ${join(dir, 'plain-file')} is a file`),
+  );
+});
+
+test("check's probe of a written file: one that exists is appended to, so it must be a file the sinker may write", () => {
+  // The directory alone passed: a DLQ path naming a directory (or a file the sinker may not write)
+  // was OK, and the sinker found out at the first dead letter, retrying it for ever, its partition stopped.
+  const dir = mkdtempSync(join(tmpdir(), 'fileprobe-'));
+  writeFileSync(join(dir, 'dlq.jsonl'), '');
+  assert.equal(
+    probeFileDirectory(join(dir, 'dlq.jsonl')),
+    `directory ${dir} is writable; ${join(dir, 'dlq.jsonl')} exists and is writable`,
+  );
+  mkdirSync(join(dir, 'taken'));
+  assert.throws(
+    () => probeFileDirectory(join(dir, 'taken')),
+    new RegExp(`^Error: ${join(dir, 'taken')} is a directory, not a file$`),
   );
 });
 

@@ -47,10 +47,13 @@ async function attempt(name: string, fn: () => Promise<string>, timeoutMs = 15_0
 /**
  * What `check` says about the directory of a file the sinker writes (its log, its DLQ file), changing
  * nothing: it is writable, or it is missing and the nearest existing parent is writable, so the sinker
- * will create it (both create theirs). Throws, in plain words, where the sinker could not write.
+ * will create it (both create theirs); and the file, when it exists, is one the sinker may append to.
+ * Throws, in plain words, where the sinker could not write.
  */
 export function probeFileDirectory(filePath: string): string {
-  const dir = dirname(resolve(filePath));
+  const file = resolve(filePath);
+  const existing = probeExistingFile(file);
+  const dir = dirname(file);
   for (let at = dir; ; ) {
     let isDir: boolean;
     try {
@@ -80,10 +83,32 @@ export function probeFileDirectory(filePath: string): string {
           : `directory ${dir} does not exist and cannot be created: ${at} is not writable`,
       );
     }
-    return at === dir
-      ? `directory ${dir} is writable`
-      : `directory ${dir} does not exist yet; the sinker creates it (${at} is writable)`;
+    if (at !== dir) return `directory ${dir} does not exist yet; the sinker creates it (${at} is writable)`;
+    return existing ? `directory ${dir} is writable; ${file} exists and is writable` : `directory ${dir} is writable`;
   }
+}
+
+/**
+ * Whether `file` exists; throws when it does and the sinker could not append to it (a directory, or
+ * no write permission). The sinker opens its DLQ file only at the first dead letter: that one would
+ * fail, retried for ever with its partition stopped.
+ */
+function probeExistingFile(file: string): boolean {
+  let isDir: boolean;
+  try {
+    isDir = statSync(file).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new Error(`cannot look at ${file}: ${(err as Error).message}`);
+  }
+  if (isDir) throw new Error(`${file} is a directory, not a file`);
+  try {
+    accessSync(file, constants.W_OK);
+  } catch {
+    throw new Error(`${file} exists and is not writable`);
+  }
+  return true;
 }
 
 /**
