@@ -37,6 +37,8 @@ import { createEncoder, LINE_DELIMITER } from './encode/encoders.ts';
 import { createLogger } from './logger.ts';
 import { Mapper } from './mapper/mapper.ts';
 import { loadSchema } from './run.ts';
+import { SchemaError } from './schema/schema.ts';
+import type { TableSchema } from './schema/types.ts';
 import type { LabelState } from './writer/fe-replies.ts';
 import { type RejectedRow, SetupRefusedError, StreamLoadWriter } from './writer/writer.ts';
 
@@ -159,7 +161,17 @@ export async function replayDlq(
   out: NodeJS.WritableStream,
 ): Promise<number> {
   const logger = replayLogger(config);
-  const schema = await loadSchema(config);
+  let schema: TableSchema;
+  try {
+    schema = await loadSchema(config);
+  } catch (err) {
+    // The same refusals as a load's (password, table), met first: said as such, not as a stack trace.
+    if (!(err instanceof SchemaError)) throw err;
+    out.write(
+      `replay stopped: reading the table's schema: ${err.message}. Nothing was loaded or marked replayed. Fix it and run the replay again\n`,
+    );
+    return 1;
+  }
   const mapper = new Mapper(schema, { zeroDate: config.schema.zero_date });
   const encoder = createEncoder(config.doris.format, mapper.columns);
   out.write(`replaying from ${opts.sourceName}${opts.dryRun ? ' (dry run)' : ''}\n`);

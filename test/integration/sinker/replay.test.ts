@@ -135,7 +135,7 @@ test('no DLQ file yet: replay says there are no dead letters (exit 0); a --from-
   }
 });
 
-test('replay against a Doris that refuses the setup (no table, then a wrong password) stops at the first load and names the refusal; nothing counted refused or marked; fixed, it loads each record once', async () => {
+test('replay against a Doris that refuses the setup (a wrong password at DESCRIBE, no table, then a wrong password at the load) stops at the first refusal and names the refusal; nothing counted refused or marked; fixed, it loads each record once', async () => {
   const z = scenario('replay-refused', 1);
   try {
     const record = (offset: string, id: number) =>
@@ -167,6 +167,21 @@ test('replay against a Doris that refuses the setup (no table, then a wrong pass
         output,
       );
     };
+
+    // With the schema read from Doris (auto), the same refusal comes first from DESCRIBE.
+    const autoWrong = await runSinkerCommand({
+      dir: z.dir,
+      tag: 'auto-wrong',
+      config: await sinkerConfig(z, { doris: { password: 'rotated-elsewhere' } }),
+      command: ['replay'],
+    });
+    assert.equal(autoWrong.exit.code, 1, autoWrong.output);
+    assert.match(
+      autoWrong.output,
+      /^replay stopped: reading the table's schema: DESCRIBE .*Access denied.*\. Nothing was loaded or marked replayed\. Fix it/m,
+      autoWrong.output,
+    );
+    assert.doesNotMatch(autoWrong.output, /\n\s+at /, 'no stack trace');
 
     const noTable = await runSinkerCommand({ dir: z.dir, tag: 'no-table', config: right, command: ['replay'] });
     assert.equal(noTable.exit.code, 1, noTable.output);
