@@ -82,3 +82,25 @@ test('a 53-character release name (Helm longest) keeps every name within 63 char
   const r = kubectl(['apply', '--dry-run=server', '-f', '-'], objs.map((o) => JSON.stringify(o)).join('\n'));
   assert.equal(r.status, 0, `the apiserver refused the release's objects:\n${r.stderr}`);
 });
+
+test("two releases' dashboard ConfigMaps hold different file names (the Grafana sidecar's folder is shared)", () => {
+  // The sidecar writes each data key as a file of one folder for the whole cluster, and deletes the
+  // files a deleted ConfigMap named: with equal keys, uninstalling (or renaming) one release's
+  // dashboards removed the other's from Grafana.
+  const keys = (release: string) =>
+    renderChart({ release })
+      .filter((o) => o.kind === 'ConfigMap')
+      .flatMap((o) => Object.keys(o.data as Record<string, string>));
+  const a = keys('team-a');
+  const b = keys('team-b');
+  assert.equal(a.length, 2);
+  assert.deepEqual(
+    a.filter((k) => b.includes(k)),
+    [],
+    `shared file names: ${a.join(', ')}`,
+  );
+  assert.deepEqual(a.sort(), [
+    'team-a-doris-sinker-operator-dashboard-operator.json',
+    'team-a-doris-sinker-operator-dashboard-sinker.json',
+  ]);
+});
