@@ -508,11 +508,12 @@ export const dorisSinkSchema: Schema = {
       message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters (the operator's child objects add suffixes)`,
     },
     {
-      // A custom resource name may contain dots (a DNS subdomain); "<name>-metrics", a Service name,
-      // may not (a DNS label): the apiserver would refuse the sink's Service on every reconcile.
-      rule: "!self.metadata.name.contains('.')",
+      // A custom resource name is a DNS subdomain (dots, a leading digit); "<name>-metrics", a Service
+      // name, is a DNS-1035 label (no dot; a letter first before Kubernetes 1.36): the apiserver would
+      // refuse the sink's Service on every reconcile.
+      rule: "self.metadata.name.matches('^[a-z][-a-z0-9]*$')",
       message:
-        'metadata.name must not contain "." (the sink\'s metrics Service is named after it, and a Service name is a DNS label)',
+        'metadata.name must start with a letter and contain no "." (the sink\'s metrics Service is named after it, and a Service name is a DNS-1035 label)',
     },
   ],
 };

@@ -233,11 +233,15 @@ test('refused: a name longer than the children allow', () => {
   assert.match(r.stderr, /metadata\.name must be at most 55 characters/);
 });
 
-test('refused: a name with a dot (its metrics Service would not be a valid DNS label)', () => {
-  const r = apply(sinkYaml(() => {}, 'tb.event'));
-  assert.notEqual(r.status, 0, 'a DorisSink named tb.event was accepted; its Service tb.event-metrics cannot exist');
-  assert.match(r.stderr, /metadata\.name must not contain "\."/);
-});
+// Its Service "<name>-metrics" must be a DNS-1035 label: no dot ever, and no leading digit before
+// Kubernetes 1.36 (RelaxedServiceNameValidation), while the chart supports 1.28 and later.
+for (const name of ['tb.event', '1events']) {
+  test(`refused: a name its metrics Service cannot carry (${name})`, () => {
+    const r = apply(sinkYaml(() => {}, name));
+    assert.notEqual(r.status, 0, `a DorisSink named ${name} was accepted; Service ${name}-metrics is refused`);
+    assert.match(r.stderr, /metadata\.name must start with a letter and contain no "\."/);
+  });
+}
 
 test('groupId is immutable once set', () => {
   const y = (g: string) =>
