@@ -39,7 +39,7 @@ before(() => {
   for (const [user, role] of [
     [EDITOR, 'edit'],
     [VIEWER, 'view'],
-  ]) {
+  ] as const) {
     must(kubectl(['-n', NS, 'create', 'rolebinding', user, `--clusterrole=${role}`, `--user=${user}`]), role);
   }
   // The shared CRD exists on the test bed (other tests apply it): this release leaves it alone.
