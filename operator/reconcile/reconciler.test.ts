@@ -634,7 +634,13 @@ test('running pods not ready for another reason (or not answering) do not hold t
   await h.r.reconcile('default/events');
   assert.equal(h.readyzAsked.length, 2);
   assert.equal(h.last().desiredReplicas, 4);
-  assert.equal(getCondition(h.last().conditions, 'Ready')?.reason, 'Progressing');
+  const ready = getCondition(h.last().conditions, 'Ready');
+  assert.equal(ready?.reason, 'Progressing');
+  // why, from the pod's /readyz (the kubelet's HTTP probe event has only the status code)
+  assert.equal(
+    ready?.message,
+    '0/4 replicas ready; pod events-a not ready: kafka: not joined to the consumer group yet',
+  );
 });
 
 test('pods starting (not yet restarted twice) do not hold the scale-up', async () => {

@@ -16,7 +16,14 @@ import { groupId, labelSelectorString, referencedSecrets } from '../desired/name
 import { desiredObjects } from '../desired/objects.ts';
 import { type CrashLoop, crashLoop, podsWaiting } from '../scaling/crashloop.ts';
 import { newScaleState, type ScaleState } from '../scaling/decide.ts';
-import { type LoadHeld, loadHeld, loadHeldMessage, type ReadyzAnswer, readyzTargets } from '../scaling/held.ts';
+import {
+  type LoadHeld,
+  loadHeld,
+  loadHeldMessage,
+  notReadyReason,
+  type ReadyzAnswer,
+  readyzTargets,
+} from '../scaling/held.ts';
 import type { KafkaConnection } from '../scaling/kafka-offsets.ts';
 import { lagToNumber, type PartitionOffsets, summarizeLag } from '../scaling/lag.ts';
 import { planReplicas } from './replicas.ts';
@@ -385,10 +392,13 @@ export class Reconciler {
       const report: { crash?: CrashLoop; waiting?: string; held?: LoadHeld } = {};
       const crash = crashLoop(pods);
       if (crash) report.crash = crash;
-      const waiting = podsWaiting(pods);
-      if (waiting) report.waiting = waiting;
-      const held = await this.#loadHeld(pods, secrets);
+      const answers = await this.#readyz(pods);
+      const masked = [secrets.dorisPassword, secrets.saslPassword, secrets.tlsKey];
+      const held = loadHeld(answers, masked);
       if (held) report.held = held;
+      // Why no pod is ready: one waiting (image, scheduling), else one running unready (its /readyz).
+      const waiting = podsWaiting(pods) ?? notReadyReason(pods, answers, masked);
+      if (waiting) report.waiting = waiting;
       return report;
     } catch (err) {
       this.#d.log?.('warn', 'listing the sink pods failed', {
@@ -400,16 +410,15 @@ export class Reconciler {
   }
 
   /** Asks the running, not ready pods for their /readyz (in parallel, each bounded by the caller's fetch). */
-  async #loadHeld(pods: readonly V1Pod[], secrets: ResolvedSecrets): Promise<LoadHeld | undefined> {
+  async #readyz(pods: readonly V1Pod[]): Promise<ReadyzAnswer[]> {
     const readyz = this.#d.readyz;
-    if (!readyz) return undefined;
-    const answers = await Promise.all(
+    if (!readyz) return [];
+    return Promise.all(
       readyzTargets(pods).map(async (t): Promise<ReadyzAnswer> => {
         const r = await readyz(t.url).catch(() => undefined);
         return r ? { pod: t.pod, status: r.status, body: r.body } : { pod: t.pod };
       }),
     );
-    return loadHeld(answers, [secrets.dorisPassword, secrets.saslPassword, secrets.tlsKey]);
   }
 
   /** Ready=False with the error, before the error is rethrown; a failure to write it hides nothing. */

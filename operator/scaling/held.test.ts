@@ -9,6 +9,7 @@ import {
   loadHeldMessage,
   MAX_PODS_ASKED,
   maskSecrets,
+  notReadyReason,
   readyzTargets,
 } from './held.ts';
 
@@ -131,4 +132,25 @@ test('loadHeld: any asked pod holding is enough; the first by name is quoted, ma
     "Doris refuses the sink's setup, so the sinkers hold their loads and commit nothing (pod z): Access denied; password ***. Fix spec.doris (user, password Secret, database, table) or the user's privileges in Doris; the sinkers load on by themselves once Doris accepts",
   );
   assert.match(loadHeldMessage(h), /\(2 of 3 sinker pods asked, e\.g\. m\): table not found/);
+});
+
+test("notReadyReason: the first line of an unready pod's /readyz; else where to look for a running pod not asked", () => {
+  const pods = [pod('b'), pod('a', { hostNetwork: true, port: 0 }), pod('c', { ready: true })];
+  assert.equal(
+    notReadyReason(
+      pods,
+      [
+        { pod: 'b', status: 503, body: 'schema: table schema not loaded yet (pw-1)\nkafka: not joined\n' },
+        { pod: 'z', status: 503, body: '' },
+      ],
+      ['pw-1'],
+    ),
+    'pod b not ready: schema: table schema not loaded yet (***)',
+  );
+  // on the host network (not asked) or not answering: the probe's events say why
+  assert.equal(
+    notReadyReason(pods, [{ pod: 'b' }], []),
+    'pod a running, not ready: its readiness probe says why (kubectl describe pod a)',
+  );
+  assert.equal(notReadyReason([pod('c', { ready: true }), pod('d', { running: false })], [], []), undefined);
 });

@@ -111,6 +111,37 @@ export function loadHeld(
   };
 }
 
+/**
+ * Why running pods are not ready, when their loads are not held: the first line of the first asked
+ * pod's /readyz 503 (by name; masked, bounded), else, for a running pod not asked or not answering
+ * (host network: its exec probe's output is in its events), where to look. Undefined when no pod
+ * runs unready.
+ */
+export function notReadyReason(
+  pods: readonly V1Pod[],
+  answers: readonly ReadyzAnswer[],
+  secrets: readonly (string | undefined)[],
+): string | undefined {
+  const answered = answers
+    .filter((a) => a.status === 503 && a.body?.trim())
+    .sort((a, b) => a.pod.localeCompare(b.pod))[0];
+  if (answered) {
+    const line = maskSecrets((answered.body as string).trim().split('\n')[0] as string, secrets);
+    return `pod ${answered.pod} not ready: ${line.length > QUOTE_CHARS ? `${line.slice(0, QUOTE_CHARS)}…` : line}`;
+  }
+  const running = pods
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .filter((p) => {
+      const c = p.status?.containerStatuses?.find((s) => s.name === CONTAINER_NAME);
+      return c !== undefined && !c.ready && c.state?.running !== undefined;
+    })
+    .map((p) => p.metadata?.name ?? '')
+    .sort()[0];
+  return running === undefined
+    ? undefined
+    : `pod ${running} running, not ready: its readiness probe says why (kubectl describe pod ${running})`;
+}
+
 /** The Ready=False message while loads are held. */
 export function loadHeldMessage(h: LoadHeld): string {
   const who = h.asked === 1 ? `pod ${h.pod}` : `${h.pods} of ${h.asked} sinker pods asked, e.g. ${h.pod}`;
