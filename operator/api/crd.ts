@@ -48,6 +48,8 @@ export function dorisSinkCrd(): Record<string, unknown> {
           },
           additionalPrinterColumns: [
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            // Why, at a glance: LoadBlocked (Doris refuses the setup), CrashLoopBackOff, TopicNotFound, Running...
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
             { name: 'Replicas', type: 'integer', jsonPath: '.status.replicas' },
             { name: 'Desired', type: 'integer', jsonPath: '.status.desiredReplicas', priority: 1 },
             { name: 'Lag', type: 'integer', jsonPath: '.status.lag.total' },

@@ -274,7 +274,7 @@ test('printer columns and the scale subresource', () => {
   );
   const get = kubectl(['get', 'dorissinks', '-n', ns, 'scaled']);
   assert.equal(get.status, 0, get.stderr);
-  assert.match(get.stdout.split('\n')[0] ?? '', /NAME\s+READY\s+REPLICAS\s+LAG\s+SCHEMA\s+AGE/);
+  assert.match(get.stdout.split('\n')[0] ?? '', /NAME\s+READY\s+REASON\s+REPLICAS\s+LAG\s+SCHEMA\s+AGE/);
   const scale = kubectl(['scale', 'dorissink/scaled', '-n', ns, '--replicas=3']);
   assert.equal(scale.status, 0, scale.stderr);
   const sub = kubectl(['get', 'dorissink/scaled', '-n', ns, '--subresource=scale', '-o', 'json']);

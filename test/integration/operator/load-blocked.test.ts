@@ -31,6 +31,7 @@ import {
   freshNamespace,
   getSink,
   kubeConfig,
+  kubectl,
   startController,
   testKafka,
   waitFor,
@@ -169,6 +170,9 @@ test("a sinker pod holding its loads (Doris refuses the setup): the lag does not
     ready?.message ?? '',
     /^Doris refuses the sink's setup, so the sinkers hold their loads and commit nothing \(pod held-stand-in\): \[ANALYSIS_ERROR\]Access denied for user 'root' \(password \*\*\*\) via http:\/\/root:\*\*\*@fe:8030\/api\. Fix spec\.doris/,
   );
+  // `kubectl get` says it at a glance (the Reason column), `kubectl describe` the message above.
+  const get = kubectl(['get', 'dorissinks', '-n', ns, 'held']);
+  assert.match(get.stdout, /^held\s+False\s+LoadBlocked\s+/m, get.stdout + get.stderr);
   const scaling = getCondition(held.status?.conditions, 'Scaling');
   assert.equal(scaling?.reason, 'ScaleUpHeld');
   assert.match(
