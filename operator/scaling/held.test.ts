@@ -15,7 +15,15 @@ import {
 
 function pod(
   name: string,
-  o: { ready?: boolean; running?: boolean; ip?: string; port?: number; hostNetwork?: boolean; deleting?: boolean } = {},
+  o: {
+    ready?: boolean;
+    running?: boolean;
+    ip?: string;
+    port?: number;
+    hostNetwork?: boolean;
+    deleting?: boolean;
+    started?: string;
+  } = {},
 ): V1Pod {
   return {
     metadata: { name, ...(o.deleting ? { deletionTimestamp: new Date() } : {}) },
@@ -37,7 +45,10 @@ function pod(
           imageID: '',
           ready: o.ready ?? false,
           restartCount: 0,
-          state: o.running === false ? { waiting: { reason: 'ContainerCreating' } } : { running: {} },
+          state:
+            o.running === false
+              ? { waiting: { reason: 'ContainerCreating' } }
+              : { running: o.started ? { startedAt: new Date(o.started) } : {} },
         },
       ],
     },
@@ -56,7 +67,7 @@ test('the line looked for is the one the sinker writes on /readyz while its load
   );
 });
 
-test('readyzTargets: running pods that are not ready, on their pod IP and metrics port, a few by name', () => {
+test('readyzTargets: running pods that are not ready, on their pod IP and metrics port, a few, running longest first', () => {
   assert.deepEqual(readyzTargets([pod('b'), pod('a', { ip: 'fd00::7', port: 9191 })]), [
     { pod: 'a', url: 'http://[fd00::7]:9191/readyz' },
     { pod: 'b', url: 'http://10.0.0.7:9090/readyz' },
@@ -72,8 +83,12 @@ test('readyzTargets: running pods that are not ready, on their pod IP and metric
     ]),
     [],
   );
-  const many = Array.from({ length: 10 }, (_, i) => pod(`p${i}`));
-  assert.equal(readyzTargets(many).length, MAX_PODS_ASKED);
+  // Those a scale-up just started (not joined yet) come after the ones that have run a while (held).
+  const many = Array.from({ length: 10 }, (_, i) => pod(`new-${i}`, { started: '2026-01-01T10:00:00Z' }));
+  many.push(pod('old', { started: '2026-01-01T09:00:00Z' }), pod('unknown'));
+  const asked = readyzTargets(many).map((t) => t.pod);
+  assert.equal(asked.length, MAX_PODS_ASKED);
+  assert.deepEqual(asked.slice(0, 2), ['old', 'new-0']);
 });
 
 test('heldReason: Doris reason from the held line among the other checks; nothing for other refusals', () => {

@@ -17,8 +17,8 @@ import { CONTAINER_NAME } from '../desired/names.ts';
  * the words of SinkPipeline.loadBlocked, then Doris's reason.
  */
 export const HELD_LINE_PREFIX = "doris: Doris refuses the sink's setup; loads held, nothing committed: ";
-/** Pods asked per reconcile: one held pod is enough to know, a few tell a lone one apart. */
-export const MAX_PODS_ASKED = 3;
+/** Pods asked per reconcile (in parallel): one held pod is enough to know. */
+export const MAX_PODS_ASKED = 5;
 /** How much of Doris's reason a condition quotes. */
 const QUOTE_CHARS = 400;
 
@@ -46,16 +46,23 @@ export interface LoadHeld {
 
 /**
  * The /readyz of the sink's pods that are running but not ready (not being deleted, sinker container
- * running), at most MAX_PODS_ASKED by name, each on its pod IP and declared `metrics` port.
+ * running), each on its pod IP and declared `metrics` port: at most MAX_PODS_ASKED, those running
+ * longest first (then by name). A held sinker has run a while; pods a scale-up or a rollout just
+ * started are not ready yet for their own reasons, and asking only them would miss the hold.
  */
 export function readyzTargets(pods: readonly V1Pod[]): ReadyzTarget[] {
   const out: ReadyzTarget[] = [];
-  const live = pods
+  const running = pods
     .filter((p) => !p.metadata?.deletionTimestamp)
-    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
-  for (const pod of live) {
-    const status = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME);
-    if (!status || status.ready || !status.state?.running) continue;
+    .map((pod) => ({ pod, status: pod.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) }))
+    .filter(({ status }) => status !== undefined && !status.ready && status.state?.running !== undefined)
+    // Unknown start: last (NaN between two unknowns falls through to the name).
+    .map(({ pod, status }) => {
+      const started = status?.state?.running?.startedAt;
+      return { pod, since: started ? new Date(started).getTime() : Number.POSITIVE_INFINITY };
+    })
+    .sort((a, b) => a.since - b.since || (a.pod.metadata?.name ?? '').localeCompare(b.pod.metadata?.name ?? ''));
+  for (const { pod } of running) {
     const ip = pod.status?.podIP;
     if (!ip || pod.spec?.hostNetwork) continue;
     const container = pod.spec?.containers.find((c) => c.name === CONTAINER_NAME);
