@@ -154,6 +154,17 @@ async function operatorPort(imageId: string): Promise<number> {
   return freePort();
 }
 
+/**
+ * A demo run before the release was renamed left its operator under the old name, watching the same
+ * namespace: beside the new one, two operators would reconcile the one sample sink.
+ */
+async function removePreviousRelease(): Promise<void> {
+  const r = await helm(['status', DEMO.previousRelease, '-n', DEMO.namespace]);
+  if (r.status !== 0) return;
+  detail(`removing the operator release ${DEMO.previousRelease}, the demo's name for it before ${DEMO.release}`);
+  await uninstallOperator({ release: DEMO.previousRelease, namespace: DEMO.namespace });
+}
+
 /** After `--down` the namespace takes a while to go; installing into it meanwhile fails. */
 async function namespaceNotTerminating(): Promise<void> {
   const phase = async () =>
@@ -244,6 +255,7 @@ async function up(): Promise<{ operatorDeployment: string; operatorPort: number 
     `operator: helm upgrade --install ${DEMO.release} charts/doris-sinker-operator -n ${DEMO.namespace}`,
     async () => {
       await namespaceNotTerminating();
+      await removePreviousRelease();
       const imageId = images.operator.id.slice(0, 12);
       const installed = await installOperator({
         release: DEMO.release,
@@ -302,6 +314,7 @@ async function down(): Promise<void> {
     await removeSink(false);
     const r = await helm(['status', DEMO.release, '-n', DEMO.namespace]);
     if (r.status === 0) await uninstallOperator({ release: DEMO.release, namespace: DEMO.namespace });
+    await removePreviousRelease();
     // The namespace goes in the background (the sinkers' grace period is 60 s).
     await kubectl(['delete', 'namespace', DEMO.namespace, '--ignore-not-found', '--wait=false']);
     await deleteKafka(await demoTopics(), [DEMO_GROUP]);

@@ -3,7 +3,13 @@
 
 export const DEMO = {
   namespace: 'doris-sinker-demo',
-  release: 'doris-sinker',
+  /**
+   * Named like the chart (as its README and skaffold.yaml install it): the chart then names its objects
+   * `doris-sinker-operator`, not `doris-sinker-doris-sinker-operator`.
+   */
+  release: 'doris-sinker-operator',
+  /** The release's name before: an operator still installed under it is removed (two would reconcile one sink). */
+  previousRelease: 'doris-sinker',
   sink: 'tb-event',
   /** Each run's topic is `demo-events-<run>` and its DLQ `demo-events-<run>-dlq` (scripts/demo.ts says why). */
   topicPrefix: 'demo-events',

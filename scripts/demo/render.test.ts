@@ -178,7 +178,7 @@ test('summary and hints name the real commands and never a password', () => {
       pod: 'tb-event-1',
       sinkerMetrics: 'http://127.0.0.1:40123/metrics',
       operatorMetrics: 'http://127.0.0.1:40000/metrics',
-      operatorDeployment: 'doris-sinker-doris-sinker-operator',
+      operatorDeployment: 'doris-sinker-operator',
       queryHost: '127.0.0.1',
       queryPort: '19030',
       envFile: '/c/run/env',

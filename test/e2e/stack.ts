@@ -91,7 +91,10 @@ export function uniqueId(): string {
 // ---- the operator, installed with the chart ----------------------------------------------------------
 
 export interface OperatorOptions {
-  /** Helm release name (also names the operator's Deployment: `<release>-doris-sinker-operator`). */
+  /**
+   * Helm release name. The chart names the operator's Deployment `<release>-doris-sinker-operator`, or
+   * the release name alone when it holds the chart's name (`doris-sinker-operator`, as the demo installs).
+   */
   release: string;
   /** Namespace of the release; created if missing. */
   namespace: string;
@@ -228,7 +231,10 @@ export async function installOperator(opts: OperatorOptions): Promise<Operator> 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const deployment = `${opts.release}-doris-sinker-operator`;
+  // The release's own manifest names the Deployment: the chart decides whether the release name gets
+  // the chart's name appended (`e2e-1a2b3c-doris-sinker-operator`) or not (`doris-sinker-operator`).
+  const deployment = (await releaseObjects(opts)).find((o) => o.kind === 'Deployment')?.name;
+  if (!deployment) throw new Error(`helm release ${opts.namespace}/${opts.release} holds no Deployment`);
   const pod = await waitFor(
     `operator pod of ${opts.namespace}/${deployment} Ready`,
     async () => {
@@ -271,7 +277,9 @@ export async function installOperator(opts: OperatorOptions): Promise<Operator> 
 }
 
 /** The manifest of the release (what `helm get manifest` prints), as kind/namespace/name triples. */
-export async function releaseObjects(op: Operator): Promise<{ kind: string; namespace?: string; name: string }[]> {
+export async function releaseObjects(
+  op: Pick<Operator, 'release' | 'namespace'>,
+): Promise<{ kind: string; namespace?: string; name: string }[]> {
   const text = await must(helm(['get', 'manifest', op.release, '-n', op.namespace]), 'helm get manifest');
   const out: { kind: string; namespace?: string; name: string }[] = [];
   for (const doc of text.split(/^---$/m)) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { OperatorMetrics } from '../../operator/controller/metrics.ts';
+import { DEMO } from '../../scripts/demo/names.ts';
 import { createMetrics } from '../../sinker/metrics.ts';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -70,4 +71,21 @@ test('every metric the chart README quotes is one the sinker or the operator exp
   }
   assert.deepEqual(problems, [], `${README_PATH} quotes metrics by a shortened name`);
   assert.ok(found >= 3, `only ${found} metrics found: is the pattern still right?`);
+});
+
+test('the documented installs and the demo name the release so that object names hold "doris-sinker" once', () => {
+  // The chart appends its name to a release name that lacks it (dso.fullname; names.test.ts renders
+  // it): a release `doris-sinker` gave `doris-sinker-doris-sinker-operator` Deployments, Services, Roles.
+  const chart = 'doris-sinker-operator';
+  const fullname = (release: string) => (release.includes(chart) ? release : `${release}-${chart}`);
+  const docs = ['README.md', README_PATH, 'operator/README.md', 'docs/operations.md', 'docs/e2e.md'];
+  const releases: string[] = [`${DEMO.release} (scripts/demo/names.ts)`];
+  for (const doc of docs) {
+    const text = read(doc).replace(/\s*\n\s*/g, ' ');
+    for (const m of text.matchAll(/helm (?:install|upgrade --install) (\S+) \S*charts\/doris-sinker-operator\b/g))
+      releases.push(`${m[1]} (${doc})`);
+  }
+  assert.ok(releases.length >= 4, `only ${releases.length} installs found: is the pattern still right?`);
+  const doubled = releases.filter((r) => fullname(r.split(' ')[0] as string).split('doris-sinker').length > 2);
+  assert.deepEqual(doubled, [], 'releases whose objects repeat "doris-sinker"');
 });
