@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { fullSpec, minimalSink } from '../api/example.ts';
@@ -125,6 +126,13 @@ test('deployment: replicas, args, probes, secret env, hardened security context'
   assert.deepEqual(pod?.nodeSelector, { 'kubernetes.io/os': 'linux' });
   assert.equal(pod?.tolerations?.[0]?.key, 'dedicated');
   assert.equal(pod?.serviceAccountName, 'sinker');
+  // The sinker never calls the Kubernetes API: no ServiceAccount token in its pods, even when the
+  // account named (or the namespace's default) has rights or mounts tokens by default.
+  assert.equal(pod?.automountServiceAccountToken, false);
+  assert.equal(
+    desiredObjects({ ...base, sink: minimalSink() }).deployment.spec?.template.spec?.automountServiceAccountToken,
+    false,
+  );
   const ann = d.spec?.template.metadata?.annotations ?? {};
   assert.equal(ann[ANNOTATION_SCHEMA_HASH], 'abc');
   assert.equal(
@@ -261,4 +269,18 @@ test('dlq: the rendered file is on the volume the Deployment mounts writable', (
   assert.equal(mount?.name, 'tmp');
   assert.notEqual(mount?.readOnly, true);
   assert.ok(d.deployment.spec?.template.spec?.volumes?.some((v) => v.name === mount?.name && v.emptyDir));
+});
+
+test('the sinker (whose pods mount no ServiceAccount token) has no code that could use one', () => {
+  const dir = new URL('../../sinker/', import.meta.url);
+  const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.testkit.ts'),
+  );
+  assert.ok(sources.length > 20, `only ${sources.length} sinker sources found`);
+  const uses = sources.filter((f) =>
+    /@kubernetes\/|\/var\/run\/secrets|KUBERNETES_SERVICE_HOST|\.\.\/operator\//.test(
+      readFileSync(new URL(f, dir), 'utf8'),
+    ),
+  );
+  assert.deepEqual(uses, [], 'sinker sources that reach for the Kubernetes API');
 });

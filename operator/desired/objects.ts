@@ -196,6 +196,10 @@ export function desiredObjects(input: DesiredInput): Desired {
       seccompProfile: { type: 'RuntimeDefault' },
     },
     enableServiceLinks: false,
+    // The sinker talks to Kafka, Doris and Redis only, never to the Kubernetes API: a mounted token
+    // would only lend the pod's ServiceAccount (spec.podTemplate.serviceAccountName, or the
+    // namespace's default with whatever it was granted) to anyone who gets code running in it.
+    automountServiceAccountToken: false,
   };
   if (pt.nodeSelector) podSpec.nodeSelector = pt.nodeSelector;
   if (pt.tolerations) podSpec.tolerations = pt.tolerations as V1Toleration[];
