@@ -109,6 +109,7 @@ test('maskSecrets: the sink secret values and any URL password', () => {
     'denied for *** (***) at http://u:***@fe:8030/api and redis://:***@redis:6379/0',
   );
   assert.equal(maskSecrets('abcdef', ['abc', 'abcdef']), '***', 'the longer secret first');
+  assert.equal(maskSecrets('redis://redis:6379/0?db=1&password=r3d x', []), 'redis://redis:6379/0?db=1&password=*** x');
   assert.equal(maskSecrets('http://fe:8030/api/db/t/_stream_load', []), 'http://fe:8030/api/db/t/_stream_load');
 });
 

@@ -93,8 +93,11 @@ export function maskSecrets(text: string, secrets: readonly (string | undefined)
   // Longest first: a secret that contains another is masked whole.
   const values = [...new Set(secrets.filter((s): s is string => !!s))].sort((a, b) => b.length - a.length);
   for (const s of values) out = out.split(s).join('***');
-  // scheme://user:password@host: the password up to the last @ before the next space.
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):[^\s]*@/gi, '$1:***@');
+  // scheme://user:password@host: the password up to the last @ before the next space; and a
+  // password query parameter (ioredis reads redis://host?password=...).
+  return out
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):[^\s]*@/gi, '$1:***@')
+    .replace(/([?&]password=)[^&#\s]*/gi, '$1***');
 }
 
 /** Whether the answers say the sink's loads are held, and Doris's reason (masked) if so. */
