@@ -160,7 +160,7 @@ export class Controller {
       readOffsets: (c, topic, group) => this.#offsets.read(c, topic, group),
       topicExists: (c, topic) => this.#offsets.topicExists(c, topic),
       describe: (r) => describeTable(r),
-      // RBAC: list pods (no watch): asked only while a sink's Deployment has pods and none is ready.
+      // RBAC: list pods (no watch): asked only while a sink's Deployment has pods not ready.
       listPods: async (namespace, labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
       // A pod's /readyz on the pod network (no RBAC: as Prometheus scrapes /metrics); bounded, as it
       // runs inside a reconcile.

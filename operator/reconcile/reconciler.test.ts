@@ -621,6 +621,30 @@ test("Doris refusing the sink's setup (the pods' /readyz): scale-up held, Ready=
   assert.equal(getCondition(h.last().conditions, 'Scaling')?.reason, 'ScaledUp');
 });
 
+test('a rollout Doris refuses (the new pod held, the previous one ready): scale-up held, Ready=False LoadBlocked', async () => {
+  const h = harness(sink());
+  await h.r.reconcile('default/events');
+  // spec.doris.table changed to one Doris does not have: the surge pod holds, the old one keeps loading
+  h.pods.push(runningPod('events-old', '10.0.0.1', true), runningPod('events-new', '10.0.0.2'));
+  h.readyz.set('http://10.0.0.2:9090/readyz', {
+    status: 503,
+    body: "doris: Doris refuses the sink's setup; loads held, nothing committed: table not found, tableName=tb_evnet\n",
+  });
+  h.setOffsets(async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 900n })),
+  );
+  h.deploymentStatus({ replicas: 2, readyReplicas: 1, updatedReplicas: 1 });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(h.readyzAsked, ['http://10.0.0.2:9090/readyz'], 'the ready pod is not asked');
+  assert.equal(h.last().desiredReplicas, 1, 'lag wants 4; more pods of the new template would hold too');
+  const ready = getCondition(h.last().conditions, 'Ready');
+  assert.equal(ready?.status, 'False');
+  assert.equal(ready?.reason, 'LoadBlocked');
+  assert.match(ready?.message ?? '', /\(pod events-new\): table not found, tableName=tb_evnet\. Fix spec\.doris/);
+  assert.equal(getCondition(h.last().conditions, 'Scaling')?.reason, 'ScaleUpHeld');
+});
+
 test('running pods not ready for another reason (or not answering) do not hold the scale-up', async () => {
   const h = harness(sink());
   await h.r.reconcile('default/events');

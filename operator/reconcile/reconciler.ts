@@ -73,8 +73,8 @@ export interface ReconcilerDeps {
   topicExists: (c: KafkaConnection, topic: string) => Promise<boolean>;
   describe: (r: DescribeRequest) => Promise<TableSchema>;
   /**
-   * The sink's pods (by label selector), read only while its Deployment has pods and none is ready,
-   * to tell crash-looping sinkers (scale-up held) from ones still starting. Absent: never held.
+   * The sink's pods (by label selector), read only while its Deployment has pods not ready, to tell
+   * crash-looping sinkers and held loads (scale-up held) from ones still starting. Absent: never held.
    */
   listPods?: (namespace: string, labelSelector: string) => Promise<V1Pod[]>;
   /**
@@ -375,15 +375,18 @@ export class Reconciler {
 
   /**
    * Whether every pod of the sink is crash-looping, why pods wait, and whether the running ones hold
-   * their loads (their /readyz). Asked only when the Deployment has pods and none is ready (no pod
-   * list otherwise); a failed list is logged and holds nothing.
+   * their loads (their /readyz). Asked only while the Deployment has pods not ready (no pod list
+   * otherwise): not only when none is, since a rollout of a spec Doris refuses (another table or
+   * user) keeps the previous pods ready and holds the new ones, and lag would scale up more of them.
+   * A failed list is logged and holds nothing.
    */
   async #podsReport(
     sink: DorisSink,
     deployment: V1Deployment | undefined,
     secrets: ResolvedSecrets,
   ): Promise<{ crash?: CrashLoop; waiting?: string; held?: LoadHeld }> {
-    if (!this.#d.listPods || !deployment?.status?.replicas || (deployment.status.readyReplicas ?? 0) > 0) {
+    const total = deployment?.status?.replicas ?? 0;
+    if (!this.#d.listPods || total === 0 || (deployment?.status?.readyReplicas ?? 0) >= total) {
       return {};
     }
     const namespace = sink.metadata.namespace ?? 'default';
