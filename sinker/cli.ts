@@ -2,8 +2,9 @@
 // version is known to be good. Exit codes: 0 clean stop with everything flushed, 1 failure or
 // unflushed stop, 2 bad command line or config (or a table that DESCRIBE cannot read, with
 // schema.auto.validate_on_start), 3 stopped to reload a changed schema (CSV), everything flushed:
-// restart it.
+// restart it; 128 + N stopped by signal N before it ran (SIGTERM 143, SIGINT 130: nothing consumed).
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { parseCli, USAGE, UsageError } from './cli-args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { CONFIG_SCHEMA } from './config/schema.ts';
@@ -72,9 +73,27 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   logProcessWarnings(logger);
+  // Until it runs, a signal stops the sinker at once (nothing consumed yet, nothing to flush), as the
+  // default action would, but handled: node is PID 1 in the images (exec-form ENTRYPOINT, no init),
+  // where the kernel ignores a signal with no handler, and a pod still waiting for Kafka, Redis or its
+  // table sat out its whole grace period until SIGKILL.
+  let onEarlySignal!: (signal: NodeJS.Signals) => void;
+  const stoppedWhileStarting = new Promise<NodeJS.Signals>((resolve) => {
+    onEarlySignal = resolve;
+  });
+  process.once('SIGTERM', onEarlySignal);
+  process.once('SIGINT', onEarlySignal);
+  const starting = startSinker(config, logger);
   let sinker: Awaited<ReturnType<typeof startSinker>>;
   try {
-    sinker = await startSinker(config, logger);
+    const first = await Promise.race([starting, stoppedWhileStarting]);
+    if (typeof first === 'string') {
+      // The start goes on until the process exits (cli's 200 ms): its failure is no news then.
+      starting.catch(() => {});
+      logger.warn({ signal: first }, 'stopped while starting (nothing consumed yet)');
+      return 128 + osConstants.signals[first];
+    }
+    sinker = first;
   } catch (err) {
     if (err instanceof StartupError) {
       logger.fatal({ err: err.message }, 'start-up refused');
@@ -82,6 +101,9 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  } finally {
+    process.off('SIGTERM', onEarlySignal);
+    process.off('SIGINT', onEarlySignal);
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
