@@ -3,7 +3,13 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { test } from 'node:test';
-import { FrameReader, framedSocketFactory, MAX_FRAME_BYTES, wholeResponses } from './kafka-socket.ts';
+import {
+  FrameReader,
+  framedSocketFactory,
+  freshConnectionState,
+  MAX_FRAME_BYTES,
+  wholeResponses,
+} from './kafka-socket.ts';
 
 /** A Kafka-style frame: 4-byte big-endian size, then that many bytes of `fill`. */
 function frame(size: number, fill: number): Buffer {
@@ -124,4 +130,77 @@ test("kafkajs's connection hands a whole response on without copying it", () => 
   );
   // Without the wrapper the second response is joined with the first's empty remainder: a copy.
   assert.equal(payloads[1]!.buffer, second.buffer, 'the second payload is a view of the frame, not a copy');
+});
+
+test('a kafkajs connection reset in the middle of a response answers again once it reconnects', {
+  timeout: 30_000,
+}, async () => {
+  assert.equal(freshConnectionState, true, 'kafkajs Connection.prototype.connect is wrapped');
+  const require = createRequire(import.meta.url);
+  const Connection = require('kafkajs/src/network/connection.js') as new (
+    o: object,
+  ) => {
+    connect(): Promise<boolean>;
+    disconnect(): Promise<boolean>;
+    send(p: object): Promise<{ apiVersions: { apiKey: number; maxVersion: number }[] }>;
+  };
+  const { createLogger, LEVELS } = require('kafkajs/src/loggers/index.js') as {
+    createLogger(o: object): unknown;
+    LEVELS: Record<string, number>;
+  };
+  const apiVersions = (
+    require('kafkajs/src/protocol/requests/apiVersions/index.js') as {
+      protocol(o: { version: number }): () => object;
+    }
+  ).protocol({ version: 0 });
+  // kafkajs's own socket factory, the one the TLS path uses: it hands a response on in pieces.
+  const kafkajsSocket = (require('kafkajs/src/network/socketFactory.js') as () => unknown)();
+
+  // ApiVersions v0 answers: the first connection gets the size and half the body, then a reset.
+  let connections = 0;
+  const server = net.createServer((conn) => {
+    const nth = ++connections;
+    conn.on('error', () => {});
+    conn.on('data', (req: Buffer) => {
+      const correlationId = req.readInt32BE(8);
+      const body = Buffer.alloc(4 + 2 + 4 + 6);
+      body.writeInt32BE(correlationId, 0);
+      body.writeInt16BE(0, 4); // no error
+      body.writeInt32BE(1, 6); // one api
+      body.writeInt16BE(18, 10); // ApiVersions
+      body.writeInt16BE(0, 12);
+      body.writeInt16BE(nth, 14); // max version: which connection answered
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(body.length, 0);
+      if (nth === 1)
+        conn.write(Buffer.concat([size, body.subarray(0, 7)]), () => setTimeout(() => conn.resetAndDestroy(), 50));
+      else conn.write(Buffer.concat([size, body]));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const connection = new Connection({
+    host: '127.0.0.1',
+    port,
+    logger: createLogger({ level: LEVELS.NOTHING, logCreator: () => () => {} }),
+    socketFactory: kafkajsSocket,
+    requestTimeout: 5000,
+    connectionTimeout: 5000,
+  });
+  try {
+    await connection.connect();
+    await assert.rejects(connection.send(apiVersions()), /ECONNRESET|Closed connection/);
+    await connection.connect();
+    const answer = await connection.send(apiVersions());
+    // Before: the second answer was read behind the first one's 11 bytes and the request timed out.
+    assert.deepEqual(
+      answer.apiVersions.map((a) => [a.apiKey, a.maxVersion]),
+      [[18, 2]],
+      'the second connection answered',
+    );
+  } finally {
+    await connection.disconnect();
+    server.close();
+  }
 });

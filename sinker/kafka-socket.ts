@@ -85,11 +85,19 @@ export const framedSocketFactory: ISocketFactory = (args) => {
 };
 
 const WRAPPED = Symbol.for('doris-sinker.kafkajs.wholeResponses');
+const FRESH = Symbol.for('doris-sinker.kafkajs.freshConnections');
 
 interface KafkaJsConnection {
   chunks: Buffer[];
+  bytesBuffered: number;
+  bytesNeeded: number;
+  isConnected(this: KafkaJsConnection): boolean;
+  connect(this: KafkaJsConnection): Promise<boolean>;
   processData(this: KafkaJsConnection, data: Buffer): void;
 }
+
+const kafkajsConnection = (require('kafkajs/src/network/connection.js') as { prototype: KafkaJsConnection })
+  .prototype as KafkaJsConnection & { [WRAPPED]?: true; [FRESH]?: true };
 
 /**
  * kafkajs keeps what follows a response as one chunk (a zero-length one, with whole frames) and
@@ -98,9 +106,7 @@ interface KafkaJsConnection {
  * test fails if the method this wraps goes away. Returns whether the wrapper is in place.
  */
 function keepWholeResponses(): boolean {
-  const { prototype } = require('kafkajs/src/network/connection.js') as {
-    prototype: KafkaJsConnection & { [WRAPPED]?: true };
-  };
+  const prototype = kafkajsConnection;
   if (typeof prototype.processData !== 'function') return false;
   if (prototype[WRAPPED]) return true;
   const processData = prototype.processData;
@@ -115,3 +121,32 @@ function keepWholeResponses(): boolean {
 
 /** Whether kafkajs hands responses on without copying them (see keepWholeResponses). */
 export const wholeResponses = keepWholeResponses();
+
+/**
+ * kafkajs keeps the bytes of a response it has only partly read on the Connection, which outlives
+ * its sockets (it reconnects the same object), and never drops them: after a connection reset in
+ * the middle of a response, the next socket's responses land behind that half response, kafkajs
+ * waits for bytes that never come, and every request on the reconnected connection times out
+ * without the connection being closed again: a consumer stalls for good with no error line.
+ * Framed sockets never hand kafkajs half a response, TLS ones (kafkajs's own) do. So a connection
+ * that (re)connects starts with no bytes of the last socket. Returns whether the wrapper is in place.
+ */
+function freshConnections(): boolean {
+  const prototype = kafkajsConnection;
+  if (typeof prototype.connect !== 'function' || typeof prototype.isConnected !== 'function') return false;
+  if (prototype[FRESH]) return true;
+  const connect = prototype.connect;
+  prototype.connect = function (this: KafkaJsConnection) {
+    if (!this.isConnected()) {
+      this.chunks = [];
+      this.bytesBuffered = 0;
+      this.bytesNeeded = 4;
+    }
+    return connect.call(this);
+  };
+  prototype[FRESH] = true;
+  return true;
+}
+
+/** Whether a kafkajs connection drops a cut response's bytes when it reconnects (see freshConnections). */
+export const freshConnectionState = freshConnections();
