@@ -215,3 +215,29 @@ test('held status (InvalidSpec, SecretMissing): replicas of the Deployment still
   assert.equal(none.readyReplicas, 0);
   assert.equal(none.desiredReplicas, 0);
 });
+
+test('held status at a new generation: SchemaSynced and Degraded stay as last evaluated (their generation), not "schema not read yet"', () => {
+  const gen1 = buildStatus(
+    input({ dlq: { topic: 'events-dlq', exists: false }, now: new Date('2026-01-01T00:00:00Z') }),
+  );
+  const sink = { ...minimalSink(), status: gen1 };
+  sink.metadata = { ...sink.metadata, generation: 2 };
+  const s = heldStatus(
+    sink,
+    undefined,
+    { reason: 'InvalidSpec', message: 'spec.kafka.topic: bad' },
+    new Date('2026-01-01T01:00:00Z'),
+  );
+  const ready = getCondition(s.conditions, 'Ready');
+  assert.equal(ready?.reason, 'InvalidSpec');
+  assert.equal(ready?.observedGeneration, 2);
+  assert.equal(s.observedGeneration, 2);
+  assert.deepEqual(getCondition(s.conditions, 'SchemaSynced'), getCondition(gen1.conditions, 'SchemaSynced'));
+  assert.equal(getCondition(s.conditions, 'SchemaSynced')?.reason, 'Described');
+  assert.equal(getCondition(s.conditions, 'SchemaSynced')?.observedGeneration, 1);
+  assert.equal(getCondition(s.conditions, 'Degraded')?.reason, 'DeadLetterTopicMissing');
+  // first reconcile held: nothing to keep, the defaults
+  const first = heldStatus(minimalSink(), undefined, { reason: 'SecretMissing', message: 'm' }, new Date());
+  assert.equal(getCondition(first.conditions, 'SchemaSynced')?.reason, 'Pending');
+  assert.equal(getCondition(first.conditions, 'Degraded')?.reason, 'AsExpected');
+});

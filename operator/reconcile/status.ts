@@ -2,7 +2,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Condition, DorisSink, DorisSinkStatus, ScalingMode } from '../api/types.ts';
 import { labelSelectorString } from '../desired/names.ts';
-import { type ConditionUpdate, setConditions } from '../status/conditions.ts';
+import { type ConditionUpdate, getCondition, setConditions } from '../status/conditions.ts';
 
 export interface SchemaObservation {
   /** ok: hash known and fresh; error: the last read failed (hash may hold the last good one). */
@@ -242,5 +242,12 @@ export function heldStatus(
     scaleMessage: problem.message,
   };
   if (deployment) input.deployment = deployment;
-  return buildStatus(input);
+  const status = buildStatus(input);
+  // Neither the schema nor Kafka was read for this generation: SchemaSynced and Degraded stay as last
+  // evaluated, with that evaluation's generation and transition time, rather than turn 'schema not
+  // read yet' and 'AsExpected' (observedGeneration then tells which generation they speak of).
+  status.conditions = status.conditions?.map((c) =>
+    c.type === 'SchemaSynced' || c.type === 'Degraded' ? (getCondition(prev?.conditions, c.type) ?? c) : c,
+  );
+  return status;
 }
