@@ -79,8 +79,8 @@ export interface ReconcilerDeps {
   listPods?: (namespace: string, labelSelector: string) => Promise<V1Pod[]>;
   /**
    * GET of a pod's /readyz (scaling/held.ts): the status and body, or undefined when nothing answered
-   * in time. Asked of running pods that are not ready, when none is: a sinker whose loads Doris
-   * refuses says so there. Absent: never asked.
+   * in time. Asked of running pods that are not ready: a sinker whose loads Doris refuses says so
+   * there. Absent: never asked.
    */
   readyz?: (url: string) => Promise<{ status: number; body: string } | undefined>;
   defaultImage: string;
@@ -399,7 +399,7 @@ export class Reconciler {
       const masked = [secrets.dorisPassword, secrets.saslPassword, secrets.tlsKey];
       const held = loadHeld(answers, masked);
       if (held) report.held = held;
-      // Why no pod is ready: one waiting (image, scheduling), else one running unready (its /readyz).
+      // Why pods are not ready: one waiting (image, scheduling), else one running unready (its /readyz).
       const waiting = podsWaiting(pods) ?? notReadyReason(pods, answers, masked);
       if (waiting) report.waiting = waiting;
       return report;

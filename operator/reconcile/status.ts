@@ -68,7 +68,7 @@ export interface StatusInput {
   dlq?: DlqObservation;
   /** Every sinker pod is crash-looping (scaling/crashloop.ts). */
   crashLoop?: { message: string };
-  /** Why pods that are not ready wait (image pull, scheduling, ...), when none is ready. */
+  /** Why pods that are not ready wait (image pull, scheduling, ...), while some are not ready. */
   podsWaiting?: string;
   /** Doris refuses the sink's setup: the sinkers' loads are held (scaling/held.ts loadHeldMessage). */
   loadBlocked?: { message: string };
