@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
-export type Fault = 'drop-after-commit' | 'html-503' | 'e235' | 'no-error-url' | 'hang-before-reply';
+export type Fault = 'drop-after-commit' | 'html-503' | 'e235' | 'no-error-url' | 'hang-before-reply' | 'body-exceed';
 
 interface Txn {
   id: number;
@@ -156,6 +156,19 @@ export class FakeDoris {
       return;
     }
     const id = ++this.#txn;
+    if (fault === 'body-exceed') {
+      // The one refusal of a batch itself that retrying cannot help (classify.ts 'fatal').
+      this.labels.set(label, { id, state: 'ABORTED', rows: [] });
+      res.end(
+        reply({
+          TxnId: id,
+          Label: label,
+          Status: 'Fail',
+          Message: '[EXCEEDED_LIMIT]body exceed max size: 10737418240, limit: 104857600',
+        }),
+      );
+      return;
+    }
     if (fault === 'e235') {
       this.labels.set(label, { id, state: 'ABORTED', rows: [] });
       res.end(

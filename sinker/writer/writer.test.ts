@@ -348,9 +348,26 @@ test('holdConfigRefusals: a label-state question (settling an intent) the FE ref
   }
 });
 
+test("fatal (a body over Doris's limit): the batch goes to the DLQ with the reason, on either route, without retries", async () => {
+  for (const route of ['backend', 'frontend'] as const) {
+    doris.faults.push('body-exceed');
+    const { w, dlq } = writer({ load_route: route });
+    const r = await w.load(batch(ROWS));
+    assert.equal(r.status, 'dead-lettered', route);
+    assert.equal(dlq.length, 3, route);
+    assert.match(dlq[0]?.reason ?? '', /body exceed/, route);
+    assert.equal(r.attempts, 1, route);
+  }
+  assert.deepEqual(doris.table, []);
+});
+
 test('fatal without a dead-letter hook is a non-retryable StreamLoadError', async () => {
-  const { w } = writer({ password: 'wrong', load_route: 'frontend' }, { deadLetter: undefined });
-  await assert.rejects(w.load(batch(ROWS)), (e: unknown) => e instanceof StreamLoadError && !e.retryable);
+  doris.faults.push('body-exceed');
+  const { w } = writer({ load_route: 'frontend' }, { deadLetter: undefined });
+  await assert.rejects(
+    w.load(batch(ROWS)),
+    (e: unknown) => e instanceof StreamLoadError && !(e instanceof SetupRefusedError) && !e.retryable,
+  );
 });
 
 test('auto route: BE listing fails → falls back to the FE route', async () => {
