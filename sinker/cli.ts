@@ -2,7 +2,7 @@
 // version is known to be good. Exit codes: 0 clean stop with everything flushed, 1 failure or
 // unflushed stop, 2 bad command line or config (or a table that DESCRIBE cannot read, with
 // schema.auto.validate_on_start), 3 stopped to reload a changed schema (CSV), everything flushed:
-// restart it; 128 + N stopped by signal N before it ran (SIGTERM 143, SIGINT 130: nothing consumed).
+// restart it; 128 + N stopped by signal N before it ran, or in check / replay (SIGTERM 143, SIGINT 130).
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { parseCli, USAGE, UsageError } from './cli-args.ts';
@@ -10,6 +10,46 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import { CONFIG_SCHEMA } from './config/schema.ts';
 import { createLogger, LogFileError, logProcessWarnings } from './logger.ts';
 import { EXIT_RELOAD, StartupError, startSinker } from './run.ts';
+
+/**
+ * The first SIGTERM or SIGINT from now on, and `off` to stop listening. A signal must be handled to
+ * stop anything: node is PID 1 in the images (exec-form ENTRYPOINT, no init), where the kernel
+ * ignores a signal that has no handler, so a pod's SIGTERM waited its whole grace period for SIGKILL
+ * and Ctrl-C did nothing under `docker run -it`.
+ */
+function nextSignal(): { signal: Promise<NodeJS.Signals>; off: () => void } {
+  let on!: (signal: NodeJS.Signals) => void;
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    on = resolve;
+  });
+  process.once('SIGTERM', on);
+  process.once('SIGINT', on);
+  return {
+    signal,
+    off: () => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+    },
+  };
+}
+
+/**
+ * Runs `work` unless a signal comes first, which ends the command at once with 128 + its number (143
+ * for SIGTERM), as the signal's default action would outside a container. `work` goes on until the
+ * process exits (main's 200 ms): nothing it still does is awaited or reported.
+ */
+async function untilSignal<T>(work: Promise<T>, stopped: (signal: NodeJS.Signals) => void): Promise<T | number> {
+  const stop = nextSignal();
+  try {
+    const first = await Promise.race([work.then((value) => ({ value })), stop.signal]);
+    if (typeof first === 'object') return first.value;
+    work.catch(() => {});
+    stopped(first);
+    return 128 + osConstants.signals[first];
+  } finally {
+    stop.off();
+  }
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -54,13 +94,14 @@ async function main(argv: string[]): Promise<number> {
     warn: (o: { warning?: string; detail?: string }, msg?: string) =>
       process.stderr.write(`doris-sinker: ${msg}: ${o.warning}: ${o.detail}\n`),
   });
+  const quietStop = () => {};
   if (args.command === 'check') {
     const { runCheck } = await import('./check.ts');
-    return runCheck(config, process.stdout);
+    return untilSignal(runCheck(config, process.stdout), quietStop);
   }
   if (args.command === 'replay') {
     const { runReplay } = await import('./replay.ts');
-    return runReplay(config, args, process.stdout);
+    return untilSignal(runReplay(config, args, process.stdout), quietStop);
   }
   let logger: ReturnType<typeof createLogger>;
   try {
@@ -73,27 +114,14 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   logProcessWarnings(logger);
-  // Until it runs, a signal stops the sinker at once (nothing consumed yet, nothing to flush), as the
-  // default action would, but handled: node is PID 1 in the images (exec-form ENTRYPOINT, no init),
-  // where the kernel ignores a signal with no handler, and a pod still waiting for Kafka, Redis or its
-  // table sat out its whole grace period until SIGKILL.
-  let onEarlySignal!: (signal: NodeJS.Signals) => void;
-  const stoppedWhileStarting = new Promise<NodeJS.Signals>((resolve) => {
-    onEarlySignal = resolve;
-  });
-  process.once('SIGTERM', onEarlySignal);
-  process.once('SIGINT', onEarlySignal);
-  const starting = startSinker(config, logger);
+  // Until it runs, a signal stops the sinker at once: nothing consumed yet, nothing to flush.
   let sinker: Awaited<ReturnType<typeof startSinker>>;
   try {
-    const first = await Promise.race([starting, stoppedWhileStarting]);
-    if (typeof first === 'string') {
-      // The start goes on until the process exits (cli's 200 ms): its failure is no news then.
-      starting.catch(() => {});
-      logger.warn({ signal: first }, 'stopped while starting (nothing consumed yet)');
-      return 128 + osConstants.signals[first];
-    }
-    sinker = first;
+    const started = await untilSignal(startSinker(config, logger), (signal) =>
+      logger.warn({ signal }, 'stopped while starting (nothing consumed yet)'),
+    );
+    if (typeof started === 'number') return started;
+    sinker = started;
   } catch (err) {
     if (err instanceof StartupError) {
       logger.fatal({ err: err.message }, 'start-up refused');
@@ -101,9 +129,6 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
-  } finally {
-    process.off('SIGTERM', onEarlySignal);
-    process.off('SIGINT', onEarlySignal);
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
