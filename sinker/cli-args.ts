@@ -29,7 +29,8 @@ Options:
 Environment: DORIS_PASSWORD, REDIS_URL, KAFKA_SASL_PASSWORD, KAFKA_BROKERS and DORIS_FE_HOSTS
 override the file, so secrets can stay out of it.
 Exit codes: 0 stopped cleanly with everything flushed; 1 failed or stopped with data not flushed;
-2 bad command line or config, or a table DESCRIBE cannot read (schema.auto.validate_on_start);
+2 bad command line or config, a table DESCRIBE cannot read (schema.auto.validate_on_start), or a
+replay whose setup Doris refuses (password, privileges, table);
 3 stopped with everything flushed to reload a changed table schema (CSV): restart it.`;
 
 export type Command = 'run' | 'check' | 'replay' | 'config-schema' | 'help' | 'version';

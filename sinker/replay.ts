@@ -87,6 +87,9 @@ export interface ReplayOptions {
 /** What a row costs in a window beyond its text: its offset and map entry. */
 const ROW_OVERHEAD_BYTES = 64;
 
+/** Exit code of a replay Doris refuses the setup of (password, privileges, table): the config's, 2. */
+const EXIT_SETUP_REFUSED = 2;
+
 /** Refused rows printed per load; the rest are counted. */
 const MAX_REFUSED_LINES = 20;
 
@@ -167,10 +170,12 @@ export async function replayDlq(
   } catch (err) {
     // The same refusals as a load's (password, table), met first: said as such, not as a stack trace.
     if (!(err instanceof SchemaError)) throw err;
+    const next = err.permanent ? 'Fix it and run the replay again' : 'Run the replay again once Doris answers';
     out.write(
-      `replay stopped: reading the table's schema: ${err.message}. Nothing was loaded or marked replayed. Fix it and run the replay again\n`,
+      `replay stopped: reading the table's schema: ${err.message}. Nothing was loaded or marked replayed. ${next}\n`,
     );
-    return 1;
+    // Refused (password, table): the config, as for the sinker's validate_on_start; Doris away: 1.
+    return err.permanent ? EXIT_SETUP_REFUSED : 1;
   }
   const mapper = new Mapper(schema, { zeroDate: config.schema.zero_date });
   const encoder = createEncoder(config.doris.format, mapper.columns);
@@ -454,6 +459,7 @@ export async function replayDlq(
   };
 
   let stopped = false;
+  let setupRefused = false;
   try {
     await state.connect();
     await state.lock(`${hostname()}:${process.pid}`);
@@ -482,6 +488,7 @@ export async function replayDlq(
         `replay stopped: Doris refuses the sink's setup (doris.user and password, the user's privileges, doris.database / doris.table): ${err.reason}. ${what}. Fix it and run the replay again\n`,
       );
       stopped = true;
+      setupRefused = true;
     } else {
       if (!(err instanceof ReplayStateError)) throw err;
       out.write(
@@ -498,6 +505,7 @@ export async function replayDlq(
   out.write(
     `replay: ${summary.read} read, ${summary.loaded} loaded in ${summary.batches} batches, ${summary.alreadyReplayed} already replayed, ${summary.stillInvalid} still invalid, ${summary.rejected} refused, ${summary.repeated} repeated in the DLQ, ${summary.failed} in failed loads\n`,
   );
+  if (setupRefused) return EXIT_SETUP_REFUSED;
   return stopped || summary.rejected > 0 || summary.failed > 0 ? 1 : 0;
 }
 

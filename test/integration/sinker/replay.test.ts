@@ -175,7 +175,7 @@ test('replay against a Doris that refuses the setup (a wrong password at DESCRIB
       config: await sinkerConfig(z, { doris: { password: 'rotated-elsewhere' } }),
       command: ['replay'],
     });
-    assert.equal(autoWrong.exit.code, 1, autoWrong.output);
+    assert.equal(autoWrong.exit.code, 2, autoWrong.output);
     assert.match(
       autoWrong.output,
       /^replay stopped: reading the table's schema: DESCRIBE .*Access denied.*\. Nothing was loaded or marked replayed\. Fix it/m,
@@ -184,12 +184,12 @@ test('replay against a Doris that refuses the setup (a wrong password at DESCRIB
     assert.doesNotMatch(autoWrong.output, /\n\s+at /, 'no stack trace');
 
     const noTable = await runSinkerCommand({ dir: z.dir, tag: 'no-table', config: right, command: ['replay'] });
-    assert.equal(noTable.exit.code, 1, noTable.output);
+    assert.equal(noTable.exit.code, 2, noTable.output);
     stopped(noTable.output, /not found|unknown table/i);
 
     await createNarrowNameTable(z);
     const badPassword = await runSinkerCommand({ dir: z.dir, tag: 'wrong', config: wrong, command: ['replay'] });
-    assert.equal(badPassword.exit.code, 1, badPassword.output);
+    assert.equal(badPassword.exit.code, 2, badPassword.output);
     stopped(badPassword.output, /Access denied|Unauthorized|auth/i);
     assert.ok(!badPassword.output.includes('rotated-elsewhere'), 'the password reached the output');
     assert.equal(await rowCount(z), 0);
