@@ -81,48 +81,6 @@ test('released result bodies and returned values buffers are reused, and later r
   }
 });
 
-test('values of one fetched frame are copied as one stretch, framing included, and map exactly as copied ones', async () => {
-  const schema = tableSchema(columnsFromManual(COLUMNS));
-  const pool = new MapPool(1, new Mapper(schema, { zeroDate: '1970-01-01' }), 'json');
-  try {
-    const events = takeEvents({ seed: 11, mix: 'dirty' }, 400).map((e) => Buffer.from(e.value));
-    // one frame holding the values with record framing between them
-    let size = 0;
-    for (const e of events) size += e.length + 7;
-    const frame = Buffer.alloc(size, 0x7b);
-    let at = 0;
-    const views: (Buffer | null)[] = events.map((e) => {
-      at += 7;
-      e.copy(frame, at);
-      at += e.length;
-      return frame.subarray(at - e.length, at);
-    });
-    views.splice(3, 0, null);
-    const copies: (Buffer | null)[] = views.map((v) => (v ? Buffer.from(v) : null));
-    const copied = await pool.map(copies);
-    assert.equal(pool.spanCopies, 0, 'values in separate buffers are copied one by one');
-    const bytes = pool.copiedBytes;
-    const spanned = await pool.map(views);
-    assert.equal(pool.spanCopies, 1);
-    assert.equal(pool.copiedBytes - bytes, size - 7, 'from the first value to the last, framing included');
-    assert.deepEqual([...spanned.rowOf], [...copied.rowOf]);
-    assert.deepEqual(spanned.failures, copied.failures);
-    assert.deepEqual([...spanned.ends], [...copied.ends]);
-    assert.ok(spanned.body.equals(copied.body));
-    // out of order, or mostly framing: one by one again
-    const reordered = await pool.map([views[1]!, views[0]!]);
-    const sparse = await pool.map([views[0]!, views[views.length - 1]!]);
-    assert.equal(pool.spanCopies, 1);
-    assert.equal(
-      reordered.body.toString(),
-      `${copied.body.toString('utf8', copied.ends[0], copied.ends[1])}${copied.body.toString('utf8', 0, copied.ends[0])}`,
-    );
-    assert.equal(sparse.rowOf.length, 2);
-  } finally {
-    await pool.close();
-  }
-});
-
 test('workers that die at once are not respawned forever: the pool reports itself broken', async () => {
   const schema = tableSchema(columnsFromManual(COLUMNS));
   // a zero date the worker's Mapper refuses: each worker throws on start

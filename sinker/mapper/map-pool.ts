@@ -16,12 +16,8 @@ export interface MapWorkerInit {
 
 export interface MapTask {
   id: number;
-  /**
-   * The messages' values back to back (message i is values[ends[i-1], ends[i])), or, with `starts`,
-   * a stretch of their fetched frame (message i is values[starts[i], ends[i])).
-   */
+  /** The messages' values back to back; message i is values[ends[i-1], ends[i]). */
   values: Uint8Array;
-  starts?: Int32Array;
   ends: Int32Array;
   /** 1 where the message had no value (null). */
   absent: Uint8Array;
@@ -69,10 +65,6 @@ export class MapPool {
   readonly size: number;
   /** Workers kept dying: the caller should map on its own thread instead. */
   broken = false;
-  /** Bytes copied for the workers: the values, with the framing between them when copied as one stretch. */
-  copiedBytes = 0;
-  /** Tasks whose values were copied as one stretch of their fetched frame. */
-  spanCopies = 0;
   lastError: Error | undefined;
   readonly #init: MapWorkerInit;
   readonly #mapper: Mapper;
@@ -142,76 +134,21 @@ export class MapPool {
   /** Maps the values (one fetched batch, in order) on the least busy worker. */
   map(values: ReadonlyArray<Uint8Array | null>): Promise<MappedRows> {
     if (this.#closed || this.broken) return Promise.reject(new Error('mapping pool closed'));
-    const task = this.#copiedTask(values);
-    let slot = this.#slots[0]!;
-    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
-    task.id = this.#nextId++;
-    task.spares = this.#spares.splice(0, 2);
-    const transfer: ArrayBuffer[] = [
-      task.ends.buffer as ArrayBuffer,
-      task.absent.buffer as ArrayBuffer,
-      ...task.spares,
-    ];
-    if (task.starts) transfer.push(task.starts.buffer as ArrayBuffer);
-    else transfer.push(task.values.buffer as ArrayBuffer);
-    return new Promise<MappedRows>((resolve, reject) => {
-      slot.pending.set(task.id, { resolve, reject });
-      slot.worker.postMessage(task, transfer);
-    });
-  }
-
-  /**
-   * The values copied into a buffer of their own (a returned one when large enough), handed over
-   * (transferred) to the worker. Values of one fetched frame lie in it in order, a few bytes of
-   * record framing apart: then the whole stretch from the first to the last is copied at once
-   * (one memcpy instead of one call per message) and the worker gets where each one starts.
-   */
-  #copiedTask(values: ReadonlyArray<Uint8Array | null>): MapTask {
-    const n = values.length;
     let total = 0;
-    let source: ArrayBufferLike | undefined;
-    let from = -1;
-    let to = -1;
-    let inOrder = true;
-    for (let i = 0; i < n; i++) {
-      const v = values[i];
-      if (!v) continue;
-      total += v.length;
-      if (!inOrder) continue;
-      if (source === undefined) {
-        source = v.buffer;
-        from = v.byteOffset;
-      } else if (v.buffer !== source || v.byteOffset < to) inOrder = false;
-      to = v.byteOffset + v.length;
-    }
-    const span = inOrder && source !== undefined && to - from <= total + 64 * n ? to - from : -1;
-    const size = span >= 0 ? span : total;
+    for (const v of values) if (v) total += v.length;
+    // One copy into a buffer of its own (a returned one when large enough), handed over (transferred) to the worker.
     let ab: ArrayBuffer | undefined;
     for (let k = 0; k < this.#inputs.length; k++) {
-      if (this.#inputs[k]!.byteLength >= size) {
+      if (this.#inputs[k]!.byteLength >= total) {
         ab = this.#inputs.splice(k, 1)[0]!;
         break;
       }
     }
-    const buf = ab ? Buffer.from(ab, 0, size) : Buffer.allocUnsafeSlow(size);
-    this.copiedBytes += size;
-    const ends = new Int32Array(n);
-    const absent = new Uint8Array(n);
-    if (span >= 0) {
-      buf.set(new Uint8Array(source!, from, span));
-      this.spanCopies++;
-      const starts = new Int32Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = values[i];
-        if (v) {
-          starts[i] = v.byteOffset - from;
-          ends[i] = starts[i]! + v.length;
-        } else absent[i] = 1;
-      }
-      return { id: 0, values: buf, starts, ends, absent, spares: [] };
-    }
+    const buf = ab ? Buffer.from(ab, 0, total) : Buffer.allocUnsafeSlow(total);
+    const ends = new Int32Array(values.length);
+    const absent = new Uint8Array(values.length);
     let at = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (v) {
         buf.set(v, at);
@@ -219,7 +156,15 @@ export class MapPool {
       } else absent[i] = 1;
       ends[i] = at;
     }
-    return { id: 0, values: buf, ends, absent, spares: [] };
+    let slot = this.#slots[0]!;
+    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
+    const id = this.#nextId++;
+    const spares = this.#spares.splice(0, 2);
+    const task: MapTask = { id, values: buf, ends, absent, spares };
+    return new Promise<MappedRows>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage(task, [buf.buffer as ArrayBuffer, ends.buffer, absent.buffer, ...spares]);
+    });
   }
 
   /** Stops the workers once their tasks in progress are done (at most `graceMs`). */

@@ -25,10 +25,8 @@ parentPort!.on('message', (task: MapTask) => {
   const rows = k >= 0 ? new RowBuffer(Buffer.from(spares.splice(k, 1)[0]!)) : new RowBuffer(want);
   const rowOf = new Int32Array(n);
   const failures: MapTaskResult['failures'] = [];
-  const starts = task.starts;
   let start = 0;
   for (let i = 0; i < n; i++) {
-    if (starts) start = starts[i]!;
     const end = task.ends[i]!;
     const f = mapper.mapInto(task.absent[i] === 1 ? null : values.subarray(start, end), plan, rows);
     start = end;
