@@ -69,7 +69,11 @@ export class FileDlqSink {
       const { size, ino } = await fh.stat();
       const last = Buffer.alloc(1);
       const torn = size > 0 && (await fh.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
-      await fh.appendFile(torn ? `\n${records}` : records);
+      // One write(2), which O_APPEND places whole: appendFile writes 512 KiB at a time, and another
+      // process appending to the file (two sinkers of a sink run in one directory) could land
+      // between two chunks of a record, leaving two lines that are not records.
+      const buf = Buffer.from(torn ? `\n${records}` : records);
+      for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at, buf.length - at)).bytesWritten;
       await fh.datasync();
       // The data is on disk, its name maybe not: a crash now could lose the file on ext4 or xfs,
       // with the offsets of its records already committed. fsync(2) of the directory settles it.

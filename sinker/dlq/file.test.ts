@@ -281,3 +281,19 @@ test("the directory is fsynced when the file is created (and its new parents' to
   for await (const r of readDlqFile(path)) back.push(r.offset);
   assert.deepEqual(back, ['3', '4', '5']);
 });
+
+test('two sinkers appending large writes to one DLQ file (two processes of a sink, one directory) leave whole lines', async () => {
+  // Node's appendFile writes in chunks of 512 KiB: another process's append could land between two
+  // chunks of a record, and neither part is a record (a replay stops at such a line). One write(2)
+  // with O_APPEND is placed whole. Two sinks in one process race the same way (libuv's threads).
+  const path = join(await tmp(), 'shared.jsonl');
+  const a = new FileDlqSink(path);
+  const b = new FileDlqSink(path);
+  const big = (sink: string, n: number) =>
+    Array.from({ length: 3 }, (_, i) => rec(`${n * 10 + i}`, `${sink}:${'x'.repeat(400_000)}`));
+  await Promise.all([0, 1, 2, 3].flatMap((n) => [a.write(big('a', n)), b.write(big('b', n + 100))]));
+  const back: string[] = [];
+  for await (const r of readDlqFile(path)) back.push(r.offset);
+  assert.equal(back.length, 24);
+  assert.equal(new Set(back).size, 24);
+});
