@@ -175,6 +175,10 @@ test('a bad timestamp or header in a DLQ record is refused naming it', () => {
     () => fromJsonLine(line({ timestamp: 'soon' }), 'f:2'),
     /f:2: field timestamp must be a Kafka timestamp/,
   );
+  // Whatever timestamp a message came with reads back (-1: none; before 1970 from a producer that set it).
+  for (const timestamp of ['-1', '-86400000', '0']) {
+    assert.equal(fromJsonLine(toJsonLine({ ...rec(null), timestamp })).timestamp, timestamp);
+  }
   assert.throws(() => fromJsonLine(line({ headers: {} }), 'f:2'), /f:2: field headers must be an array/);
   assert.throws(
     () => fromJsonLine(line({ headers: [{ value: 'x' }] }), 'f:2'),

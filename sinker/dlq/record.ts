@@ -136,8 +136,11 @@ function endsEarly(text: string, err: Error): boolean {
 }
 
 const OFFSET_RE = /^(0|[1-9][0-9]{0,18})$/;
-/** A Kafka timestamp: an int64 in ms, -1 for none. */
-const TIMESTAMP_RE = /^(-1|0|[1-9][0-9]{0,18})$/;
+/**
+ * A Kafka timestamp: an int64 in ms (-1 for none). Any sign: a producer may set one before 1970, and
+ * a record the sinker wrote must read back.
+ */
+const TIMESTAMP_RE = /^-?(0|[1-9][0-9]{0,18})$/;
 const MAX_OFFSET = 2n ** 63n - 1n;
 
 /**
