@@ -17,11 +17,13 @@ export class FileDlqSink {
   readonly path: string;
   readonly #fs: FileDlqFs;
   /**
-   * The file (inode) whose directory entry is known to be on disk. Another one (created by this
-   * process, by an earlier one that may have crashed before syncing, or after the file was moved
-   * away) has its directory fsynced once.
+   * Whether the file's name may not be on disk yet: at the first append of this process (an earlier
+   * one may have crashed before syncing it), and whenever the file is new (created here, or by
+   * another process after it was moved away or deleted). Its directory is fsynced then.
    */
-  #durableIno: number | undefined;
+  #dirPending = true;
+  /** The inode appended to last: another one is a file another process created. */
+  #ino: number | undefined;
   /** Directories `mkdir` created that are not fsynced into their parents yet. */
   #newDirs: string[] = [];
   #chain: Promise<void> = Promise.resolve();
@@ -61,7 +63,17 @@ export class FileDlqSink {
       }
       this.#newDirs.push(dirname(created));
     }
-    const fh = await this.#fs.open(this.path, 'a+');
+    // Created here, it is new even if it got the inode number of one deleted (ext4 reuses them at once).
+    const fh = await this.#fs.open(this.path, 'ax+').then(
+      (h) => {
+        this.#dirPending = true;
+        return h;
+      },
+      (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+        return this.#fs.open(this.path, 'a+');
+      },
+    );
     try {
       // A file that does not end in a newline ends in part of a line: an append a full disk refused
       // part-way, or a crash mid-write (never acknowledged: those records are being written again).
@@ -77,11 +89,13 @@ export class FileDlqSink {
       await fh.datasync();
       // The data is on disk, its name maybe not: a crash now could lose the file on ext4 or xfs,
       // with the offsets of its records already committed. fsync(2) of the directory settles it.
-      if (ino !== this.#durableIno || this.#newDirs.length > 0) {
+      if (ino !== this.#ino) this.#dirPending = true;
+      this.#ino = ino;
+      if (this.#dirPending || this.#newDirs.length > 0) {
         if (!this.#newDirs.includes(dir)) this.#newDirs.unshift(dir);
         for (const d of this.#newDirs) await this.#syncDir(d);
         this.#newDirs = [];
-        this.#durableIno = ino;
+        this.#dirPending = false;
       }
     } catch (e) {
       throw new Error(`DLQ file ${this.path}: ${(e as Error).message}`, { cause: e });
