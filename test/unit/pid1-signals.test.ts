@@ -2,7 +2,7 @@
 // signal sent to a PID namespace's init for which it has no handler. A sinker still starting (waiting
 // for Kafka, Redis, its table or topic) must stop on SIGTERM there too: otherwise a pod being deleted,
 // scaled in or rolled (a fixed broker address) waits its whole grace period for SIGKILL. The sinker
-// runs here as PID 1 of a new PID namespace (`unshare --pid --fork`, as root), pointed at a Kafka
+// runs here as PID 1 of a new PID namespace (`unshare --pid --fork`), pointed at a Kafka
 // address nothing listens on; it needs no server. `check` and `replay` (run in a Job, or `docker run
 // -it … replay` and Ctrl-C) stop on a signal the same way.
 import assert from 'node:assert/strict';
@@ -47,10 +47,12 @@ async function sinkerAsPid1(
   config: Record<string, unknown>,
   command: string[] = [],
 ): Promise<{ unshare: ChildProcess; pid: number; out: () => string }> {
-  assert.equal(process.getuid?.(), 0, 'unshare --pid needs root here (the test bed machine runs as root)');
   const path = join(dir, `${tag}.yaml`);
   writeFileSync(path, JSON.stringify({ name: `pid1-${tag}`, ...config }));
-  const unshare = spawn('unshare', ['--pid', '--fork', process.execPath, MAIN, ...command, '-config', path], {
+  // Not root: a user namespace first, in which this user may make the PID namespace.
+  const userns = process.getuid?.() === 0 ? [] : ['--user', '--map-root-user'];
+  const argv = [...userns, '--pid', '--fork', process.execPath, MAIN, ...command, '-config', path];
+  const unshare = spawn('unshare', argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
