@@ -112,3 +112,18 @@ test('the schema hash is stable across spellings and changes with the load shape
   const nullability = columnsFromDescribe([row('id', 'bigint', 'Yes', 'true'), row('amount', 'decimal(18,4)')]);
   assert.notEqual(schemaHash(nullability), schemaHash(modern));
 });
+
+test('a column named with a dot is a column when what precedes the dot is not a variant', () => {
+  // Doris allows `.` in column names; only describe_extend_variant_column rows hang off a variant.
+  const cols = columnsFromDescribe([
+    row('a', 'int', 'No', 'true'),
+    row('a.b', 'varchar(10)'),
+    row('v', 'variant'),
+    row('v.x', 'bigint'),
+    row('odd name ü', 'string'),
+  ]);
+  assert.deepEqual(
+    cols.map((c) => c.name),
+    ['a', 'a.b', 'v', 'odd name ü'],
+  );
+});

@@ -39,13 +39,15 @@ function yes(value: string): boolean {
 export function columnsFromDescribe(rows: readonly DescribeRow[]): Column[] {
   const columns: Column[] = [];
   const names = new Set<string>();
+  const variants = new Set<string>();
   for (const [i, row] of rows.entries()) {
     const name = row.Field;
     if (typeof name !== 'string' || name === '') throw new SchemaError(`DESCRIBE row ${i + 1} has no Field`);
     if (isHiddenColumn(name)) continue;
     // describe_extend_variant_column lists a variant's paths as extra rows named "<variant>.<path>".
+    // Only a variant's: a dot is legal in any column name, so `a.b` after a plain `a` is a column.
     const dot = name.indexOf('.');
-    if (dot > 0 && names.has(name.slice(0, dot))) continue;
+    if (dot > 0 && variants.has(name.slice(0, dot))) continue;
     let type: Column['type'];
     try {
       type = parseDorisType(row.Type);
@@ -53,6 +55,7 @@ export function columnsFromDescribe(rows: readonly DescribeRow[]): Column[] {
       throw new SchemaError(`column ${name}: ${(err as Error).message}`);
     }
     names.add(name);
+    if (type.kind === 'variant') variants.add(name);
     columns.push({
       name,
       type,
