@@ -30,16 +30,24 @@ test('nodeTooOld: a line for an older major, nothing for this one or a newer one
   assert.equal(nodeTooOld('v24.0.0'), undefined);
   assert.equal(nodeTooOld('v25.1.0'), undefined);
   assert.equal(nodeTooOld(process.version), undefined);
+  assert.match(nodeTooOld('v20.20.2', 'npm run operator -- …') ?? '', /or run npm run operator -- …\), or install/);
 });
 
-test('the compiled entry (the image and README command) under Node 20 stops with that one line', () => {
+/** The old Node's version, after checking it is older than required. */
+function oldNodeVersion(): string {
   const v = spawnSync(OLD_NODE, ['--version'], { encoding: 'utf8' });
   assert.equal(v.status, 0, `${OLD_NODE} must exist for this test: ${v.error?.message ?? v.stderr}`);
   assert.ok(
     Number(/^v(\d+)/.exec(v.stdout)?.[1]) < REQUIRED_NODE_MAJOR,
     `${OLD_NODE} is ${v.stdout.trim()}: this test needs an older Node`,
   );
-  // As Dockerfile.sinker builds it (tsc --noCheck), with package.json and node_modules beside the output.
+  return v.stdout.trim();
+}
+
+let compiled = false;
+/** The tree as the Dockerfiles build it (tsc --noCheck), with package.json and node_modules beside the output; once. */
+function compile(): void {
+  if (compiled) return;
   const tsc = spawnSync(
     process.execPath,
     [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json'), '--noCheck', '--outDir', out],
@@ -48,14 +56,38 @@ test('the compiled entry (the image and README command) under Node 20 stops with
   assert.equal(tsc.status, 0, `tsc: ${tsc.stdout}${tsc.stderr}`);
   copyFileSync(join(ROOT, 'package.json'), join(out, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'));
+  compiled = true;
+}
+
+test('the compiled entry (the image and README command) under Node 20 stops with that one line', () => {
+  const version = oldNodeVersion();
+  compile();
   for (const args of [['--version'], ['check', '-config', 'x.yaml']]) {
     const r = spawnSync(OLD_NODE, [join(out, 'sinker/main.js'), ...args], { encoding: 'utf8', cwd: ROOT });
     assert.equal(r.status, 1, `exit code; stderr: ${r.stderr}`);
     assert.equal(r.stdout, '');
     assert.equal(
       r.stderr,
-      `doris-sinker: ${nodeTooOld(v.stdout.trim())}\n`,
+      `doris-sinker: ${nodeTooOld(version)}\n`,
       'one line naming the required and the found version',
     );
   }
+});
+
+test("the operator's compiled entry (Dockerfile.operator's) under Node 20 stops with the same line, its own name and npm script", () => {
+  const version = oldNodeVersion();
+  compile();
+  for (const args of [['--version'], ['--help']]) {
+    const r = spawnSync(OLD_NODE, [join(out, 'operator/main.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 1, `exit code; stderr: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `doris-sinker-operator: ${nodeTooOld(version, 'npm run operator -- …')}\n`);
+    assert.match(r.stderr, /run npm run operator -- …\)/);
+  }
+});
+
+test('the operator entry under this Node runs the operator', () => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'operator/main.ts'), '--version'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^doris-sinker-operator \d+\.\d+\.\d+/);
 });
