@@ -14,6 +14,7 @@ import {
   logDeadLetters,
   loggerOptions,
   logProcessWarnings,
+  removeBeyondBackups,
   removeOlderThan,
 } from './logger.ts';
 
@@ -150,6 +151,41 @@ test('max_age sweep spares files that only share the stem, and the file being wr
   const removed = removeOlderThan(join(dir, 'sinker.log'), 7 * 86_400_000, Date.now());
   assert.deepEqual(removed.sort(), [join(dir, 'sinker.1.log'), join(dir, 'sinker.2.log')]);
   assert.deepEqual(readdirSync(dir).sort(), ['sinker.3.log', 'sinker.dlq.jsonl', 'sinker.yaml']);
+});
+
+test('max_backups holds across runs: rotated files an earlier run left beyond it are deleted at start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logkeep-'));
+  // Six files of earlier runs (pino-roll appends to the highest), and files sharing only the stem.
+  const names = ['sinker.1.log', 'sinker.2.log', 'sinker.3.log', 'sinker.4.log', 'sinker.5.log', 'sinker.6.log'];
+  for (const name of [...names, 'sinker.yaml', 'sinker.dlq.jsonl']) writeFileSync(join(dir, name), 'x\n');
+  const log = createLogger({
+    level: 'info',
+    output: 'file',
+    file_path: join(dir, 'sinker.log'),
+    format: 'json',
+    enable_sampling: true,
+    max_size: 1,
+    max_age: 7,
+    max_backups: 2,
+  });
+  assert.deepEqual(readdirSync(dir).sort(), [
+    'sinker.4.log',
+    'sinker.5.log',
+    'sinker.6.log',
+    'sinker.dlq.jsonl',
+    'sinker.yaml',
+  ]);
+  log.info('written to the last file');
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
+});
+
+test('removeBeyondBackups keeps the file being written and the newest max_backups, by number not name', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logkeep-'));
+  for (const n of [1, 2, 9, 10, 11]) writeFileSync(join(dir, `sinker.${n}.log`), 'x');
+  const removed = removeBeyondBackups(join(dir, 'sinker.log'), 2);
+  assert.deepEqual(removed.sort(), [join(dir, 'sinker.1.log'), join(dir, 'sinker.2.log')]);
+  assert.deepEqual(removeBeyondBackups(join(dir, 'sinker.log'), 2), []);
+  assert.deepEqual(readdirSync(dir).sort(), ['sinker.10.log', 'sinker.11.log', 'sinker.9.log']);
 });
 
 test('a log file whose directory cannot be made is an error at once, naming log.file_path (not a crash of the log worker)', () => {

@@ -51,11 +51,8 @@ export function createLogger(config: LogConfig, base: Record<string, unknown> = 
       limit: { count: config.max_backups },
     },
   });
-  if (config.output === 'file') {
-    scheduleAgeSweep(config);
-    return pino(options, file);
-  }
-  scheduleAgeSweep(config);
+  scheduleSweep(config);
+  if (config.output === 'file') return pino(options, file);
   return pino(options, pino.multistream([{ stream: pino.destination({ fd: 1, sync: false }) }, { stream: file }]));
 }
 
@@ -79,12 +76,16 @@ function checkLogDirectory(filePath: string): void {
 }
 
 /**
- * pino-roll bounds files by count only; max_age (days) is enforced here by deleting rotated files
- * of this log that are older than that, once at start and then hourly.
+ * max_age (days) and max_backups over every rotated file of this log, once at start and then hourly.
+ * pino-roll has no age limit, and its count covers only the files it rotated itself in this run:
+ * those of earlier runs (a restart, a pod's volume) were kept for good, 7 files after three runs
+ * with max_backups 2.
  */
-function scheduleAgeSweep(config: LogConfig): void {
-  if (config.max_age <= 0) return;
-  const sweep = () => removeOlderThan(config.file_path, config.max_age * 86_400_000, Date.now());
+function scheduleSweep(config: LogConfig): void {
+  const sweep = () => {
+    removeBeyondBackups(config.file_path, config.max_backups);
+    if (config.max_age > 0) removeOlderThan(config.file_path, config.max_age * 86_400_000, Date.now());
+  };
   sweep();
   setInterval(sweep, 3_600_000).unref();
 }
@@ -104,37 +105,55 @@ function rotatedFilePattern(filePath: string): RegExp {
 }
 
 /**
- * Deletes this log's rotated files older than maxAgeMs. Only files named as pino-roll names them
- * are candidates (never another file that shares the stem, such as a config or a DLQ file), and the
- * highest-numbered one is the file being written, so it is kept however old.
+ * This log's rotated files, highest number (the file being written) first. Only files named as
+ * pino-roll names them (never another file that shares the stem, such as a config or a DLQ file).
  */
-export function removeOlderThan(filePath: string, maxAgeMs: number, now: number): string[] {
+function rotatedFiles(filePath: string): { path: string; n: number }[] {
   const dir = dirname(filePath);
   const pattern = rotatedFilePattern(filePath);
-  const removed: string[] = [];
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return removed;
+    return [];
   }
-  const rotated = names
-    .map((name) => ({ name, n: Number(pattern.exec(name)?.[1] ?? Number.NaN) }))
-    .filter((f) => Number.isSafeInteger(f.n));
-  const current = Math.max(...rotated.map((f) => f.n));
-  for (const { name, n } of rotated) {
-    if (n === current) continue;
-    const full = join(dir, name);
+  return names
+    .map((name) => ({ path: join(dir, name), n: Number(pattern.exec(name)?.[1] ?? Number.NaN) }))
+    .filter((f) => Number.isSafeInteger(f.n))
+    .sort((a, b) => b.n - a.n);
+}
+
+function remove(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch {
+    // A file rotated away or removed meanwhile is not an error.
+    return false;
+  }
+}
+
+/** Deletes this log's rotated files older than maxAgeMs, never the file being written however old. */
+export function removeOlderThan(filePath: string, maxAgeMs: number, now: number): string[] {
+  const removed: string[] = [];
+  for (const { path } of rotatedFiles(filePath).slice(1)) {
+    let old: boolean;
     try {
-      if (now - statSync(full).mtimeMs > maxAgeMs) {
-        unlinkSync(full);
-        removed.push(full);
-      }
+      old = now - statSync(path).mtimeMs > maxAgeMs;
     } catch {
-      // A file rotated away or removed meanwhile is not an error.
+      continue;
     }
+    if (old && remove(path)) removed.push(path);
   }
   return removed;
+}
+
+/** Deletes this log's rotated files beyond the `maxBackups` newest besides the file being written. */
+export function removeBeyondBackups(filePath: string, maxBackups: number): string[] {
+  return rotatedFiles(filePath)
+    .slice(1 + maxBackups)
+    .map((f) => f.path)
+    .filter(remove);
 }
 
 /**
