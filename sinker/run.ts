@@ -18,6 +18,7 @@ import { Mapper } from './mapper/mapper.ts';
 import { createMetrics, recordMapStats, type SinkerMetrics } from './metrics.ts';
 import { CLOSE_MS, type PipelineObserver, SinkPipeline, settledWithin } from './pipeline.ts';
 import { describeTable, feHostName } from './schema/describe.ts';
+import { SchemaRefresh } from './schema/refresh.ts';
 import { columnsFromManual, SchemaError, tableSchema } from './schema/schema.ts';
 import type { TableSchema } from './schema/types.ts';
 import { backoffDelay, sleep } from './writer/backoff.ts';
@@ -321,43 +322,38 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   const reloadNeeded = new Promise<void>((resolve) => {
     needReload = resolve;
   });
-  if (config.schema.mode === 'auto' && config.schema.auto.refresh_interval > 0) {
-    let refreshing = false;
-    const refresh = async () => {
-      if (refreshing) return;
-      refreshing = true;
-      try {
-        const next = await loadSchema(config);
-        if (next.hash !== mapper.schemaHash) {
-          const nextMapper = makeMapper(next);
-          const nextEncoder = createEncoder(config.doris.format, nextMapper.columns);
-          if (JSON.stringify(nextEncoder.headers) !== JSON.stringify(encoder.headers)) {
-            // CSV names the columns in a header: a schema change there needs a restart to reload safely.
-            logger.warn(
-              { hash: next.hash },
-              'schema changed in a way the running writer cannot follow; exiting to reload',
+  const refresh =
+    config.schema.mode === 'auto' && config.schema.auto.refresh_interval > 0
+      ? new SchemaRefresh({
+          intervalMs: config.schema.auto.refresh_interval * 1000,
+          load: () => loadSchema(config),
+          currentHash: () => mapper.schemaHash,
+          logger,
+          changed: (next) => {
+            const nextMapper = makeMapper(next);
+            const nextEncoder = createEncoder(config.doris.format, nextMapper.columns);
+            if (JSON.stringify(nextEncoder.headers) !== JSON.stringify(encoder.headers)) {
+              // CSV names the columns in a header: a schema change there needs a restart to reload safely.
+              logger.warn(
+                { hash: next.hash },
+                'schema changed in a way the running writer cannot follow; exiting to reload',
+              );
+              needReload();
+              return;
+            }
+            pipeline.swapSchema(nextMapper, nextEncoder);
+            mapper = nextMapper;
+            encoder = nextEncoder;
+            metrics.schemaChanges.inc();
+            metrics.schemaColumns.set(mapper.columns.length);
+            logger.info(
+              { columns: mapper.columns.length, hash: next.hash },
+              'table schema changed; now loading the new columns',
             );
-            needReload();
-            return;
-          }
-          pipeline.swapSchema(nextMapper, nextEncoder);
-          mapper = nextMapper;
-          encoder = nextEncoder;
-          metrics.schemaChanges.inc();
-          metrics.schemaColumns.set(mapper.columns.length);
-          logger.info(
-            { columns: mapper.columns.length, hash: next.hash },
-            'table schema changed; now loading the new columns',
-          );
-        }
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'schema refresh failed; keeping the current schema');
-      } finally {
-        refreshing = false;
-      }
-    };
-    timers.push(setInterval(refresh, config.schema.auto.refresh_interval * 1000));
-  }
+          },
+        })
+      : undefined;
+  refresh?.start();
   // Consumer lag per owned partition, for the kafka_consumer_lag gauge.
   const lagSeries = new LagSeries(metrics.kafkaConsumerLag, config.kafka.topic);
   timers.push(
@@ -380,6 +376,7 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   const stop = (reason: string): Promise<boolean> => {
     stopping ??= (async () => {
       logger.info({ reason, graceSeconds: config.shutdown_timeout }, 'shutting down: flushing what is batched');
+      refresh?.stop();
       for (const t of timers) clearInterval(t);
       const flushed = await pipeline.stop(config.shutdown_timeout * 1000);
       // Bounded: a Redis or broker that does not answer holds QUIT or a disconnect for its request timeout.

@@ -22,9 +22,11 @@ import {
   storage,
   waitForRows,
 } from './helpers.ts';
+import { SilentProxy } from './silent-proxy.ts';
 
 const s: Scenario = scenario('schema');
 const csv: Scenario = scenario('schema-csv', 2);
+const outage: Scenario = scenario('schema-outage', 1);
 let sinker: SinkerProcess | undefined;
 
 before(async () => {
@@ -36,6 +38,7 @@ after(async () => {
   await sinker?.kill();
   await cleanup(s);
   await cleanup(csv);
+  await cleanup(outage);
   await closeStorage();
 });
 
@@ -169,5 +172,42 @@ test('a CSV sink stops to reload a changed schema with exit code 3 (not 0), and 
     assert.deepEqual(await p.term(), { code: 0, signal: null }, p.tail());
   } finally {
     await p.kill();
+  }
+});
+
+test('a DESCRIBE outage during refresh keeps the schema, is logged once (not per tick), and its end is logged', async () => {
+  await createTopic(outage);
+  await createTable(outage);
+  const [host, port] = testbed('DORIS_QUERY').split(':');
+  const proxy = new SilentProxy(host!, Number(port));
+  await proxy.start();
+  const proxyPort = Number(proxy.address.split(':')[1]);
+  const p = await startSinker(outage, 'outage', {
+    doris: { query_port: proxyPort },
+    schema: { auto: { refresh_interval: 1 } },
+  });
+  try {
+    const failed = /^schema refresh failed; keeping the current schema$/;
+    await proxy.close(); // DESCRIBE: ECONNREFUSED
+    await p.waitForLog(failed, 15_000);
+    // Several more ticks fail while the query port is down (one a second); loading goes on meanwhile.
+    const first = events(1n, 100);
+    await produceValues(
+      outage,
+      first.map((e) => e.value),
+    );
+    assert.equal(await waitForRows(outage, first.length, 30_000), first.length);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // Before: one warning per tick of the outage.
+    assert.equal(p.logLines.filter((l) => failed.test(String(l.msg))).length, 1, p.tail());
+    await proxy.start(proxyPort);
+    const back = await p.waitForLog(/^schema refresh reads the table again$/, 15_000);
+    assert.ok(Number(back.failures) >= 3, `failures ${back.failures}`);
+    assert.equal(p.logLines.filter((l) => failed.test(String(l.msg))).length, 1, p.tail());
+    assert.equal(metricValue(await p.scrape(), 'schema_changes_total'), 0);
+    assert.deepEqual(await p.term(), { code: 0, signal: null }, p.tail());
+  } finally {
+    await p.kill();
+    await proxy.close();
   }
 });
