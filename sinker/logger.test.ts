@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -203,6 +204,43 @@ test('a log file whose directory cannot be made is an error at once, naming log.
     max_backups: 1,
   } as const;
   assert.throws(() => createLogger(config), new RegExp(`log\\.file_path ${file_path}: directory .* is not writable`));
+});
+
+test('a log file that fails while running (disk full) sends the lines to stderr, saying so once; the process goes on', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logfull-'));
+  // The file pino-roll appends to (the highest number) is /dev/full: every write fails with ENOSPC.
+  symlinkSync('/dev/full', join(dir, 'sinker.1.log'));
+  const child = join(dir, 'child.ts');
+  writeFileSync(
+    child,
+    `import { createLogger } from ${JSON.stringify(new URL('./logger.ts', import.meta.url).href)};
+const log = createLogger({ level: 'info', output: 'file', file_path: ${JSON.stringify(join(dir, 'sinker.log'))},
+  format: 'json', enable_sampling: true, max_size: 1, max_age: 7, max_backups: 2 });
+const write = process.stderr.write.bind(process.stderr);
+process.stderr.write = (line) => {
+  write(line);
+  if (String(line).includes('writing the log file failed')) {
+    log.info('after the failure');
+    process.exit(0);
+  }
+  return true;
+};
+const timer = setInterval(() => log.info('filling'), 10);
+setTimeout(() => process.exit(3), 20_000).unref();
+`,
+  );
+  const r = spawnSync(process.execPath, [child], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `exit code; stderr: ${r.stderr}`);
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const failed = lines.filter((l) => l.msg === 'writing the log file failed: logging to stderr from now on');
+  assert.equal(failed.length, 1, r.stderr);
+  assert.equal(failed[0]!.level, 'error');
+  assert.equal(failed[0]!.file_path, join(dir, 'sinker.log'));
+  assert.match(String(failed[0]!.err), /ENOSPC/);
+  assert.equal(lines.at(-1)!.msg, 'after the failure');
 });
 
 test('process warnings become log lines; the known kafkajs negative-timeout warning is dropped', () => {

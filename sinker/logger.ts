@@ -52,8 +52,56 @@ export function createLogger(config: LogConfig, base: Record<string, unknown> = 
     },
   });
   scheduleSweep(config);
-  if (config.output === 'file') return pino(options, file);
-  return pino(options, pino.multistream([{ stream: pino.destination({ fd: 1, sync: false }) }, { stream: file }]));
+  // With output file, lines go to stderr once the file fails; with both, stdout has them anyway.
+  const toFile = failSoft(file, config.output === 'file' ? (line) => process.stderr.write(line) : () => {});
+  const logger =
+    config.output === 'file'
+      ? pino(options, toFile.stream)
+      : pino(
+          options,
+          pino.multistream([{ stream: pino.destination({ fd: 1, sync: false }) }, { stream: toFile.stream }]),
+        );
+  toFile.failed.then((err) =>
+    logger.error(
+      { file_path: config.file_path, err: err.message },
+      config.output === 'file'
+        ? 'writing the log file failed: logging to stderr from now on'
+        : 'writing the log file failed: logging to stdout only from now on',
+    ),
+  );
+  return logger;
+}
+
+/**
+ * The log file's stream, left alone once it fails (a full disk, the file's directory removed...)
+ * instead of ending the process: the log worker's write error was an unhandled 'error' event, exit 1
+ * with a bare stack trace, and the restarted sinker met it again at its first line. A sinker keeps
+ * loading with its log file broken; `instead` takes the lines from then on.
+ */
+function failSoft(
+  file: ReturnType<typeof pino.transport>,
+  instead: (line: string) => void,
+): { stream: pino.DestinationStream & { flush: (cb?: (err?: Error) => void) => void }; failed: Promise<Error> } {
+  let failed = false;
+  const failure = new Promise<Error>((resolve) =>
+    file.on('error', (err: Error) => {
+      if (failed) return;
+      failed = true;
+      resolve(err);
+    }),
+  );
+  // The worker is marked destroyed at once, its 'error' comes on a later turn: lines between go to `instead` too.
+  const broken = () => failed || (file as unknown as { destroyed: boolean }).destroyed;
+  return {
+    stream: {
+      write: (line: string) => {
+        if (broken()) instead(line);
+        else file.write(line);
+      },
+      flush: (cb) => (broken() ? cb?.() : file.flush(cb)),
+    },
+    failed: failure,
+  };
 }
 
 export class LogFileError extends Error {
