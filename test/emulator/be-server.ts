@@ -343,7 +343,10 @@ async function runLoad(
     );
   }
 
+  // The names the rows are parsed against: an ALTER before the commit changes the table, not these.
+  const set = { columns: schema.columns.map((c) => c.name), rows: [] as (string | null)[][] };
   const r = parseRows(ctx, opts, schema, data);
+  set.rows = r.rows;
   if (r.fatal) return rollback(r.fatal);
   if (tooManyFiltered(r, opts.maxFilterRatio)) return rollback(beMessage(p, p.filterCode, 'too many filtered rows'));
   txn.rows = r.rows.length;
@@ -355,10 +358,10 @@ async function runLoad(
         feMessage(p, 'ANALYSIS_ERROR', `transaction [${txn.id}] is already aborted. abort reason: ${txn.reason}`),
       );
     }
-    txn.pending = r.rows;
+    txn.pending = set;
     engine.txns.precommit(txn, now());
     try {
-      await engine.savePending(txn, r.rows);
+      await engine.savePending(txn, set);
     } catch (e) {
       return rollback(beMessage(p, 'INTERNAL_ERROR', `emulator storage failed: ${(e as Error).message}`));
     }
@@ -386,9 +389,9 @@ async function runLoad(
       return false;
     }
     if (fault?.type === 'publish_timeout') {
-      txn.pending = r.rows;
+      txn.pending = set;
       engine.txns.commit(txn, now());
-      await engine.savePending(txn, r.rows).catch(() => {});
+      await engine.savePending(txn, set).catch(() => {});
       engine.publishEventually(txn, fault.delayMs ?? 1000);
       ctx.reply.status = 'Publish Timeout';
       const text = 'transaction commit successfully, BUT data will be visible later';
@@ -400,7 +403,7 @@ async function runLoad(
     try {
       if (engine.storage && engine.config.mode === 'full') {
         const storage = engine.storage;
-        await storage.insert(db, schema, r.rows, async (conn) => {
+        await storage.insert(db, schema, set, async (conn) => {
           if (fault?.type === 'commit_fail') throw new CommitFault();
           const at = now();
           await storage.upsertTxn(conn, { ...snapshot(txn), state: 'VISIBLE', commitTime: at, finishTime: at });
@@ -541,8 +544,9 @@ async function groupCommitLoad(ctx: LoadCtx, info: HeaderInfo, schema: TableSche
 
   const key = `${db}.${schema.name}`;
   const nowMs = Date.now();
+  const columns = schema.columns.map((c) => c.name);
   let g = engine.groups.get(key);
-  if (!g || g.closeAt <= nowMs) {
+  if (!g || g.closeAt <= nowMs || g.columns.join('\0') !== columns.join('\0')) {
     const interval = Number(schema.properties.group_commit_interval_ms ?? engine.config.groupCommitIntervalMs);
     const gLabel = `group_commit_${randomBytes(8).toString('hex')}_${randomBytes(8).toString('hex')}`;
     const begun = engine.txns.begin(db, schema.name, gLabel, nowMs, 3_600_000);
@@ -552,10 +556,11 @@ async function groupCommitLoad(ctx: LoadCtx, info: HeaderInfo, schema: TableSche
       label: gLabel,
       txnId: t?.id ?? -1,
       closeAt: nowMs + interval,
+      columns,
       rows,
       done: sleep(interval).then(async () => {
         if (!t) return;
-        t.pending = rows;
+        t.pending = { columns, rows };
         engine.txns.commit(t, Date.now());
         await engine.publish(t).catch(() => {});
       }),

@@ -6,7 +6,7 @@ import { FaultRegistry, newCounters } from './faults.ts';
 import { BodyPool } from './http-util.ts';
 import { getProfile, type Profile, type ProfileName } from './profile.ts';
 import type { Mode } from './rows.ts';
-import type { Storage, TxnRecord } from './storage.ts';
+import type { RowSet, Storage, TxnRecord } from './storage.ts';
 import { DEFAULT_TXN_CONFIG, type Txn, TxnRegistry } from './txns.ts';
 
 const MAX_ERROR_LOGS = 2000;
@@ -48,6 +48,8 @@ export interface GroupCommitGroup {
   label: string;
   txnId: number;
   closeAt: number;
+  /** The column names every load in the group was parsed against (a schema change starts a new group). */
+  columns: readonly string[];
   rows: (string | null)[][];
   done: Promise<void>;
 }
@@ -196,8 +198,75 @@ export class Engine {
     }
     await this.storage?.addColumn(db, s.name, col, after);
     const at = after ? s.columns.findIndex((c) => c.name.toLowerCase() === after.toLowerCase()) + 1 : s.columns.length;
-    s.columns.splice(at > 0 ? at : s.columns.length, 0, col);
+    // A new array, not splice: a load parsed against the old one keeps its column list.
+    s.columns = s.columns.toSpliced(at > 0 ? at : s.columns.length, 0, col);
     if (log) await this.storage?.logDdl('add_column', db, JSON.stringify({ table: s.name, col, after }));
+  }
+
+  /**
+   * ALTER TABLE … DROP COLUMN, a light schema change as in Doris (table property light_schema_change,
+   * true by default since 2.0): done at once, loads under way commit without the column.
+   */
+  async dropColumn(db: string, table: string, name: string, log = true): Promise<void> {
+    const s = this.table(db, table);
+    if (!s) throw new Error(`Unknown table '${table}'`);
+    const col = s.columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
+    if (!col) throw new Error(`Column does not exists: ${name}`);
+    if (col.isKey && s.keysType !== 'DUPLICATE') {
+      throw new Error(
+        `Can not drop key column in ${s.keysType === 'UNIQUE' ? 'Unique' : 'Aggregate'} data model table`,
+      );
+    }
+    if (s.columns.length === 1) throw new Error('Do not allow remove all columns');
+    await this.storage?.dropColumn(db, s.name, col.name);
+    s.columns = s.columns.filter((c) => c !== col);
+    s.keyColumns = s.keyColumns.filter((k) => k.toLowerCase() !== col.name.toLowerCase());
+    if (log) await this.storage?.logDdl('drop_column', db, JSON.stringify({ table: s.name, name: col.name }));
+  }
+
+  /**
+   * ALTER TABLE … MODIFY COLUMN: a new type (Doris refuses to shorten a string), nullability, default,
+   * and a new place (FIRST, AFTER c). Doris runs a type change as an asynchronous schema-change job
+   * (DESCRIBE shows the new type once it is FINISHED); the emulator finishes it at once.
+   */
+  async modifyColumn(
+    db: string,
+    table: string,
+    col: ColumnDef,
+    place: string | null | undefined,
+    log = true,
+  ): Promise<void> {
+    const s = this.table(db, table);
+    if (!s) throw new Error(`Unknown table '${table}'`);
+    const i = s.columns.findIndex((c) => c.name.toLowerCase() === col.name.toLowerCase());
+    if (i < 0) throw new Error(`Column[${col.name}] does not exists`);
+    const old = s.columns[i]!;
+    const next: ColumnDef = {
+      ...col,
+      name: old.name,
+      isKey: old.isKey,
+      aggregation: col.aggregation ?? old.aggregation,
+    };
+    if (
+      (old.type.base === 'varchar' || old.type.base === 'char') &&
+      old.type.base === next.type.base &&
+      next.type.precision < old.type.precision
+    ) {
+      throw new Error('Cannot shorten string length');
+    }
+    if (place !== undefined && place !== null && !s.columns.some((c) => c.name.toLowerCase() === place.toLowerCase())) {
+      throw new Error(`Column[${place}] does not exists`);
+    }
+    await this.storage?.modifyColumn(db, s.name, next, place);
+    const rest = s.columns.filter((_, k) => k !== i);
+    const at =
+      place === undefined
+        ? i
+        : place === null
+          ? 0
+          : rest.findIndex((c) => c.name.toLowerCase() === place.toLowerCase()) + 1;
+    s.columns = rest.toSpliced(at, 0, next);
+    if (log) await this.storage?.logDdl('modify_column', db, JSON.stringify({ table: s.name, col: next, place }));
   }
 
   /** Replays run-time DDL kept in MariaDB (after the start-up DDL files). */
@@ -211,6 +280,14 @@ export class Engine {
         const s = this.table(e.db, table);
         if (s && !s.columns.some((c) => c.name.toLowerCase() === col.name.toLowerCase()))
           await this.addColumn(e.db, table, col, after, false);
+      } else if (e.kind === 'drop_column' && e.db) {
+        const { table, name } = JSON.parse(e.payload) as { table: string; name: string };
+        const s = this.table(e.db, table);
+        if (s?.columns.some((c) => c.name.toLowerCase() === name.toLowerCase()))
+          await this.dropColumn(e.db, table, name, false);
+      } else if (e.kind === 'modify_column' && e.db) {
+        const { table, col, place } = JSON.parse(e.payload) as { table: string; col: ColumnDef; place?: string | null };
+        if (this.table(e.db, table)) await this.modifyColumn(e.db, table, col, place, false);
       }
     }
   }
@@ -272,9 +349,13 @@ export class Engine {
 
   private async publishRows(txn: Txn, s: TableSchema | undefined, storage: Storage | undefined): Promise<void> {
     if (s && storage && this.persisting()) {
-      const rows = (txn.pending as (string | null)[][] | undefined) ?? (await storage.loadPending(txn.id));
+      let set = txn.pending as RowSet | undefined;
+      if (!set) {
+        const kept = await storage.loadPending(txn.id);
+        set = { columns: kept.columns ?? s.columns.map((c) => c.name), rows: kept.rows };
+      }
       const now = Date.now();
-      await storage.insert(txn.db, s, rows, async (conn) => {
+      await storage.insert(txn.db, s, set, async (conn) => {
         const commitTime = txn.commitTime < 0 ? now : txn.commitTime;
         await storage.upsertTxn(conn, { ...snapshot(txn), state: 'VISIBLE', finishTime: now, commitTime });
         await storage.deletePending(conn, txn.id);
@@ -283,8 +364,8 @@ export class Engine {
   }
 
   /** Keeps a precommitted txn's rows in MariaDB (with its PRECOMMITTED record) before the reply. */
-  async savePending(txn: Txn, rows: (string | null)[][]): Promise<void> {
-    if (this.storage && this.persisting()) await this.storage.savePending(snapshot(txn), rows);
+  async savePending(txn: Txn, set: RowSet): Promise<void> {
+    if (this.storage && this.persisting()) await this.storage.savePending(snapshot(txn), set);
   }
 
   countStatus(status: string): void {

@@ -1,6 +1,6 @@
 // The FE's MySQL-protocol port (doris-stream-load.md §8) on mysql2's server side: handshake with
 // mysql_native_password, DESC[RIBE] with Doris's six VARCHAR columns and the profile's type spelling,
-// ALTER TABLE … ADD COLUMN, CREATE DATABASE/TABLE (Doris DDL), DROP TABLE, SHOW TRANSACTION … WHERE LABEL,
+// ALTER TABLE … ADD / DROP / MODIFY COLUMN, CREATE DATABASE/TABLE (Doris DDL), DROP TABLE, SHOW TRANSACTION … WHERE LABEL,
 // SHOW DATABASES/TABLES, USE, SET and SELECT of literals — enough for mysql2 clients and the sinker.
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2';
@@ -314,6 +314,29 @@ async function handle(
       await engine.addColumn(db, table, c, after);
       after = c.name;
     }
+    return undefined;
+  }
+  m = /^ALTER\s+TABLE\s+(\S+)\s+DROP\s+COLUMN\s+(`[^`]+`|\S+)$/is.exec(sql);
+  if (m) {
+    const { db, table } = tableRef(engine, m[1]!, currentDb);
+    await engine.dropColumn(db, table, unquote(m[2]!));
+    return undefined;
+  }
+  m = /^ALTER\s+TABLE\s+(\S+)\s+MODIFY\s+COLUMN\s+(.+)$/is.exec(sql);
+  if (m) {
+    const { db, table } = tableRef(engine, m[1]!, currentDb);
+    let def = m[2]!.trim();
+    // undefined: stays where it is; null: FIRST; else AFTER that column.
+    let place: string | null | undefined;
+    const placeM = /\s+(AFTER\s+(\S+)|FIRST)$/i.exec(def);
+    if (placeM) {
+      place = placeM[2] ? unquote(placeM[2]) : null;
+      def = def.slice(0, placeM.index);
+    }
+    const name = def.split(/\s+/)[0]!;
+    const [col] = parseCreateTable(`CREATE TABLE x (${def}) DUPLICATE KEY(${name})`).columns;
+    col!.aggregation = null;
+    await engine.modifyColumn(db, table, col!, place);
     return undefined;
   }
   m = /^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\S+?)(?:\s+FORCE)?$/i.exec(sql);

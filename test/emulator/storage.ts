@@ -7,7 +7,17 @@ import type { ColumnDef, TableSchema } from './ddl.ts';
 import { mariadbType } from './doris-types.ts';
 import type { Txn } from './txns.ts';
 
-export type DdlKind = 'create_table' | 'create_db' | 'add_column' | 'drop_table';
+export type DdlKind = 'create_table' | 'create_db' | 'add_column' | 'drop_column' | 'modify_column' | 'drop_table';
+
+/**
+ * A load's rows with the column names they were parsed against. A light schema change (ADD/DROP
+ * COLUMN) may land between the parse and the commit (2PC, publish, group commit): Doris commits such
+ * a load all the same, its dropped columns' values discarded and added ones at their default.
+ */
+export interface RowSet {
+  columns: readonly string[];
+  rows: (string | null)[][];
+}
 
 /** A transaction as persisted (without its in-memory pending rows). */
 export type TxnRecord = Omit<Txn, 'pending'>;
@@ -62,6 +72,24 @@ function upsertClause(s: TableSchema): string {
   return sets.length
     ? ` ON DUPLICATE KEY UPDATE ${sets.join(', ')}`
     : ` ON DUPLICATE KEY UPDATE ${quoteId(s.columns[0]!.name)} = ${quoteId(s.columns[0]!.name)}`;
+}
+
+/**
+ * The row set as the table has it now: values of columns dropped since the parse are left out (the
+ * columns the table added meanwhile get MariaDB's default, NULL, where Doris uses the column's DEFAULT).
+ */
+export function onTable(s: TableSchema, set: RowSet): { names: string[]; rows: (string | null)[][] } {
+  const current = s.columns.map((c) => c.name);
+  if (current.length === set.columns.length && current.every((n, i) => n === set.columns[i])) {
+    return { names: current, rows: set.rows };
+  }
+  const have = new Set(current.map((n) => n.toLowerCase()));
+  const keep: number[] = [];
+  for (let i = 0; i < set.columns.length; i++) if (have.has(set.columns[i]!.toLowerCase())) keep.push(i);
+  return {
+    names: keep.map((i) => set.columns[i]!),
+    rows: set.rows.map((r) => keep.map((i) => r[i] ?? null)),
+  };
 }
 
 const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
@@ -134,12 +162,13 @@ export class Storage {
   async insert(
     db: string,
     s: TableSchema,
-    rows: (string | null)[][],
+    set: RowSet,
     beforeCommit?: (conn: mysql.PoolConnection) => void | Promise<void>,
   ): Promise<void> {
+    const { names, rows } = onTable(s, set);
     await this.transaction(async (conn) => {
       const table = `${quoteId(this.dbName(db))}.${quoteId(s.name)}`;
-      const cols = s.columns.map((c) => quoteId(c.name)).join(', ');
+      const cols = names.map(quoteId).join(', ');
       if (s.keysType !== 'AGGREGATE' && rows.length > ROWS_PER_INSERT) {
         // LOAD DATA is several times faster than multi-row INSERTs; REPLACE gives UNIQUE's upsert.
         await conn.query({
@@ -250,10 +279,16 @@ export class Storage {
   }
 
   /** Stores a precommitted txn's rows and its PRECOMMITTED record in one transaction. */
-  async savePending(t: TxnRecord, rows: (string | null)[][]): Promise<void> {
+  async savePending(t: TxnRecord, set: RowSet): Promise<void> {
+    const { rows } = set;
     await this.transaction(async (conn) => {
       const m = quoteId(this.metaDb());
       await conn.query(`DELETE FROM ${m}.pending WHERE txn_id = ?`, [t.id]);
+      // seq -1: the column names the rows were parsed against (a restart may find the table altered).
+      await conn.query(`INSERT INTO ${m}.pending (txn_id, seq, row_json) VALUES (?, -1, ?)`, [
+        t.id,
+        JSON.stringify({ columns: set.columns }),
+      ]);
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         const chunk = rows.slice(i, i + ROWS_PER_INSERT).map((r, k) => [t.id, i + k, JSON.stringify(r)]);
         await conn.query(`INSERT INTO ${m}.pending (txn_id, seq, row_json) VALUES ?`, [chunk]);
@@ -262,12 +297,17 @@ export class Storage {
     });
   }
 
-  async loadPending(id: number): Promise<(string | null)[][]> {
+  /** A txn's kept rows; `columns` undefined when kept by an emulator that did not record them. */
+  async loadPending(id: number): Promise<{ columns: string[] | undefined; rows: (string | null)[][] }> {
     const [rows] = await this.pool.query<mysql.RowDataPacket[]>(
-      `SELECT row_json FROM ${quoteId(this.metaDb())}.pending WHERE txn_id = ? ORDER BY seq`,
+      `SELECT seq, row_json FROM ${quoteId(this.metaDb())}.pending WHERE txn_id = ? ORDER BY seq`,
       [id],
     );
-    return rows.map((r) => JSON.parse(String(r.row_json)) as (string | null)[]);
+    const head = rows[0] && Number(rows[0].seq) === -1 ? rows.shift() : undefined;
+    return {
+      columns: head ? (JSON.parse(String(head.row_json)) as { columns: string[] }).columns : undefined,
+      rows: rows.map((r) => JSON.parse(String(r.row_json)) as (string | null)[]),
+    };
   }
 
   async deletePending(conn: mysql.Pool | mysql.PoolConnection, id: number): Promise<void> {
@@ -297,6 +337,26 @@ export class Storage {
     await this.pool.query(
       `ALTER TABLE ${quoteId(this.dbName(db))}.${quoteId(table)} ADD COLUMN IF NOT EXISTS ${mariadbColumn(c)}${after ? ` AFTER ${quoteId(after)}` : ''}`,
     );
+  }
+
+  async dropColumn(db: string, table: string, name: string): Promise<void> {
+    await this.pool.query(
+      `ALTER TABLE ${quoteId(this.dbName(db))}.${quoteId(table)} DROP COLUMN IF EXISTS ${quoteId(name)}`,
+    );
+  }
+
+  /** `place`: undefined keeps the column where it is; null moves it first; a name moves it after that column. */
+  async modifyColumn(db: string, table: string, c: ColumnDef, place: string | null | undefined): Promise<void> {
+    const at = place === undefined ? '' : place === null ? ' FIRST' : ` AFTER ${quoteId(place)}`;
+    const sql = (asText: boolean) =>
+      `ALTER TABLE ${quoteId(this.dbName(db))}.${quoteId(table)} MODIFY COLUMN ${mariadbColumn(c, asText)}${at}`;
+    try {
+      await this.pool.query(sql(false));
+    } catch (e) {
+      // 1118: row size too large, as in ensureTable: the long VARCHAR is kept as TEXT.
+      if ((e as { errno?: number }).errno !== 1118) throw e;
+      await this.pool.query(sql(true));
+    }
   }
 
   async dropTable(db: string, table: string): Promise<void> {
