@@ -17,7 +17,7 @@ import { OperatorMetrics } from './controller/metrics.ts';
 const USAGE = `doris-sinker-operator [flags]
   --sinker-image IMAGE      sinker image for sinks without spec.image (env SINKER_IMAGE)
   --namespaces NS[,NS]      watch these namespaces (env WATCH_NAMESPACES; default: all)
-  --metrics-host HOST       listen address of /metrics, /healthz, /readyz (default 0.0.0.0)
+  --metrics-host HOST       listen address of /metrics, /healthz, /readyz (default: every address, IPv6 and IPv4)
   --metrics-port PORT       (env HTTP_PORT; default 8080; 0 = any free port)
   --leader-elect            run the controller only while holding the Lease (env LEADER_ELECTION=true)
   --lease-name NAME         (env LEADER_ELECTION_LEASE; default doris-sinker-operator)
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     options: {
       'sinker-image': { type: 'string', default: process.env.SINKER_IMAGE ?? `doris-sinker:${pkg.version}` },
       namespaces: { type: 'string', default: process.env.WATCH_NAMESPACES ?? process.env.WATCH_NAMESPACE ?? '' },
-      'metrics-host': { type: 'string', default: '0.0.0.0' },
+      'metrics-host': { type: 'string', default: '' },
       'metrics-port': { type: 'string', default: process.env.HTTP_PORT || '8080' },
       'leader-elect': { type: 'boolean', default: process.env.LEADER_ELECTION === 'true' },
       'lease-name': { type: 'string', default: process.env.LEADER_ELECTION_LEASE || 'doris-sinker-operator' },
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   let leading = !values['leader-elect'];
   const staleMs = idleTimeoutMs * 2;
   const server = await startStatusServer({
-    host: values['metrics-host'],
+    ...(values['metrics-host'] ? { host: values['metrics-host'] } : {}),
     port: Number(values['metrics-port']),
     metricsPath: '/metrics',
     registry: metrics.registry,

@@ -14,7 +14,12 @@ export interface HealthCheck {
 }
 
 export interface StatusServerOptions {
-  host: string;
+  /**
+   * Listen address. Unset: every address, IPv6 and IPv4 (Node listens on `::`, dual-stack, or on
+   * 0.0.0.0 where the host has no IPv6), as a pod's probes and Prometheus need on a cluster of
+   * either family; 0.0.0.0 refused them on an IPv6-only one.
+   */
+  host?: string;
   port: number;
   metricsPath: string;
   registry?: Registry;
@@ -35,10 +40,10 @@ function runChecks(checks: HealthCheck[]): { ok: boolean; body: string } {
   return failures.length === 0 ? { ok: true, body: 'ok\n' } : { ok: false, body: `${failures.join('\n')}\n` };
 }
 
-async function listen(server: Server, host: string, port: number): Promise<number> {
+async function listen(server: Server, host: string | undefined, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, ...(host === undefined ? {} : { host }) }, () => {
       server.off('error', reject);
       resolve();
     });

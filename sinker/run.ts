@@ -183,7 +183,6 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   // point the probes at a port this process doesn't hold.
   if (config.metrics.port_file) rmSync(config.metrics.port_file, { force: true });
   const status = await startStatusServer({
-    host: '0.0.0.0',
     port: config.metrics.port,
     metricsPath: config.metrics.path,
     ...(config.metrics.enabled ? { registry: metrics.registry } : {}),

@@ -54,6 +54,9 @@ async function waitsThenLoads(
 
     await provide();
     await p.waitReady(60_000);
+    // Over IPv6 too, as probes and Prometheus reach a pod on an IPv6-only cluster (it listened on 0.0.0.0).
+    const v6 = await fetch(`http://[::1]:${p.metricsPort}/readyz`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(v6.status, 200);
     const ids = validIds((await produce(s, 50, 7)).events);
     assert.equal(await waitForRows(s, ids.length, 30_000), ids.length);
     return line;
