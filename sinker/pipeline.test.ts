@@ -550,6 +550,25 @@ test('a schema switch while an unsettled intent is re-loaded keeps its exact ran
   assert.equal(h.store.intents.size, 0);
 });
 
+test('a schema switch refused (a dedupe.key_fields column dropped) cuts no batch: the refresh retries it every interval', async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}\ndedupe: {key_fields: [id]}');
+  h.consumer.change([0], []);
+  await h.deliver(messages(0, 2));
+  await until('rows 0-2 in the batcher', () => h.pipeline.bufferedBytes > 0);
+  const rows = [{ Field: 'name', Type: 'varchar(200)', Null: 'Yes', Key: 'false', Default: null, Extra: '' }];
+  const next = new Mapper(tableSchema(columnsFromDescribe(rows)), { zeroDate: '1970-01-01' });
+  for (let i = 0; i < 3; i++) {
+    assert.throws(() => h.pipeline.swapSchema(next, createEncoder('json', next.columns)), /dedupe\.key_fields: "id"/);
+  }
+  await h.deliver(messages(3, 7));
+  assert.equal(await h.pipeline.stop(10_000), true);
+  // Before: the refused switch had flushed the batcher first, so 0-2 went out as a batch of their own.
+  assert.deepEqual(
+    h.writer.loads.map((l) => [l.first, l.last]),
+    [['0', '7']],
+  );
+});
+
 test('merged load: a decision whose reply was lost is asked again before a claimed partition is dropped, so no part loads twice', async (t) => {
   const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600, merge_partitions: true}', 2);
   h.consumer.change([0, 1], []);

@@ -271,8 +271,11 @@ export class SinkPipeline {
    * which the writer's headers allow (a change of headers restarts the sinker instead).
    */
   swapSchema(mapper: Mapper, encoder: RowEncoder): void {
+    // First what can refuse the switch (a dedupe key column gone): a refused switch cuts no batch,
+    // and the refresh tries it again every interval.
+    const keyColumns = keyColumnIndexes(mapper, this.#d.config.dedupe.key_fields);
     this.#batcher.flushAll();
-    this.#keyColumns = keyColumnIndexes(mapper, this.#d.config.dedupe.key_fields);
+    this.#keyColumns = keyColumns;
     this.#mapper = mapper;
     this.#encoder = encoder;
     this.#plan = mapper.planFor(encoder);
