@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Counter, Registry } from 'prom-client';
 import { startProfilingServer, startStatusServer } from './http-server.ts';
@@ -47,5 +52,52 @@ test('profiling server returns a CPU profile and a heap snapshot', async () => {
     assert.ok(snapshot.snapshot.node_count > 1000);
   } finally {
     await server.close();
+  }
+});
+
+/** Runs the sinker with `extra` YAML appended to a config whose servers it never reaches; exit code and stderr. */
+async function runSinker(extra: string): Promise<{ code: number | null; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ports-'));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `name: ports
+kafka: { brokers: ["127.0.0.1:1"], topic: t, group_id: g }
+doris: { fe_hosts: ["127.0.0.1:1"], database: d, table: t, user: u }
+dedupe: { redis_url: "", required: false }
+${extra}
+`,
+  );
+  const child = spawn(process.execPath, [new URL('./main.ts', import.meta.url).pathname, '-config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  // Past the ports it would wait for Doris for good: stopped then (the test fails on the output).
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stderr };
+}
+
+test('a metrics or pprof port another process holds stops start-up with exit 2 and one line naming the key', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const port = (holder.address() as { port: number }).port;
+  try {
+    for (const [extra, key] of [
+      [`metrics: { port: ${port} }`, 'metrics.port'],
+      [`metrics: { port: 0 }\npprof: { enabled: true, port: ${port} }`, 'pprof.host, pprof.port'],
+    ] as const) {
+      const r = await runSinker(extra);
+      assert.equal(r.code, 2, `${key}: exit code; stderr: ${r.stderr}`);
+      // The address is :: or 0.0.0.0 (metrics, by the host's IPv6), or pprof.host.
+      const line = new RegExp(`^doris-sinker: ${key}: listen EADDRINUSE: address already in use \\S+:${port}\n$`);
+      assert.match(r.stderr, line);
+    }
+  } finally {
+    holder.close();
   }
 });

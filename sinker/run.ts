@@ -166,13 +166,25 @@ function writePortFile(path: string, port: number): void {
   }
 }
 
-/** Starts everything; resolves once consuming has begun. */
+/**
+ * A server of the sinker listening, or a StartupError naming its config key: a port another process
+ * holds (EADDRINUSE) or an address the host lacks was a stack trace that named neither.
+ */
+async function listening<T>(key: string, start: Promise<T>): Promise<T> {
+  try {
+    return await start;
+  } catch (err) {
+    throw new StartupError(`${key}: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Exit code of a stop to reload the schema, everything flushed. Not 0: a supervisor that restarts
  * only a failed process (systemd Restart=on-failure, a shell loop) would leave the sink stopped.
  */
 export const EXIT_RELOAD = 3;
 
+/** Starts everything; resolves once consuming has begun. */
 export async function startSinker(config: SinkerConfig, logger: Logger): Promise<RunningSinker> {
   const metrics = createMetrics({ sink: config.name });
   let schemaLoaded = false;
@@ -182,21 +194,26 @@ export async function startSinker(config: SinkerConfig, logger: Logger): Promise
   // A port file left by an earlier container of the same pod (the emptyDir outlives it) must not
   // point the probes at a port this process doesn't hold.
   if (config.metrics.port_file) rmSync(config.metrics.port_file, { force: true });
-  const status = await startStatusServer({
-    port: config.metrics.port,
-    metricsPath: config.metrics.path,
-    ...(config.metrics.enabled ? { registry: metrics.registry } : {}),
-    liveness: [],
-    readiness: [
-      { name: 'schema', check: () => (schemaLoaded ? undefined : 'table schema not loaded yet') },
-      { name: 'kafka', check: () => (consumer?.joined ? undefined : 'not joined to the consumer group yet') },
-      { name: 'dedupe', check: () => pipelineRef?.staleRefusal },
-      { name: 'doris', check: () => pipelineRef?.loadBlocked },
-    ],
-  });
+  const status = await listening(
+    'metrics.port',
+    startStatusServer({
+      port: config.metrics.port,
+      metricsPath: config.metrics.path,
+      ...(config.metrics.enabled ? { registry: metrics.registry } : {}),
+      liveness: [],
+      readiness: [
+        { name: 'schema', check: () => (schemaLoaded ? undefined : 'table schema not loaded yet') },
+        { name: 'kafka', check: () => (consumer?.joined ? undefined : 'not joined to the consumer group yet') },
+        { name: 'dedupe', check: () => pipelineRef?.staleRefusal },
+        { name: 'doris', check: () => pipelineRef?.loadBlocked },
+      ],
+    }),
+  );
   logger.info({ port: status.port, path: config.metrics.path }, 'status server listening');
   if (config.metrics.port_file) writePortFile(config.metrics.port_file, status.port);
-  const profiling = config.pprof.enabled ? await startProfilingServer(config.pprof.host, config.pprof.port) : undefined;
+  const profiling = config.pprof.enabled
+    ? await listening('pprof.host, pprof.port', startProfilingServer(config.pprof.host, config.pprof.port))
+    : undefined;
   if (profiling) logger.warn({ host: config.pprof.host, port: profiling.port }, 'profiling endpoints enabled');
 
   const schema = await waitAtStart(
