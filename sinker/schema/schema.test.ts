@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { columnsFromDescribe, columnsFromManual, type DescribeRow, isGeneratedColumn, schemaHash } from './schema.ts';
+import {
+  columnsFromDescribe,
+  columnsFromManual,
+  type DescribeRow,
+  isGeneratedColumn,
+  schemaDiff,
+  schemaHash,
+} from './schema.ts';
 
 const row = (
   Field: string,
@@ -126,4 +133,26 @@ test('a column named with a dot is a column when what precedes the dot is not a 
     cols.map((c) => c.name),
     ['a', 'a.b', 'v', 'odd name ü'],
   );
+});
+
+test('schemaDiff names the added, dropped and retyped columns and sees a new order', () => {
+  const before = columnsFromDescribe([
+    row('id', 'bigint', 'No', 'true'),
+    row('a', 'varchar(8)'),
+    row('b', 'int'),
+    row('c', 'string'),
+  ]);
+  const after = columnsFromDescribe([
+    row('id', 'bigint', 'No', 'true'),
+    row('b', 'bigint'),
+    row('A', 'varchar(32)', 'No'),
+    row('d', 'date'),
+  ]);
+  assert.deepEqual(schemaDiff(before, after), {
+    added: ['d'],
+    dropped: ['c'],
+    changed: ['b: int → bigint', 'A: varchar(8) → varchar(32) not null'],
+    reordered: true,
+  });
+  assert.deepEqual(schemaDiff(before, before), { added: [], dropped: [], changed: [], reordered: false });
 });

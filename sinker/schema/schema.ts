@@ -105,3 +105,33 @@ export function schemaHash(columns: readonly Column[]): string {
 export function tableSchema(columns: Column[]): TableSchema {
   return { columns, hash: schemaHash(columns) };
 }
+
+export interface SchemaDiff {
+  added: string[];
+  dropped: string[];
+  /** `name: old type → new type` (nullability shown as ` not null`). */
+  changed: string[];
+  /** The columns both lists hold are in another order. */
+  reordered: boolean;
+}
+
+/** What a schema change changed, for the line that reports it. Names compare as Doris does, ignoring case. */
+export function schemaDiff(before: readonly Column[], after: readonly Column[]): SchemaDiff {
+  const key = (c: Column) => c.name.toLowerCase();
+  const spell = (c: Column) => `${formatDorisType(c.type)}${c.nullable ? '' : ' not null'}`;
+  const old = new Map(before.map((c) => [key(c), c]));
+  const now = new Map(after.map((c) => [key(c), c]));
+  const changed: string[] = [];
+  for (const c of after) {
+    const o = old.get(key(c));
+    if (o && spell(o) !== spell(c)) changed.push(`${c.name}: ${spell(o)} → ${spell(c)}`);
+  }
+  const keptBefore = before.filter((c) => now.has(key(c))).map(key);
+  const keptAfter = after.filter((c) => old.has(key(c))).map(key);
+  return {
+    added: after.filter((c) => !old.has(key(c))).map((c) => c.name),
+    dropped: before.filter((c) => !now.has(key(c))).map((c) => c.name),
+    changed,
+    reordered: keptBefore.some((k, i) => keptAfter[i] !== k),
+  };
+}

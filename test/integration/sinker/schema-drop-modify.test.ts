@@ -152,9 +152,13 @@ test('DROP COLUMN, then MODIFY COLUMN (INT → BIGINT, moved after id) mid-strea
   const changed = () => sinker!.logLines.filter((l) => String(l.msg).startsWith('table schema changed'));
   for (let i = 0; i < 60 && changed().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 250));
   const changes = changed();
+  // What a user reads: which columns went, which changed type, and that the order changed.
   assert.deepEqual(
-    changes.map((l) => l.columns),
-    [65, 65],
+    changes.map((l) => [l.columns, l.added, l.dropped, l.changed, l.reordered]),
+    [
+      [65, [], ['extend50'], [], false],
+      [65, [], [], ['priority: int → bigint'], true],
+    ],
   );
   const m = await sinker.scrape();
   assert.equal(metricValue(m, 'schema_changes_total'), 2);
