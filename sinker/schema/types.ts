@@ -69,6 +69,6 @@ export interface Column {
 
 export interface TableSchema {
   columns: Column[];
-  /** Stable hash of names, types, nullability and keys: changes exactly when the load shape changes. */
+  /** Stable hash of names, order, types, nullability and generated-ness: changes exactly when the load shape changes. */
   hash: string;
 }
