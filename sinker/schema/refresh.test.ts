@@ -97,3 +97,23 @@ test('a switch that throws is a failed refresh, not an unhandled rejection', asy
     ['schema refresh failed; keeping the current schema'],
   );
 });
+
+test('within one outage a different error is logged (the table dropped behind a connection refusal)', async () => {
+  const { logger, lines } = capture();
+  const errors = ['connect ECONNREFUSED', 'connect ECONNREFUSED', "Unknown table 't'", "Unknown table 't'"];
+  const r = new SchemaRefresh({
+    intervalMs: 1000,
+    load: async () => {
+      throw new Error(errors.shift());
+    },
+    currentHash: () => 'h1',
+    changed: () => {},
+    logger,
+  });
+  for (let i = 0; i < 4; i++) await r.tick();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(
+    lines.map((l) => (l as unknown as { err: string }).err),
+    ['connect ECONNREFUSED', "Unknown table 't'"],
+  );
+});

@@ -1,6 +1,7 @@
 // The schema.auto.refresh_interval loop: re-reads the table's schema and hands a changed one to
-// `changed`. A failing DESCRIBE keeps the current schema; it is logged when the outage begins and
-// when it ends, not at every tick (at 1 s a minute's outage would be 60 identical lines).
+// `changed`. A failing DESCRIBE keeps the current schema; it is logged when the outage begins, when
+// its error changes, and when it ends, not at every tick (at 1 s a minute's outage would be 60
+// identical lines).
 import type { Logger } from 'pino';
 import type { TableSchema } from './types.ts';
 
@@ -21,6 +22,8 @@ export class SchemaRefresh {
   #stopped = false;
   /** Failed reads in a row; 0 while the last read worked. */
   #failures = 0;
+  /** The failure last logged in this outage: another one (the table dropped meanwhile) is news. */
+  #logged: string | undefined;
 
   constructor(options: SchemaRefreshOptions) {
     this.#o = options;
@@ -60,14 +63,17 @@ export class SchemaRefresh {
     } catch (err) {
       if (this.#stopped) return;
       this.#failures++;
-      if (this.#failures === 1) {
-        this.#o.logger.warn({ err: (err as Error).message }, 'schema refresh failed; keeping the current schema');
+      const message = (err as Error).message;
+      if (message !== this.#logged) {
+        this.#logged = message;
+        this.#o.logger.warn({ err: message }, 'schema refresh failed; keeping the current schema');
       }
       return;
     }
     if (this.#failures > 0) {
       this.#o.logger.info({ failures: this.#failures }, 'schema refresh reads the table again');
       this.#failures = 0;
+      this.#logged = undefined;
     }
   }
 }
