@@ -120,6 +120,43 @@ test('sampling on: dead letters log a burst, then one in N, the next line saying
   assert.ok(!('suppressed' in next[1]![0]));
 });
 
+test('sampling on: what the end of a flood dropped gets its line once that second is over', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { burst } = DEAD_LETTER_SAMPLING;
+  const sampler = deadLetterSampler(true);
+  const { log, lines } = warnings();
+  // 50 bad messages in one go, then none: the burst is logged, 40 are dropped.
+  assert.equal(logDeadLetters(log, sampler, deadLetters(50), 5000), burst);
+  t.mock.timers.tick(999);
+  assert.equal(lines.length, burst, 'nothing more within that second');
+  t.mock.timers.tick(1);
+  assert.equal(lines.length, burst + 1);
+  assert.deepEqual(lines.at(-1), [{ suppressed: 50 - burst }, 'message dead-lettered']);
+  // Reported once: the next second's first line does not count them again, and says nothing more later.
+  assert.equal(logDeadLetters(log, sampler, deadLetters(1, 50), 6500), 1);
+  assert.deepEqual(lines.at(-1), [{ partition: 2, offset: '50', reason: 'invalid JSON' }, 'message dead-lettered']);
+  t.mock.timers.tick(5000);
+  assert.equal(lines.length, burst + 2);
+});
+
+test('sampling on: a later window reports its own end, also while the earlier one waited to report', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const sampler = new LogSampler(true, 1, 1000, 1000);
+  const reported: number[] = [];
+  assert.equal(sampler.admit('k', 0), 0);
+  assert.equal(sampler.admit('k', 10), undefined);
+  sampler.reportDroppedLater('k', (n) => reported.push(n), 10);
+  // The next window starts before the first's timer fires: its first line carries the 1 dropped.
+  assert.equal(sampler.admit('k', 1000), 1);
+  assert.equal(sampler.admit('k', 1001), undefined);
+  assert.equal(sampler.admit('k', 1002), undefined);
+  sampler.reportDroppedLater('k', (n) => reported.push(n), 1002);
+  t.mock.timers.tick(990);
+  assert.deepEqual(reported, [], "the first window was reported by the second window's first line");
+  t.mock.timers.tick(1000);
+  assert.deepEqual(reported, [2]);
+});
+
 test('sampling off: every dead-lettered record gets its line, none says suppressed', () => {
   const { log, lines } = warnings();
   assert.equal(logDeadLetters(log, deadLetterSampler(false), deadLetters(500), 5000), 500);

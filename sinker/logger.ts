@@ -226,7 +226,8 @@ export class LogSampler {
   readonly #burst: number;
   readonly #every: number;
   readonly #periodMs: number;
-  readonly #state = new Map<string, { windowStart: number; seen: number; dropped: number }>();
+  /** Per key, the current window; `reporting` while a timer will report its drops. */
+  readonly #state = new Map<string, { windowStart: number; seen: number; dropped: number; reporting: boolean }>();
 
   constructor(enabled: boolean, burst = 10, every = 100, periodMs = 1000) {
     this.#enabled = enabled;
@@ -241,7 +242,7 @@ export class LogSampler {
     let s = this.#state.get(key);
     if (!s || now - s.windowStart >= this.#periodMs) {
       const dropped = s?.dropped ?? 0;
-      s = { windowStart: now, seen: 0, dropped: 0 };
+      s = { windowStart: now, seen: 0, dropped: 0, reporting: false };
       this.#state.set(key, s);
       s.seen++;
       return dropped;
@@ -254,6 +255,27 @@ export class LogSampler {
     }
     s.dropped++;
     return undefined;
+  }
+
+  /**
+   * Once the current window of `key` has ended, calls `report` with how many lines it dropped that
+   * no line let through since has reported. A flood's last lines were otherwise left unsaid until
+   * the next line of that key, which may never come. One timer per window, unref'd.
+   */
+  reportDroppedLater(key: string, report: (dropped: number) => void, now = Date.now()): void {
+    const s = this.#state.get(key);
+    if (!s || s.dropped === 0 || s.reporting) return;
+    s.reporting = true;
+    setTimeout(
+      () => {
+        // A window that has given way to the next was reported by the next's first line.
+        if (s.dropped === 0 || this.#state.get(key) !== s) return;
+        const dropped = s.dropped;
+        s.dropped = 0;
+        report(dropped);
+      },
+      Math.max(0, s.windowStart + this.#periodMs - now),
+    ).unref();
   }
 }
 
@@ -273,8 +295,9 @@ const DEAD_LETTERED = 'message dead-lettered';
 
 /**
  * One 'message dead-lettered' line per record the sampler admits (all of them when sampling is
- * off), with `suppressed`: how many were dropped since the last line, when any were. Returns how
- * many lines were written.
+ * off), with `suppressed`: how many were dropped since the last line, when any were. Those dropped
+ * at the end of a second that no later line reports get a line of their own then, with
+ * `suppressed` only. Returns how many lines were written now.
  */
 export function logDeadLetters(
   log: { warn: (fields: object, msg: string) => void },
@@ -290,5 +313,6 @@ export function logDeadLetters(
     log.warn(suppressed > 0 ? { ...fields, suppressed } : fields, DEAD_LETTERED);
     logged++;
   }
+  sampler.reportDroppedLater(DEAD_LETTERED, (suppressed) => log.warn({ suppressed }, DEAD_LETTERED), now);
   return logged;
 }
