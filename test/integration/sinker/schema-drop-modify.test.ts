@@ -23,6 +23,7 @@ let emu: Emulator;
 let env: Record<string, string>;
 let h: typeof import('./helpers.ts');
 let s: import('./helpers.ts').Scenario;
+let merged: import('./helpers.ts').Scenario;
 let sinker: SinkerProcess | undefined;
 
 before(async () => {
@@ -65,13 +66,17 @@ before(async () => {
   // Imported only now: the helpers read the env file on first use.
   h = await import('./helpers.ts');
   s = h.scenario('schema-dm');
-  await h.createTopic(s);
-  await h.createTable(s);
+  merged = h.scenario('schema-dm-merged', 8);
+  for (const x of [s, merged]) {
+    await h.createTopic(x);
+    await h.createTable(x);
+  }
 });
 
 after(async () => {
   await sinker?.kill();
   await h?.cleanup(s);
+  await h?.cleanup(merged);
   await h?.closeStorage();
   await emu?.close();
   const maria = await mysql.createConnection({
@@ -104,9 +109,9 @@ async function alter(sql: string): Promise<void> {
   }
 }
 
-async function produce(list: GeneratedEvent[]): Promise<void> {
+async function produce(list: GeneratedEvent[], to = s): Promise<void> {
   await h.produceValues(
-    s,
+    to,
     list.map((e) => e.value),
   );
 }
@@ -165,4 +170,43 @@ test('DROP COLUMN, then MODIFY COLUMN (INT → BIGINT, moved after id) mid-strea
   assert.equal(metricValue(m, 'schema_columns'), 65);
   assert.deepEqual(h.readDlq(s), [], 'nothing dead-lettered across the changes');
   assert.deepEqual(await sinker.term(), { code: 0, signal: null }, sinker.tail());
+});
+
+test('merged two-phase loads across ADD COLUMN and DROP COLUMN: every message once, each value in its column', async () => {
+  const p = await h.startSinker(merged, 'merged', {
+    schema: { auto: { refresh_interval: 1 } },
+    batch: { merge_partitions: true, max_batch_interval: 0.3, max_batch_rows: 2000 },
+  });
+  try {
+    const first = events(1n, 2000);
+    await produce(first, merged);
+    await h.waitForRows(merged, 200, 30_000);
+    // Merged loads are precommitted, then committed once Redis records the decision: an ALTER
+    // between the two must not cost their rows.
+    await alter(`ALTER TABLE test_db.${merged.table} ADD COLUMN added_late VARCHAR(16) AFTER id`);
+    await alter(`ALTER TABLE test_db.${merged.table} DROP COLUMN extend49`);
+    const second = events(2001n, 2000);
+    await produce(second, merged);
+    const all = [...first, ...second];
+    await h.drainAndAssert(
+      merged,
+      all.map((e) => e.id),
+      'merged loads across ADD and DROP COLUMN',
+      60_000,
+    );
+    const [rows] = await h
+      .storage()
+      .query(`SELECT CAST(id AS CHAR) AS id, title, extend48, added_late FROM \`${merged.table}\``);
+    const byId = new Map((rows as Record<string, string | null>[]).map((r) => [r.id as string, r]));
+    for (const e of all) {
+      const r = byId.get(String(e.id))!;
+      assert.equal(r.title, e.fields!.title, `row ${e.id} title`);
+      assert.equal(r.extend48, (e.fields!.extend48 as string | undefined) ?? '', `row ${e.id} extend48`);
+      assert.ok(r.added_late === null || r.added_late === '', `row ${e.id} added_late ${r.added_late}`);
+    }
+    assert.deepEqual(h.readDlq(merged), [], 'nothing dead-lettered across the changes');
+    assert.deepEqual(await p.term(), { code: 0, signal: null }, p.tail());
+  } finally {
+    await p.kill();
+  }
 });
