@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,31 @@ test('profiling server returns a CPU profile and a heap snapshot', async () => {
     assert.equal(heap.status, 200);
     const snapshot = (await heap.json()) as { snapshot: { node_count: number } };
     assert.ok(snapshot.snapshot.node_count > 1000);
+  } finally {
+    await server.close();
+  }
+});
+
+test('profiling bound to loopback answers only requests addressed to loopback (no DNS rebinding)', async () => {
+  const server = await startProfilingServer('127.0.0.1', 0);
+  const get = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/debug/pprof/nope', headers: { host } });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    // A page of attacker.example, its name pointed at 127.0.0.1: the browser sends its own name.
+    assert.equal(await get(`attacker.example:${server.port}`), 403);
+    assert.equal(await get('127.0.0.1.attacker.example'), 403);
+    // Addressed to loopback: past the check (404: no such endpoint).
+    for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `[::1]:${server.port}`, 'LOCALHOST']) {
+      assert.equal(await get(host), 404, host);
+    }
   } finally {
     await server.close();
   }

@@ -87,13 +87,35 @@ export async function startStatusServer(options: StatusServerOptions): Promise<R
   return { port, close: closer(server) };
 }
 
+/** Whether `host` (an address or a name, IPv6 with or without brackets) is this machine's loopback. */
+function isLoopback(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** The host name of a Host header, without its port. */
+function hostOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (header.startsWith('[')) return header.slice(0, header.indexOf(']') + 1);
+  return header.split(':')[0];
+}
+
 /**
  * GET /debug/pprof/profile?seconds=N → a V8 CPU profile (.cpuprofile JSON, open in Chrome DevTools);
  * GET /debug/pprof/heap → a heap snapshot (.heapsnapshot). One profile at a time.
+ * Bound to loopback (the default), it answers only requests addressed to a loopback name or address:
+ * a web page whose own name an attacker points at 127.0.0.1 (DNS rebinding) could otherwise read a
+ * heap snapshot, passwords included, from the browser of the machine the sinker runs on.
  */
 export async function startProfilingServer(host: string, port: number): Promise<RunningServer> {
   let busy = false;
+  const loopbackOnly = isLoopback(host);
   const server = createServer(async (req, res) => {
+    if (loopbackOnly && !isLoopback(hostOf(req.headers.host))) {
+      reply(res, 403, 'profiling answers only requests addressed to localhost, 127.0.0.1 or [::1]\n');
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/debug/pprof/profile' && url.pathname !== '/debug/pprof/heap') {
       reply(res, 404, 'endpoints: /debug/pprof/profile?seconds=N, /debug/pprof/heap\n');
