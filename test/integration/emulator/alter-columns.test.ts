@@ -122,3 +122,22 @@ test('MODIFY COLUMN: a wider VARCHAR takes longer values, a shorter one is refus
   const [row] = await queryRows(t.maria, `SELECT id, a, b, c FROM ${t.tableName('test_db', tbl)} WHERE id = 2`);
   assert.deepEqual({ ...row }, { id: '2', a: 'x', b: String(2 ** 40), c: 'cc' });
 });
+
+test('group commit: an ALTER between two loads starts a new group; both groups publish, each value in its column', async () => {
+  const tbl = `t_alter_gc_${++n}`;
+  await c.query(
+    `CREATE TABLE ${tbl} (id BIGINT NOT NULL, a VARCHAR(8), b INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1", "group_commit_interval_ms" = "300")`,
+  );
+  const gc = { ...json, group_commit: 'async_mode' };
+  const one = await put(tbl, jsonLines([{ id: 1, a: 'one', b: 1 }]), gc);
+  await c.query(`ALTER TABLE ${tbl} ADD COLUMN z VARCHAR(8) AFTER id`);
+  const two = await put(tbl, jsonLines([{ id: 2, z: 'zz', a: 'two', b: 2 }]), gc);
+  assert.equal(one.Status, 'Success');
+  assert.equal(two.Status, 'Success');
+  assert.notEqual(one.Label, two.Label, 'a group holds loads of one column list');
+  await until(async () => (await stored(tbl)).length === 2, 5000, 'both groups published');
+  assert.deepEqual(await stored(tbl), [
+    { id: '1', z: null, a: 'one', b: 1 },
+    { id: '2', z: 'zz', a: 'two', b: 2 },
+  ]);
+});
