@@ -47,6 +47,11 @@ test('profiling server returns a CPU profile and a heap snapshot', async () => {
     const profile = (await cpu.json()) as { nodes: unknown[]; startTime: number };
     assert.ok(profile.nodes.length > 0);
     assert.equal((await fetch(`${base}/debug/pprof/profile?seconds=abc`)).status, 400);
+    for (const method of ['HEAD', 'POST']) {
+      const r = await fetch(`${base}/debug/pprof/heap`, { method });
+      assert.equal(r.status, 405, `${method}: no snapshot taken`);
+      assert.equal(r.headers.get('allow'), 'GET');
+    }
     const heap = await fetch(`${base}/debug/pprof/heap`);
     assert.equal(heap.status, 200);
     const snapshot = (await heap.json()) as { snapshot: { node_count: number } };

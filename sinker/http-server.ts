@@ -121,6 +121,12 @@ export async function startProfilingServer(host: string, port: number): Promise<
       reply(res, 404, 'endpoints: /debug/pprof/profile?seconds=N, /debug/pprof/heap\n');
       return;
     }
+    // A HEAD (a link checker, a probe) would take a profile, and a heap snapshot costs gigabytes.
+    if (req.method !== 'GET') {
+      res.setHeader('allow', 'GET');
+      reply(res, 405, 'GET only\n');
+      return;
+    }
     if (busy) {
       reply(res, 409, 'a profile is already being taken\n');
       return;
