@@ -6,8 +6,9 @@ import { parseArgs } from 'node:util';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import pkg from '../package.json' with { type: 'json' };
+import type { LogConfig } from '../sinker/config/types.ts';
 import { startStatusServer } from '../sinker/http-server.ts';
-import { logProcessWarnings } from '../sinker/logger.ts';
+import { loggerOptions, logProcessWarnings } from '../sinker/logger.ts';
 import { parseDuration } from './api/units.ts';
 import { Controller } from './controller/controller.ts';
 import { kubeLeaseStore, LeaderElector } from './controller/leader.ts';
@@ -71,7 +72,13 @@ async function main(): Promise<void> {
     return;
   }
   const ms = (flag: keyof typeof values) => parseDuration(String(values[flag]), `--${flag}`) * 1000;
-  const log = pino({ level: values['log-level'], base: { component: 'operator', identity: values.identity } });
+  // The sinker's options: level names, ISO times and its redaction of passwords and credentials.
+  const log = pino(
+    loggerOptions(
+      { level: values['log-level'] as LogConfig['level'] },
+      { component: 'operator', identity: values.identity },
+    ),
+  );
   logProcessWarnings(log);
   const logFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
     log[level](fields ?? {}, msg);
