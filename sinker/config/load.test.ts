@@ -461,6 +461,10 @@ test('a URL with user:password@ given where a host:port belongs is refused with 
   for (const [yaml, env, path] of [
     ['doris: {fe_hosts: ["http://root:s3cret@fe:8030"]}', NO_ENV, 'doris.fe_hosts[0]'],
     ['kafka: {brokers: ["sasl://u:s3cret@kafka:9092"]}', NO_ENV, 'kafka.brokers[0]'],
+    // No scheme: URL reads `u:` as one and the rest as a path, with no password in it.
+    ['kafka: {brokers: ["u:s3cret@kafka:9092"]}', NO_ENV, 'kafka.brokers[0]'],
+    ['', { KAFKA_BROKERS: 'u:s3/cret@x@kafka:9092' }, 'kafka.brokers[0] (from KAFKA_BROKERS)'],
+    ['doris: {fe_hosts: ["root:s3cret@fe:8030"]}', NO_ENV, 'doris.fe_hosts[0]'],
     ['', { DORIS_FE_HOSTS: 'http://root:s3cret@fe:8030' }, 'doris.fe_hosts[0] (from DORIS_FE_HOSTS)'],
     // Not a URL at all (the port), and a / in the password: masked up to the last @.
     ['dedupe: {redis_url: "http://:s3/cret@redis:99999"}', NO_ENV, 'dedupe.redis_url'],

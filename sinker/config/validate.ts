@@ -67,6 +67,9 @@ export function describeExpected(n: SchemaNode | undefined): string {
  * parameter's (ioredis reads `redis://host?password=...` too).
  */
 export function redactUrl(url: string): string {
+  // user:password@host:port without a scheme: URL takes `user:` for one and the rest for a path
+  // with no password in it, so the password was shown.
+  if (!url.includes('//')) return url.replace(/^([^:@/\s]*):.*@/, '$1:***@');
   try {
     const u = new URL(url);
     if (!u.password && !u.searchParams.has('password')) return url;
