@@ -1,7 +1,8 @@
 // LZ4 frame format reader for Kafka's lz4 record batches. Kafka's Java producer writes one frame of
 // independent blocks (64 KiB, no checksums); those are cut out here and each decoded with the block
 // decoder, about three times cheaper than lz4-napi's frame decoder on a 300 KB batch. A frame of
-// linked blocks (librdkafka's default) needs the previous blocks' output, so it goes to the frame
+// linked blocks (the LZ4 frame library's default; librdkafka, like Java, writes independent ones)
+// needs the previous blocks' output, so it goes to the frame
 // decoder whole. Checksums are not verified: the broker checked the batch's CRC when it was written.
 import { decompressFrameSync, uncompressSync } from 'lz4-napi';
 
