@@ -55,8 +55,31 @@ export async function describeTable(opts: DescribeOptions): Promise<TableSchema>
       e.errno !== undefined && PERMANENT_ERRNOS.has(e.errno),
     );
   } finally {
-    await conn?.end().catch(() => conn?.destroy());
+    if (conn) await close(conn);
   }
+}
+
+/** How long a polite close may take before the socket is dropped. */
+const CLOSE_WAIT_MS = 1000;
+
+/**
+ * end() sends COM_QUIT and waits for the server to close the socket, which a server that stopped
+ * answering (the reason a query just timed out) never does: the caller, and the refresh loop behind
+ * it, would wait for good. Bounded, then destroyed.
+ */
+async function close(conn: mysql.Connection): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    conn.end().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) conn.destroy();
 }
 
 /** mysql2 rows → DescribeRow, every value as text (or null). */
