@@ -7,7 +7,7 @@
 // this file runs its own emulator in-process on the test bed's MariaDB under a private prefix, and
 // points the shared helpers at it through an env file of its own (DORIS_SINKER_ENV).
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -25,6 +25,7 @@ let h: typeof import('./helpers.ts');
 let s: import('./helpers.ts').Scenario;
 let merged: import('./helpers.ts').Scenario;
 let sinker: SinkerProcess | undefined;
+const envFile = join(tmpdir(), `schema-drop-modify-${process.pid}.env`);
 
 before(async () => {
   env = {};
@@ -62,7 +63,7 @@ before(async () => {
       .join('\n')}\n`,
     { mode: 0o600 },
   );
-  process.env.DORIS_SINKER_ENV = file;
+  process.env.DORIS_SINKER_ENV = envFile;
   // Imported only now: the helpers read the env file on first use.
   h = await import('./helpers.ts');
   s = h.scenario('schema-dm');
@@ -79,6 +80,8 @@ after(async () => {
   await h?.cleanup(merged);
   await h?.closeStorage();
   await emu?.close();
+  // It holds the test bed's MariaDB password.
+  rmSync(envFile, { force: true });
   const maria = await mysql.createConnection({
     host: env.MARIADB_HOST,
     port: Number(env.MARIADB_PORT),
