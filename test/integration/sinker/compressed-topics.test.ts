@@ -33,6 +33,7 @@ const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 const PER_CODEC = 300;
 const producerTopic: Scenario = scenario('codecs', 4);
 const brokerTopic: Scenario = scenario('broker-zstd', 2);
+const bigTopic: Scenario = scenario('codecs-big', 2);
 const sinkers: SinkerProcess[] = [];
 
 function kafka() {
@@ -63,14 +64,17 @@ before(async () => {
   } finally {
     await admin.disconnect();
   }
+  await createTopic(bigTopic);
   await createTable(producerTopic);
   await createTable(brokerTopic);
+  await createTable(bigTopic);
 });
 
 after(async () => {
   await Promise.all(sinkers.map((p) => p.kill()));
   await cleanup(producerTopic);
   await cleanup(brokerTopic);
+  await cleanup(bigTopic);
   await closeStorage();
 });
 
@@ -79,7 +83,12 @@ after(async () => {
  * id (so every partition gets some), compressed with `codec`; batches up to 64 KiB, so snappy
  * batches hold several 32 KiB xerial blocks.
  */
-async function javaProduce(s: Scenario, events: readonly GeneratedEvent[], codec: string): Promise<void> {
+async function javaProduce(
+  s: Scenario,
+  events: readonly GeneratedEvent[],
+  codec: string,
+  properties: Record<string, string> = {},
+): Promise<void> {
   const file = join(s.dir, `values-${codec}.txt`);
   // JSON text holds no raw tab or newline: a tab separates the key.
   writeFileSync(file, `${events.map((e) => `${e.id}\t${e.value}`).join('\n')}\n`);
@@ -92,6 +101,7 @@ async function javaProduce(s: Scenario, events: readonly GeneratedEvent[], codec
       ...['--reader-property', 'parse.key=true', '--reader-property', 'key.separator=\t'],
       ...['--command-property', 'acks=all', '--command-property', 'batch.size=65536'],
       ...['--command-property', 'linger.ms=20'],
+      ...Object.entries(properties).flatMap(([k, v]) => ['--command-property', `${k}=${v}`]),
     ],
     { stdio: [openSync(file, 'r'), 'pipe', 'pipe'] },
   );
@@ -108,13 +118,18 @@ async function javaProduce(s: Scenario, events: readonly GeneratedEvent[], codec
  * How many record batches of each codec the topic holds, read here with kafkajs and counting
  * decoders in this test process: proof the topics hold what the test says the sinker decoded.
  */
-async function compressedBatches(topic: string, messages: number): Promise<Record<string, number>> {
+async function compressedBatches(
+  topic: string,
+  messages: number,
+  largest: Record<string, number> = {},
+): Promise<Record<string, number>> {
   const seen: Record<string, number> = {};
   const gzip = CompressionCodecs[CompressionTypes.GZIP]() as KafkaCodec;
   const counted = (name: string, codec: KafkaCodec) => () => ({
     compress: codec.compress,
     decompress: (b: Buffer) => {
       seen[name] = (seen[name] ?? 0) + 1;
+      largest[name] = Math.max(largest[name] ?? 0, b.length);
       return codec.decompress(b);
     },
   });
@@ -260,4 +275,59 @@ test('a sinker loads a topic whose compression.type=zstd has the broker compress
 
   const exit = await b.term();
   assert.equal(exit.code, 0, `clean stop:\n${b.tail()}`);
+});
+
+/**
+ * The event with a description of about `bytes` bytes: base64 of pseudo-random bytes, which
+ * compresses to about three quarters, so its batch stays larger than a fetch in every codec.
+ */
+function withLongDescription(e: GeneratedEvent, bytes: number): GeneratedEvent {
+  const raw = Buffer.alloc(Math.ceil((bytes * 3) / 4));
+  let x = Number(e.id) | 1;
+  for (let i = 0; i < raw.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    raw[i] = x >>> 24;
+  }
+  const description = `${e.id}: ${raw.toString('base64')}`;
+  const before = `"description":${JSON.stringify(e.fields!.description)}`;
+  assert.ok(e.value.includes(before), `event ${e.id} has its description in its value`);
+  return {
+    ...e,
+    fields: { ...e.fields, description },
+    value: e.value.replace(before, `"description":${JSON.stringify(description)}`),
+  };
+}
+
+const FETCH_BYTES = 262_144;
+
+test('Java producer batches of 1 MiB (hundreds of records) and records larger than a fetch, each codec: each message once', async (t) => {
+  // Fetches of 256 KiB a partition: Kafka still returns a first batch larger than that, whole.
+  const c = await startSinker(bigTopic, 'codecs-big', { kafka: { max_fetch_bytes: FETCH_BYTES } });
+  sinkers.push(c);
+  const events: GeneratedEvent[] = [];
+  for (const [i, codec] of CODECS.entries()) {
+    const part = takeEvents({ seed: 7300 + i, mix: 'clean', firstId: BigInt(i * 10_000 + 1) }, 2000);
+    // Three records of 900 KB, larger than a fetch (under Doris's 1 MB for a STRING value).
+    for (const at of [0, 1000, 1999]) part[at] = withLongDescription(part[at]!, 900_000);
+    await javaProduce(bigTopic, part, codec, {
+      'batch.size': '1048576',
+      'linger.ms': '500',
+      'max.request.size': '4194304',
+    });
+    events.push(...part);
+  }
+  await assertLoadedAndRunning(bigTopic, c, events, 'big batches and records');
+
+  const largest: Record<string, number> = {};
+  const batches = await compressedBatches(bigTopic.topic, events.length, largest);
+  t.diagnostic(`compressed batches in the topic: ${JSON.stringify(batches)}, largest: ${JSON.stringify(largest)}`);
+  for (const codec of ['gzip', 'snappy', 'lz4', 'zstd']) {
+    assert.ok(
+      (largest[codec] ?? 0) > FETCH_BYTES,
+      `the topic holds ${codec} batches larger than a fetch: ${JSON.stringify(largest)}`,
+    );
+  }
+
+  const exit = await c.term();
+  assert.equal(exit.code, 0, `clean stop:\n${c.tail()}`);
 });
