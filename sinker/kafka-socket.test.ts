@@ -60,6 +60,78 @@ test('FrameReader refuses a size no Kafka response has, naming it', () => {
   }
 });
 
+test('FrameReader: reads of every size from 1 byte up, so sizes split at every byte and reads that end exactly on a frame', () => {
+  const frames = [frame(5, 1), frame(0, 2), frame(9, 3), frame(2, 4)];
+  const stream = Buffer.concat(frames);
+  for (let most = 1; most <= stream.length; most++) {
+    const reader = new FrameReader();
+    const out: Buffer[] = [];
+    let at = 0;
+    while (at < stream.length) {
+      const target = reader.target();
+      // A read never goes past the frame (or size) being read: one read, at most one frame.
+      const n = Math.min(most, target.length);
+      stream.copy(target, 0, at, at + n);
+      at += n;
+      const done = reader.advance(n);
+      if (done) out.push(done);
+    }
+    assert.deepEqual(out, frames, `reads of at most ${most} bytes`);
+  }
+});
+
+test("framedSocketFactory: a size past MAX_FRAME_BYTES is the socket's error, which kafkajs reports naming the broker", async () => {
+  // What a plain-text client meets on an HTTP port: "HTTP" read as a size.
+  const server = net.createServer((conn) => {
+    conn.on('error', () => {});
+    conn.on('data', () => conn.write('HTTP/1.1 400 Bad Request\r\n\r\n'));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const require = createRequire(import.meta.url);
+  const Connection = require('kafkajs/src/network/connection.js') as new (
+    o: object,
+  ) => {
+    connect(): Promise<boolean>;
+    disconnect(): Promise<boolean>;
+    send(p: object): Promise<unknown>;
+  };
+  const { createLogger, LEVELS } = require('kafkajs/src/loggers/index.js') as {
+    createLogger(o: object): unknown;
+    LEVELS: Record<string, number>;
+  };
+  const apiVersions = (
+    require('kafkajs/src/protocol/requests/apiVersions/index.js') as { protocol(o: { version: number }): () => object }
+  ).protocol({ version: 0 });
+  const logged: { message: string; broker?: string }[] = [];
+  const connection = new Connection({
+    host: '127.0.0.1',
+    port,
+    logger: createLogger({
+      level: LEVELS.ERROR,
+      logCreator: () => (e: { log: { message: string; broker?: string } }) => logged.push(e.log),
+    }),
+    socketFactory: framedSocketFactory,
+    requestTimeout: 5000,
+    connectionTimeout: 5000,
+  });
+  try {
+    await connection.connect();
+    await assert.rejects(connection.send(apiVersions()), {
+      name: 'KafkaJSConnectionError',
+      message: `Connection error: Kafka broker sent a response of ${0x48545450} bytes (at most ${MAX_FRAME_BYTES} expected)`,
+    });
+    assert.ok(
+      logged.some((l) => /response of \d+ bytes/.test(l.message) && l.broker === `127.0.0.1:${port}`),
+      `logged with the broker: ${JSON.stringify(logged)}`,
+    );
+  } finally {
+    await connection.disconnect();
+    server.close();
+  }
+});
+
 test('framedSocketFactory emits whole frames, however the peer writes them', async () => {
   const frames = [frame(10, 1), frame(300_000, 2), frame(0, 3), frame(65_536, 4)];
   const stream = Buffer.concat(frames);
