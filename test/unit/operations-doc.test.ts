@@ -83,6 +83,7 @@ const NOT_CONFIG_KEYS = new Map([
   ['max.message.bytes', 'the Kafka topic setting bounding a record batch'],
   ['message.max.bytes', "the Kafka broker's default of max.message.bytes"],
   ['offsets.retention.minutes', "the Kafka broker setting that keeps an empty group's offsets"],
+  ['check.crcs', "the Java consumer's setting the sinker's CRC check mirrors"],
 ]);
 
 function configPathsInDoc(): string[] {
