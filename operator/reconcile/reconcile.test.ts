@@ -112,6 +112,31 @@ test('planReplicas: loads held (Doris refuses the setup) hold a scale-up and say
   assert.equal(planReplicas({ ...base, current: 5, lag: 100n }).replicas, 1, 'scale-down follows lag');
 });
 
+test('planReplicas: min/max are hard limits at once, not after the stabilization window or the change limit', () => {
+  const spec = defaultSpec({
+    ...minimalSink().spec,
+    scaling: { minReplicas: 1, maxReplicas: 3, lagPerReplica: 100, scaleDownStabilization: '5m' },
+  });
+  const base = { spec, schemaUnavailable: false, current: 6, lag: 100_000n, partitions: 8, now: 1000 };
+  // maxReplicas lowered from 8 to 3 while 6 run, within the first window (a fresh operator, too)
+  const lowered = planReplicas({ ...base, state: newScaleState(0) });
+  assert.equal(lowered.replicas, 3, 'maxReplicas 3 applies at once');
+  assert.equal(lowered.reason, 'CappedAtMax');
+  assert.match(lowered.message, /6 replicas above the cap min\(maxReplicas 3, partitions 8\): 3 replicas/);
+  // later in a window whose recommendations were 6: still the cap
+  const warm = { since: -1_000_000, recommendations: [{ at: 0, replicas: 6 }], events: [] };
+  assert.equal(planReplicas({ ...base, state: warm }).replicas, 3);
+  // fewer partitions than running replicas (topic re-created smaller): the cap follows
+  const wide = defaultSpec({ ...spec, scaling: { ...spec.scaling, maxReplicas: 10 } });
+  assert.equal(planReplicas({ ...base, spec: wide, partitions: 2, state: newScaleState(0) }).replicas, 2);
+  // minReplicas raised from 1 to 10 with 1 running and no lag: 10, not 1+4
+  const raised = defaultSpec({ ...spec, scaling: { ...spec.scaling, minReplicas: 10, maxReplicas: 20 } });
+  const up = planReplicas({ ...base, spec: raised, current: 1, lag: 0n, partitions: 20, state: newScaleState(0) });
+  assert.deepEqual([up.replicas, up.reason], [10, 'RaisedToMin']);
+  // within the limits nothing changes: a scale-down still waits for the window
+  assert.equal(planReplicas({ ...base, spec: wide, lag: 100n, state: newScaleState(0) }).reason, 'Stabilizing');
+});
+
 function input(over: Partial<StatusInput> = {}): StatusInput {
   return {
     sink: minimalSink(),

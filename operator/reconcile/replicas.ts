@@ -76,10 +76,13 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
     stabilizationMs: parseDuration(s.scaleDownStabilization, 'spec.scaling.scaleDownStabilization') * 1000,
     ...HPA_SCALE_UP,
   });
-  if (rec === undefined) {
-    // Unknown lag holds the current count, but min/max stay hard limits (e.g. right after unpausing).
-    d.replicas = clampReplicas(current, params);
-  }
+  // min/max and the partition cap are hard limits, not recommendations (the HPA's order): a
+  // maxReplicas lowered below the running count applies at once, not after a stabilization window
+  // that still remembers the old recommendations, and a raised minReplicas is not change-limited.
+  // Unknown lag holds the current count within them too (e.g. right after unpausing).
+  const bounded = clampReplicas(d.replicas, params);
+  const boundReason = bounded < d.replicas ? 'CappedAtMax' : bounded > d.replicas ? 'RaisedToMin' : undefined;
+  d.replicas = bounded;
   if (held) {
     const why = i.crashLooping
       ? 'every sinker pod is crash-looping'
@@ -91,9 +94,21 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
       state: d.state,
     };
   }
-  const message =
-    i.lag === undefined
-      ? `lag unknown: holding ${d.replicas} replicas`
-      : `lag ${i.lag} → recommended ${rec} (cap ${replicaCap(params)}), ${d.reason}: ${d.replicas} replicas`;
-  return { replicas: d.replicas, reason: d.reason, message, state: d.state };
+  if (i.lag === undefined) {
+    return {
+      replicas: d.replicas,
+      reason: d.reason,
+      message: `lag unknown: holding ${d.replicas} replicas`,
+      state: d.state,
+    };
+  }
+  const why =
+    boundReason === 'CappedAtMax'
+      ? `above the cap min(maxReplicas ${s.maxReplicas}, partitions ${i.partitions || 'unknown'})`
+      : boundReason === 'RaisedToMin'
+        ? `below minReplicas ${s.minReplicas}`
+        : undefined;
+  const reason = boundReason ?? d.reason;
+  const message = `lag ${i.lag} → recommended ${rec} (cap ${replicaCap(params)}), ${why ? `${current} replicas ${why}` : reason}: ${d.replicas} replicas`;
+  return { replicas: d.replicas, reason, message, state: d.state };
 }
