@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseCli, UsageError } from './cli-args.ts';
+import { parseCli, USAGE, UsageError } from './cli-args.ts';
 
 test("the seed's -config spelling and the GNU forms all work", () => {
   for (const argv of [
@@ -8,6 +9,8 @@ test("the seed's -config spelling and the GNU forms all work", () => {
     ['--config', 'a.yaml'],
     ['--config=a.yaml'],
     ['-c', 'a.yaml'],
+    ['-c=a.yaml'],
+    ['-config=a.yaml'],
     ['run', '-config', 'a.yaml'],
   ]) {
     assert.deepEqual(parseCli(argv), { command: 'run', config: 'a.yaml', dryRun: false }, argv.join(' '));
@@ -47,6 +50,14 @@ test('bad command lines say what is wrong', () => {
     [['replay', '-config', 'a', '-dryrun'], /^unknown option -dryrun \(did you mean --dry-run\?\)$/],
     [['replay', '-config', 'a', '--from_topic=t'], /^unknown option --from_topic=t \(did you mean --from-topic\?\)$/],
     [['-config', 'a', '--bogus-thing'], /^unknown option --bogus-thing$/],
+    // A repeated option: parseArgs kept the last one silently, so a wrapper's second -config won.
+    [['-config', 'a.yaml', '--config=b.yaml'], /^-config given 2 times \("a\.yaml", "b\.yaml"\): give it once$/],
+    [['-c', 'a.yaml', 'check', '-config', 'a.yaml'], /^-config given 2 times/],
+    [['replay', '-config', 'a', '--limit', '5', '--limit', '9'], /^--limit given 2 times \("5", "9"\)/],
+    [['replay', '-config', 'a', '--from-topic', 't', '--from-topic', 'u'], /^--from-topic given 2 times/],
+    // An empty path (an unset shell variable: -config "$CONF") was 'run: -config FILE is required'.
+    [['-config', ''], /^-config: expected a file path, found an empty string$/],
+    [['--config='], /^-config: expected a file path, found an empty string$/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(
@@ -55,4 +66,15 @@ test('bad command lines say what is wrong', () => {
       argv.join(' '),
     );
   }
+});
+
+test('--help gives every exit code of docs/operations.md, with what exits 2', () => {
+  const ops = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+  const codes = [...ops.matchAll(/^\| (\d+(?: \+ N)?) +\| /gm)].map((m) => m[1]!);
+  assert.deepEqual(codes, ['0', '1', '2', '3', '128 + N'], 'the exit-code table of docs/operations.md');
+  const exits = USAGE.slice(USAGE.indexOf('Exit codes:'));
+  for (const code of codes) assert.match(exits, new RegExp(`(: |; |\\n)${code.replace('+', '\\+')} `), code);
+  // Start-up refusals with exit 2 (run.ts StartupError, cli.ts LogFileError); --help left out the ports.
+  assert.match(exits, /2 bad command line or config, a metrics\.port or pprof\.port it cannot listen on/);
+  assert.match(exits, /a log file it cannot write/);
 });

@@ -29,9 +29,11 @@ Options:
 Environment: DORIS_PASSWORD, REDIS_URL, KAFKA_SASL_PASSWORD, KAFKA_BROKERS and DORIS_FE_HOSTS
 override the file, so secrets can stay out of it.
 Exit codes: 0 stopped cleanly with everything flushed; 1 failed or stopped with data not flushed;
-2 bad command line or config, a table DESCRIBE cannot read (schema.auto.validate_on_start), or a
-replay whose setup Doris refuses (password, privileges, table);
-3 stopped with everything flushed to reload a changed table schema (CSV): restart it.`;
+2 bad command line or config, a metrics.port or pprof.port it cannot listen on (in use, or an
+address the host lacks), a log file it cannot write, a table DESCRIBE cannot read
+(schema.auto.validate_on_start), or a replay whose setup Doris refuses (password, privileges, table);
+3 stopped with everything flushed to reload a changed table schema (CSV): restart it;
+128 + N stopped by signal N while starting, or in check / replay (143 SIGTERM, 130 SIGINT).`;
 
 export type Command = 'run' | 'check' | 'replay' | 'config-schema' | 'help' | 'version';
 
@@ -78,6 +80,7 @@ function refuseUnknownOptions(argv: string[], normalized: string[]): void {
 export function parseCli(argv: string[]): CliArgs {
   // Map the seed's single-dash long flags (-config) onto the GNU form parseArgs understands.
   const normalized = argv.map((a) => {
+    if (a.startsWith('-c=')) return `--config${a.slice(2)}`; // parseArgs reads -c=FILE as the file "=FILE"
     const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(a);
     return m && LONG_FLAGS.includes(m[1] as string) ? `--${m[1]}${m[2] ?? ''}` : a;
   });
@@ -88,6 +91,7 @@ export function parseCli(argv: string[]): CliArgs {
       args: normalized,
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         config: { type: 'string', short: 'c' },
         'from-file': { type: 'string' },
@@ -102,6 +106,22 @@ export function parseCli(argv: string[]): CliArgs {
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
+  // parseArgs keeps the last of a repeated option, as Go's flag package does; a second -config
+  // (a wrapper script adding its own) would then silently win over the one the user sees.
+  const given = new Map<string, string[]>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option' || t.value === undefined) continue;
+    given.set(t.name, [...(given.get(t.name) ?? []), t.value]);
+  }
+  for (const [name, seen] of given) {
+    if (seen.length > 1) {
+      const flag = name === 'config' ? '-config' : `--${name}`;
+      throw new UsageError(
+        `${flag} given ${seen.length} times (${seen.map((v) => JSON.stringify(v)).join(', ')}): give it once`,
+      );
+    }
+  }
+  if (values.config === '') throw new UsageError('-config: expected a file path, found an empty string');
   if (values.help) return { command: 'help', dryRun: false };
   if (values.version) return { command: 'version', dryRun: false };
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);

@@ -1,7 +1,7 @@
 // `doris-sinker`: the sinker process and its tools (check, replay), loaded by main.ts once the Node
 // version is known to be good. Exit codes: 0 clean stop with everything flushed, 1 failure or
-// unflushed stop, 2 bad command line or config (or a table that DESCRIBE cannot read, with
-// schema.auto.validate_on_start), 3 stopped to reload a changed schema (CSV), everything flushed:
+// unflushed stop, 2 bad command line or config (or a metrics/pprof port it cannot listen on, a log
+// file it cannot write, a table that DESCRIBE cannot read with schema.auto.validate_on_start), 3 stopped to reload a changed schema (CSV), everything flushed:
 // restart it; 128 + N stopped by signal N before it ran, or in check / replay (SIGTERM 143, SIGINT 130).
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
