@@ -21,7 +21,7 @@ import { beMessage, feMessage } from './profile.ts';
 import { emptyReply, type LoadReply, type LoadStatus, loadReplyBody, twoPcBody } from './reply.ts';
 import { processRows, type RowsResult, tooManyFiltered } from './rows.ts';
 import type { Txn } from './txns.ts';
-import { resolve2pc } from './txns.ts';
+import { check2pc, find2pc } from './txns.ts';
 
 const LOAD_RE = /^\/api\/([^/]*)\/([^/]*)\/_stream_load$/;
 const TWO_PC_RE = /^\/api\/([^/]*)(?:\/([^/]*))?\/_stream_load_2pc$/;
@@ -585,7 +585,13 @@ async function groupCommitLoad(ctx: LoadCtx, info: HeaderInfo, schema: TableSche
   finish(ctx);
 }
 
-/** `PUT /api/{db}/_stream_load_2pc` on the BE. */
+/**
+ * `PUT /api/{db}/_stream_load_2pc` on the BE (StreamLoad2PCAction::handle, then the FE's
+ * loadTxn2PCImpl). The BE checks only the txn_id's form and the operation; a missing or unparsable
+ * Authorization is not refused there (its status is overwritten by the FE call, which then sees an
+ * empty user). The FE looks the txn up first and checks the password after, so an unknown txn is
+ * "not found" even with a wrong password.
+ */
 async function twoPc(engine: Engine, req: IncomingMessage, res: ServerResponse, db: string): Promise<void> {
   const p = engine.profile;
   const h = req.headers;
@@ -597,32 +603,38 @@ async function twoPc(engine: Engine, req: IncomingMessage, res: ServerResponse, 
   };
   const fe = (msg: string) =>
     p.codePrefix ? `TStatus: errCode = 2, detailMessage = ${msg}` : `errCode = 2, detailMessage = ${msg}`;
-  const auth = basicAuth(header(h, 'authorization'));
-  if (!auth) return reply(p.authCode, 'no valid Basic authorization');
-  if (!engine.checkPassword(auth.user, auth.password)) {
-    return reply('ANALYSIS_ERROR', fe(engine.accessDenied(auth.user, clientIp(req), auth.password)));
+  const label = header(h, 'label') ?? '';
+  const idText = header(h, 'txn_id') ?? '';
+  // The success text names what the request named, as it wrote it: "label [L] transaction [T] commit successfully."
+  let what = '';
+  if (label !== '') what += `label [${label}] `;
+  let txnId: number | undefined;
+  if (idText !== '') {
+    what += `transaction [${idText}] `;
+    // std::stoull: leading blanks and a sign, then digits; what follows them is ignored
+    const m = /^\s*([+-]?)(\d+)/.exec(idText);
+    if (!m || BigInt(m[2]!) > 0xffff_ffff_ffff_ffffn) {
+      return reply('INTERNAL_ERROR', `convert txn_id [${idText}] failed, reason=stoull`);
+    }
+    // a negative id wraps to one no txn has
+    txnId = m[1] === '-' && BigInt(m[2]!) !== 0n ? -1 : Number(m[2]);
   }
   const op = header(h, 'txn_operation') ?? '';
   if (op !== 'commit' && op !== 'abort')
     return reply('INTERNAL_ERROR', "transaction operation should be 'commit' or 'abort'");
-  const idText = header(h, 'txn_id');
-  const label = header(h, 'label');
-  let txnId: number | undefined;
-  if (idText !== undefined && idText !== '') {
-    if (!/^\d+$/.test(idText.trim()))
-      return reply('INTERNAL_ERROR', `convert txn_id [${idText}] failed, reason=invalid number`);
-    txnId = Number(idText.trim());
-  } else if (!label) {
-    return reply('INTERNAL_ERROR', 'txn_id or label is required');
-  }
+  const auth = basicAuth(header(h, 'authorization')) ?? { user: '', password: '' };
   if (!engine.hasDb(db)) return reply('ANALYSIS_ERROR', fe(`unknown database, database=${db}`));
-  const found = resolve2pc(engine.txns, db, op, txnId, label);
+  const found = find2pc(engine.txns, db, op, txnId, label);
   if ('error' in found) return reply('ANALYSIS_ERROR', fe(found.error));
+  if (!engine.checkPassword(auth.user, auth.password)) {
+    return reply('ANALYSIS_ERROR', fe(engine.accessDenied(auth.user, clientIp(req), auth.password)));
+  }
+  const stateError = check2pc(found.txn, op);
+  if (stateError) return reply('ANALYSIS_ERROR', fe(stateError));
   const txn = found.txn;
-  const what = txnId !== undefined ? `transaction [${txn.id}]` : `label [${label}]`;
   if (op === 'abort') {
     engine.txns.abort(txn, Date.now(), 'User Abort');
-    return reply('Success', `${what} abort successfully.`);
+    return reply('Success', `${what}abort successfully.`);
   }
   const f = engine.faults.take(['commit_2pc_fail'], txn.label, txn.table);
   if (f) {
@@ -642,6 +654,6 @@ async function twoPc(engine: Engine, req: IncomingMessage, res: ServerResponse, 
   engine.txns.commit(txn, Date.now());
   // Doris answers once the txn is committed, without waiting for publish: the publish daemon makes
   // the rows visible afterwards, retrying until it can (the label reads COMMITTED until then).
-  reply('Success', `${what} commit successfully.`);
+  reply('Success', `${what}commit successfully.`);
   void engine.persisted().then(() => engine.publishEventually(txn, engine.config.publishDelayMs));
 }

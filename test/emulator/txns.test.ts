@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_TXN_CONFIG, resolve2pc, TxnRegistry } from './txns.ts';
+import { check2pc, DEFAULT_TXN_CONFIG, find2pc, type TwoPcOp, TxnRegistry } from './txns.ts';
 
 function reg(over: Partial<typeof DEFAULT_TXN_CONFIG> = {}) {
   return new TxnRegistry({ ...DEFAULT_TXN_CONFIG, ...over });
@@ -74,41 +74,33 @@ test('precommit timeout aborts with "timeout by txn manager"; PREPARE past its l
 test('2PC state-machine texts', () => {
   const r = reg();
   const t = (r.begin('d', 't', 'L', 0, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] }).txn;
-  const err = (x: ReturnType<typeof resolve2pc>) => ('error' in x ? x.error : 'ok');
-  assert.equal(
-    err(resolve2pc(r, 'd', 'commit', t.id, undefined)),
-    `transaction [${t.id}] is prepare, not pre-committed.`,
-  );
-  assert.equal(err(resolve2pc(r, 'd', 'commit', undefined, 'L')), 'transaction not found, label=L');
-  assert.equal(err(resolve2pc(r, 'd', 'abort', undefined, 'L')), 'ok', 'abort by label finds PREPARE');
+  // find2pc, then (after the password check) check2pc, as loadTxn2PCImpl does
+  const err = (op: TwoPcOp, id: number | undefined, label = '') => {
+    const f = find2pc(r, 'd', op, id, label);
+    return 'error' in f ? f.error : (check2pc(f.txn, op) ?? 'ok');
+  };
+  assert.equal(err('commit', t.id), `transaction [${t.id}] is prepare, not pre-committed.`);
+  // the label has a txn, only not a PRECOMMITTED one: "running" (getTransactionIdByLabel)
+  assert.equal(err('commit', undefined, 'L'), 'running transaction not found, label=L');
+  assert.equal(err('abort', undefined, 'L'), 'ok', 'abort by label finds PREPARE');
   r.precommit(t, 1);
-  assert.equal(err(resolve2pc(r, 'd', 'commit', undefined, 'L')), 'ok');
+  assert.equal(err('commit', undefined, 'L'), 'ok');
   r.commit(t, 2);
-  assert.equal(
-    err(resolve2pc(r, 'd', 'commit', t.id, undefined)),
-    `transaction [${t.id}] is already committed, not pre-committed.`,
-  );
+  assert.equal(err('commit', t.id), `transaction [${t.id}] is already committed, not pre-committed.`);
   r.visible(t, 3);
-  assert.equal(
-    err(resolve2pc(r, 'd', 'commit', t.id, undefined)),
-    `transaction [${t.id}] is already visible, not pre-committed.`,
-  );
-  assert.equal(
-    err(resolve2pc(r, 'd', 'abort', t.id, undefined)),
-    `transaction [${t.id}] is already VISIBLE, could not abort.`,
-  );
-  assert.equal(err(resolve2pc(r, 'd', 'abort', undefined, 'L')), 'running transaction not found, label=L');
-  assert.equal(err(resolve2pc(r, 'd', 'commit', 42, undefined)), 'transaction [42] not found.');
+  assert.equal(err('commit', t.id), `transaction [${t.id}] is already visible, not pre-committed.`);
+  assert.equal(err('abort', t.id), `transaction [${t.id}] is already VISIBLE, could not abort.`);
+  assert.equal(err('abort', undefined, 'L'), 'running transaction not found, label=L');
+  assert.equal(err('commit', undefined, 'L'), 'running transaction not found, label=L', 'a committed label');
+  // a label never used: not "running", whichever the operation
+  assert.equal(err('abort', undefined, 'NEVER'), 'transaction not found, label=NEVER');
+  assert.equal(err('commit', undefined, 'NEVER'), 'transaction not found, label=NEVER');
+  assert.equal(err('commit', 42), 'transaction [42] not found');
+  assert.deepEqual(find2pc(r, 'other', 'commit', t.id, ''), { error: `transaction [${t.id}] not found` });
   const u = (r.begin('d', 't', 'U', 4, 1000) as { txn: Parameters<TxnRegistry['abort']>[0] }).txn;
   r.abort(u, 5, 'timeout by txn manager');
-  assert.equal(
-    err(resolve2pc(r, 'd', 'commit', u.id, undefined)),
-    `transaction [${u.id}] is already aborted. abort reason: timeout by txn manager`,
-  );
-  assert.equal(
-    err(resolve2pc(r, 'd', 'abort', u.id, undefined)),
-    `transaction [${u.id}] is already aborted, abort reason: timeout by txn manager`,
-  );
+  assert.equal(err('commit', u.id), `transaction [${u.id}] is already aborted. abort reason: timeout by txn manager`);
+  assert.equal(err('abort', u.id), `transaction [${u.id}] is already aborted, abort reason: timeout by txn manager`);
 });
 
 test('the txn manager does not abort a committing txn; abort of a finished txn is a no-op', () => {

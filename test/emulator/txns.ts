@@ -280,54 +280,56 @@ export class TxnRegistry {
 export type TwoPcOp = 'commit' | 'abort';
 
 /**
- * Finds the txn a 2PC request addresses and checks its state; returns the txn or the FE's error text
- * (DatabaseTransactionMgr texts, §5).
+ * Finds the txn a 2PC request addresses, as FrontendServiceImpl.loadTxn2PCImpl does before it checks
+ * the password: by id, or by label through getTransactionIdByLabel (commit looks at PRECOMMITTED, abort
+ * at PRECOMMITTED and PREPARE). A label with no txn at all is "transaction not found", one whose txns
+ * are all in other states "running transaction not found", whichever the operation; an unknown id is
+ * "transaction [N] not found" (no full stop: loadTxn2PCImpl's own text, not DatabaseTransactionMgr's).
  */
-export function resolve2pc(
+export function find2pc(
   reg: TxnRegistry,
   db: string,
   op: TwoPcOp,
   txnId: number | undefined,
-  label: string | undefined,
+  label: string,
 ): { txn: Txn } | { error: string } {
-  let t: Txn | undefined;
   if (txnId !== undefined) {
-    t = reg.get(txnId);
-    if (!t || t.db !== db) return { error: `transaction [${txnId}] not found.` };
-  } else {
-    const list = reg.all(db).filter((x) => x.label === label);
-    t =
-      op === 'commit'
-        ? list.find((x) => x.state === 'PRECOMMITTED')
-        : list.find((x) => x.state === 'PRECOMMITTED' || x.state === 'PREPARE');
-    if (!t)
-      return {
-        error:
-          op === 'commit' ? `transaction not found, label=${label}` : `running transaction not found, label=${label}`,
-      };
+    const t = reg.get(txnId);
+    return t && t.db === db ? { txn: t } : { error: `transaction [${txnId}] not found` };
   }
+  const list = reg.all(db).filter((x) => x.label === label);
+  if (list.length === 0) return { error: `transaction not found, label=${label}` };
+  const t =
+    op === 'commit'
+      ? list.find((x) => x.state === 'PRECOMMITTED')
+      : list.find((x) => x.state === 'PRECOMMITTED' || x.state === 'PREPARE');
+  return t ? { txn: t } : { error: `running transaction not found, label=${label}` };
+}
+
+/** The txn manager's state check of a 2PC commit or abort (DatabaseTransactionMgr texts, §5). */
+export function check2pc(t: Txn, op: TwoPcOp): string | undefined {
   const id = t.id;
   if (op === 'commit') {
     switch (t.state) {
       case 'PRECOMMITTED':
-        return { txn: t };
+        return undefined;
       case 'VISIBLE':
-        return { error: `transaction [${id}] is already visible, not pre-committed.` };
+        return `transaction [${id}] is already visible, not pre-committed.`;
       case 'COMMITTED':
-        return { error: `transaction [${id}] is already committed, not pre-committed.` };
+        return `transaction [${id}] is already committed, not pre-committed.`;
       case 'PREPARE':
-        return { error: `transaction [${id}] is prepare, not pre-committed.` };
+        return `transaction [${id}] is prepare, not pre-committed.`;
       default:
-        return { error: `transaction [${id}] is already aborted. abort reason: ${t.reason}` };
+        return `transaction [${id}] is already aborted. abort reason: ${t.reason}`;
     }
   }
   switch (t.state) {
     case 'PRECOMMITTED':
     case 'PREPARE':
-      return { txn: t };
+      return undefined;
     case 'ABORTED':
-      return { error: `transaction [${id}] is already aborted, abort reason: ${t.reason}` };
+      return `transaction [${id}] is already aborted, abort reason: ${t.reason}`;
     default:
-      return { error: `transaction [${id}] is already ${t.state}, could not abort.` };
+      return `transaction [${id}] is already ${t.state}, could not abort.`;
   }
 }

@@ -158,7 +158,7 @@ test('2PC abort by label directly on the BE; the label is free again; abort of a
   assert.match(c.json.msg, /is already aborted\. abort reason: User Abort/);
   assert.equal((await put('tpc-2', [140])).Status, 'Success');
   const unknown = await twoPc({ txn_id: '123', txn_operation: 'commit' });
-  assert.equal(unknown.json.msg, 'TStatus: errCode = 2, detailMessage = transaction [123] not found.');
+  assert.equal(unknown.json.msg, 'TStatus: errCode = 2, detailMessage = transaction [123] not found');
   const badOp = await twoPc({ txn_id: '1', txn_operation: 'COMMIT' });
   assert.deepEqual(badOp.json, {
     status: 'INTERNAL_ERROR',
@@ -166,6 +166,55 @@ test('2PC abort by label directly on the BE; the label is free again; abort of a
   });
   const badId = await twoPc({ txn_id: 'x', txn_operation: 'commit' });
   assert.match(badId.json.msg, /^convert txn_id \[x\] failed, reason=/);
+});
+
+test('2PC straight to the BE: texts and check order of StreamLoad2PCAction and loadTxn2PCImpl', async () => {
+  const be = async (headers: Record<string, string>) => {
+    const r = await request(`http://${t.be}/api/test_db/_stream_load_2pc`, { headers, body: '', expect: false });
+    assert.equal(r.status, 200, r.body);
+    return JSON.parse(r.body) as { status: string; msg: string };
+  };
+  const fe = (m: string) => `TStatus: errCode = 2, detailMessage = ${m}`;
+  const wrong = basic('root', 'not-the-password');
+  const pre = await put('tpc-be-1', [150], { two_phase_commit: 'true' });
+  // Without Authorization the BE does not refuse: the FE checks an empty user once it found the txn.
+  assert.deepEqual(await be({ label: 'tpc-be-1', txn_operation: 'commit' }), {
+    status: 'ANALYSIS_ERROR',
+    msg: fe("Access denied for user '@127.0.0.1' (using password: NO)"),
+  });
+  // Both named: the reply names both, the id as it was sent.
+  assert.deepEqual(
+    await be({ Authorization: basic(), label: 'tpc-be-1', txn_id: `+${pre.TxnId}`, txn_operation: 'commit' }),
+    { status: 'Success', msg: `label [tpc-be-1] transaction [+${pre.TxnId}] commit successfully.` },
+  );
+  // The label has a txn, no longer PRECOMMITTED: "running"; a label never used is not.
+  const again = await be({ Authorization: basic(), label: 'tpc-be-1', txn_operation: 'commit' });
+  assert.equal(again.msg, fe('running transaction not found, label=tpc-be-1'));
+  const never = await be({ Authorization: basic(), label: 'tpc-be-never', txn_operation: 'abort' });
+  assert.equal(never.msg, fe('transaction not found, label=tpc-be-never'));
+  // The operation is checked before the password; the txn is looked up before it too.
+  assert.deepEqual(await be({ Authorization: wrong, txn_id: '1', txn_operation: 'Commit' }), {
+    status: 'INTERNAL_ERROR',
+    msg: "transaction operation should be 'commit' or 'abort'",
+  });
+  assert.equal(
+    (await be({ Authorization: wrong, txn_id: '123', txn_operation: 'abort' })).msg,
+    fe('transaction [123] not found'),
+  );
+  const denied = await be({ Authorization: wrong, txn_id: String(pre.TxnId), txn_operation: 'abort' });
+  assert.match(
+    denied.msg,
+    /^TStatus: errCode = 2, detailMessage = Access denied for user 'root@127\.0\.0\.1' \(using password: YES\)$/,
+  );
+  // std::stoull: digits first, the rest ignored; no digits is its own error
+  assert.equal(
+    (await be({ Authorization: basic(), txn_id: '123abc', txn_operation: 'abort' })).msg,
+    fe('transaction [123] not found'),
+  );
+  assert.deepEqual(await be({ Authorization: basic(), txn_id: 'x1', txn_operation: 'abort' }), {
+    status: 'INTERNAL_ERROR',
+    msg: 'convert txn_id [x1] failed, reason=stoull',
+  });
 });
 
 test('2PC FE pre-checks; empty-body 2PC load is a PRECOMMITTED empty txn', async () => {
