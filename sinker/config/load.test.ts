@@ -199,6 +199,25 @@ test('type, range and enum problems name the key, what was expected and what was
     ['doris: [a, b]', 'doris: expected a mapping of keys to values, found a list'],
     ['schema: {mode: magic}', 'schema.mode: expected one of auto, manual, found "magic"'],
     ['schema: {zero_date: yesterday}', 'schema.zero_date: expected a date YYYY-MM-DD, found "yesterday"'],
+    // Shaped like a date, not one: accepted before, every missing DATE field got it.
+    [
+      'schema: {zero_date: 2024-13-45}',
+      'schema.zero_date: expected a date YYYY-MM-DD of the calendar, found "2024-13-45"',
+    ],
+    [
+      'schema: {zero_date: 2023-02-29}',
+      'schema.zero_date: expected a date YYYY-MM-DD of the calendar, found "2023-02-29"',
+    ],
+    // Huge values that the schema took and that broke at run time: a refresh timer past Node's
+    // 2^31-1 ms runs every millisecond; Redis refuses EX 1e21 ("1e+21") and past ~9.2e15; pino-roll
+    // refuses a size of "1e+21m" and the log file is given up.
+    [
+      'schema: {auto: {refresh_interval: 2592000}}',
+      'schema.auto.refresh_interval: expected an integer from 0 to 604800, found 2592000',
+    ],
+    ['dedupe: {ttl: 1e21}', 'dedupe.ttl: expected an integer from 1 to 31536000, found 1e+21'],
+    ['dedupe: {ttl: 9223372036854775}', 'dedupe.ttl: expected an integer from 1 to 31536000, found 9223372036854776'],
+    ['log: {max_size: 1e21}', 'log.max_size: expected an integer from 1 to 1048576, found 1e+21'],
     [
       'schema: {manual: {columns: [{name: a}]}}',
       'schema.manual.columns[0].type: expected a non-empty string, found nothing (the key is required)',
@@ -207,7 +226,7 @@ test('type, range and enum problems name the key, what was expected and what was
       'schema: {manual: {columns: [id]}}',
       'schema.manual.columns[0]: expected a column {name, type, nullable}, found "id"',
     ],
-    ['dedupe: {ttl: -1}', 'dedupe.ttl: expected an integer ≥ 1, found -1'],
+    ['dedupe: {ttl: -1}', 'dedupe.ttl: expected an integer from 1 to 31536000, found -1'],
     [
       'kafka: {max_fetch_bytes: 60000000}',
       'kafka.max_fetch_bytes: expected an integer from 1024 to 52428800, found 60000000',
@@ -569,4 +588,10 @@ test('log.max_backups 0 is a config error, not a crash of the log transport at s
     (e: Error) => e instanceof ConfigError && /log\.max_backups: expected an integer ≥ 1, found 0/.test(e.message),
   );
   assert.equal(parseConfig('log: {max_backups: 1}', { env: NO_ENV }).log.max_backups, 1);
+});
+
+test('schema.zero_date takes any calendar date, leap days and year 0000 included', () => {
+  for (const date of ['2024-02-29', '2000-02-29', '0000-01-01', '9999-12-31']) {
+    assert.equal(parseConfig(`schema: {zero_date: "${date}"}`, { env: NO_ENV }).schema.zero_date, date);
+  }
 });

@@ -324,8 +324,12 @@ export const CONFIG_SCHEMA: SchemaNode = {
             refresh_interval: {
               type: 'integer',
               minimum: 0,
+              // Node's timers take at most 2^31-1 ms (24.8 days) and run a longer one after 1 ms, so
+              // 30 days re-read the table every millisecond.
+              maximum: 604800,
               default: 0,
-              description: 'Seconds between DESCRIBE re-reads (0: only at start). A change applies between batches.',
+              description:
+                'Seconds between DESCRIBE re-reads (0: only at start; at most a week). A change applies between batches.',
             },
             validate_on_start: {
               type: 'boolean',
@@ -415,7 +419,15 @@ export const CONFIG_SCHEMA: SchemaNode = {
             'Content dedupe: fields whose values identify a row (e.g. [id]); a row seen within `ttl` is dropped. Empty: off.',
           examples: [['id']],
         },
-        ttl: { type: 'integer', minimum: 1, default: 86400, description: 'Seconds a dedupe key is remembered.' },
+        ttl: {
+          type: 'integer',
+          minimum: 1,
+          // Redis refuses an EX past about 9.2e15 s, and a ttl of 1e21 or more is written "1e+21",
+          // which it refuses too: every load's completion would fail, after the load.
+          maximum: 31536000,
+          default: 86400,
+          description: 'Seconds a dedupe key is remembered (at most a year).',
+        },
       },
     },
     dlq: {
@@ -470,8 +482,11 @@ export const CONFIG_SCHEMA: SchemaNode = {
         max_size: {
           type: 'integer',
           minimum: 1,
+          // pino-roll reads the size from text: 1e21 and more is "1e+21m", which it refuses, and the
+          // log file is given up at start.
+          maximum: 1048576,
           default: 100,
-          description: 'Rotate the file at this many megabytes (MiB); it is also rotated daily.',
+          description: 'Rotate the file at this many megabytes (MiB, at most 1 TiB); it is also rotated daily.',
         },
         max_age: {
           type: 'integer',

@@ -2,6 +2,7 @@
 // checks one schema cannot express, and words every problem as `<path.to.key>: expected X, found Y`.
 import { Ajv, type ErrorObject } from 'ajv';
 import { checkFormatForColumns } from '../encode/encoders.ts';
+import { isCanonicalDateTime } from '../mapper/convert.ts';
 import { columnsFromManual, SchemaError } from '../schema/schema.ts';
 import {
   CONFIG_SCHEMA,
@@ -238,6 +239,13 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
         );
       }
     }
+  }
+
+  // The pattern takes any digits; a date not in the calendar would be every missing DATE field's
+  // value, which Doris loads as NULL or filters (the row dead-lettered).
+  const zeroDate = get(c, ['schema', 'zero_date']);
+  if (typeof zeroDate === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(zeroDate) && !isCanonicalDateTime(zeroDate, true, 0)) {
+    add('schema.zero_date', `expected a date YYYY-MM-DD of the calendar, found ${describeFound(zeroDate)}`);
   }
 
   const redisUrl = get(c, ['dedupe', 'redis_url']);
