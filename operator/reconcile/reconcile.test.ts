@@ -137,6 +137,15 @@ test('planReplicas: min/max are hard limits at once, not after the stabilization
   assert.equal(planReplicas({ ...base, spec: wide, lag: 100n, state: newScaleState(0) }).reason, 'Stabilizing');
 });
 
+test('planReplicas: minReplicas 0 and a group that never committed partitions holding data: one replica, not Idle', () => {
+  const spec = defaultSpec({
+    ...minimalSink().spec,
+    scaling: { minReplicas: 0, maxReplicas: 10, lagPerReplica: 100, activationLag: 1000 },
+  });
+  const base = { spec, schemaUnavailable: false, current: 0, lag: 8n, partitions: 8, state: newScaleState(0), now: 1 };
+  assert.deepEqual([planReplicas({ ...base, uncommitted: 8 }).replicas, planReplicas(base).replicas], [1, 0]);
+});
+
 function input(over: Partial<StatusInput> = {}): StatusInput {
   return {
     sink: minimalSink(),

@@ -99,6 +99,8 @@ interface SinkRuntime {
   lagAt: number;
   lag: LagObservation;
   lagTotal?: bigint;
+  /** Partitions with data the group never committed, as of the last read (LagSummary.uncommitted). */
+  lagUncommitted?: number;
   /** The dead-letter topic as last checked (with the lag, on the poll interval). */
   dlq?: DlqObservation;
   schemaAt: number;
@@ -231,6 +233,7 @@ export class Reconciler {
       schemaUnavailable: schema.hash === undefined,
       current,
       lag: rt.lagTotal,
+      uncommitted: rt.lagUncommitted ?? 0,
       partitions: rt.lag.partitions ?? 0,
       crashLooping: crash !== undefined,
       loadHeld: pods.held !== undefined,
@@ -540,6 +543,7 @@ export class Reconciler {
       );
       const summary = summarizeLag(offsets, spec.kafka.fromEarliest);
       rt.lagTotal = summary.total;
+      rt.lagUncommitted = summary.uncommitted;
       rt.lag = {
         known: true,
         total: lagToNumber(summary.total),

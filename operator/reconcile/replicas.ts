@@ -13,6 +13,8 @@ export interface ReplicaPlanInput {
   current: number | undefined;
   /** Total lag; undefined = unknown. */
   lag: bigint | undefined;
+  /** Partitions with data the group never committed (LagSummary.uncommitted). */
+  uncommitted?: number;
   partitions: number;
   /**
    * Every sinker pod is crash-looping (scaling/crashloop.ts): a scale-up is held at the current count
@@ -65,7 +67,7 @@ export function planReplicas(i: ReplicaPlanInput): ReplicaPlan {
     tolerance: s.tolerance / 100,
   };
   const current = i.current ?? clampReplicas(s.minReplicas, params);
-  const wanted = recommendReplicas(i.lag, current, params);
+  const wanted = recommendReplicas(i.lag, current, params, i.uncommitted ?? 0);
   // min/max stay hard limits while held (e.g. minReplicas raised), as with unknown lag.
   const holdAt = clampReplicas(current, params);
   const held = (i.crashLooping === true || i.loadHeld === true) && wanted !== undefined && wanted > holdAt;

@@ -15,6 +15,11 @@ export interface LagSummary {
   perPartition: Map<number, bigint>;
   partitionsWithLag: number;
   maxPartitionLag: bigint;
+  /**
+   * Partitions holding data that the group never committed, counted 1 each without `fromEarliest`:
+   * their backlog is not known until a sinker has run on them (scaling/recommend.ts activates one).
+   */
+  uncommitted: number;
 }
 
 /**
@@ -40,14 +45,16 @@ export function summarizeLag(partitions: readonly PartitionOffsets[], fromEarlie
   let total = 0n;
   let max = 0n;
   let withLag = 0;
+  let uncommitted = 0;
   for (const p of partitions) {
     const lag = partitionLag(p, fromEarliest);
+    if (!fromEarliest && lag > 0n && (p.committed === undefined || p.committed < 0n)) uncommitted++;
     perPartition.set(p.partition, lag);
     total += lag;
     if (lag > max) max = lag;
     if (lag > 0n) withLag++;
   }
-  return { total, perPartition, partitionsWithLag: withLag, maxPartitionLag: max };
+  return { total, perPartition, partitionsWithLag: withLag, maxPartitionLag: max, uncommitted };
 }
 
 /** Parses a kafkajs offset string ("-1" for none); throws naming the partition on garbage. */

@@ -32,13 +32,23 @@ function ceilDiv(a: bigint, b: bigint): bigint {
 
 /**
  * Recommended replicas for `lag`, or undefined when the lag is unknown (offsets unreadable): the
- * caller then holds the current count; unknown never reads as zero.
+ * caller then holds the current count; unknown never reads as zero. `uncommitted`: partitions with
+ * data the group never committed, read from their end (LagSummary.uncommitted).
  */
-export function recommendReplicas(lag: bigint | undefined, current: number, p: RecommendParams): number | undefined {
+export function recommendReplicas(
+  lag: bigint | undefined,
+  current: number,
+  p: RecommendParams,
+  uncommitted = 0,
+): number | undefined {
   if (lag === undefined) return undefined;
   if (p.lagPerReplica <= 0n) throw new Error(`lagPerReplica must be positive, got ${p.lagPerReplica}`);
   // Activation: at or below activationLag the sink is idle (0, or minReplicas); above, at least 1.
-  if (lag <= p.activationLag) return clampReplicas(0, p);
+  // Not while a partition holding data was never committed: its 1 is a placeholder, and only a
+  // running sinker sets the group's position there. Held at 0 below activationLag, the group would
+  // never commit, the lag would stay at that placeholder, and the sink never start, whatever the
+  // producers wrote (and start, once it did, from the end: skipping all of it).
+  if (lag <= p.activationLag && uncommitted === 0) return clampReplicas(0, p);
   const raw = ceilDiv(lag, p.lagPerReplica);
   let wanted = raw > BigInt(p.maxReplicas) ? p.maxReplicas : Math.max(1, Number(raw));
   if (current > 0) {

@@ -38,6 +38,19 @@ test('summary: total, partitions with lag, max', () => {
   assert.equal(s.maxPartitionLag, 500n);
   assert.equal(s.perPartition.get(1), 0n);
   assert.equal(summarizeLag([], true).total, 0n);
+  assert.equal(s.uncommitted, 0);
+});
+
+test('summary: partitions with data the group never committed, read from their end', () => {
+  const parts = [
+    { partition: 0, low: 0n, high: 100n, committed: -1n },
+    { partition: 1, low: 0n, high: 50n },
+    { partition: 2, low: 0n, high: 0n },
+    { partition: 3, low: 0n, high: 500n, committed: 400n },
+  ];
+  assert.equal(summarizeLag(parts, false).uncommitted, 2, 'p0 and p1; p2 is empty, p3 committed');
+  assert.equal(summarizeLag(parts, false).total, 102n);
+  assert.equal(summarizeLag(parts, true).uncommitted, 0, 'from earliest their whole range is the lag');
 });
 
 test('offset parsing and saturation', () => {
@@ -75,6 +88,15 @@ test('activation: 0↔1 only across activationLag (strictly greater to activate)
   assert.equal(recommendReplicas(30n, 3, params), 0, 'idle again: back to 0');
   assert.equal(recommendReplicas(30n, 3, { ...params, minReplicas: 1 }), 1, 'min 1 never reaches 0');
   assert.equal(recommendReplicas(0n, 0, params), 0);
+});
+
+test('activation: a group that never committed partitions holding data starts one sinker, whatever activationLag', () => {
+  // 8 partitions with data, no commit, latest: lag 8 (1 each) ≤ activationLag 50. Held at 0 the group
+  // would never commit and the lag stay 8 however much producers wrote.
+  assert.equal(recommendReplicas(8n, 0, params, 8), 1);
+  assert.equal(recommendReplicas(8n, 1, params, 8), 1, 'and keeps it until they are committed');
+  assert.equal(recommendReplicas(8n, 0, params, 0), 0, 'committed partitions: activationLag as before');
+  assert.equal(recommendReplicas(5000n, 0, params, 3), 5, 'a real backlog beside them sizes as usual');
 });
 
 test('tolerance band keeps the current count for small deviations', () => {

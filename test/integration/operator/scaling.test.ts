@@ -191,3 +191,45 @@ test('the controller scales on lag: up at once (change-limited), capped at parti
     await deleteNamespace(kc, ns);
   }
 });
+
+test('minReplicas 0, activationLag above the partition count, a new group reading from the end: one sinker starts', async () => {
+  // The group has never committed: lag is 1 per partition holding data (8), not above activationLag
+  // 100. Held at 0 no sinker would ever commit, so the sink would never start however much was written.
+  const kc: KubeConfig = kubeConfig();
+  await applyCrd(kc);
+  const ns = await freshNamespace(kc, 'activate');
+  const controller = new Controller({
+    kc,
+    namespace: ns,
+    defaultImage: 'doris-sinker:test',
+    identity: 'activate-test',
+    metrics: new OperatorMetrics(),
+    log: quietLog(),
+  });
+  try {
+    await createSecret(kc, ns, 'redis', { url: 'redis://127.0.0.1:16379' });
+    const sink = minimalSink('fresh', ns);
+    delete sink.metadata.uid;
+    delete sink.metadata.generation;
+    sink.spec = {
+      ...sink.spec,
+      kafka: { brokers, topic, groupId: `${topic}-never-committed`, fromEarliest: false },
+      schema: { mode: 'manual', columns: [{ name: 'id', type: 'BIGINT' }] },
+      scaling: { minReplicas: 0, maxReplicas: 4, lagPerReplica: 500, activationLag: 100, pollInterval: '1s' },
+    };
+    await createSink(kc, sink);
+    await controller.start();
+    const s = await waitFor('lag read', async () => {
+      const x = (await getSink(kc, ns, 'fresh')).status;
+      return x?.lag?.total !== undefined ? x : undefined;
+    });
+    assert.equal(s.lag?.total, PARTITIONS, '1 for each partition holding data');
+    assert.equal(s.desiredReplicas, 1);
+    assert.notEqual(getCondition(s.conditions, 'Ready')?.reason, 'Idle');
+    const apps = kc.makeApiClient(AppsV1Api);
+    assert.equal((await apps.readNamespacedDeployment({ namespace: ns, name: 'fresh' })).spec?.replicas, 1);
+  } finally {
+    await controller.stop();
+    await deleteNamespace(kc, ns);
+  }
+});
