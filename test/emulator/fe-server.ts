@@ -195,9 +195,13 @@ async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res:
   if (m && req.method === 'GET') {
     if (!authenticate(engine, req, res)) return;
     const label = url.searchParams.get('label');
-    if (!label) return sendFe(req, res, responseBody('No label selected', 403, 'No label selected'));
+    // GetStreamLoadState: ResponseEntityBuilder.badRequest / okWithCommonError (msg is the kind, data the text)
+    if (!label) return sendFe(req, res, responseBody('Bad Request', 403, 'No label selected'));
     const db = decodeURIComponent(m[1]!);
-    if (!engine.hasDb(db)) return sendFe(req, res, responseBody(`unknown database, database=${db}`, 1, null));
+    if (!engine.hasDb(db)) {
+      // getDbOrMetaException's MetaNotFoundException (META_NOT_FOUND_ERR = 7)
+      return sendFe(req, res, responseBody('Error', 1, `errCode = 7, detailMessage = unknown databases, dbName=${db}`));
+    }
     const t = engine.txns.latest(db, label);
     return sendFe(req, res, responseBody('success', 0, t ? t.state : 'UNKNOWN'));
   }
@@ -208,9 +212,11 @@ async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res:
     if (!authenticate(engine, req, res)) return;
     const db = decodeURIComponent(m[1]!);
     const name = decodeURIComponent(m[2]!);
-    if (!engine.hasDb(db)) return sendFe(req, res, responseBody(`Unknown database '${db}'`, 1, null));
+    // getDbOrAnalysisException / getTableOrAnalysisException, answered with okWithCommonError
+    const error = (text: string) => responseBody('Error', 1, `errCode = 2, detailMessage = ${text}`);
+    if (!engine.hasDb(db)) return sendFe(req, res, error(`Unknown database '${db}'`));
     const s = engine.table(db, name);
-    if (!s) return sendFe(req, res, responseBody(`Unknown table '${name}'`, 1, null));
+    if (!s) return sendFe(req, res, error(`Unknown table '${name}'`));
     const properties = s.columns.map((c) => {
       const p: Record<string, string> = {};
       if (c.type.base === 'decimal') {
@@ -224,7 +230,7 @@ async function route(engine: Engine, extras: DeadBes, req: IncomingMessage, res:
       return p;
     });
     const keysType = { DUPLICATE: 'DUP_KEYS', UNIQUE: 'UNIQUE_KEYS', AGGREGATE: 'AGG_KEYS' }[s.keysType];
-    return sendFe(req, res, responseBody('success', 0, { properties, status: 200, keysType }));
+    return sendFe(req, res, responseBody('success', 0, { properties, status: 200, tableType: 'OLAP', keysType }));
   }
 
   if (path === '/api/backends' && req.method === 'GET') {

@@ -244,6 +244,30 @@ test('FE extras: /api/backends, get_load_state, /api/health', async () => {
     expect: false,
   });
   assert.equal(JSON.parse(u.body).data, 'UNKNOWN');
+  // GetStreamLoadState's other answers: badRequest and okWithCommonError put the kind in msg, the text in data
+  const get = async (p: string) =>
+    JSON.parse(
+      (await request(`http://${t.fe}${p}`, { method: 'GET', headers: { Authorization: basic() }, expect: false })).body,
+    );
+  assert.deepEqual(await get('/api/test_db/get_load_state'), {
+    msg: 'Bad Request',
+    code: 403,
+    data: 'No label selected',
+    count: 0,
+  });
+  assert.deepEqual(await get('/api/no_db/get_load_state?label=x'), {
+    msg: 'Error',
+    code: 1,
+    data: 'errCode = 7, detailMessage = unknown databases, dbName=no_db',
+    count: 0,
+  });
+  // TableSchemaAction likewise
+  assert.deepEqual(await get('/api/test_db/no_table/_schema'), {
+    msg: 'Error',
+    code: 1,
+    data: "errCode = 2, detailMessage = Unknown table 'no_table'",
+    count: 0,
+  });
 });
 
 test('profile 1.2 prints raw messages; 2.0 uses INTERNAL_ERROR for auth', async () => {
@@ -323,6 +347,7 @@ test('FE /api/{db}/{table}/_schema (the Kafka connector reads keysType from it)'
   const j = JSON.parse(r.body);
   assert.equal(j.code, 0);
   assert.equal(j.data.keysType, 'DUP_KEYS');
+  assert.equal(j.data.tableType, 'OLAP');
   assert.equal(j.data.status, 200);
   assert.equal(j.data.properties.length, 66);
   assert.deepEqual(j.data.properties[0], { type: 'BIGINT', comment: '', name: 'id', aggregation_type: '' });
