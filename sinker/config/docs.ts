@@ -59,6 +59,9 @@ export function renderConfigDocs(): string {
     '`<path.to.key>: expected X, found Y`. `config.example.yaml` is a commented example. Durations are seconds',
     'unless the key says otherwise; sizes are bytes.',
     '',
+    'Relative paths in the file (`kafka.tls.*_file`, `dlq.file_path`, `log.file_path`) are taken from the working',
+    "directory the sinker is started in, not from the config file's directory.",
+    '',
     '## Environment overrides',
     '',
     ...table(
@@ -71,6 +74,9 @@ export function renderConfigDocs(): string {
         ['`REDIS_URL`', '`dedupe.redis_url`'],
       ],
     ),
+    '',
+    'A variable set to the empty string overrides nothing, as if unset (an unset shell or compose variable',
+    "passed on gives one): the file's value stays. For an empty password, leave it out of the file.",
     '',
   ];
   lines.push(`Top level: ${CONFIG_SCHEMA.description ?? ''}`, '');

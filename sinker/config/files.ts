@@ -15,7 +15,8 @@ export class ConfigFileError extends Error {
   }
 }
 
-function reason(err: NodeJS.ErrnoException): string {
+/** Why a file could not be read, in words (the code's, for the usual ones). */
+export function readFailure(err: NodeJS.ErrnoException): string {
   switch (err.code) {
     case 'ENOENT':
       return 'no such file';
@@ -36,7 +37,7 @@ export function readConfigFile(key: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigFileError(key, path, reason(err as NodeJS.ErrnoException));
+    throw new ConfigFileError(key, path, readFailure(err as NodeJS.ErrnoException));
   }
 }
 

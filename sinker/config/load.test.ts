@@ -147,6 +147,19 @@ test('environment overrides for secrets and address lists', () => {
   assert.equal(c.kafka.sasl?.password, 'kpw');
   assert.deepEqual(c.kafka.brokers, ['k1:9092', 'k2:9093']);
   assert.deepEqual(c.doris.fe_hosts, ['fe1:8030', 'fe2:8030']);
+  // An empty variable (an unset compose variable passed on) overrides nothing. DORIS_PASSWORD=''
+  // replaced the file's password with none, and REDIS_URL='' with dedupe.required false turned Redis,
+  // and exactly-once with it, off.
+  const kept = parseConfig(
+    'kafka:\n  brokers: [k:1]\n  sasl: {mechanism: plain, username: u, password: kfile}\ndoris: {password: fromfile, fe_hosts: [f:1]}\ndedupe: {redis_url: "redis://r:6379", required: false}\n',
+    { env: { DORIS_PASSWORD: '', REDIS_URL: '', KAFKA_SASL_PASSWORD: '', KAFKA_BROKERS: '', DORIS_FE_HOSTS: ' , ' } },
+  );
+  assert.equal(kept.doris.password, 'fromfile');
+  assert.equal(kept.dedupe.redis_url, 'redis://r:6379');
+  assert.equal(kept.kafka.sasl?.password, 'kfile');
+  assert.deepEqual(kept.kafka.brokers, ['k:1']);
+  assert.deepEqual(kept.doris.fe_hosts, ['f:1']);
+  assert.equal(parseConfig('', { env: { DORIS_PASSWORD: ' ' } }).doris.password, ' ', 'a password of spaces is one');
   // KAFKA_SASL_PASSWORD alone does not switch SASL on
   assert.equal(parseConfig('', { env: { KAFKA_SASL_PASSWORD: 'x' } }).kafka.sasl, undefined);
   // a bad value from the environment says where it came from
@@ -365,6 +378,32 @@ test('loadConfig reads a file and names it; a missing file is a ConfigError', ()
     (e: Error) => e instanceof ConfigError && e.message.startsWith(`invalid config ${file}:`),
   );
   assert.throws(() => loadConfig(join(dir, 'nope.yaml'), NO_ENV), /cannot read the file: no such file/);
+  // Was 'EISDIR: illegal operation on a directory, read'.
+  assert.throws(
+    () => loadConfig(dir, NO_ENV),
+    (e: Error) => e instanceof ConfigError && e.problems[0] === 'cannot read the file: it is a directory, not a file',
+  );
+});
+
+test("relative paths in the file are taken from the working directory, not the file's, as docs/config.md says", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sinker-config-'));
+  writeFileSync(join(dir, 'ca.pem'), 'not read as PEM here');
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, 'kafka: {tls: {ca_file: ca.pem}}\n');
+  const cwd = process.cwd();
+  try {
+    process.chdir(tmpdir());
+    assert.throws(() => loadConfig(file, NO_ENV), /kafka\.tls\.ca_file: cannot read ca\.pem: no such file/);
+    process.chdir(dir);
+    assert.equal(loadConfig(file, NO_ENV).kafka.tls?.ca_file, 'ca.pem');
+  } finally {
+    process.chdir(cwd);
+  }
+  const docs = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8').replaceAll('\n', ' ');
+  assert.match(
+    docs,
+    /Relative paths in the file .* are taken from the working directory the sinker is started in, not from the config file's directory/,
+  );
 });
 
 test('a TLS file the config names that cannot be read is a ConfigError naming the key, the path and why', () => {

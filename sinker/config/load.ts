@@ -2,7 +2,7 @@
 // validate (defaults filled), and on failure throw one ConfigError listing every problem.
 import { readFileSync } from 'node:fs';
 import { type Document, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
-import { unreadableFiles } from './files.ts';
+import { readFailure, unreadableFiles } from './files.ts';
 import { CONFIG_SCHEMA, type SchemaNode } from './schema.ts';
 import type { SinkerConfig } from './types.ts';
 import { configProblems, finishConfig, redactUrl } from './validate.ts';
@@ -41,8 +41,13 @@ function list(value: string): string[] {
 /**
  * Applies the environment overrides to the raw object; returns which config paths came from which
  * variable, so problems with them can say so. KAFKA_SASL_PASSWORD applies only when `kafka.sasl` is set.
+ * A variable set to "" overrides nothing, as an unset one: that is what an unset
+ * shell or compose variable passed on (`REDIS_URL: ${REDIS_URL}`) gives, and it replaced the file's
+ * password with none, or its Redis URL with no Redis (at-least-once with `dedupe.required: false`).
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Map<string, string> {
+export function applyEnvOverrides(raw: Record<string, unknown>, envIn: Env): Map<string, string> {
+  const env: Env = {};
+  for (const [k, v] of Object.entries(envIn)) if (v !== undefined && v !== '') env[k] = v;
   const from = new Map<string, string>();
   const isMap = (v: unknown) => v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v));
   if (env.DORIS_PASSWORD !== undefined && isMap(raw.doris)) {
@@ -182,8 +187,7 @@ export function loadConfig(path: string, env: Env = process.env): SinkerConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(path, [`cannot read the file: ${e.code === 'ENOENT' ? 'no such file' : e.message}`]);
+    throw new ConfigError(path, [`cannot read the file: ${readFailure(err as NodeJS.ErrnoException)}`]);
   }
   const config = parseConfig(text, { source: path, env });
   // Files the config names (TLS PEMs) are read later, in Kafka's set-up: a missing one is the
