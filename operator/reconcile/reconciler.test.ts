@@ -101,8 +101,12 @@ function harness(sink: DorisSink) {
     now: () => clock,
     observe: (key, o) => observed.push([key, o]),
   };
-  return {
+  const h = {
     r: new Reconciler(deps),
+    /** A new operator process (leader change, restart): same caches and cluster, no memory. */
+    restart: () => {
+      h.r = new Reconciler(deps);
+    },
     sinks,
     secrets,
     observed,
@@ -133,6 +137,7 @@ function harness(sink: DorisSink) {
     },
     last: () => statuses[statuses.length - 1] as DorisSinkStatus,
   };
+  return h;
 }
 
 function sink(): DorisSink {
@@ -183,6 +188,46 @@ test('offsets that hang are unknown lag after the deadline: replicas held, Degra
   assert.match(h.last().lag?.error ?? '', /no answer within 200 ms/);
   assert.equal(getCondition(h.last().conditions, 'Degraded')?.reason, 'LagUnknown');
   assert.equal(h.last().desiredReplicas, 1);
+});
+
+test('Kafka unreachable after a restart holds the running count (not minReplicas); the window starts again', async () => {
+  const h = harness(sink());
+  const behind = async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 900n }));
+  h.setOffsets(behind);
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().desiredReplicas, 4);
+  const scaled = h.events.length;
+  h.restart();
+  h.setOffsets(async () => {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:9092');
+  });
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().desiredReplicas, 4, 'held, from status.desiredReplicas');
+  assert.equal(h.deployments.get('default', 'events')?.spec?.replicas, 4);
+  const scaling = getCondition(h.last().conditions, 'Scaling');
+  assert.deepEqual([scaling?.status, scaling?.reason], ['False', 'LagUnknown']);
+  assert.match(getCondition(h.last().conditions, 'Degraded')?.message ?? '', /ECONNREFUSED/);
+  assert.equal(h.events.length, scaled, 'no Event: nothing changed');
+  // Back, and caught up: the new process has not watched a window (1m) yet, so it holds 4 ...
+  h.setOffsets(async () =>
+    Array.from({ length: 4 }, (_, p) => ({ partition: p, low: 0n, high: 1000n, committed: 1000n })),
+  );
+  h.advance(10_000);
+  await h.r.reconcile('default/events');
+  assert.deepEqual(
+    [h.last().desiredReplicas, getCondition(h.last().conditions, 'Scaling')?.reason],
+    [4, 'Stabilizing'],
+  );
+  // ... and scales down once it has, with one Event
+  h.advance(50_000);
+  await h.r.reconcile('default/events');
+  assert.equal(h.last().desiredReplicas, 1);
+  assert.deepEqual(
+    h.events.slice(scaled).map((e) => e.reason),
+    ['Scaled'],
+  );
 });
 
 test('schema: a change emits SchemaChanged and rolls; a failed refresh keeps the last hash and degrades', async () => {
