@@ -62,6 +62,21 @@ test('BE header errors, in the BE order, with their texts', () => {
   );
 });
 
+test('compress_type: one LoadUtil::parse_format does not know makes the format unknown, before the txn', () => {
+  const base = { authorization: auth, 'content-length': '1' };
+  for (const c of ['plain', 'zip', 'gzip']) {
+    assert.equal(check({ ...base, compress_type: c }), '[DATA_FILE_TYPE_ERROR]unknown data format, format=');
+    assert.equal(
+      check({ ...base, format: 'json', compress_type: c }),
+      '[DATA_FILE_TYPE_ERROR]unknown data format, format=json',
+    );
+  }
+  assert.equal(check({ ...base, format: 'CSV', compress_type: 'GZ' }), 'ok');
+  // known but not gz: past the header checks (the emulator then says it does not decompress it)
+  assert.match(check({ ...base, format: 'csv_with_names', compress_type: 'bz2' }), /^\[NOT_IMPLEMENTED_ERROR\]/);
+  assert.equal(check({ ...base, format: 'parquet', compress_type: 'plain' }).includes('unknown data format'), false);
+});
+
 test('planning errors: strict_mode, enclose, JSON compression per profile', () => {
   const base = { authorization: auth, 'content-length': '1' };
   assert.equal(

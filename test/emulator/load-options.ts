@@ -52,6 +52,8 @@ export class LoadError extends Error {}
 
 const FORMATS = new Set(['csv', 'csv_with_names', 'csv_with_names_and_types', 'json', 'parquet', 'orc', 'arrow']);
 const JSON_MAX_BYTES = 100 * 1024 * 1024;
+/** compress_type values LoadUtil::parse_format knows (lz4 and lz4frame both name the LZ4 frame format). */
+const COMPRESS_TYPES = new Set(['gz', 'lzo', 'bz2', 'lz4', 'lz4frame', 'lz4_block', 'lzop', 'snappy_block', 'deflate']);
 
 /** Decodes `Authorization: Basic …`; undefined when absent or unparsable. */
 export function basicAuth(value: string | undefined): { user: string; password: string } | undefined {
@@ -105,7 +107,12 @@ export function headerChecks(h: Headers, p: Profile): HeaderInfo {
   if (!p.jsonCompress && format === 'json' && (header(h, 'compress_type') ?? '') !== '') {
     throw new LoadError(beMessage(p, 'INTERNAL_ERROR', 'compress data of JSON format is not supported.'));
   }
-  if (!FORMATS.has(format))
+  // LoadUtil::parse_format: a compress_type it does not know (`plain` included) leaves the format
+  // unknown, so the load is refused here like an unknown format, before the txn begins.
+  const compress = (header(h, 'compress_type') ?? '').toLowerCase();
+  // (parquet, orc and arrow ignore it)
+  const compressed = format === 'json' || format.startsWith('csv');
+  if (!FORMATS.has(format) || (compressed && compress !== '' && !COMPRESS_TYPES.has(compress)))
     throw new LoadError(beMessage(p, 'DATA_FILE_TYPE_ERROR', `unknown data format, format=${formatHeader}`));
   // The size check reads the header itself: the by-line default (when neither header is sent) comes later.
   const byLine = (header(h, 'read_json_by_line') ?? '').toLowerCase() === 'true';
@@ -201,7 +208,7 @@ export function planOptions(h: Headers, p: Profile, info: HeaderInfo): LoadOptio
     throw new LoadError(beMessage(p, 'NOT_IMPLEMENTED_ERROR', `the Doris emulator does not read format ${format}`));
   }
   const compress = (header(h, 'compress_type') ?? '').toLowerCase();
-  if (compress !== '' && compress !== 'gz' && compress !== 'plain') {
+  if (compress !== '' && compress !== 'gz') {
     throw new LoadError(beMessage(p, 'NOT_IMPLEMENTED_ERROR', `the Doris emulator does not decompress ${compress}`));
   }
   const skipText = header(h, 'skip_lines');
