@@ -550,6 +550,29 @@ test('a schema switch while an unsettled intent is re-loaded keeps its exact ran
   assert.equal(h.store.intents.size, 0);
 });
 
+test("a schema switch hands on the old mapper's counts: a worker's last task adds them after the switch", async (t) => {
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}');
+  const old = h.pipeline.mapper;
+  // What an old worker's task finishing after the switch adds (MapPool absorbs into its mapper).
+  old.absorbStats({
+    parseErrors: 2,
+    missing: [{ field: 'name', count: 3 }],
+    conversions: [{ field: 'id', fromType: 'string', toType: 'BIGINT', count: 1 }],
+  });
+  const next = mapper(true);
+  h.pipeline.swapSchema(next, createEncoder('json', next.columns));
+  await new Promise((r) => setImmediate(r));
+  // Before: the metrics drained only the new mapper, and these were never counted.
+  const s = next.drainStats();
+  assert.equal(s.parseErrors, 2);
+  assert.deepEqual(s.missing, [{ field: 'name', count: 3 }]);
+  assert.deepEqual(
+    s.conversions.map((c) => [c.field, c.count]),
+    [['id', 1]],
+  );
+  assert.equal(await h.pipeline.stop(10_000), true);
+});
+
 test('a schema switch refused (a dedupe.key_fields column dropped) cuts no batch: the refresh retries it every interval', async (t) => {
   const h = await harness(t, 'batch: {map_workers: 0, max_batch_interval: 3600}\ndedupe: {key_fields: [id]}');
   h.consumer.change([0], []);

@@ -275,13 +275,18 @@ export class SinkPipeline {
     // and the refresh tries it again every interval.
     const keyColumns = keyColumnIndexes(mapper, this.#d.config.dedupe.key_fields);
     this.#batcher.flushAll();
+    const old = this.#mapper;
+    const oldPool = this.#pool;
     this.#keyColumns = keyColumns;
     this.#mapper = mapper;
     this.#encoder = encoder;
     this.#plan = mapper.planFor(encoder);
-    // Tasks already on the old workers finish with the old schema, as rows mapped inline would.
-    void this.#pool?.close();
     this.#pool = this.#makePool(mapper, encoder);
+    // Tasks already on the old workers finish with the old schema, as rows mapped inline would, and
+    // add their counts to the old mapper, which the metrics no longer drain: they go on to whichever
+    // mapper is current once those tasks are done (by column name; a dropped column's count of
+    // missing fields has no column left to go to).
+    void (oldPool?.close() ?? Promise.resolve()).then(() => this.#mapper.absorbStats(old.drainStats()));
   }
 
   #makePool(mapper: Mapper, encoder: RowEncoder): MapPool | undefined {
