@@ -142,7 +142,8 @@ async function streamLoad(
     table,
     t0,
     expect,
-    reply: emptyReply(header(h, 'label') || randomUUID(), comment, 'Fail', ''),
+    // Comment stays empty until _on_header reads it, after the format, size and timeout checks
+    reply: emptyReply(header(h, 'label') || randomUUID(), '', 'Fail', ''),
   };
   ctx.reply.twoPhaseCommit = header(h, 'two_phase_commit') === 'true';
 
@@ -153,6 +154,7 @@ async function streamLoad(
     if (e instanceof LoadError) return failEarly(ctx, e.message);
     throw e;
   }
+  ctx.reply.comment = comment;
   if (!info.label && info.useGroupCommit) ctx.reply.label = '';
 
   // loadTxnBegin on the FE: password, db, table, timeout range, label, quota.

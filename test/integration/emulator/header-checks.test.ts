@@ -90,3 +90,17 @@ test('skip_lines: a non-number is the stoi error, a negative one its own text', 
   });
   assert.equal(JSON.parse(loaded.body).Status, 'Success', loaded.body);
 });
+
+test('Comment is echoed once _on_header has read it: not for a load refused at the timeout check or before', async () => {
+  const bad = await be({ label: 'comment-bad', comment: 'batch 7', timeout: 'abc' });
+  assert.equal(bad.Message, "[INVALID_ARGUMENT]Invalid format of 'timeout': 'abc', stoi");
+  assert.equal(bad.Comment, '');
+  const noAuth = await request(`http://${t.be}${path}`, { headers: { comment: 'batch 7' }, body: '' });
+  assert.equal(JSON.parse(noAuth.body).Comment, '');
+  // read before begin-txn: a load refused there (an unknown table) still echoes it
+  const r = await request(`http://${t.be}/api/test_db/no_table/_stream_load`, {
+    headers: { Authorization: basic(), comment: 'batch 7' },
+    body: '',
+  });
+  assert.equal(JSON.parse(r.body).Comment, 'batch 7');
+});
