@@ -253,7 +253,15 @@ test('type, range and enum problems name the key, what was expected and what was
     ['dlq: {file_path: ""}', 'dlq.file_path: expected a non-empty string, found ""'],
     ['shutdown_timeout: 0', 'shutdown_timeout: expected an integer from 1 to 3600, found 0'],
     ['[1, 2]', '(top level): expected a mapping of sections (kafka, doris, batch, ...), found a list'],
-    ['just text', '(top level): expected a mapping of sections (kafka, doris, batch, ...), found "just text"'],
+    // The file's text is not quoted: it may be a Secret's password file or a .env given by mistake.
+    [
+      'just text',
+      '(top level): expected a mapping of sections (kafka, doris, batch, ...), found a single text value, not key: value lines (not shown)',
+    ],
+    [
+      'DORIS_PASSWORD=s3cret\nREDIS_URL=redis://:pw@r:6379\n',
+      '(top level): expected a mapping of sections (kafka, doris, batch, ...), found a single text value, not key: value lines (not shown)',
+    ],
   ];
   for (const [yaml, expected] of cases) assert.equal(one(yaml), expected, yaml);
 });

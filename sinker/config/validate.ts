@@ -360,10 +360,14 @@ function dropEmptySections(raw: Record<string, unknown>, node: SchemaNode): void
 export function configProblems(raw: unknown): Problem[] {
   const problems: Problem[] = [];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    // A file that is one text value is likely not a config at all: -config given a .env file or a
+    // mounted Secret's password file. Its text is not shown, as it may be that password.
+    const found =
+      typeof raw === 'string' ? 'a single text value, not key: value lines (not shown)' : describeFound(raw);
     return [
       {
         path: '(top level)',
-        text: `(top level): expected a mapping of sections (kafka, doris, batch, ...), found ${describeFound(raw)}`,
+        text: `(top level): expected a mapping of sections (kafka, doris, batch, ...), found ${found}`,
       },
     ];
   }
