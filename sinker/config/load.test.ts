@@ -276,6 +276,27 @@ test('unknown keys are named, with a did-you-mean', () => {
     one('schema: {manual: {columns: [{name: a, type: int, nulable: true}]}}'),
     'schema.manual.columns[0].nulable: unknown key (did you mean "nullable"?)',
   );
+  // A key of another section: the whole path. Before, the list of this section's keys, or a near
+  // miss that misleads (metrics.host: "port"). The DorisSink spells schema.refreshInterval and
+  // schema.columns one level up from the file's keys.
+  assert.equal(
+    one('schema: {refresh_interval: 60}'),
+    'schema.refresh_interval: unknown key (did you mean schema.auto.refresh_interval?)',
+  );
+  assert.equal(
+    one('schema: {refreshInterval: 60}'),
+    'schema.refreshInterval: unknown key (did you mean schema.auto.refresh_interval?)',
+  );
+  assert.equal(
+    one('schema: {columns: [{name: a, type: int}]}'),
+    'schema.columns: unknown key (did you mean schema.manual.columns?)',
+  );
+  assert.equal(one('metrics: {host: 0.0.0.0}'), 'metrics.host: unknown key (did you mean pprof.host?)');
+  assert.equal(one('max_batch_rows: 5'), 'max_batch_rows: unknown key (did you mean batch.max_batch_rows?)');
+  assert.equal(
+    one('log: {enabled: true}'),
+    'log.enabled: unknown key (did you mean kafka.tls.enabled or metrics.enabled or pprof.enabled?)',
+  );
 });
 
 test('cross-field checks', () => {

@@ -149,6 +149,18 @@ export function didYouMean(unknown: string, known: string[]): string | undefined
   return best !== undefined && bestD <= Math.max(2, Math.floor(unknown.length / 3)) ? best : undefined;
 }
 
+/** Every key path of the schema's sections, by its last key normalized (`refresh_interval` → its paths). */
+function keyPaths(node: SchemaNode, prefix: string, out = new Map<string, string[]>()): Map<string, string[]> {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    const norm = key.toLowerCase().replaceAll(/[_-]/g, '');
+    out.set(norm, [...(out.get(norm) ?? []), path]);
+    if (child.type === 'object') keyPaths(child, path, out);
+  }
+  return out;
+}
+const KEY_PATHS = keyPaths(CONFIG_SCHEMA, '');
+
 function formatAjvError(e: ErrorObject): { path: string; text: string } {
   const parent = e.parentSchema as SchemaNode | undefined;
   if (e.keyword === 'additionalProperties') {
@@ -166,11 +178,22 @@ function formatAjvError(e: ErrorObject): { path: string; text: string } {
     const path = jsonPointerToPath(e.instancePath, key);
     const known = Object.keys(parent?.properties ?? {});
     const guess = didYouMean(key, known);
-    const hint = guess
-      ? `did you mean "${guess}"?`
-      : known.length > 0
-        ? `known keys: ${known.join(', ')}`
-        : 'no keys are allowed here';
+    const norm = key.toLowerCase().replaceAll(/[_-]/g, '');
+    // The key of another section, written in this one: schema.refresh_interval for
+    // schema.auto.refresh_interval (the DorisSink has schema.refreshInterval), metrics.host for
+    // pprof.host (a near miss here, "port", would mislead).
+    const elsewhere =
+      /^[a-z_]+$/i.test(key) && !e.instancePath.includes('/columns/') ? (KEY_PATHS.get(norm) ?? []) : [];
+    const hint =
+      guess && guess.toLowerCase().replaceAll(/[_-]/g, '') === norm
+        ? `did you mean "${guess}"?`
+        : elsewhere.length > 0
+          ? `did you mean ${elsewhere.join(' or ')}?`
+          : guess
+            ? `did you mean "${guess}"?`
+            : known.length > 0
+              ? `known keys: ${known.join(', ')}`
+              : 'no keys are allowed here';
     return { path, text: `${path}: unknown key (${hint})` };
   }
   if (e.keyword === 'required') {
