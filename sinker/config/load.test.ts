@@ -407,6 +407,14 @@ test('loadConfig reads a file and names it; a missing file is a ConfigError', ()
     (e: Error) => e instanceof ConfigError && e.message.startsWith(`invalid config ${file}:`),
   );
   assert.throws(() => loadConfig(join(dir, 'nope.yaml'), NO_ENV), /cannot read the file: no such file/);
+  // Latin-1 text: the ä of the password was read as U+FFFD, a different password, without a word.
+  writeFileSync(file, Buffer.from('name: s\ndoris:\n  password: "p\xe4ssword"\n', 'latin1'));
+  assert.throws(
+    () => loadConfig(file, NO_ENV),
+    (e: Error) => e instanceof ConfigError && e.problems[0] === 'line 3: the file is not UTF-8 text (save it as UTF-8)',
+  );
+  writeFileSync(file, 'doris:\n  password: "pässword"\n');
+  assert.equal(loadConfig(file, NO_ENV).doris.password, 'pässword');
   // Was 'EISDIR: illegal operation on a directory, read'.
   assert.throws(
     () => loadConfig(dir, NO_ENV),

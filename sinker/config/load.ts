@@ -183,11 +183,21 @@ function yamlValueProblem(doc: Document, lines: LineCounter, err: Error): string
 
 /** Reads, parses and validates a YAML config file. Throws ConfigError (also for an unreadable file, or a file it names). */
 export function loadConfig(path: string, env: Env = process.env): SinkerConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${readFailure(err as NodeJS.ErrnoException)}`]);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Decoded leniently, a byte that is not UTF-8 became U+FFFD, and a password saved as Latin-1
+    // (pässword) was silently another one: Doris refused it, and nothing said why.
+    const lenient = bytes.toString('utf8');
+    const line = lenient.slice(0, lenient.indexOf('\uFFFD')).split('\n').length;
+    throw new ConfigError(path, [`line ${line}: the file is not UTF-8 text (save it as UTF-8)`]);
   }
   const config = parseConfig(text, { source: path, env });
   // Files the config names (TLS PEMs) are read later, in Kafka's set-up: a missing one is the
