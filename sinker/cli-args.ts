@@ -27,7 +27,8 @@ Options:
   -v, --version            the version
 
 Environment: DORIS_PASSWORD, REDIS_URL, KAFKA_SASL_PASSWORD, KAFKA_BROKERS and DORIS_FE_HOSTS
-override the file, so secrets can stay out of it.
+override the file, so secrets can stay out of it; one set to "" overrides nothing. Relative paths
+in the file are taken from the working directory.
 Exit codes: 0 stopped cleanly with everything flushed; 1 failed or stopped with data not flushed;
 2 bad command line or config, a metrics.port or pprof.port it cannot listen on (in use, or an
 address the host lacks), a log file it cannot write, a table DESCRIBE cannot read
