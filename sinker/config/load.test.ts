@@ -187,6 +187,12 @@ test('type, range and enum problems name the key, what was expected and what was
       'kafka.brokers: expected a non-empty list of host:port strings, found "localhost:9092"',
     ],
     ['kafka: {brokers: [localhost]}', 'kafka.brokers[0]: expected a host:port string, found "localhost"'],
+    // Ports out of range passed ([0-9]{1,5}): 'Config OK', then Kafka 'Port should be >= 0 and < 65536'
+    // retried for good, and an FE at port 0 never answered.
+    ['kafka: {brokers: ["k:99999"]}', 'kafka.brokers[0]: expected a host:port string, found "k:99999"'],
+    ['kafka: {brokers: ["k:65536"]}', 'kafka.brokers[0]: expected a host:port string, found "k:65536"'],
+    ['doris: {fe_hosts: ["fe:0"]}', 'doris.fe_hosts[0]: expected a host:port string, found "fe:0"'],
+    ['doris: {fe_hosts: ["fe:08030"]}', 'doris.fe_hosts[0]: expected a host:port string, found "fe:08030"'],
     ['kafka: {from_earliest: yes please}', 'kafka.from_earliest: expected true or false, found "yes please"'],
     ['kafka: {topic: ""}', 'kafka.topic: expected a non-empty string, found ""'],
     [
@@ -667,6 +673,17 @@ test('log.max_backups 0 is a config error, not a crash of the log transport at s
     (e: Error) => e instanceof ConfigError && /log\.max_backups: expected an integer ≥ 1, found 0/.test(e.message),
   );
   assert.equal(parseConfig('log: {max_backups: 1}', { env: NO_ENV }).log.max_backups, 1);
+});
+
+test('host:port takes every port from 1 to 65535', () => {
+  for (const port of [
+    1, 9, 10, 99, 100, 999, 1000, 8030, 9999, 10000, 59999, 60000, 64999, 65000, 65499, 65500, 65529, 65530, 65535,
+  ]) {
+    assert.deepEqual(parseConfig(`kafka: {brokers: ["k:${port}", "[::1]:${port}"]}`, { env: NO_ENV }).kafka.brokers, [
+      `k:${port}`,
+      `[::1]:${port}`,
+    ]);
+  }
 });
 
 test('schema.zero_date takes any calendar date, leap days and year 0000 included', () => {

@@ -27,9 +27,12 @@ export interface SchemaNode {
   'x-env'?: string;
 }
 
+/** 1 to 65535, without leading zeros: a port past 65535 passed the old [0-9]{1,5} and was retried for good. */
+const PORT_PATTERN = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+
 const HOST_PORT: SchemaNode = {
   type: 'string',
-  pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+):[0-9]{1,5}$',
+  pattern: `^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+):${PORT_PATTERN}$`,
   'x-expected': 'a host:port string',
 };
 
