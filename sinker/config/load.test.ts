@@ -317,7 +317,12 @@ test('cross-field checks', () => {
     ],
     [
       'schema: {mode: manual, manual: {columns: [{name: a, type: int}, {name: a, type: int}]}}',
-      'schema.manual.columns[1].name: expected a Doris type such as bigint, varchar(64), decimal(18,4), datetime(3), json, found "a" (column "a" is listed twice)',
+      'schema.manual.columns[1].name: expected a column not listed before, found "a" (column "a" is listed twice)',
+    ],
+    // Doris column names ignore case: accepted before, then every load naming both refused.
+    [
+      'schema: {mode: manual, manual: {columns: [{name: id, type: int}, {name: n, type: int}, {name: ID, type: bigint}]}}',
+      'schema.manual.columns[2].name: expected a column not listed before (Doris column names ignore case), found "ID" (columns[0] is "id")',
     ],
     [
       'dedupe: {redis_url: ""}',

@@ -245,7 +245,25 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
     const wellFormed = columns.every(
       (x) => x && typeof x === 'object' && typeof x.name === 'string' && typeof x.type === 'string',
     );
-    if (wellFormed && columns.length > 0) {
+    // Doris column names ignore case: a table has no "id" and "ID" both, and a load naming both is
+    // refused (every batch held) rather than the config.
+    const firstAt = new Map<string, number>();
+    const caseTwice = wellFormed
+      ? columns.findIndex((x: { name: string }, i: number) => {
+          const k = x.name.toLowerCase();
+          if (firstAt.has(k) && columns[firstAt.get(k)!].name !== x.name) return true;
+          if (!firstAt.has(k)) firstAt.set(k, i);
+          return false;
+        })
+      : -1;
+    if (caseTwice >= 0) {
+      const name = columns[caseTwice].name as string;
+      const first = firstAt.get(name.toLowerCase())!;
+      add(
+        `schema.manual.columns[${caseTwice}].name`,
+        `expected a column not listed before (Doris column names ignore case), found ${describeFound(name)} (columns[${first}] is ${describeFound(columns[first].name)})`,
+      );
+    } else if (wellFormed && columns.length > 0) {
       try {
         manualCols = columnsFromManual(columns);
         manualNames = manualCols.map((x) => x.name);
@@ -254,12 +272,13 @@ function crossFieldProblems(c: Record<string, unknown>): Problem[] {
         const m = /^([^:]+): (.*)$/s.exec(err.message);
         const path = m?.[1] ?? 'schema.manual.columns';
         const idx = /\[(\d+)\]/.exec(path)?.[1];
-        const found =
-          idx !== undefined ? (path.endsWith('.name') ? columns[Number(idx)].name : columns[Number(idx)].type) : '';
-        add(
-          path,
-          `expected a Doris type such as bigint, varchar(64), decimal(18,4), datetime(3), json, found ${describeFound(found)} (${m?.[2] ?? err.message})`,
-        );
+        const isName = path.endsWith('.name');
+        const found = idx !== undefined ? (isName ? columns[Number(idx)].name : columns[Number(idx)].type) : '';
+        // A name listed twice was worded as a bad type: "expected a Doris type such as bigint, ..., found "id"".
+        const expected = isName
+          ? 'a column not listed before'
+          : 'a Doris type such as bigint, varchar(64), decimal(18,4), datetime(3), json';
+        add(path, `expected ${expected}, found ${describeFound(found)} (${m?.[2] ?? err.message})`);
       }
     }
   }
