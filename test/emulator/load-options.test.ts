@@ -62,6 +62,35 @@ test('BE header errors, in the BE order, with their texts', () => {
   );
 });
 
+test('body size limits: streaming_load_max_mb for every body, the JSON one unless read by line; texts per profile', () => {
+  const big = (n: number, extra: Record<string, string> = {}) => ({
+    authorization: auth,
+    'content-length': String(n),
+    ...extra,
+  });
+  const gb100 = 102400 * 1024 * 1024;
+  assert.equal(
+    check(big(gb100 + 1)),
+    `[E-217]body size ${gb100 + 1} exceed BE's conf \`streaming_load_max_mb\` ${gb100}. increase it if you are sure this load is reasonable`,
+  );
+  assert.equal(check(big(gb100, { format: 'json', read_json_by_line: 'true' })), 'ok');
+  assert.match(check(big(gb100 + 1, { format: 'json', read_json_by_line: 'true' })), /^\[E-217\]body size /);
+  assert.equal(
+    check(big(104857601, { format: 'json' })),
+    "[E-217]json body size 104857601 exceed BE's conf `streaming_load_json_max_mb` 104857600. increase it if you are sure this load is reasonable",
+  );
+  const gb10 = 10240 * 1024 * 1024;
+  assert.equal(
+    check(big(gb10 + 1), getProfile('2.0')),
+    `[INTERNAL_ERROR]body exceed max size: ${gb10}, data: ${gb10 + 1}`,
+  );
+  assert.equal(check(big(gb10 + 1), getProfile('2.1')), 'ok', '2.1: the 100 GB default');
+  assert.equal(
+    check(big(104857601, { format: 'json' }), getProfile('2.1')),
+    "[INTERNAL_ERROR]The size of this batch exceed the max size [104857600]  of json type data  data [ 104857601 ]. Split the file, or use 'read_json_by_line'",
+  );
+});
+
 test('compress_type: one LoadUtil::parse_format does not know makes the format unknown, before the txn', () => {
   const base = { authorization: auth, 'content-length': '1' };
   for (const c of ['plain', 'zip', 'gzip']) {

@@ -116,9 +116,25 @@ export function headerChecks(h: Headers, p: Profile): HeaderInfo {
     throw new LoadError(beMessage(p, 'DATA_FILE_TYPE_ERROR', `unknown data format, format=${formatHeader}`));
   // The size check reads the header itself: the by-line default (when neither header is sent) comes later.
   const byLine = (header(h, 'read_json_by_line') ?? '').toLowerCase() === 'true';
-  if (format === 'json' && !byLine && (contentLength ?? 0) > JSON_MAX_BYTES) {
+  const size = contentLength ?? 0;
+  if (format === 'json' && !byLine && size > JSON_MAX_BYTES) {
     throw new LoadError(
-      `[E-217]The size of this batch exceed the max size [${JSON_MAX_BYTES}]  of json type data  data [ ${contentLength} ]. Split the file, or use 'read_json_by_line'`,
+      p.exceededLimitTexts
+        ? `[E-217]json body size ${size} exceed BE's conf \`streaming_load_json_max_mb\` ${JSON_MAX_BYTES}. increase it if you are sure this load is reasonable`
+        : beMessage(
+            p,
+            'INTERNAL_ERROR',
+            `The size of this batch exceed the max size [${JSON_MAX_BYTES}]  of json type data  data [ ${size} ]. Split the file, or use 'read_json_by_line'`,
+          ),
+    );
+  }
+  // every other body (JSON read by line included) against streaming_load_max_mb
+  const maxBytes = p.streamingLoadMaxMb * 1024 * 1024;
+  if (size > maxBytes) {
+    throw new LoadError(
+      p.exceededLimitTexts
+        ? `[E-217]body size ${size} exceed BE's conf \`streaming_load_max_mb\` ${maxBytes}. increase it if you are sure this load is reasonable`
+        : beMessage(p, 'INTERNAL_ERROR', `body exceed max size: ${maxBytes}, data: ${size}`),
     );
   }
   if (contentLength === undefined && !chunked) {

@@ -29,6 +29,14 @@ export interface Profile {
   labelStatusSuffix: boolean;
   /** UNIQUE tables default to merge-on-write (value columns show NONE instead of REPLACE). */
   uniqueMowDefault: boolean;
+  /** BE streaming_load_max_mb default: 102400 since 2024-09, 10240 before. */
+  streamingLoadMaxMb: number;
+  /**
+   * Body-size refusals as EXCEEDED_LIMIT ([E-217]) with the `exceed BE's conf …` texts (current
+   * master); older BEs answered INTERNAL_ERROR `The size of this batch exceed …` / `body exceed max
+   * size: M, data: N`. The release that switched is UNVERIFIED; the 2.1-era source has the old texts.
+   */
+  exceededLimitTexts: boolean;
 }
 
 const BASE: Profile = {
@@ -44,6 +52,8 @@ const BASE: Profile = {
   authCode: 'NOT_AUTHORIZED',
   labelStatusSuffix: true,
   uniqueMowDefault: true,
+  streamingLoadMaxMb: 102400,
+  exceededLimitTexts: true,
 };
 
 const PROFILES: Record<ProfileName, Profile> = {
@@ -59,6 +69,8 @@ const PROFILES: Record<ProfileName, Profile> = {
     authCode: 'INTERNAL_ERROR',
     labelStatusSuffix: false,
     uniqueMowDefault: false,
+    streamingLoadMaxMb: 10240,
+    exceededLimitTexts: false,
   },
   '2.0': {
     ...BASE,
@@ -70,8 +82,10 @@ const PROFILES: Record<ProfileName, Profile> = {
     authCode: 'INTERNAL_ERROR',
     labelStatusSuffix: false,
     uniqueMowDefault: false,
+    streamingLoadMaxMb: 10240,
+    exceededLimitTexts: false,
   },
-  '2.1': { ...BASE, name: '2.1', jsonCompress: false, typeSpelling: 'upper' },
+  '2.1': { ...BASE, name: '2.1', jsonCompress: false, typeSpelling: 'upper', exceededLimitTexts: false },
   '3.0': BASE,
   '4.0': { ...BASE, name: '4.0', firstErrorMsgKey: true, readJsonByLineDefault: true },
 };

@@ -104,3 +104,18 @@ test('Comment is echoed once _on_header has read it: not for a load refused at t
   });
   assert.equal(JSON.parse(r.body).Comment, 'batch 7');
 });
+
+test('a body over streaming_load_max_mb (100 GB) is refused from its Content-Length, without 100 Continue', async () => {
+  const head = (length: number) =>
+    `PUT ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic()}\r\nformat: csv\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+  const limit = 102400 * 1024 * 1024;
+  const refused = await raw(t.be, head(limit + 1), { waitMs: 1500 });
+  assert.doesNotMatch(refused, /100 Continue/);
+  assert.match(
+    refused,
+    /"Message": "\[E-217\]body size 107374182401 exceed BE's conf `streaming_load_max_mb` 107374182400\./,
+  );
+  assert.match(refused, /"TxnId": -1/);
+  const asked = await raw(t.be, head(limit), { waitMs: 1500 });
+  assert.match(asked, /^HTTP\/1\.1 100 Continue/, 'at the limit the body is asked for');
+});
