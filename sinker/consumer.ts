@@ -14,9 +14,9 @@ import { readConfigFile } from './config/files.ts';
 import type { KafkaConfig } from './config/types.ts';
 import type { Logger } from './logger.ts';
 // Every Kafka client in sinker/ takes its config from here: this registers snappy, lz4 and zstd,
-// and puts the record batch CRC check in kafkajs's fetch decoding.
+// and decodes record batches (CRC-checked) in kafkajs's place.
 import './kafka-codecs.ts';
-import './kafka-crc.ts';
+import './kafka-record-batch.ts';
 import { framedSocketFactory } from './kafka-socket.ts';
 
 export interface AssignmentChange {

@@ -1,7 +1,7 @@
 // A record batch damaged on the broker's disk: the test bed's broker stores three batches of a fresh
 // topic, one byte inside a value of the middle one is changed in its log segment (framing intact,
 // so the batch still decodes), and a consumer with the sinker's Kafka client settings reads the
-// topic. The sinker's clients check each batch's CRC-32C (sinker/kafka-crc.ts): the changed value
+// topic. The sinker's clients check each batch's CRC-32C (sinker/kafka-record-batch.ts): the changed value
 // must never be handed on, nothing from the damaged batch on is, and the error names the batch's
 // first offset. kafkajs alone hands the changed value on without a word.
 import assert from 'node:assert/strict';
