@@ -179,6 +179,24 @@ test('type, range and enum problems name the key, what was expected and what was
     ['batch: {max_batch_rows: 0}', 'batch.max_batch_rows: expected an integer ≥ 1, found 0'],
     ['batch: {max_batch_rows: 1.5}', 'batch.max_batch_rows: expected an integer ≥ 1, found 1.5'],
     ['batch: {max_batch_interval: 0}', 'batch.max_batch_interval: expected a number > 0, found 0'],
+    // Durations and sizes with a unit (the DorisSink's spelling): the error now says what the number counts.
+    [
+      'batch: {max_batch_interval: 5s}',
+      'batch.max_batch_interval: expected a number > 0, found "5s" (a plain number of seconds, without a unit)',
+    ],
+    [
+      'batch: {max_batch_size: 10MiB}',
+      'batch.max_batch_size: expected an integer ≥ 1, found "10MiB" (a plain number of bytes, without a unit)',
+    ],
+    [
+      'doris: {retry_backoff_ms: 1s}',
+      'doris.retry_backoff_ms: expected an integer ≥ 1, found "1s" (a plain number of milliseconds, without a unit)',
+    ],
+    ['log: {max_age: 7d}', 'log.max_age: expected an integer ≥ 1, found "7d" (a plain number of days, without a unit)'],
+    [
+      'log: {max_size: 100 MB}',
+      'log.max_size: expected an integer from 1 to 1048576, found "100 MB" (a plain number of MiB, without a unit)',
+    ],
     ['batch: {flush_worker_count: 100}', 'batch.flush_worker_count: expected an integer from 1 to 64, found 100'],
     ['batch: {max_batch_size: }', 'batch.max_batch_size: expected an integer ≥ 1, found null (an empty value)'],
     ['kafka: {brokers: []}', 'kafka.brokers: expected a non-empty list of host:port strings, found an empty list'],

@@ -2,7 +2,7 @@
 // docs/config.md is generated from it (descriptions, defaults, examples). Keep it in step with types.ts.
 // Extra annotations: `x-expected` says in words what a value must look like (used in error messages),
 // `x-secret` hides a value in errors and in the redacted view, `x-env` names the environment variable
-// that overrides it.
+// that overrides it, `x-unit` what a number counts (for the error on "30s" or "10MiB").
 
 export interface SchemaNode {
   type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | Array<'string' | 'number' | 'boolean'>;
@@ -25,6 +25,8 @@ export interface SchemaNode {
   'x-expected'?: string;
   'x-secret'?: boolean;
   'x-env'?: string;
+  /** What a number counts (seconds, bytes, ...), named when a value is written with a unit ("5s"). */
+  'x-unit'?: string;
 }
 
 /** 1 to 65535, without leading zeros: a port past 65535 passed the old [0-9]{1,5} and was retried for good. */
@@ -59,6 +61,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
       examples: ['orders-to-doris'],
     },
     shutdown_timeout: {
+      'x-unit': 'seconds',
       type: 'integer',
       minimum: 1,
       maximum: 3600,
@@ -107,6 +110,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Most messages handed to the pipeline per fetched batch of a partition.',
         },
         max_fetch_bytes: {
+          'x-unit': 'bytes',
           type: 'integer',
           minimum: 1024,
           maximum: 52428800,
@@ -115,6 +119,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
             "Most bytes fetched per partition per request (Kafka `max.partition.fetch.bytes`); a request takes up to 4 partitions' worth, at most 50 MiB (`fetch.max.bytes`).",
         },
         session_timeout: {
+          'x-unit': 'seconds',
           type: 'integer',
           minimum: 1,
           maximum: 3600,
@@ -123,6 +128,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
             'Consumer group session timeout, seconds: a member silent this long is removed and its partitions reassigned.',
         },
         heartbeat_interval: {
+          'x-unit': 'seconds',
           type: 'integer',
           minimum: 1,
           maximum: 3600,
@@ -130,6 +136,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Heartbeat interval, seconds; must be below session_timeout (a third of it is usual).',
         },
         metadata_max_age: {
+          'x-unit': 'seconds',
           type: 'integer',
           minimum: 1,
           maximum: 3600,
@@ -214,6 +221,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           'x-env': 'DORIS_PASSWORD',
         },
         timeout: {
+          'x-unit': 'seconds',
           type: 'integer',
           minimum: 1,
           maximum: 259200,
@@ -228,6 +236,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Retries of a retryable load failure (same label), with exponential backoff and jitter.',
         },
         retry_backoff_ms: {
+          'x-unit': 'milliseconds',
           type: 'integer',
           minimum: 1,
           default: 1000,
@@ -270,8 +279,15 @@ export const CONFIG_SCHEMA: SchemaNode = {
       default: {},
       properties: {
         max_batch_rows: { type: 'integer', minimum: 1, default: 10000, description: 'Rows per load.' },
-        max_batch_size: { type: 'integer', minimum: 1, default: 10485760, description: 'Body bytes per load.' },
+        max_batch_size: {
+          type: 'integer',
+          'x-unit': 'bytes',
+          minimum: 1,
+          default: 10485760,
+          description: 'Body bytes per load.',
+        },
         max_batch_interval: {
+          'x-unit': 'seconds',
           type: 'number',
           exclusiveMinimum: 0,
           default: 30,
@@ -293,6 +309,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
             'Worker threads that map and encode messages (0: on the main thread). Each takes one fetched partition batch at a time; order, offsets and exactly-once state stay with the main thread. A worker costs memory: in the bench, 0 gave 54k msg/s at 330 MB peak RSS, 1 gave 77–95k msg/s at about 400 MB.',
         },
         max_buffer_bytes: {
+          'x-unit': 'bytes',
           type: 'integer',
           minimum: 1048576,
           default: 134217728,
@@ -325,6 +342,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Options of auto mode.',
           properties: {
             refresh_interval: {
+              'x-unit': 'seconds',
               type: 'integer',
               minimum: 0,
               // Node's timers take at most 2^31-1 ms (24.8 days) and run a longer one after 1 ms, so
@@ -423,6 +441,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           examples: [['id']],
         },
         ttl: {
+          'x-unit': 'seconds',
           type: 'integer',
           minimum: 1,
           // Redis refuses an EX past about 9.2e15 s, and a ttl of 1e21 or more is written "1e+21",
@@ -483,6 +502,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
             'Sample the per-message line "message dead-lettered": each second the first 10 are logged, then one in 100, and a logged line carries `suppressed`, how many were left out since the previous one. false: every dead-lettered message gets its line. `dlq_messages_total` counts them all either way.',
         },
         max_size: {
+          'x-unit': 'MiB',
           type: 'integer',
           minimum: 1,
           // pino-roll reads the size from text: 1e21 and more is "1e+21m", which it refuses, and the
@@ -492,6 +512,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Rotate the file at this many megabytes (MiB, at most 1 TiB); it is also rotated daily.',
         },
         max_age: {
+          'x-unit': 'days',
           type: 'integer',
           minimum: 1,
           default: 7,

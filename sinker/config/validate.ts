@@ -13,7 +13,7 @@ import {
 import type { SinkerConfig } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addVocabulary(['x-expected', 'x-secret', 'x-env']);
+ajv.addVocabulary(['x-expected', 'x-secret', 'x-env', 'x-unit']);
 const validateSchema = ajv.compile(CONFIG_SCHEMA as object);
 
 /** `/kafka/brokers/0` → `kafka.brokers[0]`. */
@@ -206,9 +206,15 @@ function formatAjvError(e: ErrorObject): { path: string; text: string } {
   }
   const path = jsonPointerToPath(e.instancePath);
   const node = parent;
+  // A number written with a unit, as the DorisSink takes durations and sizes ("30s", "10Mi"): say
+  // what the plain number counts here.
+  const unit =
+    node?.['x-unit'] && typeof e.data === 'string' && /^\s*[0-9.]+\s*[A-Za-z]+\s*$/.test(e.data)
+      ? ` (a plain number of ${node['x-unit']}, without a unit)`
+      : '';
   return {
     path,
-    text: `${path}: expected ${describeExpected(node)}, found ${describeFound(e.data, node?.['x-secret'] === true)}`,
+    text: `${path}: expected ${describeExpected(node)}, found ${describeFound(e.data, node?.['x-secret'] === true)}${unit}`,
   };
 }
 
