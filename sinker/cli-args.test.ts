@@ -29,6 +29,9 @@ test('check, replay with its options, help and version', () => {
   assert.equal(parseCli(['--help']).command, 'help');
   assert.equal(parseCli(['-h']).command, 'help');
   assert.equal(parseCli(['--version']).command, 'version');
+  // --help answers whatever else the line holds (as before the repeated-option check).
+  assert.equal(parseCli(['-config', 'a', '-config', 'b', '--help']).command, 'help');
+  assert.equal(parseCli(['-config', '', '-v']).command, 'version');
   assert.equal(parseCli(['config-schema']).command, 'config-schema');
 });
 

@@ -107,6 +107,8 @@ export function parseCli(argv: string[]): CliArgs {
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
+  if (values.help) return { command: 'help', dryRun: false };
+  if (values.version) return { command: 'version', dryRun: false };
   // parseArgs keeps the last of a repeated option, as Go's flag package does; a second -config
   // (a wrapper script adding its own) would then silently win over the one the user sees.
   const given = new Map<string, string[]>();
@@ -123,8 +125,6 @@ export function parseCli(argv: string[]): CliArgs {
     }
   }
   if (values.config === '') throw new UsageError('-config: expected a file path, found an empty string');
-  if (values.help) return { command: 'help', dryRun: false };
-  if (values.version) return { command: 'version', dryRun: false };
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
   const word = positionals[0] ?? 'run';
   if (!COMMANDS.has(word as Command)) {
