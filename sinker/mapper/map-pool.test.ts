@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { takeEvents } from '../../test/support/events.ts';
 import { createEncoder } from '../encode/encoders.ts';
 import { columnsFromManual, tableSchema } from '../schema/schema.ts';
-import { MapPool } from './map-pool.ts';
+import { MapPool, reusableSize } from './map-pool.ts';
 import { Mapper } from './mapper.ts';
 import { RowBuffer } from './row-buffer.ts';
 
@@ -76,6 +76,26 @@ test('released result bodies and returned values buffers are reused, and later r
       const row = third.rowOf[i]!;
       assert.equal(third.body.toString('utf8', row === 0 ? 0 : third.ends[row - 1], third.ends[row]), out.row(i));
     }
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a task a little larger than the last reuses a kept buffer: sizes are rounded up', async () => {
+  const schema = tableSchema(columnsFromManual(COLUMNS));
+  const pool = new MapPool(1, new Mapper(schema, { zeroDate: '1970-01-01' }), 'json');
+  try {
+    const events = takeEvents({ seed: 5, mix: 'clean' }, 200).map((e) => Buffer.from(e.value));
+    // each task 10 messages more than the one before, the previous buffers back before the next
+    for (let n = 100; n <= 150; n += 10) {
+      const r = await pool.map(events.slice(0, n));
+      assert.equal(r.rowOf.length, n);
+      r.release();
+    }
+    assert.equal(pool.freshInputs, 1, 'only the first task allocated');
+    assert.equal(reusableSize(1), 256 * 1024);
+    assert.equal(reusableSize(256 * 1024), 256 * 1024);
+    assert.equal(reusableSize(256 * 1024 + 1), 512 * 1024);
   } finally {
     await pool.close();
   }

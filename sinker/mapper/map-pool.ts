@@ -59,12 +59,25 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './map-worker.ts' :
 const MAX_DEATHS = 5;
 /** Buffers kept for reuse each way: fresh megabyte buffers per task are garbage that holds resident memory until V8 collects it. */
 export const KEEP_BUFFERS = 4;
+/** Buffer sizes are rounded up to this step (see reusableSize). */
+const SIZE_STEP = 256 * 1024;
+
+/**
+ * The size to allocate for `n` bytes: rounded up, so that a kept buffer fits the next task of about
+ * the same size. Sized exactly, half the tasks found no kept buffer big enough (a fetch is rarely the
+ * same size twice) and took a fresh one, whose first writes are page faults.
+ */
+export function reusableSize(n: number): number {
+  return Math.ceil(Math.max(n, 1) / SIZE_STEP) * SIZE_STEP;
+}
 const WORKER_YOUNG_GENERATION_MB = 16;
 
 export class MapPool {
   readonly size: number;
   /** Workers kept dying: the caller should map on its own thread instead. */
   broken = false;
+  /** Tasks whose values went into a newly allocated buffer, none of the kept ones being big enough. */
+  freshInputs = 0;
   lastError: Error | undefined;
   readonly #init: MapWorkerInit;
   readonly #mapper: Mapper;
@@ -144,7 +157,8 @@ export class MapPool {
         break;
       }
     }
-    const buf = ab ? Buffer.from(ab, 0, total) : Buffer.allocUnsafeSlow(total);
+    if (!ab) this.freshInputs++;
+    const buf = Buffer.from(ab ?? new ArrayBuffer(reusableSize(total)), 0, total);
     const ends = new Int32Array(values.length);
     const absent = new Uint8Array(values.length);
     let at = 0;

@@ -4,7 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createEncoder } from '../encode/encoders.ts';
-import { KEEP_BUFFERS, type MapTask, type MapTaskResult, type MapWorkerInit } from './map-pool.ts';
+import { KEEP_BUFFERS, type MapTask, type MapTaskResult, type MapWorkerInit, reusableSize } from './map-pool.ts';
 import { Mapper } from './mapper.ts';
 import { RowBuffer } from './row-buffer.ts';
 
@@ -22,7 +22,7 @@ parentPort!.on('message', (task: MapTask) => {
   if (spares.length > KEEP_BUFFERS) spares.splice(0, spares.length - KEEP_BUFFERS);
   const want = values.length + (values.length >> 2) + 1024;
   const k = spares.findIndex((b) => b.byteLength >= want);
-  const rows = k >= 0 ? new RowBuffer(Buffer.from(spares.splice(k, 1)[0]!)) : new RowBuffer(want);
+  const rows = k >= 0 ? new RowBuffer(Buffer.from(spares.splice(k, 1)[0]!)) : new RowBuffer(reusableSize(want));
   const rowOf = new Int32Array(n);
   const failures: MapTaskResult['failures'] = [];
   let start = 0;
