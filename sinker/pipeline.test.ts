@@ -49,8 +49,13 @@ class MemoryStore {
   /** While true, Redis is away for connect, recordIntent and seen. */
   down = false;
 
+  /** Operations refused while down, by name. */
+  readonly refused: string[] = [];
+
   #away(operation: string): void {
-    if (this.down) throw new DedupeUnavailableError(operation, new Error('Connection is closed.'));
+    if (!this.down) return;
+    this.refused.push(operation);
+    throw new DedupeUnavailableError(operation, new Error('Connection is closed.'));
   }
   async ping(): Promise<void> {
     this.#away('ping');
@@ -767,6 +772,24 @@ test('Redis away paused fetching during a load of a partition revoked since: fet
   h.consumer.change([], [0]);
   h.store.down = false;
   await until('fetching resumed', () => !h.consumer.paused.has(1));
+});
+
+test('a load waiting out a long back-off for Redis is tried again at once when the sinker stops, and flushed', async (t) => {
+  // Every back-off near its top: 1 s, 2 s, then 4 s after the third refused try.
+  t.mock.method(Math, 'random', () => 0.999);
+  const h = await harness(t, 'batch: {map_workers: 0, max_batch_rows: 3, max_batch_interval: 3600}');
+  h.consumer.change([0], []);
+  await until('partition settled', () => h.store.owners.has(0));
+  h.store.down = true;
+  await h.deliver(messages(0, 2));
+  await until('three tries of the load refused', () => h.store.refused.filter((o) => o === 'recordIntent').length >= 3);
+  h.store.down = false;
+  // Redis is back but nothing has said so yet; a 4 s back-off is running, the grace is 1.5 s.
+  assert.equal(await h.pipeline.stop(1500), true, 'everything flushed within the grace');
+  assert.deepEqual(
+    h.writer.loads.map((l) => [l.first, l.last]),
+    [['0', '2']],
+  );
 });
 
 test('shutdown: a fetch held while its chunks wait for Redis returns once stopping, so kafkajs can disconnect', async (t) => {

@@ -194,6 +194,8 @@ export class SinkPipeline {
   #pumpScheduled = false;
   #backpressured = false;
   #redisDown = false;
+  /** Aborted to cut short every load's back-off at once (see #wakeRetries). */
+  #retryWake = new AbortController();
   #probingRedis = false;
   /** Why Doris refuses the sink's setup while loads are held, and since when (ms); undefined while not. */
   #blocked: { reason: string; since: number; reminded: number } | undefined;
@@ -1123,7 +1125,7 @@ export class SinkPipeline {
           { label, partition: batch.partition, err: (err as Error).message, retryInMs: delay },
           'load not settled; retrying with the same label',
         );
-        await sleep(delay, signal).catch(() => {});
+        await this.#retryPause(delay, signal);
       }
     }
   }
@@ -1175,7 +1177,7 @@ export class SinkPipeline {
             { label: decided, err: (err as Error).message, retryInMs: delay },
             'finishing a merged load failed',
           );
-          await sleep(delay, signal).catch(() => {});
+          await this.#retryPause(delay, signal);
           continue;
         }
       }
@@ -1262,7 +1264,7 @@ export class SinkPipeline {
           { label, partitions: spec.map((p) => p.partition), err: (err as Error).message, retryInMs: delay },
           'merged load not settled; retrying with the same label',
         );
-        await sleep(delay, signal).catch(() => {});
+        await this.#retryPause(delay, signal);
       }
     }
   }
@@ -1291,7 +1293,7 @@ export class SinkPipeline {
           { label, err: (err as Error).message, retryInMs: delay },
           'deciding a pre-committed merged load failed; asking again',
         );
-        await sleep(delay, signal).catch(() => {});
+        await this.#retryPause(delay, signal);
       }
     }
   }
@@ -1368,7 +1370,7 @@ export class SinkPipeline {
           { label, state, err: (err as Error).message, retryInMs: delay },
           'commit of a merged load failed',
         );
-        await sleep(delay, signal).catch(() => {});
+        await this.#retryPause(delay, signal);
       }
     }
   }
@@ -1437,8 +1439,26 @@ export class SinkPipeline {
     if (down === this.#redisDown) return;
     this.#redisDown = down;
     if (down) this.#log.error('Redis unreachable: consumption paused until it is back');
-    else this.#log.info('Redis reachable again: consumption resumes');
+    else {
+      this.#log.info('Redis reachable again: consumption resumes');
+      this.#wakeRetries();
+    }
     this.#applyPause();
+  }
+
+  /**
+   * A load's back-off between tries: `delay` (the run's signal ends it too), or until
+   * #wakeRetries. Back-offs grow to 30 s while Redis or Doris is away; without the wake-up, loads
+   * would sleep on after Redis is back, and a shutdown's grace could end before their next try.
+   */
+  #retryPause(delay: number, signal: AbortSignal): Promise<void> {
+    return sleep(delay, AbortSignal.any([signal, this.#retryWake.signal]));
+  }
+
+  /** Ends every load's back-off now: Redis is back, or the sinker is stopping and flushes what it can. */
+  #wakeRetries(): void {
+    this.#retryWake.abort();
+    this.#retryWake = new AbortController();
   }
 
   // ---- shutdown -----------------------------------------------------------------------------
@@ -1450,6 +1470,7 @@ export class SinkPipeline {
   async stop(graceMs: number): Promise<boolean> {
     this.#stopping = true;
     this.#applyPause();
+    this.#wakeRetries();
     const deadline = Date.now() + graceMs;
     // Chunks already taken go into the batcher first, so they are loaded with the rest.
     while (this.#mapping.size > 0 && Date.now() < deadline) {
