@@ -20,9 +20,11 @@ import {
   createTable,
   createTopic,
   produce,
+  rowCount,
   type Scenario,
   scenario,
   validIds,
+  waitCaughtUp,
   waitForRows,
 } from '../sinker/helpers.ts';
 import {
@@ -246,4 +248,92 @@ test('a backlog scales the sinkers up to the partition cap; they load it exactly
     path.at(-1) === 1 && path.every((n, i) => i === 0 || n < path[i - 1]!),
     `scale events from ${PARTITIONS} down to 1: ${path.join(' → ')}\n${scaled.join('\n')}`,
   );
+});
+
+test('minReplicas 0, activationLag above the partition count, a new group reading from the end: one sinker starts, commits, and the sink goes to 0', async () => {
+  // The group never committed: the lag is a placeholder 1 per partition holding data (3), not above
+  // activationLag 100. Held at 0, no sinker would ever commit and nothing produced would be loaded.
+  const f = scenario('op-activate', PARTITIONS);
+  await createTopic(f);
+  await createTable(f);
+  await dlqTopic((admin) => createTopicAndWait(admin, `${f.topic}-dlq`, 1));
+  let fresh: StandInKubelet | undefined;
+  try {
+    const [, queryPort] = testbed('DORIS_QUERY').split(':');
+    for (const [name, data] of [
+      ['doris', { password: testbed('DORIS_PASSWORD') }],
+      ['redis', { url: testbed('REDIS_URL') }],
+    ] as const) {
+      await createSecret(kc, ns, name, data).catch(() => {}); // (the first test may have made them)
+    }
+    // written before the sink: skipped, as fromEarliest: false says
+    await produce(f, 150, 21);
+    const sink = minimalSink('fresh', ns);
+    delete sink.metadata.uid;
+    delete sink.metadata.generation;
+    sink.spec = {
+      kafka: { brokers: [testbed('KAFKA_BOOTSTRAP')], topic: f.topic, groupId: f.group, fromEarliest: false },
+      doris: {
+        feHosts: [testbed('DORIS_FE_HTTP')],
+        queryPort: Number(queryPort),
+        database: 'test_db',
+        table: f.table,
+        user: testbed('DORIS_USER'),
+        passwordSecretRef: { name: 'doris', key: 'password' },
+        timeout: '30s',
+      },
+      batch: { maxBatchRows: 100, maxBatchInterval: '500ms' },
+      dedupe: { redisUrlSecretRef: { name: 'redis', key: 'url' }, keyPrefix: f.prefix },
+      scaling: {
+        minReplicas: 0,
+        maxReplicas: 3,
+        lagPerReplica: 200,
+        activationLag: 100,
+        pollInterval: '1s',
+        scaleDownStabilization: '6s',
+      },
+    };
+    await createSink(kc, sink);
+    fresh = new StandInKubelet('fresh', { DORIS_PASSWORD: testbed('DORIS_PASSWORD'), REDIS_URL: testbed('REDIS_URL') });
+    fresh.start();
+    const started = await waitFor(
+      'one sinker wanted',
+      async () => {
+        const st = (await getSink(kc, ns, 'fresh')).status;
+        return st?.lag?.total !== undefined && st.desiredReplicas === 1 ? st : undefined;
+      },
+      30_000,
+    );
+    assert.equal(started.lag?.total, PARTITIONS, 'a placeholder 1 per partition');
+    const pod = await waitFor('the sinker running', () => fresh?.pods[0], 30_000);
+    await waitFor('the sinker ready', async () => ((await pod.isReady()) ? true : undefined), 60_000);
+    // Produced once it runs: loaded and committed. (A round written while it still joins the group is
+    // skipped by the reset to the end, so rounds go on until every partition has a commit.)
+    let caughtUp = false;
+    for (let round = 0; round < 6 && !caughtUp; round++) {
+      await produce(f, 60, 31 + round, 10_000n * BigInt(round + 1));
+      caughtUp = await waitCaughtUp(f, 15_000).then(
+        () => true,
+        () => false,
+      );
+    }
+    assert.ok(caughtUp, `group ${f.group} committed every partition`);
+    assert.ok((await rowCount(f)) > 0, 'rows loaded');
+    // committed everywhere, lag 0 ≤ activationLag: back to 0 after the window
+    const idle = await waitFor(
+      'scaled to zero',
+      async () => {
+        const st = (await getSink(kc, ns, 'fresh')).status;
+        return st?.desiredReplicas === 0 ? st : undefined;
+      },
+      60_000,
+    );
+    assert.equal(idle.lag?.total, 0);
+    assert.equal(getCondition(idle.conditions, 'Ready')?.reason, 'Idle');
+    await waitFor('no sinker left', () => (fresh?.pods.length === 0 ? true : undefined), 60_000);
+  } finally {
+    await fresh?.stop();
+    await dlqTopic((admin) => admin.deleteTopics({ topics: [`${f.topic}-dlq`] })).catch(() => {});
+    await cleanup(f);
+  }
 });
