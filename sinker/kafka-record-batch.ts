@@ -233,20 +233,18 @@ function decodeRecord(
   const offset = plus(firstOffset, r.varInt());
   const key = r.bytes();
   const value = r.bytes();
-  let headers: Headers = {};
+  const headers: Headers = {};
   let count = r.varInt();
   if (count === -1) count = 0;
   for (let h = 0; h < count; h++) {
     const name = String(r.string());
     const v = r.bytes();
-    if (name === '__proto__') {
-      // an own property, as kafkajs's object spread makes it (an assignment would set the prototype)
-      const old = headers[name];
-      headers = { ...headers, [name]: old === undefined ? v : Array.isArray(old) ? old.concat([v]) : [old, v] };
-      continue;
-    }
     const old = headers[name];
-    headers[name] = old === undefined ? v : Array.isArray(old) ? old.concat([v]) : [old, v];
+    const merged = old === undefined ? v : Array.isArray(old) ? old.concat([v]) : [old, v];
+    // an own property, as kafkajs's object spread makes it (assigning __proto__ would set the prototype)
+    if (name === '__proto__')
+      Object.defineProperty(headers, name, { value: merged, enumerable: true, writable: true, configurable: true });
+    else headers[name] = merged;
   }
   // The record's length bounds it, as kafkajs reads each record from a buffer of that length.
   r.at = end;

@@ -12,9 +12,8 @@ import kafkajs from 'kafkajs';
 import type { KafkaConfig } from '../../../sinker/config/types.ts';
 import { kafkaClientConfig } from '../../../sinker/consumer.ts';
 import type { Logger } from '../../../sinker/logger.ts';
-import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { testbed } from '../../support/testbed.ts';
-import { type Scenario, scenario } from './helpers.ts';
+import { createTopic, type Scenario, scenario } from './helpers.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const PER_BATCH = 100;
@@ -27,13 +26,7 @@ function admin() {
 }
 
 before(async () => {
-  const a = admin();
-  await a.connect();
-  try {
-    await createTopicAndWait(a, s.topic, 1);
-  } finally {
-    await a.disconnect();
-  }
+  await createTopic(s);
   const producer = new Kafka({ brokers: testbed('KAFKA_BOOTSTRAP').split(','), logLevel: logLevel.NOTHING }).producer();
   await producer.connect();
   try {

@@ -15,10 +15,9 @@ import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import kafkajs, { type ISocketFactory } from 'kafkajs';
 import { framedSocketFactory } from '../../../sinker/kafka-socket.ts';
-import { createTopicAndWait } from '../../support/kafka-topic.ts';
 import { idempotentProducer } from '../../support/produce.ts';
 import { testbed } from '../../support/testbed.ts';
-import { type Scenario, scenario } from './helpers.ts';
+import { createTopic, type Scenario, scenario } from './helpers.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const MESSAGES = 20_000;
@@ -140,13 +139,7 @@ function selfSigned(): { key: Buffer; cert: Buffer } {
 const value = (id: number) => JSON.stringify({ id, pad: 'x'.repeat(200 + (id % 300)) });
 
 before(async () => {
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    await createTopicAndWait(admin, s.topic, s.partitions);
-  } finally {
-    await admin.disconnect();
-  }
+  await createTopic(s);
   const producer = idempotentProducer(kafka());
   await producer.connect();
   try {
